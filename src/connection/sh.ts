@@ -1,0 +1,69 @@
+import { Secret, MASK } from '../secret.ts';
+
+/**
+ * A shell command for a remote POSIX `/bin/sh`, built only through the {@link sh} tagged template.
+ * `text` is what runs; `display` is the same with secrets masked, for logs and errors.
+ */
+export class ShellCommand {
+  constructor(
+    readonly text: string,
+    readonly display: string,
+  ) {}
+  toString(): string {
+    return this.display;
+  }
+}
+
+/** A fragment of shell text inserted as-is (not quoted): for operators built by code, never for user data. */
+export class RawShell {
+  constructor(readonly text: string) {}
+}
+
+/** Marks trusted shell syntax to insert unquoted into {@link sh}, e.g. `sh`a ${raw('&&')} b``. */
+export function raw(text: string): RawShell {
+  return new RawShell(text);
+}
+
+/** POSIX single-quote quoting: safe for any string in `/bin/sh`. */
+export function quote(value: string): string {
+  if (value !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+type ShellValue = string | number | Secret | ShellCommand | RawShell | readonly (string | number | Secret)[];
+
+function render(value: ShellValue, reveal: boolean): string {
+  if (value instanceof ShellCommand) return reveal ? value.text : value.display;
+  if (value instanceof RawShell) return value.text;
+  if (value instanceof Secret) return reveal ? quote(value.reveal()) : MASK;
+  if (Array.isArray(value)) return value.map((v) => render(v, reveal)).join(' ');
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return quote(value);
+  throw new TypeError(`sh: cannot interpolate ${typeof value}`);
+}
+
+/**
+ * Builds a {@link ShellCommand}; every interpolated value is POSIX-quoted (arrays become several words,
+ * nested commands are inserted as they are, secrets are masked in the displayed form).
+ *
+ * @example
+ * sh`install -d -m ${mode} ${path}`          // install -d -m 0755 '/srv/my dir'
+ * sh`apt-get install -y ${['bind9', 'dnsutils']}`
+ */
+export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): ShellCommand {
+  let text = strings[0];
+  let display = strings[0];
+  values.forEach((value, i) => {
+    text += render(value, true) + strings[i + 1];
+    display += render(value, false) + strings[i + 1];
+  });
+  return new ShellCommand(text, display);
+}
+
+/** Joins commands with a separator such as `' && '` or `'\n'`. */
+export function joinCommands(commands: readonly ShellCommand[], separator: string): ShellCommand {
+  return new ShellCommand(
+    commands.map((c) => c.text).join(separator),
+    commands.map((c) => c.display).join(separator),
+  );
+}

@@ -1,0 +1,182 @@
+import type { TObject } from '@sinclair/typebox';
+import { PlayError, TemplateError, ValidationError, placeError } from '../errors.ts';
+import type { Task } from '../ops/op.ts';
+import { checkInventory, groupsOf, type Inventory } from '../model/inventory.ts';
+import { selectHosts } from '../model/host-pattern.ts';
+import type { Play, Playbook, RoleUse, TaskList } from '../model/playbook.ts';
+import type { Role } from '../model/role.ts';
+import { validateAgainst } from '../model/schema.ts';
+
+/** A task bound to a host: its play, role, merged vars and effective tags. */
+export interface BoundTask {
+  readonly task: Task;
+  readonly play: string;
+  readonly role?: string;
+  readonly roleDir?: string;
+  readonly vars: Readonly<Record<string, unknown>>;
+  readonly tags: readonly string[];
+}
+
+/** What one host does in one play. */
+export interface HostWork {
+  readonly host: string;
+  readonly tasks: readonly BoundTask[];
+  readonly handlers: readonly BoundTask[];
+}
+
+/** A play ready to run: its host batches (by `serial`) and each host's work. */
+export interface CompiledPlay {
+  readonly name: string;
+  readonly batches: readonly (readonly string[])[];
+  readonly work: ReadonlyMap<string, HostWork>;
+}
+
+/** A whole run ready to start: validated, rendered, nothing touched yet. */
+export interface CompiledRun {
+  readonly inventory: Inventory;
+  readonly plays: readonly CompiledPlay[];
+  /** Every host some play runs on, in first-seen order. */
+  readonly hosts: readonly string[];
+}
+
+/** Which part of the playbook to run. */
+export interface Selection {
+  /** A host pattern narrowing every play's hosts (`--limit`). */
+  readonly limit?: string;
+  /** Run only tasks with one of these tags (or `always`). */
+  readonly tags?: readonly string[];
+  /** Skip tasks with one of these tags. */
+  readonly skipTags?: readonly string[];
+}
+
+/** The vars of a host before play and role params: inventory vars < group vars (inventory order) < host vars. */
+export function inventoryVars(inventory: Inventory, host: string): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...inventory.vars };
+  for (const group of groupsOf(inventory, host)) Object.assign(merged, inventory.groups?.[group].vars);
+  return Object.assign(merged, inventory.hosts[host].vars);
+}
+
+function roleOf(use: RoleUse): { role: Role<TObject>; vars?: Readonly<Record<string, unknown>>; tags?: readonly string[] } {
+  return 'role' in use ? use : { role: use };
+}
+
+function taskList(list: TaskList | undefined, host: string, vars: Record<string, unknown>, inventory: Inventory): readonly Task[] {
+  if (!list) return [];
+  return typeof list === 'function' ? list({ host, vars, inventory }) : list;
+}
+
+function selected(tags: readonly string[], selection: Selection): boolean {
+  if (selection.skipTags?.some((t) => tags.includes(t))) return false;
+  if (!selection.tags || selection.tags.length === 0) return true;
+  return tags.includes('always') || selection.tags.some((t) => tags.includes(t));
+}
+
+function playName(play: Play, index: number): string {
+  return play.name ?? `play ${index + 1} (${typeof play.hosts === 'string' ? play.hosts : play.hosts.join(', ')})`;
+}
+
+/**
+ * Turns a playbook and an inventory into a run: selects hosts, merges and validates every role's vars per host,
+ * builds each host's task list and renders its templates. Throws {@link ValidationError} or
+ * {@link TemplateError} (exit code 2) before any host is touched.
+ *
+ * @example
+ * const run = await compileRun(playbook, inventory, { limit: 'primary', tags: ['dns'] });
+ */
+export async function compileRun(playbook: Playbook, inventory: Inventory, selection: Selection = {}): Promise<CompiledRun> {
+  checkInventory(inventory);
+  if (!Array.isArray(playbook.plays) || playbook.plays.length === 0) {
+    throw new ValidationError('the playbook has no plays', { file: playbook.source });
+  }
+  const limit = selection.limit ? new Set(selectHosts(selection.limit, inventory)) : undefined;
+  const plays: CompiledPlay[] = [];
+  const allHosts: string[] = [];
+  for (const [index, play] of playbook.plays.entries()) {
+    const name = playName(play, index);
+    const place = { file: playbook.source };
+    let hosts: string[];
+    try {
+      hosts = selectHosts(play.hosts, inventory);
+    } catch (error) {
+      throw new ValidationError(`${name}: ${(error as Error).message}`, place);
+    }
+    if (limit) hosts = hosts.filter((h) => limit.has(h));
+    if (play.serial !== undefined && (!Number.isInteger(play.serial) || play.serial < 1)) {
+      throw new ValidationError(`${name}: serial must be a positive integer, got ${JSON.stringify(play.serial)}`, place);
+    }
+    const work = new Map<string, HostWork>();
+    for (const host of hosts) {
+      if (!allHosts.includes(host)) allHosts.push(host);
+      work.set(host, await compileHostWork(play, name, host, inventory, selection));
+    }
+    const size = play.serial ?? Math.max(hosts.length, 1);
+    const batches: string[][] = [];
+    for (let i = 0; i < hosts.length; i += size) batches.push(hosts.slice(i, i + size));
+    plays.push({ name, batches, work });
+  }
+  return { inventory, plays, hosts: allHosts };
+}
+
+async function compileHostWork(play: Play, name: string, host: string, inventory: Inventory, selection: Selection): Promise<HostWork> {
+  const base = { ...inventoryVars(inventory, host), ...play.vars };
+  const tasks: BoundTask[] = [];
+  const handlers: BoundTask[] = [];
+  const bind = async (list: readonly Task[], into: BoundTask[], owner: { role?: string; roleDir?: string; vars: Record<string, unknown>; tags: readonly string[] }, filter: boolean) => {
+    for (const task of list) {
+      const tags = [...owner.tags, ...task.tags];
+      if (filter && !selected(tags, selection)) continue;
+      const bound: BoundTask = { task, play: name, role: owner.role, roleDir: owner.roleDir, vars: owner.vars, tags };
+      try {
+        await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir });
+      } catch (error) {
+        const placed = placeError(error, { host, role: owner.role, task: task.name, declaredAt: task.declaredAt });
+        throw placed instanceof TemplateError || placed instanceof ValidationError ? placed : new ValidationError(placed.message, placed.place);
+      }
+      into.push(bound);
+    }
+  };
+  for (const use of play.roles ?? []) {
+    const { role, vars: params, tags } = roleOf(use);
+    if (!role || typeof role.tasks !== 'function') throw new ValidationError(`${name}: a roles entry is not a role made with defineRole`, { host });
+    const vars = { ...role.defaults, ...base, ...params };
+    const issues = validateAgainst(role.schema, vars, 'vars');
+    if (issues.length > 0) {
+      throw new ValidationError(
+        `invalid vars for role ${role.name} on host ${host}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+        { host, role: role.name },
+        issues,
+      );
+    }
+    const owner = { role: role.name, roleDir: role.dir, vars, tags: [...(play.tags ?? []), ...(tags ?? [])] };
+    await bind(call(() => role.tasks({ host, vars, inventory }), host, role.name), tasks, owner, true);
+    await bind(call(() => role.handlers?.({ host, vars, inventory }) ?? [], host, role.name), handlers, owner, false);
+  }
+  const owner = { vars: base, tags: play.tags ?? [] };
+  await bind(call(() => taskList(play.tasks, host, base, inventory), host), tasks, owner, true);
+  await bind(call(() => taskList(play.handlers, host, base, inventory), host), handlers, owner, false);
+  const handlerNames = new Set(handlers.map((h) => h.task.name));
+  for (const bound of tasks) {
+    for (const handler of bound.task.notify) {
+      if (!handlerNames.has(handler)) {
+        throw new ValidationError(`notifies unknown handler "${handler}" (handlers: ${[...handlerNames].join(', ') || 'none'})`, {
+          host,
+          role: bound.role,
+          task: bound.task.name,
+          declaredAt: bound.task.declaredAt,
+        });
+      }
+    }
+  }
+  return { host, tasks, handlers };
+}
+
+function call(build: () => readonly Task[], host: string, role?: string): readonly Task[] {
+  try {
+    const list = build();
+    if (!Array.isArray(list)) throw new PlayError('tasks must return an array of tasks');
+    return list;
+  } catch (error) {
+    const placed = placeError(error, { host, role });
+    throw placed instanceof ValidationError ? placed : new ValidationError(`building the task list failed: ${placed.message}`, placed.place);
+  }
+}

@@ -1,0 +1,15 @@
+import type { TaskResult } from './report.ts';
+
+/** What the engine tells reporters as a run goes on. Reporters draw; the engine never knows how. */
+export type RunEvent =
+  | { readonly type: 'play'; readonly play: string; readonly hosts: readonly string[] }
+  | { readonly type: 'host-start'; readonly host: string; readonly play: string }
+  | { readonly type: 'task-start'; readonly host: string; readonly play: string; readonly role?: string; readonly task: string; readonly handler: boolean }
+  /** Emitted after planning and before applying, so the diff is shown before the change is made. */
+  | { readonly type: 'task-planned'; readonly host: string; readonly task: string; readonly summary: string; readonly diff?: string; readonly check: boolean }
+  | { readonly type: 'task-end'; readonly result: TaskResult; readonly check: boolean }
+  | { readonly type: 'host-unreachable'; readonly host: string; readonly error: string }
+  | { readonly type: 'host-end'; readonly host: string; readonly play: string; readonly failed: boolean };
+
+/** A function that receives every {@link RunEvent}. */
+export type RunListener = (event: RunEvent) => void;

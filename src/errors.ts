@@ -1,0 +1,81 @@
+import { mask } from './secret.ts';
+
+/** Where an error happened: any of the host, role and task, and the playbook line that declared the task. */
+export interface ErrorPlace {
+  readonly host?: string;
+  readonly role?: string;
+  readonly task?: string;
+  readonly declaredAt?: string;
+  readonly file?: string;
+}
+
+/**
+ * The base of every error play reports. Its message is built from masked text, so no secret reaches it.
+ *
+ * @example
+ * throw new PlayError('unknown handler "reload nginx"', { host: 'web1', role: 'nginx' });
+ */
+export class PlayError extends Error {
+  readonly place: ErrorPlace;
+  constructor(message: string, place: ErrorPlace = {}, options?: { cause?: unknown }) {
+    super(mask(message), options);
+    this.name = new.target.name;
+    this.place = place;
+  }
+  /** The message preceded by where it happened, e.g. `web1 › nginx › site config (roles/nginx/index.ts:12): …`. */
+  describe(): string {
+    const { host, role, task, declaredAt, file } = this.place;
+    const path = [host, role, task].filter(Boolean).join(' › ');
+    const at = declaredAt ?? file;
+    const prefix = [path, at ? `(${at})` : ''].filter(Boolean).join(' ');
+    return prefix ? `${prefix}: ${this.message}` : this.message;
+  }
+}
+
+/** Invalid input found before any host is touched: usage, playbook, inventory, role vars. Exit code 2. */
+export class ValidationError extends PlayError {
+  /** Each problem with the property path it concerns. */
+  readonly issues: readonly { path: string; message: string }[];
+  constructor(message: string, place: ErrorPlace = {}, issues: readonly { path: string; message: string }[] = []) {
+    super(message, place);
+    this.issues = issues;
+  }
+}
+
+/** A template that cannot be rendered (syntax error or undefined variable). Exit code 2. */
+export class TemplateError extends PlayError {}
+
+/** A host that cannot be reached or authenticated, or whose host key is unknown or changed. */
+export class ConnectError extends PlayError {}
+
+/** A remote command that exited non-zero. */
+export class CommandError extends PlayError {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(
+    result: { command: string; exitCode: number | null; stdout: string; stderr: string },
+    place: ErrorPlace = {},
+    what = 'command failed',
+  ) {
+    const tail = lastLines(result.stderr || result.stdout, 6);
+    super(`${what} (exit ${result.exitCode}): ${result.command}${tail ? `\n${tail}` : ''}`, place);
+    this.command = mask(result.command);
+    this.exitCode = result.exitCode;
+    this.stderr = mask(tail);
+  }
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
+}
+
+/** Places an error somewhere: a PlayError gains the missing parts of `place`; anything else is wrapped. */
+export function placeError(error: unknown, place: ErrorPlace): PlayError {
+  if (error instanceof PlayError) {
+    Object.assign(error.place as object, Object.fromEntries(Object.entries(place).filter(([k]) => !(k in error.place && (error.place as Record<string, unknown>)[k]))));
+    return error;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new PlayError(message, place, { cause: error });
+}

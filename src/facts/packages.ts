@@ -1,0 +1,32 @@
+import { sh } from '../connection/sh.ts';
+import type { Probe } from './probe.ts';
+
+/** The installed version of each asked-for Debian package, or `undefined` for one not installed. */
+export type PackageVersions = ReadonlyMap<string, string | undefined>;
+
+/** Turns `dpkg-query` lines (`name<TAB>status-abbrev<TAB>version`) into {@link PackageVersions}. */
+export function parsePackageVersions(stdout: string, names: readonly string[]): PackageVersions {
+  const versions = new Map<string, string | undefined>(names.map((n) => [n, undefined]));
+  for (const line of stdout.split('\n')) {
+    const [name, status, version] = line.split('\t');
+    if (!name || !status) continue;
+    // "ii " = wanted install, installed; anything else (rc, un, iF...) is not a working install.
+    if (status.trim() === 'ii') versions.set(name.replace(/:.*$/, ''), version);
+  }
+  return versions;
+}
+
+/**
+ * Which of the named packages are installed, with their versions (one dpkg-query for all).
+ *
+ * @example
+ * const versions = await facts.get(packagesProbe(['bind9', 'dnsutils']));
+ */
+export function packagesProbe(names: readonly string[]): Probe<PackageVersions> {
+  const sorted = [...names].sort();
+  return {
+    key: `packages:${sorted.join(',')}`,
+    command: sh`dpkg-query -W -f='\${Package}\\t\${db:Status-Abbrev}\\t\${Version}\\n' -- ${sorted} 2>/dev/null; true`,
+    parse: (output) => parsePackageVersions(output.stdout, sorted),
+  };
+}

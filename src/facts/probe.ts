@@ -1,0 +1,61 @@
+import { ShellCommand } from '../connection/sh.ts';
+
+/** What one probe's command printed, as the batch brought it back. */
+export interface ProbeOutput {
+  readonly exitCode: number;
+  readonly stdout: string;
+  /** The same output as bytes, for contents that may not be text. */
+  readonly bytes: Buffer;
+}
+
+/**
+ * A read-only question to a host: a command and a pure parser of its output. Probes with the same key
+ * ask the same question, so their answer is cached and shared.
+ *
+ * @example
+ * const hostname: Probe<string> = { key: 'hostname', command: sh`uname -n`, parse: (o) => o.stdout.trim() };
+ */
+export interface Probe<T> {
+  readonly key: string;
+  readonly command: ShellCommand;
+  parse(output: ProbeOutput): T;
+}
+
+/** The marker that opens every batched probe script, so recordings can tell probes from changes. */
+export const PROBE_MARKER = ': play-probe';
+
+/**
+ * One shell script that runs several probes and answers one JSON object: `{"0":[exitCode,"base64 stdout"],…}`.
+ * Each probe runs in its own subshell with stderr discarded, so one failing probe never hides another.
+ *
+ * @example
+ * const script = probeScript([hostnameProbe, filePr]);
+ */
+export function probeScript(probes: readonly Probe<unknown>[]): ShellCommand {
+  const parts = probes.map(
+    (probe, index) =>
+      new ShellCommand(
+        `o=$( (\n${probe.command.text}\n) 2>/dev/null ); r=$?; printf '"${index}":[%d,"%s"],' "$r" "$(printf '%s' "$o" | base64 -w0)"`,
+        `o=$( (\n${probe.command.display}\n) 2>/dev/null ); r=$?; printf '"${index}":[%d,"%s"],' "$r" "$(printf '%s' "$o" | base64 -w0)"`,
+      ),
+  );
+  const head = new ShellCommand(`${PROBE_MARKER}\nprintf '{'`, `${PROBE_MARKER}\nprintf '{'`);
+  const tail = `printf '"-":0}\\n'`;
+  return new ShellCommand(
+    [head.text, ...parts.map((p) => p.text), tail].join('\n'),
+    [head.display, ...parts.map((p) => p.display), tail].join('\n'),
+  );
+}
+
+/** Reads the JSON a probe script printed back into one output per probe, in order. */
+export function parseProbeAnswer(stdout: string, count: number): ProbeOutput[] {
+  const answer = JSON.parse(stdout.trim()) as Record<string, [number, string]>;
+  const outputs: ProbeOutput[] = [];
+  for (let index = 0; index < count; index++) {
+    const entry = answer[String(index)];
+    if (!entry) throw new Error(`probe ${index} gave no answer`);
+    const bytes = Buffer.from(entry[1], 'base64');
+    outputs.push({ exitCode: entry[0], stdout: bytes.toString('utf8'), bytes });
+  }
+  return outputs;
+}

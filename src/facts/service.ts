@@ -1,0 +1,46 @@
+import { sh } from '../connection/sh.ts';
+import type { Probe } from './probe.ts';
+
+/** What a host's init system knows of a service. */
+export interface ServiceState {
+  /** `systemd` when systemd is PID 1, else `sysv` (init scripts). */
+  readonly manager: 'systemd' | 'sysv';
+  /** false when no unit or init script of that name exists. */
+  readonly exists: boolean;
+  readonly active: boolean;
+  readonly enabled: boolean;
+}
+
+/** Turns the `Key=value` lines of {@link serviceProbe}'s command into a {@link ServiceState}. */
+export function parseServiceState(stdout: string): ServiceState {
+  const lines = stdout.split('\n');
+  const manager = lines[0] === 'systemd' ? 'systemd' : 'sysv';
+  const fields = new Map(lines.slice(1).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const load = fields.get('LoadState') ?? 'not-found';
+  const unitFileState = fields.get('UnitFileState') ?? '';
+  return {
+    manager,
+    exists: load === 'loaded',
+    active: ['active', 'activating', 'reloading'].includes(fields.get('ActiveState') ?? ''),
+    enabled: ['enabled', 'enabled-runtime', 'static', 'alias', 'indirect', 'generated'].includes(unitFileState),
+  };
+}
+
+/**
+ * The state of a service under systemd when it runs, else under its init script.
+ *
+ * @example
+ * const state = await facts.get(serviceProbe('bind9'));
+ */
+export function serviceProbe(name: string): Probe<ServiceState> {
+  const unit = name.includes('.') ? name : `${name}.service`;
+  return {
+    key: `service:${name}`,
+    command: sh`if [ -d /run/systemd/system ]; then echo systemd; systemctl show -p LoadState -p ActiveState -p UnitFileState -- ${unit}
+elif [ -x /etc/init.d/${name} ]; then echo sysv; echo LoadState=loaded
+  if /etc/init.d/${name} status >/dev/null 2>&1; then echo ActiveState=active; else echo ActiveState=inactive; fi
+  if ls /etc/rc[2345].d/S[0-9][0-9]${name} >/dev/null 2>&1; then echo UnitFileState=enabled; else echo UnitFileState=disabled; fi
+else echo sysv; echo LoadState=not-found; fi`,
+    parse: (output) => parseServiceState(output.stdout),
+  };
+}

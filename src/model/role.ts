@@ -1,0 +1,46 @@
+import { dirname } from 'node:path';
+import type { Static, TObject } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
+import { callerFrame, type Task } from '../ops/op.ts';
+import type { InventorySpec } from './inventory.ts';
+
+/** What a role's task and handler lists are built from: the host's merged, validated vars. */
+export interface RoleContext<V> {
+  readonly host: string;
+  readonly vars: V;
+  /** The whole inventory, e.g. to find a peer's address. */
+  readonly inventory: InventorySpec;
+}
+
+/** What a user writes in `roles/<name>/index.ts`. */
+export interface RoleSpec<S extends TObject> {
+  readonly name: string;
+  /** The role's vars as a TypeBox object schema: one declaration gives the JSON Schema and the TS type. */
+  readonly schema?: S;
+  readonly defaults?: Partial<Static<S>>;
+  readonly tasks: (context: RoleContext<Static<S>>) => readonly Task[];
+  /** Tasks run once at the end of the play when notified by name. */
+  readonly handlers?: (context: RoleContext<Static<S>>) => readonly Task[];
+}
+
+/** A declared role: its spec plus the folder it lives in (for `templates/` and `files/`). */
+export interface Role<S extends TObject = TObject> extends RoleSpec<S> {
+  readonly schema: S;
+  readonly dir: string;
+}
+
+/**
+ * Declares a role: a vars schema with defaults, tasks, and handlers; templates live in `templates/` beside it.
+ *
+ * @example
+ * export default defineRole({
+ *   name: 'motd',
+ *   schema: Type.Object({ message: Type.String() }),
+ *   defaults: { message: 'Welcome' },
+ *   tasks: ({ vars }) => [file({ path: '/etc/motd', content: `${vars.message}\n` })],
+ * });
+ */
+export function defineRole<S extends TObject>(spec: RoleSpec<S>): Role<S> {
+  const file = callerFrame()?.file;
+  return { ...spec, schema: spec.schema ?? (Type.Object({}) as unknown as S), dir: file ? dirname(file) : process.cwd() };
+}

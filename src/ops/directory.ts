@@ -1,0 +1,49 @@
+import { sh, joinCommands } from '../connection/sh.ts';
+import { pathProbe } from '../facts/file.ts';
+import { PlayError } from '../errors.ts';
+import { attributeChanges, attributeSteps, normalizeMode, planAbsent, type FileAttributes } from './managed-file.ts';
+import { task, type Op, type Task, type TaskOptions } from './op.ts';
+
+/** A directory's wanted state. */
+export interface DirectoryParams extends FileAttributes, TaskOptions {
+  readonly path: string;
+  /** `present` (default, parents created as needed) or `absent` (removed with its content). */
+  readonly state?: 'present' | 'absent';
+}
+
+/**
+ * A directory with the given mode, owner and group.
+ *
+ * @example
+ * directory({ path: '/var/lib/roundcube/db', owner: 'www-data', mode: '0750' })
+ */
+export function directory(params: DirectoryParams): Task {
+  const mode = normalizeMode(params.mode, `directory ${params.path}`);
+  const wanted = { mode, owner: params.owner, group: params.group };
+  const op: Op = {
+    kind: 'directory',
+    title: `directory ${params.path}`,
+    probes: () => [pathProbe(params.path)],
+    async plan(context) {
+      if (params.state === 'absent') return planAbsent(params.path, context);
+      const state = await context.facts.get(pathProbe(params.path));
+      if (state.type === 'absent') {
+        const commands = [sh`mkdir -p -- ${params.path}`];
+        if (mode) commands.push(sh`chmod ${mode} ${params.path}`);
+        if (params.owner) commands.push(sh`chown ${params.owner} ${params.path}`);
+        if (params.group) commands.push(sh`chgrp ${params.group} ${params.path}`);
+        return {
+          changed: true,
+          summary: `create directory ${params.path}`,
+          steps: [{ kind: 'exec', command: joinCommands(commands, ' && ') }],
+          diffs: [{ path: params.path, attributes: [{ name: 'type', before: 'absent', after: 'directory' }] }],
+        };
+      }
+      if (state.type !== 'directory') throw new PlayError(`${params.path} is a ${state.type}, not a directory`);
+      const changes = attributeChanges(state, wanted);
+      if (changes.length === 0) return { changed: false, reason: 'directory exists with its attributes' };
+      return { changed: true, summary: `set ${changes.map((c) => c.name).join(', ')} of ${params.path}`, steps: attributeSteps(params.path, changes), diffs: [{ path: params.path, attributes: changes }] };
+    },
+  };
+  return task(op, params);
+}

@@ -1,0 +1,151 @@
+import { fileURLToPath } from 'node:url';
+import { dirname, relative } from 'node:path';
+import type { ShellCommand } from '../connection/sh.ts';
+import type { Probe } from '../facts/probe.ts';
+import type { Secret } from '../secret.ts';
+
+/** A file change shown to the user: contents before and after, and attribute changes. */
+export interface FileDiff {
+  readonly path: string;
+  /** Text before (empty for a new file); `undefined` when only attributes change. */
+  readonly before?: string | Secret;
+  readonly after?: string | Secret;
+  /** e.g. `{ name: 'mode', before: '0644', after: '0640' }`. */
+  readonly attributes?: readonly { readonly name: string; readonly before: string; readonly after: string }[];
+}
+
+/** Run a command on the host; a non-zero exit fails the task. */
+export interface ExecStep {
+  readonly kind: 'exec';
+  readonly command: ShellCommand;
+  readonly stdin?: string | Buffer;
+}
+
+/**
+ * Write a file atomically: a temp file in the same directory, attributes set, `validate` run on it,
+ * the old file kept when `backup` is set, then renamed over the path.
+ */
+export interface WriteStep {
+  readonly kind: 'write';
+  readonly path: string;
+  readonly content: Buffer;
+  readonly mode?: string;
+  readonly owner?: string;
+  readonly group?: string;
+  /** Builds the checker's command from the temp file's path; non-zero refuses the new content. */
+  readonly validate?: (tempPath: string) => ShellCommand;
+  readonly backup?: boolean;
+}
+
+/** One thing the engine does to a host to carry out a plan. */
+export type Step = ExecStep | WriteStep;
+
+/** The verdict of an op's planner: the host is already right (and why), or what to change. */
+export type Plan =
+  | { readonly changed: false; readonly reason: string }
+  | {
+      readonly changed: true;
+      /** What the change does, in the imperative: "create /etc/motd", "install bind9". */
+      readonly summary: string;
+      readonly steps: readonly Step[];
+      readonly diffs: readonly FileDiff[];
+    };
+
+/** Reads facts of the host a task runs on; the engine has usually gathered them already. */
+export interface FactReader {
+  get<T>(probe: Probe<T>): Promise<T>;
+}
+
+/** What an op knows when it prepares (on the controller, before any host is touched). */
+export interface PrepareContext {
+  readonly host: string;
+  readonly vars: Readonly<Record<string, unknown>>;
+  /** The folder of the role the task belongs to (for `templates/` and `files/`), if any. */
+  readonly roleDir?: string;
+}
+
+/** What an op knows when it plans. */
+export interface PlanContext extends PrepareContext {
+  readonly facts: FactReader;
+  /**
+   * True when earlier tasks planned changes that were not applied (check mode): facts may lag behind what
+   * the host would be, so a missing prerequisite (a unit a package would install) is a change, not an error.
+   */
+  readonly earlierChangesPending: boolean;
+}
+
+/**
+ * An operation: a desired state of one thing on a host. It prepares on the controller (render, read files),
+ * names the probes it needs, and plans from their answers. It never changes a host itself: the engine
+ * applies its plan's steps.
+ */
+export interface Op {
+  /** The kind of thing, e.g. `file`, `package`. */
+  readonly kind: string;
+  /** A default task name, e.g. `file /etc/motd`. */
+  readonly title: string;
+  /** Work done before any host is touched; errors here are invalid input (exit 2). */
+  prepare?(context: PrepareContext): void | Promise<void>;
+  /** The probes the plan will read, so the engine can gather them with other tasks' in one round trip. */
+  probes(): readonly Probe<unknown>[];
+  plan(context: PlanContext): Promise<Plan>;
+}
+
+/** Options every task takes besides its op's own. */
+export interface TaskOptions {
+  /** Shown in the output; defaults to the op's title. */
+  readonly name?: string;
+  /** Handlers (by name) to run at the end of the play when this task changes something. */
+  readonly notify?: string | readonly string[];
+  /** Tags for `--tags`. */
+  readonly tags?: readonly string[];
+}
+
+/** An op placed in a playbook or role, with a name, notifications, tags and the line that declared it. */
+export interface Task {
+  readonly name: string;
+  readonly op: Op;
+  readonly notify: readonly string[];
+  readonly tags: readonly string[];
+  /** `file:line` of the playbook or role source that declared the task. */
+  readonly declaredAt?: string;
+}
+
+const libraryDir = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/** A place in a source file: absolute path and line. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** The first stack frame outside play's own `src/` (and node_modules): the user's code that called us. */
+export function callerFrame(): SourceLocation | undefined {
+  const stack = new Error().stack?.split('\n').slice(1) ?? [];
+  for (const frame of stack) {
+    const match = /\(?((?:file:\/\/)?\/[^()]+?):(\d+):\d+\)?$/.exec(frame.trim());
+    if (!match) continue;
+    const file = match[1].startsWith('file://') ? fileURLToPath(match[1]) : match[1];
+    if (file.startsWith(libraryDir + '/') || file.includes('/node_modules/')) continue;
+    return { file, line: Number(match[2]) };
+  }
+  return undefined;
+}
+
+/** The caller's place as `relative/path.ts:line`, for messages. */
+export function callerLocation(): string | undefined {
+  const frame = callerFrame();
+  return frame ? `${relative(process.cwd(), frame.file) || frame.file}:${frame.line}` : undefined;
+}
+
+/** Wraps an op into a task; the declaring line is taken from the caller's stack frame. */
+export function task(op: Op, options: TaskOptions = {}): Task {
+  const notify = options.notify === undefined ? [] : typeof options.notify === 'string' ? [options.notify] : [...options.notify];
+  return {
+    name: options.name ?? op.title,
+    op,
+    notify,
+    tags: [...(options.tags ?? [])],
+    declaredAt: callerLocation(),
+  };
+}

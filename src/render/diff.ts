@@ -1,0 +1,33 @@
+import { createTwoFilesPatch } from 'diff';
+import type { FileDiff } from '../ops/op.ts';
+import { mask, reveal } from '../secret.ts';
+
+function looksBinary(text: string): boolean {
+  return text.includes('\u0000');
+}
+
+/**
+ * A file diff as unified-diff text, with attribute changes after it; secrets masked.
+ *
+ * @example
+ * formatDiff({ path: '/etc/motd', before: 'old\n', after: 'new\n' })
+ */
+export function formatDiff(fileDiff: FileDiff): string {
+  const lines: string[] = [];
+  if (fileDiff.before !== undefined || fileDiff.after !== undefined) {
+    const before = reveal(fileDiff.before ?? '');
+    const after = reveal(fileDiff.after ?? '');
+    if (looksBinary(before) || looksBinary(after)) {
+      lines.push(`Binary file ${fileDiff.path} differs`);
+    } else {
+      const patch = createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3 });
+      // Drop the "Index/====" header lines createTwoFilesPatch adds; keep ---/+++ and hunks.
+      lines.push(...patch.split('\n').filter((l) => !l.startsWith('=====')).filter(Boolean));
+    }
+  }
+  for (const attribute of fileDiff.attributes ?? []) {
+    lines.push(`${attribute.name} ${attribute.before} → ${attribute.after} (${fileDiff.path})`);
+  }
+  // A secret inside the contents is masked here, once, for every reporter.
+  return mask(lines.join('\n'));
+}

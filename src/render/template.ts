@@ -1,0 +1,37 @@
+import ejs from 'ejs';
+import { readFileSync } from 'node:fs';
+import { Secret } from '../secret.ts';
+import { TemplateError } from '../errors.ts';
+
+// `<%= %>` prints a value as it is (config files are not HTML), reveals secrets, and refuses
+// undefined or null so a missing variable is an error instead of the word "undefined" in a config file.
+function printValue(value: unknown): string {
+  if (value === undefined || value === null) throw new Error(`a value printed with <%= %> is ${value}`);
+  if (value instanceof Secret) return value.reveal();
+  return String(value);
+}
+
+/**
+ * Renders an ejs template file on the controller, without HTML escaping; an undefined variable is an error
+ * that names the template and the line.
+ *
+ * @example
+ * renderTemplate('roles/dns/templates/zone.ejs', { domain: 'smknh.sch.id', serial: 1 })
+ */
+export function renderTemplate(file: string, locals: Readonly<Record<string, unknown>>): string {
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new TemplateError(`cannot read template ${file}: ${(error as Error).message}`, { file });
+  }
+  try {
+    return ejs.render(source, { ...locals }, { filename: file, escape: printValue, strict: false, async: false, cache: false });
+  } catch (error) {
+    const message = (error as Error).message;
+    // ejs prefixes the message with "file:line" and a window of source lines; keep the place and the reason.
+    const where = /^(.*?:\d+)\n/.exec(message)?.[1] ?? file;
+    const reason = message.split('\n').filter(Boolean).at(-1) ?? message;
+    throw new TemplateError(`template ${where}: ${reason}`, { file: where }, );
+  }
+}

@@ -1,0 +1,73 @@
+import { inspect } from 'node:util';
+
+/** The text shown wherever a secret value would otherwise appear. */
+export const MASK = '********';
+
+const knownSecrets = new Set<string>();
+
+/**
+ * A value that is never shown: it prints as `********` in logs, diffs, errors and reports.
+ *
+ * @example
+ * const dbPassword = secret(process.env.DB_PASSWORD!);
+ * `${dbPassword}`       // '********'
+ * dbPassword.reveal()   // the real value, for templates and commands only
+ */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+    if (value.length > 0) knownSecrets.add(value);
+  }
+  /** The real value. Only templates, file contents and command builders should call this. */
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return MASK;
+  }
+  toJSON(): string {
+    return MASK;
+  }
+  [inspect.custom](): string {
+    return `Secret(${MASK})`;
+  }
+}
+
+/**
+ * Wraps a value so it is masked wherever it is shown.
+ *
+ * @example
+ * vars: { dkimKey: secret(readFileSync('/vault/dkim.key', 'utf8')) }
+ */
+export function secret(value: string): Secret {
+  return new Secret(value);
+}
+
+/** Reads a secret from an environment variable; throws when the variable is unset or empty. */
+secret.fromEnv = function fromEnv(name: string): Secret {
+  const value = process.env[name];
+  if (!value) throw new Error(`secret: environment variable ${name} is not set`);
+  return new Secret(value);
+};
+
+/** The real value of a secret, or the value itself when it is a plain string. */
+export function reveal(value: string | Secret): string {
+  return value instanceof Secret ? value.reveal() : value;
+}
+
+/**
+ * Replaces every known secret value in a text with `********`.
+ *
+ * @example
+ * mask(`password=${s.reveal()}`) // 'password=********'
+ */
+export function mask(text: string): string {
+  if (knownSecrets.size === 0 || text.length === 0) return text;
+  let masked = text;
+  // Longest first, so a secret that contains another is masked whole.
+  for (const value of [...knownSecrets].sort((a, b) => b.length - a.length)) {
+    if (masked.includes(value)) masked = masked.split(value).join(MASK);
+  }
+  return masked;
+}

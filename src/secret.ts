@@ -18,6 +18,8 @@ export class Secret {
   constructor(value: string) {
     this.#value = value;
     if (value.length > 0) knownSecrets.add(value);
+    // A multi-line secret (a key, a certificate) shows up line by line in diffs and logs: mask each line too.
+    for (const line of value.split('\n')) if (line.trim().length >= 4 && line !== value) knownSecrets.add(line);
   }
   /** The real value. Only templates, file contents and command builders should call this. */
   reveal(): string {

@@ -1,6 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import type { FileDiff } from '../ops/op.ts';
-import { mask, reveal } from '../secret.ts';
+import { Secret, mask, reveal } from '../secret.ts';
 
 function looksBinary(text: string): boolean {
   return text.includes('\u0000');
@@ -17,7 +17,9 @@ export function formatDiff(fileDiff: FileDiff): string {
   if (fileDiff.before !== undefined || fileDiff.after !== undefined) {
     const before = reveal(fileDiff.before ?? '');
     const after = reveal(fileDiff.after ?? '');
-    if (looksBinary(before) || looksBinary(after)) {
+    if (fileDiff.before instanceof Secret || fileDiff.after instanceof Secret) {
+      lines.push(`${fileDiff.path}: secret content ${before === '' ? 'created' : after === '' ? 'removed' : 'changed'} (not shown)`);
+    } else if (looksBinary(before) || looksBinary(after)) {
       lines.push(`Binary file ${fileDiff.path} differs`);
     } else {
       const patch = createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3 });

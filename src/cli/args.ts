@@ -1,0 +1,114 @@
+import { parseArgs } from 'node:util';
+import { ValidationError } from '../errors.ts';
+
+/** The command line of a `play` run, parsed. */
+export interface CliArgs {
+  readonly playbook?: string;
+  readonly inventory?: string;
+  readonly check: boolean;
+  readonly diff: boolean;
+  readonly limit?: string;
+  readonly tags?: string[];
+  readonly skipTags?: string[];
+  readonly forks: number;
+  readonly json: boolean;
+  readonly listHosts: boolean;
+  readonly listTasks: boolean;
+  readonly detailedExitcode: boolean;
+  readonly acceptNewHostKeys: boolean;
+  readonly knownHosts?: string;
+  readonly help: boolean;
+  readonly version: boolean;
+}
+
+/** The usage text, also the README's flag table in short. */
+export const USAGE = `Usage: play PLAYBOOK [options]
+
+Runs a playbook (a .ts file; a bare name is looked up in the current folder, then in playbooks/).
+
+Options:
+  -i, --inventory FILE        run against this inventory instead of the playbook's own
+  -C, --check                 plan and show every change, change nothing
+  -D, --diff                  show unified diffs of changed files (on by default; kept for Ansible habits)
+      --no-diff               do not show diffs
+  -l, --limit PATTERN         only these hosts (names, groups, globs, a:b, !x)
+  -t, --tags TAGS             only tasks with one of these tags (comma-separated)
+      --skip-tags TAGS        skip tasks with one of these tags
+  -f, --forks N               hosts run at once (default 10)
+      --json                  print one JSON report on stdout, nothing else there
+      --list-hosts            print the hosts each play would run on, connect to nothing
+      --list-tasks            print the tasks each host would run, connect to nothing
+      --detailed-exitcode     with --check: exit 3 when something would change
+      --accept-new-host-keys  trust and record keys of hosts not yet in known_hosts
+      --known-hosts FILE      known_hosts file (default ~/.ssh/known_hosts)
+  -h, --help                  this help
+      --version               print the version
+
+Exit codes: 0 success; 1 a task failed or a host was unreachable; 2 invalid input (usage, playbook,
+inventory, role vars, template), found before any host is touched; 3 with --check --detailed-exitcode:
+something would change.`;
+
+function list(value: string | undefined): string[] | undefined {
+  return value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter(Boolean);
+}
+
+/**
+ * Parses `play`'s arguments; bad usage is a {@link ValidationError} (exit code 2).
+ *
+ * @example
+ * parseCliArgs(['site.ts', '--check', '-l', 'primary'])
+ */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        inventory: { type: 'string', short: 'i' },
+        check: { type: 'boolean', short: 'C', default: false },
+        diff: { type: 'boolean', short: 'D', default: true },
+        'no-diff': { type: 'boolean', default: false },
+        limit: { type: 'string', short: 'l' },
+        tags: { type: 'string', short: 't' },
+        'skip-tags': { type: 'string' },
+        forks: { type: 'string', short: 'f' },
+        json: { type: 'boolean', default: false },
+        'list-hosts': { type: 'boolean', default: false },
+        'list-tasks': { type: 'boolean', default: false },
+        'detailed-exitcode': { type: 'boolean', default: false },
+        'accept-new-host-keys': { type: 'boolean', default: false },
+        'known-hosts': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new ValidationError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new ValidationError(`expected one playbook, got ${positionals.length}: ${positionals.join(' ')}`);
+  const forks = values.forks === undefined ? 10 : Number(values.forks);
+  if (!Number.isInteger(forks) || forks < 1) throw new ValidationError(`--forks must be a positive integer, got ${JSON.stringify(values.forks)}`);
+  if (values['detailed-exitcode'] && !values.check) throw new ValidationError('--detailed-exitcode needs --check');
+  if (!values.help && !values.version && positionals.length === 0) throw new ValidationError(`no playbook given\n\n${USAGE}`);
+  return {
+    playbook: positionals[0],
+    inventory: values.inventory,
+    check: values.check ?? false,
+    diff: !values['no-diff'],
+    limit: values.limit,
+    tags: list(values.tags),
+    skipTags: list(values['skip-tags']),
+    forks,
+    json: values.json ?? false,
+    listHosts: values['list-hosts'] ?? false,
+    listTasks: values['list-tasks'] ?? false,
+    detailedExitcode: values['detailed-exitcode'] ?? false,
+    acceptNewHostKeys: values['accept-new-host-keys'] ?? false,
+    knownHosts: values['known-hosts'],
+    help: values.help ?? false,
+    version: values.version ?? false,
+  };
+}

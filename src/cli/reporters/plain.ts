@@ -1,0 +1,39 @@
+import type { RunEvent } from '../../engine/events.ts';
+
+/** What a reporter writes to. */
+export interface Output {
+  write(text: string): void;
+}
+
+/**
+ * Line-by-line output for logs and CI: one line per task with its host and outcome, diffs before each change.
+ *
+ * @example
+ * executeRun(run, { ..., onEvent: plainReporter(process.stdout, { diff: true }) })
+ */
+export function plainReporter(out: Output, options: { diff: boolean }): (event: RunEvent) => void {
+  return (event) => {
+    switch (event.type) {
+      case 'play':
+        out.write(`\nPLAY [${event.play}] hosts: ${event.hosts.join(', ') || '(none)'}\n`);
+        break;
+      case 'task-planned':
+        if (options.diff && event.diff) out.write(`${event.host} | ${event.check ? 'would change' : 'changing'}: ${event.task}\n${indent(event.diff)}\n`);
+        break;
+      case 'task-end': {
+        const r = event.result;
+        const label = r.status === 'changed' && event.check ? (r.handler ? 'would run' : 'would change') : r.status;
+        const where = [r.role, r.handler ? `handler ${r.task}` : r.task].filter(Boolean).join(' › ');
+        const detail = r.error ? `\n${indent(r.error)}` : r.summary ? ` (${r.summary})` : '';
+        out.write(`${r.host} | ${label} | ${where}${detail}\n`);
+        break;
+      }
+      default:
+        break;
+    }
+  };
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((l) => `    ${l}`).join('\n');
+}

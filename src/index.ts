@@ -1,0 +1,27 @@
+/**
+ * play: agentless, typed automation. The public API: declare inventories, roles and playbooks; the ops;
+ * `sh` for remote commands; `secret()` for values never shown.
+ */
+export { defineInventory, type Inventory, type InventorySpec, type HostSpec } from './model/inventory.ts';
+export { defineRole, type Role, type RoleSpec, type RoleContext } from './model/role.ts';
+export { definePlaybook, type Playbook, type PlaybookSpec, type Play, type RoleUse } from './model/playbook.ts';
+export { SecretType } from './model/schema.ts';
+export { Type, type Static } from '@sinclair/typebox';
+
+export { file, type FileParams } from './ops/file.ts';
+export { template, type TemplateParams } from './ops/template.ts';
+export { copy, type CopyParams } from './ops/copy.ts';
+export { directory, type DirectoryParams } from './ops/directory.ts';
+export { link, type LinkParams } from './ops/link.ts';
+export { line, type LineParams } from './ops/line.ts';
+export { packages, type PackagesParams } from './ops/package.ts';
+export { service, type ServiceParams } from './ops/service.ts';
+export { user, type UserParams } from './ops/user.ts';
+export { group, type GroupParams } from './ops/group.ts';
+export { command, type CommandParams } from './ops/command.ts';
+export { flushHandlers } from './ops/flush-handlers.ts';
+export type { Task, TaskOptions, Op, Plan, Step, FileDiff } from './ops/op.ts';
+
+export { sh, raw, quote, ShellCommand } from './connection/sh.ts';
+export { secret, Secret, mask } from './secret.ts';
+export { PlayError, ValidationError, TemplateError, ConnectError, CommandError } from './errors.ts';

@@ -18,9 +18,10 @@ export interface RoleSpec<S extends TObject> {
   /** The role's vars as a TypeBox object schema: one declaration gives the JSON Schema and the TS type. */
   readonly schema?: S;
   readonly defaults?: Partial<Static<S>>;
-  readonly tasks: (context: RoleContext<Static<S>>) => readonly Task[];
+  // Method syntax on purpose: a role with a specific vars type must still fit where any role is accepted.
+  tasks(context: RoleContext<Static<S>>): readonly Task[];
   /** Tasks run once at the end of the play when notified by name. */
-  readonly handlers?: (context: RoleContext<Static<S>>) => readonly Task[];
+  handlers?(context: RoleContext<Static<S>>): readonly Task[];
 }
 
 /** A declared role: its spec plus the folder it lives in (for `templates/` and `files/`). */

@@ -11,6 +11,11 @@ export interface ConnectPolicy {
   readonly acceptNewHostKeys: boolean;
 }
 
+/** A path with a leading `~/` taken from the home folder, others resolved from the current folder. */
+export function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? resolve(homedir(), path.slice(2)) : resolve(path);
+}
+
 /**
  * Builds the function that opens a host's connection from its inventory entry: `local` runs on the
  * controller, anything else is SSH (user root unless set; become through sudo for any other user).
@@ -31,9 +36,9 @@ export function connector(inventory: Inventory, policy: ConnectPolicy): (host: s
       address: spec.address,
       port: spec.port ?? inventory.ssh?.port ?? 22,
       user,
-      identityFile: identityFile ? resolve(identityFile) : undefined,
+      identityFile: identityFile ? expandHome(identityFile) : undefined,
       become,
-      knownHostsFile: policy.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? resolve(homedir(), '.ssh/known_hosts'),
+      knownHostsFile: expandHome(policy.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? '~/.ssh/known_hosts'),
       acceptNewHostKeys: policy.acceptNewHostKeys,
     });
   };

@@ -39,6 +39,8 @@ const ALGORITHMS_FOR_KEY_TYPE: Record<string, string[]> = {
  */
 export class SshConnection implements Connection {
   commandCount = 0;
+  /** Why the connection broke, once it has (an error or close after the handshake). */
+  private lost: Error | undefined;
   private constructor(
     readonly host: string,
     private readonly ssh: NodeSSH,
@@ -85,7 +87,18 @@ export class SshConnection implements Connection {
         host: target.host,
       }, { cause: error });
     }
-    return new SshConnection(target.host, ssh, target.become);
+    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to every command's round trip
+    // (measured against OpenSSH: ~55 ms per `true` without it, ~12 ms with it).
+    ssh.connection?.setNoDelay(true);
+    const connection = new SshConnection(target.host, ssh, target.become);
+    // node-ssh stops listening for 'error' once connected: an unhandled ECONNRESET would crash the process.
+    ssh.connection?.on('error', (error: Error) => {
+      connection.lost ??= error;
+    });
+    ssh.connection?.on('close', () => {
+      connection.lost ??= new Error('connection closed');
+    });
+    return connection;
   }
 
   async exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {
@@ -93,19 +106,47 @@ export class SshConnection implements Connection {
     const started = performance.now();
     const run = becomeRoot(command, this.become);
     const stdin = options.stdin === undefined ? undefined : typeof options.stdin === 'string' ? options.stdin : Readable.from([options.stdin]);
+    // node-ssh decodes each packet on its own, which garbles a UTF-8 character split across two packets:
+    // keep the raw chunks and decode each stream once, whole.
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
     let response;
     try {
-      response = await this.ssh.execCommand(run.text, { stdin, noTrim: true });
+      const broken = this.brokenBy();
+      if (broken) throw broken;
+      response = await this.ssh.execCommand(run.text, {
+        stdin,
+        noTrim: true,
+        onStdout: (chunk) => stdout.push(chunk),
+        onStderr: (chunk) => stderr.push(chunk),
+      });
     } catch (error) {
-      throw new ConnectError(`connection lost while running: ${command.display}`, { host: this.host }, { cause: error });
+      const reason = error instanceof Error ? `: ${error.message}` : '';
+      throw new ConnectError(`connection lost while running: ${command.display}${reason}`, { host: this.host }, {
+        cause: error,
+      });
+    }
+    // OpenSSH always reports an exit status or a signal; neither means the channel died with the connection,
+    // which must not pass for a command that failed (a failed `test -f` reads as "absent").
+    if (response.code === null && response.signal === null) {
+      const lost = this.brokenBy();
+      const reason = lost ? `: ${lost.message}` : '';
+      throw new ConnectError(`connection lost while running: ${command.display}${reason}`, { host: this.host }, {
+        cause: lost,
+      });
     }
     return {
       command: command.display,
       exitCode: response.code,
-      stdout: response.stdout,
-      stderr: response.stderr,
+      stdout: Buffer.concat(stdout).toString('utf8'),
+      stderr: Buffer.concat(stderr).toString('utf8'),
       durationMs: performance.now() - started,
     };
+  }
+
+  /** The error or close that broke the connection, if it is broken (a method: read afresh after each await). */
+  private brokenBy(): Error | undefined {
+    return this.lost;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,8 @@ export interface UserAccount {
   readonly gid: number;
   readonly home: string;
   readonly shell: string;
+  /** The GECOS field (full name, comment); optional only so older fixtures stay valid. */
+  readonly comment?: string;
   /** The password hash from /etc/shadow (`!`/`*` for a locked account). */
   readonly passwordHash: string;
   /** Supplementary and primary group names. */
@@ -18,8 +20,8 @@ export interface UserAccount {
 export function parseUserAccount(stdout: string): UserAccount | undefined {
   const [passwd, hash = '', groups = ''] = stdout.split('\n');
   if (!passwd) return undefined;
-  const [name, , uid, gid, , home, shell] = passwd.split(':');
-  return { name, uid: Number(uid), gid: Number(gid), home, shell, passwordHash: hash, groups: groups.split(' ').filter(Boolean) };
+  const [name, , uid, gid, comment = '', home, shell] = passwd.split(':');
+  return { name, uid: Number(uid), gid: Number(gid), comment, home, shell, passwordHash: hash, groups: groups.split(' ').filter(Boolean) };
 }
 
 /**
@@ -31,7 +33,7 @@ export function parseUserAccount(stdout: string): UserAccount | undefined {
 export function userProbe(name: string): Probe<UserAccount | undefined> {
   return {
     key: `user:${name}`,
-    command: sh`if p=$(getent passwd -- ${name}); then echo "$p"; getent shadow -- ${name} | cut -d: -f2; id -Gn -- ${name}; fi`,
+    command: sh`if p=$(getent passwd -- ${name}); then echo "$p"; echo "$(getent shadow -- ${name} | cut -d: -f2)"; id -Gn -- ${name}; fi`,
     parse: (output) => parseUserAccount(output.stdout),
   };
 }

@@ -1,0 +1,161 @@
+import { sh } from '../connection/sh.ts';
+import { PlayError } from '../errors.ts';
+import { userProbe, type UserAccount } from '../facts/account.ts';
+import { reveal, type Secret } from '../secret.ts';
+import { task, type Op, type Plan, type Step, type Task, type TaskOptions } from './op.ts';
+
+/**
+ * The wanted state of a local user account.
+ *
+ * @example
+ * const params: UserParams = { name: 'guru1', shell: '/bin/bash', groups: ['mail'], passwordHash: secret('$6$…') };
+ */
+export interface UserParams extends Omit<TaskOptions, 'name'> {
+  /** The login name. */
+  readonly name: string;
+  /** The task's name in the output and for `notify` (`name` is the login here); defaults to `user NAME`. */
+  readonly taskName?: string;
+  /** `present` (default) or `absent`. */
+  readonly state?: 'present' | 'absent';
+  readonly uid?: number;
+  /** The home directory; an existing user's files are not moved when it changes. */
+  readonly home?: string;
+  /** The login shell, e.g. `/bin/bash` or `/usr/sbin/nologin`. */
+  readonly shell?: string;
+  /** Supplementary groups; exactly these unless `appendGroups` (the primary group needs no listing). */
+  readonly groups?: readonly string[];
+  /** Add the user to `groups` but keep the other groups it is in (default false: `groups` is the exact list). */
+  readonly appendGroups?: boolean;
+  /** A crypt hash (`$6$…`, `$y$…`), set with `chpasswd -e` through standard input, never in a command. */
+  readonly passwordHash?: string | Secret;
+  /** Create the home directory with a new user (default true); an existing user is not affected. */
+  readonly createHome?: boolean;
+  /** A system account (`useradd -r`); only used when the user is created. */
+  readonly system?: boolean;
+  /** The GECOS field, e.g. a full name. */
+  readonly comment?: string;
+  /** With `state: 'absent'`, remove the home directory and mail spool too (`userdel -r`). */
+  readonly removeHome?: boolean;
+}
+
+function checkField(where: string, field: string, value: string | undefined): void {
+  if (value !== undefined && (typeof value !== 'string' || /[:\n]/.test(value))) {
+    throw new PlayError(`${where}: ${field} must be a string without ':' or newlines`);
+  }
+}
+
+function validate(params: UserParams): void {
+  const where = `user ${params.name}`;
+  if (typeof params.name !== 'string' || !/^[^\s:/,]+$/.test(params.name)) throw new PlayError(`user: invalid user name ${JSON.stringify(params.name)}`);
+  if (params.state !== undefined && params.state !== 'present' && params.state !== 'absent') {
+    throw new PlayError(`${where}: state must be 'present' or 'absent', got ${JSON.stringify(params.state)}`);
+  }
+  if (params.uid !== undefined && (!Number.isInteger(params.uid) || params.uid < 0)) throw new PlayError(`${where}: uid must be a non-negative integer`);
+  checkField(where, 'home', params.home);
+  checkField(where, 'shell', params.shell);
+  checkField(where, 'comment', params.comment);
+  if (params.passwordHash !== undefined) {
+    const hash = reveal(params.passwordHash);
+    // A plain password given by mistake would be stored as a hash nobody can log in with.
+    if (/[:\s]/.test(hash) || !(/^\$[0-9a-z]+\$/.test(hash) || /^[!*]/.test(hash))) {
+      throw new PlayError(`${where}: passwordHash must be a crypt hash such as $6$… or $y$… (got a value that is not one)`);
+    }
+  }
+  for (const group of params.groups ?? []) {
+    if (typeof group !== 'string' || !/^[^\s:,]+$/.test(group)) throw new PlayError(`${where}: invalid group name ${JSON.stringify(group)}`);
+  }
+}
+
+function passwordStep(name: string, hash: string | Secret): Step {
+  return { kind: 'exec', command: sh`chpasswd -e`, stdin: `${name}:${reveal(hash)}\n` };
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)].sort();
+}
+
+/** The usermod flags for what differs, with the names of the fields that change. */
+function differences(params: UserParams, current: UserAccount): { fields: string[]; flags: string[] } {
+  const fields: string[] = [];
+  const flags: string[] = [];
+  if (params.uid !== undefined && params.uid !== current.uid) {
+    fields.push('uid');
+    flags.push('-u', String(params.uid));
+  }
+  if (params.home !== undefined && params.home !== current.home) {
+    fields.push('home');
+    flags.push('-d', params.home);
+  }
+  if (params.shell !== undefined && params.shell !== current.shell) {
+    fields.push('shell');
+    flags.push('-s', params.shell);
+  }
+  if (params.comment !== undefined && params.comment !== (current.comment ?? '')) {
+    fields.push('comment');
+    flags.push('-c', params.comment);
+  }
+  if (params.groups !== undefined) {
+    // `id -Gn` lists the primary group first; it is not a supplementary group.
+    const [primary, ...supplementary] = current.groups;
+    if (params.appendGroups) {
+      const missing = unique(params.groups).filter((g) => !current.groups.includes(g));
+      if (missing.length) {
+        fields.push('groups');
+        flags.push('-a', '-G', missing.join(','));
+      }
+    } else {
+      const wanted = unique(params.groups.filter((g) => g !== primary));
+      if (wanted.join(',') !== unique(supplementary).join(',')) {
+        fields.push('groups');
+        flags.push('-G', wanted.join(','));
+      }
+    }
+  }
+  return { fields, flags };
+}
+
+/**
+ * A local user account with its uid, home, shell, groups and password hash, or no such account.
+ *
+ * @example
+ * user({ name: 'guru1', shell: '/bin/bash', groups: ['mail'], passwordHash: secret(vault.guru1Hash) })
+ * user({ name: 'olduser', state: 'absent', removeHome: true })
+ */
+export function user(params: UserParams): Task {
+  validate(params);
+  const name = params.name;
+  const op: Op = {
+    kind: 'user',
+    title: `user ${name}`,
+    probes: () => [userProbe(name)],
+    async plan(context): Promise<Plan> {
+      const current = await context.facts.get(userProbe(name));
+      if (params.state === 'absent') {
+        if (!current) return { changed: false, reason: `user ${name} does not exist` };
+        const flags = params.removeHome ? ['-r'] : [];
+        return { changed: true, summary: `remove user ${name}`, steps: [{ kind: 'exec', command: sh`userdel ${[...flags, '--', name]}` }], diffs: [] };
+      }
+      if (!current) {
+        const flags: string[] = [params.createHome === false ? '-M' : '-m'];
+        if (params.system) flags.push('-r');
+        if (params.uid !== undefined) flags.push('-u', String(params.uid));
+        if (params.home !== undefined) flags.push('-d', params.home);
+        if (params.shell !== undefined) flags.push('-s', params.shell);
+        if (params.comment !== undefined) flags.push('-c', params.comment);
+        if (params.groups?.length) flags.push('-G', unique(params.groups).join(','));
+        const steps: Step[] = [{ kind: 'exec', command: sh`useradd ${flags} -- ${name}` }];
+        if (params.passwordHash !== undefined) steps.push(passwordStep(name, params.passwordHash));
+        return { changed: true, summary: `create user ${name}`, steps, diffs: [] };
+      }
+      const { fields, flags } = differences(params, current);
+      const steps: Step[] = flags.length ? [{ kind: 'exec', command: sh`usermod ${flags} -- ${name}` }] : [];
+      if (params.passwordHash !== undefined && reveal(params.passwordHash) !== current.passwordHash) {
+        fields.push('password');
+        steps.push(passwordStep(name, params.passwordHash));
+      }
+      if (fields.length === 0) return { changed: false, reason: `user ${name} exists as wanted` };
+      return { changed: true, summary: `update user ${name} (${fields.join(', ')})`, steps, diffs: [] };
+    },
+  };
+  return task(op, { notify: params.notify, tags: params.tags, name: params.taskName });
+}

@@ -10,7 +10,7 @@ import { executeRun } from '../../../src/engine/run.ts';
 import { exitCodeOf } from '../../../src/engine/report.ts';
 import { PROBE_MARKER } from '../../../src/facts/probe.ts';
 import {
-  Type, command, defineInventory, definePlaybook, defineRole, directory, file, flushHandlers, line, sh, template,
+  Type, command, packages, service, defineInventory, definePlaybook, defineRole, directory, file, flushHandlers, line, sh, template,
 } from '../../../src/index.ts';
 
 let dir: string;
@@ -181,6 +181,23 @@ describe('executeRun', () => {
     expect(existsSync(join(dir, 'beta-ran'))).toBe(true);
     const skipped = await compileRun(playbook, playbook.inventory, { skipTags: ['lines', 'cmd'] });
     expect(skipped.plays[0].work.get('alpha')!.tasks).toHaveLength(3);
+  });
+
+  it('--check carries predicted state: a service its package would install is "would start", not an error', async () => {
+    const playbook = definePlaybook({
+      inventory: twoHosts(),
+      plays: [{ hosts: 'alpha', tasks: [packages({ names: ['play-test-no-such-package'] }), service({ name: 'play-test-no-such-service', state: 'started', enabled: true })] }],
+    });
+    const { connections, connect } = recorder();
+    const report = await executeRun(await compileRun(playbook, playbook.inventory), { check: true, forks: 1, connect });
+    expect(report.tasks.map((t) => t.status)).toEqual(['changed', 'changed']);
+    expect(report.tasks[1].summary).toMatch(/start/);
+    for (const c of connections.get('alpha')!.commands) expect(c.text.startsWith(PROBE_MARKER)).toBe(true);
+    // Without the package change before it, the same service is an error: the host really lacks it.
+    const alone = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'alpha', tasks: [service({ name: 'play-test-no-such-service', state: 'started' })] }] });
+    const failed = await executeRun(await compileRun(alone, alone.inventory), { check: true, forks: 1, connect: recorder().connect });
+    expect(failed.tasks[0].status).toBe('failed');
+    expect(failed.tasks[0].error).toContain('not found');
   });
 
   it('serial runs batches one after the other, in the order the play names the hosts', async () => {

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { compileRun } from '../../../src/engine/compile.ts';
+import { checkInventory } from '../../../src/model/inventory.ts';
+import { selectHosts } from '../../../src/model/host-pattern.ts';
+import { ValidationError } from '../../../src/errors.ts';
+import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, secret } from '../../../src/index.ts';
+
+const keys = ['fromDefaults', 'fromInventory', 'fromGroup', 'fromLaterGroup', 'fromHost', 'fromPlay', 'fromParams'] as const;
+
+describe('vars precedence', () => {
+  it('role defaults < inventory vars < group vars (inventory order) < host vars < play vars < role params', async () => {
+    const seen: Record<string, unknown> = {};
+    const role = defineRole({
+      name: 'probe',
+      schema: Type.Object({ v: Type.String() }),
+      defaults: { v: 'defaults', ...Object.fromEntries(keys.map((k) => [k, 'defaults'])) },
+      tasks: ({ vars }) => {
+        Object.assign(seen, vars);
+        return [];
+      },
+    });
+    const layer = (name: string, upTo: number) => Object.fromEntries(keys.slice(upTo).map((k) => [k, name]));
+    const inventory = defineInventory({
+      hosts: { h: { address: 'localhost', connection: 'local', vars: layer('host', 4) } },
+      groups: { early: { hosts: ['h'], vars: layer('group', 2) }, late: { hosts: ['h'], vars: layer('later group', 3) } },
+      vars: layer('inventory', 1),
+    });
+    const playbook = definePlaybook({ inventory, plays: [{ hosts: 'h', vars: layer('play', 5), roles: [{ role, vars: layer('params', 6) }] }] });
+    await compileRun(playbook, inventory);
+    expect(Object.fromEntries(keys.map((k) => [k, seen[k]]))).toEqual({
+      fromDefaults: 'defaults',
+      fromInventory: 'inventory',
+      fromGroup: 'group',
+      fromLaterGroup: 'later group',
+      fromHost: 'host',
+      fromPlay: 'play',
+      fromParams: 'params',
+    });
+  });
+
+  it('refuses vars that break the role schema, naming role, host and var, before building any task', async () => {
+    let built = false;
+    const role = defineRole({
+      name: 'mail',
+      schema: Type.Object({ domain: Type.String({ pattern: '^[a-z0-9.-]+$' }), password: SecretType(), port: Type.Integer() }),
+      tasks: () => {
+        built = true;
+        return [file({ path: '/tmp/never', content: 'x' })];
+      },
+    });
+    const inventory = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local', vars: { domain: 'Bad Domain!', password: 'plain', port: 25 } } } });
+    const error = await compileRun(definePlaybook({ inventory, plays: [{ hosts: 'all', roles: [role] }] }), inventory).catch((e) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.message).toContain('role mail on host primary');
+    expect(error.message).toContain('vars.domain');
+    expect(error.message).toContain('vars.password: must be a secret() value');
+    expect(built).toBe(false);
+    const ok = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local', vars: { domain: 'smknh.sch.id', password: secret('pw-123456'), port: 25 } } } });
+    await expect(compileRun(definePlaybook({ inventory: ok, plays: [{ hosts: 'all', roles: [role] }] }), ok)).resolves.toBeDefined();
+  });
+});
+
+describe('inventory', () => {
+  it('names the file, the host and the property path of each problem', () => {
+    const inventory = { ...defineInventory({ hosts: { web: { address: 'x', port: 'x' as unknown as number } }, groups: { mail: { hosts: ['ghost'] } } }), source: '/repo/inventory/bad.ts' };
+    const error = (() => {
+      try {
+        checkInventory(inventory);
+      } catch (e) {
+        return e as ValidationError;
+      }
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error!.message).toContain('/repo/inventory/bad.ts');
+    expect(error!.message).toContain('hosts.web.port (host web)');
+    expect(error!.message).toContain('groups.mail.hosts.0: names unknown host "ghost"');
+  });
+});
+
+describe('selectHosts', () => {
+  const inventory = defineInventory({
+    hosts: { primary: { address: 'a' }, backup: { address: 'b' }, web1: { address: 'c' }, web2: { address: 'd' } },
+    groups: { mail: { hosts: ['primary', 'backup'] }, web: { hosts: ['web1', 'web2'] } },
+  });
+  it.each([
+    ['all', ['primary', 'backup', 'web1', 'web2']],
+    ['mail', ['primary', 'backup']],
+    ['mail:!backup', ['primary']],
+    ['web*', ['web1', 'web2']],
+    ['mail,web1', ['primary', 'backup', 'web1']],
+    ['all:&web', ['web1', 'web2']],
+    [['backup', 'primary'], ['backup', 'primary']],
+  ] as const)('%s', (pattern, hosts) => {
+    expect(selectHosts(pattern as string | string[], inventory)).toEqual(hosts);
+  });
+  it('names an unknown host or group', () => {
+    expect(() => selectHosts('mial', inventory)).toThrow(/host pattern "mial" names no host or group/);
+  });
+});

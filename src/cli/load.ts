@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ValidationError } from '../errors.ts';
@@ -15,7 +15,8 @@ import type { Playbook } from '../model/playbook.ts';
 export function findPlaybook(name: string, cwd = process.cwd()): string {
   const names = /\.[cm]?[jt]s$/.test(name) ? [name] : [name, `${name}.ts`];
   const candidates = isAbsolute(name) ? names : names.flatMap((n) => [resolve(cwd, n), resolve(cwd, 'playbooks', n)]);
-  const found = candidates.find((c) => existsSync(c));
+  // A folder that happens to share the name (e.g. `site/` beside `playbooks/site.ts`) is not a playbook.
+  const found = candidates.find((c) => statSync(c, { throwIfNoEntry: false })?.isFile() === true);
   if (!found) throw new ValidationError(`playbook not found: ${name} (looked for ${candidates.join(', ')})`);
   return found;
 }

@@ -10,8 +10,9 @@ export function parsePackageVersions(stdout: string, names: readonly string[]): 
   for (const line of stdout.split('\n')) {
     const [name, status, version] = line.split('\t');
     if (!name || !status) continue;
-    // "ii " = wanted install, installed; anything else (rc, un, iF...) is not a working install.
-    if (status.trim() === 'ii') versions.set(name.replace(/:.*$/, ''), version);
+    // Status-Abbrev is want, status, error flag: "ii " (install) and "hi " (held) are working installs;
+    // any other status (rc, un, iF, iU...) or an error flag (iiR) is not.
+    if (status[1] === 'i' && (status[2] ?? ' ') === ' ') versions.set(name.replace(/:.*$/, ''), version);
   }
   return versions;
 }

@@ -1,4 +1,4 @@
-import { ShellCommand } from '../connection/sh.ts';
+import { ShellCommand, quote } from '../connection/sh.ts';
 
 /** What one probe's command printed, as the batch brought it back. */
 export interface ProbeOutput {
@@ -32,12 +32,14 @@ export const PROBE_MARKER = ': play-probe';
  * const script = probeScript([hostnameProbe, filePr]);
  */
 export function probeScript(probes: readonly Probe<unknown>[]): ShellCommand {
+  // Each probe's text is eval'ed (so even a syntax error stays inside its subshell) and its output piped
+  // straight into base64 (so NUL bytes survive: a shell variable cannot hold them); the exit code comes
+  // back on fd 3 and follows the base64 text after a space (a character base64 never prints).
+  const part = (index: number, text: string) =>
+    `b=$( { r=$( { { ( eval ${quote(text)} ) 2>/dev/null; echo $? >&3; } | base64 -w0 >&4; } 3>&1 ); printf ' %s' "$r"; } 4>&1 ); ` +
+    `printf '"${index}":[%d,"%s"],' "\${b##* }" "\${b% *}"`;
   const parts = probes.map(
-    (probe, index) =>
-      new ShellCommand(
-        `o=$( (\n${probe.command.text}\n) 2>/dev/null ); r=$?; printf '"${index}":[%d,"%s"],' "$r" "$(printf '%s' "$o" | base64 -w0)"`,
-        `o=$( (\n${probe.command.display}\n) 2>/dev/null ); r=$?; printf '"${index}":[%d,"%s"],' "$r" "$(printf '%s' "$o" | base64 -w0)"`,
-      ),
+    (probe, index) => new ShellCommand(part(index, probe.command.text), part(index, probe.command.display)),
   );
   const head = new ShellCommand(`${PROBE_MARKER}\nprintf '{'`, `${PROBE_MARKER}\nprintf '{'`);
   const tail = `printf '"-":0}\\n'`;
@@ -54,7 +56,11 @@ export function parseProbeAnswer(stdout: string, count: number): ProbeOutput[] {
   for (let index = 0; index < count; index++) {
     const entry = answer[String(index)];
     if (!entry) throw new Error(`probe ${index} gave no answer`);
-    const bytes = Buffer.from(entry[1], 'base64');
+    // Like a shell's command substitution, final newlines are dropped (probes and parsers rely on it).
+    let bytes = Buffer.from(entry[1], 'base64');
+    let end = bytes.length;
+    while (end > 0 && bytes[end - 1] === 0x0a) end--;
+    bytes = bytes.subarray(0, end);
     outputs.push({ exitCode: entry[0], stdout: bytes.toString('utf8'), bytes });
   }
   return outputs;

@@ -29,7 +29,9 @@ export interface LineParams extends FileAttributes, TaskOptions {
 export function editLines(text: string, params: Pick<LineParams, 'line' | 'regexp' | 'state' | 'insertAfter'>): string | undefined {
   const endsWithNewline = text === '' || text.endsWith('\n');
   const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
-  const matches = (l: string) => (params.regexp ? params.regexp.test(l) : l === params.line);
+  // A copy without the g/y flags: their `lastIndex` would make `test` skip lines and differ between calls.
+  const regexp = params.regexp && new RegExp(params.regexp.source, params.regexp.flags.replace(/[gy]/g, ''));
+  const matches = (l: string) => (regexp ? regexp.test(l) : l === params.line);
   if (params.state === 'absent') {
     const kept = lines.filter((l) => !matches(l));
     if (kept.length === lines.length) return undefined;
@@ -43,7 +45,8 @@ export function editLines(text: string, params: Pick<LineParams, 'line' | 'regex
   } else if (lines.includes(line)) {
     return undefined;
   } else {
-    const anchor = params.insertAfter ? lines.findLastIndex((l) => params.insertAfter!.test(l)) : -1;
+    const after = params.insertAfter && new RegExp(params.insertAfter.source, params.insertAfter.flags.replace(/[gy]/g, ''));
+    const anchor = after ? lines.findLastIndex((l) => after.test(l)) : -1;
     if (anchor >= 0) lines.splice(anchor + 1, 0, line);
     else lines.push(line);
   }
@@ -66,8 +69,9 @@ export function line(params: LineParams): Task {
     probes: () => [pathProbe(params.path), contentProbe(params.path)],
     async plan(context) {
       const current = await context.facts.get(contentProbe(params.path));
+      // A line absent from a missing file is already absent (create: true must not make an empty file).
+      if (current === undefined && params.state === 'absent') return { changed: false, reason: `${params.path} does not exist` };
       if (current === undefined && !params.create) {
-        if (params.state === 'absent') return { changed: false, reason: `${params.path} does not exist` };
         if (context.earlierChangesPending) {
           return { changed: true, summary: `edit ${params.path} (once an earlier change creates it)`, steps: [], diffs: [] };
         }

@@ -26,12 +26,16 @@ export function renderTemplate(file: string, locals: Readonly<Record<string, unk
     throw new TemplateError(`cannot read template ${file}: ${(error as Error).message}`, { file });
   }
   try {
-    return ejs.render(source, { ...locals }, { filename: file, escape: printValue, strict: false, async: false, cache: false });
+    // `<%-` (ejs's raw output) becomes `<%=`: both print unescaped here, and only `<%=` reveals secrets
+    // and refuses undefined values.
+    return ejs.render(source.replaceAll('<%-', '<%='), { ...locals }, { filename: file, escape: printValue, strict: false, async: false, cache: false });
   } catch (error) {
     const message = (error as Error).message;
     // ejs prefixes the message with "file:line" and a window of source lines; keep the place and the reason.
-    const where = /^(.*?:\d+)\n/.exec(message)?.[1] ?? file;
-    const reason = message.split('\n').filter(Boolean).at(-1) ?? message;
+    // A compile (syntax) error has no place: its reason is its first line (ejs appends lint advice after it).
+    const place = /^(.*?:\d+)\n/.exec(message);
+    const where = place?.[1] ?? file;
+    const reason = place ? message.split('\n\n').slice(1).join('\n\n').trim() || message : message.split('\n')[0];
     throw new TemplateError(`template ${where}: ${reason}`, { file: where }, );
   }
 }

@@ -1,0 +1,133 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalConnection } from '../../../src/connection/local.ts';
+import { RecordingConnection } from '../../../src/connection/recording.ts';
+import { sh } from '../../../src/connection/sh.ts';
+import { applySteps, VALIDATE_REFUSED, writeCommand } from '../../../src/engine/apply.ts';
+import { CommandError } from '../../../src/errors.ts';
+import { MASK, secret } from '../../../src/secret.ts';
+
+let dir: string;
+let connection: RecordingConnection;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'play-apply-'));
+  connection = new RecordingConnection('local', new LocalConnection('local'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8).padStart(4, '0');
+
+describe('writeCommand', () => {
+  it('names a backup after the time, as PATH.YYYYMMDDTHHMMSS~', () => {
+    const command = writeCommand({ kind: 'write', path: '/etc/motd', content: Buffer.from('x'), backup: true }, new Date('2024-03-05T07:08:09.123Z'));
+    expect(command.text).toContain('"$p".20240305T070809~');
+  });
+
+  it('quotes the path', () => {
+    const command = writeCommand({ kind: 'write', path: "/srv/it's here/f", content: Buffer.from('x') });
+    expect(command.text).toContain(`p='/srv/it'\\''s here/f'`);
+  });
+
+  it('sets owner, group, mode and runs validate on the temp file, in the same directory', () => {
+    const command = writeCommand({
+      kind: 'write',
+      path: '/etc/sudoers',
+      content: Buffer.from('x'),
+      owner: 'root',
+      group: 'root',
+      mode: '0440',
+      validate: (p) => sh`visudo -cf ${p}`,
+    });
+    expect(command.text).toMatch(/chown root "\$t"/);
+    expect(command.text).toMatch(/chgrp root "\$t"/);
+    expect(command.text).toMatch(/chmod 0440 "\$t"/);
+    expect(command.text).toMatch(/visudo -cf \/etc\/\.sudoers\.play-[0-9a-f]{8}\.tmp/);
+    expect(command.text).toContain(`exit ${VALIDATE_REFUSED}`);
+  });
+
+  it('masks a secret in the validate command when shown', () => {
+    const token = secret('validate-token-1');
+    const command = writeCommand({ kind: 'write', path: '/etc/x', content: Buffer.from('x'), validate: (p) => sh`check --token ${token} ${p}` });
+    expect(command.text).toContain('validate-token-1');
+    expect(command.display).not.toContain('validate-token-1');
+    expect(command.display).toContain(MASK);
+  });
+});
+
+describe('applySteps', () => {
+  it('writes a file from stdin with its mode, leaving no temp file', async () => {
+    const path = join(dir, 'out');
+    await applySteps(connection, [{ kind: 'write', path, content: Buffer.from('data\n'), mode: '0604' }], {});
+    expect(readFileSync(path, 'utf8')).toBe('data\n');
+    expect(mode(path)).toBe('0604');
+    expect(readdirSync(dir)).toEqual(['out']);
+  });
+
+  it('removes temp files a killed run left behind', async () => {
+    writeFileSync(join(dir, '.out.play-deadbeef.tmp'), 'left over');
+    writeFileSync(join(dir, '.other.play-deadbeef.tmp'), 'not ours');
+    await applySteps(connection, [{ kind: 'write', path: join(dir, 'out'), content: Buffer.from('x'), mode: '0644' }], {});
+    expect(readdirSync(dir).sort()).toEqual(['.other.play-deadbeef.tmp', 'out']);
+  });
+
+  it('runs exec steps in order with their stdin, and returns their results', async () => {
+    const path = join(dir, 'log');
+    const results = await applySteps(
+      connection,
+      [
+        { kind: 'exec', command: sh`cat > ${path}`, stdin: 'first\n' },
+        { kind: 'exec', command: sh`echo second >> ${path}` },
+      ],
+      {},
+    );
+    expect(results.map((r) => r.exitCode)).toEqual([0, 0]);
+    expect(readFileSync(path, 'utf8')).toBe('first\nsecond\n');
+    expect(connection.commands[0].stdin).toBe('first\n');
+  });
+
+  it('stops at the first failing step with a CommandError placed where it happened', async () => {
+    const path = join(dir, 'never');
+    const error = await applySteps(
+      connection,
+      [
+        { kind: 'exec', command: sh`echo boom >&2; exit 5` },
+        { kind: 'exec', command: sh`touch ${path}` },
+      ],
+      { host: 'web1', task: 't1' },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandError);
+    expect((error as CommandError).exitCode).toBe(5);
+    expect((error as CommandError).stderr).toContain('boom');
+    expect((error as CommandError).place).toMatchObject({ host: 'web1', task: 't1' });
+    expect(connection.commandCount).toBe(1);
+  });
+
+  it('a failing command does not show a secret', async () => {
+    const error = (await applySteps(connection, [{ kind: 'exec', command: sh`echo ${secret('apply-secret-9')} >&2; exit 1` }], {}).catch(
+      (e: unknown) => e,
+    )) as CommandError;
+    expect(error.message).not.toContain('apply-secret-9');
+    expect(error.stderr).not.toContain('apply-secret-9');
+  });
+
+  it('a write into a missing directory fails with "writing ... failed"', async () => {
+    const path = join(dir, 'missing', 'f');
+    await expect(applySteps(connection, [{ kind: 'write', path, content: Buffer.from('x') }], {})).rejects.toThrow(`writing ${path} failed`);
+  });
+
+  it('a refused validate says so and keeps the old file', async () => {
+    const path = join(dir, 'conf');
+    writeFileSync(path, 'old');
+    const error = (await applySteps(
+      connection,
+      [{ kind: 'write', path, content: Buffer.from('new'), validate: (p) => sh`grep -q old ${p}`, backup: true }],
+      {},
+    ).catch((e: unknown) => e)) as CommandError;
+    expect(error.exitCode).toBe(VALIDATE_REFUSED);
+    expect(error.message).toContain(`validate refused the new ${path}`);
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    expect(readdirSync(dir)).toEqual(['conf']);
+  });
+});

@@ -32,23 +32,25 @@ export function liveReporter(hosts: readonly string[], options: { diff: boolean 
 
   const onEvent = (event: RunEvent): void => {
     const host = 'host' in event ? event.host : 'result' in event ? event.result.host : undefined;
-    const task = host ? wrappers.get(host) : undefined;
-    if (!host || !task) return;
+    if (!host) return;
     const state = counts.get(host) ?? { changed: 0, failed: false };
     counts.set(host, state);
+    // Counted even before listr has started the host's line, so the final title is right.
+    if (event.type === 'task-end') {
+      if (event.result.status === 'changed') state.changed++;
+      if (event.result.status === 'failed' || event.result.status === 'unreachable') {
+        state.failed = true;
+        state.error = event.result.error;
+      }
+    }
+    const task = wrappers.get(host);
+    if (!task) return;
     switch (event.type) {
       case 'task-start':
         task.title = `${host}: ${[event.role, event.handler ? `handler ${event.task}` : event.task].filter(Boolean).join(' › ')}`;
         break;
       case 'task-planned':
         task.output = `${event.check ? 'would ' : ''}${event.summary}${options.diff && event.diff ? `\n${event.diff}` : ''}`;
-        break;
-      case 'task-end':
-        if (event.result.status === 'changed') state.changed++;
-        if (event.result.status === 'failed' || event.result.status === 'unreachable') {
-          state.failed = true;
-          state.error = event.result.error;
-        }
         break;
       default:
         break;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import type { Connection, ExecOptions, ExecResult } from './connection.ts';
-import type { ShellCommand } from './sh.ts';
+import { ShellCommand, quote } from './sh.ts';
 import { becomeRoot } from './become.ts';
 import { KnownHostsFile, keyTypeOf, knownHostsName } from './known-hosts.ts';
 import { ConnectError } from '../errors.ts';
@@ -104,7 +104,8 @@ export class SshConnection implements Connection {
   async exec(command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {
     this.commandCount++;
     const started = performance.now();
-    const run = becomeRoot(command, this.become);
+    // Always POSIX sh, whatever the user's login shell is (bash, zsh, fish): probes and writes are sh scripts.
+    const run = this.become ? becomeRoot(command, true) : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display);
     const stdin = options.stdin === undefined ? undefined : typeof options.stdin === 'string' ? options.stdin : Readable.from([options.stdin]);
     // node-ssh decodes each packet on its own, which garbles a UTF-8 character split across two packets:
     // keep the raw chunks and decode each stream once, whole.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +155,13 @@ describe('SshConnection against a real sshd', () => {
     it('runs through a POSIX shell and as root', async () => {
       const result = await connection.exec(sh`id -u; echo "$((6 * 7))"`);
       expect(result.stdout).toBe('0\n42\n');
+    });
+
+    it('runs commands through /bin/sh, not the login shell (root\'s is bash here)', async () => {
+      const login = execFileSync('getent', ['passwd', 'root'], { encoding: 'utf8' }).trim().split(':').at(-1);
+      const result = await connection.exec(sh`readlink -f /proc/$$/exe`);
+      expect(result.stdout.trim()).toBe(realpathSync('/bin/sh'));
+      expect(result.stdout.trim()).not.toBe(realpathSync(login!));
     });
 
     it('runs many commands over one connection, counting them', async () => {

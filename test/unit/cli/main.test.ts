@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.ts';
 import { SshConnection } from '../../../src/connection/ssh.ts';
+import { freePort } from '../../support/sshd.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const FIXTURES = join(ROOT, 'test/fixtures/cli');
@@ -67,18 +67,6 @@ function lineOf(file: string, marker: string): number {
   const index = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(marker));
   if (index < 0) throw new Error(`${marker} not in ${file}`);
   return index + 1;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePromise(port));
-    });
-  });
 }
 
 interface JsonReport {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { group, type GroupParams } from '../../../src/ops/group.ts';
 import { PlayError } from '../../../src/errors.ts';
-import { FakeHost, type FakeHostInit } from '../support/fake-host.ts';
+import { FakeHost, expectPlan, type ExpectedPlan, type FakeHostInit } from '../support/fake-host.ts';
 
 interface Case {
   readonly name: string;
   readonly host: FakeHostInit;
   readonly params: GroupParams;
-  readonly expected: { reason: string } | { summary: string; commands: string[] };
+  readonly expected: ExpectedPlan;
 }
 
 const cases: Case[] = [
@@ -25,13 +25,7 @@ describe('group', () => {
   it.each(cases)('$name', async ({ host: init, params, expected }) => {
     const host = new FakeHost(init);
     const plan = await host.plan(group(params));
-    if ('reason' in expected) {
-      expect(plan).toEqual({ changed: false, reason: expected.reason });
-      return;
-    }
-    if (!plan.changed) throw new Error(`unchanged: ${plan.reason}`);
-    expect(plan.summary).toBe(expected.summary);
-    expect(plan.steps.map((s) => (s.kind === 'exec' ? s.command.text : s.kind))).toEqual(expected.commands);
+    expectPlan(plan, expected);
   });
 
   it.each([

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { service, type ServiceParams } from '../../../src/ops/service.ts';
 import { packages } from '../../../src/ops/package.ts';
 import { PlayError } from '../../../src/errors.ts';
-import { FakeHost, type FakeHostInit } from '../support/fake-host.ts';
+import { FakeHost, expectPlan, type ExpectedPlan, type FakeHostInit } from '../support/fake-host.ts';
 
 interface Case {
   readonly name: string;
   readonly host: FakeHostInit;
   readonly params: ServiceParams;
-  readonly expected: { reason: string } | { summary: string; commands: string[] };
+  readonly expected: ExpectedPlan;
 }
 
 const running = { active: true, enabled: true };
@@ -64,13 +64,7 @@ describe('service', () => {
   it.each(cases)('$name', async ({ host: init, params, expected }) => {
     const host = new FakeHost(init);
     const plan = await host.plan(service(params));
-    if ('reason' in expected) {
-      expect(plan).toEqual({ changed: false, reason: expected.reason });
-      return;
-    }
-    if (!plan.changed) throw new Error(`unchanged: ${plan.reason}`);
-    expect(plan.summary).toBe(expected.summary);
-    expect(plan.steps.map((s) => (s.kind === 'exec' ? s.command.text : s.kind))).toEqual(expected.commands);
+    expectPlan(plan, expected);
     expect(host.probeRounds).toBe(1);
   });
 

@@ -3,7 +3,7 @@ import { user, type UserParams } from '../../../src/ops/user.ts';
 import { group } from '../../../src/ops/group.ts';
 import { PlayError } from '../../../src/errors.ts';
 import { secret } from '../../../src/secret.ts';
-import { FakeHost, type FakeHostInit } from '../support/fake-host.ts';
+import { FakeHost, expectPlan, type ExpectedPlan, type FakeHostInit } from '../support/fake-host.ts';
 
 const HASH = '$6$salt$0123456789abcdefABCDEF/.';
 const OTHER = '$y$j9T$abc$def';
@@ -12,7 +12,7 @@ interface Case {
   readonly name: string;
   readonly host: FakeHostInit;
   readonly params: UserParams;
-  readonly expected: { reason: string } | { summary: string; commands: string[]; stdin?: (string | undefined)[] };
+  readonly expected: ExpectedPlan;
 }
 
 const guru1 = { uid: 1001, home: '/home/guru1', shell: '/bin/bash', comment: 'Guru Satu', hash: HASH, groups: ['mail', 'users'] };
@@ -92,14 +92,7 @@ describe('user', () => {
   it.each(cases)('$name', async ({ host: init, params, expected }) => {
     const host = new FakeHost(init);
     const plan = await host.plan(user(params));
-    if ('reason' in expected) {
-      expect(plan).toEqual({ changed: false, reason: expected.reason });
-      return;
-    }
-    if (!plan.changed) throw new Error(`unchanged: ${plan.reason}`);
-    expect(plan.summary).toBe(expected.summary);
-    expect(plan.steps.map((s) => (s.kind === 'exec' ? s.command.text : s.kind))).toEqual(expected.commands);
-    if (expected.stdin) expect(plan.steps.map((s) => (s.kind === 'exec' ? s.stdin : undefined))).toEqual(expected.stdin);
+    expectPlan(plan, expected);
     expect(host.probeRounds).toBe(1);
   });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { expect } from 'vitest';
 import { RecordingConnection, type RecordedCommand } from '../../../src/connection/recording.ts';
 import { applySteps } from '../../../src/engine/apply.ts';
 import { FactCache } from '../../../src/facts/cache.ts';
@@ -482,4 +483,24 @@ export class FakeHost {
     }
     return ok();
   }
+}
+
+/** What a table case expects of a plan: unchanged with this reason, or this summary, these commands (and stdins). */
+export type ExpectedPlan = { reason: string } | { summary: string; commands: string[]; stdin?: (string | undefined)[] };
+
+/**
+ * Asserts a plan against a table case's expectation: the exact reason, or the summary and every step's command text.
+ *
+ * @example
+ * expectPlan(await host.plan(group({ name: 'vmail' })), { summary: 'create group vmail', commands: ['groupadd -- vmail'] });
+ */
+export function expectPlan(plan: Plan, expected: ExpectedPlan): void {
+  if ('reason' in expected) {
+    expect(plan).toEqual({ changed: false, reason: expected.reason });
+    return;
+  }
+  if (!plan.changed) throw new Error(`unchanged: ${plan.reason}`);
+  expect(plan.summary).toBe(expected.summary);
+  expect(plan.steps.map((s) => (s.kind === 'exec' ? s.command.text : s.kind))).toEqual(expected.commands);
+  if (expected.stdin) expect(plan.steps.map((s) => (s.kind === 'exec' ? s.stdin : undefined))).toEqual(expected.stdin);
 }

@@ -73,7 +73,9 @@ function lastLines(text: string, count: number): string {
 /** Places an error somewhere: a PlayError gains the missing parts of `place`; anything else is wrapped. */
 export function placeError(error: unknown, place: ErrorPlace): PlayError {
   if (error instanceof PlayError) {
-    Object.assign(error.place as object, Object.fromEntries(Object.entries(place).filter(([k]) => !(k in error.place && (error.place as Record<string, unknown>)[k]))));
+    // The innermost place wins: only the parts the error does not know yet are filled in.
+    const known = error.place as Record<string, unknown>;
+    for (const [key, value] of Object.entries(place)) if (known[key] === undefined) known[key] = value;
     return error;
   }
   const message = error instanceof Error ? error.message : String(error);

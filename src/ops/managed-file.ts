@@ -120,9 +120,3 @@ export async function planAbsent(path: string, context: PlanContext): Promise<Pl
     diffs: [{ path, ...(before !== undefined ? { before, after: '' } : { attributes: [{ name: 'type', before: state.type, after: 'absent' }] }) }],
   };
 }
-
-/** sha256 of content as hex, for tests and ops. */
-export function sha256Of(content: Buffer | string): string {
-  return createHash('sha256').update(content).digest('hex');
-}
-

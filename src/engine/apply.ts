@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import type { Connection, ExecResult } from '../connection/connection.ts';
 import { sh, raw, joinCommands, type ShellCommand } from '../connection/sh.ts';
@@ -7,6 +7,9 @@ import type { Step, WriteStep } from '../ops/op.ts';
 
 /** The exit code the write script uses when the op's `validate` command refuses the new content. */
 export const VALIDATE_REFUSED = 97;
+
+/** The exit code the write script uses when the content arrived incomplete (the connection dropped mid-write). */
+export const CONTENT_INCOMPLETE = 98;
 
 function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -31,6 +34,8 @@ export function writeCommand(step: WriteStep, now = new Date()): ShellCommand {
     sh`trap 'rm -f "$t"' EXIT`,
     sh`umask 077`,
     sh`cat > "$t"`,
+    // A dropped connection ends stdin early and cat stops without error: never rename a partial file.
+    sh`if [ "$(sha256sum < "$t" | cut -c1-64)" != ${createHash('sha256').update(step.content).digest('hex')} ]; then echo "the content of $p arrived incomplete" >&2; exit ${CONTENT_INCOMPLETE}; fi`,
   ];
   if (step.owner) lines.push(sh`chown ${step.owner} "$t"`);
   if (step.group) lines.push(sh`chgrp ${step.group} "$t"`);
@@ -59,7 +64,11 @@ export async function applySteps(connection: Connection, steps: readonly Step[],
     results.push(result);
     if (result.exitCode !== 0) {
       const what = step.kind === 'write'
-        ? result.exitCode === VALIDATE_REFUSED ? `validate refused the new ${step.path}` : `writing ${step.path} failed`
+        ? result.exitCode === VALIDATE_REFUSED
+          ? `validate refused the new ${step.path}`
+          : result.exitCode === CONTENT_INCOMPLETE
+            ? `the new ${step.path} arrived incomplete (connection dropped?)`
+            : `writing ${step.path} failed`
         : 'command failed';
       throw new CommandError(result, place, what);
     }

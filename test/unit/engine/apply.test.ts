@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { RecordingConnection } from '../../../src/connection/recording.ts';
 import { sh } from '../../../src/connection/sh.ts';
-import { applySteps, VALIDATE_REFUSED, writeCommand } from '../../../src/engine/apply.ts';
+import { applySteps, CONTENT_INCOMPLETE, VALIDATE_REFUSED, writeCommand } from '../../../src/engine/apply.ts';
 import { CommandError } from '../../../src/errors.ts';
 import { MASK, secret } from '../../../src/secret.ts';
 
@@ -70,6 +70,18 @@ describe('applySteps', () => {
     writeFileSync(join(dir, '.other.play-deadbeef.tmp'), 'not ours');
     await applySteps(connection, [{ kind: 'write', path: join(dir, 'out'), content: Buffer.from('x'), mode: '0644' }], {});
     expect(readdirSync(dir).sort()).toEqual(['.other.play-deadbeef.tmp', 'out']);
+  });
+
+  it('never renames a file whose content arrived incomplete (a connection dropped mid-write)', async () => {
+    const path = join(dir, 'out');
+    writeFileSync(path, 'old\n');
+    const step = { kind: 'write' as const, path, content: Buffer.from('the whole new content\n'), mode: '0644' };
+    // The stdin ends early, as it does when the controller is killed during the transfer.
+    const result = await connection.exec(writeCommand(step), { stdin: Buffer.from('the whole') });
+    expect(result.exitCode).toBe(CONTENT_INCOMPLETE);
+    expect(result.stderr).toContain('arrived incomplete');
+    expect(readFileSync(path, 'utf8')).toBe('old\n');
+    expect(readdirSync(dir)).toEqual(['out']);
   });
 
   it('runs exec steps in order with their stdin, and returns their results', async () => {

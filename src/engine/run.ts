@@ -3,6 +3,7 @@ import { ConnectError, placeError } from '../errors.ts';
 import { FactCache } from '../facts/cache.ts';
 import type { Probe } from '../facts/probe.ts';
 import { FLUSH_HANDLERS } from '../ops/flush-handlers.ts';
+import { affectedPaths } from '../ops/op.ts';
 import { formatDiff } from '../render/diff.ts';
 import { applySteps } from './apply.ts';
 import type { BoundTask, CompiledPlay, CompiledRun, HostWork } from './compile.ts';
@@ -133,7 +134,7 @@ async function runHostPlay(play: CompiledPlay, work: HostWork, state: HostState,
           try {
             await applySteps(connection, plan.steps, { host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
           } finally {
-            facts.invalidate();
+            facts.invalidate(affectedPaths(plan.steps));
           }
         }
         for (const name of bound.task.notify) notified.add(name);

@@ -1,6 +1,6 @@
 import type { Connection } from '../connection/connection.ts';
 import { CommandError } from '../errors.ts';
-import { parseProbeAnswer, probeScript, type Probe } from './probe.ts';
+import { parseProbeAnswer, probeScript, type Probe, type ProbeFamily, type ProbeOutput } from './probe.ts';
 
 /**
  * The facts known about one host: answers to probes, gathered in batches (one round trip for many probes),
@@ -20,13 +20,13 @@ export class FactCache {
     const missing = new Map<string, Probe<unknown>>();
     for (const probe of probes) if (!this.answers.has(probe.key)) missing.set(probe.key, probe);
     if (missing.size === 0) return;
-    const list = [...missing.values()];
-    const result = await this.connection.exec(probeScript(list));
+    const list = groupFamilies([...missing.values()]);
+    const result = await this.connection.exec(probeScript(list.map((entry) => entry.probe)));
     if (result.exitCode !== 0) {
-      throw new CommandError({ ...result, command: `probe script (${list.map((p) => p.key).join(', ')})` }, { host: this.connection.host }, 'reading facts failed');
+      throw new CommandError({ ...result, command: `probe script (${[...missing.keys()].join(', ')})` }, { host: this.connection.host }, 'reading facts failed');
     }
     const outputs = parseProbeAnswer(result.stdout, list.length);
-    list.forEach((probe, index) => this.answers.set(probe.key, probe.parse(outputs[index])));
+    list.forEach((entry, index) => entry.store(outputs[index], this.answers));
   }
 
   /** The answer to a probe, gathering it first when it is not cached. */
@@ -35,8 +35,50 @@ export class FactCache {
     return this.answers.get(probe.key) as T;
   }
 
-  /** Forgets every answer: called after a change, since any fact may have moved. */
-  invalidate(): void {
-    this.answers.clear();
+  /**
+   * Forgets answers after a change. With `paths` (the change said which paths it touched), the facts about
+   * other paths are kept: only those about these paths and what lies under them go, and every fact that is not
+   * about one path (packages, services, accounts, command checks), since a file can change any of those.
+   * Without `paths`, every answer goes.
+   */
+  invalidate(paths?: readonly string[]): void {
+    if (!paths) {
+      this.answers.clear();
+      return;
+    }
+    for (const key of [...this.answers.keys()]) {
+      const path = /^(?:path|content):(.*)$/s.exec(key)?.[1];
+      if (path === undefined || paths.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))) this.answers.delete(key);
+    }
   }
+}
+
+/** One probe of a batch script: a probe as asked, or one standing for a family of them. */
+export interface BatchEntry {
+  readonly probe: Probe<unknown>;
+  store(output: ProbeOutput, answers: Map<string, unknown>): void;
+}
+
+/** Probes of one family (two or more) become one probe answering all of them; others stay as they are. */
+export function groupFamilies(probes: readonly Probe<unknown>[]): BatchEntry[] {
+  const entries: BatchEntry[] = [];
+  const families = new Map<ProbeFamily<unknown>, Probe<unknown>[]>();
+  for (const probe of probes) {
+    if (probe.family) families.set(probe.family.kind, [...(families.get(probe.family.kind) ?? []), probe]);
+    else entries.push({ probe, store: (output, answers) => answers.set(probe.key, probe.parse(output)) });
+  }
+  for (const [family, members] of families) {
+    if (members.length === 1) {
+      const [probe] = members;
+      entries.push({ probe, store: (output, answers) => answers.set(probe.key, probe.parse(output)) });
+      continue;
+    }
+    const args = members.map((m) => m.family!.argument);
+    const probe: Probe<unknown> = { key: `family:${family.name}`, command: family.command(args), parse: () => undefined };
+    entries.push({
+      probe,
+      store: (output, answers) => family.parseAll(output, args).forEach((value, index) => answers.set(members[index].key, value)),
+    });
+  }
+  return entries;
 }

@@ -19,6 +19,22 @@ export interface Probe<T> {
   readonly key: string;
   readonly command: ShellCommand;
   parse(output: ProbeOutput): T;
+  /**
+   * A family of probes that one command can answer together (e.g. one `stat` for many paths), with this
+   * probe's argument in it. Several probes of a family in one batch are asked as one.
+   */
+  readonly family?: { readonly kind: ProbeFamily<T>; readonly argument: string };
+}
+
+/**
+ * Probes that differ only in an argument and that one command answers for many arguments at once, so a
+ * batch of 150 path probes costs a few processes on the host instead of several per path.
+ */
+export interface ProbeFamily<T> {
+  readonly name: string;
+  command(args: readonly string[]): ShellCommand;
+  /** One answer per argument, in the order of `args`. */
+  parseAll(output: ProbeOutput, args: readonly string[]): T[];
 }
 
 /** The marker that opens every batched probe script, so recordings can tell probes from changes. */

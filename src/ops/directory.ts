@@ -1,8 +1,16 @@
+import { dirname } from 'node:path';
 import { sh, joinCommands } from '../connection/sh.ts';
 import { pathProbe } from '../facts/file.ts';
 import { PlayError } from '../errors.ts';
 import { attributeChanges, attributeSteps, normalizeMode, planAbsent, type FileAttributes } from './managed-file.ts';
 import { task, type Op, type Task, type TaskOptions } from './op.ts';
+
+/** A path and every directory above it, e.g. `/a/b` → `['/a/b', '/a']`. */
+export function selfAndAncestors(path: string): string[] {
+  const paths: string[] = [];
+  for (let p = path.replace(/\/+$/, ''); p && p !== '/' && p !== '.'; p = dirname(p)) paths.push(p);
+  return paths;
+}
 
 /** A directory's wanted state. */
 export interface DirectoryParams extends FileAttributes, TaskOptions {
@@ -35,7 +43,8 @@ export function directory(params: DirectoryParams): Task {
         return {
           changed: true,
           summary: `create directory ${params.path}`,
-          steps: [{ kind: 'exec', command: joinCommands(commands, ' && ') }],
+          // mkdir -p may create parents too.
+          steps: [{ kind: 'exec', command: joinCommands(commands, ' && '), affects: selfAndAncestors(params.path) }],
           diffs: [{ path: params.path, attributes: [{ name: 'type', before: 'absent', after: 'directory' }] }],
         };
       }

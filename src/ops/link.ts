@@ -40,7 +40,7 @@ export function link(params: LinkParams): Task {
       return {
         changed: true,
         summary: `link ${params.path} → ${params.target}`,
-        steps: [{ kind: 'exec', command }],
+        steps: [{ kind: 'exec', command, affects: [params.path] }],
         diffs: [{ path: params.path, attributes: [{ name: 'link', before, after: params.target }] }],
       };
     },

@@ -47,7 +47,7 @@ export function attributeSteps(path: string, changes: readonly { name: string; a
   const commands = changes.map((c) =>
     c.name === 'mode' ? sh`chmod ${c.after} ${path}` : c.name === 'owner' ? sh`chown ${c.after} ${path}` : sh`chgrp ${c.after} ${path}`,
   );
-  return commands.length ? [{ kind: 'exec', command: joinCommands(commands, ' && ') }] : [];
+  return commands.length ? [{ kind: 'exec', command: joinCommands(commands, ' && '), affects: [path] }] : [];
 }
 
 function contentBytes(content: Buffer | Secret): Buffer {
@@ -116,7 +116,7 @@ export async function planAbsent(path: string, context: PlanContext): Promise<Pl
   return {
     changed: true,
     summary: `remove ${path}`,
-    steps: [{ kind: 'exec', command: sh`rm -rf -- ${path}` }],
+    steps: [{ kind: 'exec', command: sh`rm -rf -- ${path}`, affects: [path] }],
     diffs: [{ path, ...(before !== undefined ? { before, after: '' } : { attributes: [{ name: 'type', before: state.type, after: 'absent' }] }) }],
   };
 }

@@ -19,6 +19,11 @@ export interface ExecStep {
   readonly kind: 'exec';
   readonly command: ShellCommand;
   readonly stdin?: string | Buffer;
+  /**
+   * The only paths the command changes (and what lies under them), when the op knows: then only facts about
+   * them are read again. Without it every fact of the host is read again after the step.
+   */
+  readonly affects?: readonly string[];
 }
 
 /**
@@ -39,6 +44,17 @@ export interface WriteStep {
 
 /** One thing the engine does to a host to carry out a plan. */
 export type Step = ExecStep | WriteStep;
+
+/** The paths a list of steps changes, or `undefined` when some step may change anything. */
+export function affectedPaths(steps: readonly Step[]): string[] | undefined {
+  const paths: string[] = [];
+  for (const step of steps) {
+    if (step.kind === 'write') paths.push(step.path);
+    else if (step.affects) paths.push(...step.affects);
+    else return undefined;
+  }
+  return paths;
+}
 
 /** The verdict of an op's planner: the host is already right (and why), or what to change. */
 export type Plan =

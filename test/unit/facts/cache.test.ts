@@ -3,6 +3,8 @@ import { LocalConnection } from '../../../src/connection/local.ts';
 import { RecordingConnection } from '../../../src/connection/recording.ts';
 import { sh } from '../../../src/connection/sh.ts';
 import { FactCache } from '../../../src/facts/cache.ts';
+import { contentProbe, pathProbe } from '../../../src/facts/file.ts';
+import { packagesProbe } from '../../../src/facts/packages.ts';
 import { PROBE_MARKER, type Probe } from '../../../src/facts/probe.ts';
 import { CommandError } from '../../../src/errors.ts';
 
@@ -84,5 +86,24 @@ describe('FactCache', () => {
     expect(error).toBeInstanceOf(CommandError);
     expect((error as CommandError).message).toContain('path:/etc/x');
     expect((error as CommandError).place.host).toBe('web1');
+  });
+});
+
+describe('invalidate(paths)', () => {
+  it('keeps facts of other paths, drops those of the paths, what lies under them, and every non-path fact', async () => {
+    const connection = new RecordingConnection('local', new LocalConnection('local'));
+    const facts = new FactCache(connection);
+    await facts.gather([pathProbe('/etc/a'), pathProbe('/etc/a/b'), contentProbe('/etc/ab'), pathProbe('/srv/x'), packagesProbe(['bash'])]);
+    expect(connection.commandCount).toBe(1);
+    facts.invalidate(['/etc/a']);
+    // /srv/x and /etc/ab (not under /etc/a) stay; /etc/a, /etc/a/b and the packages fact are asked again.
+    await facts.gather([pathProbe('/srv/x'), contentProbe('/etc/ab')]);
+    expect(connection.commandCount).toBe(1);
+    await facts.gather([pathProbe('/etc/a')]);
+    expect(connection.commandCount).toBe(2);
+    await facts.gather([pathProbe('/etc/a/b')]);
+    expect(connection.commandCount).toBe(3);
+    await facts.gather([packagesProbe(['bash'])]);
+    expect(connection.commandCount).toBe(4);
   });
 });

@@ -77,6 +77,19 @@ describe('pathProbe and contentProbe on real paths', () => {
     expect(connection.commandCount).toBe(1);
   });
 
+  it('answers many paths together (one stat, one sha256sum) exactly as it answers each alone', async () => {
+    writeFileSync(join(dir, 'new\nline'), 'nl');
+    writeFileSync(join(dir, 'two  spaces'), 'sp');
+    const names = ['file.txt', 'empty', 'sub', 'link', 'dangling', 'fifo', 'absent', "we'ird $(name) *", 'new\nline', 'two  spaces', 'binary', 'file.txt'];
+    const together = new FactCache(new LocalConnection('local'));
+    await together.gather(names.map((n) => pathProbe(join(dir, n))));
+    for (const name of names) {
+      const alone = new FactCache(new LocalConnection('local'));
+      expect(await together.get(pathProbe(join(dir, name))), name).toEqual(await alone.get(pathProbe(join(dir, name))));
+    }
+    expect(await together.get(pathProbe(join(dir, 'new\nline')))).toMatchObject({ type: 'file', sha256: sha('nl') });
+  });
+
   it('reads contents byte for byte, trailing newlines and NUL bytes included', async () => {
     const names = ['file.txt', 'empty', 'trailing', 'binary', 'sub', 'absent', 'link'];
     await facts.gather(names.map((n) => contentProbe(join(dir, n))));

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { RecordingConnection, type RecordedCommand } from '../../../src/connection/recording.ts';
 import { applySteps } from '../../../src/engine/apply.ts';
-import { FactCache } from '../../../src/facts/cache.ts';
+import { FactCache, groupFamilies } from '../../../src/facts/cache.ts';
 import { groupProbe, userProbe } from '../../../src/facts/account.ts';
-import { pathProbe } from '../../../src/facts/file.ts';
+import { pathFamily, pathProbe } from '../../../src/facts/file.ts';
 import { packagesProbe } from '../../../src/facts/packages.ts';
 import { PROBE_MARKER, probeScript, type Probe } from '../../../src/facts/probe.ts';
 import { serviceProbe } from '../../../src/facts/service.ts';
@@ -264,13 +264,25 @@ export class FakeHost {
     const asking = this.asking;
     this.asking = [];
     // Rebuilding the script from the probes we expect proves the fact cache asked exactly those.
-    if (probeScript(asking).text !== script) throw new Error(`fake host: unexpected probe script:\n${script}`);
-    const entries = asking.map((probe, index) => {
-      const answer = this.answerProbe(probe.command.text);
-      this.answered.add(probe.key);
+    const batch = groupFamilies(asking);
+    if (probeScript(batch.map((entry) => entry.probe)).text !== script) throw new Error(`fake host: unexpected probe script:\n${script}`);
+    for (const probe of asking) this.answered.add(probe.key);
+    const entries = batch.map(({ probe }, index) => {
+      const answer = probe.key === `family:${pathFamily.name}` ? this.answerPathFamily(probe.command.text) : this.answerProbe(probe.command.text);
       return `"${index}":[${answer.exitCode},"${Buffer.from(answer.stdout ?? '').toString('base64')}"]`;
     });
     return ok(`{${[...entries, '"-":0'].join(',')}}\n`);
+  }
+
+  // The path family's NUL-separated sections: types, stat records, sha256sum records, link targets.
+  private answerPathFamily(text: string): FakeAnswer {
+    const firstLine = text.slice(0, text.indexOf('\n'));
+    const paths = shellWords(firstLine).slice(2);
+    if (pathFamily.command(paths).text !== text) throw new Error(`fake host: path family not recognised:\n${text}`);
+    const types = paths.map((p) => (this.state.paths.get(p) === 'directory' ? 'directory' : this.state.paths.has(p) ? 'file' : 'absent'));
+    const stats = paths.flatMap((p, i) => (types[i] === 'absent' ? [] : [p, types[i] === 'directory' ? '755 root root' : '644 root root']));
+    const sums = paths.filter((_, i) => types[i] === 'file').map((p) => `${createHash('sha256').update('').digest('hex')}  ${p}`);
+    return ok([...types, '', ...stats, '', ...sums, ''].join('\0') + '\0');
   }
 
   private answerProbe(text: string): FakeAnswer {

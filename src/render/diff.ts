@@ -2,6 +2,13 @@ import { createTwoFilesPatch } from 'diff';
 import type { FileDiff } from '../ops/op.ts';
 import { Secret, mask, reveal } from '../secret.ts';
 
+/** Past this many added and removed lines, a diff is summarised instead of shown. */
+export const MAX_DIFF_EDITS = 1000;
+
+function lineCount(text: string): number {
+  return text === '' ? 0 : text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+}
+
 function looksBinary(text: string): boolean {
   return text.includes('\u0000');
 }
@@ -22,9 +29,14 @@ export function formatDiff(fileDiff: FileDiff): string {
     } else if (looksBinary(before) || looksBinary(after)) {
       lines.push(`Binary file ${fileDiff.path} differs`);
     } else {
-      const patch = createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3 });
-      // Drop the "Index/====" header lines createTwoFilesPatch adds; keep ---/+++ and hunks.
-      lines.push(...patch.split('\n').filter((l) => !l.startsWith('=====')).filter(Boolean));
+      // A bounded edit distance keeps a rewrite of a large file from costing seconds of CPU for a diff nobody reads.
+      const patch = createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3, maxEditLength: MAX_DIFF_EDITS });
+      if (patch === undefined) {
+        lines.push(`${fileDiff.path}: ${lineCount(before)} → ${lineCount(after)} lines; more than ${MAX_DIFF_EDITS} lines differ, not shown`);
+      } else {
+        // Drop the "Index/====" header lines createTwoFilesPatch adds; keep ---/+++ and hunks.
+        lines.push(...patch.split('\n').filter((l) => !l.startsWith('=====')).filter(Boolean));
+      }
     }
   }
   for (const attribute of fileDiff.attributes ?? []) {

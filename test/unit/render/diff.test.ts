@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDiff } from '../../../src/render/diff.ts';
+import { MAX_DIFF_EDITS, formatDiff } from '../../../src/render/diff.ts';
 import { MASK, secret } from '../../../src/secret.ts';
 
 describe('formatDiff', () => {
@@ -90,5 +90,21 @@ describe('formatDiff', () => {
     const whole = formatDiff({ path: '/etc/dkim.key', before: '', after: key });
     expect(whole).not.toContain('MIIEsecretline1');
     expect(whole).not.toContain('MIIEsecretline2');
+  });
+});
+
+describe('large rewrites', () => {
+  it('summarises a diff with more than MAX_DIFF_EDITS changed lines instead of computing it', () => {
+    const before = 'A\n'.repeat(5000);
+    const after = 'B\n'.repeat(5000);
+    const text = formatDiff({ path: '/srv/big', before, after });
+    expect(text).toBe(`/srv/big: 5000 → 5000 lines; more than ${MAX_DIFF_EDITS} lines differ, not shown`);
+  });
+
+  it('still shows a diff of a few changed lines in a large file', () => {
+    const before = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+    const after = before.replace('line 2500\n', 'line 2500 changed\n');
+    const text = formatDiff({ path: '/srv/big', before, after });
+    expect(text).toContain('-line 2500\n+line 2500 changed');
   });
 });

@@ -1,0 +1,25 @@
+import { definePlaybook, directory, file } from '../../../src/index.ts';
+import inventory from '../../../inventory/lab.ts';
+
+const FILES = 150;
+const version = process.env.PLAY_E2E_VERSION ?? 'A';
+
+/** The content of file `index` in a version: large enough that writing all of them takes a while. */
+export function manyFilesContent(index: number, v: string): string {
+  return `${v}:${index}\n`.repeat(4096);
+}
+
+/** Writes many files whose content depends on PLAY_E2E_VERSION: for killing play in the middle of a write. */
+export default definePlaybook({
+  inventory,
+  plays: [
+    {
+      name: 'many files',
+      hosts: 'primary',
+      tasks: [
+        directory({ path: '/srv/many', mode: '0755' }),
+        ...Array.from({ length: FILES }, (_, index) => file({ path: `/srv/many/file-${index}.txt`, content: manyFilesContent(index, version) })),
+      ],
+    },
+  ],
+});

@@ -1,0 +1,236 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { SshConnection } from '../../src/connection/ssh.ts';
+import { sh } from '../../src/connection/sh.ts';
+import {
+  BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, MACHINE_PACKAGES, MASKED_UNITS,
+  PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
+} from './config.ts';
+import { alive, attempt, childrenOf, run, waitFor } from './system.ts';
+
+const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
+
+/** Installs on the machine what the lab and its client checks need (only what is missing). */
+export function installMachinePackages(): void {
+  const missing = MACHINE_PACKAGES.filter((p) => !attempt('dpkg-query', ['-W', '-f=${db:Status-Abbrev}', p]) || !run('dpkg-query', ['-W', '-f=${db:Status-Abbrev}', p]).startsWith('ii'));
+  if (missing.length === 0) return;
+  log(`installing on this machine: ${missing.join(' ')}`);
+  run('apt-get', ['update', '-q']);
+  run('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', ...missing]);
+}
+
+/**
+ * Downloads the hosts' packages into the machine's apt cache. Only while no overlay is mounted: changing a
+ * lower layer under a mounted overlay is undefined.
+ */
+export function downloadHostPackages(): void {
+  const download = () => attempt('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', '--download-only', ...HOST_PACKAGES]);
+  if (download()) return;
+  run('apt-get', ['update', '-q']);
+  run('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', '--download-only', ...HOST_PACKAGES]);
+}
+
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((point): point is string => !!point && (point === dir || point.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+function netnsExists(name: string): boolean {
+  return existsSync(`/run/netns/${name}`);
+}
+
+function linkExists(name: string): boolean {
+  return attempt('ip', ['link', 'show', 'dev', name]);
+}
+
+/** The pid of a host's nspawn process when it runs. */
+export function nspawnPid(host: LabHost): number | undefined {
+  const { pidFile } = hostPaths(host.name);
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  return pid > 0 && alive(pid) ? pid : undefined;
+}
+
+/**
+ * Every systemd-nspawn process of a lab: booting a root under this lab's state folder or living in one of the
+ * lab's network namespaces (a lab left by a killed run, or by another checkout), with or without a pid file.
+ */
+function strayNspawns(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const ours = cmdline.some((a) => a.startsWith(STATE_DIR) || LAB_HOSTS.some((h) => a === `--network-namespace-path=/run/netns/${h.netns}`));
+      if (cmdline[0]?.endsWith('systemd-nspawn') && ours) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+function prepareRoot(host: LabHost): void {
+  const paths = hostPaths(host.name);
+  for (const dir of [paths.upper, paths.work, paths.root]) mkdirSync(dir, { recursive: true });
+  if (mountsUnder(paths.root).length === 0) {
+    run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=/,upperdir=${paths.upper},workdir=${paths.work}`, paths.root]);
+  }
+  const root = paths.root;
+  const marker = join(paths.dir, 'prepared');
+  if (existsSync(marker)) return;
+  writeFileSync(join(root, 'etc/hostname'), `${host.name}\n`);
+  writeFileSync(join(root, 'etc/hosts'), `127.0.0.1\tlocalhost\n${host.address}\t${host.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
+  for (const key of readdirSync(join(root, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_'))) rmSync(join(root, 'etc/ssh', key));
+  run('ssh-keygen', ['-A', '-f', root]);
+  writeFileSync(join(root, 'etc/machine-id'), `${run('systemd-id128', ['new']).trim()}\n`);
+  // This machine's root .bashrc runs pyenv init (about 2 s per ssh command): the hosts get Debian's own.
+  copyFileSync('/etc/skel/.bashrc', join(root, 'root/.bashrc'));
+  copyFileSync('/etc/skel/.profile', join(root, 'root/.profile'));
+  mkdirSync(join(root, 'root/.ssh'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(root, 'root/.ssh/authorized_keys'), readFileSync(`${LAB_KEY}.pub`), { mode: 0o600 });
+  rmSync(join(root, 'root/.ssh/known_hosts'), { force: true });
+  for (const unit of MASKED_UNITS) {
+    const path = join(root, 'etc/systemd/system', unit);
+    rmSync(path, { force: true });
+    symlinkSync('/dev/null', path);
+  }
+  writeFileSync(marker, '');
+}
+
+function prepareNetwork(host: { netns: string; veth: string; address: string }): void {
+  if (!netnsExists(host.netns)) run('ip', ['netns', 'add', host.netns]);
+  if (!linkExists(host.veth)) {
+    run('ip', ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns]);
+  }
+  run('ip', ['link', 'set', host.veth, 'master', BRIDGE, 'up']);
+  const addresses = run('ip', ['-n', host.netns, '-o', 'addr', 'show', 'dev', 'eth0']);
+  if (!addresses.includes(`${host.address}/`)) run('ip', ['-n', host.netns, 'addr', 'add', `${host.address}/${PREFIX_LENGTH}`, 'dev', 'eth0']);
+  run('ip', ['-n', host.netns, 'link', 'set', 'eth0', 'up']);
+  run('ip', ['-n', host.netns, 'link', 'set', 'lo', 'up']);
+}
+
+/** Boots a host (systemd as PID 1) in its namespace; returns at once, see {@link waitUntilReady}. */
+export function bootHost(host: LabHost): void {
+  if (nspawnPid(host)) return;
+  const paths = hostPaths(host.name);
+  const out = openSync(paths.console, 'a');
+  const child = spawn(
+    'systemd-nspawn',
+    ['-D', paths.root, '-b', '--register=no', '--keep-unit', `--network-namespace-path=/run/netns/${host.netns}`, '--capability=CAP_NET_ADMIN', '-M', host.name],
+    { detached: true, stdio: ['ignore', out, out] },
+  );
+  closeSync(out);
+  child.unref();
+  writeFileSync(paths.pidFile, String(child.pid));
+}
+
+/** Opens an SSH connection to a lab host with the lab's key and known_hosts. */
+export function connectToHost(host: LabHost): Promise<SshConnection> {
+  return SshConnection.open({
+    host: host.name,
+    address: host.address,
+    port: 22,
+    user: 'root',
+    identityFile: LAB_KEY,
+    become: false,
+    knownHostsFile: LAB_KNOWN_HOSTS,
+    acceptNewHostKeys: false,
+    timeoutMs: 3000,
+  });
+}
+
+/** Waits until a host's systemd has finished booting and sshd answers. */
+export async function waitUntilReady(host: LabHost, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `${host.name} to boot`,
+    async () => {
+      try {
+        const connection = await connectToHost(host);
+        try {
+          const state = await connection.exec(sh`systemctl is-system-running --wait`);
+          return ['running', 'degraded'].includes(state.stdout.trim());
+        } finally {
+          await connection.close();
+        }
+      } catch {
+        return false;
+      }
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+function writeKnownHosts(): void {
+  const lines = LAB_HOSTS.map((h) => `${h.address} ${readFileSync(join(hostPaths(h.name).root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}`);
+  writeFileSync(LAB_KNOWN_HOSTS, `${lines.join('\n')}\n`);
+}
+
+/**
+ * Brings the lab up, idempotently: machine packages, the hosts' packages in the apt cache, the bridge,
+ * `primary` and `backup` booted with systemd, and `lab-client`. Prints where each host is.
+ */
+export async function labUp(): Promise<void> {
+  const started = performance.now();
+  installMachinePackages();
+  const anyMounted = mountsUnder(STATE_DIR).length > 0;
+  if (!anyMounted) downloadHostPackages();
+  else log('overlays already mounted: the apt cache is left as it is');
+  mkdirSync(STATE_DIR, { recursive: true });
+  if (!existsSync(LAB_KEY)) run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'play-lab', '-f', LAB_KEY]);
+  chmodSync(LAB_KEY, 0o600);
+  if (!linkExists(BRIDGE)) run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+  if (!run('ip', ['-o', 'addr', 'show', 'dev', BRIDGE]).includes(`${CONTROLLER_ADDRESS}/`)) {
+    run('ip', ['addr', 'add', `${CONTROLLER_ADDRESS}/${PREFIX_LENGTH}`, 'dev', BRIDGE]);
+  }
+  run('ip', ['link', 'set', BRIDGE, 'up']);
+  for (const host of LAB_HOSTS) {
+    prepareRoot(host);
+    prepareNetwork(host);
+  }
+  writeKnownHosts();
+  prepareNetwork(LAB_CLIENT);
+  const bootStarted = performance.now();
+  for (const host of LAB_HOSTS) bootHost(host);
+  await Promise.all(LAB_HOSTS.map((h) => waitUntilReady(h)));
+  const bootSeconds = ((performance.now() - bootStarted) / 1000).toFixed(1);
+  for (const host of LAB_HOSTS) log(`${host.name.padEnd(10)} ${host.address}  ssh root@${host.address} -i ${LAB_KEY}`);
+  log(`${LAB_CLIENT.name.padEnd(10)} ${LAB_CLIENT.address}  ip netns exec ${LAB_CLIENT.netns} COMMAND`);
+  log(`controller ${CONTROLLER_ADDRESS} on ${BRIDGE}`);
+  log(`up in ${((performance.now() - started) / 1000).toFixed(1)} s (hosts booted in ${bootSeconds} s)`);
+}
+
+/**
+ * Removes everything the lab made, also what a killed run left behind: host processes (power cut, then their
+ * nspawn), processes in the client namespace, mounts, namespaces, links and the state folder. Harmless twice.
+ */
+export async function labDown(): Promise<void> {
+  const nspawns = new Set(strayNspawns());
+  for (const host of LAB_HOSTS) {
+    const pid = nspawnPid(host);
+    if (pid) nspawns.add(pid);
+  }
+  for (const pid of nspawns) {
+    for (const child of childrenOf(pid)) attempt('kill', ['-KILL', String(child)]);
+  }
+  await waitFor('the hosts to stop', () => [...nspawns].every((pid) => !alive(pid)), 15_000).catch(() => {
+    for (const pid of nspawns) attempt('kill', ['-KILL', String(pid)]);
+  });
+  for (const netns of [...LAB_HOSTS.map((h) => h.netns), LAB_CLIENT.netns]) {
+    if (!netnsExists(netns)) continue;
+    const pids = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    for (const pid of pids) attempt('kill', ['-KILL', pid]);
+    attempt('ip', ['netns', 'del', netns]);
+  }
+  for (const link of [...LAB_HOSTS.map((h) => h.veth), LAB_CLIENT.veth, BRIDGE]) if (linkExists(link)) attempt('ip', ['link', 'del', link]);
+  for (const point of mountsUnder(STATE_DIR)) {
+    if (!attempt('umount', [point])) attempt('umount', ['-l', point]);
+  }
+  if (mountsUnder(STATE_DIR).length > 0) throw new Error(`still mounted under ${STATE_DIR}: ${mountsUnder(STATE_DIR).join(', ')}`);
+  rmSync(STATE_DIR, { recursive: true, force: true });
+}

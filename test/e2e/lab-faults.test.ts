@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
-import { LAB_HOSTS } from '../lab/config.ts';
+import { LAB_CLIENT, LAB_HOSTS } from '../lab/config.ts';
 import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { nspawnPid } from '../lab/lab.ts';
 
@@ -27,6 +28,23 @@ describe('the lab', () => {
       ids.add(machineId);
     }
     expect(ids.size).toBe(LAB_HOSTS.length);
+  });
+
+  it('gives root a clean shell profile (not this machine\'s, whose pyenv init costs 2 s per command)', async () => {
+    for (const host of LAB_HOSTS) {
+      const result = await onHost(host.name, sh`cmp /root/.bashrc /etc/skel/.bashrc && ! grep -q pyenv /root/.bashrc /root/.profile && echo clean`);
+      expect(result.stdout.trim()).toBe('clean');
+    }
+  });
+
+  it('has lab-client on the bridge at its address, with no DHCP lease, reaching both hosts', () => {
+    const addresses = execFileSync('ip', ['-n', LAB_CLIENT.netns, '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' });
+    expect(addresses).toContain(`${LAB_CLIENT.address}/24`);
+    expect(addresses).not.toContain('dynamic');
+    for (const host of LAB_HOSTS) {
+      // bash's /dev/tcp from inside the client namespace: the client reaches the host's sshd.
+      execFileSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'timeout', '3', 'bash', '-c', `exec 3<>/dev/tcp/${host.address}/22`]);
+    }
   });
 
   it('the hosts reach no registry: they have no default route', async () => {

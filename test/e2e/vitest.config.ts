@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     root: fileURLToPath(new URL('../..', import.meta.url)),
     include: ['test/e2e/**/*.test.ts'],
-    exclude: ['test/lab/.state/**', '**/node_modules/**'],
+    exclude: ['test/lab/.state*/**', '**/node_modules/**'],
     globalSetup: ['test/e2e/global-setup.ts'],
     fileParallelism: false,
     testTimeout: 600_000,

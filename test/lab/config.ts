@@ -1,11 +1,26 @@
 import { join } from 'node:path';
 
+/**
+ * Which lab: `PLAY_LAB` (default 30) picks the subnet 198.18.N.0/24 and the names of everything the lab makes,
+ * so several labs can run side by side (e.g. one per developer task). Lab 30 is the one the README describes.
+ */
+export const LAB_NUMBER = labNumber(process.env.PLAY_LAB);
+
+function labNumber(value: string | undefined): number {
+  const number = Number(value ?? 30);
+  if (!Number.isInteger(number) || number < 30 || number > 99) throw new Error(`PLAY_LAB must be an integer from 30 to 99, got ${value}`);
+  return number;
+}
+
+const suffix = LAB_NUMBER === 30 ? '' : `-${LAB_NUMBER}`;
+const subnet = `198.18.${LAB_NUMBER}`;
+
 /** Where the lab keeps everything it makes (git-ignored): overlays, keys, pid files, logs. */
-export const STATE_DIR = join(import.meta.dirname, '.state');
+export const STATE_DIR = join(import.meta.dirname, `.state${suffix}`);
 
 /** The lab's bridge in the machine's own namespace, and the controller's address on it. */
-export const BRIDGE = 'playlab0';
-export const CONTROLLER_ADDRESS = '198.18.30.10';
+export const BRIDGE = `playlab${LAB_NUMBER === 30 ? 0 : LAB_NUMBER}`;
+export const CONTROLLER_ADDRESS = `${subnet}.10`;
 export const PREFIX_LENGTH = 24;
 
 /** A booted Debian host of the lab. */
@@ -20,12 +35,17 @@ export interface LabHost {
 
 /** The two servers. */
 export const LAB_HOSTS: readonly LabHost[] = [
-  { name: 'primary', address: '198.18.30.1', netns: 'playlab-primary', veth: 'plv-primary' },
-  { name: 'backup', address: '198.18.30.2', netns: 'playlab-backup', veth: 'plv-backup' },
+  { name: 'primary', address: `${subnet}.1`, netns: `playlab${suffix}-primary`, veth: `plv${LAB_NUMBER === 30 ? '' : LAB_NUMBER}-primary` },
+  { name: 'backup', address: `${subnet}.2`, netns: `playlab${suffix}-backup`, veth: `plv${LAB_NUMBER === 30 ? '' : LAB_NUMBER}-backup` },
 ];
 
 /** The client: a bare network namespace (no systemd) for client-side checks. */
-export const LAB_CLIENT = { name: 'lab-client', address: '198.18.30.50', netns: 'lab-client', veth: 'plv-client' } as const;
+export const LAB_CLIENT = {
+  name: 'lab-client',
+  address: `${subnet}.50`,
+  netns: `lab-client${suffix}`,
+  veth: `plv${LAB_NUMBER === 30 ? '' : LAB_NUMBER}-client`,
+} as const;
 
 /** The lab's private key for root on the hosts, and the known_hosts file holding the hosts' keys. */
 export const LAB_KEY = join(STATE_DIR, 'id_ed25519');

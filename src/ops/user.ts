@@ -1,7 +1,8 @@
+import { matchesSha512Crypt, randomSalt, sha512Crypt } from '../crypt.ts';
 import { sh } from '../connection/sh.ts';
 import { PlayError } from '../errors.ts';
 import { userProbe, type UserAccount } from '../facts/account.ts';
-import { reveal, type Secret } from '../secret.ts';
+import { Secret, reveal } from '../secret.ts';
 import { task, type Op, type Plan, type Step, type Task, type TaskOptions } from './op.ts';
 
 /**
@@ -28,6 +29,11 @@ export interface UserParams extends Omit<TaskOptions, 'name'> {
   readonly appendGroups?: boolean;
   /** A crypt hash (`$6$…`, `$y$…`), set with `chpasswd -e` through standard input, never in a command. */
   readonly passwordHash?: string | Secret;
+  /**
+   * The password itself, as a secret: stored as a SHA-512-crypt hash with a random salt, and left alone when
+   * the host's hash is already of this password (checked with that hash's own salt).
+   */
+  readonly password?: Secret;
   /** Create the home directory with a new user (default true); an existing user is not affected. */
   readonly createHome?: boolean;
   /** A system account (`useradd -r`); only used when the user is created. */
@@ -54,6 +60,11 @@ function validate(params: UserParams): void {
   checkField(where, 'home', params.home);
   checkField(where, 'shell', params.shell);
   checkField(where, 'comment', params.comment);
+  if (params.password !== undefined) {
+    if (!(params.password instanceof Secret)) throw new PlayError(`${where}: password must be a secret() value, not plain text`);
+    if (params.passwordHash !== undefined) throw new PlayError(`${where}: give password or passwordHash, not both`);
+    if (/[\n\r]/.test(params.password.reveal()) || params.password.reveal() === '') throw new PlayError(`${where}: password must be one non-empty line`);
+  }
   if (params.passwordHash !== undefined) {
     const hash = reveal(params.passwordHash);
     // A plain password given by mistake would be stored as a hash nobody can log in with.
@@ -145,6 +156,7 @@ export function user(params: UserParams): Task {
         if (params.groups?.length) flags.push('-G', unique(params.groups).join(','));
         const steps: Step[] = [{ kind: 'exec', command: sh`useradd ${flags} -- ${name}` }];
         if (params.passwordHash !== undefined) steps.push(passwordStep(name, params.passwordHash));
+        if (params.password !== undefined) steps.push(passwordStep(name, sha512Crypt(params.password.reveal(), randomSalt())));
         return { changed: true, summary: `create user ${name}`, steps, diffs: [] };
       }
       const { fields, flags } = differences(params, current);
@@ -152,6 +164,10 @@ export function user(params: UserParams): Task {
       if (params.passwordHash !== undefined && reveal(params.passwordHash) !== current.passwordHash) {
         fields.push('password');
         steps.push(passwordStep(name, params.passwordHash));
+      }
+      if (params.password !== undefined && !matchesSha512Crypt(params.password.reveal(), current.passwordHash)) {
+        fields.push('password');
+        steps.push(passwordStep(name, sha512Crypt(params.password.reveal(), randomSalt())));
       }
       if (fields.length === 0) return { changed: false, reason: `user ${name} exists as wanted` };
       return { changed: true, summary: `update user ${name} (${fields.join(', ')})`, steps, diffs: [] };

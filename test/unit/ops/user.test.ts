@@ -1,3 +1,4 @@
+import { matchesSha512Crypt } from '../../../src/crypt.ts';
 import { describe, expect, it } from 'vitest';
 import { user, type UserParams } from '../../../src/ops/user.ts';
 import { group } from '../../../src/ops/group.ts';
@@ -106,6 +107,26 @@ describe('user', () => {
     for (const command of host.connection.commands) expect(command.text).not.toContain(HASH);
     expect(host.changes.find((c) => c.text === 'chpasswd -e')?.stdin).toBe(`guru2:${HASH}\n`);
     expect(second).toEqual({ changed: false, reason: 'user guru2 exists as wanted' });
+  });
+
+  it('password: stored as a SHA-512-crypt hash, kept while it matches, replaced when the password changes', async () => {
+    const host = new FakeHost({ groups });
+    const first = await host.converge(user({ name: 'guru3', password: secret('first-pass-123') }));
+    if (!first.first.changed) throw new Error('expected a change');
+    const stdin = String(host.changes.find((c) => c.text === 'chpasswd -e')?.stdin);
+    const hash = stdin.trim().split(':')[1];
+    expect(hash).toMatch(/^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$/);
+    expect(matchesSha512Crypt('first-pass-123', hash)).toBe(true);
+    for (const command of host.connection.commands) expect(command.text).not.toContain('first-pass-123');
+    expect(first.second).toEqual({ changed: false, reason: 'user guru3 exists as wanted' });
+    const changed = await host.converge(user({ name: 'guru3', password: secret('second-pass-456') }));
+    expect(changed.first).toMatchObject({ changed: true, summary: 'update user guru3 (password)' });
+    expect(changed.second.changed).toBe(false);
+  });
+
+  it('password must be a secret, and not together with passwordHash', () => {
+    expect(() => user({ name: 'x', password: 'plain' as never })).toThrow(/secret\(\) value/);
+    expect(() => user({ name: 'x', password: secret('a-pass'), passwordHash: HASH })).toThrow(/not both/);
   });
 
   it('converges: create, then update, each time unchanged afterwards', async () => {

@@ -5,6 +5,14 @@ export const MASK = '********';
 
 const knownSecrets = new Set<string>();
 
+/** Registers a secret value for masking, and returns it. */
+function remember(value: string): string {
+  if (value.length > 0) knownSecrets.add(value);
+  // A multi-line secret (a key, a certificate) shows up line by line in diffs and logs: mask each line too.
+  for (const line of value.split('\n')) if (line.trim().length >= 4 && line !== value) knownSecrets.add(line);
+  return value;
+}
+
 /**
  * A value that is never shown: it prints as `********` in logs, diffs, errors and reports.
  *
@@ -14,15 +22,16 @@ const knownSecrets = new Set<string>();
  * dbPassword.reveal()   // the real value, for templates and commands only
  */
 export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-    if (value.length > 0) knownSecrets.add(value);
-    // A multi-line secret (a key, a certificate) shows up line by line in diffs and logs: mask each line too.
-    for (const line of value.split('\n')) if (line.trim().length >= 4 && line !== value) knownSecrets.add(line);
+  #value: string | undefined;
+  readonly #load: (() => string) | undefined;
+  /** A value, or a function that loads it when it is first needed (e.g. from a vault file). */
+  constructor(value: string | (() => string)) {
+    if (typeof value === 'function') this.#load = value;
+    else this.#value = remember(value);
   }
   /** The real value. Only templates, file contents and command builders should call this. */
   reveal(): string {
+    this.#value ??= remember(this.#load!());
     return this.#value;
   }
   toString(): string {

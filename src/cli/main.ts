@@ -77,8 +77,9 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
     const playbook = await loadPlaybook(findPlaybook(args.playbook!));
     const inventory = args.inventory ? await loadInventory(args.inventory) : playbook.inventory;
     if (!inventory) throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
-    const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags });
-    if (args.listHosts || args.listTasks) {
+    const listing = args.listHosts || args.listTasks;
+    const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing });
+    if (listing) {
       const text = [args.listHosts ? formatHostList(run) : '', args.listTasks ? formatTaskList(run) : ''].filter(Boolean).join('\n');
       streams.stdout.write(args.json ? `${JSON.stringify(listJson(run))}\n` : `${text}\n`);
       return ExitCode.ok;

@@ -6,6 +6,7 @@ import { selectHosts } from '../model/host-pattern.ts';
 import type { Play, Playbook, RoleUse, TaskList } from '../model/playbook.ts';
 import type { Role } from '../model/role.ts';
 import { validateAgainst } from '../model/schema.ts';
+import { Secret } from '../secret.ts';
 
 /** A task bound to a host: its play, role, merged vars and effective tags. */
 export interface BoundTask {
@@ -47,6 +48,26 @@ export interface Selection {
   readonly tags?: readonly string[];
   /** Skip tasks with one of these tags. */
   readonly skipTags?: readonly string[];
+  /**
+   * Render templates and read every secret in vars (default true). `--list-hosts`/`--list-tasks` turn it off:
+   * they validate the vars and build the task lists but need no vault.
+   */
+  readonly render?: boolean;
+}
+
+/** Reads every secret in a value (vars), so a missing vault entry is invalid input naming its var. */
+function revealSecrets(value: unknown, path: string, fail: (path: string, message: string) => never): void {
+  if (value instanceof Secret) {
+    try {
+      value.reveal();
+    } catch (error) {
+      fail(path, (error as Error).message);
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => revealSecrets(item, `${path}.${index}`, fail));
+  } else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [key, item] of Object.entries(value)) revealSecrets(item, `${path}.${key}`, fail);
+  }
 }
 
 /** The vars of a host before play and role params: inventory vars < group vars (inventory order) < host vars. */
@@ -127,7 +148,7 @@ async function compileHostWork(play: Play, name: string, host: string, inventory
       if (filter && !selected(tags, selection)) continue;
       const bound: BoundTask = { task, play: name, role: owner.role, roleDir: owner.roleDir, vars: owner.vars, tags };
       try {
-        await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir });
+        if (selection.render !== false) await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir });
       } catch (error) {
         const placed = placeError(error, { host, role: owner.role, task: task.name, declaredAt: task.declaredAt });
         throw placed instanceof TemplateError || placed instanceof ValidationError ? placed : new ValidationError(placed.message, placed.place);
@@ -146,6 +167,11 @@ async function compileHostWork(play: Play, name: string, host: string, inventory
         { host, role: role.name },
         issues,
       );
+    }
+    if (selection.render !== false) {
+      revealSecrets(vars, 'vars', (path, message) => {
+        throw new ValidationError(`invalid vars for role ${role.name} on host ${host}:\n  ${path}: ${message}`, { host, role: role.name }, [{ path, message }]);
+      });
     }
     const owner = { role: role.name, roleDir: role.dir, vars, tags: [...(play.tags ?? []), ...(tags ?? [])] };
     await bind(call(() => role.tasks({ host, vars, inventory }), host, role.name), tasks, owner, true);

@@ -63,7 +63,6 @@ function validate(params: UserParams): void {
   if (params.password !== undefined) {
     if (!(params.password instanceof Secret)) throw new PlayError(`${where}: password must be a secret() value, not plain text`);
     if (params.passwordHash !== undefined) throw new PlayError(`${where}: give password or passwordHash, not both`);
-    if (/[\n\r]/.test(params.password.reveal()) || params.password.reveal() === '') throw new PlayError(`${where}: password must be one non-empty line`);
   }
   if (params.passwordHash !== undefined) {
     const hash = reveal(params.passwordHash);
@@ -141,6 +140,10 @@ export function user(params: UserParams): Task {
     probes: () => [userProbe(name)],
     async plan(context): Promise<Plan> {
       const current = await context.facts.get(userProbe(name));
+      // Checked here, not when the task is built: a password from a vault is read only when a run needs it.
+      if (params.password !== undefined && (/[\n\r]/.test(params.password.reveal()) || params.password.reveal() === '')) {
+        throw new PlayError(`user ${name}: password must be one non-empty line`);
+      }
       if (params.state === 'absent') {
         if (!current) return { changed: false, reason: `user ${name} does not exist` };
         const flags = params.removeHome ? ['-r'] : [];

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ValidationError } from './errors.ts';
+import { Secret } from './secret.ts';
+
+/** How a missing secret is made when the vault may generate: random letters and digits, or random bytes in base64. */
+export type SecretShape = { readonly length: number } | { readonly base64Bytes: number };
+
+/** A file of named secrets, kept outside the repository. */
+export interface Vault {
+  readonly path: string;
+  /**
+   * The named secret, read from the file when first revealed (so loading an inventory never needs the vault).
+   * A vault opened with `generate: true` makes a missing one, random, and writes it back.
+   */
+  secret(name: string, shape?: SecretShape): Secret;
+}
+
+const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+
+function randomValue(shape: SecretShape): string {
+  if ('base64Bytes' in shape) return randomBytes(shape.base64Bytes).toString('base64');
+  // Rejection sampling keeps every letter equally likely.
+  let value = '';
+  while (value.length < shape.length) {
+    for (const byte of randomBytes(shape.length * 2)) {
+      if (byte < 256 - (256 % ALPHABET.length) && value.length < shape.length) value += ALPHABET[byte % ALPHABET.length];
+    }
+  }
+  return value;
+}
+
+/**
+ * Opens a vault: a JSON file `{ "name": "value", … }` readable by root only, outside the repository. Secrets
+ * are loaded lazily; a missing file or name is an error naming both (exit code 2, before any host is touched,
+ * because play reveals the secrets in vars while it validates them).
+ *
+ * @example
+ * const vault = openVault(process.env.PLAY_VAULT ?? '/etc/play/smknh.json');
+ * vars: { keepalivedPassword: vault.secret('keepalived_password') }
+ */
+export function openVault(path: string, options: { generate?: boolean } = {}): Vault {
+  let contents: Record<string, string> | undefined;
+  const read = (): Record<string, string> => {
+    if (contents) return contents;
+    if (!existsSync(path)) {
+      if (!options.generate) throw new ValidationError(`vault ${path} does not exist (a JSON file of named secrets, mode 0600)`);
+      contents = {};
+      return contents;
+    }
+    try {
+      contents = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+    } catch (error) {
+      throw new ValidationError(`vault ${path} is not a JSON object of strings: ${(error as Error).message}`);
+    }
+    return contents;
+  };
+  return {
+    path,
+    secret(name, shape = { length: 24 }) {
+      return new Secret(() => {
+        const values = read();
+        const value = values[name];
+        if (typeof value === 'string' && value !== '') return value;
+        if (!options.generate) throw new ValidationError(`secret "${name}" is not in vault ${path}`);
+        values[name] = randomValue(shape);
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        writeFileSync(path, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
+        chmodSync(path, 0o600);
+        return values[name];
+      });
+    },
+  };
+}

@@ -161,6 +161,7 @@ async function compileHostWork(play: Play, name: string, host: string, inventory
     if (!role || typeof role.tasks !== 'function') throw new ValidationError(`${name}: a roles entry is not a role made with defineRole`, { host });
     const vars = { ...role.defaults, ...base, ...params };
     const issues = validateAgainst(role.schema, vars, 'vars');
+    if (issues.length === 0 && role.check) issues.push(...role.check(vars as never));
     if (issues.length > 0) {
       throw new ValidationError(
         `invalid vars for role ${role.name} on host ${host}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,

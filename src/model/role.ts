@@ -18,6 +18,8 @@ export interface RoleSpec<S extends TObject> {
   /** The role's vars as a TypeBox object schema: one declaration gives the JSON Schema and the TS type. */
   readonly schema?: S;
   readonly defaults?: Partial<Static<S>>;
+  /** Checks across vars that the schema cannot express (e.g. "the VIP lies in the LAN"), each with its var's path. */
+  check?(vars: Static<S>): readonly { path: string; message: string }[];
   // Method syntax on purpose: a role with a specific vars type must still fit where any role is accepted.
   tasks(context: RoleContext<Static<S>>): readonly Task[];
   /** Tasks run once at the end of the play when notified by name. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freshLab } from './support/lab.ts';
 import { sh } from '../../src/connection/sh.ts';
 import { onHost, powerCut, powerOn } from '../lab/faults.ts';
 import { manyFilesContent } from './playbooks/many-files.ts';
@@ -15,6 +16,8 @@ async function stdoutOf(host: string, command: ReturnType<typeof sh>): Promise<s
 }
 
 describe('the engine on the lab hosts', () => {
+  beforeAll(freshLab);
+
   it('takes both bare hosts to the wanted state, then a second run changes nothing', async () => {
     const first = await playJson([ENGINE]);
     expect(first.code, first.stderr + first.stdout).toBe(0);

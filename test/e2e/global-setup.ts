@@ -1,6 +1,9 @@
 import { labDown, labUp } from '../lab/lab.ts';
 
-/** Every end-to-end run starts from a fresh lab (also cleaning what a killed run left) and removes it after. */
+/**
+ * Every end-to-end run starts from a fresh lab (also cleaning what a killed run left) and removes it after;
+ * each test file also starts from a fresh lab of its own (support/lab.ts).
+ */
 export async function setup(): Promise<void> {
   await labDown();
   try {

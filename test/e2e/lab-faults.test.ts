@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freshLab } from './support/lab.ts';
 import { sh } from '../../src/connection/sh.ts';
 import { LAB_CLIENT, LAB_HOSTS } from '../lab/config.ts';
 import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
@@ -19,6 +20,8 @@ function answers(address: string, port: number): Promise<boolean> {
 const [PRIMARY, BACKUP] = LAB_HOSTS.map((h) => h.address);
 
 describe('the lab', () => {
+  beforeAll(freshLab);
+
   it('boots two distinct systemd hosts reachable over ssh', async () => {
     const ids = new Set<string>();
     for (const host of LAB_HOSTS) {

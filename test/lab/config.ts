@@ -47,6 +47,12 @@ export const LAB_CLIENT = {
   veth: `plv${LAB_NUMBER === 30 ? '' : LAB_NUMBER}-client`,
 } as const;
 
+/** The school's virtual IP in the lab. */
+export const LAB_VIP = `${subnet}.254`;
+
+/** The lab's vault: random secrets for the school on the lab, and a self-signed certificate (made by lab:up). */
+export const LAB_VAULT = join(STATE_DIR, 'vault.json');
+
 /** The lab's private key for root on the hosts, and the known_hosts file holding the hosts' keys. */
 export const LAB_KEY = join(STATE_DIR, 'id_ed25519');
 export const LAB_KNOWN_HOSTS = join(STATE_DIR, 'known_hosts');

@@ -3,8 +3,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { SshConnection } from '../../src/connection/ssh.ts';
 import { sh } from '../../src/connection/sh.ts';
+import { openVault, type SecretShape } from '../../src/vault.ts';
 import {
-  BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, MACHINE_PACKAGES, MASKED_UNITS,
+  BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP, MACHINE_PACKAGES, MASKED_UNITS,
   PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
 } from './config.ts';
 import { alive, attempt, childrenOf, run, waitFor } from './system.ts';
@@ -166,6 +167,37 @@ export async function waitUntilReady(host: LabHost, timeoutMs = 60_000): Promise
   );
 }
 
+/**
+ * The lab's vault: a self-signed certificate for the school's mail names (the same on both servers) and, through
+ * the vault's own generation, every random secret the school's inventory asks for. Kept across lab:up runs.
+ */
+export function writeLabVault(domain = 'smknh.sch.id'): void {
+  const vault = openVault(LAB_VAULT, { generate: true });
+  const values = existsSync(LAB_VAULT) ? (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>) : {};
+  if (!values.tls_key || !values.tls_certificate) {
+    const dir = join(STATE_DIR, 'tls');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const names = ['mail', 'webmail', 'www'].map((n) => `DNS:${n}.${domain}`).concat(`DNS:${domain}`, `IP:${LAB_VIP}`);
+    run('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '825', '-subj', `/O=${domain}/CN=mail.${domain}`,
+      '-addext', `subjectAltName=${names.join(',')}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ]);
+    values.tls_key = readFileSync(join(dir, 'key.pem'), 'utf8');
+    values.tls_certificate = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    rmSync(dir, { recursive: true, force: true });
+    writeFileSync(LAB_VAULT, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
+  }
+  const shapes: Record<string, SecretShape> = {
+    tsig_key: { base64Bytes: 32 },
+    dhcp_failover_key: { base64Bytes: 32 },
+    keepalived_password: { length: 8 },
+    doveadm_password: { length: 32 },
+    roundcube_des_key: { length: 24 },
+  };
+  for (const name of ['kepsek', 'guru1', 'guru2', 'guru3', 'guru4']) shapes[`account_${name}`] = { length: 16 };
+  for (const [name, shape] of Object.entries(shapes)) vault.secret(name, shape).reveal();
+}
+
 function writeKnownHosts(): void {
   const lines = LAB_HOSTS.map((h) => `${h.address} ${readFileSync(join(hostPaths(h.name).root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}`);
   writeFileSync(LAB_KNOWN_HOSTS, `${lines.join('\n')}\n`);
@@ -194,6 +226,7 @@ export async function labUp(): Promise<void> {
     prepareNetwork(host);
   }
   writeKnownHosts();
+  writeLabVault();
   prepareNetwork(LAB_CLIENT);
   const bootStarted = performance.now();
   for (const host of LAB_HOSTS) bootHost(host);

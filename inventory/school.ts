@@ -1,0 +1,67 @@
+import type { Vault } from 'play';
+
+/** What differs from one school to the next; everything else in the inventories is derived from it. */
+export interface SchoolSite {
+  readonly schoolName: string;
+  readonly domain: string;
+  readonly lanInterface: string;
+  readonly lanNetwork: string;
+  readonly primaryAddress: string;
+  readonly backupAddress: string;
+  readonly vip: string;
+  readonly router: string;
+  readonly dhcpRange: { readonly start: string; readonly end: string };
+  /** Accounts: the head and the teachers, each with a password from the vault. */
+  readonly accounts: readonly { readonly name: string; readonly fullName: string; readonly state?: 'present' | 'absent' }[];
+}
+
+/**
+ * The host and group vars of a school's two servers, with every secret taken from its vault. Shared by the
+ * school's inventory and the lab's, so both describe the same system.
+ *
+ * @example
+ * const { hosts, groups } = schoolInventory(site, openVault('/etc/play/smknh.json'));
+ */
+export function schoolInventory(site: SchoolSite, vault: Vault) {
+  const server = (haRole: 'primary' | 'backup', lanAddress: string, peerName: string, peerAddress: string) => ({
+    address: lanAddress,
+    vars: { haRole, lanAddress, peerName, peerAddress },
+  });
+  return {
+    hosts: {
+      primary: server('primary', site.primaryAddress, 'backup', site.backupAddress),
+      backup: server('backup', site.backupAddress, 'primary', site.primaryAddress),
+    },
+    groups: {
+      servers: {
+        hosts: ['primary', 'backup'],
+        vars: {
+          schoolName: site.schoolName,
+          domain: site.domain,
+          lanInterface: site.lanInterface,
+          lanNetwork: site.lanNetwork,
+          vip: site.vip,
+          router: site.router,
+          dhcpRange: site.dhcpRange,
+          accounts: site.accounts.map((a) => ({ ...a, password: vault.secret(`account_${a.name}`, { length: 16 }) })),
+          tsigKey: vault.secret('tsig_key', { base64Bytes: 32 }),
+          keepalivedPassword: vault.secret('keepalived_password', { length: 8 }),
+          doveadmPassword: vault.secret('doveadm_password', { length: 32 }),
+          roundcubeDesKey: vault.secret('roundcube_des_key', { length: 24 }),
+          dhcpFailoverKey: vault.secret('dhcp_failover_key', { base64Bytes: 32 }),
+          tlsKey: vault.secret('tls_key'),
+          tlsCertificate: vault.secret('tls_certificate'),
+        },
+      },
+    },
+  };
+}
+
+/** The accounts of the paper's school: the head and four teachers. */
+export const SMKNH_ACCOUNTS = [
+  { name: 'kepsek', fullName: 'Kepala Sekolah' },
+  { name: 'guru1', fullName: 'Guru 1' },
+  { name: 'guru2', fullName: 'Guru 2' },
+  { name: 'guru3', fullName: 'Guru 3' },
+  { name: 'guru4', fullName: 'Guru 4' },
+] as const;

@@ -1,0 +1,61 @@
+import { SecretType, Type, type Static } from 'play';
+
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+
+/** An IPv4 address in dotted form. */
+export const Ipv4 = Type.String({ pattern: `^(${OCTET}\\.){3}${OCTET}$`, description: 'an IPv4 address' });
+
+/** An account of the school: a mailbox and a login for the webmail. */
+export const Account = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z][a-z0-9._-]{0,31}$', description: 'login and mailbox name' }),
+    fullName: Type.String({ minLength: 1 }),
+    password: Type.Optional(SecretType()),
+    state: Type.Optional(Type.Union([Type.Literal('present'), Type.Literal('absent')])),
+  },
+  { additionalProperties: false },
+);
+export type Account = Static<typeof Account>;
+
+/**
+ * The vars every mail-stack role shares: the school, its LAN, the VIP and the two servers. Inventories set
+ * them as group vars of `servers` (and `haRole`, `lanAddress`, `peerAddress`, `peerName` per host).
+ */
+export const SchoolVars = Type.Object({
+  schoolName: Type.String({ minLength: 1 }),
+  domain: Type.String({ pattern: '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$', description: 'the school mail domain, e.g. smknh.sch.id' }),
+  lanInterface: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
+  lanNetwork: Type.String({ pattern: `^(${OCTET}\\.){3}${OCTET}/([0-9]|[12][0-9]|3[0-2])$`, description: 'the LAN in CIDR form' }),
+  vip: Ipv4,
+  router: Ipv4,
+  haRole: Type.Union([Type.Literal('primary'), Type.Literal('backup')]),
+  lanAddress: Ipv4,
+  peerAddress: Ipv4,
+  peerName: Type.String({ minLength: 1 }),
+});
+export type SchoolVars = Static<typeof SchoolVars>;
+
+/** The checks JSON Schema cannot express: every address of the school lies in its LAN. */
+export function checkSchoolVars(vars: SchoolVars): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  for (const key of ['vip', 'router', 'lanAddress', 'peerAddress'] as const) {
+    if (!inNetwork(vars[key], vars.lanNetwork)) issues.push({ path: `vars.${key}`, message: `${vars[key]} is outside the LAN ${vars.lanNetwork}` });
+  }
+  if (vars.vip === vars.lanAddress || vars.vip === vars.peerAddress) issues.push({ path: 'vars.vip', message: 'must differ from both servers\' own addresses' });
+  return issues;
+}
+
+/** Whether an IPv4 address lies in a CIDR network. */
+export function inNetwork(address: string, cidr: string): boolean {
+  const [network, bits] = cidr.split('/');
+  const toNumber = (a: string) => a.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+  const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
+  return ((toNumber(address) & mask) >>> 0) === ((toNumber(network) & mask) >>> 0);
+}
+
+/** The netmask of a CIDR network, e.g. `255.255.255.0` for /24. */
+export function netmaskOf(cidr: string): string {
+  const bits = Number(cidr.split('/')[1]);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return [24, 16, 8, 0].map((shift) => (mask >>> shift) & 255).join('.');
+}

@@ -1,0 +1,34 @@
+/**
+ * `npm start`: brings the lab up, deploys the school's site into it with live progress, then says where the
+ * webmail answers, how to open it from this machine, and the accounts' logins.
+ *
+ *   tsx test/lab/start.ts
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { LAB_VAULT, LAB_VIP } from './config.ts';
+import { labUp } from './lab.ts';
+
+const repo = join(import.meta.dirname, '../..');
+const domain = 'smknh.sch.id';
+
+await labUp();
+const deploy = spawnSync(process.execPath, [join(repo, 'src/cli/play.mjs'), 'site', '-i', 'inventory/lab.ts'], { cwd: repo, stdio: 'inherit' });
+if (deploy.status !== 0) {
+  process.stderr.write(`\nThe deploy failed (exit ${deploy.status}); the lab is still up for a look (npm run lab:down removes it).\n`);
+  process.exit(deploy.status ?? 1);
+}
+const accounts = ['kepsek', 'guru1', 'guru2', 'guru3', 'guru4'];
+process.stdout.write(`
+The school's webmail answers at https://mail.${domain}/ on the virtual IP ${LAB_VIP}.
+
+From this machine (the lab's names are not in its DNS, and the certificate is the lab's own, self-signed):
+  curl -k --resolve mail.${domain}:443:${LAB_VIP} https://mail.${domain}/
+  chromium --ignore-certificate-errors --host-resolver-rules="MAP mail.${domain} ${LAB_VIP}" https://mail.${domain}/
+
+Accounts (login = name, mail = name@${domain}): ${accounts.join(', ')}
+Their passwords are random, in the lab's vault (mode 0600), never printed by play; one of them:
+  node -e 'console.log(require("${LAB_VAULT}").account_guru1)'
+
+npm run lab:down removes the lab.
+`);

@@ -4,6 +4,9 @@ import { dirname } from 'node:path';
 import { ValidationError } from './errors.ts';
 import { Secret } from './secret.ts';
 
+/** A secret that cannot be read: the vault file or the name is missing. Invalid input (exit code 2). */
+export class SecretUnavailableError extends ValidationError {}
+
 /** How a missing secret is made when the vault may generate: random letters and digits, or random bytes in base64. */
 export type SecretShape = { readonly length: number } | { readonly base64Bytes: number };
 
@@ -45,7 +48,7 @@ export function openVault(path: string, options: { generate?: boolean } = {}): V
   const read = (): Record<string, string> => {
     if (contents) return contents;
     if (!existsSync(path)) {
-      if (!options.generate) throw new ValidationError(`vault ${path} does not exist (a JSON file of named secrets, mode 0600)`);
+      if (!options.generate) throw new SecretUnavailableError(`vault ${path} does not exist (a JSON file of named secrets, mode 0600)`);
       contents = {};
       return contents;
     }
@@ -63,7 +66,7 @@ export function openVault(path: string, options: { generate?: boolean } = {}): V
         const values = read();
         const value = values[name];
         if (typeof value === 'string' && value !== '') return value;
-        if (!options.generate) throw new ValidationError(`secret "${name}" is not in vault ${path}`);
+        if (!options.generate) throw new SecretUnavailableError(`secret "${name}" is not in vault ${path}`);
         values[name] = randomValue(shape);
         mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
         writeFileSync(path, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });

@@ -7,6 +7,7 @@ import type { Play, Playbook, RoleUse, TaskList } from '../model/playbook.ts';
 import type { Role } from '../model/role.ts';
 import { validateAgainst } from '../model/schema.ts';
 import { Secret } from '../secret.ts';
+import { SecretUnavailableError } from '../vault.ts';
 
 /** A task bound to a host: its play, role, merged vars and effective tags. */
 export interface BoundTask {
@@ -161,7 +162,14 @@ async function compileHostWork(play: Play, name: string, host: string, inventory
     if (!role || typeof role.tasks !== 'function') throw new ValidationError(`${name}: a roles entry is not a role made with defineRole`, { host });
     const vars = { ...role.defaults, ...base, ...params };
     const issues = validateAgainst(role.schema, vars, 'vars');
-    if (issues.length === 0 && role.check) issues.push(...role.check(vars as never));
+    if (issues.length === 0 && role.check) {
+      try {
+        issues.push(...role.check(vars as never));
+      } catch (error) {
+        // Listing needs no vault: a check that has to read a secret is left to the real run.
+        if (!(selection.render === false && error instanceof SecretUnavailableError)) throw error;
+      }
+    }
     if (issues.length > 0) {
       throw new ValidationError(
         `invalid vars for role ${role.name} on host ${host}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,

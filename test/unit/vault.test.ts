@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileRun } from '../../src/engine/compile.ts';
 import { ValidationError } from '../../src/errors.ts';
 import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, mask, openVault } from '../../src/index.ts';
+import { SecretUnavailableError } from '../../src/vault.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -26,7 +27,7 @@ describe('openVault', () => {
   it('names the file and the secret when either is missing', () => {
     expect(() => openVault(join(dir, 'none.json')).secret('a').reveal()).toThrow(/vault .*none\.json does not exist/);
     writeFileSync(join(dir, 'v.json'), '{}');
-    expect(() => openVault(join(dir, 'v.json')).secret('keepalived').reveal()).toThrow(new ValidationError(`secret "keepalived" is not in vault ${join(dir, 'v.json')}`));
+    expect(() => openVault(join(dir, 'v.json')).secret('keepalived').reveal()).toThrow(new SecretUnavailableError(`secret "keepalived" is not in vault ${join(dir, 'v.json')}`));
   });
 
   it('with generate, makes a missing secret once, in a file only root can read, and keeps it', () => {

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { sh, joinCommands } from '../connection/sh.ts';
 import { pathProbe } from '../facts/file.ts';
 import { PlayError } from '../errors.ts';
-import { attributeChanges, attributeSteps, normalizeMode, planAbsent, type FileAttributes } from './managed-file.ts';
+import { attributeChanges, attributeSteps, chmodMode, normalizeMode, planAbsent, type FileAttributes } from './managed-file.ts';
 import { task, type Op, type Task, type TaskOptions } from './op.ts';
 
 /** A path and every directory above it, e.g. `/a/b` → `['/a/b', '/a']`. */
@@ -37,7 +37,7 @@ export function directory(params: DirectoryParams): Task {
       const state = await context.facts.get(pathProbe(params.path));
       if (state.type === 'absent') {
         const commands = [sh`mkdir -p -- ${params.path}`];
-        if (mode) commands.push(sh`chmod ${mode} ${params.path}`);
+        if (mode) commands.push(sh`chmod ${chmodMode(mode)} ${params.path}`);
         if (params.owner) commands.push(sh`chown ${params.owner} ${params.path}`);
         if (params.group) commands.push(sh`chgrp ${params.group} ${params.path}`);
         return {

@@ -30,6 +30,14 @@ export function normalizeMode(mode: string | undefined, where: string): string |
   return mode.padStart(4, '0');
 }
 
+/**
+ * The argument for chmod that sets exactly this mode. GNU chmod keeps a directory's setuid/setgid bits for a
+ * four-digit mode like `0755`; a fifth leading zero (`00755`) clears them, so the mode asked for is the mode set.
+ */
+export function chmodMode(mode: string): string {
+  return `0${mode.padStart(4, '0')}`;
+}
+
 /** The attribute differences between what a path has and what is wanted. */
 export function attributeChanges(
   current: { mode: string; owner: string; group: string },
@@ -45,7 +53,7 @@ export function attributeChanges(
 /** The commands that set changed attributes of an existing path. */
 export function attributeSteps(path: string, changes: readonly { name: string; after: string }[]): Step[] {
   const commands = changes.map((c) =>
-    c.name === 'mode' ? sh`chmod ${c.after} ${path}` : c.name === 'owner' ? sh`chown ${c.after} ${path}` : sh`chgrp ${c.after} ${path}`,
+    c.name === 'mode' ? sh`chmod ${chmodMode(c.after)} ${path}` : c.name === 'owner' ? sh`chown ${c.after} ${path}` : sh`chgrp ${c.after} ${path}`,
   );
   return commands.length ? [{ kind: 'exec', command: joinCommands(commands, ' && '), affects: [path] }] : [];
 }

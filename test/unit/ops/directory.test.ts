@@ -106,3 +106,20 @@ describe('directory: converge', () => {
     expect(await host.converge(directory({ path, state: 'absent' }))).toMatchObject({ changed: false });
   });
 });
+
+describe('mode under a setgid parent', () => {
+  it('sets exactly the mode asked for, clearing an inherited setgid bit (GNU chmod keeps it for 0755)', async () => {
+    const parent = join(host.dir, 'parent');
+    mkdirSync(parent);
+    chmodSync(parent, 0o2755);
+    const child = join(parent, 'child');
+    await host.converge(directory({ path: child, mode: '0755' }));
+    expect((statSync(child).mode & 0o7777).toString(8)).toBe('755');
+    expect((await host.plan(directory({ path: child, mode: '0755' }))).changed).toBe(false);
+    chmodSync(child, 0o2755);
+    host.facts.invalidate();
+    const plan = await host.converge(directory({ path: child, mode: '0755' }));
+    expect(plan.changed).toBe(true);
+    expect((statSync(child).mode & 0o7777).toString(8)).toBe('755');
+  });
+});

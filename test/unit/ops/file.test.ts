@@ -87,7 +87,7 @@ describe('file: plans', () => {
   it('a mode change only is one chmod, and a diff of attributes only', async () => {
     const path = put('f', 'a\n', 0o644);
     const plan = changed(await host.plan(file({ path, content: 'a\n', mode: '0600' })));
-    expect(plan.steps).toEqual([{ kind: 'exec', command: expect.objectContaining({ text: `chmod 0600 ${path}` }), affects: [path] }]);
+    expect(plan.steps).toEqual([{ kind: 'exec', command: expect.objectContaining({ text: `chmod 00600 ${path}` }), affects: [path] }]);
     expect(plan.diffs).toEqual([{ path, attributes: [{ name: 'mode', before: '0644', after: '0600' }] }]);
   });
 

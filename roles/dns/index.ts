@@ -1,0 +1,128 @@
+import { defineRole, directory, packages, SecretType, service, sh, template, Type, type Static } from 'play';
+import { checkSchoolVars, SchoolVars } from '../common/school.ts';
+import { zoneFile, type ZoneContent, type ZoneRecord } from './zone.ts';
+
+/** An extra record of the school zone, e.g. `{ name: 'intranet', type: 'A', value: '198.18.30.20' }`. */
+export const DnsRecord = Type.Object(
+  {
+    name: Type.String({ pattern: '^(@|\\*|(\\*\\.)?[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?(\\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*)$', description: 'owner, relative to the domain (@ for the domain itself)' }),
+    type: Type.Union(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'SRV', 'CAA'].map((t) => Type.Literal(t))),
+    value: Type.String({ minLength: 1, pattern: '^[^\\n;]*$', description: 'record data as in a zone file' }),
+  },
+  { additionalProperties: false },
+);
+
+/** The vars of the dns role: the school's shared vars, the TSIG key, and the role's own settings. */
+export const DnsVars = Type.Composite([
+  SchoolVars,
+  Type.Object({
+    tsigKey: SecretType(),
+    dnsTsigKeyName: Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$' }),
+    dnsTtl: Type.Integer({ minimum: 60, maximum: 604800 }),
+    dnsRecords: Type.Array(DnsRecord),
+  }),
+]);
+export type DnsVars = Static<typeof DnsVars>;
+
+const KEY_FILE = '/etc/bind/play-tsig.key';
+const ZONES_DIR = '/etc/bind/zones';
+/** Where the backup keeps the zones it transferred (named must be able to write there). */
+const SECONDARY_DIR = '/var/lib/bind';
+
+/** The reverse zone of a /8, /16 or /24 LAN, and the owner name of an address in it. */
+export function reverseZone(lanNetwork: string): { origin: string; owner(address: string): string } {
+  const [network, bits] = lanNetwork.split('/');
+  const networkOctets = Number(bits) / 8;
+  const octets = network.split('.');
+  return {
+    origin: `${octets.slice(0, networkOctets).reverse().join('.')}.in-addr.arpa`,
+    owner: (address) => address.split('.').slice(networkOctets).reverse().join('.'),
+  };
+}
+
+/** The two zones (forward and reverse) of the school, with the servers' names and the VIP's. */
+export function schoolZones(vars: DnsVars): ZoneContent[] {
+  const d = vars.domain;
+  const primary = vars.haRole === 'primary' ? vars.lanAddress : vars.peerAddress;
+  const backup = vars.haRole === 'primary' ? vars.peerAddress : vars.lanAddress;
+  const timers = { ttl: vars.dnsTtl, refresh: 3600, retry: 600, expire: 1209600, negativeTtl: 300 };
+  const soa = { primaryNs: `ns1.${d}.`, contact: `hostmaster.${d}.`, timers };
+  const ns: ZoneRecord[] = [
+    { name: '@', type: 'NS', value: `ns1.${d}.` },
+    { name: '@', type: 'NS', value: `ns2.${d}.` },
+  ];
+  const forward: ZoneRecord[] = [
+    ...ns,
+    { name: '@', type: 'MX', value: `10 mail.${d}.` },
+    { name: '@', type: 'A', value: vars.vip },
+    { name: 'ns1', type: 'A', value: primary },
+    { name: 'ns2', type: 'A', value: backup },
+    { name: 'mail', type: 'A', value: vars.vip },
+    { name: 'webmail', type: 'A', value: vars.vip },
+    { name: 'www', type: 'A', value: vars.vip },
+    ...vars.dnsRecords,
+  ];
+  const reverse = reverseZone(vars.lanNetwork);
+  const ptr: ZoneRecord[] = [
+    ...ns,
+    { name: reverse.owner(primary), type: 'PTR', value: `ns1.${d}.` },
+    { name: reverse.owner(backup), type: 'PTR', value: `ns2.${d}.` },
+    { name: reverse.owner(vars.vip), type: 'PTR', value: `mail.${d}.` },
+  ];
+  return [
+    { origin: d, ...soa, records: forward },
+    { origin: reverse.origin, ...soa, records: ptr },
+  ];
+}
+
+/**
+ * bind9 authoritative for the school's zone and its reverse zone: the primary serves them from zone files
+ * play writes (the SOA serial changes only when a record does), the backup as a secondary over TSIG-signed
+ * transfers triggered by the primary's notifies. Recursion only for the LAN; no transfer without the key.
+ */
+export default defineRole({
+  name: 'dns',
+  schema: DnsVars,
+  defaults: { dnsTsigKeyName: 'play-transfer', dnsTtl: 3600, dnsRecords: [] },
+  check(vars) {
+    const issues = checkSchoolVars(vars);
+    const bits = Number(vars.lanNetwork.split('/')[1]);
+    if (![8, 16, 24].includes(bits)) issues.push({ path: 'vars.lanNetwork', message: `the reverse zone needs a /8, /16 or /24 LAN, got /${bits}` });
+    const fixed = new Set(['@', 'ns1', 'ns2', 'mail', 'webmail', 'www']);
+    vars.dnsRecords.forEach((record, index) => {
+      if (fixed.has(record.name) && record.type === 'CNAME') issues.push({ path: `vars.dnsRecords.${index}`, message: `${record.name} already has records; it cannot be a CNAME` });
+    });
+    return issues;
+  },
+  tasks: ({ vars }) => {
+    const primary = vars.haRole === 'primary';
+    const zones = schoolZones(vars).map((zone) => ({ zone, file: `${primary ? ZONES_DIR : SECONDARY_DIR}/db.${zone.origin}` }));
+    // named-checkconf reads one file and what it includes: the options stand alone, the key file too, and
+    // named.conf.local includes the key file by its absolute path (written before it).
+    const checkconf = (path: string) => sh`named-checkconf ${path}`;
+    return [
+      packages({ names: ['bind9', 'bind9-utils', 'bind9-dnsutils'] }),
+      template({ src: 'named.conf.options.ejs', dest: '/etc/bind/named.conf.options', mode: '0644', owner: 'root', group: 'bind', validate: checkconf, notify: 'reload named' }),
+      template({ src: 'tsig.key.ejs', dest: KEY_FILE, mode: '0640', owner: 'root', group: 'bind', validate: checkconf, notify: 'reload named' }),
+      ...(primary
+        ? [
+            // setgid like /etc/bind itself (GNU chmod never clears a directory's setgid bit with an octal mode).
+            directory({ path: ZONES_DIR, mode: '2755', owner: 'root', group: 'bind' }),
+            ...zones.map(({ zone, file }) => zoneFile({ path: file, zone, mode: '0644', owner: 'root', group: 'bind', notify: 'reload named' })),
+          ]
+        : []),
+      template({
+        src: 'named.conf.local.ejs',
+        dest: '/etc/bind/named.conf.local',
+        mode: '0644',
+        owner: 'root',
+        group: 'bind',
+        vars: { keyFile: KEY_FILE, zones: zones.map(({ zone, file }) => ({ origin: zone.origin, file })) },
+        validate: checkconf,
+        notify: 'reload named',
+      }),
+      service({ name: 'named', state: 'started', enabled: true }),
+    ];
+  },
+  handlers: () => [service({ taskName: 'reload named', name: 'named', state: 'reloaded' })],
+});

@@ -1,6 +1,6 @@
 import { sh } from '../../src/connection/sh.ts';
 import { LAB_HOSTS, type LabHost } from './config.ts';
-import { bootHost, connectToHost, nspawnPid, waitUntilReady } from './lab.ts';
+import { bootHost, connectToHost, nspawnPid, prepareNetwork, waitUntilReady } from './lab.ts';
 import { alive, childrenOf, run, waitFor } from './system.ts';
 
 /** A lab host by name. */
@@ -19,11 +19,15 @@ export async function powerCut(name: string): Promise<void> {
   const pid = nspawnPid(host);
   process.kill(initPid(name), 'SIGKILL');
   await waitFor(`${name} to go down`, () => !alive(pid!), 15_000, 50);
+  // The namespace outlives the host; a real machine loses every address (the VIP too) with its power, so its
+  // kernel must stop answering ARP for them.
+  run('ip', ['-n', host.netns, 'addr', 'flush', 'dev', 'eth0']);
 }
 
 /** Turns a host on again and waits until it has booted. */
 export async function powerOn(name: string): Promise<void> {
   const host = labHost(name);
+  prepareNetwork(host);
   bootHost(host);
   await waitUntilReady(host);
 }

@@ -103,7 +103,8 @@ function prepareRoot(host: LabHost): void {
   writeFileSync(marker, '');
 }
 
-function prepareNetwork(host: { netns: string; veth: string; address: string }): void {
+/** A host's or the client's namespace, veth on the bridge and address (idempotent). */
+export function prepareNetwork(host: { netns: string; veth: string; address: string }): void {
   if (!netnsExists(host.netns)) run('ip', ['netns', 'add', host.netns]);
   if (!linkExists(host.veth)) {
     run('ip', ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns]);

@@ -1,0 +1,114 @@
+import { defineRole, directory, packages, service, sh, template, Type } from 'play';
+import { checkSchoolVars, SchoolVars } from '../common/school.ts';
+
+/** Where keepalived's configuration and its scripts live (root-owned, as `enable_script_security` requires). */
+export const KEEPALIVED_DIR = '/etc/keepalived';
+
+/** The track script: exits 0 only when every tracked service answers on this server. */
+export const CHECK_SCRIPT = `${KEEPALIVED_DIR}/check-services.sh`;
+
+/** The notify script: logs every state change of the VRRP instance. */
+export const NOTIFY_SCRIPT = `${KEEPALIVED_DIR}/notify.sh`;
+
+/** A service the track script checks: a name for the log and a TCP port that must accept a connection on 127.0.0.1. */
+export const TrackedService = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,31}$', description: 'a name for the log, e.g. smtp' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  },
+  { additionalProperties: false },
+);
+
+/** The mail stack's services: Postfix (SMTP), Dovecot (IMAPS) and Apache (HTTPS, the webmail). */
+export const MAIL_STACK_SERVICES = [
+  { name: 'smtp', port: 25 },
+  { name: 'imaps', port: 993 },
+  { name: 'https', port: 443 },
+];
+
+/**
+ * keepalived (2.2.7, Debian 12) holding the school's VIP on the LAN interface: one VRRPv3 instance with
+ * sub-second adverts between unicast peers (`check_unicast_src`: adverts from anyone but the peer are dropped),
+ * the primary preferred (higher priority, preemption after `preemptDelay`), a track script that puts the
+ * instance in FAULT (and so moves the VIP) when a tracked service stops answering, and a notify script that logs
+ * every transition. No VRRP authentication: VRRPv3 has none (see the role's README).
+ */
+export default defineRole({
+  name: 'keepalived',
+  schema: Type.Composite([
+    SchoolVars,
+    Type.Object({
+      virtualRouterId: Type.Integer({ minimum: 1, maximum: 255, description: 'the VRRP VRID, unique on the LAN' }),
+      primaryPriority: Type.Integer({ minimum: 1, maximum: 254 }),
+      backupPriority: Type.Integer({ minimum: 1, maximum: 254 }),
+      advertInterval: Type.Number({ minimum: 0.01, maximum: 40.95, description: 'seconds between adverts (VRRPv3: centiseconds allowed)' }),
+      preempt: Type.Boolean({ description: 'a returning primary takes the VIP back (after preemptDelay); false renders nopreempt' }),
+      preemptDelay: Type.Integer({ minimum: 0, maximum: 1000, description: 'seconds a returning primary waits before taking the VIP back' }),
+      trackServices: Type.Array(TrackedService, { description: 'services that must answer on 127.0.0.1 for this server to hold the VIP' }),
+      trackInterval: Type.Integer({ minimum: 1, maximum: 60 }),
+      trackFall: Type.Integer({ minimum: 1, maximum: 20 }),
+      trackRise: Type.Integer({ minimum: 1, maximum: 20 }),
+      transitionsLog: Type.String({ pattern: '^/[A-Za-z0-9_./-]+$', description: 'the file every state change is appended to' }),
+    }),
+  ]),
+  defaults: {
+    virtualRouterId: 51,
+    primaryPriority: 150,
+    backupPriority: 100,
+    advertInterval: 0.3,
+    preempt: true,
+    preemptDelay: 15,
+    trackServices: MAIL_STACK_SERVICES,
+    trackInterval: 1,
+    trackFall: 2,
+    trackRise: 2,
+    transitionsLog: '/var/log/keepalived-transitions.log',
+  },
+  check: (vars) => {
+    const issues = checkSchoolVars(vars);
+    if (vars.primaryPriority <= vars.backupPriority) {
+      issues.push({ path: 'vars.primaryPriority', message: `must be above backupPriority (${vars.backupPriority}) so that the primary is preferred` });
+    }
+    if (Math.abs(Math.round(vars.advertInterval * 100) - vars.advertInterval * 100) > 1e-6) {
+      issues.push({ path: 'vars.advertInterval', message: 'VRRPv3 counts in centiseconds: give at most two decimals' });
+    }
+    const names = vars.trackServices.map((s) => s.name);
+    names.forEach((name, index) => {
+      if (names.indexOf(name) !== index) issues.push({ path: `vars.trackServices.${index}.name`, message: `${name} is listed twice` });
+    });
+    return issues;
+  },
+  tasks: ({ vars }) => {
+    const priority = vars.haRole === 'primary' ? vars.primaryPriority : vars.backupPriority;
+    const prefix = vars.lanNetwork.split('/')[1];
+    return [
+      packages({ names: ['keepalived'] }),
+      directory({ path: KEEPALIVED_DIR, owner: 'root', group: 'root', mode: '0755' }),
+      // The scripts come before the configuration: `keepalived -t` refuses a script that is missing or not root's.
+      template({
+        src: 'check-services.sh.ejs',
+        dest: CHECK_SCRIPT,
+        owner: 'root',
+        group: 'root',
+        mode: '0755',
+        validate: (path) => sh`bash -n ${path}`,
+      }),
+      template({ src: 'notify.sh.ejs', dest: NOTIFY_SCRIPT, owner: 'root', group: 'root', mode: '0755', validate: (path) => sh`sh -n ${path}` }),
+      template({
+        src: 'keepalived.conf.ejs',
+        dest: `${KEEPALIVED_DIR}/keepalived.conf`,
+        owner: 'root',
+        group: 'root',
+        mode: '0640',
+        vars: { priority, prefix, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT },
+        // keepalived's own checker on the temp file: syntax, VRID, scripts present and secure, and (exit 5) the
+        // mistakes it would otherwise only log and "ignore", such as authentication with VRRPv3.
+        validate: (path) => sh`keepalived --config-test -f ${path}`,
+        notify: 'reload keepalived',
+      }),
+      service({ name: 'keepalived', state: 'started', enabled: true }),
+    ];
+  },
+  // SIGHUP (the unit's ExecReload): keepalived rereads its configuration and keeps the VIP where it is.
+  handlers: () => [service({ taskName: 'reload keepalived', name: 'keepalived', state: 'reloaded' })],
+});

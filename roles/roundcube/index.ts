@@ -1,0 +1,106 @@
+import { command, defineRole, link, packages, SecretType, service, sh, template, Type } from 'play';
+import { SchoolVars } from '../common/school.ts';
+
+/** A PHP single-quoted string literal holding `value` exactly. */
+export function phpString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** base64 makes an attachment about 4/3 larger (plus line breaks): what fits in a message of a given size. */
+const BASE64_GROWTH = 1.37;
+
+/**
+ * Debian's Roundcube (1.6) with SQLite through dbconfig-common, served by apache2 (role apache) through
+ * php-fpm: mod_php would force mpm_prefork, under which apache's HTTP/2 is inactive. IMAP (993) and SMTP
+ * submission (587, STARTTLS) go to this server itself with the certificate verified against the mail host's
+ * name; the same des_key on both servers; the installer off; the school's name as product name.
+ */
+export default defineRole({
+  name: 'roundcube',
+  schema: Type.Composite([
+    Type.Pick(SchoolVars, ['schoolName', 'domain']),
+    Type.Object({
+      roundcubeDesKey: SecretType(),
+      imapHost: Type.String({ minLength: 1 }),
+      smtpHost: Type.String({ minLength: 1 }),
+      /** The certificate of IMAP/SMTP is self-signed (the school's own): trust exactly that file. */
+      tlsSelfSigned: Type.Boolean(),
+      plugins: Type.Array(Type.String({ pattern: '^[a-z0-9_]+$' })),
+      /** The biggest message Roundcube sends, in MB (keep it at or below postfix's message_size_limit). */
+      maxMessageSize: Type.Integer({ minimum: 1, maximum: 1024 }),
+      phpVersion: Type.String({ pattern: '^\\d+\\.\\d+$' }),
+    }),
+  ]),
+  defaults: {
+    imapHost: 'ssl://localhost:993',
+    smtpHost: 'tls://localhost:587',
+    tlsSelfSigned: true,
+    plugins: ['archive', 'zipdownload'],
+    maxMessageSize: 25,
+    phpVersion: '8.2',
+  },
+  check(vars) {
+    const key = vars.roundcubeDesKey.reveal();
+    return key.length === 24 && !/['\\\s]/.test(key)
+      ? []
+      : [{ path: 'vars.roundcubeDesKey', message: 'must be 24 characters without quotes, backslashes or spaces' }];
+  },
+  tasks: ({ vars }) => {
+    const fpm = `php${vars.phpVersion}-fpm`;
+    return [
+      packages({
+        // php-gd scales images (thumbnails, contact photos); the other recommends (spell checkers, the old
+        // skins) are not used: spell checking is off and the skin is elastic.
+        names: [fpm, 'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php-gd'],
+        installRecommends: false,
+        // dbconfig-common's questions, asked by roundcube-core's config script (`roundcube/…`): make the
+        // SQLite database now. The webserver questions are answered "none": the apache role's site serves
+        // Roundcube and handlers do the reloads.
+        preseed: [
+          { package: 'roundcube-core', question: 'roundcube/dbconfig-install', type: 'boolean', value: 'true' },
+          { package: 'roundcube-core', question: 'roundcube/database-type', type: 'select', value: 'sqlite3' },
+          { package: 'roundcube-core', question: 'roundcube/db/dbname', type: 'string', value: 'roundcube' },
+          { package: 'roundcube-core', question: 'roundcube/db/basepath', type: 'string', value: '/var/lib/dbconfig-common/sqlite3/roundcube' },
+          { package: 'roundcube-core', question: 'roundcube/reconfigure-webserver', type: 'multiselect', value: '' },
+          { package: 'roundcube-core', question: 'roundcube/restart-webserver', type: 'boolean', value: 'false' },
+        ],
+      }),
+      // PHP through php-fpm: apache hands .php files to its socket (Debian's php8.2-fpm conf).
+      command({ cmd: sh`a2enmod -q proxy_fcgi setenvif`, creates: '/etc/apache2/mods-enabled/proxy_fcgi.load', notify: 'reload apache2' }),
+      command({ cmd: sh`a2enconf -q ${fpm}`, creates: `/etc/apache2/conf-enabled/${fpm}.conf`, notify: 'reload apache2' }),
+      // Roundcube only at the root of the mail site: no /roundcube alias or directory config of the package.
+      link({ path: '/etc/apache2/conf-enabled/roundcube.conf', state: 'absent', notify: 'reload apache2' }),
+      template({
+        src: 'roundcube.ini.ejs',
+        dest: `/etc/php/${vars.phpVersion}/fpm/conf.d/90-roundcube.ini`,
+        mode: '0644',
+        vars: { attachmentMaxSize: Math.floor(vars.maxMessageSize / BASE64_GROWTH), postMaxSize: vars.maxMessageSize },
+        // php-fpm reads every conf.d file at start: a file that does not parse would keep it from starting.
+        validate: (p) => sh`php -n -r 'exit(parse_ini_file($argv[1]) === false ? 1 : 0);' ${p}`,
+        notify: `reload ${fpm}`,
+      }),
+      template({
+        src: 'config.inc.php.ejs',
+        dest: '/etc/roundcube/config.inc.php',
+        mode: '0640',
+        owner: 'root',
+        group: 'www-data',
+        vars: {
+          phpString,
+          peerName: `mail.${vars.domain}`,
+          caFile: vars.tlsSelfSigned ? `/etc/ssl/certs/${vars.domain}-mail.pem` : '',
+          maxMessageSize: `${vars.maxMessageSize}M`,
+        },
+        // PHP reads the file on every request: nothing to reload. `php -l` checks the syntax; loading it
+        // checks that it builds a $config with a 24-character des_key.
+        validate: (p) =>
+          sh`php -l ${p} && php -r 'include $argv[1]; exit(is_array($config) && strlen($config["des_key"]) === 24 ? 0 : 1);' ${p}`,
+      }),
+      service({ name: fpm, state: 'started', enabled: true }),
+    ];
+  },
+  handlers: ({ vars }) => [
+    service({ taskName: 'reload apache2', name: 'apache2', state: 'reloaded' }),
+    service({ taskName: `reload php${vars.phpVersion}-fpm`, name: `php${vars.phpVersion}-fpm`, state: 'reloaded' }),
+  ],
+});

@@ -1,0 +1,40 @@
+import { definePlaybook } from 'play';
+import inventory from '../inventory/smknh.ts';
+import apache from '../roles/apache/index.ts';
+import dhcp from '../roles/dhcp/index.ts';
+import dns from '../roles/dns/index.ts';
+import dovecot from '../roles/dovecot/index.ts';
+import keepalived from '../roles/keepalived/index.ts';
+import postfix from '../roles/postfix/index.ts';
+import roundcube from '../roles/roundcube/index.ts';
+import tls from '../roles/tls/index.ts';
+import users from '../roles/users/index.ts';
+
+/**
+ * The school's highly available webmail on its two servers: `npx play site` (the school's inventory) or
+ * `npx play site -i inventory/lab.ts` (the lab). One server at a time, the backup first, so the VIP's holder
+ * is never the server being changed.
+ */
+export default definePlaybook({
+  name: 'school webmail',
+  inventory,
+  plays: [
+    {
+      name: 'mail servers',
+      hosts: ['backup', 'primary'],
+      serial: 1,
+      roles: [
+        { role: tls, tags: ['tls'] },
+        { role: users, tags: ['users', 'mail'] },
+        { role: dovecot, tags: ['dovecot', 'mail'] },
+        { role: postfix, tags: ['postfix', 'mail'] },
+        { role: dns, tags: ['dns'] },
+        { role: dhcp, tags: ['dhcp'] },
+        // The tls role installs the shared certificate; apache only uses it.
+        { role: apache, vars: { manageCertificate: false }, tags: ['apache', 'web'] },
+        { role: roundcube, tags: ['roundcube', 'web'] },
+        { role: keepalived, tags: ['keepalived'] },
+      ],
+    },
+  ],
+});

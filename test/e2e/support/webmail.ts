@@ -1,0 +1,66 @@
+import type { Page } from 'playwright-core';
+import { screenshot } from './browser.ts';
+
+/** Logs in to Roundcube (elastic skin) at `url` and waits for the mailbox. */
+export async function webmailLogin(page: Page, url: string, user: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.fill('#rcmloginuser', user);
+  await page.fill('#rcmloginpwd', password);
+  await Promise.all([page.waitForURL(/_task=mail/, { timeout: 30_000 }), page.click('#rcmloginsubmit')]);
+  await page.waitForSelector('#messagelist', { timeout: 30_000 });
+}
+
+/** Logs out, so the next login starts clean. */
+export async function webmailLogout(page: Page, url: string): Promise<void> {
+  await page.goto(`${url}?_task=logout`);
+  await page.waitForSelector('#rcmloginuser', { timeout: 30_000 });
+}
+
+/**
+ * Writes and sends a message with one attachment through the compose screen, as a person would: recipient,
+ * subject, body, the attachment uploaded, the Send button. Screenshots go to test/artifacts/ under `shots`.
+ */
+export async function webmailSend(
+  page: Page,
+  url: string,
+  message: { to: string; subject: string; body: string; attachment: { name: string; mimeType: string; buffer: Buffer } },
+  shots: string,
+): Promise<void> {
+  await page.goto(`${url}?_task=mail&_action=compose`);
+  const to = page.locator('.recipient-input input').first();
+  await to.waitFor({ timeout: 30_000 });
+  await to.fill(message.to);
+  await to.press('Enter');
+  await page.fill('#compose-subject', message.subject);
+  await page.fill('#composebody', message.body);
+  await page.setInputFiles('input[type=file][name="_attachments[]"]', { name: message.attachment.name, mimeType: message.attachment.mimeType, buffer: message.attachment.buffer });
+  // The upload is done when its list entry no longer shows the upload progress.
+  await page.locator('#attachment-list li:not(.uploading)', { hasText: message.attachment.name }).first().waitFor({ timeout: 30_000 });
+  await screenshot(page, `${shots}-compose`);
+  await page.locator('button.send, a.send').first().click();
+  await page.waitForURL(/_task=mail(?!.*_action=compose)/, { timeout: 30_000 });
+  await screenshot(page, `${shots}-sent`);
+}
+
+/**
+ * Opens the newest message with this subject in the inbox and returns the attachment names it shows.
+ * Polls the inbox for up to `timeoutMs` (delivery takes a moment).
+ */
+export async function webmailOpen(page: Page, url: string, subject: string, shots: string, timeoutMs = 30_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await page.goto(`${url}?_task=mail&_mbox=INBOX`);
+    await page.waitForSelector('#messagelist', { timeout: 30_000 });
+    const row = page.locator('#messagelist tr', { hasText: subject }).first();
+    if ((await row.count()) > 0) {
+      await screenshot(page, `${shots}-inbox`);
+      await row.dblclick();
+      await page.waitForURL(/_action=show/, { timeout: 30_000 });
+      await page.waitForSelector('#messagebody, #message-content', { timeout: 30_000 });
+      await screenshot(page, `${shots}-message`);
+      return page.locator('#attachment-list li a.filename, #attachment-list li .attachment-name, #attachment-list li').allInnerTexts();
+    }
+    if (Date.now() > deadline) throw new Error(`no message "${subject}" in the inbox after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

@@ -1,0 +1,101 @@
+import { defineRole, packages, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
+import { Account } from '../common/school.ts';
+import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
+
+/** Postfix's LMTP socket into Dovecot, relative to postfix's queue directory (its chroot). */
+export const LMTP_SOCKET = 'private/dovecot-lmtp';
+
+/** Postfix's SASL socket into Dovecot's auth service, relative to postfix's queue directory. */
+export const AUTH_SOCKET = 'private/auth';
+
+/** Postfix's queue directory, where Dovecot puts the two sockets above. */
+export const QUEUE_DIRECTORY = '/var/spool/postfix';
+
+/**
+ * The postfix package with the school's debconf answers (an Internet site, the domain as mailname). The
+ * dovecot role installs it too, so either role may run first.
+ */
+export function postfixPackage(domain: string, options: Pick<PackagesParams, 'taskName'> = {}) {
+  return packages({
+    ...options,
+    names: ['postfix'],
+    preseed: [
+      { package: 'postfix', question: 'postfix/main_mailer_type', type: 'select', value: 'Internet Site' },
+      { package: 'postfix', question: 'postfix/mailname', type: 'string', value: domain },
+    ],
+  });
+}
+
+/** The local recipients besides /etc/aliases: the school's present accounts (a texthash table, no postmap). */
+export const RECIPIENTS = '/etc/postfix/school-recipients';
+
+/** Which login may use which sender address (a texthash table, no postmap). */
+export const SENDER_LOGINS = '/etc/postfix/sender-logins';
+
+/** Sender domains refused from clients that did not log in (port 25): the school's own. */
+export const SCHOOL_SENDERS = '/etc/postfix/school-senders';
+
+/**
+ * Checks a candidate main.cf or master.cf the way postfix will read it: both files are copied to a temp
+ * config directory with the candidate in place of the installed one, then `postfix -c DIR check` runs, and
+ * any warning of `postconf -n` (e.g. an unknown parameter, a typo in a master.cf `-o`) refuses it too.
+ * `postfix check` needs a whole config directory, so checking the temp file alone is not possible. In a
+ * subshell: the write script runs it as one `if !` condition.
+ */
+function postfixCheck(which: 'main.cf' | 'master.cf'): (path: string) => ShellCommand {
+  return (path) =>
+    sh`(d=$(mktemp -d) && cp /etc/postfix/main.cf /etc/postfix/master.cf "$d"/ && cp ${path} "$d"/${which} && postfix -c "$d" check && w=$(postconf -c "$d" -n 2>&1 >/dev/null) && { [ -z "$w" ] || { echo "$w" >&2; false; }; }; rc=$?; rm -rf "$d"; exit $rc)`;
+}
+
+/** A texthash table of names: every line not a comment has a key and a value. */
+const tableCheck = (path: string) => sh`awk '!/^#/ && NF != 2 { exit 1 }' ${path}`;
+
+/**
+ * Postfix 3.7 as the school's Internet mail server: listens on all interfaces, accepts mail for the school's
+ * domain and hands it to Dovecot over LMTP; relays only for SASL-authenticated users (through Dovecot) on
+ * submission (587, STARTTLS required) and smtps (465); AUTH never without TLS and never on port 25; the
+ * sender must be the login's own address; VRFY off; TLS 1.2 at least. Mail to other domains bounces with
+ * a clear text unless `relayHost` is set.
+ */
+export default defineRole({
+  name: 'postfix',
+  schema: Type.Object({
+    schoolName: Type.String({ minLength: 1 }),
+    domain: Type.String({ minLength: 1 }),
+    accounts: Type.Array(Account),
+    mailHost: Type.Optional(Type.String({ pattern: '^[a-z0-9.-]+$', description: "the server's name in SMTP (default mail.<domain>)" })),
+    relayHost: Type.String({ pattern: '^[^\\s]*$', description: "postfix's relayhost for mail to other domains, e.g. [smtp.isp.example]:587; empty: such mail bounces" }),
+    messageSizeLimit: Type.Integer({ minimum: 1_048_576, description: 'largest message in bytes (attachments grow by a third in base64)' }),
+  }),
+  defaults: { relayHost: '', messageSizeLimit: 36_700_160 },
+  tasks: ({ vars }) => {
+    const names = vars.accounts.filter((a) => a.state !== 'absent').map((a) => a.name);
+    return [
+      postfixPackage(vars.domain),
+      template({ src: 'recipients.ejs', dest: RECIPIENTS, mode: '0644', vars: { names }, validate: tableCheck, notify: 'reload postfix' }),
+      template({ src: 'sender-logins.ejs', dest: SENDER_LOGINS, mode: '0644', vars: { names }, validate: tableCheck, notify: 'reload postfix' }),
+      template({ src: 'school-senders.ejs', dest: SCHOOL_SENDERS, mode: '0644', validate: (p) => sh`awk '!/^#/ && (NF < 2 || $2 !~ /^[45][0-9][0-9]$/) { exit 1 }' ${p}`, notify: 'reload postfix' }),
+      template({ src: 'master.cf.ejs', dest: '/etc/postfix/master.cf', mode: '0644', validate: postfixCheck('master.cf'), notify: 'reload postfix' }),
+      template({
+        src: 'main.cf.ejs',
+        dest: '/etc/postfix/main.cf',
+        mode: '0644',
+        vars: {
+          mailHost: vars.mailHost ?? `mail.${vars.domain}`,
+          tlsCertificatePath: tlsCertificatePath(vars.domain),
+          tlsKeyPath: tlsKeyPath(vars.domain),
+          lmtpSocket: LMTP_SOCKET,
+          authSocket: AUTH_SOCKET,
+          recipientsPath: RECIPIENTS,
+          senderLoginsPath: SENDER_LOGINS,
+          schoolSendersPath: SCHOOL_SENDERS,
+          outsideBounceText: `mail to other domains is disabled at ${vars.schoolName}`,
+        },
+        validate: postfixCheck('main.cf'),
+        notify: 'reload postfix',
+      }),
+      service({ name: 'postfix', state: 'started', enabled: true }),
+    ];
+  },
+  handlers: () => [service({ taskName: 'reload postfix', name: 'postfix', state: 'reloaded' })],
+});

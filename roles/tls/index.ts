@@ -1,0 +1,61 @@
+import { command, defineRole, file, packages, SecretType, sh, Type } from 'play';
+
+/** Where the school's shared mail certificate (PEM, the chain after it) lives; postfix, dovecot and apache read it. */
+export function tlsCertificatePath(domain: string): string {
+  return `/etc/ssl/certs/${domain}-mail.pem`;
+}
+
+/** Where the certificate's private key lives (mode 0640, group ssl-cert). */
+export function tlsKeyPath(domain: string): string {
+  return `/etc/ssl/private/${domain}-mail.key`;
+}
+
+/** The name of the tls role's handler: it reloads whichever of postfix, dovecot and apache2 are running. */
+export const RELOAD_TLS_USERS = 'reload services using the certificate';
+
+/**
+ * The shared certificate of the school's mail and web names (mail/webmail/www.<domain>), the same on both
+ * servers: the certificate at {@link tlsCertificatePath} (0644) and its key at {@link tlsKeyPath}
+ * (0640 root:ssl-cert). A new certificate reloads postfix, dovecot and apache2 (those that run), so a renewal
+ * is never left unused.
+ */
+export default defineRole({
+  name: 'tls',
+  schema: Type.Object({
+    domain: Type.String({ minLength: 1 }),
+    tlsCertificate: SecretType(),
+    tlsKey: SecretType(),
+  }),
+  tasks: ({ vars }) => [
+    // ssl-cert makes the ssl-cert group (and /etc/ssl/private 0710 root:ssl-cert); openssl checks the files.
+    packages({ names: ['ssl-cert', 'openssl', 'ca-certificates'] }),
+    file({
+      path: tlsCertificatePath(vars.domain),
+      content: vars.tlsCertificate,
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      validate: (p) => sh`openssl x509 -noout -in ${p}`,
+      notify: RELOAD_TLS_USERS,
+    }),
+    file({
+      path: tlsKeyPath(vars.domain),
+      content: vars.tlsKey,
+      mode: '0640',
+      owner: 'root',
+      group: 'ssl-cert',
+      // The key must parse and belong to the certificate written just before it.
+      validate: (p) =>
+        sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${tlsCertificatePath(vars.domain)})"`,
+      notify: RELOAD_TLS_USERS,
+    }),
+  ],
+  handlers: () => [
+    // A handler of its own (not postfix's or dovecot's): the role also serves plays without them, and a play
+    // may only notify handlers it has. On a first run the services start after this and read the new files.
+    command({
+      name: RELOAD_TLS_USERS,
+      cmd: sh`for s in postfix dovecot apache2; do if systemctl is-active --quiet "$s"; then systemctl reload "$s" || exit 1; fi; done`,
+    }),
+  ],
+});

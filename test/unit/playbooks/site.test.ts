@@ -1,0 +1,92 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.ts';
+import { SshConnection } from '../../../src/connection/ssh.ts';
+import { compileRun } from '../../../src/engine/compile.ts';
+import { ValidationError } from '../../../src/errors.ts';
+import { defineInventory, openVault } from '../../../src/index.ts';
+import { vi } from 'vitest';
+import site from '../../../playbooks/site.ts';
+import { SMKNH_ACCOUNTS, schoolInventory, type SchoolSite } from '../../../inventory/school.ts';
+
+let dir: string;
+let vaultPath: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'play-site-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=mail.test.example', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { stdio: 'ignore' });
+  vaultPath = join(dir, 'vault.json');
+  writeFileSync(vaultPath, JSON.stringify({ tls_key: readFileSync(join(dir, 'k'), 'utf8'), tls_certificate: readFileSync(join(dir, 'c'), 'utf8') }), { mode: 0o600 });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const school: SchoolSite = {
+  schoolName: 'Test School',
+  domain: 'school.test',
+  lanInterface: 'eth0',
+  lanNetwork: '198.18.90.0/24',
+  primaryAddress: '198.18.90.1',
+  backupAddress: '198.18.90.2',
+  vip: '198.18.90.254',
+  router: '198.18.90.10',
+  dhcpRange: { start: '198.18.90.100', end: '198.18.90.200' },
+  accounts: SMKNH_ACCOUNTS,
+};
+
+function inventoryFor(site: SchoolSite, tweak: (inventory: ReturnType<typeof schoolInventory>) => void = () => {}) {
+  const inventory = schoolInventory(site, openVault(vaultPath, { generate: true }));
+  tweak(inventory);
+  return defineInventory({ ...inventory, ssh: { user: 'root' } });
+}
+
+async function refusal(inventory: ReturnType<typeof defineInventory>): Promise<ValidationError> {
+  const error = await compileRun(site, inventory).then(() => undefined, (e) => e);
+  expect(error).toBeInstanceOf(ValidationError);
+  return error as ValidationError;
+}
+
+describe('the site playbook', () => {
+  it('compiles for a school: every role on both servers, templates rendered, backup first', async () => {
+    const run = await compileRun(site, inventoryFor(school));
+    expect(run.plays[0].batches).toEqual([['backup'], ['primary']]);
+    const roles = new Set(run.plays[0].work.get('primary')!.tasks.map((t) => t.role));
+    expect([...roles]).toEqual(['tls', 'users', 'dovecot', 'postfix', 'dns', 'dhcp', 'apache', 'roundcube', 'keepalived']);
+  });
+
+  it('refuses a VIP outside the LAN, naming role, host and var, before any host is touched', async () => {
+    const error = await refusal(inventoryFor({ ...school, vip: '198.19.99.254' }));
+    expect(error.message).toMatch(/role \w+ on host (backup|primary)/);
+    expect(error.message).toContain('vars.vip');
+    expect(error.message).toContain('outside the LAN');
+  });
+
+  it('refuses a bad domain, naming the var', async () => {
+    const error = await refusal(inventoryFor({ ...school, domain: 'Bad Domain!' }));
+    expect(error.message).toContain('vars.domain');
+  });
+
+  it('refuses an account without a password, naming the account', async () => {
+    const error = await refusal(
+      inventoryFor(school, (inventory) => {
+        const accounts = inventory.groups.servers.vars.accounts as { name: string; password?: unknown }[];
+        delete accounts[1].password;
+      }),
+    );
+    expect(error.message).toMatch(/role \w+ on host (backup|primary)/);
+    expect(error.message).toMatch(/vars\.accounts(\.1\b|\[1\])/);
+    expect(error.message).toContain('guru1');
+  });
+
+  it('the school\'s own inventory lists hosts and tasks with no vault and no connection', async () => {
+    const open = vi.spyOn(SshConnection, 'open');
+    let stdout = '';
+    const code = await main(['playbooks/site.ts', '--list-hosts', '--list-tasks'], { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
+    expect(code).toBe(0);
+    expect(stdout).toContain('batch 1: backup');
+    expect(stdout).toContain('keepalived › template /etc/keepalived/keepalived.conf');
+    expect(open).not.toHaveBeenCalled();
+    open.mockRestore();
+  });
+});

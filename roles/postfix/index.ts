@@ -97,5 +97,11 @@ export default defineRole({
       service({ name: 'postfix', state: 'started', enabled: true }),
     ];
   },
-  handlers: () => [service({ taskName: 'reload postfix', name: 'postfix', state: 'reloaded' })],
+  handlers: () => [
+    // Debian 12 runs postfix as the instance unit postfix@- (postfix.service is a oneshot umbrella whose own
+    // reload only runs /bin/true and then propagates). Reloading the instance directly does the same work and
+    // avoids the umbrella's empty cgroup, which systemd in a container fails to re-enter (status 219/CGROUP,
+    // seen in the lab).
+    service({ taskName: 'reload postfix', name: 'postfix@-', state: 'reloaded' }),
+  ],
 });

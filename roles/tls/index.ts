@@ -55,7 +55,8 @@ export default defineRole({
     // may only notify handlers it has. On a first run the services start after this and read the new files.
     command({
       name: RELOAD_TLS_USERS,
-      cmd: sh`for s in postfix dovecot apache2; do if systemctl is-active --quiet "$s"; then systemctl reload "$s" || exit 1; fi; done`,
+      // postfix@- is Debian 12's postfix instance (see the postfix role's handler).
+      cmd: sh`for s in postfix@- dovecot apache2; do if systemctl is-active --quiet "$s"; then systemctl reload "$s" || exit 1; fi; done`,
     }),
   ],
 });

@@ -66,7 +66,7 @@ function strayNspawns(): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const ours = cmdline.some((a) => a.startsWith(STATE_DIR) || LAB_HOSTS.some((h) => a === `--network-namespace-path=/run/netns/${h.netns}`));
+      const ours = cmdline.some((a) => a.startsWith(`${STATE_DIR}/`) || LAB_HOSTS.some((h) => a === `--network-namespace-path=/run/netns/${h.netns}`));
       if (cmdline[0]?.endsWith('systemd-nspawn') && ours) pids.push(Number(entry));
     } catch {
       // The process ended while we looked.

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
 import { sh } from '../../src/connection/sh.ts';
 import { onHost, powerCut, powerOn } from '../lab/faults.ts';
@@ -8,12 +9,6 @@ import { play, playJson } from './support/play.ts';
 
 const ENGINE = 'test/e2e/playbooks/engine.ts';
 const MANY = 'test/e2e/playbooks/many-files.ts';
-
-async function stdoutOf(host: string, command: ReturnType<typeof sh>): Promise<string> {
-  const result = await onHost(host, command);
-  if (result.exitCode !== 0) throw new Error(`${host}: ${result.command} exited ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
 
 describe('the engine on the lab hosts', () => {
   beforeAll(freshLab);

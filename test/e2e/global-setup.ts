@@ -5,6 +5,7 @@ import { labDown, labUp } from '../lab/lab.ts';
  * each test file also starts from a fresh lab of its own (support/lab.ts).
  */
 export async function setup(): Promise<void> {
+  if (process.env.PLAY_REUSE_LAB) return void (await labUp());
   await labDown();
   try {
     await labUp();

@@ -1,8 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientStdout } from './support/client.ts';
+import { lease } from './support/dhcp.ts';
+import { asOutsider, dig, digHeader, serialOf } from './support/dns.ts';
+import { stdoutOf } from './support/hosts.ts';
+import { until } from './support/wait.ts';
 import { freshLab } from './support/lab.ts';
 import { playJson } from './support/play.ts';
 import { sh } from '../../src/connection/sh.ts';
@@ -15,8 +16,6 @@ const DOMAIN = 'smknh.sch.id';
 const [PRIMARY, BACKUP] = LAB_HOSTS.map((h) => h.address);
 const SUBNET = PRIMARY.replace(/\.\d+$/, '');
 const REVERSE = `${SUBNET.split('.').reverse().join('.')}.in-addr.arpa`;
-/** An address outside the LAN (198.19.N.0 is not in 198.18.N.0/24) that the client borrows to play an outsider. */
-const OUTSIDER = `198.19.${SUBNET.split('.')[2]}.50`;
 const TSIG_NAME = 'play-transfer';
 
 const timings: Record<string, number> = {};
@@ -26,84 +25,6 @@ async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
     return await work();
   } finally {
     timings[label] = (Date.now() - start) / 1000;
-  }
-}
-
-async function stdoutOf(host: string, command: ReturnType<typeof sh>): Promise<string> {
-  const result = await onHost(host, command);
-  if (result.exitCode !== 0) throw new Error(`${host}: ${result.command} exited ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** Runs a program inside the lab client's namespace and returns its stdout (a non-zero exit throws). */
-function inClient(program: string, args: readonly string[]): string {
-  return execFileSync('ip', ['netns', 'exec', LAB_CLIENT.netns, program, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** `dig` from the lab client, with short timeouts (the hosts have no route to the Internet). */
-function dig(server: string, ...args: string[]): string {
-  return inClient('dig', [`@${server}`, '+tries=1', '+time=3', ...args]);
-}
-
-/** The header of a dig answer: its status and flags. */
-function header(answer: string): { status: string; flags: string[] } {
-  const status = /status: (\w+)/.exec(answer)?.[1] ?? '(none)';
-  const flags = /;; flags: ([a-z ]+);/.exec(answer)?.[1].trim().split(' ') ?? [];
-  return { status, flags };
-}
-
-function serialOf(server: string, zone: string): number {
-  const soa = dig(server, '+short', 'SOA', zone).trim().split(/\s+/);
-  return Number(soa[2]);
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** What a DHCP lease said, read from dhclient's lease file. */
-interface Lease {
-  address: string;
-  server: string;
-  routers: string;
-  dns: string;
-  domain: string;
-}
-
-const work = mkdtempSync(join(tmpdir(), 'play-network-e2e-'));
-
-/**
- * Gets a lease with dhclient in the lab client (a fresh lease file, so it starts with a DISCOVER; `-sf /bin/true`
- * so the namespace's addresses are left alone), then releases it. `clientId` sets the DHCP client identifier,
- * which is what failover load balancing hashes to pick the server responsible for a client.
- */
-function lease(label: string, clientId?: string, timeoutSeconds = 30): Lease {
-  const files = { lf: join(work, `${label}.leases`), pf: join(work, `${label}.pid`), cf: join(work, `${label}.conf`) };
-  writeFileSync(
-    files.cf,
-    `timeout ${timeoutSeconds};\n${clientId ? `send dhcp-client-identifier "${clientId}";\n` : ''}request subnet-mask, broadcast-address, routers, domain-name, domain-name-servers;\n`,
-  );
-  rmSync(files.lf, { force: true });
-  const args = ['-cf', files.cf, '-lf', files.lf, '-pf', files.pf, '-sf', '/bin/true'];
-  const got = spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'dhclient', '-v', '-1', ...args, 'eth0'], { encoding: 'utf8' });
-  try {
-    if (got.status !== 0) throw new Error(`dhclient exited ${got.status}: ${got.stderr}`);
-    const text = readFileSync(files.lf, 'utf8');
-    const option = (name: string) => new RegExp(`option ${name} ([^;]+);`).exec(text)?.[1] ?? '';
-    return {
-      address: /fixed-address ([\d.]+);/.exec(text)?.[1] ?? '',
-      server: option('dhcp-server-identifier'),
-      routers: option('routers'),
-      dns: option('domain-name-servers'),
-      domain: option('domain-name').replaceAll('"', ''),
-    };
-  } finally {
-    // Release the lease and stop the dhclient that went to the background.
-    spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'dhclient', '-r', ...args, 'eth0'], { encoding: 'utf8' });
   }
 }
 
@@ -119,7 +40,6 @@ async function noFailedUnits(host: string): Promise<void> {
 describe('dns and dhcp roles on the lab servers', () => {
   beforeAll(freshLab);
   afterAll(() => {
-    rmSync(work, { recursive: true, force: true });
     console.log(`network e2e timings (s): ${JSON.stringify(timings)}`);
   });
 
@@ -155,7 +75,7 @@ describe('dns and dhcp roles on the lab servers', () => {
       expect(dig(server, '+short', '-x', PRIMARY)).toBe(`ns1.${DOMAIN}.\n`);
       expect(dig(server, '+short', '-x', BACKUP)).toBe(`ns2.${DOMAIN}.\n`);
       // Authoritative answers, from both.
-      expect(header(dig(server, `mail.${DOMAIN}`)).flags).toContain('aa');
+      expect(digHeader(dig(server, `mail.${DOMAIN}`)).flags).toContain('aa');
     }
   });
 
@@ -190,29 +110,24 @@ describe('dns and dhcp roles on the lab servers', () => {
   it('recursion only for the LAN: a LAN client may recurse, an outside address is refused', async () => {
     for (const server of [PRIMARY, BACKUP]) {
       // From the LAN: recursion available (ra) and attempted: SERVFAIL, as the lab has no Internet.
-      const lan = header(dig(server, 'example.com'));
+      const lan = digHeader(dig(server, 'example.com'));
       expect(lan.flags).toContain('ra');
       expect(lan.status).toBe('SERVFAIL');
     }
     // An outsider: the client borrows an address outside lanNetwork, and the servers get a host route back to it
     // (on the same bridge, so nothing else changes). Answers from the school zone: yes; recursion: REFUSED.
-    inClient('ip', ['addr', 'add', `${OUTSIDER}/32`, 'dev', 'eth0']);
-    try {
-      for (const host of ['primary', 'backup']) await stdoutOf(host, sh`ip route replace ${`${OUTSIDER}/32`} dev eth0`);
+    await asOutsider((outsider) => {
       for (const server of [PRIMARY, BACKUP]) {
-        const own = dig(server, '-b', OUTSIDER, `mail.${DOMAIN}`);
-        expect(header(own)).toMatchObject({ status: 'NOERROR' });
-        expect(header(own).flags).toContain('aa');
-        expect(header(own).flags).not.toContain('ra');
-        const other = header(dig(server, '-b', OUTSIDER, 'example.com'));
+        const own = dig(server, '-b', outsider, `mail.${DOMAIN}`);
+        expect(digHeader(own)).toMatchObject({ status: 'NOERROR' });
+        expect(digHeader(own).flags).toContain('aa');
+        expect(digHeader(own).flags).not.toContain('ra');
+        const other = digHeader(dig(server, '-b', outsider, 'example.com'));
         expect(other.status).toBe('REFUSED');
         expect(other.flags).not.toContain('ra');
-        expect(dig(server, '-b', OUTSIDER, 'AXFR', DOMAIN)).toContain('Transfer failed.');
+        expect(dig(server, '-b', outsider, 'AXFR', DOMAIN)).toContain('Transfer failed.');
       }
-    } finally {
-      for (const host of ['primary', 'backup']) await onHost(host, sh`ip route del ${`${OUTSIDER}/32`} dev eth0`);
-      inClient('ip', ['addr', 'del', `${OUTSIDER}/32`, 'dev', 'eth0']);
-    }
+    });
   });
 
   it('a changed record bumps the serial once, the backup follows; no-op runs keep the serial', async () => {
@@ -263,7 +178,7 @@ describe('dns and dhcp roles on the lab servers', () => {
 
   let primaryClient = '';
   it('dhclient in lab-client gets a lease from the pool with the router, both DNS servers and the domain', () => {
-    const got = timedSync('lease, both up', () => lease('both-up'));
+    const got = timedSync('lease, both up', () => lease());
     expect(inPool(got.address), got.address).toBe(true);
     expect(got.routers).toBe(CONTROLLER_ADDRESS);
     expect(got.dns).toBe(`${PRIMARY},${BACKUP}`);
@@ -272,7 +187,7 @@ describe('dns and dhcp roles on the lab servers', () => {
     // Load balancing (split 128) gives each server about half the clients: find a client identity the
     // primary answers, to show below that the backup takes it over.
     for (let i = 0; i < 16 && !primaryClient; i++) {
-      if (lease(`probe-${i}`, `play-client-${i}`).server === PRIMARY) primaryClient = `play-client-${i}`;
+      if (lease({ clientId: `play-client-${i}` }).server === PRIMARY) primaryClient = `play-client-${i}`;
     }
     expect(primaryClient, 'no client identity among 16 was served by the primary').not.toBe('');
   });
@@ -281,7 +196,7 @@ describe('dns and dhcp roles on the lab servers', () => {
     await powerCut('primary');
     try {
       for (const [label, id] of [['primary cut, own mac', undefined], ['primary cut, primary\'s client', primaryClient]] as const) {
-        const got = timedSync(label, () => lease(label.replaceAll(/\W+/g, '-'), id, 60));
+        const got = timedSync(label, () => lease({ clientId: id, timeoutSeconds: 60 }));
         expect(got.server).toBe(BACKUP);
         expect(inPool(got.address)).toBe(true);
         expect(got.dns).toBe(`${PRIMARY},${BACKUP}`);
@@ -299,7 +214,7 @@ describe('dns and dhcp roles on the lab servers', () => {
     await until('the primary\'s dhcpd to be back in normal state', async () => /Both servers normal/.test((await onHost('primary', sh`journalctl -u isc-dhcp-server -b --no-pager`)).stdout), 90_000);
     await powerCut('backup');
     try {
-      const got = timedSync('backup cut, own mac', () => lease('backup-cut', undefined, 60));
+      const got = timedSync('backup cut, own mac', () => lease({ timeoutSeconds: 60 }));
       expect(got.server).toBe(PRIMARY);
       expect(inPool(got.address)).toBe(true);
       expect(dig(PRIMARY, '+short', `mail.${DOMAIN}`)).toBe(`${LAB_VIP}\n`);

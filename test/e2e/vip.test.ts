@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { holdsVip, stdoutOf, vipHolders as holders } from './support/hosts.ts';
+import { until } from './support/wait.ts';
 import { freshLab } from './support/lab.ts';
 import { play, playJson } from './support/play.ts';
 import { sh } from '../../src/connection/sh.ts';
@@ -26,29 +28,6 @@ const [PRIMARY, BACKUP] = LAB_HOSTS;
 
 /** What each failover took, printed at the end (the next issue benchmarks them; these tests assert none tightly). */
 const timings: Record<string, number> = {};
-
-async function stdoutOf(host: string, command: ReturnType<typeof sh>): Promise<string> {
-  const result = await onHost(host, command);
-  if (result.exitCode !== 0) throw new Error(`${host}: ${result.command} exited ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/**
- * Whether a host's eth0 carries the VIP, read in its network namespace from this machine: works whatever the
- * host's link or sshd is doing. A powered-off host holds nothing.
- */
-async function holds(name: string): Promise<boolean> {
-  const host = labHost(name);
-  if (nspawnPid(host) === undefined) return false;
-  const { stdout } = await run('ip', ['-n', host.netns, '-o', '-4', 'addr', 'show', 'dev', 'eth0']);
-  return stdout.includes(` ${LAB_VIP}/`);
-}
-
-/** The servers holding the VIP now. */
-async function holders(): Promise<string[]> {
-  const held = await Promise.all(LAB_HOSTS.map((h) => holds(h.name)));
-  return LAB_HOSTS.filter((_, i) => held[i]).map((h) => h.name);
-}
 
 /** Runs a command inside the client namespace. */
 function inClient(program: string, args: readonly string[], timeout = 10_000) {
@@ -90,14 +69,9 @@ async function firstTcpAnswer(since: number, timeoutMs = 30_000): Promise<number
   return Math.round(performance.now() - since);
 }
 
-/** Polls until the condition holds; returns the milliseconds since `since`. */
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs: number, since = performance.now(), intervalMs = 20): Promise<number> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return Math.round(performance.now() - since);
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (holders now: ${(await holders()).join(', ') || 'none'})`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+/** Polls every `intervalMs` until the condition holds; returns the milliseconds since `since`. */
+function untilVip(what: string, condition: () => Promise<boolean>, timeoutMs: number, since = performance.now(), intervalMs = 20): Promise<number> {
+  return until(what, condition, timeoutMs, { since, intervalMs, state: async () => `holders now: ${(await holders()).join(', ') || 'none'}` });
 }
 
 const only = (name: string) => async () => {
@@ -138,7 +112,7 @@ function watchHolders() {
 async function expectPrimaryBack(label: string, since: number): Promise<void> {
   const watch = watchHolders();
   try {
-    timings[label] = await until('the primary to take the VIP back', only(PRIMARY.name), PREEMPT_DELAY_MS + 60_000, since, 100);
+    timings[label] = await untilVip('the primary to take the VIP back', only(PRIMARY.name), PREEMPT_DELAY_MS + 60_000, since, 100);
   } finally {
     const { longestDoubleMs } = await watch.stop();
     timings[`${label}: longest overlap of two holders`] = longestDoubleMs;
@@ -245,7 +219,7 @@ describe('keepalived: the school VIP on the lab', () => {
 
   it('exactly one server holds the VIP, the primary; from lab-client the VIP answers with the primary\'s ssh host key', async () => {
     // Started together, the backup may win the first election; the primary takes over after the preempt delay.
-    await until('the primary to hold the VIP alone', only(PRIMARY.name), PREEMPT_DELAY_MS + 60_000, convergedAt, 100);
+    await untilVip('the primary to hold the VIP alone', only(PRIMARY.name), PREEMPT_DELAY_MS + 60_000, convergedAt, 100);
     for (const host of LAB_HOSTS) {
       const addresses = await stdoutOf(host.name, sh`ip -o addr show dev eth0`);
       if (host === PRIMARY) expect(addresses).toContain(`inet ${LAB_VIP}/24`);
@@ -285,7 +259,7 @@ describe('keepalived: the school VIP on the lab', () => {
     // powerCut sends its SIGKILL before it first waits; 100 ms later nothing of the primary answers any more.
     const [, takeover, answered] = await Promise.all([
       powerCut(PRIMARY.name),
-      until('the backup to hold the VIP', () => holds(BACKUP.name), 30_000, cutAt),
+      untilVip('the backup to hold the VIP', () => holdsVip(BACKUP.name), 30_000, cutAt),
       new Promise((r) => setTimeout(r, 100)).then(() => firstTcpAnswer(cutAt)),
     ]);
     timings['power cut → backup holds the VIP'] = takeover;
@@ -309,7 +283,7 @@ describe('keepalived: the school VIP on the lab', () => {
     await stopService(PRIMARY.name, 'ssh.service');
     try {
       const [takeover, answered] = await Promise.all([
-        until('the backup to hold the VIP alone', only(BACKUP.name), 30_000, stopAt),
+        untilVip('the backup to hold the VIP alone', only(BACKUP.name), 30_000, stopAt),
         firstTcpAnswer(stopAt),
       ]);
       timings['sshd stopped → backup holds the VIP'] = takeover;
@@ -331,7 +305,7 @@ describe('keepalived: the school VIP on the lab', () => {
     let partition: string[] = [];
     try {
       const [takeover, answered] = await Promise.all([
-        until('the backup to hold the VIP', () => holds(BACKUP.name), 30_000, downAt),
+        untilVip('the backup to hold the VIP', () => holdsVip(BACKUP.name), 30_000, downAt),
         firstTcpAnswer(downAt),
       ]);
       timings['link cut → backup holds the VIP'] = takeover;
@@ -344,7 +318,7 @@ describe('keepalived: the school VIP on the lab', () => {
     const upAt = performance.now();
     // Without carrier the primary's keepalived goes FAULT and drops the VIP, so the cut side holds nothing.
     timings['link cut: servers holding the VIP during the cut (count)'] = partition.length;
-    timings['link up → exactly one holder'] = await until('exactly one holder', async () => (await holders()).length === 1, 10_000, upAt);
+    timings['link up → exactly one holder'] = await untilVip('exactly one holder', async () => (await holders()).length === 1, 10_000, upAt);
     const watch = watchHolders();
     await new Promise((r) => setTimeout(r, 3000));
     const { longestDoubleMs } = await watch.stop();

@@ -1,12 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
 import inventory from '../../inventory/lab.ts';
-import { LAB_CLIENT, LAB_HOSTS, LAB_VAULT } from '../lab/config.ts';
+import { LAB_HOSTS, LAB_VAULT } from '../lab/config.ts';
 import { onHost } from '../lab/faults.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
+import { fromClient } from './support/client.ts';
+import { stdoutOf } from './support/hosts.ts';
+import { curlAt, httpsHandshake } from './support/web-client.ts';
 import { freshLab } from './support/lab.ts';
 import { play, playJson } from './support/play.ts';
 
@@ -15,34 +17,8 @@ const { domain, schoolName } = inventory.groups!.servers.vars as { domain: strin
 const MAIL = `mail.${domain}`;
 const [PRIMARY, BACKUP] = LAB_HOSTS;
 
-/** Runs a program in the lab's client namespace (a LAN client): its exit code and output, never throwing. */
-function fromClient(program: string, args: readonly string[], input = ''): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, program, ...args], { encoding: 'utf8', input, timeout: 30_000 });
-  if (result.error) throw result.error;
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** curl from the client with the mail names resolved to one server: `-w` output and body. */
-function curl(address: string, args: readonly string[]): string {
-  const resolve = [80, 443].flatMap((port) => ['--resolve', `${MAIL}:${port}:${address}`]);
-  const result = fromClient('curl', ['-sS', '--max-time', '20', ...resolve, ...args]);
-  expect(result.code, result.stderr).toBe(0);
-  return result.stdout;
-}
-
-/** A TLS handshake from the client to a server's 443 with only the given protocol version offered. */
-function handshake(address: string, version: 'tls1_1' | 'tls1_2'): { code: number | null; output: string } {
-  // OpenSSL 3 refuses to offer TLS 1.1 at its default security level: level 0 makes the client really try,
-  // so a failure is the server's refusal.
-  const result = fromClient('openssl', ['s_client', '-connect', `${address}:443`, '-servername', MAIL, `-${version}`, '-cipher', 'DEFAULT@SECLEVEL=0'], 'Q\n');
-  return { code: result.code, output: result.stdout + result.stderr };
-}
-
-async function stdoutOf(host: string, command: ReturnType<typeof sh>): Promise<string> {
-  const result = await onHost(host, command);
-  if (result.exitCode !== 0) throw new Error(`${host}: ${result.command} exited ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
+const curl = (address: string, args: readonly string[]) => curlAt(address, MAIL, args);
+const handshake = (address: string, version: 'tls1_1' | 'tls1_2') => httpsHandshake(address, MAIL, version);
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 

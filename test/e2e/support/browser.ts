@@ -13,6 +13,8 @@ export const ARTIFACTS = join(REPO, 'test/artifacts');
 export interface LabBrowser {
   readonly browser: Browser;
   readonly context: BrowserContext;
+  /** A page in a context of its own (its own cookies): another person at another browser. */
+  newSession(): Promise<Page>;
   close(): Promise<void>;
 }
 
@@ -40,8 +42,9 @@ export async function launchBrowser(options: { hosts?: Readonly<Record<string, s
     ],
   });
   try {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
-    return { browser, context, close: () => browser.close() };
+    const newContext = () => browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+    const context = await newContext();
+    return { browser, context, newSession: async () => (await newContext()).newPage(), close: () => browser.close() };
   } catch (error) {
     await browser.close();
     throw error;

@@ -7,13 +7,8 @@ export async function webmailLogin(page: Page, url: string, user: string, passwo
   await page.fill('#rcmloginuser', user);
   await page.fill('#rcmloginpwd', password);
   await Promise.all([page.waitForURL(/_task=mail/, { timeout: 30_000 }), page.click('#rcmloginsubmit')]);
-  await page.waitForSelector('#messagelist', { timeout: 30_000 });
-}
-
-/** Logs out, so the next login starts clean. */
-export async function webmailLogout(page: Page, url: string): Promise<void> {
-  await page.goto(`${url}?_task=logout`);
-  await page.waitForSelector('#rcmloginuser', { timeout: 30_000 });
+  // The folder list: the message list itself is hidden while the mailbox is empty.
+  await page.waitForSelector('#mailboxlist', { timeout: 30_000 });
 }
 
 /**
@@ -50,7 +45,8 @@ export async function webmailOpen(page: Page, url: string, subject: string, shot
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await page.goto(`${url}?_task=mail&_mbox=INBOX`);
-    await page.waitForSelector('#messagelist', { timeout: 30_000 });
+    await page.waitForSelector('#mailboxlist', { timeout: 30_000 });
+    await page.waitForLoadState('networkidle');
     const row = page.locator('#messagelist tr', { hasText: subject }).first();
     if ((await row.count()) > 0) {
       await screenshot(page, `${shots}-inbox`);

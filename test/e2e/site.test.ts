@@ -1,0 +1,226 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sh } from '../../src/connection/sh.ts';
+import inventory from '../../inventory/lab.ts';
+import { LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
+import { launchBrowser, screenshot } from './support/browser.ts';
+import { fromClient } from './support/client.ts';
+import { lease } from './support/dhcp.ts';
+import { asOutsider, dig, digHeader, serialOf } from './support/dns.ts';
+import { stdoutOf, vipHolders } from './support/hosts.ts';
+import { freshLab } from './support/lab.ts';
+import { client, inbox, login, password, py, scrub, swaks, token } from './support/mail-client.ts';
+import { play, playJson } from './support/play.ts';
+import { until } from './support/wait.ts';
+import { curlAt, httpsHandshake } from './support/web-client.ts';
+import { webmailLogin, webmailOpen, webmailSend } from './support/webmail.ts';
+
+/** The school's site playbook on the lab's inventory: exactly the README's deploy. */
+const SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts'];
+const { domain, schoolName, dhcpRange } = inventory.groups!.servers.vars as { domain: string; schoolName: string; dhcpRange: { start: string; end: string } };
+const MAIL = `mail.${domain}`;
+const WEBMAIL = `https://${MAIL}/`;
+const [PRIMARY, BACKUP] = LAB_HOSTS;
+const timings: Record<string, number> = {};
+
+const lastOctet = (address: string) => Number(address.split('.')[3]);
+
+describe('the school site (playbooks/site.ts) on two bare lab servers, used through the VIP', () => {
+  let work: string;
+
+  beforeAll(async () => {
+    await freshLab();
+    work = mkdtempSync(join(tmpdir(), 'play-site-e2e-'));
+  });
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+    console.log(`site e2e timings (s): ${JSON.stringify(timings)}`);
+  });
+
+  it('takes both bare servers to the working system; a second run changes nothing; --check then reports nothing to do', async () => {
+    let started = Date.now();
+    const first = await playJson(SITE);
+    timings['first run'] = (Date.now() - started) / 1000;
+    expect(first.code, scrub(first.stderr + first.stdout)).toBe(0);
+    for (const host of ['primary', 'backup']) {
+      expect(first.report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });
+      expect(first.report.hosts[host].changed).toBeGreaterThan(50);
+    }
+    started = Date.now();
+    const second = await playJson(SITE);
+    timings['second run'] = (Date.now() - started) / 1000;
+    expect(second.code, scrub(second.stdout)).toBe(0);
+    for (const host of ['primary', 'backup']) {
+      expect(second.report.hosts[host]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+      expect(second.report.hosts[host].commands).toBeLessThanOrEqual(2);
+    }
+    const check = await play([...SITE, '--check', '--detailed-exitcode']);
+    expect(check.code, scrub(check.stdout)).toBe(0);
+    expect(check.stdout).toMatch(/^primary +ok=\d+ changed=0 /m);
+    expect(check.stdout).toMatch(/^backup +ok=\d+ changed=0 /m);
+    for (const { name } of LAB_HOSTS) {
+      expect(await stdoutOf(name, sh`systemctl --failed --no-legend --plain`)).toBe('');
+      for (const unit of ['named', 'isc-dhcp-server', 'apache2', 'php8.2-fpm', 'postfix@-', 'dovecot', 'keepalived']) {
+        expect(await stdoutOf(name, sh`systemctl is-active ${unit}`), `${name}: ${unit}`).toBe('active\n');
+      }
+    }
+  });
+
+  it('one server holds the VIP, the primary', async () => {
+    await until('one holder of the VIP', async () => (await vipHolders()).length === 1, 30_000);
+    expect(await vipHolders()).toEqual([PRIMARY.name]);
+  });
+
+  it('DNS: both servers answer mail (and webmail, www) with the VIP and the MX; the backup\'s serial equals the primary\'s', () => {
+    for (const server of [PRIMARY.address, BACKUP.address]) {
+      for (const name of ['mail', 'webmail', 'www']) expect(dig(server, '+short', `${name}.${domain}`), `${name} at ${server}`).toBe(`${LAB_VIP}\n`);
+      expect(dig(server, '+short', 'MX', domain)).toBe(`10 mail.${domain}.\n`);
+      expect(digHeader(dig(server, `mail.${domain}`)).flags).toContain('aa');
+    }
+    expect(serialOf(BACKUP.address, domain)).toBe(serialOf(PRIMARY.address, domain));
+  });
+
+  it('DHCP: lab-client gets a lease from the pool with the router, both DNS servers and the domain', () => {
+    const got = lease();
+    expect(lastOctet(got.address)).toBeGreaterThanOrEqual(lastOctet(dhcpRange.start));
+    expect(lastOctet(got.address)).toBeLessThanOrEqual(lastOctet(dhcpRange.end));
+    expect(got.routers).toBe(inventory.groups!.servers.vars!.router as string);
+    expect(got.dns.split(',').sort()).toEqual([PRIMARY.address, BACKUP.address].sort());
+    expect(got.domain).toBe(domain);
+    expect([PRIMARY.address, BACKUP.address]).toContain(got.server);
+  });
+
+  it('mail through the VIP: guru1 sends kepsek an attachment on 587 (STARTTLS + AUTH); kepsek reads it intact over IMAPS; the reply reaches guru1', async () => {
+    const attachment = randomBytes(300_000);
+    const file = join(work, 'jadwal-ujian.pdf');
+    writeFileSync(file, attachment);
+    const subject = `Jadwal ujian ${token()}`;
+    const sent = await swaks(LAB_VIP, [...login('guru1'), '--from', `guru1@${domain}`, '--to', `kepsek@${domain}`, '--header', `Subject: ${subject}`, '--body', 'Jadwal ujian terlampir.', '--attach-type', 'application/pdf', '--attach', `@${file}`]);
+    expect(sent.code, sent.output).toBe(0);
+    expect(sent.output).toMatch(/<- +220 .*ESMTP/);
+    expect(sent.output).toMatch(/<~ +235 /);
+    expect(sent.output).toMatch(/<~ +250 2\.0\.0 Ok: queued/);
+
+    const [received] = await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]);
+    expect(received, 'the message reached kepsek').toBeDefined();
+    expect(received.from).toContain(`guru1@${domain}`);
+    expect(received.attachments).toEqual([{ filename: 'jadwal-ujian.pdf', size: attachment.length, sha256: createHash('sha256').update(attachment).digest('hex') }]);
+
+    const reply = await swaks(LAB_VIP, [...login('kepsek'), '--from', `kepsek@${domain}`, '--to', `guru1@${domain}`, '--header', `Subject: Re: ${subject}`, '--body', 'Sudah saya terima.']);
+    expect(reply.code, reply.output).toBe(0);
+    const [answer] = await inbox(LAB_VIP, 'guru1', ['SUBJECT', `Re: ${subject}`]);
+    expect(answer, 'the reply reached guru1').toBeDefined();
+    expect(answer.from).toContain(`kepsek@${domain}`);
+    expect(answer.text).toContain('Sudah saya terima.');
+  });
+
+  describe('the security baseline (../shared/MAILSTACK.md), each row tried at the VIP from a LAN client', () => {
+    it('not an open relay: outside to outside on 25 → 554 5.7.1 Relay access denied', async () => {
+      const relay = await swaks(LAB_VIP, ['--port', '25', '--from', 'a@outside.test', '--to', 'b@outside.test']);
+      expect(relay.code).not.toBe(0);
+      expect(relay.output).toMatch(/<\*\* +554 5\.7\.1 <b@outside\.test>: Relay access denied/);
+    });
+
+    it('AUTH only after TLS: none in EHLO on 25 or 587 before STARTTLS; 587 STARTTLS + AUTH → 235', async () => {
+      for (const port of ['25', '587']) {
+        const plain = await swaks(LAB_VIP, ['--port', port, '--quit-after', 'EHLO']);
+        expect(plain.output).toMatch(/250-STARTTLS/);
+        expect(plain.output).not.toMatch(/AUTH/);
+      }
+      const ok = await swaks(LAB_VIP, [...login('guru1'), '--quit-after', 'AUTH']);
+      expect(ok.output).toMatch(/<~ +235 2\.7\.0 Authentication successful/);
+    });
+
+    it('no plaintext IMAP login: LOGINDISABLED on 143 before STARTTLS; IMAPS on 993 logs in', async () => {
+      const answer = await py<{ before: string[]; loginBeforeTls: string; loginAfterTls: string }>({ op: 'imap-plain', host: LAB_VIP, user: 'guru1', password: password('guru1') });
+      expect(answer.before).toContain('LOGINDISABLED');
+      expect(answer.loginBeforeTls).toMatch(/^refused/);
+      expect(answer.loginAfterTls).toBe('OK');
+      expect(await inbox(LAB_VIP, 'guru1', ['SUBJECT', 'no such subject'], 0)).toEqual([]);
+    });
+
+    it('TLS 1.2 minimum: TLS 1.1 refused, TLS 1.2 accepted on 993, 465, 587 and 443', async () => {
+      for (const { port, starttls } of [{ port: 993 }, { port: 465 }, { port: 587, starttls: 'smtp' }]) {
+        const base = ['openssl', 's_client', '-connect', `${LAB_VIP}:${port}`, ...(starttls ? ['-starttls', starttls] : [])];
+        const old = await client([...base, '-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0'], { timeoutMs: 20_000 });
+        expect(old.code, `${port}: TLS 1.1 accepted\n${old.output}`).not.toBe(0);
+        const current = await client([...base, '-tls1_2'], { timeoutMs: 20_000 });
+        expect(current.output, `${port}: TLS 1.2`).toMatch(/^New, TLSv1\.2, Cipher is /m);
+      }
+      expect(httpsHandshake(LAB_VIP, MAIL, 'tls1_1').code).not.toBe(0);
+      expect(httpsHandshake(LAB_VIP, MAIL, 'tls1_2').output).toMatch(/^New, TLSv1\.2, Cipher is /m);
+    });
+
+    it('the sender must match the login: guru1 as kepsek@ → 553', async () => {
+      const forged = await swaks(LAB_VIP, [...login('guru1'), '--from', `kepsek@${domain}`, '--to', `guru2@${domain}`]);
+      expect(forged.output).toMatch(/553 5\.7\.1 <kepsek@smknh\.sch\.id>: Sender address rejected: not owned by user guru1/);
+    });
+
+    it('no user enumeration: VRFY root → 502', async () => {
+      expect(await py({ op: 'vrfy', host: LAB_VIP, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
+    });
+
+    it('DNS not abusable: recursion and AXFR refused to an outsider asking the VIP; AXFR without the key refused to the LAN', async () => {
+      expect(dig(LAB_VIP, 'AXFR', domain)).toContain('Transfer failed.');
+      await asOutsider((outsider) => {
+        expect(digHeader(dig(LAB_VIP, '-b', outsider, 'example.com')).status).toBe('REFUSED');
+        expect(dig(LAB_VIP, '-b', outsider, 'AXFR', domain)).toContain('Transfer failed.');
+      });
+    });
+
+    it('webmail hygiene: HTTP → 301 to HTTPS; the installer is not served', () => {
+      expect(curlAt(LAB_VIP, MAIL, ['-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://${MAIL}/`])).toBe(`301 ${WEBMAIL}`);
+      expect(curlAt(LAB_VIP, MAIL, ['-k', '-o', '/dev/null', '-w', '%{http_code}', `${WEBMAIL}installer/`])).not.toBe('200');
+      const page = fromClient('curl', ['-sSk', '--max-time', '20', '--resolve', `${MAIL}:443:${LAB_VIP}`, WEBMAIL]);
+      expect(page.stdout).toContain(`<title>${schoolName} :: `);
+    });
+  });
+
+  it('webmail in a real browser at the VIP: guru1 sends kepsek an attachment; kepsek sees it with the attachment (screenshots in test/artifacts/)', async () => {
+    const browser = await launchBrowser({ hosts: { [MAIL]: LAB_VIP } });
+    try {
+      const page = await browser.newSession();
+      const subject = `Undangan rapat ${token()}`;
+      const attachment = { name: 'undangan-rapat.pdf', mimeType: 'application/pdf', buffer: randomBytes(120_000) };
+      await webmailLogin(page, WEBMAIL, 'guru1', password('guru1'));
+      await screenshot(page, 'site-guru1-inbox');
+      await webmailSend(page, WEBMAIL, { to: `kepsek@${domain}`, subject, body: 'Undangan rapat guru terlampir.', attachment }, 'site-guru1');
+
+      // kepsek at a browser of his own.
+      const kepsek = await browser.newSession();
+      await webmailLogin(kepsek, WEBMAIL, 'kepsek', password('kepsek'));
+      const shown = await webmailOpen(kepsek, WEBMAIL, subject, 'site-kepsek');
+      expect(shown.join(' ')).toContain(attachment.name);
+
+      // What the browser showed is what arrived: the same bytes, read over IMAPS.
+      const [received] = await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]);
+      expect(received.from).toContain(`guru1@${domain}`);
+      expect(received.attachments).toEqual([{ filename: attachment.name, size: attachment.buffer.length, sha256: createHash('sha256').update(attachment.buffer).digest('hex') }]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('drift: a hand edit of main.cf on the primary is shown by --check (exit 3) and left alone; a run restores it and reloads postfix', async () => {
+    await stdoutOf(PRIMARY.name, sh`sed -i 's/^disable_vrfy_command = yes$/disable_vrfy_command = no/' /etc/postfix/main.cf && postfix reload`);
+    expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).not.toMatchObject({ code: 502 });
+
+    const check = await play([...SITE, '--check', '--detailed-exitcode']);
+    expect(check.code, scrub(check.stdout)).toBe(3);
+    expect(check.stdout).toContain('-disable_vrfy_command = no');
+    expect(check.stdout).toContain('+disable_vrfy_command = yes');
+    expect(check.stdout).toMatch(/primary \| would run \| postfix › handler reload postfix/);
+    expect(check.stdout).not.toMatch(/backup \| would (change|run)/);
+    expect(await stdoutOf(PRIMARY.name, sh`grep '^disable_vrfy_command' /etc/postfix/main.cf`)).toBe('disable_vrfy_command = no\n');
+
+    const fix = await playJson(SITE);
+    expect(fix.code, scrub(fix.stdout)).toBe(0);
+    const changed = fix.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
+    expect(changed).toEqual(['primary: template /etc/postfix/main.cf', 'primary: reload postfix']);
+    expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
+  });
+});

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import { SMKNH_ACCOUNTS } from '../../../inventory/school.ts';
+import { LAB_VAULT } from '../../lab/config.ts';
+import { fromClientAsync } from './client.ts';
+
+/** The names of the lab school's accounts. */
+export const ACCOUNTS: readonly string[] = SMKNH_ACCOUNTS.map((a) => a.name);
+
+/** A lab account's password, read from the lab's vault at test time (never written anywhere). */
+export function password(account: string): string {
+  const value = (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>)[`account_${account}`];
+  if (!value) throw new Error(`the lab vault has no account_${account}`);
+  return value;
+}
+
+/** Removes every account password (and its base64 form, as in SMTP AUTH LOGIN) from a text shown in a failure. */
+export function scrub(text: string): string {
+  let out = text;
+  for (const account of ACCOUNTS) {
+    const secret = password(account);
+    out = out.replaceAll(secret, '<password>').replaceAll(Buffer.from(secret).toString('base64'), '<password-base64>');
+  }
+  return out;
+}
+
+/** What a mail client run in lab-client did, with every account password scrubbed from its output. */
+export interface MailClientResult {
+  readonly code: number | null;
+  /** stdout and stderr together. */
+  readonly output: string;
+  readonly stdout: string;
+}
+
+/** Runs a real client program in lab-client (198.18.N.50); passwords never reach a failure message. */
+export async function client(args: readonly string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<MailClientResult> {
+  const { code, stdout, stderr } = await fromClientAsync(args, { input: options.stdin, timeoutMs: options.timeoutMs });
+  return { code, stdout: scrub(stdout), output: scrub(stdout + stderr) };
+}
+
+/** swaks against a lab server; the password never appears in its transcript (-ahp) and DATA is summarized. */
+export function swaks(server: string, args: readonly string[]): Promise<MailClientResult> {
+  return client(['swaks', '--server', server, '--helo', 'client.lab.test', '--suppress-data', '--auth-hide-password', ...args]);
+}
+
+/** swaks arguments to log in on submission (587) with STARTTLS, or on smtps (465) with implicit TLS. */
+export function login(account: string, port: 587 | 465 = 587): string[] {
+  return ['--port', String(port), port === 465 ? '--tls-on-connect' : '--tls', '--auth', 'LOGIN', '--auth-user', account, '--auth-password', password(account)];
+}
+
+// A small IMAP/SMTP client for what swaks and openssl do not do (IMAP logins and searches, SMTP VRFY):
+// Python's imaplib and smtplib, run in the client namespace; the request (with the password) comes on stdin.
+const PY_CLIENT = String.raw`
+import email, hashlib, imaplib, json, smtplib, ssl, sys, time
+req = json.load(sys.stdin)
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+out = {}
+if req['op'] == 'imap-plain':
+    m = imaplib.IMAP4(req['host'], 143)
+    out['before'] = [c for c in m.capabilities]
+    try:
+        m.login(req['user'], req['password']); out['loginBeforeTls'] = 'ok'
+    except Exception as e:
+        out['loginBeforeTls'] = 'refused: ' + str(e)
+    m.starttls(ssl_context=ctx)
+    out['after'] = [c for c in m.capabilities]
+    out['loginAfterTls'] = m.login(req['user'], req['password'])[0]
+    m.logout()
+elif req['op'] == 'imaps-find':
+    m = imaplib.IMAP4_SSL(req['host'], 993, ssl_context=ctx)
+    out['login'] = m.login(req['user'], req['password'])[0]
+    deadline = time.time() + req.get('wait', 30)
+    uids = []
+    while True:
+        m.select('INBOX', readonly=True)
+        # imaplib sends arguments as they are: quote every value (keys are the odd-indexed ones).
+        args = [c if i % 2 == 0 else '"' + c.replace('\\', '\\\\').replace('"', '\\"') + '"' for i, c in enumerate(req['criteria'])]
+        typ, data = m.uid('SEARCH', *args)
+        uids = data[0].split() if data and data[0] else []
+        if uids or time.time() > deadline: break
+        time.sleep(0.5)
+    out['messages'] = []
+    for uid in uids:
+        typ, data = m.uid('FETCH', uid, '(RFC822)')
+        msg = email.message_from_bytes(data[0][1])
+        parts = []
+        for part in msg.walk():
+            if part.get_filename():
+                payload = part.get_payload(decode=True)
+                parts.append({'filename': part.get_filename(), 'size': len(payload), 'sha256': hashlib.sha256(payload).hexdigest()})
+        body = msg.as_string()
+        out['messages'].append({'uid': uid.decode(), 'subject': msg['Subject'], 'from': msg['From'], 'attachments': parts, 'text': body[:20000]})
+    m.logout()
+elif req['op'] == 'vrfy':
+    s = smtplib.SMTP(req['host'], req['port'], timeout=20)
+    s.ehlo('client.lab.test')
+    if req.get('starttls'):
+        s.starttls(context=ctx); s.ehlo('client.lab.test')
+    code, text = s.verify('root')
+    out = {'code': code, 'text': text.decode()}
+    s.quit()
+print(json.dumps(out))
+`;
+
+/** Runs one request of the Python client in the client namespace and parses its answer. */
+export async function py<T>(request: Record<string, unknown>): Promise<T> {
+  const result = await client(['/usr/bin/python3', '-c', PY_CLIENT], { stdin: JSON.stringify(request) });
+  if (result.code !== 0) throw new Error(`python client ${String(request.op)} exited ${result.code}: ${result.output}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+export interface FoundMessage {
+  uid: string;
+  subject: string;
+  from: string;
+  attachments: { filename: string; size: number; sha256: string }[];
+  text: string;
+}
+
+/**
+ * The messages of an account's INBOX matching IMAP SEARCH criteria (pairs of key and value, e.g.
+ * `['SUBJECT', 'Rapor x']`), read over IMAPS (993); waits up to `wait` seconds for delivery.
+ */
+export async function inbox(server: string, account: string, criteria: string[], wait = 30): Promise<FoundMessage[]> {
+  const answer = await py<{ login: string; messages: FoundMessage[] }>({ op: 'imaps-find', host: server, user: account, password: password(account), criteria, wait });
+  expect(answer.login).toBe('OK');
+  return answer.messages;
+}
+
+/** A short random token, to make a subject unique to one test. */
+export const token = (): string => randomBytes(6).toString('hex');

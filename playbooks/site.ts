@@ -1,5 +1,6 @@
 import { definePlaybook } from 'play';
 import inventory from '../inventory/smknh.ts';
+import { schoolHealth } from '../roles/common/health.ts';
 import apache from '../roles/apache/index.ts';
 import dhcp from '../roles/dhcp/index.ts';
 import dns from '../roles/dns/index.ts';
@@ -13,7 +14,7 @@ import users from '../roles/users/index.ts';
 /**
  * The school's highly available webmail on its two servers: `npx play site` (the school's inventory) or
  * `npx play site -i inventory/lab.ts` (the lab). One server at a time, the backup first, so the VIP's holder
- * is never the server being changed.
+ * is never the server being changed. `npx play verify site` checks the deployed pair (roles/common/health.ts).
  */
 export default definePlaybook({
   name: 'school webmail',
@@ -33,8 +34,9 @@ export default definePlaybook({
         // The tls role installs the shared certificate; apache only uses it.
         { role: apache, vars: { manageCertificate: false }, tags: ['apache', 'web'] },
         { role: roundcube, tags: ['roundcube', 'web'] },
-        { role: keepalived, tags: ['keepalived'] },
+        { role: keepalived, vars: { holdForReplication: true }, tags: ['keepalived'] },
       ],
     },
   ],
+  verify: schoolHealth,
 });

@@ -5,6 +5,7 @@
 export { defineInventory, type Inventory, type InventorySpec, type HostSpec } from './model/inventory.ts';
 export { defineRole, type Role, type RoleSpec, type RoleContext } from './model/role.ts';
 export { definePlaybook, type Playbook, type PlaybookSpec, type Play, type RoleUse } from './model/playbook.ts';
+export type { HealthCheck, HealthHost, HealthRow } from './model/health.ts';
 export { SecretType } from './model/schema.ts';
 export { Type, type Static } from '@sinclair/typebox';
 

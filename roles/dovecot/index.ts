@@ -1,11 +1,18 @@
-import { defineRole, packages, service, sh, template, Type } from 'play';
-import { Account } from '../common/school.ts';
+import { command, defineRole, packages, SecretType, service, sh, template, Type, type Secret } from 'play';
+import { Account, Ipv4 } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { homeOf } from '../users/index.ts';
 
 /** Dovecot's list of the school's users (a passwd-file without passwords): the only users it knows. */
 export const USER_LIST = '/etc/dovecot/users';
+
+/** The replication secret (`doveadm_password`), in a file only root reads; dovecot.conf includes it. */
+export const REPLICATION_SECRET = '/etc/dovecot/doveadm-secret.conf';
+
+/** The nftables table that closes the replication port to all but the peer, and the unit that loads it. */
+export const REPLICATION_FIREWALL = '/etc/dovecot/replication-firewall.nft';
+export const REPLICATION_FIREWALL_UNIT = 'dovecot-replication-firewall.service';
 
 /**
  * Dovecot 2.3 for the school: IMAP on 143 (STARTTLS) and 993 (IMAPS), no login without TLS, TLS 1.2 at
@@ -20,11 +27,27 @@ export default defineRole({
     accounts: Type.Array(Account),
     listen: Type.String({ minLength: 1, description: "Dovecot's listen addresses" }),
     maxConnectionsPerUserIp: Type.Integer({ minimum: 1 }),
+    replication: Type.Boolean({ description: 'replicate every mailbox with the peer server, both ways' }),
+    lanAddress: Type.Optional(Ipv4),
+    peerAddress: Type.Optional(Ipv4),
+    doveadmPassword: Type.Optional(SecretType()),
+    replicationPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    replicationSyncTimeout: Type.String({ pattern: '^\\d+s$', description: 'how long a delivery waits for the peer to have the message, e.g. 2s' }),
   }),
-  defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20 },
-  check: (vars) => (vars.accounts.some((a) => a.state !== 'absent') ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }]),
+  defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: '2s' },
+  check: (vars) => {
+    const issues = vars.accounts.some((a) => a.state !== 'absent') ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
+    if (vars.replication) {
+      for (const key of ['lanAddress', 'peerAddress', 'doveadmPassword'] as const) {
+        if (vars[key] === undefined) issues.push({ path: `vars.${key}`, message: 'is required with replication (or set replication: false)' });
+      }
+      if (vars.lanAddress !== undefined && vars.lanAddress === vars.peerAddress) issues.push({ path: 'vars.peerAddress', message: 'must be the other server, not this one' });
+    }
+    return issues;
+  },
   tasks: ({ vars }) => {
     const present = vars.accounts.filter((a) => a.state !== 'absent');
+    const replication = { replicationPort: vars.replicationPort, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL };
     return [
       // Dovecot's LMTP and SASL sockets live in postfix's spool and belong to the postfix user: without postfix
       // installed Dovecot does not start. Installed here with the postfix role's answers, so either role may run first.
@@ -41,6 +64,7 @@ export default defineRole({
         validate: (p) => sh`awk -F: 'NF != 8 || $1 == "" || $2 != "" { exit 1 }' ${p}`,
         notify: 'reload dovecot',
       }),
+      ...(vars.replication ? replicationTasks(vars.doveadmPassword as Secret, replication) : []),
       template({
         src: 'dovecot.conf.ejs',
         dest: '/etc/dovecot/dovecot.conf',
@@ -52,6 +76,8 @@ export default defineRole({
           lmtpSocket: `${QUEUE_DIRECTORY}/${LMTP_SOCKET}`,
           authSocket: `${QUEUE_DIRECTORY}/${AUTH_SOCKET}`,
           accountNames: present.map((a) => a.name),
+          ...replication,
+          secretPath: REPLICATION_SECRET,
         },
         // The file includes nothing, so doveconf checks the whole configuration from the temp file alone.
         validate: (p) => sh`doveconf -n -c ${p} >/dev/null`,
@@ -64,5 +90,29 @@ export default defineRole({
     // A new dovecot.conf may change listeners and sockets, which only a restart applies.
     service({ taskName: 'restart dovecot', name: 'dovecot', state: 'restarted' }),
     service({ taskName: 'reload dovecot', name: 'dovecot', state: 'reloaded' }),
+    command({ name: 'reload systemd', cmd: sh`systemctl daemon-reload` }),
+    service({ taskName: 'apply the replication firewall', name: REPLICATION_FIREWALL_UNIT, state: 'restarted' }),
   ],
 });
+
+/**
+ * What replication needs before dovecot.conf refers to it: the shared secret (root only), and the firewall
+ * that lets only the peer reach the doveadm port (an nftables table of its own, loaded by a oneshot unit
+ * before Dovecot starts; `nft -c` checks a new table before it replaces the old one).
+ */
+function replicationTasks(secret: Secret, vars: { replicationPort: number; peerAddress?: string; firewallPath: string }) {
+  return [
+    template({ src: 'doveadm-secret.conf.ejs', dest: REPLICATION_SECRET, mode: '0600', owner: 'root', group: 'root', vars: { doveadmPassword: secret }, notify: 'restart dovecot' }),
+    packages({ names: ['nftables'] }),
+    template({
+      src: 'replication-firewall.nft.ejs',
+      dest: REPLICATION_FIREWALL,
+      mode: '0644',
+      vars,
+      validate: (p) => sh`nft -c -f ${p}`,
+      notify: 'apply the replication firewall',
+    }),
+    template({ src: 'replication-firewall.service.ejs', dest: `/etc/systemd/system/${REPLICATION_FIREWALL_UNIT}`, mode: '0644', vars, notify: ['reload systemd', 'apply the replication firewall'] }),
+    service({ name: REPLICATION_FIREWALL_UNIT, state: 'started', enabled: true }),
+  ];
+}

@@ -10,6 +10,12 @@ export const CHECK_SCRIPT = `${KEEPALIVED_DIR}/check-services.sh`;
 /** The notify script: logs every state change of the VRRP instance. */
 export const NOTIFY_SCRIPT = `${KEEPALIVED_DIR}/notify.sh`;
 
+/** Where the notify script keeps the instance's current state and since when (`BACKUP 1764280000`). */
+export const STATE_FILE = '/run/keepalived-school/state';
+
+/** The primary's replication gate (with `holdForReplication`): passes once its mailboxes are caught up. */
+export const REPLICATION_GATE_SCRIPT = `${KEEPALIVED_DIR}/replication-caught-up.sh`;
+
 /** A service the track script checks: a name for the log and a TCP port that must accept a connection on 127.0.0.1. */
 export const TrackedService = Type.Object(
   {
@@ -49,6 +55,7 @@ export default defineRole({
       trackFall: Type.Integer({ minimum: 1, maximum: 20 }),
       trackRise: Type.Integer({ minimum: 1, maximum: 20 }),
       transitionsLog: Type.String({ pattern: '^/[A-Za-z0-9_./-]+$', description: 'the file every state change is appended to' }),
+      holdForReplication: Type.Boolean({ description: 'a returning primary takes the VIP back only once its mailboxes are synced (needs the dovecot role\'s replication)' }),
     }),
   ]),
   defaults: {
@@ -63,6 +70,7 @@ export default defineRole({
     trackFall: 2,
     trackRise: 2,
     transitionsLog: '/var/log/keepalived-transitions.log',
+    holdForReplication: false,
   },
   check: (vars) => {
     const issues = checkSchoolVars(vars);
@@ -81,6 +89,10 @@ export default defineRole({
   tasks: ({ vars }) => {
     const priority = vars.haRole === 'primary' ? vars.primaryPriority : vars.backupPriority;
     const prefix = vars.lanNetwork.split('/')[1];
+    // Only the primary is gated: its failing gate puts it just below the backup.
+    const replicationGate = vars.holdForReplication && vars.haRole === 'primary';
+    const gateWeight = vars.primaryPriority - vars.backupPriority + 10;
+    const scripts = { stateFile: STATE_FILE, holdForReplication: vars.holdForReplication };
     return [
       packages({ names: ['keepalived'] }),
       directory({ path: KEEPALIVED_DIR, owner: 'root', group: 'root', mode: '0755' }),
@@ -93,14 +105,17 @@ export default defineRole({
         mode: '0755',
         validate: (path) => sh`bash -n ${path}`,
       }),
-      template({ src: 'notify.sh.ejs', dest: NOTIFY_SCRIPT, owner: 'root', group: 'root', mode: '0755', validate: (path) => sh`sh -n ${path}` }),
+      template({ src: 'notify.sh.ejs', dest: NOTIFY_SCRIPT, owner: 'root', group: 'root', mode: '0755', vars: scripts, validate: (path) => sh`sh -n ${path}` }),
+      ...(vars.holdForReplication
+        ? [template({ src: 'replication-caught-up.sh.ejs', dest: REPLICATION_GATE_SCRIPT, owner: 'root', group: 'root', mode: '0755', vars: scripts, validate: (path) => sh`bash -n ${path}` })]
+        : []),
       template({
         src: 'keepalived.conf.ejs',
         dest: `${KEEPALIVED_DIR}/keepalived.conf`,
         owner: 'root',
         group: 'root',
         mode: '0640',
-        vars: { priority, prefix, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT },
+        vars: { priority, prefix, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT, replicationGate, gateScript: REPLICATION_GATE_SCRIPT, gateWeight },
         // keepalived's own checker on the temp file: syntax, VRID, scripts present and secure, and (exit 5) the
         // mistakes it would otherwise only log and "ignore", such as authentication with VRRPv3.
         validate: (path) => sh`keepalived --config-test -f ${path}`,

@@ -3,6 +3,8 @@ import { ValidationError } from '../errors.ts';
 
 /** The command line of a `play` run, parsed. */
 export interface CliArgs {
+  /** `run` (the default: apply the playbook) or `verify` (its health check, read-only). */
+  readonly command: 'run' | 'verify';
   readonly playbook?: string;
   readonly inventory?: string;
   readonly check: boolean;
@@ -23,8 +25,11 @@ export interface CliArgs {
 
 /** The usage text, also the README's flag table in short. */
 export const USAGE = `Usage: play PLAYBOOK [options]
+       play verify PLAYBOOK [-i FILE] [-l PATTERN] [--json]
 
 Runs a playbook (a .ts file; a bare name is looked up in the current folder, then in playbooks/).
+\`play verify\` runs the playbook's health check on the deployed hosts instead: read-only, a table of checks,
+exit 0 only when every check is ok (1 otherwise).
 
 Options:
   -i, --inventory FILE        run against this inventory instead of the playbook's own
@@ -87,13 +92,21 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   } catch (error) {
     throw new ValidationError(`${(error as Error).message}\n\n${USAGE}`);
   }
-  const { values, positionals } = parsed;
+  const { values } = parsed;
+  let positionals = parsed.positionals;
+  const command = positionals[0] === 'verify' ? 'verify' : 'run';
+  if (command === 'verify') {
+    positionals = positionals.slice(1);
+    const runOnly = (['check', 'list-hosts', 'list-tasks', 'detailed-exitcode', 'tags', 'skip-tags'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
+    if (runOnly.length) throw new ValidationError(`play verify only reads: --${runOnly[0]} has no meaning there`);
+  }
   if (positionals.length > 1) throw new ValidationError(`expected one playbook, got ${positionals.length}: ${positionals.join(' ')}`);
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new ValidationError(`--forks must be a positive integer, got ${JSON.stringify(values.forks)}`);
   if (values['detailed-exitcode'] && !values.check) throw new ValidationError('--detailed-exitcode needs --check');
   if (!values.help && !values.version && positionals.length === 0) throw new ValidationError(`no playbook given\n\n${USAGE}`);
   return {
+    command,
     playbook: positionals[0],
     inventory: values.inventory,
     check: values.check ?? false,

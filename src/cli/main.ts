@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { PlayError, ValidationError, TemplateError } from '../errors.ts';
 import { compileRun, type CompiledRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
+import { verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
 import { mask } from '../secret.ts';
 import { parseCliArgs, USAGE, type CliArgs } from './args.ts';
@@ -9,6 +10,7 @@ import { connector } from './connect.ts';
 import { findPlaybook, loadInventory, loadPlaybook } from './load.ts';
 import { liveReporter } from './reporters/live.ts';
 import { plainReporter } from './reporters/plain.ts';
+import { formatHealthTable } from './reporters/health-table.ts';
 import { formatRecap } from './reporters/recap.ts';
 
 /** Where the CLI writes; tests pass their own. */
@@ -77,6 +79,12 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
     const playbook = await loadPlaybook(findPlaybook(args.playbook!));
     const inventory = args.inventory ? await loadInventory(args.inventory) : playbook.inventory;
     if (!inventory) throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
+    if (args.command === 'verify') {
+      const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
+      const health = await verifyPlaybook(playbook, inventory, { limit: args.limit, connect });
+      streams.stdout.write(args.json ? `${mask(JSON.stringify({ healthy: health.healthy, rows: health.rows, durationMs: Math.round(health.durationMs) }))}\n` : `${mask(formatHealthTable(health))}\n`);
+      return health.healthy ? ExitCode.ok : ExitCode.failed;
+    }
     const listing = args.listHosts || args.listTasks;
     const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing });
     if (listing) {

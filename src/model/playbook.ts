@@ -1,5 +1,6 @@
 import type { TObject } from '@sinclair/typebox';
 import { callerFrame, type Task } from '../ops/op.ts';
+import type { HealthCheck } from './health.ts';
 import type { Inventory } from './inventory.ts';
 import type { Role, RoleContext } from './role.ts';
 
@@ -32,6 +33,8 @@ export interface PlaybookSpec {
   readonly name?: string;
   readonly inventory: Inventory;
   readonly plays: readonly Play[];
+  /** What `play verify` checks on the deployed hosts (read-only). */
+  readonly verify?: HealthCheck;
 }
 
 /** A declared playbook, remembering its file. */

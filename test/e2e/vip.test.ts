@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdsVip, stdoutOf, vipHolders as holders } from './support/hosts.ts';
-import { until } from './support/wait.ts';
+import { firstAnswerAtVip, onlyHolder, untilVip, watchHolders } from './support/failover.ts';
 import { freshLab } from './support/lab.ts';
 import { play, playJson } from './support/play.ts';
 import { sh } from '../../src/connection/sh.ts';
@@ -59,54 +59,8 @@ async function whoAnswers(): Promise<string | undefined> {
   return [...hostKeys].find(([, k]) => k === key)?.[0] ?? `an unknown key ${key}`;
 }
 
-/**
- * Resolves once a TCP connection from lab-client to VIP:22 succeeds (an attempt every ~20 ms, each given 200 ms),
- * with the milliseconds since `since`. Start it once the old holder cannot answer any more.
- */
-async function firstTcpAnswer(since: number, timeoutMs = 30_000): Promise<number> {
-  const loop = `until timeout 0.2 bash -c 'exec 3<>/dev/tcp/${LAB_VIP}/22' 2>/dev/null; do sleep 0.02; done`;
-  await inClient('bash', ['-c', loop], timeoutMs);
-  return Math.round(performance.now() - since);
-}
-
-/** Polls every `intervalMs` until the condition holds; returns the milliseconds since `since`. */
-function untilVip(what: string, condition: () => Promise<boolean>, timeoutMs: number, since = performance.now(), intervalMs = 20): Promise<number> {
-  return until(what, condition, timeoutMs, { since, intervalMs, state: async () => `holders now: ${(await holders()).join(', ') || 'none'}` });
-}
-
-const only = (name: string) => async () => {
-  const now = await holders();
-  return now.length === 1 && now[0] === name;
-};
-
-/**
- * Samples the holders every 50 ms until stopped: the most holders seen at once and the longest stretch with two
- * (a master handing over adds the VIP a moment before the old one removes it; a split brain lasts).
- */
-function watchHolders() {
-  let stopped = false;
-  let most = 0;
-  let longestDouble = 0;
-  let doubleSince: number | undefined;
-  const done = (async () => {
-    while (!stopped) {
-      const count = (await holders()).length;
-      const now = performance.now();
-      most = Math.max(most, count);
-      if (count > 1) doubleSince ??= now;
-      else doubleSince = undefined;
-      if (doubleSince !== undefined) longestDouble = Math.max(longestDouble, now - doubleSince);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await done;
-      return { most, longestDoubleMs: Math.round(longestDouble) };
-    },
-  };
-}
+const firstTcpAnswer = (since: number) => firstAnswerAtVip(22, since);
+const only = onlyHolder;
 
 /** After the primary's power came back, or its service or link: it takes the VIP back once the preempt delay is over. */
 async function expectPrimaryBack(label: string, since: number): Promise<void> {

@@ -92,6 +92,38 @@ elif req['op'] == 'imaps-find':
         body = msg.as_string()
         out['messages'].append({'uid': uid.decode(), 'subject': msg['Subject'], 'from': msg['From'], 'attachments': parts, 'text': body[:20000]})
     m.logout()
+elif req['op'] == 'send-many':
+    # Like a mail client that retries: each message is sent until the server accepts it (250 after DATA),
+    # one every 'pace' seconds; what it answers: per message the accepting time and the attempts it took.
+    out['sent'] = []
+    for i in range(req['count']):
+        subject = '%s %03d' % (req['subject'], i)
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                s = smtplib.SMTP(req['host'], 587, timeout=5)
+                s.starttls(context=ctx); s.login(req['user'], req['password'])
+                s.sendmail(req['from'], [req['to']], 'From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s.%03d@lab.test>\r\n\r\nmessage %d\r\n' % (req['from'], req['to'], subject, req['subject'].replace(' ', '-'), i, i))
+                try: s.quit()
+                except Exception: pass
+                break
+            except Exception as e:
+                if attempts >= 200: raise
+                time.sleep(0.1)
+        out['sent'].append({'subject': subject, 'at': time.time(), 'attempts': attempts})
+        time.sleep(req.get('pace', 0.1))
+elif req['op'] == 'imaps-subjects':
+    m = imaplib.IMAP4_SSL(req['host'], 993, ssl_context=ctx)
+    m.login(req['user'], req['password'])
+    m.select('INBOX', readonly=True)
+    typ, data = m.uid('SEARCH', 'SUBJECT', '"' + req['subject'] + '"')
+    uids = data[0].split() if data and data[0] else []
+    out['subjects'] = []
+    for uid in uids:
+        typ, data = m.uid('FETCH', uid, '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+        out['subjects'].append(email.message_from_bytes(data[0][1])['Subject'])
+    m.logout()
 elif req['op'] == 'vrfy':
     s = smtplib.SMTP(req['host'], req['port'], timeout=20)
     s.ehlo('client.lab.test')

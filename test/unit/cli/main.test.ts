@@ -516,3 +516,41 @@ describe('play CLI: the real binary', { timeout: 60_000 }, () => {
     expect(readFileSync(knownHosts, 'utf8')).toBe('');
   });
 });
+
+describe('play verify', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'play-verify-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints the table and exits 0 when every check is ok; 1 naming the failed check otherwise; --json is pure JSON', async () => {
+    writeFileSync(join(dir, 'alpha.health'), 'ok\n');
+    writeFileSync(join(dir, 'beta.health'), 'ok\n');
+    const healthy = await play(['verify', fixture('health.ts')], dir);
+    expect(healthy.stderr).toBe('');
+    expect(healthy.code).toBe(0);
+    expect(healthy.stdout).toMatch(/^CHECK +HOST +STATE +DETAIL$/m);
+    expect(healthy.stdout).toMatch(/^health file +alpha +OK +says ok \(greeting hello\)$/m);
+    expect(healthy.stdout).toContain('healthy: 2 checks ok');
+
+    writeFileSync(join(dir, 'beta.health'), 'broken\n');
+    const sick = await play(['verify', fixture('health.ts')], dir);
+    expect(sick.code).toBe(1);
+    expect(sick.stdout).toMatch(/^health file +beta +FAIL +says broken/m);
+    expect(sick.stdout).toContain('NOT healthy: 1 of 2 checks failed (health file)');
+
+    const json = await play(['verify', fixture('health.ts'), '--json', '-l', 'beta'], dir);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ healthy: false, rows: [{ check: 'health file', host: 'beta', ok: false, detail: 'says broken (greeting hello)' }] });
+  });
+
+  it('refuses flags that change or plan things (exit 2), and a playbook without a health check', async () => {
+    const check = await play(['verify', fixture('health.ts'), '--check'], dir);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toContain('play verify only reads: --check has no meaning there');
+    const none = await play(['verify', fixture('site.ts')], dir);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/has no health check/);
+  });
+});

@@ -1,0 +1,62 @@
+import type { Connection } from '../connection/connection.ts';
+import { ValidationError } from '../errors.ts';
+import type { HealthHost, HealthRow } from '../model/health.ts';
+import { selectHosts } from '../model/host-pattern.ts';
+import { checkInventory, type Inventory } from '../model/inventory.ts';
+import type { Playbook } from '../model/playbook.ts';
+import { mask } from '../secret.ts';
+import { inventoryVars } from './compile.ts';
+
+/** What `play verify` found: every row, and whether all of them are ok. */
+export interface HealthReport {
+  readonly rows: readonly HealthRow[];
+  readonly healthy: boolean;
+  readonly durationMs: number;
+}
+
+/**
+ * Runs a playbook's health check against the inventory's hosts (all of them, or those `limit` selects):
+ * opens one connection per host at once, gives the check every host (an unreachable one with `reachable:
+ * false` and a row saying so), and closes them. A check that throws is a failed row, never a crash.
+ *
+ * @example
+ * const report = await verifyPlaybook(playbook, inventory, { connect });
+ * process.exitCode = report.healthy ? 0 : 1;
+ */
+export async function verifyPlaybook(
+  playbook: Playbook,
+  inventory: Inventory,
+  options: { limit?: string; connect: (host: string) => Promise<Connection> },
+): Promise<HealthReport> {
+  const started = performance.now();
+  if (!playbook.verify) throw new ValidationError('the playbook has no health check (its `verify`): nothing to verify', { file: playbook.source });
+  checkInventory(inventory);
+  const names = options.limit ? selectHosts(options.limit, inventory) : Object.keys(inventory.hosts);
+  if (names.length === 0) throw new ValidationError(`--limit ${options.limit} selects no host of the inventory`);
+  const opened = await Promise.all(
+    names.map(async (name) => {
+      try {
+        return { name, connection: await options.connect(name) };
+      } catch (error) {
+        return { name, error: mask(error instanceof Error ? error.message : String(error)) };
+      }
+    }),
+  );
+  const hosts: HealthHost[] = opened.map((o) => ({
+    name: o.name,
+    vars: inventoryVars(inventory, o.name),
+    reachable: o.connection !== undefined,
+    error: o.error,
+    exec: (command) => (o.connection ? o.connection.exec(command) : Promise.reject(new Error(`${o.name} is unreachable: ${o.error}`))),
+  }));
+  const unreachable: HealthRow[] = hosts.filter((h) => !h.reachable).map((h) => ({ check: 'reachable', host: h.name, ok: false, detail: h.error ?? 'no connection' }));
+  let rows: readonly HealthRow[];
+  try {
+    rows = [...unreachable, ...(await playbook.verify(hosts))];
+  } catch (error) {
+    rows = [...unreachable, { check: 'health check', ok: false, detail: `failed: ${mask(error instanceof Error ? error.message : String(error))}` }];
+  } finally {
+    await Promise.all(opened.map((o) => o.connection?.close().catch(() => undefined)));
+  }
+  return { rows, healthy: rows.every((r) => r.ok), durationMs: performance.now() - started };
+}

@@ -1,0 +1,32 @@
+import type { ExecResult } from '../connection/connection.ts';
+import type { ShellCommand } from '../connection/sh.ts';
+
+/** One line of `play verify`'s table: a check, the host it concerns (none: the whole system), and its verdict. */
+export interface HealthRow {
+  readonly check: string;
+  readonly host?: string;
+  readonly ok: boolean;
+  /** What was found, e.g. `primary`, `serial 2026112701 on both`, `expires in 3649 days`. */
+  readonly detail: string;
+}
+
+/** A host as a health check sees it: its inventory vars and a read-only way to ask it things. */
+export interface HealthHost {
+  readonly name: string;
+  /** The host's inventory vars (groups, then host), secrets unrevealed. */
+  readonly vars: Readonly<Record<string, unknown>>;
+  /** False when no connection could be opened; `exec` then rejects and `error` says why. */
+  readonly reachable: boolean;
+  readonly error?: string;
+  /** Runs a command that changes nothing (a health check only reads). */
+  exec(command: ShellCommand): Promise<ExecResult>;
+}
+
+/**
+ * A playbook's health check (`play verify PLAYBOOK`): given every host of the inventory, it reads what it
+ * needs and returns the table's rows. The system is healthy when every row is ok.
+ *
+ * @example
+ * const verify: HealthCheck = async (hosts) => [{ check: 'reachable', host: hosts[0].name, ok: hosts[0].reachable, detail: '' }];
+ */
+export type HealthCheck = (hosts: readonly HealthHost[]) => Promise<readonly HealthRow[]>;

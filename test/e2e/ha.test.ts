@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sh } from '../../src/connection/sh.ts';
+import inventory from '../../inventory/lab.ts';
+import { LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
+import { linkDown, linkUp, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
+import { launchBrowser } from './support/browser.ts';
+import { fromClient } from './support/client.ts';
+import { firstAnswerAtVip, onlyHolder, untilVip, watchHolders } from './support/failover.ts';
+import { holdsVip, stdoutOf, vipHolders } from './support/hosts.ts';
+import { freshLab } from './support/lab.ts';
+import { password, py, scrub, swaks, token } from './support/mail-client.ts';
+import { play, playJson } from './support/play.ts';
+import { until } from './support/wait.ts';
+import { webmailLogin } from './support/webmail.ts';
+
+const SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts'];
+const VERIFY = ['verify', ...SITE];
+const { domain } = inventory.groups!.servers.vars as { domain: string };
+const MAIL = `mail.${domain}`;
+const [PRIMARY, BACKUP] = LAB_HOSTS;
+/** The services a user needs at the VIP after a failover, by port. */
+const USER_PORTS = { smtp: 25, imaps: 993, https: 443 } as const;
+const timings: Record<string, number> = {};
+
+interface Health {
+  healthy: boolean;
+  rows: { check: string; host?: string; ok: boolean; detail: string }[];
+}
+
+/** `play verify site --json` against the lab: its exit code and its rows. */
+async function verify(): Promise<Health & { code: number | null }> {
+  const result = await play([...VERIFY, '--json']);
+  try {
+    return { code: result.code, ...(JSON.parse(result.stdout) as Health) };
+  } catch {
+    throw new Error(`play verify printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+const failed = (health: Health) => health.rows.filter((r) => !r.ok).map((r) => `${r.check}${r.host ? ` ${r.host}` : ''}: ${r.detail}`);
+
+/** Waits until `play verify` says healthy (replication catching up, a returning primary settling). */
+async function untilHealthy(what: string, timeoutMs = 120_000): Promise<Health> {
+  let last: Health | undefined;
+  await until(what, async () => (last = await verify()).healthy, timeoutMs, { intervalMs: 2000, state: () => failed(last!).join('; ') });
+  return last!;
+}
+
+/** How many messages of kepsek's INBOX on one server have this subject, read there with doveadm. */
+async function countOn(host: string, subject: string): Promise<{ total: number; distinct: number }> {
+  const out = await stdoutOf(host, sh`doveadm -f flow fetch -u kepsek hdr.subject mailbox INBOX header Subject ${subject}`);
+  const subjects = out.split('\n').filter(Boolean);
+  return { total: subjects.length, distinct: new Set(subjects).size };
+}
+
+/**
+ * Cuts the primary off in some way while lab-client watches the VIP: the milliseconds until the backup holds
+ * it and until SMTP, IMAPS and HTTPS answer there again.
+ */
+async function failover(label: string, fault: () => Promise<void> | void): Promise<void> {
+  expect(await vipHolders()).toEqual([PRIMARY.name]);
+  const at = performance.now();
+  const [, vip, ...answers] = await Promise.all([
+    fault(),
+    untilVip('the backup to hold the VIP', () => holdsVip(BACKUP.name), 30_000, at),
+    // Started a moment after the fault, when the primary cannot answer any more.
+    ...Object.values(USER_PORTS).map((port) => new Promise((r) => setTimeout(r, 100)).then(() => firstAnswerAtVip(port, at))),
+  ]);
+  timings[`${label} → backup holds the VIP`] = vip;
+  Object.keys(USER_PORTS).forEach((name, i) => (timings[`${label} → ${name} answers at the VIP`] = answers[i]));
+  expect(await vipHolders()).toEqual([BACKUP.name]);
+}
+
+/** Logs in to the webmail at the VIP in a real browser (whoever holds it). */
+async function webmailWorks(): Promise<void> {
+  const browser = await launchBrowser({ hosts: { [MAIL]: LAB_VIP } });
+  try {
+    await webmailLogin(await browser.newSession(), `https://${MAIL}/`, 'guru1', password('guru1'));
+  } finally {
+    await browser.close();
+  }
+}
+
+describe('high availability of the school site: servers killed, nothing lost', () => {
+  beforeAll(async () => {
+    await freshLab();
+    const site = await playJson(SITE);
+    expect(site.code, scrub(site.stdout + site.stderr)).toBe(0);
+    // Started together, the backup may hold the VIP first; the primary takes it once caught up and past the delay.
+    await untilVip('the primary to hold the VIP', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
+  });
+
+  afterAll(() => {
+    console.log(`ha e2e timings (ms): ${JSON.stringify(timings)}`);
+  });
+
+  it('play verify: healthy, with the primary holding the VIP, replication idle, serials equal, DHCP failover normal', async () => {
+    const health = await untilHealthy('the deployed pair to be healthy');
+    const row = (check: string, host?: string) => health.rows.find((r) => r.check === check && r.host === host);
+    expect(row('vip holder')?.detail).toBe('primary');
+    for (const host of ['primary', 'backup']) {
+      for (const check of ['keepalived', 'replication', 'dhcp failover', 'services at the VIP', 'certificate']) expect(row(check, host), `${check} on ${host}`).toMatchObject({ ok: true });
+      expect(row('dhcp failover', host)?.detail).toBe('normal (partner normal)');
+    }
+    expect(row('keepalived', 'primary')?.detail).toBe('MASTER (active), holds the VIP');
+    expect(row('keepalived', 'backup')?.detail).toBe('BACKUP (active)');
+    const table = await play(VERIFY);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^vip holder +- +OK +primary$/m);
+    expect(table.stdout).toMatch(/^healthy: \d+ checks ok$/m);
+  });
+
+  it('replication both ways: a message delivered on either server is on the other within seconds', async () => {
+    for (const [from, to] of [
+      [PRIMARY, BACKUP],
+      [BACKUP, PRIMARY],
+    ]) {
+      const subject = `Replika ${from.name} ${token()}`;
+      const sent = await swaks(from.address, ['--port', '25', '--from', 'kurikulum@dinas.test', '--to', `kepsek@${domain}`, '--header', `Subject: ${subject}`]);
+      expect(sent.code, sent.output).toBe(0);
+      const at = performance.now();
+      await until(`the message delivered on ${from.name} to reach ${to.name}`, async () => (await countOn(to.name, subject)).total === 1, 30_000);
+      timings[`delivered on ${from.name} → on ${to.name}`] = Math.round(performance.now() - at);
+      expect(await countOn(from.name, subject)).toEqual({ total: 1, distinct: 1 });
+    }
+  });
+
+  it('the replication port answers the peer only: lab-client is reset, the other server gets through', async () => {
+    for (const [server, peer] of [
+      [PRIMARY, BACKUP],
+      [BACKUP, PRIMARY],
+    ]) {
+      const probe = (address: string) => `timeout 3 bash -c 'exec 3<>/dev/tcp/${address}/12345' && echo open || echo closed`;
+      expect(fromClient('bash', ['-c', probe(server.address)]).stdout).toBe('closed\n');
+      expect(await stdoutOf(peer.name, sh`bash -c ${probe(server.address)}`)).toBe('open\n');
+      // Never on the VIP or loopback.
+      expect(await stdoutOf(server.name, sh`ss -Hltn 'sport = :12345' | awk '{print $4}'`)).toBe(`${server.address}:12345\n`);
+    }
+  });
+
+  it('power cut of the primary: SMTP, IMAPS and HTTPS answer from the backup, webmail works there, verify names the fault; back, all is healthy', async () => {
+    await failover('power cut', () => powerCut(PRIMARY.name));
+    await webmailWorks();
+    const during = await verify();
+    expect(during.code).toBe(1);
+    expect(failed(during)).toContainEqual(expect.stringMatching(/^reachable primary: /));
+    expect(during.rows.find((r) => r.check === 'vip holder')).toMatchObject({ ok: true, detail: 'backup' });
+
+    await powerOn(PRIMARY.name);
+    await untilVip('the primary to take the VIP back', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
+    await untilHealthy('the pair to be healthy after the power cut');
+  });
+
+  it('a cut link: the backup serves; when the link returns there is one VIP holder, not two', async () => {
+    const watch = watchHolders();
+    try {
+      await failover('link cut', () => linkDown(PRIMARY.name));
+      const during = await verify();
+      expect(during.code).toBe(1);
+      expect(failed(during)).toContainEqual(expect.stringMatching(/^reachable primary: /));
+    } finally {
+      linkUp(PRIMARY.name);
+    }
+    const upAt = performance.now();
+    await untilVip('exactly one holder', async () => (await vipHolders()).length === 1, 10_000, upAt);
+    await untilVip('the primary to take the VIP back', onlyHolder(PRIMARY.name), 120_000, upAt, 250);
+    const { longestDoubleMs } = await watch.stop();
+    timings['link cut: longest overlap of two holders'] = longestDoubleMs;
+    expect(longestDoubleMs, 'two servers held the VIP for a second or more').toBeLessThan(1000);
+    await untilHealthy('the pair to be healthy after the link cut');
+  });
+
+  it('postfix stopped on the primary (the host stays up): the VIP moves to the backup; verify names it', async () => {
+    try {
+      await failover('postfix stopped', () => stopService(PRIMARY.name, 'postfix@-.service'));
+      const during = await verify();
+      expect(during.code).toBe(1);
+      expect(failed(during)).toContainEqual(expect.stringMatching(/^keepalived primary: FAULT/));
+    } finally {
+      await startService(PRIMARY.name, 'postfix@-.service');
+    }
+    await untilVip('the primary to take the VIP back', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
+    await untilHealthy('the pair to be healthy after postfix came back');
+  });
+
+  it('no mail lost: 100 messages to kepsek through the VIP, the primary power-cut in the middle: all on the holder once each; the primary back has all 100', async () => {
+    const subject = `Absen ${token()}`;
+    const sending = py<{ sent: { subject: string; at: number; attempts: number }[] }>({
+      op: 'send-many', host: LAB_VIP, user: 'guru1', password: password('guru1'), from: `guru1@${domain}`, to: `kepsek@${domain}`, subject, count: 100, pace: 0.1,
+    });
+    // Cut once about a third has gone (they go out every ~0.15 s).
+    await until('30 messages on the primary', async () => (await countOn(PRIMARY.name, subject)).total >= 30, 60_000);
+    const cutAt = Date.now() / 1000;
+    await powerCut(PRIMARY.name);
+    const { sent } = await sending;
+    expect(sent.filter((m) => m.at < cutAt).length, 'messages accepted before the cut').toBeGreaterThan(0);
+    expect(sent.filter((m) => m.at > cutAt).length, 'messages accepted after the cut').toBeGreaterThan(0);
+    timings['no mail lost: sends retried across the cut'] = sent.filter((m) => m.attempts > 1).length;
+
+    expect(await vipHolders()).toEqual([BACKUP.name]);
+    const seen = await py<{ subjects: string[] }>({ op: 'imaps-subjects', host: LAB_VIP, user: 'kepsek', password: password('kepsek'), subject });
+    expect(seen.subjects.length, 'messages kepsek reads at the VIP (the backup)').toBe(100);
+    expect(new Set(seen.subjects).size, 'none twice').toBe(100);
+
+    await powerOn(PRIMARY.name);
+    await until('the primary\'s copy to have all 100', async () => (await countOn(PRIMARY.name, subject)).total >= 100, 120_000);
+    expect(await countOn(PRIMARY.name, subject)).toEqual({ total: 100, distinct: 100 });
+    await untilVip('the primary to take the VIP back', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
+    await untilHealthy('the pair to be healthy after the last power cut');
+  });
+});

@@ -23,7 +23,7 @@ export { command, type CommandParams } from './ops/command.ts';
 export { flushHandlers } from './ops/flush-handlers.ts';
 export type { Task, TaskOptions, Op, Plan, Step, FileDiff } from './ops/op.ts';
 
-export { sh, raw, quote, ShellCommand } from './connection/sh.ts';
+export { sh, raw, quote, joinCommands, ShellCommand } from './connection/sh.ts';
 export { secret, Secret, mask } from './secret.ts';
 export { openVault, type Vault, type SecretShape } from './vault.ts';
 export { PlayError, ValidationError, TemplateError, ConnectError, CommandError } from './errors.ts';

@@ -1,8 +1,9 @@
-import { command, defineRole, packages, SecretType, service, sh, template, Type, type Secret } from 'play';
+import { command, defineRole, group, packages, SecretType, service, sh, template, Type, type Secret } from 'play';
 import { Account, Ipv4 } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { homeOf } from '../users/index.ts';
+import { seedMailboxes } from './mailbox-identity.ts';
 
 /** Dovecot's list of the school's users (a passwd-file without passwords): the only users it knows. */
 export const USER_LIST = '/etc/dovecot/users';
@@ -13,6 +14,9 @@ export const REPLICATION_SECRET = '/etc/dovecot/doveadm-secret.conf';
 /** The nftables table that closes the replication port to all but the peer, and the unit that loads it. */
 export const REPLICATION_FIREWALL = '/etc/dovecot/replication-firewall.nft';
 export const REPLICATION_FIREWALL_UNIT = 'dovecot-replication-firewall.service';
+
+/** The group every mail process gets (`mail_access_groups`) to reach the replication sockets. */
+export const SYNC_GROUP = 'dovecot-sync';
 
 /**
  * Dovecot 2.3 for the school: IMAP on 143 (STARTTLS) and 993 (IMAPS), no login without TLS, TLS 1.2 at
@@ -32,9 +36,9 @@ export default defineRole({
     peerAddress: Type.Optional(Ipv4),
     doveadmPassword: Type.Optional(SecretType()),
     replicationPort: Type.Integer({ minimum: 1, maximum: 65535 }),
-    replicationSyncTimeout: Type.String({ pattern: '^\\d+s$', description: 'how long a delivery waits for the peer to have the message, e.g. 2s' }),
+    replicationSyncTimeout: Type.Integer({ minimum: 0, maximum: 60, description: 'seconds a delivery waits for the peer to have the message (0: no wait)' }),
   }),
-  defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: '2s' },
+  defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: 2 },
   check: (vars) => {
     const issues = vars.accounts.some((a) => a.state !== 'absent') ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
     if (vars.replication) {
@@ -47,7 +51,7 @@ export default defineRole({
   },
   tasks: ({ vars }) => {
     const present = vars.accounts.filter((a) => a.state !== 'absent');
-    const replication = { replicationPort: vars.replicationPort, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL };
+    const replication = { replicationPort: vars.replicationPort, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL, syncGroup: SYNC_GROUP };
     return [
       // Dovecot's LMTP and SASL sockets live in postfix's spool and belong to the postfix user: without postfix
       // installed Dovecot does not start. Installed here with the postfix role's answers, so either role may run first.
@@ -64,6 +68,8 @@ export default defineRole({
         validate: (p) => sh`awk -F: 'NF != 8 || $1 == "" || $2 != "" { exit 1 }' ${p}`,
         notify: 'reload dovecot',
       }),
+      // Before Dovecot first opens them: every school mailbox starts with the same identity on both servers.
+      ...(vars.replication ? present.map((a) => seedMailboxes(vars.domain, { name: a.name, maildir: `${homeOf(a.name)}/Maildir` })) : []),
       ...(vars.replication ? replicationTasks(vars.doveadmPassword as Secret, replication) : []),
       template({
         src: 'dovecot.conf.ejs',
@@ -100,8 +106,9 @@ export default defineRole({
  * that lets only the peer reach the doveadm port (an nftables table of its own, loaded by a oneshot unit
  * before Dovecot starts; `nft -c` checks a new table before it replaces the old one).
  */
-function replicationTasks(secret: Secret, vars: { replicationPort: number; peerAddress?: string; firewallPath: string }) {
+function replicationTasks(secret: Secret, vars: { replicationPort: number; peerAddress?: string; firewallPath: string; syncGroup: string }) {
   return [
+    group({ name: vars.syncGroup, system: true }),
     template({ src: 'doveadm-secret.conf.ejs', dest: REPLICATION_SECRET, mode: '0600', owner: 'root', group: 'root', vars: { doveadmPassword: secret }, notify: 'restart dovecot' }),
     packages({ names: ['nftables'] }),
     template({

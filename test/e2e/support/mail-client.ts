@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { expect } from 'vitest';
 import { SMKNH_ACCOUNTS } from '../../../inventory/school.ts';
 import { LAB_VAULT } from '../../lab/config.ts';
 import { fromClientAsync } from './client.ts';
@@ -156,7 +155,7 @@ export interface FoundMessage {
  */
 export async function inbox(server: string, account: string, criteria: string[], wait = 30): Promise<FoundMessage[]> {
   const answer = await py<{ login: string; messages: FoundMessage[] }>({ op: 'imaps-find', host: server, user: account, password: password(account), criteria, wait });
-  expect(answer.login).toBe('OK');
+  if (answer.login !== 'OK') throw new Error(`IMAPS login of ${account} at ${server}: ${answer.login}`);
   return answer.messages;
 }
 

@@ -30,5 +30,8 @@ Accounts (login = name, mail = name@${domain}): ${accounts.join(', ')}
 Their passwords are random, in the lab's vault (mode 0600), never printed by play; one of them:
   node -e 'console.log(require("${LAB_VAULT}").account_guru1)'
 
+Is the pair healthy (VIP holder, replication, zone serials, DHCP failover, services, certificate)?
+  npx play verify site -i inventory/lab.ts
+
 npm run lab:down removes the lab.
 `);

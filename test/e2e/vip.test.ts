@@ -184,6 +184,12 @@ describe('keepalived: the school VIP on the lab', () => {
   });
 
   it('VRRP only from the peer: forged adverts from lab-client change nothing (the same advert from the peer\'s address is obeyed)', async () => {
+    // Settled first: right after a converge the pair may still be electing (the backup handing over to the primary).
+    await untilVip('the primary to hold the VIP alone for 3 s', async () => {
+      const steady = watchHolders();
+      await new Promise((r) => setTimeout(r, 3000));
+      return (await steady.stop()).most === 1 && (await holders()).join() === PRIMARY.name;
+    }, 60_000);
     const watch = watchHolders();
     // 30 adverts over 3 s claiming priority 254 (every configured one is lower) for our VRID, sent to the master.
     await inClient('/usr/bin/python3', [FORGER, LAB_CLIENT.address, PRIMARY.address, String(VRID), '254', LAB_VIP, '30', '0.1'], 20_000);
@@ -191,7 +197,9 @@ describe('keepalived: the school VIP on the lab', () => {
     const { most } = await watch.stop();
     expect(most).toBe(1);
     expect(await holders()).toEqual([PRIMARY.name]);
-    expect(await stdoutOf(PRIMARY.name, sh`journalctl -u keepalived -o cat --no-pager`)).toContain(`unicast source address ${LAB_CLIENT.address} not a unicast peer`);
+    // The journal may take a moment to have keepalived's lines.
+    await untilVip('the primary to log the forged adverts as not from its peer', async () =>
+      (await stdoutOf(PRIMARY.name, sh`journalctl -u keepalived -o cat --no-pager`)).includes(`unicast source address ${LAB_CLIENT.address} not a unicast peer`), 10_000, performance.now(), 500);
 
     // The control: the forger's packets are well-formed. Sent with the backup's address as source (IP_TRANSPARENT),
     // they pass check_unicast_src and the primary yields; a spoofer on the LAN is beyond what VRRP can stop.

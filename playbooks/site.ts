@@ -13,8 +13,10 @@ import users from '../roles/users/index.ts';
 
 /**
  * The school's highly available webmail on its two servers: `npx play site` (the school's inventory) or
- * `npx play site -i inventory/lab.ts` (the lab). One server at a time, the backup first, so the VIP's holder
- * is never the server being changed. `npx play verify site` checks the deployed pair (roles/common/health.ts).
+ * `npx play site -i inventory/lab.ts` (the lab). One server at a time, the primary first: on a first deploy the
+ * backup's secondary zone, DHCP failover peer and mail replica then find a running primary to start from (a
+ * secondary that tried a primary not yet serving could wait minutes for its first zone transfer). `npx play
+ * verify site` checks the deployed pair (roles/common/health.ts).
  */
 export default definePlaybook({
   name: 'school webmail',
@@ -22,7 +24,7 @@ export default definePlaybook({
   plays: [
     {
       name: 'mail servers',
-      hosts: ['backup', 'primary'],
+      hosts: ['primary', 'backup'],
       serial: 1,
       roles: [
         { role: tls, tags: ['tls'] },

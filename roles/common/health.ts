@@ -1,4 +1,5 @@
 import { sh, type HealthCheck, type HealthHost, type HealthRow } from 'play';
+import { DELIVER_BEFORE_ACCEPT_UNIT } from '../postfix/index.ts';
 import { tlsCertificatePath } from '../tls/index.ts';
 
 /** The services a LAN client uses at the VIP, by name and TCP port. */
@@ -23,6 +24,8 @@ export interface ServerState {
   readonly vrrpState: string;
   readonly replicationQueue: Record<string, number>;
   readonly replicationFailedUsers: string[];
+  /** `systemctl is-active` and `is-enabled` of the deliver-before-accept milter (postfix role). */
+  readonly deliverBeforeAccept: { active: string; enabled: string };
   readonly serial: string;
   readonly dhcpState: string;
   readonly dhcpPartnerState: string;
@@ -51,6 +54,8 @@ echo "keepalived=$(systemctl is-active keepalived)"
 echo "vrrp_state=$(tail -n 1 "$log" 2>/dev/null | awk '{print $5}')"
 doveadm replicator status 2>/dev/null | awk -F"'" '/requests/ { w = tolower($1); gsub(/ /, "", w); k = $2; gsub(/ /, "_", k); n = split($3, a, " "); print "queue_" w "_" k "=" a[n] }'
 echo "failed_users=$(doveadm replicator status '*' 2>/dev/null | awk 'NR > 1 && $NF == "y" { printf "%s ", $1 }')"
+echo "deliver_before_accept=$(systemctl is-active ${DELIVER_BEFORE_ACCEPT_UNIT})"
+echo "deliver_before_accept_enabled=$(systemctl is-enabled ${DELIVER_BEFORE_ACCEPT_UNIT} 2>/dev/null)"
 echo "serial=$(dig +short +time=2 +tries=1 SOA "$domain" @127.0.0.1 | awk '{print $3}')"
 echo "dhcp_state=$(grep -oE 'my state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
 echo "dhcp_partner_state=$(grep -oE 'partner state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
@@ -79,6 +84,7 @@ export function parseServerState(stdout: string): ServerState {
     vrrpState: get('vrrp_state'),
     replicationQueue: Object.fromEntries([...values].filter(([k]) => k.startsWith('queue_')).map(([k, v]) => [k.slice('queue_'.length), Number(v)])),
     replicationFailedUsers: get('failed_users').split(' ').filter(Boolean),
+    deliverBeforeAccept: { active: get('deliver_before_accept'), enabled: get('deliver_before_accept_enabled') },
     serial: get('serial'),
     dhcpState: get('dhcp_state'),
     dhcpPartnerState: get('dhcp_partner_state'),
@@ -111,6 +117,7 @@ export function serverRows(host: string, state: ServerState): HealthRow[] {
           ? 'no replicator answers'
           : [waiting.length ? `queued: ${waiting.join(', ')}` : 'queue empty', state.replicationFailedUsers.length ? `failed: ${state.replicationFailedUsers.join(' ')}` : 'no failed user'].join('; '),
     },
+    deliverBeforeAcceptRow(host, state.deliverBeforeAccept),
     {
       check: 'dhcp failover',
       host,
@@ -130,6 +137,18 @@ export function serverRows(host: string, state: ServerState): HealthRow[] {
       detail: state.certificateEnd ? `expires ${state.certificateEnd} (${state.certificateDays} days)` : 'no certificate',
     },
   ];
+}
+
+/**
+ * Whether mail for the school's accounts is stored on both servers before postfix says 250: the milter runs. A
+ * server where it is not installed (deliverBeforeAccept: false) is fine, one where it is enabled but down is not
+ * (postfix then queues first, and a message can sit on one server alone for a moment).
+ */
+function deliverBeforeAcceptRow(host: string, milter: ServerState['deliverBeforeAccept']): HealthRow {
+  const check = 'mail stored before 250';
+  if (milter.active === 'active') return { check, host, ok: true, detail: 'deliver-before-accept running' };
+  if (milter.enabled === 'enabled') return { check, host, ok: false, detail: `deliver-before-accept ${milter.active || 'not running'}: postfix queues first` };
+  return { check, host, ok: true, detail: 'not used: postfix queues first' };
 }
 
 /** The rows about the pair: exactly one VIP holder, equal zone serials, the same certificate on both. */

@@ -48,7 +48,7 @@ export interface Playbook extends PlaybookSpec {
  * @example
  * export default definePlaybook({
  *   inventory,
- *   plays: [{ hosts: ['backup', 'primary'], serial: 1, roles: [dns, { role: postfix, vars: { relayHost: '' } }] }],
+ *   plays: [{ hosts: ['primary', 'backup'], serial: 1, roles: [dns, { role: postfix, vars: { relayHost: '' } }] }],
  * });
  */
 export function definePlaybook(spec: PlaybookSpec): Playbook {

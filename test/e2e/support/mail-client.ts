@@ -135,8 +135,8 @@ print(json.dumps(out))
 `;
 
 /** Runs one request of the Python client in the client namespace and parses its answer. */
-export async function py<T>(request: Record<string, unknown>): Promise<T> {
-  const result = await client(['/usr/bin/python3', '-c', PY_CLIENT], { stdin: JSON.stringify(request) });
+export async function py<T>(request: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<T> {
+  const result = await client(['/usr/bin/python3', '-c', PY_CLIENT], { stdin: JSON.stringify(request), timeoutMs: options.timeoutMs });
   if (result.code !== 0) throw new Error(`python client ${String(request.op)} exited ${result.code}: ${result.output}`);
   return JSON.parse(result.stdout) as T;
 }

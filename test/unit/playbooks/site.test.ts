@@ -48,9 +48,9 @@ async function refusal(inventory: ReturnType<typeof defineInventory>): Promise<V
 }
 
 describe('the site playbook', () => {
-  it('compiles for a school: every role on both servers, templates rendered, backup first', async () => {
+  it('compiles for a school: every role on both servers, templates rendered, primary first', async () => {
     const run = await compileRun(site, inventoryFor(school));
-    expect(run.plays[0].batches).toEqual([['backup'], ['primary']]);
+    expect(run.plays[0].batches).toEqual([['primary'], ['backup']]);
     const roles = new Set(run.plays[0].work.get('primary')!.tasks.map((t) => t.role));
     expect([...roles]).toEqual(['tls', 'users', 'dovecot', 'postfix', 'dns', 'dhcp', 'apache', 'roundcube', 'keepalived']);
   });
@@ -79,12 +79,19 @@ describe('the site playbook', () => {
     expect(error.message).toContain('guru1');
   });
 
+  it('refuses a postmaster that is not a present account, naming the var and the accounts', async () => {
+    const error = await refusal(inventoryFor(school, (inventory) => void ((inventory.groups.servers.vars as Record<string, unknown>).postmaster = 'nobody')));
+    expect(error.message).toMatch(/role postfix on host (backup|primary)/);
+    expect(error.message).toContain('vars.postmaster');
+    expect(error.message).toContain('"nobody" is not a present account (kepsek, guru1');
+  });
+
   it('the school\'s own inventory lists hosts and tasks with no vault and no connection', async () => {
     const open = vi.spyOn(SshConnection, 'open');
     let stdout = '';
     const code = await main(['playbooks/site.ts', '--list-hosts', '--list-tasks'], { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
     expect(code).toBe(0);
-    expect(stdout).toContain('batch 1: backup');
+    expect(stdout).toContain('batch 1: primary');
     expect(stdout).toContain('keepalived › template /etc/keepalived/keepalived.conf');
     expect(open).not.toHaveBeenCalled();
     open.mockRestore();

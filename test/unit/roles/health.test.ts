@@ -13,6 +13,8 @@ queue_queued_failed=0
 queue_queued_full_resync=0
 queue_waiting_failed=0
 failed_users=
+deliver_before_accept=active
+deliver_before_accept_enabled=enabled
 serial=2026112701
 dhcp_state=normal
 dhcp_partner_state=normal
@@ -46,6 +48,7 @@ describe('the school health check', () => {
     expect(serverRows('primary', state)).toEqual([
       { check: 'keepalived', host: 'primary', ok: true, detail: 'MASTER (active), holds the VIP' },
       { check: 'replication', host: 'primary', ok: true, detail: 'queue empty; no failed user' },
+      { check: 'mail stored before 250', host: 'primary', ok: true, detail: 'deliver-before-accept running' },
       { check: 'dhcp failover', host: 'primary', ok: true, detail: 'normal (partner normal)' },
       { check: 'services at the VIP', host: 'primary', ok: true, detail: 'all 8 answer (53 25 587 465 143 993 80 443)' },
       { check: 'certificate', host: 'primary', ok: true, detail: 'expires Nov 25 21:00:00 2036 GMT (3650 days)' },
@@ -55,18 +58,22 @@ describe('the school health check', () => {
   it('names each fault in its row', () => {
     const rows = serverRows(
       'primary',
-      parseServerState(with_({ vrrp_state: 'FAULT', queue_waiting_failed: '2', failed_users: 'kepsek guru1 ', dhcp_state: 'communications-interrupted', dhcp_partner_state: 'normal', vip_993: 'no', certificate_days: '3', holds_vip: 'no' })),
+      parseServerState(with_({ vrrp_state: 'FAULT', queue_waiting_failed: '2', failed_users: 'kepsek guru1 ', deliver_before_accept: 'failed', dhcp_state: 'communications-interrupted', dhcp_partner_state: 'normal', vip_993: 'no', certificate_days: '3', holds_vip: 'no' })),
     );
     expect(rows.filter((r) => r.ok)).toEqual([]);
     expect(rows.map((r) => r.detail)).toEqual([
       'FAULT (active)',
       'queued: waiting failed 2; failed: kepsek guru1',
+      'deliver-before-accept failed: postfix queues first',
       'communications-interrupted (partner normal)',
       'no answer: imaps',
       'expires Nov 25 21:00:00 2036 GMT (3 days)',
     ]);
     expect(serverRows('backup', parseServerState(with_({ keepalived: 'inactive', vrrp_state: '', holds_vip: 'no' })))[0]).toMatchObject({ ok: false, detail: 'no state yet (inactive)' });
     expect(serverRows('backup', parseServerState('holds_vip=no\n'))[1]).toMatchObject({ ok: false, detail: 'no replicator answers' });
+    // Not installed (the postfix role's deliverBeforeAccept: false): not a fault.
+    const notUsed = parseServerState(with_({ deliver_before_accept: 'inactive', deliver_before_accept_enabled: '' }));
+    expect(serverRows('backup', notUsed)[2]).toEqual({ check: 'mail stored before 250', host: 'backup', ok: true, detail: 'not used: postfix queues first' });
   });
 
   it('the pair: exactly one VIP holder, equal serials, one certificate', () => {

@@ -41,13 +41,22 @@ const FAULTS: Record<string, { make: () => Promise<void> | void; undo: () => Pro
   'link cut': { make: () => linkDown(PRIMARY.name), undo: () => linkUp(PRIMARY.name) },
 };
 
-async function healthy(): Promise<boolean> {
-  return (await play(['verify', ...SITE])).code === 0;
+/** The rows `play verify` does not pass, as text; empty when the pair is healthy. */
+async function unhealthy(): Promise<string> {
+  const result = await play(['verify', ...SITE, '--json']);
+  if (result.code === 0) return '';
+  try {
+    const rows = (JSON.parse(result.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }).rows;
+    return rows.filter((r) => !r.ok).map((r) => `${r.check}${r.host ? ` ${r.host}` : ''}: ${r.detail}`).join('; ');
+  } catch {
+    return `play verify exited ${result.code}`;
+  }
 }
 
 async function settle(): Promise<void> {
   await untilVip('the primary to hold the VIP', onlyHolder(PRIMARY.name), 180_000, performance.now(), 250);
-  await until('play verify to say healthy', healthy, 180_000, { intervalMs: 2000 });
+  let last = '';
+  await until('play verify to say healthy', async () => (last = await unhealthy()) === '', 300_000, { intervalMs: 2000, state: () => last });
 }
 
 async function measure(fault: (typeof FAULTS)[string]): Promise<Sample> {

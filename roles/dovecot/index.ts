@@ -15,6 +15,15 @@ export const REPLICATION_SECRET = '/etc/dovecot/doveadm-secret.conf';
 export const REPLICATION_FIREWALL = '/etc/dovecot/replication-firewall.nft';
 export const REPLICATION_FIREWALL_UNIT = 'dovecot-replication-firewall.service';
 
+/**
+ * The timer that retries failed syncs every {@link REPLICATION_RETRY_SECONDS} s: Dovecot's replicator waits 5
+ * minutes after a failure, so a peer that comes back (or is deployed after this server) would stay out of step,
+ * and `play verify` unhealthy, that long.
+ */
+export const REPLICATION_RETRY_UNIT = 'dovecot-replication-retry.service';
+export const REPLICATION_RETRY_TIMER = 'dovecot-replication-retry.timer';
+export const REPLICATION_RETRY_SECONDS = 30;
+
 /** The group every mail process gets (`mail_access_groups`) to reach the replication sockets. */
 export const SYNC_GROUP = 'dovecot-sync';
 
@@ -121,5 +130,15 @@ function replicationTasks(secret: Secret, vars: { replicationPort: number; peerA
     }),
     template({ src: 'replication-firewall.service.ejs', dest: `/etc/systemd/system/${REPLICATION_FIREWALL_UNIT}`, mode: '0644', vars, notify: ['reload systemd', 'apply the replication firewall'] }),
     service({ name: REPLICATION_FIREWALL_UNIT, state: 'started', enabled: true }),
+    ...[['replication-retry.service.ejs', REPLICATION_RETRY_UNIT], ['replication-retry.timer.ejs', REPLICATION_RETRY_TIMER]].map(([src, unit]) =>
+      template({
+        src,
+        dest: `/etc/systemd/system/${unit}`,
+        mode: '0644',
+        vars: { retrySeconds: REPLICATION_RETRY_SECONDS, serviceUnit: REPLICATION_RETRY_UNIT, timerUnit: REPLICATION_RETRY_TIMER },
+        notify: 'reload systemd',
+      }),
+    ),
+    service({ name: REPLICATION_RETRY_TIMER, state: 'started', enabled: true }),
   ];
 }

@@ -92,7 +92,7 @@ export default defineRole({
     // Only the primary is gated: its failing gate puts it just below the backup.
     const replicationGate = vars.holdForReplication && vars.haRole === 'primary';
     const gateWeight = vars.primaryPriority - vars.backupPriority + 10;
-    const scripts = { stateFile: STATE_FILE, holdForReplication: vars.holdForReplication, resyncSeconds: 10, masterResyncSeconds: 30 };
+    const scripts = { stateFile: STATE_FILE, holdForReplication: vars.holdForReplication, resyncSeconds: 10 };
     return [
       packages({ names: ['keepalived'] }),
       directory({ path: KEEPALIVED_DIR, owner: 'root', group: 'root', mode: '0755' }),

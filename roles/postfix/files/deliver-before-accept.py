@@ -15,6 +15,7 @@
 import argparse
 import smtplib
 import syslog
+import threading
 import time
 from email.utils import formatdate
 
@@ -43,6 +44,20 @@ def school_address(address):
     if not at or domain.lower() not in DOMAINS:
         return None
     return bare if local.split('+', 1)[0].lower() in ACCOUNTS else None
+
+
+_LOCKS_GUARD = threading.Lock()
+_LOCKS = {}
+
+
+def account_lock(address):
+    """One delivery at a time per account. Dovecot 2.3.19's replicator loops until it runs out of memory and
+    crashes when one user has a delivery waiting for the sync next to another one that came in while the user
+    was being synced (fixed upstream in dovecot/core#223); a crash ends every wait, so a message could be
+    accepted before the peer has it. Each connection has its own thread here."""
+    name = address.rpartition('@')[0].split('+', 1)[0].lower()
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(name, threading.Lock())
 
 
 def deliver(sender, addresses, message, queue_id):
@@ -125,8 +140,9 @@ class DeliverBeforeAccept(Milter.Base):
         for given, address in mine:
             # One message per recipient, each with its own Received line (as postfix writes "for <rcpt>" only
             # for a single recipient, and Dovecot adds Delivered-To).
-            if deliver(self.sender, [address], self.received(queue_id, address) + body, queue_id):
-                delivered.add(given)
+            with account_lock(address):
+                if deliver(self.sender, [address], self.received(queue_id, address) + body, queue_id):
+                    delivered.add(given)
         for given in delivered:
             self.delrcpt(given)
         # Every recipient stored: nothing is left for the queue, and postfix still answers 250.

@@ -76,10 +76,6 @@ export const MASKED_UNITS = [
   'postgresql.service', 'apt-daily.timer', 'apt-daily-upgrade.timer', 'e2scrub_all.timer', 'e2scrub_reap.service', 'fstrim.timer',
   'man-db.timer', 'dpkg-db-backup.timer', 'getty@tty1.service', 'console-getty.service', 'docker.service', 'containerd.service',
   'avahi-daemon.service', 'avahi-daemon.socket',
-  // Boot and runlevel records in utmp/wtmp: nothing in the lab reads them, and once (a site e2e run in CI) the
-  // first went failed on a host during a deploy, for no cause found in the roles; masked together, since the
-  // runlevel unit requires the other.
-  'systemd-update-utmp.service', 'systemd-update-utmp-runlevel.service',
 ];
 
 /** Paths of one host's files under the state folder. */

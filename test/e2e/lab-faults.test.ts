@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freshLab } from './support/lab.ts';
@@ -33,6 +34,26 @@ describe('the lab', () => {
       ids.add(machineId);
     }
     expect(ids.size).toBe(LAB_HOSTS.length);
+  });
+
+  it('boots each host in a cgroup tree of its own, to a clean "running" (no unit failed)', async () => {
+    const trees = new Set<string>();
+    let listed = 0;
+    for (const host of LAB_HOSTS) {
+      // The host's PID 1 as the machine sees it: its cgroups in the hierarchies systemd uses (the named one of
+      // cgroup v1, the unified one), each in a tree of the host's own.
+      const init = execFileSync('pgrep', ['-P', String(nspawnPid(host))], { encoding: 'utf8' }).trim();
+      const paths = readFileSync(`/proc/${init}/cgroup`, 'utf8').split('\n').filter((line) => line.includes(':name=systemd:') || line.startsWith('0::'));
+      expect(paths.length).toBeGreaterThan(0);
+      for (const path of paths) {
+        expect(path).toContain(`/${host.netns}/`);
+        trees.add(path);
+        listed += 1;
+      }
+      const state = await onHost(host.name, sh`systemctl is-system-running --wait; systemctl --failed --no-legend --plain`);
+      expect(state.stdout).toBe('running\n');
+    }
+    expect(trees.size).toBe(listed); // no cgroup shared by two hosts
   });
 
   it('gives root a clean shell profile (not this machine\'s, whose pyenv init costs 2 s per command)', async () => {

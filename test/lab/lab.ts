@@ -8,6 +8,7 @@ import {
   BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP, MACHINE_PACKAGES, MASKED_UNITS,
   PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
 } from './config.ts';
+import { hostCgroups, removeHostCgroups } from './cgroup.ts';
 import { alive, attempt, childrenOf, run, waitFor } from './system.ts';
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
@@ -121,9 +122,14 @@ export function bootHost(host: LabHost): void {
   if (nspawnPid(host)) return;
   const paths = hostPaths(host.name);
   const out = openSync(paths.console, 'a');
+  // nspawn starts in cgroups of the host's own (see hostCgroups): the shell moves itself there, then becomes nspawn.
   const child = spawn(
-    'systemd-nspawn',
-    ['-D', paths.root, '-b', '--register=no', '--keep-unit', `--network-namespace-path=/run/netns/${host.netns}`, '--capability=CAP_NET_ADMIN', '-M', host.name],
+    'sh',
+    [
+      '-c', 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; exec "$@"', 'sh', ...hostCgroups(host.netns), '--',
+      'systemd-nspawn', '-D', paths.root, '-b', '--register=no', '--keep-unit', `--network-namespace-path=/run/netns/${host.netns}`,
+      '--capability=CAP_NET_ADMIN', '-M', host.name,
+    ],
     { detached: true, stdio: ['ignore', out, out] },
   );
   closeSync(out);
@@ -239,9 +245,18 @@ export async function labUp(): Promise<void> {
   log(`up in ${((performance.now() - started) / 1000).toFixed(1)} s (hosts booted in ${bootSeconds} s)`);
 }
 
+function removedCgroup(host: LabHost): boolean {
+  try {
+    removeHostCgroups(host.netns);
+    return true;
+  } catch {
+    return false; // Its last processes are still exiting.
+  }
+}
+
 /**
  * Removes everything the lab made, also what a killed run left behind: host processes (power cut, then their
- * nspawn), processes in the client namespace, mounts, namespaces, links and the state folder. Harmless twice.
+ * nspawn), their cgroups, processes in the client namespace, mounts, namespaces, links and the state folder. Harmless twice.
  */
 export async function labDown(): Promise<void> {
   const nspawns = new Set(strayNspawns());
@@ -255,6 +270,7 @@ export async function labDown(): Promise<void> {
   await waitFor('the hosts to stop', () => [...nspawns].every((pid) => !alive(pid)), 15_000).catch(() => {
     for (const pid of nspawns) attempt('kill', ['-KILL', String(pid)]);
   });
+  for (const host of LAB_HOSTS) await waitFor(`${host.name}'s cgroup to empty`, () => removedCgroup(host), 15_000);
   for (const netns of [...LAB_HOSTS.map((h) => h.netns), LAB_CLIENT.netns]) {
     if (!netnsExists(netns)) continue;
     const pids = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);

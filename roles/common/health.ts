@@ -1,5 +1,5 @@
 import { sh, type HealthCheck, type HealthHost, type HealthRow } from 'play';
-import { DELIVER_BEFORE_ACCEPT_UNIT } from '../postfix/index.ts';
+import { DELIVER_BEFORE_ACCEPT_UNIT, HAS_MESSAGE_SOCKET_UNIT } from '../postfix/index.ts';
 import { tlsCertificatePath } from '../tls/index.ts';
 
 /** The services a LAN client uses at the VIP, by name and TCP port. */
@@ -24,8 +24,11 @@ export interface ServerState {
   readonly vrrpState: string;
   readonly replicationQueue: Record<string, number>;
   readonly replicationFailedUsers: string[];
-  /** `systemctl is-active` and `is-enabled` of the deliver-before-accept milter (postfix role). */
-  readonly deliverBeforeAccept: { active: string; enabled: string };
+  /**
+   * `systemctl is-active` and `is-enabled` of the deliver-before-accept milter (postfix role), and
+   * `is-active` of the socket of its mailbox-has-message helper.
+   */
+  readonly deliverBeforeAccept: { active: string; enabled: string; helper: string };
   readonly serial: string;
   readonly dhcpState: string;
   readonly dhcpPartnerState: string;
@@ -56,6 +59,7 @@ doveadm replicator status 2>/dev/null | awk -F"'" '/requests/ { w = tolower($1);
 echo "failed_users=$(doveadm replicator status '*' 2>/dev/null | awk 'NR > 1 && $NF == "y" { printf "%s ", $1 }')"
 echo "deliver_before_accept=$(systemctl is-active ${DELIVER_BEFORE_ACCEPT_UNIT})"
 echo "deliver_before_accept_enabled=$(systemctl is-enabled ${DELIVER_BEFORE_ACCEPT_UNIT} 2>/dev/null)"
+echo "has_message=$(systemctl is-active ${HAS_MESSAGE_SOCKET_UNIT})"
 echo "serial=$(dig +short +time=2 +tries=1 SOA "$domain" @127.0.0.1 | awk '{print $3}')"
 echo "dhcp_state=$(grep -oE 'my state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
 echo "dhcp_partner_state=$(grep -oE 'partner state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
@@ -84,7 +88,7 @@ export function parseServerState(stdout: string): ServerState {
     vrrpState: get('vrrp_state'),
     replicationQueue: Object.fromEntries([...values].filter(([k]) => k.startsWith('queue_')).map(([k, v]) => [k.slice('queue_'.length), Number(v)])),
     replicationFailedUsers: get('failed_users').split(' ').filter(Boolean),
-    deliverBeforeAccept: { active: get('deliver_before_accept'), enabled: get('deliver_before_accept_enabled') },
+    deliverBeforeAccept: { active: get('deliver_before_accept'), enabled: get('deliver_before_accept_enabled'), helper: get('has_message') },
     serial: get('serial'),
     dhcpState: get('dhcp_state'),
     dhcpPartnerState: get('dhcp_partner_state'),
@@ -146,6 +150,9 @@ export function serverRows(host: string, state: ServerState): HealthRow[] {
  */
 function deliverBeforeAcceptRow(host: string, milter: ServerState['deliverBeforeAccept']): HealthRow {
   const check = 'mail stored before 250';
+  if (milter.active === 'active' && milter.helper !== 'active') {
+    return { check, host, ok: false, detail: `deliver-before-accept running, mailbox-has-message ${milter.helper || 'not running'}: mail sent again is stored twice` };
+  }
   if (milter.active === 'active') return { check, host, ok: true, detail: 'deliver-before-accept running' };
   if (milter.enabled === 'enabled') return { check, host, ok: false, detail: `deliver-before-accept ${milter.active || 'not running'}: postfix queues first` };
   return { check, host, ok: true, detail: 'not used: postfix queues first' };

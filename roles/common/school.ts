@@ -17,6 +17,11 @@ export const Account = Type.Object(
 );
 export type Account = Static<typeof Account>;
 
+/** The accounts that are to exist (not listed as absent). */
+export function presentAccounts<T extends Pick<Account, 'state'>>(accounts: readonly T[]): T[] {
+  return accounts.filter((a) => a.state !== 'absent');
+}
+
 /**
  * The vars every mail-stack role shares: the school, its LAN, the VIP and the two servers. Inventories set
  * them as group vars of `servers` (and `haRole`, `lanAddress`, `peerAddress`, `peerName` per host).

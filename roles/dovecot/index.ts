@@ -1,5 +1,5 @@
 import { command, defineRole, group, packages, SecretType, service, sh, template, Type, type Secret } from 'play';
-import { Account, Ipv4 } from '../common/school.ts';
+import { Account, Ipv4, presentAccounts } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { homeOf } from '../users/index.ts';
@@ -49,7 +49,7 @@ export default defineRole({
   }),
   defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: 2 },
   check: (vars) => {
-    const issues = vars.accounts.some((a) => a.state !== 'absent') ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
+    const issues = presentAccounts(vars.accounts).length > 0 ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
     if (vars.replication) {
       for (const key of ['lanAddress', 'peerAddress', 'doveadmPassword'] as const) {
         if (vars[key] === undefined) issues.push({ path: `vars.${key}`, message: 'is required with replication (or set replication: false)' });
@@ -59,7 +59,7 @@ export default defineRole({
     return issues;
   },
   tasks: ({ vars }) => {
-    const present = vars.accounts.filter((a) => a.state !== 'absent');
+    const present = presentAccounts(vars.accounts);
     const replication = { replicationPort: vars.replicationPort, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL, syncGroup: SYNC_GROUP };
     return [
       // Dovecot's LMTP and SASL sockets live in postfix's spool and belong to the postfix user: without postfix

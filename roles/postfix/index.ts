@@ -1,5 +1,5 @@
 import { command, copy, defineRole, packages, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
-import { Account } from '../common/school.ts';
+import { Account, presentAccounts } from '../common/school.ts';
 import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 
 /** Postfix's LMTP socket into Dovecot, relative to postfix's queue directory (its chroot). */
@@ -50,6 +50,13 @@ function postfixCheck(which: 'main.cf' | 'master.cf'): (path: string) => ShellCo
 /** The milter that stores the school's mail in Dovecot before postfix says 250 (files/deliver-before-accept.py). */
 export const DELIVER_BEFORE_ACCEPT_SCRIPT = '/usr/local/sbin/deliver-before-accept';
 export const DELIVER_BEFORE_ACCEPT_UNIT = 'deliver-before-accept.service';
+/**
+ * The helper the milter asks whether an account already has a message (files/mailbox-has-message.sh): root
+ * for doveadm, socket-activated, its socket owned by postfix.
+ */
+export const HAS_MESSAGE_SCRIPT = '/usr/local/sbin/mailbox-has-message';
+export const HAS_MESSAGE_SOCKET_UNIT = 'mailbox-has-message.socket';
+export const HAS_MESSAGE_SOCKET = '/run/mailbox-has-message.sock';
 /** Where it listens: loopback only (postfix's smtpd runs chrooted, so a TCP socket is the simple way in). */
 export const DELIVER_BEFORE_ACCEPT_PORT = 10029;
 
@@ -77,7 +84,7 @@ export default defineRole({
   }),
   defaults: { relayHost: '', messageSizeLimit: 36_700_160, deliverBeforeAccept: true },
   check: (vars) => {
-    const present = vars.accounts.filter((a) => a.state !== 'absent').map((a) => a.name);
+    const present = presentAccounts(vars.accounts).map((a) => a.name);
     if (present.length === 0) return [{ path: 'vars.accounts', message: 'no present account: nobody would read postmaster@' }];
     if (vars.postmaster !== undefined && !present.includes(vars.postmaster)) {
       return [{ path: 'vars.postmaster', message: `"${vars.postmaster}" is not a present account (${present.join(', ')})` }];
@@ -85,7 +92,7 @@ export default defineRole({
     return [];
   },
   tasks: ({ vars }) => {
-    const names = vars.accounts.filter((a) => a.state !== 'absent').map((a) => a.name);
+    const names = presentAccounts(vars.accounts).map((a) => a.name);
     const mailHost = vars.mailHost ?? `mail.${vars.domain}`;
     return [
       postfixPackage(vars.domain),
@@ -133,13 +140,16 @@ export default defineRole({
     command({ name: 'rebuild the aliases', cmd: sh`newaliases` }),
     command({ name: 'reload systemd for the milter', cmd: sh`systemctl daemon-reload` }),
     service({ taskName: 'restart deliver-before-accept', name: DELIVER_BEFORE_ACCEPT_UNIT, state: 'restarted' }),
+    service({ taskName: 'restart the mailbox-has-message socket', name: HAS_MESSAGE_SOCKET_UNIT, state: 'restarted' }),
   ],
 });
 
 /**
  * The milter that closes the gap between postfix's 250 and the message being on both servers: it hands mail
  * for the school's accounts to Dovecot's LMTP at the end of DATA (Dovecot waits for the peer to have it) and
- * then drops those recipients from postfix's copy. Runs as postfix, which owns the LMTP socket.
+ * then drops those recipients from postfix's copy. Runs as postfix, which owns the LMTP socket. Before storing
+ * it asks mailbox-has-message whether the account already has the message (sent again by a sender that never
+ * got its 250), so nothing is stored twice.
  */
 function deliverBeforeAccept(domain: string, mailHost: string, accounts: string[]) {
   const unit = {
@@ -148,7 +158,9 @@ function deliverBeforeAccept(domain: string, mailHost: string, accounts: string[
     lmtpSocketPath: `${QUEUE_DIRECTORY}/${LMTP_SOCKET}`,
     domains: [...new Set([domain, mailHost])],
     accounts,
+    hasMessageSocket: HAS_MESSAGE_SOCKET,
   };
+  const helper = { scriptPath: HAS_MESSAGE_SCRIPT, socketPath: HAS_MESSAGE_SOCKET };
   return [
     packages({ names: ['python3-milter'] }),
     copy({
@@ -160,6 +172,29 @@ function deliverBeforeAccept(domain: string, mailHost: string, accounts: string[
       validate: (path) => sh`python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' ${path}`,
       notify: 'restart deliver-before-accept',
     }),
+    copy({
+      src: 'mailbox-has-message.sh',
+      dest: HAS_MESSAGE_SCRIPT,
+      owner: 'root',
+      group: 'root',
+      mode: '0755',
+      validate: (path) => sh`sh -n ${path}`,
+    }),
+    template({
+      src: 'mailbox-has-message@.service.ejs',
+      dest: '/etc/systemd/system/mailbox-has-message@.service',
+      mode: '0644',
+      vars: helper,
+      notify: 'reload systemd for the milter',
+    }),
+    template({
+      src: 'mailbox-has-message.socket.ejs',
+      dest: `/etc/systemd/system/${HAS_MESSAGE_SOCKET_UNIT}`,
+      mode: '0644',
+      vars: helper,
+      notify: ['reload systemd for the milter', 'restart the mailbox-has-message socket'],
+    }),
+    service({ name: HAS_MESSAGE_SOCKET_UNIT, state: 'started', enabled: true }),
     template({
       src: 'deliver-before-accept.service.ejs',
       dest: `/etc/systemd/system/${DELIVER_BEFORE_ACCEPT_UNIT}`,

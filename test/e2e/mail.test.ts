@@ -92,6 +92,28 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
     });
   }
 
+  it('a message sent again with the same Message-ID (its sender never got the 250) is stored once; a new Message-ID is stored', async () => {
+    const subject = `Sent again ${token()}`;
+    const first = `<${token()}@client.lab.test>`;
+    for (const messageId of [first, first, `<${token()}@client.lab.test>`]) {
+      const sent = await swaks(PRIMARY.address, [...login('guru1'), '--from', `guru1@${DOMAIN}`, '--to', `kepsek@${DOMAIN}`, '--header', `Subject: ${subject}`, '--header', `Message-Id: ${messageId}`]);
+      expect(sent.code, sent.output).toBe(0);
+      expect(sent.output).toMatch(/<~ +250 2\.0\.0 Ok: queued/);
+    }
+    // The milter stores before the 250: all three answers are in, so what the INBOX holds now is final.
+    expect(await inbox(PRIMARY.address, 'kepsek', ['SUBJECT', subject])).toHaveLength(2);
+    expect(await stdoutOf(PRIMARY.name, sh`journalctl -b -u deliver-before-accept --no-pager -o cat | grep -cF ${`message-id ${first} already in the mailbox`}`)).toBe('1\n');
+    // Only postfix may ask the helper, and it answers no more than yes or no.
+    expect(await stdoutOf(PRIMARY.name, sh`stat -c '%U %a' /run/mailbox-has-message.sock`)).toBe('postfix 600\n');
+    const ask = `import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect('/run/mailbox-has-message.sock'); s.sendall(sys.argv[1].encode() + b'\\n')
+print(s.makefile().readline().strip())`;
+    const asked = (question: string) => stdoutOf(PRIMARY.name, sh`setpriv --reuid postfix --regid postfix --clear-groups python3 -c ${ask} ${question}`);
+    expect(await asked(`kepsek ${first}`)).toBe('yes\n');
+    expect(await asked(`guru2 ${first}`)).toBe('no\n');
+    expect(await asked(`kepsek ${first} ; rm -rf /`)).toBe('invalid\n');
+  });
+
   it('not an open relay: from outside to outside on port 25 → 554 5.7.1 Relay access denied (both servers)', async () => {
     for (const server of SERVERS) {
       const relay = await swaks(server.address, ['--port', '25', '--from', 'a@outside.test', '--to', 'b@outside.test']);

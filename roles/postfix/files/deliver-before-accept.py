@@ -9,11 +9,17 @@
 # it too. Only then are those recipients taken off the message: if none is left postfix discards it and the
 # client gets its 250, so the message is on both servers before the sender is told it was accepted.
 #
+# A sender that never got its 250 (the server died after storing the message, before answering) sends the
+# message again, maybe to the other server. Before storing, the milter asks mailbox-has-message (a socket-
+# activated helper running as root) whether the account's INBOX already has a message with this Message-ID saved
+# within the hour; if so the recipient counts as delivered and nothing is stored twice.
+#
 # Anything it cannot deliver (another domain, an alias, a refused or failed LMTP delivery) stays on the
 # message and goes through postfix's queue as before: the milter never refuses or loses mail. If it is not
 # running, postfix accepts mail the usual way (milter_default_action = accept).
 import argparse
 import smtplib
+import socket
 import syslog
 import threading
 import time
@@ -28,6 +34,7 @@ def parse_args():
     parser.add_argument('--lmtp', required=True, help="Dovecot's LMTP unix socket")
     parser.add_argument('--domains', required=True, help='comma-separated domains of the accounts')
     parser.add_argument('--accounts', required=True, help='comma-separated account names')
+    parser.add_argument('--has-message', default='', help="mailbox-has-message's unix socket (empty: store without asking)")
     parser.add_argument('--timeout', type=float, default=60, help='seconds an LMTP delivery may take')
     return parser.parse_args()
 
@@ -37,47 +44,64 @@ DOMAINS = {d.lower() for d in ARGS.domains.split(',') if d}
 ACCOUNTS = {a.lower() for a in ARGS.accounts.split(',') if a}
 
 
-def school_address(address):
-    """The address without angle brackets if it is one of the school's accounts (with or without a +detail), else None."""
+def school_account(address):
+    """(address without angle brackets, account name) if the address is one of the school's accounts (with or
+    without a +detail), else None."""
     bare = address.strip().strip('<>')
     local, at, domain = bare.rpartition('@')
-    if not at or domain.lower() not in DOMAINS:
+    account = local.split('+', 1)[0].lower()
+    if not at or domain.lower() not in DOMAINS or account not in ACCOUNTS:
         return None
-    return bare if local.split('+', 1)[0].lower() in ACCOUNTS else None
+    return bare, account
 
 
 _LOCKS_GUARD = threading.Lock()
 _LOCKS = {}
 
 
-def account_lock(address):
+def account_lock(account):
     """One delivery at a time per account. Dovecot 2.3.19's replicator loops until it runs out of memory and
     crashes when one user has a delivery waiting for the sync next to another one that came in while the user
     was being synced (fixed upstream in dovecot/core#223); a crash ends every wait, so a message could be
     accepted before the peer has it. Each connection has its own thread here."""
-    name = address.rpartition('@')[0].split('+', 1)[0].lower()
     with _LOCKS_GUARD:
-        return _LOCKS.setdefault(name, threading.Lock())
+        return _LOCKS.setdefault(account, threading.Lock())
 
 
-def deliver(sender, addresses, message, queue_id):
-    """Delivers the message to each address over LMTP, one transaction each; the addresses Dovecot accepted."""
-    delivered = []
+def has_message(account, message_id, queue_id):
+    """Whether the account's INBOX already has a message with this Message-ID, saved within the hour (asked of
+    mailbox-has-message). Any doubt (no Message-ID, the helper unreachable or puzzled) answers False: storing
+    a message twice is better than losing it."""
+    if not ARGS.has_message or not message_id:
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as helper:
+            helper.settimeout(15)
+            helper.connect(ARGS.has_message)
+            helper.sendall(('%s %s\n' % (account, message_id)).encode('ascii', 'replace'))
+            answer = helper.makefile('rb').readline().strip()
+    except OSError as error:
+        syslog.syslog(syslog.LOG_WARNING, '%s: mailbox-has-message unavailable (%s): storing without asking' % (queue_id, error))
+        return False
+    if answer not in (b'yes', b'no'):
+        syslog.syslog(syslog.LOG_WARNING, '%s: mailbox-has-message answered %r for message-id %s: storing' % (queue_id, answer, message_id))
+    return answer == b'yes'
+
+
+def deliver(sender, address, message, queue_id):
+    """Delivers the message to one address over LMTP; whether Dovecot accepted it."""
+    started = time.monotonic()
     try:
         with smtplib.LMTP(ARGS.lmtp, timeout=ARGS.timeout) as lmtp:
-            for address in addresses:
-                started = time.monotonic()
-                try:
-                    lmtp.sendmail(sender, [address], message)
-                except smtplib.SMTPException as error:
-                    syslog.syslog(syslog.LOG_WARNING, '%s: to=<%s> left to the queue: LMTP said %s' % (queue_id, address, error))
-                    lmtp.rset()
-                    continue
-                delivered.append(address)
-                syslog.syslog('%s: to=<%s> stored in the mailbox before accepting (%d ms)' % (queue_id, address, (time.monotonic() - started) * 1000))
+            lmtp.sendmail(sender, [address], message)
+    except smtplib.SMTPRecipientsRefused as error:
+        syslog.syslog(syslog.LOG_WARNING, '%s: to=<%s> left to the queue: LMTP said %s' % (queue_id, address, error.recipients.get(address, error)))
+        return False
     except (OSError, smtplib.SMTPException) as error:
-        syslog.syslog(syslog.LOG_WARNING, '%s: LMTP unavailable (%s): the rest is left to the queue' % (queue_id, error))
-    return delivered
+        syslog.syslog(syslog.LOG_WARNING, '%s: to=<%s> left to the queue: LMTP unavailable or failed (%s)' % (queue_id, address, error))
+        return False
+    syslog.syslog('%s: to=<%s> stored in the mailbox before accepting (%d ms)' % (queue_id, address, (time.monotonic() - started) * 1000))
+    return True
 
 
 @Milter.header_leading_space
@@ -99,6 +123,7 @@ class DeliverBeforeAccept(Milter.Base):
         self.sender = ''
         self.recipients = []
         self.parts = []
+        self.message_id = ''
 
     def envfrom(self, mailfrom, *params):
         self.reset()
@@ -113,6 +138,8 @@ class DeliverBeforeAccept(Milter.Base):
     def header(self, name, value):
         # With header_leading_space the value keeps its folding and the space after the colon.
         self.parts.append(name.encode('ascii') + b':' + value.replace(b'\r\n', b'\n').replace(b'\n', b'\r\n') + b'\r\n')
+        if name.lower() == 'message-id' and not self.message_id:
+            self.message_id = value.strip().decode('ascii', 'replace')
         return Milter.CONTINUE
 
     def eoh(self):
@@ -131,17 +158,20 @@ class DeliverBeforeAccept(Milter.Base):
 
     def eom(self):
         queue_id = self.getsymval('i') or 'NOQUEUE'
-        mine = [(given, school_address(given)) for given in self.recipients]
-        mine = [(given, address) for given, address in mine if address]
+        mine = [(given, school_account(given)) for given in self.recipients]
+        mine = [(given, found) for given, found in mine if found]
         if not mine:
             return Milter.ACCEPT
         body = b''.join(self.parts)
         delivered = set()
-        for given, address in mine:
-            # One message per recipient, each with its own Received line (as postfix writes "for <rcpt>" only
-            # for a single recipient, and Dovecot adds Delivered-To).
-            with account_lock(address):
-                if deliver(self.sender, [address], self.received(queue_id, address) + body, queue_id):
+        for given, (address, account) in mine:
+            with account_lock(account):
+                if has_message(account, self.message_id, queue_id):
+                    syslog.syslog('%s: to=<%s> message-id %s already in the mailbox (sent again): not stored twice' % (queue_id, address, self.message_id))
+                    delivered.add(given)
+                # One message per recipient, each with its own Received line (as postfix writes "for <rcpt>"
+                # only for a single recipient, and Dovecot adds Delivered-To).
+                elif deliver(self.sender, address, self.received(queue_id, address) + body, queue_id):
                     delivered.add(given)
         for given in delivered:
             self.delrcpt(given)

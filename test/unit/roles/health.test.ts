@@ -15,6 +15,7 @@ queue_waiting_failed=0
 failed_users=
 deliver_before_accept=active
 deliver_before_accept_enabled=enabled
+has_message=active
 serial=2026112701
 dhcp_state=normal
 dhcp_partner_state=normal
@@ -71,6 +72,10 @@ describe('the school health check', () => {
     ]);
     expect(serverRows('backup', parseServerState(with_({ keepalived: 'inactive', vrrp_state: '', holds_vip: 'no' })))[0]).toMatchObject({ ok: false, detail: 'no state yet (inactive)' });
     expect(serverRows('backup', parseServerState('holds_vip=no\n'))[1]).toMatchObject({ ok: false, detail: 'no replicator answers' });
+    // The milter runs, but the helper that keeps mail sent again from being stored twice does not.
+    expect(serverRows('primary', parseServerState(with_({ has_message: 'inactive' })))[2]).toEqual({
+      check: 'mail stored before 250', host: 'primary', ok: false, detail: 'deliver-before-accept running, mailbox-has-message inactive: mail sent again is stored twice',
+    });
     // Not installed (the postfix role's deliverBeforeAccept: false): not a fault.
     const notUsed = parseServerState(with_({ deliver_before_accept: 'inactive', deliver_before_accept_enabled: '' }));
     expect(serverRows('backup', notUsed)[2]).toEqual({ check: 'mail stored before 250', host: 'backup', ok: true, detail: 'not used: postfix queues first' });

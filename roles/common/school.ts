@@ -5,10 +5,46 @@ const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 /** An IPv4 address in dotted form. */
 export const Ipv4 = Type.String({ pattern: `^(${OCTET}\\.){3}${OCTET}$`, description: 'an IPv4 address' });
 
+/**
+ * An account's name: the login, the mailbox's user and the local part of its address. 1 to 32 characters:
+ * lowercase letters, digits, `_` and `-`, and dots between them (`guru.mtk`), starting with a letter. Every
+ * part of the site takes such a name (useradd, Dovecot's user list, postfix's tables, the Maildir scripts).
+ */
+export const AccountName = Type.String({
+  pattern: '^(?=.{1,32}$)[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)*$',
+  description: 'login and mailbox name: a-z, 0-9, _ and -, dots between them, starting with a letter, at most 32',
+});
+
+/**
+ * The names an account cannot have on the school's Debian 12 servers, with why: the system users and groups of
+ * Debian itself (base-passwd), of systemd and of the packages the site installs (useradd fails on them, or the
+ * account would share a system group), the group the dovecot role adds, and the role addresses /etc/aliases sends
+ * elsewhere (mail to such an account would never reach it).
+ */
+export const RESERVED_ACCOUNT_NAMES: ReadonlyMap<string, string> = new Map([
+  ...['root', 'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy', 'www-data', 'backup', 'list', 'irc', 'gnats', 'nobody']
+    .map((n) => [n, 'a Debian system user'] as const),
+  ...['adm', 'tty', 'disk', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio', 'dip', 'operator', 'src', 'shadow', 'utmp', 'video', 'sasl', 'plugdev', 'staff', 'users', 'nogroup']
+    .map((n) => [n, 'a Debian system group'] as const),
+  ...['messagebus', 'sshd', 'polkitd', 'tss', 'statd', 'avahi', 'uuidd', 'tcpdump', 'ntp', 'ntpsec', 'postgres', 'mysql', 'redis', 'opendkim', 'clamav', 'debian-spamd', 'amavis', 'fetchmail']
+    .map((n) => [n, 'a system user of Debian packages'] as const),
+  ...['input', 'kvm', 'render', 'sgx', 'netdev', 'crontab', 'lpadmin', 'bluetooth', 'scanner', 'ssl-cert', 'postdrop']
+    .map((n) => [n, 'a system group of Debian packages'] as const),
+  ...['postfix', 'dovecot', 'dovenull', 'bind'].map((n) => [n, 'a system user of the mail stack the site installs'] as const),
+  ['dovecot-sync', 'the group the dovecot role makes for replication'] as const,
+  ...['postmaster', 'hostmaster', 'webmaster', 'abuse', 'mailer-daemon'].map((n) => [n, 'a role address in /etc/aliases: its mail goes to the postmaster account'] as const),
+]);
+
+/** Why an account cannot have this name on the servers, or undefined when it can. */
+export function reservedAccountName(name: string): string | undefined {
+  if (name.startsWith('systemd-')) return 'a name systemd keeps for its own users';
+  return RESERVED_ACCOUNT_NAMES.get(name);
+}
+
 /** An account of the school: a mailbox and a login for the webmail. */
 export const Account = Type.Object(
   {
-    name: Type.String({ pattern: '^[a-z][a-z0-9._-]{0,31}$', description: 'login and mailbox name' }),
+    name: AccountName,
     fullName: Type.String({ minLength: 1 }),
     password: Type.Optional(SecretType()),
     state: Type.Optional(Type.Union([Type.Literal('present'), Type.Literal('absent')])),

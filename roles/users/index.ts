@@ -1,5 +1,5 @@
 import { defineRole, directory, Type, user, type Task } from 'play';
-import { Account } from '../common/school.ts';
+import { Account, reservedAccountName } from '../common/school.ts';
 
 /** The home of a school account: the users role creates it, dovecot's user list points at it. */
 export function homeOf(name: string): string {
@@ -28,6 +28,8 @@ export default defineRole({
     const seen = new Set<string>();
     vars.accounts.forEach((account, index) => {
       if (seen.has(account.name)) issues.push({ path: `vars.accounts[${index}].name`, message: `${account.name} is listed twice` });
+      const reserved = reservedAccountName(account.name);
+      if (reserved) issues.push({ path: `vars.accounts[${index}].name`, message: `"${account.name}" is ${reserved} on Debian 12: choose another name for this account` });
       seen.add(account.name);
       if (account.state !== 'absent' && account.password === undefined) {
         issues.push({ path: `vars.accounts[${index}].password`, message: `account ${account.name} needs a password` });

@@ -96,4 +96,56 @@ describe('the site playbook', () => {
     expect(open).not.toHaveBeenCalled();
     open.mockRestore();
   });
+
+  const withAccounts = (names: string[]) =>
+    inventoryFor({ ...school, accounts: [...SMKNH_ACCOUNTS, ...names.map((name) => ({ name, fullName: `Akun ${name}` }))] });
+
+  it('refuses an account named like a Debian system user or group, naming the account and why, before any host is touched', async () => {
+    for (const [name, why] of [
+      ['operator', 'a Debian system group'],
+      ['backup', 'a Debian system user'],
+      ['www-data', 'a Debian system user'],
+      ['postfix', 'a system user of the mail stack the site installs'],
+      ['postmaster', 'a role address in /etc/aliases'],
+      ['systemd-x', 'a name systemd keeps'],
+    ]) {
+      const error = await refusal(withAccounts([name]));
+      expect(error.message).toMatch(/role users on host (backup|primary)/);
+      expect(error.message).toMatch(/vars\.accounts(\.5\b|\[5\])/);
+      expect(error.message).toContain(`"${name}" is ${why}`);
+    }
+  });
+
+  it('refuses account names no mail address or helper can take', async () => {
+    for (const name of ['guru..mtk', 'guru.', '.guru', 'Guru1', 'guru mtk', 'guru@x', '1guru', 'a'.repeat(33)]) {
+      const error = await refusal(withAccounts([name]));
+      expect(error.message, name).toMatch(/vars\.accounts(\.5|\[5\])\.name/);
+    }
+  });
+
+  it('takes names with a dot, a hyphen or an underscore (guru.mtk, tata-usaha, bk_01): every role renders them', async () => {
+    const run = await compileRun(site, withAccounts(['guru.mtk', 'tata-usaha', 'bk_01']));
+    const titles = run.plays[0].work.get('primary')!.tasks.map((t) => t.task.name);
+    for (const name of ['guru.mtk', 'tata-usaha', 'bk_01']) expect(titles).toContain(`user ${name}`);
+  });
+
+  it('the CLI exits 2 for a reserved account name and says which and why, with no connection', async () => {
+    const file = join(dir, 'operator-inventory.ts');
+    const repo = join(import.meta.dirname, '../../..');
+    writeFileSync(
+      file,
+      `import { defineInventory, openVault } from ${JSON.stringify(join(repo, 'src/index.ts'))};
+import { SMKNH_ACCOUNTS, schoolInventory } from ${JSON.stringify(join(repo, 'inventory/school.ts'))};
+const site = ${JSON.stringify({ ...school, accounts: undefined })};
+export default defineInventory({ ...schoolInventory({ ...site, accounts: [...SMKNH_ACCOUNTS, { name: 'operator', fullName: 'Operator' }] }, openVault(${JSON.stringify(vaultPath)}, { generate: true })), ssh: { user: 'root' } });
+`,
+    );
+    const open = vi.spyOn(SshConnection, 'open');
+    let stderr = '';
+    const code = await main(['playbooks/site.ts', '-i', file, '--check'], { stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t) } });
+    expect(code).toBe(2);
+    expect(stderr).toContain('"operator" is a Debian system group on Debian 12');
+    expect(open).not.toHaveBeenCalled();
+    open.mockRestore();
+  });
 });

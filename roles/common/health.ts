@@ -1,18 +1,16 @@
-import { sh, type HealthCheck, type HealthHost, type HealthRow } from 'play';
-import { DELIVER_BEFORE_ACCEPT_UNIT, HAS_MESSAGE_SOCKET_UNIT } from '../postfix/index.ts';
+import { sh, type HealthCheck, type HealthHost, type HealthRow, type Secret } from 'play';
 import { tlsCertificatePath } from '../tls/index.ts';
+import { presentAccounts, type Account } from './school.ts';
+import { parseProbeOutput, probeInput, SERVICE_PROBE_PATH, userServiceChecks, type ProbeCheck, type ProbeResult } from './service-probe.ts';
 
-/** The services a LAN client uses at the VIP, by name and TCP port. */
-export const VIP_SERVICES = [
-  { name: 'dns', port: 53 },
-  { name: 'smtp', port: 25 },
-  { name: 'submission', port: 587 },
-  { name: 'smtps', port: 465 },
-  { name: 'imap', port: 143 },
-  { name: 'imaps', port: 993 },
-  { name: 'http', port: 80 },
-  { name: 'https', port: 443 },
-] as const;
+/**
+ * Seconds each service probe of `play verify` has for all of its steps: what a user waits for at most (an SMTP
+ * banner held longer than this is a stall, whatever the cause).
+ */
+export const PROBE_TIMEOUT = 2;
+
+/** A message older than this in postfix's queue means deliveries are failing (they are retried every 10 s). */
+export const MAIL_QUEUE_MAX_AGE = 120;
 
 /** A certificate closer to its end than this many days is a failed check (time to renew). */
 export const CERTIFICATE_MIN_DAYS = 21;
@@ -24,15 +22,11 @@ export interface ServerState {
   readonly vrrpState: string;
   readonly replicationQueue: Record<string, number>;
   readonly replicationFailedUsers: string[];
-  /**
-   * `systemctl is-active` and `is-enabled` of the deliver-before-accept milter (postfix role), and
-   * `is-active` of the socket of its mailbox-has-message helper.
-   */
-  readonly deliverBeforeAccept: { active: string; enabled: string; helper: string };
+  /** Postfix's queue: how many messages and the oldest one's age in seconds (undefined: postqueue failed). */
+  readonly mailQueue?: { count: number; oldestSeconds: number };
   readonly serial: string;
   readonly dhcpState: string;
   readonly dhcpPartnerState: string;
-  readonly vipAnswers: Record<string, boolean>;
   readonly certificateEnd: string;
   readonly certificateDays: number;
   readonly certificateFingerprint: string;
@@ -41,15 +35,16 @@ export interface ServerState {
 interface SchoolHostVars {
   vip: string;
   lanInterface: string;
+  lanAddress: string;
   domain: string;
+  accounts: Account[];
   transitionsLog?: string;
 }
 
 /** The read-only script that prints a server's state as `key=value` lines. */
-export function stateScript(vars: SchoolHostVars) {
+export function stateScript(vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'domain' | 'transitionsLog'>) {
   const log = vars.transitionsLog ?? '/var/log/keepalived-transitions.log';
   const certificate = tlsCertificatePath(vars.domain);
-  const ports = VIP_SERVICES.map((s) => s.port);
   return sh`
 vip=${vars.vip}; iface=${vars.lanInterface}; domain=${vars.domain}; log=${log}; certificate=${certificate}
 ip -4 -o addr show dev "$iface" | grep -q " $vip/" && echo holds_vip=yes || echo holds_vip=no
@@ -57,15 +52,12 @@ echo "keepalived=$(systemctl is-active keepalived)"
 echo "vrrp_state=$(tail -n 1 "$log" 2>/dev/null | awk '{print $5}')"
 doveadm replicator status 2>/dev/null | awk -F"'" '/requests/ { w = tolower($1); gsub(/ /, "", w); k = $2; gsub(/ /, "_", k); n = split($3, a, " "); print "queue_" w "_" k "=" a[n] }'
 echo "failed_users=$(doveadm replicator status '*' 2>/dev/null | awk 'NR > 1 && $NF == "y" { printf "%s ", $1 }')"
-echo "deliver_before_accept=$(systemctl is-active ${DELIVER_BEFORE_ACCEPT_UNIT})"
-echo "deliver_before_accept_enabled=$(systemctl is-enabled ${DELIVER_BEFORE_ACCEPT_UNIT} 2>/dev/null)"
-echo "has_message=$(systemctl is-active ${HAS_MESSAGE_SOCKET_UNIT})"
+if queue=$(postqueue -j 2>/dev/null); then
+  printf '%s\n' "$queue" | awk -v now="$(date +%s)" 'match($0, /"arrival_time": *[0-9]+/) { t = substr($0, RSTART, RLENGTH); sub(/.*: */, "", t); n++; if (now - t > oldest) oldest = now - t } END { print "mail_queue=" n + 0 " " oldest + 0 }'
+fi
 echo "serial=$(dig +short +time=2 +tries=1 SOA "$domain" @127.0.0.1 | awk '{print $3}')"
 echo "dhcp_state=$(grep -oE 'my state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
 echo "dhcp_partner_state=$(grep -oE 'partner state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
-for port in ${ports}; do
-  if timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$vip" "$port" 2>/dev/null; then echo "vip_$port=yes"; else echo "vip_$port=no"; fi
-done
 end=$(openssl x509 -enddate -noout -in "$certificate" 2>/dev/null | cut -d= -f2)
 echo "certificate_end=$end"
 if [ -n "$end" ]; then echo "certificate_days=$(( ($(date -d "$end" +%s) - $(date +%s)) / 86400 ))"; fi
@@ -88,23 +80,21 @@ export function parseServerState(stdout: string): ServerState {
     vrrpState: get('vrrp_state'),
     replicationQueue: Object.fromEntries([...values].filter(([k]) => k.startsWith('queue_')).map(([k, v]) => [k.slice('queue_'.length), Number(v)])),
     replicationFailedUsers: get('failed_users').split(' ').filter(Boolean),
-    deliverBeforeAccept: { active: get('deliver_before_accept'), enabled: get('deliver_before_accept_enabled'), helper: get('has_message') },
+    mailQueue: values.has('mail_queue') ? { count: Number(get('mail_queue').split(' ')[0]), oldestSeconds: Number(get('mail_queue').split(' ')[1]) } : undefined,
     serial: get('serial'),
     dhcpState: get('dhcp_state'),
     dhcpPartnerState: get('dhcp_partner_state'),
-    vipAnswers: Object.fromEntries(VIP_SERVICES.map((s) => [s.name, get(`vip_${s.port}`) === 'yes'])),
     certificateEnd: get('certificate_end'),
     certificateDays: values.has('certificate_days') ? Number(get('certificate_days')) : Number.NaN,
     certificateFingerprint: get('certificate_fingerprint'),
   };
 }
 
-/** The rows of one server: keepalived, replication, DHCP failover, the VIP's services seen from it, its certificate. */
+/** The rows of one server: keepalived, replication, its mail queue, DHCP failover, its certificate. */
 export function serverRows(host: string, state: ServerState): HealthRow[] {
   const queued = Object.entries(state.replicationQueue);
   const waiting = queued.filter(([, n]) => n > 0).map(([k, n]) => `${k.replaceAll('_', ' ')} ${n}`);
   const failedQueue = queued.filter(([k, n]) => k.includes('failed') && n > 0);
-  const silent = Object.entries(state.vipAnswers).filter(([, ok]) => !ok).map(([name]) => name);
   return [
     {
       check: 'keepalived',
@@ -121,18 +111,12 @@ export function serverRows(host: string, state: ServerState): HealthRow[] {
           ? 'no replicator answers'
           : [waiting.length ? `queued: ${waiting.join(', ')}` : 'queue empty', state.replicationFailedUsers.length ? `failed: ${state.replicationFailedUsers.join(' ')}` : 'no failed user'].join('; '),
     },
-    deliverBeforeAcceptRow(host, state.deliverBeforeAccept),
+    mailQueueRow(host, state.mailQueue),
     {
       check: 'dhcp failover',
       host,
       ok: state.dhcpState === 'normal',
       detail: state.dhcpState ? `${state.dhcpState} (partner ${state.dhcpPartnerState || 'unknown'})` : 'no failover state',
-    },
-    {
-      check: 'services at the VIP',
-      host,
-      ok: silent.length === 0,
-      detail: silent.length === 0 ? `all ${VIP_SERVICES.length} answer (${VIP_SERVICES.map((s) => s.port).join(' ')})` : `no answer: ${silent.join(', ')}`,
     },
     {
       check: 'certificate',
@@ -143,19 +127,13 @@ export function serverRows(host: string, state: ServerState): HealthRow[] {
   ];
 }
 
-/**
- * Whether mail for the school's accounts is stored on both servers before postfix says 250: the milter runs. A
- * server where it is not installed (deliverBeforeAccept: false) is fine, one where it is enabled but down is not
- * (postfix then queues first, and a message can sit on one server alone for a moment).
- */
-function deliverBeforeAcceptRow(host: string, milter: ServerState['deliverBeforeAccept']): HealthRow {
-  const check = 'mail stored before 250';
-  if (milter.active === 'active' && milter.helper !== 'active') {
-    return { check, host, ok: false, detail: `deliver-before-accept running, mailbox-has-message ${milter.helper || 'not running'}: mail sent again is stored twice` };
-  }
-  if (milter.active === 'active') return { check, host, ok: true, detail: 'deliver-before-accept running' };
-  if (milter.enabled === 'enabled') return { check, host, ok: false, detail: `deliver-before-accept ${milter.active || 'not running'}: postfix queues first` };
-  return { check, host, ok: true, detail: 'not used: postfix queues first' };
+/** Postfix's queue: fine while nothing in it has waited longer than {@link MAIL_QUEUE_MAX_AGE} seconds. */
+function mailQueueRow(host: string, queue: ServerState['mailQueue']): HealthRow {
+  const check = 'mail queue';
+  if (!queue) return { check, host, ok: false, detail: 'postqueue -j failed: is postfix running?' };
+  if (queue.count === 0) return { check, host, ok: true, detail: 'empty' };
+  const detail = `${queue.count} message${queue.count === 1 ? '' : 's'}, the oldest ${queue.oldestSeconds} s old`;
+  return { check, host, ok: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE, detail: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE ? detail : `${detail}: deliveries are failing (postqueue -p)` };
 }
 
 /** The rows about the pair: exactly one VIP holder, equal zone serials, the same certificate on both. */
@@ -176,21 +154,90 @@ export function pairRows(states: ReadonlyMap<string, ServerState>): HealthRow[] 
 }
 
 /**
- * `play verify site`: the school's pair of servers as its users depend on it. Reads each reachable server's
- * state in one command and returns the pair's rows, then each server's.
+ * The probes one server makes, each with {@link PROBE_TIMEOUT} seconds: every service a user relies on at its own
+ * address and at the VIP (an IMAPS login with the first present account that has a password), and a DHCP
+ * discover on the LAN that waits for an offer from each of the `servers`.
+ */
+export function serverProbeChecks(vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'lanAddress' | 'domain' | 'accounts'>, servers: number): ProbeCheck[] {
+  const account = presentAccounts(vars.accounts).find((a) => a.password !== undefined);
+  const options = { domain: vars.domain, login: account ? { user: account.name, password: account.password as Secret } : undefined };
+  return [...userServiceChecks(vars.lanAddress, options), ...userServiceChecks(vars.vip, options), { kind: 'dhcp', label: 'dhcp offer', interface: vars.lanInterface, servers }];
+}
+
+const shown = (r: ProbeResult) => `${r.detail} (${Math.round(r.ms)} ms)`;
+const named = (r: ProbeResult) => `${r.host}:${r.port} ${shown(r)}`;
+
+/**
+ * The rows of what the servers' probes found. Per server: each service at its own address (a failure names the
+ * address and port, and the step that failed) and whether its DHCP server made an offer (seen by any server).
+ * Per service at the VIP, one row for all servers that looked: fine only when every one of them got an answer.
+ */
+export function probeRows(servers: readonly { name: string; lanAddress: string }[], vip: string, found: ReadonlyMap<string, readonly ProbeResult[]>): HealthRow[] {
+  const rows: HealthRow[] = [];
+  for (const server of servers) {
+    for (const r of found.get(server.name) ?? []) {
+      if (r.kind !== 'dhcp' && r.host === server.lanAddress) rows.push({ check: r.label ?? r.kind, host: server.name, ok: r.ok, detail: r.ok ? shown(r) : named(r) });
+    }
+    const seen = [...found].flatMap(([viewer, results]) =>
+      results.filter((r) => r.kind === 'dhcp').flatMap((r) => (r.offers ?? []).filter((o) => o.server === server.lanAddress).map((o) => ({ viewer, address: o.address }))),
+    );
+    if (found.size > 0) {
+      rows.push({
+        check: 'dhcp offer',
+        host: server.name,
+        ok: seen.length > 0,
+        detail: seen.length > 0 ? `offers ${seen[0].address} (seen from ${[...new Set(seen.map((s) => s.viewer))].join(', ')})` : `no offer from ${server.lanAddress} (DHCPDISCOVER from ${[...found.keys()].join(', ')})`,
+      });
+    }
+  }
+  const atVip = [...found].flatMap(([viewer, results]) => results.filter((r) => r.kind !== 'dhcp' && r.host === vip).map((r) => ({ viewer, r })));
+  for (const check of [...new Set(atVip.map(({ r }) => r.label ?? r.kind))]) {
+    const views = atVip.filter(({ r }) => (r.label ?? r.kind) === check);
+    const ok = views.every(({ r }) => r.ok);
+    const detail = ok
+      ? `${views[0].r.detail} (${views.map(({ viewer, r }) => `${Math.round(r.ms)} ms from ${viewer}`).join(', ')})`
+      : views.map(({ viewer, r }) => `from ${viewer}: ${r.ok ? `ok (${Math.round(r.ms)} ms)` : named(r)}`).join('; ');
+    rows.push({ check, host: 'vip', ok, detail });
+  }
+  return rows;
+}
+
+/**
+ * `play verify site`: the school's pair of servers as its users depend on it. Each reachable server reports its
+ * state (one command) and probes the services at the protocol level (the service probe, with the login's
+ * password on stdin): itself, the VIP, and DHCP on the LAN. Returns the pair's rows, then each server's, then
+ * the VIP's.
  */
 export const schoolHealth: HealthCheck = async (hosts: readonly HealthHost[]) => {
   const states = new Map<string, ServerState>();
+  const probes = new Map<string, ProbeResult[]>();
   const failures: HealthRow[] = [];
+  const reachable = hosts.filter((h) => h.reachable);
   await Promise.all(
-    hosts
-      .filter((h) => h.reachable)
-      .map(async (h) => {
-        const result = await h.exec(stateScript(h.vars as unknown as SchoolHostVars));
+    reachable.flatMap((h) => {
+      const vars = h.vars as unknown as SchoolHostVars;
+      const state = h.exec(stateScript(vars)).then((result) => {
         if (result.exitCode !== 0) failures.push({ check: 'state', host: h.name, ok: false, detail: `reading the state failed (exit ${result.exitCode}): ${result.stderr.trim()}` });
         else states.set(h.name, parseServerState(result.stdout));
-      }),
+      });
+      const probe = h.exec(sh`python3 -I ${SERVICE_PROBE_PATH}`, { stdin: probeInput({ timeout: PROBE_TIMEOUT, checks: serverProbeChecks(vars, hosts.length) }) }).then((result) => {
+        try {
+          if (result.exitCode !== 0 && result.exitCode !== 1) throw new Error(result.stderr.trim() || `exit ${result.exitCode}`);
+          probes.set(h.name, parseProbeOutput(result.stdout));
+        } catch (error) {
+          failures.push({ check: 'service probe', host: h.name, ok: false, detail: `${SERVICE_PROBE_PATH} did not run (is the site deployed?): ${(error as Error).message}` });
+        }
+      });
+      return [state, probe];
+    }),
   );
-  const ordered = new Map(hosts.filter((h) => states.has(h.name)).map((h) => [h.name, states.get(h.name)!]));
-  return [...pairRows(ordered), ...failures, ...[...ordered].flatMap(([host, state]) => serverRows(host, state))];
+  const inOrder = <T>(found: Map<string, T>) => new Map(hosts.filter((h) => found.has(h.name)).map((h) => [h.name, found.get(h.name)!]));
+  const servers = hosts.map((h) => ({ name: h.name, lanAddress: String(h.vars.lanAddress) }));
+  const serverProbeRows = probeRows(servers, String(hosts[0]?.vars.vip), inOrder(probes));
+  return [
+    ...pairRows(inOrder(states)),
+    ...failures,
+    ...hosts.flatMap((h) => [...(states.has(h.name) ? serverRows(h.name, states.get(h.name)!) : []), ...serverProbeRows.filter((r) => r.host === h.name)]),
+    ...serverProbeRows.filter((r) => r.host === 'vip'),
+  ];
 };

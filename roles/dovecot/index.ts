@@ -45,9 +45,9 @@ export default defineRole({
     peerAddress: Type.Optional(Ipv4),
     doveadmPassword: Type.Optional(SecretType()),
     replicationPort: Type.Integer({ minimum: 1, maximum: 65535 }),
-    replicationSyncTimeout: Type.Integer({ minimum: 0, maximum: 60, description: 'seconds a delivery waits for the peer to have the message (0: no wait)' }),
+    replicationSyncTimeout: Type.Integer({ minimum: 0, maximum: 60, description: 'seconds a delivery waits for the peer to have the message (0, the default: none; see the README)' }),
   }),
-  defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: 2 },
+  defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: 0 },
   check: (vars) => {
     const issues = presentAccounts(vars.accounts).length > 0 ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
     if (vars.replication) {

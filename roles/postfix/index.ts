@@ -1,5 +1,5 @@
-import { command, copy, defineRole, packages, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
-import { Account, presentAccounts } from '../common/school.ts';
+import { command, defineRole, packages, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
+import { Account, AccountName, presentAccounts } from '../common/school.ts';
 import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 
 /** Postfix's LMTP socket into Dovecot, relative to postfix's queue directory (its chroot). */
@@ -47,19 +47,6 @@ function postfixCheck(which: 'main.cf' | 'master.cf'): (path: string) => ShellCo
     sh`(d=$(mktemp -d) && cp /etc/postfix/main.cf /etc/postfix/master.cf "$d"/ && cp ${path} "$d"/${which} && postfix -c "$d" check && w=$(postconf -c "$d" -n 2>&1 >/dev/null) && { [ -z "$w" ] || { echo "$w" >&2; false; }; }; rc=$?; rm -rf "$d"; exit $rc)`;
 }
 
-/** The milter that stores the school's mail in Dovecot before postfix says 250 (files/deliver-before-accept.py). */
-export const DELIVER_BEFORE_ACCEPT_SCRIPT = '/usr/local/sbin/deliver-before-accept';
-export const DELIVER_BEFORE_ACCEPT_UNIT = 'deliver-before-accept.service';
-/**
- * The helper the milter asks whether an account already has a message (files/mailbox-has-message.sh): root
- * for doveadm, socket-activated, its socket owned by postfix.
- */
-export const HAS_MESSAGE_SCRIPT = '/usr/local/sbin/mailbox-has-message';
-export const HAS_MESSAGE_SOCKET_UNIT = 'mailbox-has-message.socket';
-export const HAS_MESSAGE_SOCKET = '/run/mailbox-has-message.sock';
-/** Where it listens: loopback only (postfix's smtpd runs chrooted, so a TCP socket is the simple way in). */
-export const DELIVER_BEFORE_ACCEPT_PORT = 10029;
-
 /** A texthash table of names: every line not a comment has a key and a value. */
 const tableCheck = (path: string) => sh`awk '!/^#/ && NF != 2 { exit 1 }' ${path}`;
 
@@ -79,10 +66,9 @@ export default defineRole({
     mailHost: Type.Optional(Type.String({ pattern: '^[a-z0-9.-]+$', description: "the server's name in SMTP (default mail.<domain>)" })),
     relayHost: Type.String({ pattern: '^[^\\s]*$', description: "postfix's relayhost for mail to other domains, e.g. [smtp.isp.example]:587; empty: such mail bounces" }),
     messageSizeLimit: Type.Integer({ minimum: 1_048_576, description: 'largest message in bytes (attachments grow by a third in base64)' }),
-    postmaster: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]*$', description: 'the account that reads postmaster@, hostmaster@, abuse@ and root (default: the first present account)' })),
-    deliverBeforeAccept: Type.Boolean({ description: "store mail for the school's accounts in Dovecot before answering 250 (files/deliver-before-accept.py)" }),
+    postmaster: Type.Optional(Type.String({ pattern: AccountName.pattern, description: 'the account that reads postmaster@, hostmaster@, abuse@ and root (default: the first present account)' })),
   }),
-  defaults: { relayHost: '', messageSizeLimit: 36_700_160, deliverBeforeAccept: true },
+  defaults: { relayHost: '', messageSizeLimit: 36_700_160 },
   check: (vars) => {
     const present = presentAccounts(vars.accounts).map((a) => a.name);
     if (present.length === 0) return [{ path: 'vars.accounts', message: 'no present account: nobody would read postmaster@' }];
@@ -107,7 +93,6 @@ export default defineRole({
       template({ src: 'recipients.ejs', dest: RECIPIENTS, mode: '0644', vars: { names }, validate: tableCheck, notify: 'reload postfix' }),
       template({ src: 'sender-logins.ejs', dest: SENDER_LOGINS, mode: '0644', vars: { names }, validate: tableCheck, notify: 'reload postfix' }),
       template({ src: 'school-senders.ejs', dest: SCHOOL_SENDERS, mode: '0644', validate: (p) => sh`awk '!/^#/ && (NF < 2 || $2 !~ /^[45][0-9][0-9]$/) { exit 1 }' ${p}`, notify: 'reload postfix' }),
-      ...(vars.deliverBeforeAccept ? deliverBeforeAccept(vars.domain, mailHost, names) : []),
       template({ src: 'master.cf.ejs', dest: '/etc/postfix/master.cf', mode: '0644', validate: postfixCheck('master.cf'), notify: 'reload postfix' }),
       template({
         src: 'main.cf.ejs',
@@ -115,7 +100,6 @@ export default defineRole({
         mode: '0644',
         vars: {
           mailHost,
-          milter: vars.deliverBeforeAccept ? `inet:127.0.0.1:${DELIVER_BEFORE_ACCEPT_PORT}` : '',
           tlsCertificatePath: tlsCertificatePath(vars.domain),
           tlsKeyPath: tlsKeyPath(vars.domain),
           lmtpSocket: LMTP_SOCKET,
@@ -138,70 +122,5 @@ export default defineRole({
     // hosts shared one cgroup tree then, fixed in test/lab/cgroup.ts, not because of anything in postfix.)
     service({ taskName: 'reload postfix', name: 'postfix@-', state: 'reloaded' }),
     command({ name: 'rebuild the aliases', cmd: sh`newaliases` }),
-    command({ name: 'reload systemd for the milter', cmd: sh`systemctl daemon-reload` }),
-    service({ taskName: 'restart deliver-before-accept', name: DELIVER_BEFORE_ACCEPT_UNIT, state: 'restarted' }),
-    service({ taskName: 'restart the mailbox-has-message socket', name: HAS_MESSAGE_SOCKET_UNIT, state: 'restarted' }),
   ],
 });
-
-/**
- * The milter that closes the gap between postfix's 250 and the message being on both servers: it hands mail
- * for the school's accounts to Dovecot's LMTP at the end of DATA (Dovecot waits for the peer to have it) and
- * then drops those recipients from postfix's copy. Runs as postfix, which owns the LMTP socket. Before storing
- * it asks mailbox-has-message whether the account already has the message (sent again by a sender that never
- * got its 250), so nothing is stored twice.
- */
-function deliverBeforeAccept(domain: string, mailHost: string, accounts: string[]) {
-  const unit = {
-    scriptPath: DELIVER_BEFORE_ACCEPT_SCRIPT,
-    listen: `inet:${DELIVER_BEFORE_ACCEPT_PORT}@127.0.0.1`,
-    lmtpSocketPath: `${QUEUE_DIRECTORY}/${LMTP_SOCKET}`,
-    domains: [...new Set([domain, mailHost])],
-    accounts,
-    hasMessageSocket: HAS_MESSAGE_SOCKET,
-  };
-  const helper = { scriptPath: HAS_MESSAGE_SCRIPT, socketPath: HAS_MESSAGE_SOCKET };
-  return [
-    packages({ names: ['python3-milter'] }),
-    copy({
-      src: 'deliver-before-accept.py',
-      dest: DELIVER_BEFORE_ACCEPT_SCRIPT,
-      owner: 'root',
-      group: 'root',
-      mode: '0755',
-      validate: (path) => sh`python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' ${path}`,
-      notify: 'restart deliver-before-accept',
-    }),
-    copy({
-      src: 'mailbox-has-message.sh',
-      dest: HAS_MESSAGE_SCRIPT,
-      owner: 'root',
-      group: 'root',
-      mode: '0755',
-      validate: (path) => sh`sh -n ${path}`,
-    }),
-    template({
-      src: 'mailbox-has-message@.service.ejs',
-      dest: '/etc/systemd/system/mailbox-has-message@.service',
-      mode: '0644',
-      vars: helper,
-      notify: 'reload systemd for the milter',
-    }),
-    template({
-      src: 'mailbox-has-message.socket.ejs',
-      dest: `/etc/systemd/system/${HAS_MESSAGE_SOCKET_UNIT}`,
-      mode: '0644',
-      vars: helper,
-      notify: ['reload systemd for the milter', 'restart the mailbox-has-message socket'],
-    }),
-    service({ name: HAS_MESSAGE_SOCKET_UNIT, state: 'started', enabled: true }),
-    template({
-      src: 'deliver-before-accept.service.ejs',
-      dest: `/etc/systemd/system/${DELIVER_BEFORE_ACCEPT_UNIT}`,
-      mode: '0644',
-      vars: unit,
-      notify: ['reload systemd for the milter', 'restart deliver-before-accept'],
-    }),
-    service({ name: DELIVER_BEFORE_ACCEPT_UNIT, state: 'started', enabled: true }),
-  ];
-}

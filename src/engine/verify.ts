@@ -47,7 +47,7 @@ export async function verifyPlaybook(
     vars: inventoryVars(inventory, o.name),
     reachable: o.connection !== undefined,
     error: o.error,
-    exec: (command) => (o.connection ? o.connection.exec(command) : Promise.reject(new Error(`${o.name} is unreachable: ${o.error}`))),
+    exec: (command, execOptions) => (o.connection ? o.connection.exec(command, execOptions) : Promise.reject(new Error(`${o.name} is unreachable: ${o.error}`))),
   }));
   const unreachable: HealthRow[] = hosts.filter((h) => !h.reachable).map((h) => ({ check: 'reachable', host: h.name, ok: false, detail: h.error ?? 'no connection' }));
   let rows: readonly HealthRow[];
@@ -58,5 +58,7 @@ export async function verifyPlaybook(
   } finally {
     await Promise.all(opened.map((o) => o.connection?.close().catch(() => undefined)));
   }
+  // A check may quote what a server said; nothing it says may show a secret.
+  rows = rows.map((r) => ({ ...r, detail: mask(r.detail) }));
   return { rows, healthy: rows.every((r) => r.ok), durationMs: performance.now() - started };
 }

@@ -1,4 +1,4 @@
-import type { ExecResult } from '../connection/connection.ts';
+import type { ExecOptions, ExecResult } from '../connection/connection.ts';
 import type { ShellCommand } from '../connection/sh.ts';
 
 /** One line of `play verify`'s table: a check, the host it concerns (none: the whole system), and its verdict. */
@@ -18,8 +18,8 @@ export interface HealthHost {
   /** False when no connection could be opened; `exec` then rejects and `error` says why. */
   readonly reachable: boolean;
   readonly error?: string;
-  /** Runs a command that changes nothing (a health check only reads). */
-  exec(command: ShellCommand): Promise<ExecResult>;
+  /** Runs a command that changes nothing (a health check only reads); `stdin` carries what must not be on a command line. */
+  exec(command: ShellCommand, options?: ExecOptions): Promise<ExecResult>;
 }
 
 /**

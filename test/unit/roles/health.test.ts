@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { pairRows, parseServerState, serverRows, stateScript, type ServerState } from '../../../roles/common/health.ts';
+import { pairRows, parseServerState, probeRows, serverProbeChecks, serverRows, stateScript, type ServerState } from '../../../roles/common/health.ts';
+import type { ProbeResult } from '../../../roles/common/service-probe.ts';
+import { secret } from '../../../src/secret.ts';
 
 /** What stateScript prints on a healthy primary (the replicator lines as doveadm 2.3.19 prints them, after awk). */
 const HEALTHY = `holds_vip=yes
@@ -13,20 +15,10 @@ queue_queued_failed=0
 queue_queued_full_resync=0
 queue_waiting_failed=0
 failed_users=
-deliver_before_accept=active
-deliver_before_accept_enabled=enabled
-has_message=active
+mail_queue=0 0
 serial=2026112701
 dhcp_state=normal
 dhcp_partner_state=normal
-vip_53=yes
-vip_25=yes
-vip_587=yes
-vip_465=yes
-vip_143=yes
-vip_993=yes
-vip_80=yes
-vip_443=yes
 certificate_end=Nov 25 21:00:00 2036 GMT
 certificate_days=3650
 certificate_fingerprint=AB:CD
@@ -49,9 +41,8 @@ describe('the school health check', () => {
     expect(serverRows('primary', state)).toEqual([
       { check: 'keepalived', host: 'primary', ok: true, detail: 'MASTER (active), holds the VIP' },
       { check: 'replication', host: 'primary', ok: true, detail: 'queue empty; no failed user' },
-      { check: 'mail stored before 250', host: 'primary', ok: true, detail: 'deliver-before-accept running' },
+      { check: 'mail queue', host: 'primary', ok: true, detail: 'empty' },
       { check: 'dhcp failover', host: 'primary', ok: true, detail: 'normal (partner normal)' },
-      { check: 'services at the VIP', host: 'primary', ok: true, detail: 'all 8 answer (53 25 587 465 143 993 80 443)' },
       { check: 'certificate', host: 'primary', ok: true, detail: 'expires Nov 25 21:00:00 2036 GMT (3650 days)' },
     ]);
   });
@@ -59,26 +50,21 @@ describe('the school health check', () => {
   it('names each fault in its row', () => {
     const rows = serverRows(
       'primary',
-      parseServerState(with_({ vrrp_state: 'FAULT', queue_waiting_failed: '2', failed_users: 'kepsek guru1 ', deliver_before_accept: 'failed', dhcp_state: 'communications-interrupted', dhcp_partner_state: 'normal', vip_993: 'no', certificate_days: '3', holds_vip: 'no' })),
+      parseServerState(with_({ vrrp_state: 'FAULT', queue_waiting_failed: '2', failed_users: 'kepsek guru1 ', mail_queue: '4 300', dhcp_state: 'communications-interrupted', dhcp_partner_state: 'normal', certificate_days: '3', holds_vip: 'no' })),
     );
     expect(rows.filter((r) => r.ok)).toEqual([]);
     expect(rows.map((r) => r.detail)).toEqual([
       'FAULT (active)',
       'queued: waiting failed 2; failed: kepsek guru1',
-      'deliver-before-accept failed: postfix queues first',
+      '4 messages, the oldest 300 s old: deliveries are failing (postqueue -p)',
       'communications-interrupted (partner normal)',
-      'no answer: imaps',
       'expires Nov 25 21:00:00 2036 GMT (3 days)',
     ]);
     expect(serverRows('backup', parseServerState(with_({ keepalived: 'inactive', vrrp_state: '', holds_vip: 'no' })))[0]).toMatchObject({ ok: false, detail: 'no state yet (inactive)' });
     expect(serverRows('backup', parseServerState('holds_vip=no\n'))[1]).toMatchObject({ ok: false, detail: 'no replicator answers' });
-    // The milter runs, but the helper that keeps mail sent again from being stored twice does not.
-    expect(serverRows('primary', parseServerState(with_({ has_message: 'inactive' })))[2]).toEqual({
-      check: 'mail stored before 250', host: 'primary', ok: false, detail: 'deliver-before-accept running, mailbox-has-message inactive: mail sent again is stored twice',
-    });
-    // Not installed (the postfix role's deliverBeforeAccept: false): not a fault.
-    const notUsed = parseServerState(with_({ deliver_before_accept: 'inactive', deliver_before_accept_enabled: '' }));
-    expect(serverRows('backup', notUsed)[2]).toEqual({ check: 'mail stored before 250', host: 'backup', ok: true, detail: 'not used: postfix queues first' });
+    // A young queue is normal (a delivery in flight, a retry in 10 s); postqueue failing is not.
+    expect(serverRows('primary', parseServerState(with_({ mail_queue: '1 8' })))[2]).toEqual({ check: 'mail queue', host: 'primary', ok: true, detail: '1 message, the oldest 8 s old' });
+    expect(serverRows('primary', parseServerState(HEALTHY.replace(/^mail_queue=.*\n/m, '')))[2]).toMatchObject({ ok: false, detail: 'postqueue -j failed: is postfix running?' });
   });
 
   it('the pair: exactly one VIP holder, equal serials, one certificate', () => {
@@ -96,5 +82,53 @@ describe('the school health check', () => {
       [false, 'differs between servers'],
     ]);
     expect(pairRows(new Map([['backup', backup]]))[0]).toEqual({ check: 'vip holder', ok: false, detail: 'nobody holds the VIP' });
+  });
+
+  it('the probes of a server: every user service at its own address and at the VIP, an IMAPS login, a DHCP discover', () => {
+    const password = secret('Pr0be-Secret');
+    const checks = serverProbeChecks(
+      { vip: '198.18.30.254', lanInterface: 'eth0', lanAddress: '198.18.30.1', domain: 'smknh.sch.id', accounts: [{ name: 'old', fullName: 'Old', state: 'absent' }, { name: 'kepsek', fullName: 'K', password }] },
+      2,
+    );
+    const at = (host: string) => checks.filter((c) => 'host' in c && c.host === host).map((c) => c.label);
+    const services = ['smtp 25', 'submission 587', 'smtps 465', 'imap 143', 'imaps 993 login', 'webmail 443', 'dns 53'];
+    expect(at('198.18.30.1')).toEqual(services);
+    expect(at('198.18.30.254')).toEqual(services);
+    expect(checks.find((c) => c.label === 'imaps 993 login')).toMatchObject({ kind: 'imap', port: 993, tls: true, user: 'kepsek', password });
+    expect(checks.find((c) => c.label === 'webmail 443')).toMatchObject({ kind: 'https', servername: 'mail.smknh.sch.id', expect: 'rcmloginuser' });
+    expect(checks.at(-1)).toEqual({ kind: 'dhcp', label: 'dhcp offer', interface: 'eth0', servers: 2 });
+  });
+
+  const result = (host: string, label: string, ok: boolean, detail: string, ms = 12): ProbeResult => ({ kind: 'smtp', label, host, port: Number(label.split(' ').at(-1)), ok, detail, ms });
+  const dhcp = (servers: string[]): ProbeResult => ({ kind: 'dhcp', label: 'dhcp offer', host: 'eth0', port: 67, ok: servers.length > 0, detail: '', ms: 20, offers: servers.map((server, i) => ({ server, address: `198.18.30.15${i}` })) });
+  const SERVERS = [
+    { name: 'primary', lanAddress: '198.18.30.1' },
+    { name: 'backup', lanAddress: '198.18.30.2' },
+  ];
+
+  it('probe rows: each service per server with its latency, the VIP seen from every server, DHCP offers by server', () => {
+    const found = new Map([
+      ['primary', [result('198.18.30.1', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 4.2), result('198.18.30.254', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 3), dhcp(['198.18.30.2', '198.18.30.1'])]],
+      ['backup', [result('198.18.30.2', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 5), result('198.18.30.254', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 7.6), dhcp(['198.18.30.1'])]],
+    ]);
+    expect(probeRows(SERVERS, '198.18.30.254', found)).toEqual([
+      { check: 'smtp 25', host: 'primary', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (4 ms)' },
+      { check: 'dhcp offer', host: 'primary', ok: true, detail: 'offers 198.18.30.151 (seen from primary, backup)' },
+      { check: 'smtp 25', host: 'backup', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (5 ms)' },
+      { check: 'dhcp offer', host: 'backup', ok: true, detail: 'offers 198.18.30.150 (seen from primary)' },
+      { check: 'smtp 25', host: 'vip', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (3 ms from primary, 8 ms from backup)' },
+    ]);
+  });
+
+  it('probe rows name a stalled service by server, address and port; the VIP fails when any server cannot get an answer there', () => {
+    const stalled = 'banner: no answer within the deadline';
+    const found = new Map([
+      ['primary', [result('198.18.30.1', 'smtp 25', false, stalled, 2001), result('198.18.30.254', 'smtp 25', false, stalled, 2002), dhcp([])]],
+      ['backup', [result('198.18.30.2', 'smtp 25', true, '220 ok', 5), result('198.18.30.254', 'smtp 25', true, '220 ok', 6), dhcp([])]],
+    ]);
+    const rows = probeRows(SERVERS, '198.18.30.254', found);
+    expect(rows.find((r) => r.host === 'primary' && r.check === 'smtp 25')).toEqual({ check: 'smtp 25', host: 'primary', ok: false, detail: `198.18.30.1:25 ${stalled} (2001 ms)` });
+    expect(rows.find((r) => r.host === 'vip')).toEqual({ check: 'smtp 25', host: 'vip', ok: false, detail: `from primary: 198.18.30.254:25 ${stalled} (2002 ms); from backup: ok (6 ms)` });
+    expect(rows.find((r) => r.host === 'backup' && r.check === 'dhcp offer')).toEqual({ check: 'dhcp offer', host: 'backup', ok: false, detail: 'no offer from 198.18.30.2 (DHCPDISCOVER from primary, backup)' });
   });
 });

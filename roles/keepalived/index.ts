@@ -1,11 +1,15 @@
-import { defineRole, directory, packages, service, sh, template, Type } from 'play';
+import { copy, defineRole, directory, packages, service, sh, template, Type, type Static } from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
+import { SERVICE_PROBE_PATH, SERVICE_PROBE_SOURCE, type ProbeCheck } from '../common/service-probe.ts';
 
 /** Where keepalived's configuration and its scripts live (root-owned, as `enable_script_security` requires). */
 export const KEEPALIVED_DIR = '/etc/keepalived';
 
-/** The track script: exits 0 only when every tracked service answers on this server. */
+/** The track script: exits 0 only when every tracked service answers on this server, at the protocol level. */
 export const CHECK_SCRIPT = `${KEEPALIVED_DIR}/check-services.sh`;
+
+/** The folder of the service probe (root's, like every script keepalived runs). */
+const SERVICE_PROBE_DIR = SERVICE_PROBE_PATH.slice(0, SERVICE_PROBE_PATH.lastIndexOf('/'));
 
 /** The notify script: logs every state change of the VRRP instance. */
 export const NOTIFY_SCRIPT = `${KEEPALIVED_DIR}/notify.sh`;
@@ -16,21 +20,43 @@ export const STATE_FILE = '/run/keepalived-school/state';
 /** The primary's replication gate (with `holdForReplication`): passes once its mailboxes are caught up. */
 export const REPLICATION_GATE_SCRIPT = `${KEEPALIVED_DIR}/replication-caught-up.sh`;
 
-/** A service the track script checks: a name for the log and a TCP port that must accept a connection on 127.0.0.1. */
+/**
+ * A service the track script checks on 127.0.0.1, the way its users see it (roles/common/files/service-probe.py):
+ * `smtp` a 220 banner and EHLO, `imap` the greeting and CAPABILITY, `https` status 200 (and `expect` in the page),
+ * `banner` the first line (starting with `expect`, e.g. `SSH-2.0-`). A TCP connect proves nothing: a postfix
+ * whose smtpd hangs before its banner still accepts connections.
+ */
 export const TrackedService = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,31}$', description: 'a name for the log, e.g. smtp' }),
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    protocol: Type.Union([Type.Literal('smtp'), Type.Literal('imap'), Type.Literal('https'), Type.Literal('banner')]),
+    tls: Type.Optional(Type.Boolean({ description: 'TLS from the first byte (smtps, imaps); https always uses it' })),
+    expect: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'https: text the page must hold; banner: how the first line starts' })),
   },
   { additionalProperties: false },
 );
+export type TrackedService = Static<typeof TrackedService>;
 
-/** The mail stack's services: Postfix (SMTP), Dovecot (IMAPS) and Apache (HTTPS, the webmail). */
-export const MAIL_STACK_SERVICES = [
-  { name: 'smtp', port: 25 },
-  { name: 'imaps', port: 993 },
-  { name: 'https', port: 443 },
+/** The mail stack's services: Postfix (SMTP), Dovecot (IMAPS) and Apache with the webmail (HTTPS). */
+export const MAIL_STACK_SERVICES: TrackedService[] = [
+  { name: 'smtp', port: 25, protocol: 'smtp' },
+  { name: 'imaps', port: 993, protocol: 'imap', tls: true },
+  { name: 'https', port: 443, protocol: 'https' },
 ];
+
+/** Seconds each tracked service has to answer, all its steps together. */
+export const TRACK_PROBE_TIMEOUT = 1;
+
+/** The probe's checks for the tracked services, on 127.0.0.1 (HTTPS asks for the mail host by name). */
+export function trackChecks(services: readonly TrackedService[], mailHost: string): ProbeCheck[] {
+  return services.map((s): ProbeCheck => {
+    const common = { label: `${s.name} ${s.port}`, host: '127.0.0.1', port: s.port };
+    if (s.protocol === 'https') return { kind: 'https', ...common, servername: mailHost, path: '/', ...(s.expect ? { expect: s.expect } : {}) };
+    if (s.protocol === 'banner') return { kind: 'banner', ...common, ...(s.expect ? { expect: s.expect } : {}) };
+    return { kind: s.protocol, ...common, ...(s.tls ? { tls: true } : {}) };
+  });
+}
 
 /**
  * keepalived (2.2.7, Debian 12) holding the school's VIP on the LAN interface: one VRRPv3 instance with
@@ -50,7 +76,7 @@ export default defineRole({
       advertInterval: Type.Number({ minimum: 0.01, maximum: 40.95, description: 'seconds between adverts (VRRPv3: centiseconds allowed)' }),
       preempt: Type.Boolean({ description: 'a returning primary takes the VIP back (after preemptDelay); false renders nopreempt' }),
       preemptDelay: Type.Integer({ minimum: 0, maximum: 1000, description: 'seconds a returning primary waits before taking the VIP back' }),
-      trackServices: Type.Array(TrackedService, { description: 'services that must answer on 127.0.0.1 for this server to hold the VIP' }),
+      trackServices: Type.Array(TrackedService, { description: 'services that must answer on 127.0.0.1, at the protocol level, for this server to hold the VIP' }),
       trackInterval: Type.Integer({ minimum: 1, maximum: 60 }),
       trackFall: Type.Integer({ minimum: 1, maximum: 20 }),
       trackRise: Type.Integer({ minimum: 1, maximum: 20 }),
@@ -94,8 +120,17 @@ export default defineRole({
     const gateWeight = vars.primaryPriority - vars.backupPriority + 10;
     const scripts = { stateFile: STATE_FILE, holdForReplication: vars.holdForReplication, resyncSeconds: 10 };
     return [
-      packages({ names: ['keepalived'] }),
+      packages({ names: ['keepalived', 'python3'] }),
       directory({ path: KEEPALIVED_DIR, owner: 'root', group: 'root', mode: '0755' }),
+      directory({ path: SERVICE_PROBE_DIR, owner: 'root', group: 'root', mode: '0755' }),
+      copy({
+        src: SERVICE_PROBE_SOURCE,
+        dest: SERVICE_PROBE_PATH,
+        owner: 'root',
+        group: 'root',
+        mode: '0755',
+        validate: (path) => sh`python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' ${path}`,
+      }),
       // The scripts come before the configuration: `keepalived -t` refuses a script that is missing or not root's.
       template({
         src: 'check-services.sh.ejs',
@@ -103,6 +138,11 @@ export default defineRole({
         owner: 'root',
         group: 'root',
         mode: '0755',
+        vars: {
+          probePath: SERVICE_PROBE_PATH,
+          timeout: TRACK_PROBE_TIMEOUT,
+          request: JSON.stringify({ timeout: TRACK_PROBE_TIMEOUT, syslog: 'keepalived-check', checks: trackChecks(vars.trackServices, `mail.${vars.domain}`) }),
+        },
         validate: (path) => sh`bash -n ${path}`,
       }),
       template({ src: 'notify.sh.ejs', dest: NOTIFY_SCRIPT, owner: 'root', group: 'root', mode: '0755', vars: scripts, validate: (path) => sh`sh -n ${path}` }),

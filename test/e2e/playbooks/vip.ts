@@ -14,7 +14,7 @@ export default definePlaybook({
       name: 'keepalived on the lab',
       hosts: 'servers',
       vars: {
-        trackServices: [{ name: 'sshd', port: 22 }],
+        trackServices: [{ name: 'sshd', port: 22, protocol: 'banner', expect: 'SSH-2.0-' }],
         ...(process.env.PLAY_E2E_VIP ? { vip: process.env.PLAY_E2E_VIP } : {}),
       },
       roles: [keepalived],

@@ -25,10 +25,12 @@
 # It prints {"results": [{"kind", "host", "port", "ok", "ms", "detail", ...}]} and exits 0 when every probe
 # passed, 1 when one did not, 2 for a request it cannot read. With "every" and "for" (seconds) it starts each
 # check again every "every" seconds for "for" seconds, without waiting for the previous one, and prints one JSON
-# line per finished probe (with "at", its start as a Unix time) instead.
+# line per finished probe (with "at", its start as a Unix time) instead; SIGTERM ends the starts early, and the
+# probes under way still finish.
 import json
 import os
 import random
+import signal
 import socket
 import ssl
 import struct
@@ -38,7 +40,6 @@ import time
 
 MAX_LINE = 65536
 MAX_HTTP = 1 << 20
-DHCP_MAC = bytes.fromhex('02706c617900')  # locally administered, "play" in ASCII
 SECRETS = []
 
 
@@ -163,10 +164,9 @@ def probe_smtp(check, deadline):
         if code != 250:
             raise ProbeError('EHLO: %s' % clip(ehlo[0]))
         try:
-            talk.send(b'QUIT\r\n', 'QUIT')
-            talk.smtp_reply('QUIT')
+            talk.send(b'QUIT\r\n', 'QUIT')  # polite, but its 221 is not waited for: the service has answered
         except (ProbeError, OSError):
-            pass  # answered already; a lost 221 says nothing about service
+            pass
         offered = [line[4:].split(' ')[0].upper() for line in ehlo[1:]]
         notable = [e for e in ('STARTTLS', 'AUTH') if e in offered]
         return '%s; EHLO 250%s' % (clip(banner[0], 60), ' with ' + ', '.join(notable) if notable else '')
@@ -203,8 +203,7 @@ def probe_imap(check, deadline):
                 raise ProbeError('LOGIN as %s: %s' % (check['user'], clip(status)))
             detail = '* OK greeting; CAPABILITY; LOGIN as %s' % check['user']
         try:
-            talk.send(b'p3 LOGOUT\r\n', 'LOGOUT')
-            talk.imap_tagged('p3', 'LOGOUT')
+            talk.send(b'p3 LOGOUT\r\n', 'LOGOUT')  # not waited for either
         except (ProbeError, OSError):
             pass
         return detail
@@ -307,6 +306,18 @@ def dhcp_option(options, code):
     return None
 
 
+def probe_client_mac(interface):
+    """The made-up client this host's DHCP probes pretend to be: a locally administered address (02:70:6c, "pl")
+    ending like the interface's own, so each host is one steady client (one offered lease, not one per probe)
+    and two hosts probing at once do not look like one client asking twice."""
+    try:
+        with open('/sys/class/net/%s/address' % interface) as f:
+            own = bytes.fromhex(f.read().strip().replace(':', ''))
+    except (OSError, ValueError):
+        own = b'\0' * 6
+    return b'\x02\x70\x6c' + own[3:6]
+
+
 def probe_dhcp(check, deadline):
     """A DHCPDISCOVER broadcast on the interface; the offers seen on it within the deadline, by server. The offers
     are read from a packet socket, which sees this host's own dhcpd answer too (a reply it sends never comes back
@@ -314,7 +325,7 @@ def probe_dhcp(check, deadline):
     failover pair answer; "servers" (a count) ends the wait once that many have."""
     xid = random.randrange(1 << 32)
     packet = struct.pack('>BBBBIHH4s4s4s4s16s64s128s', 1, 1, 6, 0, xid, 60, 0x8000, b'\0' * 4, b'\0' * 4, b'\0' * 4, b'\0' * 4,
-                         DHCP_MAC + b'\0' * 10, b'', b'')
+                         probe_client_mac(check['interface']) + b'\0' * 10, b'', b'')
     packet += b'\x63\x82\x53\x63' + bytes([53, 1, 1, 55, 3, 1, 3, 6, 255])
     interface = check['interface']
     try:
@@ -442,13 +453,15 @@ def repeat(checks, timeout, every, duration):
             sys.stdout.write(json.dumps(result) + '\n')
             sys.stdout.flush()
 
+    stopping = threading.Event()
+    # SIGTERM stops the starts; the probes under way still finish and print.
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     start = time.monotonic()
     wall = time.time()
-    rounds = int(duration / every)
+    rounds = int(round(duration / every))
     for n in range(rounds):
-        wait = start + n * every - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        if stopping.wait(max(0, start + n * every - time.monotonic())):
+            break
         for check in checks:
             threading.Thread(target=work, args=(check, wall + n * every), daemon=True).start()
     time.sleep(timeout + 0.5)

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdsVip, stdoutOf, vipHolders as holders } from './support/hosts.ts';
-import { firstAnswerAtVip, onlyHolder, untilVip, watchHolders } from './support/failover.ts';
+import { answersAtVip, onlyHolder, untilVip, watchHolders } from './support/failover.ts';
+import { probeFromClient } from './support/probe.ts';
 import { freshLab } from './support/lab.ts';
 import { play, playJson } from './support/play.ts';
 import { sh } from '../../src/connection/sh.ts';
@@ -34,14 +35,10 @@ function inClient(program: string, args: readonly string[], timeout = 10_000) {
   return run('ip', ['netns', 'exec', LAB_CLIENT.netns, program, ...args], { timeout, encoding: 'utf8' });
 }
 
-/** Whether a TCP connection from lab-client to VIP:22 succeeds. */
-async function vipAcceptsTcp(): Promise<boolean> {
-  try {
-    await inClient('timeout', ['2', 'bash', '-c', `exec 3<>/dev/tcp/${LAB_VIP}/22`]);
-    return true;
-  } catch {
-    return false;
-  }
+/** Whether sshd's banner comes from VIP:22, seen from lab-client (a TCP connect alone proves nothing). */
+async function vipAnswers(): Promise<boolean> {
+  const [ssh] = await probeFromClient({ timeout: 2, checks: [{ kind: 'banner', host: LAB_VIP, port: 22, expect: 'SSH-2.0-' }] });
+  return ssh.ok;
 }
 
 const hostKeys = new Map<string, string>();
@@ -59,7 +56,8 @@ async function whoAnswers(): Promise<string | undefined> {
   return [...hostKeys].find(([, k]) => k === key)?.[0] ?? `an unknown key ${key}`;
 }
 
-const firstTcpAnswer = (since: number) => firstAnswerAtVip(22, since);
+/** The milliseconds from `since` until sshd's banner (the tracked service here) comes from the VIP, seen from lab-client. */
+const firstSshBanner = async (since: number) => (await answersAtVip([{ kind: 'banner', label: 'ssh', host: LAB_VIP, port: 22, expect: 'SSH-2.0-' }], since)).ssh;
 const only = onlyHolder;
 
 /** After the primary's power came back, or its service or link: it takes the VIP back once the preempt delay is over. */
@@ -179,7 +177,7 @@ describe('keepalived: the school VIP on the lab', () => {
       if (host === PRIMARY) expect(addresses).toContain(`inet ${LAB_VIP}/24`);
       else expect(addresses).not.toContain(`inet ${LAB_VIP}/`);
     }
-    expect(await vipAcceptsTcp()).toBe(true);
+    expect(await vipAnswers()).toBe(true);
     expect(await whoAnswers()).toBe(PRIMARY.name);
   });
 
@@ -222,13 +220,13 @@ describe('keepalived: the school VIP on the lab', () => {
     const [, takeover, answered] = await Promise.all([
       powerCut(PRIMARY.name),
       untilVip('the backup to hold the VIP', () => holdsVip(BACKUP.name), 30_000, cutAt),
-      new Promise((r) => setTimeout(r, 100)).then(() => firstTcpAnswer(cutAt)),
+      new Promise((r) => setTimeout(r, 100)).then(() => firstSshBanner(cutAt)),
     ]);
     timings['power cut → backup holds the VIP'] = takeover;
     timings['power cut → VIP:22 answers from lab-client'] = answered;
     expect(await whoAnswers()).toBe(BACKUP.name);
     expect(await holders()).toEqual([BACKUP.name]);
-    expect(await vipAcceptsTcp()).toBe(true);
+    expect(await vipAnswers()).toBe(true);
 
     const onAt = performance.now();
     const watch = watchHolders();
@@ -246,7 +244,7 @@ describe('keepalived: the school VIP on the lab', () => {
     try {
       const [takeover, answered] = await Promise.all([
         untilVip('the backup to hold the VIP alone', only(BACKUP.name), 30_000, stopAt),
-        firstTcpAnswer(stopAt),
+        firstSshBanner(stopAt),
       ]);
       timings['sshd stopped → backup holds the VIP'] = takeover;
       timings['sshd stopped → VIP:22 answers from lab-client'] = answered;
@@ -268,7 +266,7 @@ describe('keepalived: the school VIP on the lab', () => {
     try {
       const [takeover, answered] = await Promise.all([
         untilVip('the backup to hold the VIP', () => holdsVip(BACKUP.name), 30_000, downAt),
-        firstTcpAnswer(downAt),
+        firstSshBanner(downAt),
       ]);
       timings['link cut → backup holds the VIP'] = takeover;
       timings['link cut → VIP:22 answers from lab-client'] = answered;

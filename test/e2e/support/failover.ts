@@ -1,19 +1,38 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { LAB_CLIENT, LAB_VIP } from '../../lab/config.ts';
+import { WEBMAIL_LOGIN_MARKER, type ProbeCheck } from '../../../roles/common/service-probe.ts';
+import { LAB_VIP } from '../../lab/config.ts';
 import { vipHolders } from './hosts.ts';
+import { password } from './mail-client.ts';
+import { watchFromClient } from './probe.ts';
 import { until } from './wait.ts';
 
-const run = promisify(execFile);
+/**
+ * What a teacher needs at the VIP of the lab school, probed as their programs use it: the SMTP banner and EHLO on
+ * 25, a login over IMAPS (guru1), the webmail's login page over HTTPS.
+ */
+export function vipUserChecks(domain: string): (ProbeCheck & { label: string })[] {
+  return [
+    { kind: 'smtp', label: 'smtp', host: LAB_VIP, port: 25 },
+    { kind: 'imap', label: 'imaps', host: LAB_VIP, port: 993, tls: true, user: 'guru1', password: password('guru1') },
+    { kind: 'https', label: 'https', host: LAB_VIP, port: 443, servername: `mail.${domain}`, expect: WEBMAIL_LOGIN_MARKER },
+  ];
+}
 
 /**
- * Resolves once a TCP connection from lab-client to VIP:port succeeds (an attempt every ~20 ms, each given
- * 200 ms), with the milliseconds since `since`. Start it once the old holder cannot answer any more.
+ * The milliseconds from `since` (a `performance.now()` time, the fault) until each check answers at the protocol
+ * level from lab-client: an SMTP banner and EHLO, an IMAPS login, the webmail page, an SSH banner. A new probe of
+ * each starts every 50 ms, each with 1 s for all its steps; only probes started `settleMs` after the fault count
+ * (before that the old holder may still answer one). Resolved per check `label`.
  */
-export async function firstAnswerAtVip(port: number, since: number, timeoutMs = 30_000): Promise<number> {
-  const loop = `until timeout 0.2 bash -c 'exec 3<>/dev/tcp/${LAB_VIP}/${port}' 2>/dev/null; do sleep 0.02; done`;
-  await run('ip', ['netns', 'exec', LAB_CLIENT.netns, 'bash', '-c', loop], { timeout: timeoutMs });
-  return Math.round(performance.now() - since);
+export async function answersAtVip(checks: readonly (ProbeCheck & { label: string })[], since: number, options: { timeoutMs?: number; settleMs?: number } = {}): Promise<Record<string, number>> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const sinceWall = Date.now() - (performance.now() - since);
+  const watch = watchFromClient(checks, { every: 0.05, timeout: 1, forSeconds: timeoutMs / 1000 });
+  try {
+    const ends = await Promise.all(checks.map((c) => watch.firstAnswer(c.label, sinceWall + (options.settleMs ?? 100), timeoutMs)));
+    return Object.fromEntries(checks.map((c, i) => [c.label, Math.round(ends[i] - sinceWall)]));
+  } finally {
+    await watch.stop();
+  }
 }
 
 /** Polls (every `intervalMs`) until the condition holds; the milliseconds since `since`. A timeout names the holders. */

@@ -93,25 +93,40 @@ elif req['op'] == 'imaps-find':
     m.logout()
 elif req['op'] == 'send-many':
     # Like a mail client that retries: each message is sent until the server accepts it (250 after DATA),
-    # one every 'pace' seconds; what it answers: per message the accepting time and the attempts it took.
+    # one every 'pace' seconds (or, with 'interval', one starting every 'interval' seconds); 'to' may be a list,
+    # taken in turn; with 'attach_every' every such message carries 'attach_bytes' random bytes. What it answers:
+    # per message the recipient, the accepting time and the attempts it took.
+    import base64, os
     out['sent'] = []
+    recipients = req['to'] if isinstance(req['to'], list) else [req['to']]
+    started = time.time()
     for i in range(req['count']):
+        if req.get('interval'):
+            time.sleep(max(0, started + i * req['interval'] - time.time()))
         subject = '%s %03d' % (req['subject'], i)
+        to = recipients[i % len(recipients)]
+        body = 'message %d\r\n' % i
+        headers = 'From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s.%03d@lab.test>\r\n' % (req['from'], to, subject, req['subject'].replace(' ', '-'), i)
+        if req.get('attach_every') and i % req['attach_every'] == 0:
+            payload = base64.encodebytes(os.urandom(req.get('attach_bytes', 100000))).decode().replace('\n', '\r\n')
+            headers += 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n'
+            body = '--b\r\nContent-Type: text/plain\r\n\r\n%s--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="lampiran-%d.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n%s--b--\r\n' % (body, i, payload)
         attempts = 0
         while True:
             attempts += 1
             try:
                 s = smtplib.SMTP(req['host'], 587, timeout=5)
                 s.starttls(context=ctx); s.login(req['user'], req['password'])
-                s.sendmail(req['from'], [req['to']], 'From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s.%03d@lab.test>\r\n\r\nmessage %d\r\n' % (req['from'], req['to'], subject, req['subject'].replace(' ', '-'), i, i))
+                s.sendmail(req['from'], [to], headers + '\r\n' + body)
                 try: s.quit()
                 except Exception: pass
                 break
             except Exception as e:
                 if attempts >= 200: raise
                 time.sleep(0.1)
-        out['sent'].append({'subject': subject, 'at': time.time(), 'attempts': attempts})
-        time.sleep(req.get('pace', 0.1))
+        out['sent'].append({'subject': subject, 'to': to, 'at': time.time(), 'attempts': attempts})
+        if not req.get('interval'):
+            time.sleep(req.get('pace', 0.1))
 elif req['op'] == 'imaps-subjects':
     m = imaplib.IMAP4_SSL(req['host'], 993, ssl_context=ctx)
     m.login(req['user'], req['password'])

@@ -267,6 +267,24 @@ describe('the service probe (roles/common/files/service-probe.py)', () => {
     expect(code).toBe(1);
   });
 
+  it('SIGTERM stops the repeating probe: no new probe starts, and the ones under way still finish and print', async () => {
+    const child = spawn('python3', ['-I', SERVICE_PROBE_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stdin.end(JSON.stringify({ timeout: 1, every: 0.1, for: 60, checks: [{ kind: 'smtp', ...at('silent') }] }));
+    await new Promise((r) => setTimeout(r, 550));
+    const stoppedAt = performance.now();
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    const printed = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeResult);
+    // About six started before the signal, each printed once its deadline passed; none after.
+    expect(printed.length).toBeGreaterThanOrEqual(4);
+    expect(printed.length).toBeLessThanOrEqual(8);
+    expect(printed.every((r) => !r.ok && r.detail === 'banner: no answer within the deadline')).toBe(true);
+    expect(code).toBe(1);
+    expect(performance.now() - stoppedAt).toBeLessThan(5000);
+  });
+
   it('refuses a request it cannot read with exit 2 and one clear line', async () => {
     for (const [raw, message] of [
       ['not json', /^service-probe: /],

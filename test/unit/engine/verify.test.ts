@@ -6,6 +6,7 @@ import { ConnectError, ValidationError } from '../../../src/errors.ts';
 import { defineInventory } from '../../../src/model/inventory.ts';
 import { definePlaybook } from '../../../src/model/playbook.ts';
 import type { HealthCheck } from '../../../src/model/health.ts';
+import { secret } from '../../../src/secret.ts';
 
 const inventory = defineInventory({
   hosts: { primary: { address: '198.18.0.1' }, backup: { address: '198.18.0.2' } },
@@ -80,5 +81,16 @@ describe('verifyPlaybook', () => {
     await expect(verifyPlaybook(definePlaybook({ inventory, plays: [] }), inventory, { connect })).rejects.toThrow(ValidationError);
     await expect(verifyPlaybook(definePlaybook({ inventory, plays: [], verify: names }), inventory, { connect, limit: 'nobody' })).rejects.toThrow(/nobody/);
     expect(opened).toEqual([]);
+  });
+
+  it('hands stdin to the command (for what must not be on a command line) and masks any secret a row quotes', async () => {
+    const password = secret('Verify-Secret-42');
+    const seen: string[] = [];
+    const connect = async (host: string) => new RecordingConnection(host, (command) => (seen.push(String(command.stdin)), { stdout: `server said: ${String(command.stdin)}\n` }));
+    const echo: HealthCheck = async (hosts) =>
+      Promise.all(hosts.map(async (h) => ({ check: 'login', host: h.name, ok: true, detail: (await h.exec(sh`cat`, { stdin: password.reveal() })).stdout.trim() })));
+    const report = await verifyPlaybook(definePlaybook({ inventory, plays: [], verify: echo }), inventory, { connect });
+    expect(seen).toEqual(['Verify-Secret-42', 'Verify-Secret-42']);
+    expect(report.rows.map((r) => r.detail)).toEqual(['server said: ********', 'server said: ********']);
   });
 });

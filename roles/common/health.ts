@@ -41,18 +41,25 @@ interface SchoolHostVars {
   transitionsLog?: string;
 }
 
+/**
+ * Seconds any one command of the state script may take: a service that hangs (postfix frozen, Dovecot's
+ * replicator stuck) must make its row fail, never `play verify` wait.
+ */
+export const STATE_COMMAND_TIMEOUT = 5;
+
 /** The read-only script that prints a server's state as `key=value` lines. */
 export function stateScript(vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'domain' | 'transitionsLog'>) {
   const log = vars.transitionsLog ?? '/var/log/keepalived-transitions.log';
   const certificate = tlsCertificatePath(vars.domain);
   return sh`
 vip=${vars.vip}; iface=${vars.lanInterface}; domain=${vars.domain}; log=${log}; certificate=${certificate}
+t="timeout -k 1 ${STATE_COMMAND_TIMEOUT}"
 ip -4 -o addr show dev "$iface" | grep -q " $vip/" && echo holds_vip=yes || echo holds_vip=no
-echo "keepalived=$(systemctl is-active keepalived)"
+echo "keepalived=$($t systemctl is-active keepalived)"
 echo "vrrp_state=$(tail -n 1 "$log" 2>/dev/null | awk '{print $5}')"
-doveadm replicator status 2>/dev/null | awk -F"'" '/requests/ { w = tolower($1); gsub(/ /, "", w); k = $2; gsub(/ /, "_", k); n = split($3, a, " "); print "queue_" w "_" k "=" a[n] }'
-echo "failed_users=$(doveadm replicator status '*' 2>/dev/null | awk 'NR > 1 && $NF == "y" { printf "%s ", $1 }')"
-if queue=$(postqueue -j 2>/dev/null); then
+$t doveadm replicator status 2>/dev/null | awk -F"'" '/requests/ { w = tolower($1); gsub(/ /, "", w); k = $2; gsub(/ /, "_", k); n = split($3, a, " "); print "queue_" w "_" k "=" a[n] }'
+echo "failed_users=$($t doveadm replicator status '*' 2>/dev/null | awk 'NR > 1 && $NF == "y" { printf "%s ", $1 }')"
+if queue=$($t postqueue -j 2>/dev/null); then
   printf '%s\n' "$queue" | awk -v now="$(date +%s)" 'match($0, /"arrival_time": *[0-9]+/) { t = substr($0, RSTART, RLENGTH); sub(/.*: */, "", t); n++; if (now - t > oldest) oldest = now - t } END { print "mail_queue=" n + 0 " " oldest + 0 }'
 fi
 echo "serial=$(dig +short +time=2 +tries=1 SOA "$domain" @127.0.0.1 | awk '{print $3}')"
@@ -130,7 +137,7 @@ export function serverRows(host: string, state: ServerState): HealthRow[] {
 /** Postfix's queue: fine while nothing in it has waited longer than {@link MAIL_QUEUE_MAX_AGE} seconds. */
 function mailQueueRow(host: string, queue: ServerState['mailQueue']): HealthRow {
   const check = 'mail queue';
-  if (!queue) return { check, host, ok: false, detail: 'postqueue -j failed: is postfix running?' };
+  if (!queue) return { check, host, ok: false, detail: `postqueue -j failed or took over ${STATE_COMMAND_TIMEOUT} s: is postfix running?` };
   if (queue.count === 0) return { check, host, ok: true, detail: 'empty' };
   const detail = `${queue.count} message${queue.count === 1 ? '' : 's'}, the oldest ${queue.oldestSeconds} s old`;
   return { check, host, ok: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE, detail: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE ? detail : `${detail}: deliveries are failing (postqueue -p)` };

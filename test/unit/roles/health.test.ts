@@ -64,7 +64,7 @@ describe('the school health check', () => {
     expect(serverRows('backup', parseServerState('holds_vip=no\n'))[1]).toMatchObject({ ok: false, detail: 'no replicator answers' });
     // A young queue is normal (a delivery in flight, a retry in 10 s); postqueue failing is not.
     expect(serverRows('primary', parseServerState(with_({ mail_queue: '1 8' })))[2]).toEqual({ check: 'mail queue', host: 'primary', ok: true, detail: '1 message, the oldest 8 s old' });
-    expect(serverRows('primary', parseServerState(HEALTHY.replace(/^mail_queue=.*\n/m, '')))[2]).toMatchObject({ ok: false, detail: 'postqueue -j failed: is postfix running?' });
+    expect(serverRows('primary', parseServerState(HEALTHY.replace(/^mail_queue=.*\n/m, '')))[2]).toMatchObject({ ok: false, detail: 'postqueue -j failed or took over 5 s: is postfix running?' });
   });
 
   it('the pair: exactly one VIP holder, equal serials, one certificate', () => {

@@ -307,6 +307,28 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
     }
   });
 
+  it('a milter that hangs costs a client about 2 s, not minutes: the banner comes and mail is accepted without it (on the backup)', async () => {
+    const BACKUP = SERVERS[1];
+    // A milter that accepts postfix's connection and never answers a byte.
+    const hung = `import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 10099)); s.listen(100)
+held = []
+while True: held.append(s.accept())`;
+    await stdoutOf(BACKUP.name, sh`systemd-run --quiet --unit=play-test-hung-milter python3 -c ${hung} && postconf -e smtpd_milters=inet:127.0.0.1:10099 && systemctl reload postfix@-`);
+    try {
+      const [banner] = await probeFromClient({ timeout: 5, checks: [{ kind: 'smtp', host: BACKUP.address, port: 25 }] });
+      expect(banner, `banner with a hung milter: ${banner.detail}`).toMatchObject({ ok: true });
+      const subject = `Tanpa milter ${token()}`;
+      const sent = await swaks(BACKUP.address, [...login('guru1'), '--from', `guru1@${DOMAIN}`, '--to', `kepsek@${DOMAIN}`, '--header', `Subject: ${subject}`]);
+      expect(sent.code, sent.output).toBe(0);
+      expect(sent.output).toMatch(/<~ +250 2\.0\.0 Ok: queued/);
+      expect(await inbox(BACKUP.address, 'kepsek', ['SUBJECT', subject])).toHaveLength(1);
+      expect(await stdoutOf(BACKUP.name, sh`journalctl -u postfix@- -o cat --no-pager --since -2min | grep -c 'milter inet:127.0.0.1:10099' || true`)).not.toBe('0\n');
+    } finally {
+      await stdoutOf(BACKUP.name, sh`postconf -X smtpd_milters; systemctl reload postfix@-; systemctl stop play-test-hung-milter`);
+    }
+  });
+
   it(`for ${BANNER_WATCH_S / 60} minutes after the restart, with the tests above sending mail and redeploying, every SMTP banner on the primary came within 2 s`, async () => {
     expect(bannerWatch, 'the restart test started the watch').toBeDefined();
     const left = bannerWatchStart + BANNER_WATCH_S * 1000 - Date.now();

@@ -20,15 +20,23 @@ export function vipUserChecks(domain: string): (ProbeCheck & { label: string })[
 /**
  * The milliseconds from `since` (a `performance.now()` time, the fault) until each check answers at the protocol
  * level from lab-client: an SMTP banner and EHLO, an IMAPS login, the webmail page, an SSH banner. A new probe of
- * each starts every 50 ms, each with 1 s for all its steps; only probes started `settleMs` after the fault count
- * (before that the old holder may still answer one). Resolved per check `label`.
+ * each starts every 50 ms, each with 1 s for all its steps; only probes started `settleMs` after the fault, and after
+ * `after` (the fault being made) resolves, count (before that the old holder may still answer one). Per `label`.
  */
-export async function answersAtVip(checks: readonly (ProbeCheck & { label: string })[], since: number, options: { timeoutMs?: number; settleMs?: number } = {}): Promise<Record<string, number>> {
+export async function answersAtVip(
+  checks: readonly (ProbeCheck & { label: string })[],
+  since: number,
+  options: { timeoutMs?: number; settleMs?: number; after?: Promise<unknown> } = {},
+): Promise<Record<string, number>> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const sinceWall = Date.now() - (performance.now() - since);
   const watch = watchFromClient(checks, { every: 0.05, timeout: 1, forSeconds: timeoutMs / 1000 });
   try {
-    const ends = await Promise.all(checks.map((c) => watch.firstAnswer(c.label, sinceWall + (options.settleMs ?? 100), timeoutMs)));
+    // A fault that takes a moment to make (a service stopped or frozen over ssh): count only probes started once
+    // it is made, or the old holder's last answers would count.
+    const made = options.after ? await options.after.then(() => Date.now()) : 0;
+    const from = Math.max(sinceWall + (options.settleMs ?? 100), made);
+    const ends = await Promise.all(checks.map((c) => watch.firstAnswer(c.label, from, timeoutMs)));
     return Object.fromEntries(checks.map((c, i) => [c.label, Math.round(ends[i] - sinceWall)]));
   } finally {
     await watch.stop();

@@ -307,6 +307,42 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
     }
   });
 
+  it('clients that misbehave never hold up the next one: connect and drop, drop inside DATA, QUIT inside DATA, a non-ASCII sender, no Message-ID, a flood to one account', async () => {
+    // Run in lab-client against the primary while the banner watch above keeps probing it; after each kind, a
+    // well-behaved client must get its banner, EHLO and 250 at once.
+    const id = token();
+    const result = await client(['/usr/bin/python3', join(import.meta.dirname, 'support/misbehaving-clients.py'), PRIMARY.address, DOMAIN, id], { timeoutMs: 120_000 });
+    expect(result.code, result.output).toBe(0);
+    const out = JSON.parse(result.stdout) as Record<string, number | null>;
+    for (const label of ['connect and drop x50', 'drop inside DATA x10', 'QUIT inside DATA', 'non-ASCII sender', 'no Message-ID', 'a flood of 60 to guru3']) {
+      expect(out[label], `${label}: the next client's banner, EHLO and 250 (s)`).toBeLessThan(2);
+    }
+    expect(out['non-ASCII sender: MAIL']).toBe(250);
+    expect(out['non-ASCII sender: DATA']).toBe(250);
+    expect(out['flood: accepted']).toBe(60);
+    // Nothing needs a Message-ID: the message without one is delivered like any other.
+    expect(await inbox(PRIMARY.address, 'kepsek', ['SUBJECT', `no id ${id}`])).toHaveLength(1);
+  });
+
+  it('a stuck Dovecot (its LMTP frozen) on the backup: port 25 still answers at once and queues the mail; it is delivered once Dovecot runs again', async () => {
+    const BACKUP = SERVERS[1];
+    const subject = `Tertahan ${token()}`;
+    await stdoutOf(BACKUP.name, sh`systemctl kill --signal=SIGSTOP dovecot`);
+    try {
+      const results = await probeFromClient({ timeout: 2, checks: smtpChecks(BACKUP.address).slice(0, 2) });
+      expect(results.filter((r) => !r.ok).map((r) => `${r.label}: ${r.detail}`)).toEqual([]);
+      const started = performance.now();
+      const sent = await swaks(BACKUP.address, ['--port', '25', '--from', 'kurikulum@dinas.test', '--to', `kepsek@${DOMAIN}`, '--header', `Subject: ${subject}`]);
+      expect(sent.code, sent.output).toBe(0);
+      expect(sent.output).toMatch(/<- +250 2\.0\.0 Ok: queued/);
+      expect(performance.now() - started, 'the 250 came without waiting for Dovecot').toBeLessThan(2000);
+    } finally {
+      await stdoutOf(BACKUP.name, sh`systemctl kill --signal=SIGCONT dovecot`);
+    }
+    // Retried within postfix's 10 s backoff once Dovecot answers again.
+    expect(await inbox(BACKUP.address, 'kepsek', ['SUBJECT', subject], 60)).toHaveLength(1);
+  });
+
   it('a milter that hangs costs a client about 2 s, not minutes: the banner comes and mail is accepted without it (on the backup)', async () => {
     const BACKUP = SERVERS[1];
     // A milter that accepts postfix's connection and never answers a byte.

@@ -114,17 +114,20 @@ elif req['op'] == 'send-many':
         attempts = 0
         while True:
             attempts += 1
+            began = time.time()
             try:
                 s = smtplib.SMTP(req['host'], 587, timeout=5)
                 s.starttls(context=ctx); s.login(req['user'], req['password'])
                 s.sendmail(req['from'], [to], headers + '\r\n' + body)
+                accepted = time.time()
                 try: s.quit()
                 except Exception: pass
                 break
             except Exception as e:
                 if attempts >= 200: raise
                 time.sleep(0.1)
-        out['sent'].append({'subject': subject, 'to': to, 'at': time.time(), 'attempts': attempts})
+        # 'took': the accepting attempt, from connecting to the 250 after DATA.
+        out['sent'].append({'subject': subject, 'to': to, 'at': accepted, 'took': round(accepted - began, 3), 'attempts': attempts})
         if not req.get('interval'):
             time.sleep(req.get('pace', 0.1))
 elif req['op'] == 'imaps-subjects':

@@ -26,6 +26,8 @@ const [PRIMARY, BACKUP] = LAB_HOSTS;
 const DOMAIN = 'smknh.sch.id';
 /** Messages sent through the VIP across each fault, one every 0.1 s. */
 const MESSAGES = 40;
+/** Messages timed from their 250 on the primary to their arrival on the backup. */
+const WINDOW_MESSAGES = 100;
 
 interface Sample {
   vip: number;
@@ -87,6 +89,15 @@ const deployed = await play(SITE);
 if (deployed.code !== 0) throw new Error(`deploying the site failed (exit ${deployed.code}):\n${deployed.stdout.slice(-3000)}`);
 await settle();
 
+// The replication window: from a message's 250 at the primary until the backup has it (kepsek IDLEs there).
+const { ms: window } = await py<{ ms: number[] }>(
+  {
+    op: 'replication-window', host: PRIMARY.address, peer: BACKUP.address, user: 'guru1', password: password('guru1'), from: `guru1@${DOMAIN}`,
+    to: `kepsek@${DOMAIN}`, to_user: 'kepsek', to_password: password('kepsek'), subject: `Window ${token()}`, count: WINDOW_MESSAGES, pace: 0.3,
+  },
+  { timeoutMs: 300_000 },
+);
+
 const results: Record<string, Sample[]> = {};
 for (const [kind, fault] of Object.entries(FAULTS)) {
   results[kind] = [];
@@ -104,3 +115,7 @@ for (const [kind, samples] of Object.entries(results)) {
   const column = (key: keyof Sample) => summary(samples.map((s) => s[key]));
   console.log(`| ${kind} | ${column('vip')} | ${column('smtp')} | ${column('imaps')} | ${column('https')} | ${column('waiting')} | ${column('window')} | ${column('lost')} | ${column('twice')} |`);
 }
+
+const sortedWindow = [...window].sort((a, b) => a - b);
+const at = (p: number) => Math.round(sortedWindow[Math.min(sortedWindow.length - 1, Math.floor((sortedWindow.length * p) / 100))]);
+console.log(`\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${at(50)}, p90 ${at(90)}, p99 ${at(99)}, max ${Math.round(sortedWindow.at(-1)!)}`);

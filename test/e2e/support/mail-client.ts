@@ -130,6 +130,25 @@ elif req['op'] == 'send-many':
         out['sent'].append({'subject': subject, 'to': to, 'at': accepted, 'took': round(accepted - began, 3), 'attempts': attempts})
         if not req.get('interval'):
             time.sleep(req.get('pace', 0.1))
+elif req['op'] == 'replication-window':
+    # The moment a message is on one server alone: the recipient IDLEs on the peer over IMAPS; each message is
+    # sent to the server (587, AUTH); the time from its 250 to the peer announcing it (EXISTS) is the window.
+    idle = imaplib.IMAP4_SSL(req['peer'], 993, ssl_context=ctx)
+    idle.login(req['to_user'], req['to_password']); idle.select('INBOX')
+    idle.send(b'w1 IDLE\r\n'); idle.readline()
+    idle.sock.settimeout(30)
+    out['ms'] = []
+    for i in range(req['count']):
+        s = smtplib.SMTP(req['host'], 587, timeout=10)
+        s.starttls(context=ctx); s.login(req['user'], req['password'])
+        s.sendmail(req['from'], [req['to']], 'From: %s\r\nTo: %s\r\nSubject: %s %03d\r\n\r\nwindow\r\n' % (req['from'], req['to'], req['subject'], i))
+        accepted = time.time()
+        s.quit()
+        while b'EXISTS' not in idle.readline():
+            pass
+        out['ms'].append(round((time.time() - accepted) * 1000, 1))
+        time.sleep(req.get('pace', 0.5))
+    idle.send(b'DONE\r\n')
 elif req['op'] == 'imaps-subjects':
     m = imaplib.IMAP4_SSL(req['host'], 993, ssl_context=ctx)
     m.login(req['user'], req['password'])

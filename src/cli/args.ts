@@ -36,7 +36,7 @@ Options:
   -C, --check                 plan and show every change, change nothing
   -D, --diff                  show unified diffs of changed files (on by default; kept for Ansible habits)
       --no-diff               do not show diffs
-  -l, --limit PATTERN         only these hosts (names, groups, globs, a:b, !x)
+  -l, --limit PATTERN         only these hosts (names, groups, globs, a:b, !x, &x)
   -t, --tags TAGS             only tasks with one of these tags (comma-separated)
       --skip-tags TAGS        skip tasks with one of these tags
   -f, --forks N               hosts run at once (default 10)
@@ -104,6 +104,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new ValidationError(`--forks must be a positive integer, got ${JSON.stringify(values.forks)}`);
   if (values['detailed-exitcode'] && !values.check) throw new ValidationError('--detailed-exitcode needs --check');
+  if (values.limit !== undefined && values.limit.trim() === '') throw new ValidationError('--limit was given an empty pattern: name hosts or groups (or leave --limit out to run on all)');
   if (!values.help && !values.version && positionals.length === 0) throw new ValidationError(`no playbook given\n\n${USAGE}`);
   return {
     command,

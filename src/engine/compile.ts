@@ -110,7 +110,7 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
   if (!Array.isArray(playbook.plays) || playbook.plays.length === 0) {
     throw new ValidationError('the playbook has no plays', { file: playbook.source });
   }
-  const limit = selection.limit ? new Set(selectHosts(selection.limit, inventory)) : undefined;
+  const limit = selection.limit !== undefined ? new Set(selectHosts(selection.limit, inventory)) : undefined;
   const plays: CompiledPlay[] = [];
   const allHosts: string[] = [];
   for (const [index, play] of playbook.plays.entries()) {

@@ -31,8 +31,7 @@ export async function verifyPlaybook(
   const started = performance.now();
   if (!playbook.verify) throw new ValidationError('the playbook has no health check (its `verify`): nothing to verify', { file: playbook.source });
   checkInventory(inventory);
-  const names = options.limit ? selectHosts(options.limit, inventory) : Object.keys(inventory.hosts);
-  if (names.length === 0) throw new ValidationError(`--limit ${options.limit} selects no host of the inventory`);
+  const names = options.limit !== undefined ? selectHosts(options.limit, inventory) : Object.keys(inventory.hosts);
   const opened = await Promise.all(
     names.map(async (name) => {
       try {

@@ -248,6 +248,26 @@ describe('play CLI: invalid input exits 2 and touches nothing', { timeout: 60_00
     expectUntouched();
   });
 
+  it.each([
+    ['', '--limit was given an empty pattern'],
+    ['db*', 'host pattern "db*" matches no host or group'],
+    ['constructor', 'host pattern "constructor" names no host or group'],
+    ['alpha:&nobody', 'host pattern "nobody" names no host or group'],
+    ['!alpha:!beta', 'host pattern "!alpha:!beta" selects no host'],
+  ])('--limit %j', async (limit, message) => {
+    const result = await play([fixture('site.ts'), '--limit', limit], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    expectUntouched();
+  });
+
+  it('--limit !alpha runs on every host but alpha', async () => {
+    const result = await play([fixture('site.ts'), '--list-hosts', '--limit', '!alpha'], dir);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('beta');
+    expect(result.stdout).not.toMatch(/\balpha\b/);
+  });
+
   it('--detailed-exitcode without --check', async () => {
     const result = await play([fixture('site.ts'), '--detailed-exitcode'], dir);
     expect(result.code).toBe(2);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { checkInventory } from '../../../src/model/inventory.ts';
-import { selectHosts } from '../../../src/model/host-pattern.ts';
 import { ValidationError } from '../../../src/errors.ts';
 import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, secret } from '../../../src/index.ts';
 
@@ -74,26 +73,5 @@ describe('inventory', () => {
     expect(error!.message).toContain('/repo/inventory/bad.ts');
     expect(error!.message).toContain('hosts.web.port (host web)');
     expect(error!.message).toContain('groups.mail.hosts.0: names unknown host "ghost"');
-  });
-});
-
-describe('selectHosts', () => {
-  const inventory = defineInventory({
-    hosts: { primary: { address: 'a' }, backup: { address: 'b' }, web1: { address: 'c' }, web2: { address: 'd' } },
-    groups: { mail: { hosts: ['primary', 'backup'] }, web: { hosts: ['web1', 'web2'] } },
-  });
-  it.each([
-    ['all', ['primary', 'backup', 'web1', 'web2']],
-    ['mail', ['primary', 'backup']],
-    ['mail:!backup', ['primary']],
-    ['web*', ['web1', 'web2']],
-    ['mail,web1', ['primary', 'backup', 'web1']],
-    ['all:&web', ['web1', 'web2']],
-    [['backup', 'primary'], ['backup', 'primary']],
-  ] as const)('%s', (pattern, hosts) => {
-    expect(selectHosts(pattern as string | string[], inventory)).toEqual(hosts);
-  });
-  it('names an unknown host or group', () => {
-    expect(() => selectHosts('mial', inventory)).toThrow(/host pattern "mial" names no host or group/);
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
 import { ValidationError } from '../errors.ts';
 import { callerFrame } from '../ops/op.ts';
@@ -79,6 +80,11 @@ export function checkInventory(inventory: Inventory, file = inventory.source ?? 
   const { source: _source, ...spec } = inventory as Inventory & { source?: string };
   const issues = validateAgainst(InventorySchema, spec, '');
   const hostNames = new Set(Object.keys(spec.hosts ?? {}));
+  for (const [host, definition] of Object.entries(spec.hosts ?? {})) {
+    if (typeof definition?.address === 'string' && definition.address !== '' && !isHostAddress(definition.address)) {
+      issues.push({ path: `hosts.${host}.address`, message: `${JSON.stringify(definition.address)} is not an IPv4 or IPv6 address or a host name` });
+    }
+  }
   for (const [group, definition] of Object.entries(spec.groups ?? {})) {
     if (hostNames.has(group)) issues.push({ path: `groups.${group}`, message: `has the same name as a host` });
     definition.hosts?.forEach((host, index) => {
@@ -93,6 +99,21 @@ export function checkInventory(inventory: Inventory, file = inventory.source ?? 
     });
     throw new ValidationError(`invalid inventory ${file}:\n${lines.join('\n')}`, { file }, issues);
   }
+}
+
+/** A host name as DNS allows it (RFC 1123 labels, dots between them, a trailing dot allowed). */
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * Whether a host's address is one: an IPv4 or IPv6 address or a host name. Anything else (spaces, quotes, `;`)
+ * would reach ssh, known_hosts and error messages as it is.
+ *
+ * @example
+ * isHostAddress('198.18.30.1') // true
+ * isHostAddress('not an address; rm -rf /') // false
+ */
+export function isHostAddress(address: string): boolean {
+  return isIP(address) !== 0 || (HOST_NAME.test(address) && !/^[0-9.]+$/.test(address));
 }
 
 /** The groups a host belongs to, in the inventory's order. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileRun } from '../../../src/engine/compile.ts';
-import { checkInventory } from '../../../src/model/inventory.ts';
+import { checkInventory, isHostAddress } from '../../../src/model/inventory.ts';
 import { ValidationError } from '../../../src/errors.ts';
 import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, secret } from '../../../src/index.ts';
 
@@ -57,6 +57,23 @@ describe('vars precedence', () => {
     const ok = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local', vars: { domain: 'smknh.sch.id', password: secret('pw-123456'), port: 25 } } } });
     await expect(compileRun(definePlaybook({ inventory: ok, plays: [{ hosts: 'all', roles: [role] }] }), ok)).resolves.toBeDefined();
   });
+});
+
+describe('inventory addresses', () => {
+  it.each(['198.18.30.1', '::1', 'fe80::1', '2001:db8::2', 'mail.smknh.sch.id', 'localhost', 'primary', 'mail.example.'])('takes %s', (address) => {
+    expect(isHostAddress(address)).toBe(true);
+    expect(() => checkInventory(defineInventory({ hosts: { a: { address } } }))).not.toThrow();
+  });
+
+  it.each(['not an address; rm -rf /', '198.18.30.1 ', '999.1.1.1', '1.2.3', "a'b", '-oProxyCommand=x', 'a..b', 'x'.repeat(64), '[::1]', 'a_b.example'])(
+    'refuses %j, naming the host',
+    (address) => {
+      expect(isHostAddress(address)).toBe(false);
+      expect(() => checkInventory(defineInventory({ hosts: { web: { address } } }))).toThrow(
+        `hosts.web.address (host web): ${JSON.stringify(address)} is not an IPv4 or IPv6 address or a host name`,
+      );
+    },
+  );
 });
 
 describe('inventory', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ValidationError } from './errors.ts';
 import { Secret } from './secret.ts';
@@ -35,9 +35,46 @@ function randomValue(shape: SecretShape): string {
 }
 
 /**
- * Opens a vault: a JSON file `{ "name": "value", … }` readable by root only, outside the repository. Secrets
- * are loaded lazily; a missing file or name is an error naming both (exit code 2, before any host is touched,
- * because play reveals the secrets in vars while it validates them).
+ * Refuses a vault file that others could read or change, or that belongs to someone else: its secrets would not be
+ * secret, or not the owner's.
+ */
+function checkVaultFile(path: string): void {
+  const stat = statSync(path);
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+    throw new ValidationError(`vault ${path} is open to others (mode ${mode}): only its owner may read it (chmod 600 ${path})`);
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new ValidationError(`vault ${path} belongs to uid ${stat.uid}, not to uid ${uid} who runs play: chown it, or run play as its owner`);
+  }
+}
+
+/** A vault's contents: an object whose every value is a non-empty string, or an error naming the first that is not. */
+function checkVaultShape(path: string, parsed: unknown): Record<string, string> {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ValidationError(`vault ${path} is not a JSON object of strings: it holds ${kindOf(parsed)}`);
+  }
+  for (const [name, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string' || value === '') {
+      throw new ValidationError(`vault ${path}: secret "${name}" must be a non-empty string, but it is ${value === '' ? 'an empty string' : kindOf(value)}`);
+    }
+  }
+  return parsed as Record<string, string>;
+}
+
+/** What a JSON value is, for a message: `null`, `an array`, `an object`, `a number`. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * Opens a vault: a JSON file `{ "name": "value", … }` readable by its owner only (mode 0600), outside the
+ * repository. Secrets are loaded lazily; a missing file or name, a file others may read or that belongs to someone
+ * else, and a value that is not a non-empty string are errors naming the file (exit code 2, before any host is
+ * touched, because play reveals the secrets in vars while it validates them).
  *
  * @example
  * const vault = openVault(process.env.PLAY_VAULT ?? '/etc/play/smknh.json');
@@ -52,11 +89,14 @@ export function openVault(path: string, options: { generate?: boolean } = {}): V
       contents = {};
       return contents;
     }
+    checkVaultFile(path);
+    let parsed: unknown;
     try {
-      contents = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+      parsed = JSON.parse(readFileSync(path, 'utf8'));
     } catch (error) {
       throw new ValidationError(`vault ${path} is not a JSON object of strings: ${(error as Error).message}`);
     }
+    contents = checkVaultShape(path, parsed);
     return contents;
   };
   return {

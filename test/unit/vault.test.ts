@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ describe('openVault', () => {
     const path = join(dir, 'vault.json');
     const vault = openVault(path);
     const later = vault.secret('tsig_key');
-    writeFileSync(path, JSON.stringify({ tsig_key: 'vault-value-7731' }));
+    writeFileSync(path, JSON.stringify({ tsig_key: 'vault-value-7731' }), { mode: 0o600 });
     expect(String(later)).toBe('********');
     expect(later.reveal()).toBe('vault-value-7731');
     expect(mask('key is vault-value-7731')).toBe('key is ********');
@@ -26,8 +26,49 @@ describe('openVault', () => {
 
   it('names the file and the secret when either is missing', () => {
     expect(() => openVault(join(dir, 'none.json')).secret('a').reveal()).toThrow(/vault .*none\.json does not exist/);
-    writeFileSync(join(dir, 'v.json'), '{}');
+    writeFileSync(join(dir, 'v.json'), '{}', { mode: 0o600 });
     expect(() => openVault(join(dir, 'v.json')).secret('keepalived').reveal()).toThrow(new SecretUnavailableError(`secret "keepalived" is not in vault ${join(dir, 'v.json')}`));
+  });
+
+  it('refuses a vault others may read or change, naming the file, its mode and the fix', () => {
+    for (const mode of [0o644, 0o640, 0o604, 0o620]) {
+      const path = join(dir, `open-${mode.toString(8)}.json`);
+      writeFileSync(path, '{"a": "b"}');
+      chmodSync(path, mode);
+      expect(() => openVault(path).secret('a').reveal()).toThrow(new ValidationError(`vault ${path} is open to others (mode 0${mode.toString(8)}): only its owner may read it (chmod 600 ${path})`));
+    }
+  });
+
+  it('refuses a vault that belongs to another user', () => {
+    const path = join(dir, 'theirs.json');
+    writeFileSync(path, '{"a": "b"}', { mode: 0o600 });
+    chownSync(path, 65534, 65534);
+    expect(() => openVault(path).secret('a').reveal()).toThrow(`vault ${path} belongs to uid 65534, not to uid ${process.getuid!()} who runs play`);
+  });
+
+  it.each([
+    ['null', 'is not a JSON object of strings: it holds null'],
+    ['[1]', 'is not a JSON object of strings: it holds an array'],
+    ['"text"', 'is not a JSON object of strings: it holds a string'],
+    ['{"a": null}', 'secret "a" must be a non-empty string, but it is null'],
+    ['{"a": 42}', 'secret "a" must be a non-empty string, but it is a number'],
+    ['{"a": ""}', 'secret "a" must be a non-empty string, but it is an empty string'],
+    ['{"a": {"b": "c"}}', 'secret "a" must be a non-empty string, but it is an object'],
+    ['{"ok": "x", "a": true}', 'secret "a" must be a non-empty string, but it is a boolean'],
+    ['{not json', 'is not a JSON object of strings: '],
+  ])('refuses a vault holding %s, naming the file and the secret', (text, message) => {
+    const path = join(dir, 'bad.json');
+    writeFileSync(path, text, { mode: 0o600 });
+    const error = (() => {
+      try {
+        openVault(path).secret('ok').reveal();
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error!.message).toContain(`vault ${path}`);
+    expect(error!.message).toContain(message);
   });
 
   it('with generate, makes a missing secret once, in a file only root can read, and keeps it', () => {

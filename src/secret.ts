@@ -5,9 +5,17 @@ export const MASK = '********';
 
 const knownSecrets = new Set<string>();
 
+/**
+ * The forms a secret takes once something escapes it: inside a JSON string (`--json`, a JSON config), and with
+ * backslashes before quotes and backslashes (a PHP or shell string, an error that quotes a line).
+ */
+function escapedForms(value: string): string[] {
+  return [JSON.stringify(value).slice(1, -1), value.replace(/['"\\]/g, '\\$&')].filter((form) => form !== value);
+}
+
 /** Registers a secret value for masking, and returns it. */
 function remember(value: string): string {
-  if (value.length > 0) knownSecrets.add(value);
+  if (value.length > 0) for (const form of [value, ...escapedForms(value)]) knownSecrets.add(form);
   // A multi-line secret (a key, a certificate) shows up line by line in diffs and logs: mask each line too.
   for (const line of value.split('\n')) if (line.trim().length >= 4 && line !== value) knownSecrets.add(line);
   return value;

@@ -1,7 +1,8 @@
 import { isAbsolute, join } from 'node:path';
 import type { ShellCommand } from '../connection/sh.ts';
 import { pathProbe } from '../facts/file.ts';
-import { renderTemplate } from '../render/template.ts';
+import { renderTemplateFile } from '../render/template.ts';
+import { Secret } from '../secret.ts';
 import { normalizeMode, planFile, type FileAttributes } from './managed-file.ts';
 import { task, type Op, type PrepareContext, type Task, type TaskOptions } from './op.ts';
 
@@ -31,13 +32,15 @@ export function resolveSource(src: string, folder: 'templates' | 'files', roleDi
  */
 export function template(params: TemplateParams): Task {
   const mode = normalizeMode(params.mode, `template ${params.dest}`);
-  const rendered = new Map<string, Buffer>();
+  // A rendering that printed a secret is a secret as a whole: its diff is never shown, old or new.
+  const rendered = new Map<string, Buffer | Secret>();
   const op: Op = {
     kind: 'template',
     title: `template ${params.dest}`,
     prepare(context: PrepareContext) {
       const file = resolveSource(params.src, 'templates', context.roleDir);
-      rendered.set(context.host, Buffer.from(renderTemplate(file, { ...context.vars, ...params.vars })));
+      const { text, holdsSecret } = renderTemplateFile(file, { ...context.vars, ...params.vars });
+      rendered.set(context.host, holdsSecret ? new Secret(text) : Buffer.from(text));
     },
     probes: () => [pathProbe(params.dest)],
     async plan(context) {

@@ -3,12 +3,10 @@ import { readFileSync } from 'node:fs';
 import { Secret } from '../secret.ts';
 import { TemplateError } from '../errors.ts';
 
-// `<%= %>` prints a value as it is (config files are not HTML), reveals secrets, and refuses
-// undefined or null so a missing variable is an error instead of the word "undefined" in a config file.
-function printValue(value: unknown): string {
-  if (value === undefined || value === null) throw new Error(`a value printed with <%= %> is ${value}`);
-  if (value instanceof Secret) return value.reveal();
-  return String(value);
+/** A rendered template, and whether it printed a secret (then its content is a secret as a whole). */
+export interface RenderedTemplate {
+  readonly text: string;
+  readonly holdsSecret: boolean;
 }
 
 /**
@@ -19,6 +17,28 @@ function printValue(value: unknown): string {
  * renderTemplate('roles/dns/templates/zone.ejs', { domain: 'smknh.sch.id', serial: 1 })
  */
 export function renderTemplate(file: string, locals: Readonly<Record<string, unknown>>): string {
+  return renderTemplateFile(file, locals).text;
+}
+
+/**
+ * Renders like {@link renderTemplate}, and tells whether a secret was printed into the text: such a file is
+ * shown as changed without its content, old or new (a rotated secret's old value is in the old content).
+ *
+ * @example
+ * renderTemplateFile('roles/dns/templates/tsig.key.ejs', vars).holdsSecret // true
+ */
+export function renderTemplateFile(file: string, locals: Readonly<Record<string, unknown>>): RenderedTemplate {
+  let holdsSecret = false;
+  // `<%= %>` prints a value as it is (config files are not HTML), reveals secrets, and refuses undefined or
+  // null so a missing variable is an error instead of the word "undefined" in a config file.
+  const printValue = (value: unknown): string => {
+    if (value === undefined || value === null) throw new Error(`a value printed with <%= %> is ${value}`);
+    if (value instanceof Secret) {
+      holdsSecret = true;
+      return value.reveal();
+    }
+    return String(value);
+  };
   let source: string;
   try {
     source = readFileSync(file, 'utf8');
@@ -28,7 +48,8 @@ export function renderTemplate(file: string, locals: Readonly<Record<string, unk
   try {
     // `<%-` (ejs's raw output) becomes `<%=`: both print unescaped here, and only `<%=` reveals secrets
     // and refuses undefined values.
-    return ejs.render(source.replaceAll('<%-', '<%='), { ...locals }, { filename: file, escape: printValue, strict: false, async: false, cache: false });
+    const text = ejs.render(source.replaceAll('<%-', '<%='), { ...locals }, { filename: file, escape: printValue, strict: false, async: false, cache: false });
+    return { text, holdsSecret };
   } catch (error) {
     const message = (error as Error).message;
     // ejs prefixes the message with "file:line" and a window of source lines; keep the place and the reason.

@@ -416,6 +416,35 @@ describe('play CLI: secrets never appear in output', { timeout: 60_000 }, () => 
     clean(await play([fixture('site.ts'), '--check', '--json'], dir));
   });
 
+  it('a rotated secret in a template: neither the old value nor the new, nor their escaped forms, in any output', async () => {
+    const OLD = `Old'Key"7711`;
+    const NEW = `New'Key"8822`;
+    const forms = (value: string) => [value, JSON.stringify(value).slice(1, -1), value.replace(/['"\\]/g, '\\$&')];
+    const outputs: Outcome[] = [];
+    // Each run a process of its own, as in real life: one that never saw the old value cannot mask it by value.
+    const run = async (args: string[], value: string) => {
+      const result = await spawnPlay([fixture('rotate.ts'), ...args], { env: { PLAY_TEST_DIR: dir, PLAY_TEST_ROTATE: value } });
+      outputs.push(result);
+      return result;
+    };
+    expect((await run([], OLD)).code).toBe(0);
+    expect(readFileSync(join(dir, 'alpha.config.php'), 'utf8')).toContain(`$config['des_key'] = '${OLD}';`);
+    const check = await run(['--check'], NEW);
+    expect(check.stdout).toContain('config.php: secret content changed (not shown)');
+    await run(['--check', '--json'], NEW);
+    const rotated = await run([], NEW);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toContain('secret content changed (not shown)');
+    await run(['--json'], NEW);
+    expect(readFileSync(join(dir, 'alpha.config.php'), 'utf8')).toContain(`$config['des_key'] = '${NEW}';`);
+    for (const result of outputs) {
+      for (const form of [...forms(OLD), ...forms(NEW)]) {
+        expect(result.stdout).not.toContain(form);
+        expect(result.stderr).not.toContain(form);
+      }
+    }
+  });
+
   it('in failing runs, where the failing command prints the secret to stderr', async () => {
     const failing = await play([fixture('fail.ts')], dir);
     expect(failing.code).toBe(1);

@@ -40,6 +40,8 @@ import time
 
 MAX_LINE = 65536
 MAX_HTTP = 1 << 20
+# Where each kind listens unless the check names a port (a banner check must name one).
+DEFAULT_PORTS = {'smtp': 25, 'imap': 143, 'https': 443, 'dns': 53, 'dhcp': 67, 'banner': 0}
 SECRETS = []
 
 
@@ -126,8 +128,8 @@ def clip(text, limit=120):
     return text if len(text) <= limit else text[:limit] + '...'
 
 
-def connect(check, deadline, default_port):
-    host, port = check['host'], int(check.get('port', default_port))
+def connect(check, deadline):
+    host, port = check['host'], int(check.get('port', DEFAULT_PORTS[check['kind']]))
     try:
         sock = socket.create_connection((host, port), timeout=deadline.left())
     except socket.timeout:
@@ -153,7 +155,7 @@ def connect(check, deadline, default_port):
 
 def probe_smtp(check, deadline):
     """The 220 banner, then EHLO (250), then QUIT: what a mail client sees first."""
-    sock = connect(check, deadline, 25)
+    sock = connect(check, deadline)
     try:
         talk = Conversation(sock, deadline)
         code, banner = talk.smtp_reply('banner')
@@ -182,7 +184,7 @@ def imap_string(text):
 
 def probe_imap(check, deadline):
     """The greeting and CAPABILITY; with a user, a LOGIN with that account's password too."""
-    sock = connect(check, deadline, 143)
+    sock = connect(check, deadline)
     try:
         talk = Conversation(sock, deadline)
         greeting = talk.line('greeting')
@@ -213,7 +215,7 @@ def probe_imap(check, deadline):
 
 def probe_https(check, deadline):
     """A GET of the page over TLS: status 200 and, with "expect", that text in the page (e.g. a login form)."""
-    sock = connect(dict(check, tls=check.get('tls', True)), deadline, 443)
+    sock = connect(dict(check, tls=check.get('tls', True)), deadline)
     try:
         request = 'GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: play-service-probe\r\nConnection: close\r\n\r\n' % (
             check.get('path', '/'), check.get('servername') or check['host'])
@@ -246,7 +248,7 @@ def probe_https(check, deadline):
 
 def probe_banner(check, deadline):
     """The first line a server sends (an SSH server's version, say), and that it starts with "expect"."""
-    sock = connect(check, deadline, 0)
+    sock = connect(check, deadline)
     try:
         line = Conversation(sock, deadline).line('banner')
         if check.get('expect') and not line.startswith(check['expect']):
@@ -267,7 +269,7 @@ def probe_dns(check, deadline):
     query = struct.pack('>HHHHHH', ident, 0x0100, 1, 0, 0, 0) + name + struct.pack('>HH', qtype, 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        sock.connect((check['host'], int(check.get('port', 53))))
+        sock.connect((check['host'], int(check.get('port', DEFAULT_PORTS['dns']))))
         sock.settimeout(deadline.left())
         sock.send(query)
         while True:
@@ -376,7 +378,6 @@ def probe_dhcp(check, deadline):
 
 
 PROBES = {'smtp': probe_smtp, 'imap': probe_imap, 'https': probe_https, 'dns': probe_dns, 'dhcp': probe_dhcp, 'banner': probe_banner}
-DEFAULT_PORTS = {'smtp': 25, 'imap': 143, 'https': 443, 'dns': 53, 'dhcp': 67}
 
 
 def run(check, timeout):

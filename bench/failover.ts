@@ -18,6 +18,7 @@ import { answersAtVip, untilVip, vipUserChecks } from '../test/e2e/support/failo
 import { settle, SITE } from './settle.ts';
 import { holdsVip } from '../test/e2e/support/hosts.ts';
 import { password, py, token } from '../test/e2e/support/mail-client.ts';
+import { percentile } from '../test/e2e/support/percentile.ts';
 import { play } from '../test/e2e/support/play.ts';
 import { until } from '../test/e2e/support/wait.ts';
 
@@ -117,5 +118,5 @@ for (const [kind, samples] of Object.entries(results)) {
 }
 
 const sortedWindow = [...window].sort((a, b) => a - b);
-const at = (p: number) => Math.round(sortedWindow[Math.min(sortedWindow.length - 1, Math.floor((sortedWindow.length * p) / 100))]);
-console.log(`\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${at(50)}, p90 ${at(90)}, p99 ${at(99)}, max ${Math.round(sortedWindow.at(-1)!)}`);
+const windowAt = (p: number) => Math.round(percentile(sortedWindow, p));
+console.log(`\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${windowAt(50)}, p90 ${windowAt(90)}, p99 ${windowAt(99)}, max ${Math.round(sortedWindow.at(-1)!)}`);

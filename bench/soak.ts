@@ -25,6 +25,7 @@ import { labUp } from '../test/lab/lab.ts';
 import { onlyHolder, untilVip } from '../test/e2e/support/failover.ts';
 import { ACCOUNTS, password, py, token } from '../test/e2e/support/mail-client.ts';
 import { play } from '../test/e2e/support/play.ts';
+import { percentile } from '../test/e2e/support/percentile.ts';
 import { watchFromClient } from '../test/e2e/support/probe.ts';
 import { until } from '../test/e2e/support/wait.ts';
 import type { ProbeResult } from '../roles/common/service-probe.ts';
@@ -77,10 +78,6 @@ async function redeploy(): Promise<void> {
 }
 
 const sleepUntil = (second: number, start: number) => new Promise((r) => setTimeout(r, Math.max(0, start + second * 1000 - Date.now())));
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
-}
 
 /** The longest stretch (ms) from a failed probe's start until a later probe of the same target answered. */
 function longestGap(results: readonly ProbeResult[]): { ms: number; at: number } {

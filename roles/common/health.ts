@@ -73,6 +73,12 @@ echo "certificate_fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$c
 }
 
 
+/** `COUNT OLDEST_SECONDS`, as the state script prints postfix's queue. */
+function mailQueueOf(value: string): ServerState['mailQueue'] {
+  const [count, oldestSeconds] = value.split(' ').map(Number);
+  return { count, oldestSeconds };
+}
+
 /** Parses {@link stateScript}'s output. */
 export function parseServerState(stdout: string): ServerState {
   const values = new Map<string, string>();
@@ -87,7 +93,7 @@ export function parseServerState(stdout: string): ServerState {
     vrrpState: get('vrrp_state'),
     replicationQueue: Object.fromEntries([...values].filter(([k]) => k.startsWith('queue_')).map(([k, v]) => [k.slice('queue_'.length), Number(v)])),
     replicationFailedUsers: get('failed_users').split(' ').filter(Boolean),
-    mailQueue: values.has('mail_queue') ? { count: Number(get('mail_queue').split(' ')[0]), oldestSeconds: Number(get('mail_queue').split(' ')[1]) } : undefined,
+    mailQueue: values.has('mail_queue') ? mailQueueOf(get('mail_queue')) : undefined,
     serial: get('serial'),
     dhcpState: get('dhcp_state'),
     dhcpPartnerState: get('dhcp_partner_state'),

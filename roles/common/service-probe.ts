@@ -88,7 +88,7 @@ export const WEBMAIL_LOGIN_MARKER = 'rcmloginuser';
  * @example
  * userServiceChecks('198.18.30.254', { domain: 'smknh.sch.id' })
  */
-export function userServiceChecks(address: string, options: UserServiceOptions): ProbeCheck[] {
+export function userServiceChecks(address: string, options: UserServiceOptions): (ProbeCheck & { label: string })[] {
   const mailHost = `mail.${options.domain}`;
   return [
     { kind: 'smtp', label: 'smtp 25', host: address, port: 25 },

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { copy, defineRole, directory, packages, service, sh, template, Type, type Static } from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
 import { SERVICE_PROBE_PATH, SERVICE_PROBE_SOURCE, type ProbeCheck } from '../common/service-probe.ts';
@@ -9,7 +10,7 @@ export const KEEPALIVED_DIR = '/etc/keepalived';
 export const CHECK_SCRIPT = `${KEEPALIVED_DIR}/check-services.sh`;
 
 /** The folder of the service probe (root's, like every script keepalived runs). */
-const SERVICE_PROBE_DIR = SERVICE_PROBE_PATH.slice(0, SERVICE_PROBE_PATH.lastIndexOf('/'));
+const SERVICE_PROBE_DIR = dirname(SERVICE_PROBE_PATH);
 
 /** The notify script: logs every state change of the VRRP instance. */
 export const NOTIFY_SCRIPT = `${KEEPALIVED_DIR}/notify.sh`;

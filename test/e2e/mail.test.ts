@@ -10,10 +10,11 @@ import { onHost } from '../lab/faults.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { ACCOUNTS, client, inbox, login, password, py, scrub, swaks, token } from './support/mail-client.ts';
 import { freshLab } from './support/lab.ts';
+import { percentile } from './support/percentile.ts';
 import { play, playJson } from './support/play.ts';
 import { watchFromClient, probeFromClient, type ProbeWatch } from './support/probe.ts';
 import { NAMED_ACCOUNTS } from './playbooks/mail.ts';
-import type { ProbeCheck } from '../../roles/common/service-probe.ts';
+import { userServiceChecks } from '../../roles/common/service-probe.ts';
 
 const PLAYBOOK = 'test/e2e/playbooks/mail.ts';
 const DOMAIN = 'smknh.sch.id';
@@ -21,18 +22,13 @@ const SCHOOL = 'SMK Nurul Huda';
 const SERVERS = LAB_HOSTS.map((h) => ({ name: h.name, address: h.address }));
 const [PRIMARY] = SERVERS;
 
-/** The SMTP listeners of a server, probed as a mail client sees them: the 220 banner, then EHLO. */
-const smtpChecks = (address: string): (ProbeCheck & { label: string })[] => [
-  { kind: 'smtp', label: 'smtp 25', host: address, port: 25 },
-  { kind: 'smtp', label: 'submission 587', host: address, port: 587 },
-  { kind: 'smtp', label: 'smtps 465', host: address, port: 465, tls: true },
-];
+/** The SMTP listeners of a server (25, 587, 465), probed as a mail client sees them: the 220 banner, then EHLO. */
+const smtpChecks = (address: string) => userServiceChecks(address, { domain: DOMAIN }).filter((c) => c.kind === 'smtp');
 /** How long the banners are watched after postfix and dovecot restart: while the other tests of this file run. */
 const BANNER_WATCH_S = 300;
 let bannerWatch: ProbeWatch | undefined;
 let bannerWatchStart = 0;
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 
 describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => {
   let work: string;

@@ -13,6 +13,8 @@ export interface SchoolSite {
   readonly dhcpRange: { readonly start: string; readonly end: string };
   /** Accounts: the head and the teachers, each with a password from the vault. */
   readonly accounts: readonly { readonly name: string; readonly fullName: string; readonly state?: 'present' | 'absent' }[];
+  /** Who may log in to the servers over ssh (by key only); root when not given. Never a mail account. */
+  readonly sshAdmins?: readonly string[];
 }
 
 /**
@@ -43,10 +45,14 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           vip: site.vip,
           router: site.router,
           dhcpRange: site.dhcpRange,
+          sshAdmins: site.sshAdmins ?? ['root'],
           accounts: site.accounts.map((a) => ({ ...a, password: vault.secret(`account_${a.name}`, { length: 16 }) })),
           tsigKey: vault.secret('tsig_key', { base64Bytes: 32 }),
           keepalivedPassword: vault.secret('keepalived_password', { length: 8 }),
           doveadmPassword: vault.secret('doveadm_password', { length: 32 }),
+          // Self-signed, naming both servers' LAN addresses (see roles/dovecot/README.md for how to make one).
+          replicationCertificate: vault.secret('replication_certificate'),
+          replicationKey: vault.secret('replication_key'),
           roundcubeDesKey: vault.secret('roundcube_des_key', { length: 24 }),
           dhcpFailoverKey: vault.secret('dhcp_failover_key', { base64Bytes: 32 }),
           tlsKey: vault.secret('tls_key'),

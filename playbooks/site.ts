@@ -8,6 +8,7 @@ import dovecot from '../roles/dovecot/index.ts';
 import keepalived from '../roles/keepalived/index.ts';
 import postfix from '../roles/postfix/index.ts';
 import roundcube from '../roles/roundcube/index.ts';
+import sshd from '../roles/sshd/index.ts';
 import tls from '../roles/tls/index.ts';
 import users from '../roles/users/index.ts';
 
@@ -27,6 +28,7 @@ export default definePlaybook({
       hosts: ['primary', 'backup'],
       serial: 1,
       roles: [
+        { role: sshd, tags: ['sshd', 'security'] },
         { role: tls, tags: ['tls'] },
         { role: users, tags: ['users', 'mail'] },
         { role: dovecot, tags: ['dovecot', 'mail'] },

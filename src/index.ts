@@ -26,4 +26,5 @@ export type { Task, TaskOptions, Op, Plan, Step, FileDiff } from './ops/op.ts';
 export { sh, raw, quote, joinCommands, ShellCommand } from './connection/sh.ts';
 export { secret, Secret, mask } from './secret.ts';
 export { openVault, type Vault, type SecretShape } from './vault.ts';
+export { selfSignedCertificate, certificateProblems, type CertificatePair } from './certificate.ts';
 export { PlayError, ValidationError, TemplateError, ConnectError, CommandError } from './errors.ts';

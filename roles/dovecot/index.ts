@@ -1,4 +1,4 @@
-import { command, defineRole, group, packages, SecretType, service, sh, template, Type, type Secret } from 'play';
+import { certificateProblems, command, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret } from 'play';
 import { Account, Ipv4, presentAccounts } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
@@ -10,6 +10,15 @@ export const USER_LIST = '/etc/dovecot/users';
 
 /** The replication secret (`doveadm_password`), in a file only root reads; dovecot.conf includes it. */
 export const REPLICATION_SECRET = '/etc/dovecot/doveadm-secret.conf';
+
+/**
+ * The replication certificate and its key: one self-signed certificate naming both servers' LAN addresses,
+ * presented by each server (as the doveadm server, and as the client its replicator connects with) and the only
+ * certificate each trusts for replication. A peer must prove it holds the key; a third device on the LAN cannot.
+ */
+export const REPLICATION_TLS_DIRECTORY = '/etc/dovecot/replication';
+export const REPLICATION_CERTIFICATE = `${REPLICATION_TLS_DIRECTORY}/certificate.pem`;
+export const REPLICATION_KEY = `${REPLICATION_TLS_DIRECTORY}/key.pem`;
 
 /** The nftables table that closes the replication port to all but the peer, and the unit that loads it. */
 export const REPLICATION_FIREWALL = '/etc/dovecot/replication-firewall.nft';
@@ -44,6 +53,9 @@ export default defineRole({
     lanAddress: Type.Optional(Ipv4),
     peerAddress: Type.Optional(Ipv4),
     doveadmPassword: Type.Optional(SecretType()),
+    // PEM, self-signed, naming both servers' LAN addresses (IP subjectAltNames): the only one trusted for replication.
+    replicationCertificate: Type.Optional(SecretType()),
+    replicationKey: Type.Optional(SecretType()),
     replicationPort: Type.Integer({ minimum: 1, maximum: 65535 }),
     replicationSyncTimeout: Type.Integer({ minimum: 0, maximum: 60, description: 'seconds a delivery waits for the peer to have the message (0, the default: none; see the README)' }),
   }),
@@ -51,16 +63,23 @@ export default defineRole({
   check: (vars) => {
     const issues = presentAccounts(vars.accounts).length > 0 ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
     if (vars.replication) {
-      for (const key of ['lanAddress', 'peerAddress', 'doveadmPassword'] as const) {
+      for (const key of ['lanAddress', 'peerAddress', 'doveadmPassword', 'replicationCertificate', 'replicationKey'] as const) {
         if (vars[key] === undefined) issues.push({ path: `vars.${key}`, message: 'is required with replication (or set replication: false)' });
       }
       if (vars.lanAddress !== undefined && vars.lanAddress === vars.peerAddress) issues.push({ path: 'vars.peerAddress', message: 'must be the other server, not this one' });
+      if (vars.replicationCertificate && vars.replicationKey && vars.lanAddress && vars.peerAddress) {
+        const pair = { certificate: vars.replicationCertificate.reveal(), key: vars.replicationKey.reveal() };
+        for (const problem of certificateProblems(pair, [vars.lanAddress, vars.peerAddress])) issues.push({ path: 'vars.replicationCertificate', message: problem });
+      }
     }
     return issues;
   },
   tasks: ({ vars }) => {
     const present = presentAccounts(vars.accounts);
-    const replication = { replicationPort: vars.replicationPort, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL, syncGroup: SYNC_GROUP };
+    const replication = {
+      replicationPort: vars.replicationPort, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL, syncGroup: SYNC_GROUP,
+      certificatePath: REPLICATION_CERTIFICATE, keyPath: REPLICATION_KEY,
+    };
     return [
       // Dovecot's LMTP and SASL sockets live in postfix's spool and belong to the postfix user: without postfix
       // installed Dovecot does not start. Installed here with the postfix role's answers, so either role may run first.
@@ -79,7 +98,7 @@ export default defineRole({
       }),
       // Before Dovecot first opens them: every school mailbox starts with the same identity on both servers.
       ...(vars.replication ? present.map((a) => seedMailboxes(vars.domain, { name: a.name, maildir: `${homeOf(a.name)}/Maildir` })) : []),
-      ...(vars.replication ? replicationTasks(vars.doveadmPassword as Secret, replication) : []),
+      ...(vars.replication ? replicationTasks({ password: vars.doveadmPassword!, certificate: vars.replicationCertificate!, key: vars.replicationKey! }, replication) : []),
       template({
         src: 'dovecot.conf.ejs',
         dest: '/etc/dovecot/dovecot.conf',
@@ -111,14 +130,29 @@ export default defineRole({
 });
 
 /**
- * What replication needs before dovecot.conf refers to it: the shared secret (root only), and the firewall
- * that lets only the peer reach the doveadm port (an nftables table of its own, loaded by a oneshot unit
- * before Dovecot starts; `nft -c` checks a new table before it replaces the old one).
+ * What replication needs before dovecot.conf refers to it: the shared secret and the replication key (root
+ * only), the replication certificate, and the firewall that lets only the peer reach the doveadm port (an
+ * nftables table of its own, loaded by a oneshot unit before Dovecot starts; `nft -c` checks a new table before
+ * it replaces the old one).
  */
-function replicationTasks(secret: Secret, vars: { replicationPort: number; peerAddress?: string; firewallPath: string; syncGroup: string }) {
+function replicationTasks(
+  secrets: { password: Secret; certificate: Secret; key: Secret },
+  vars: { replicationPort: number; peerAddress?: string; firewallPath: string; syncGroup: string; certificatePath: string; keyPath: string },
+) {
   return [
     group({ name: vars.syncGroup, system: true }),
-    template({ src: 'doveadm-secret.conf.ejs', dest: REPLICATION_SECRET, mode: '0600', owner: 'root', group: 'root', vars: { doveadmPassword: secret }, notify: 'restart dovecot' }),
+    template({ src: 'doveadm-secret.conf.ejs', dest: REPLICATION_SECRET, mode: '0600', owner: 'root', group: 'root', vars: { doveadmPassword: secrets.password }, notify: 'restart dovecot' }),
+    directory({ path: REPLICATION_TLS_DIRECTORY, mode: '0755', owner: 'root', group: 'root' }),
+    file({
+      path: vars.certificatePath, content: secrets.certificate, mode: '0644', owner: 'root', group: 'root',
+      validate: (p) => sh`openssl x509 -noout -in ${p}`, notify: 'restart dovecot',
+    }),
+    file({
+      path: vars.keyPath, content: secrets.key, mode: '0600', owner: 'root', group: 'root',
+      // The key must parse and belong to the certificate written just before it.
+      validate: (p) => sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${vars.certificatePath})"`,
+      notify: 'restart dovecot',
+    }),
     packages({ names: ['nftables'] }),
     template({
       src: 'replication-firewall.nft.ejs',

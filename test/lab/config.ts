@@ -59,7 +59,7 @@ export const LAB_KNOWN_HOSTS = join(STATE_DIR, 'known_hosts');
 
 /** What the machine needs to run the lab and its client-side checks. */
 export const MACHINE_PACKAGES = [
-  'systemd-container', 'openssh-server', 'openssh-client', 'iproute2', 'dnsutils', 'swaks', 'isc-dhcp-client', 'curl', 'openssl', 'chromium',
+  'systemd-container', 'openssh-server', 'openssh-client', 'iproute2', 'dnsutils', 'swaks', 'isc-dhcp-client', 'curl', 'openssl', 'chromium', 'tcpdump',
 ];
 
 /**

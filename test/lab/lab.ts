@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SshConnection } from '../../src/connection/ssh.ts';
 import { sh } from '../../src/connection/sh.ts';
 import { openVault, type SecretShape } from '../../src/vault.ts';
+import { certificateProblems, selfSignedCertificate } from '../../src/certificate.ts';
 import {
   BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP, MACHINE_PACKAGES, MASKED_UNITS,
   PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
@@ -181,19 +182,22 @@ export async function waitUntilReady(host: LabHost, timeoutMs = 60_000): Promise
 export function writeLabVault(domain = 'smknh.sch.id'): void {
   const vault = openVault(LAB_VAULT, { generate: true });
   const values = existsSync(LAB_VAULT) ? (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>) : {};
+  let changed = false;
   if (!values.tls_key || !values.tls_certificate) {
-    const dir = join(STATE_DIR, 'tls');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const names = ['mail', 'webmail', 'www'].map((n) => `DNS:${n}.${domain}`).concat(`DNS:${domain}`, `IP:${LAB_VIP}`);
-    run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '825', '-subj', `/O=${domain}/CN=mail.${domain}`,
-      '-addext', `subjectAltName=${names.join(',')}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ]);
-    values.tls_key = readFileSync(join(dir, 'key.pem'), 'utf8');
-    values.tls_certificate = readFileSync(join(dir, 'cert.pem'), 'utf8');
-    rmSync(dir, { recursive: true, force: true });
-    writeFileSync(LAB_VAULT, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
+    const names = ['mail', 'webmail', 'www'].map((n) => `${n}.${domain}`).concat(domain, LAB_VIP);
+    const pair = selfSignedCertificate({ organization: domain, commonName: `mail.${domain}`, names, days: 825 });
+    values.tls_key = pair.key;
+    values.tls_certificate = pair.certificate;
+    changed = true;
   }
+  const servers = LAB_HOSTS.map((h) => h.address);
+  if (!values.replication_key || !values.replication_certificate || certificateProblems({ certificate: values.replication_certificate, key: values.replication_key }, servers).length > 0) {
+    const pair = selfSignedCertificate({ organization: domain, commonName: `replication.${domain}`, names: servers });
+    values.replication_key = pair.key;
+    values.replication_certificate = pair.certificate;
+    changed = true;
+  }
+  if (changed) writeFileSync(LAB_VAULT, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
   const shapes: Record<string, SecretShape> = {
     tsig_key: { base64Bytes: 32 },
     dhcp_failover_key: { base64Bytes: 32 },

@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { main } from '../../../src/cli/main.ts';
 import { SshConnection } from '../../../src/connection/ssh.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { ValidationError } from '../../../src/errors.ts';
-import { defineInventory, openVault } from '../../../src/index.ts';
+import { defineInventory, openVault, selfSignedCertificate } from '../../../src/index.ts';
 import { vi } from 'vitest';
 import site from '../../../playbooks/site.ts';
 import { SMKNH_ACCOUNTS, schoolInventory, type SchoolSite } from '../../../inventory/school.ts';
@@ -16,9 +15,10 @@ let dir: string;
 let vaultPath: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'play-site-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=mail.test.example', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { stdio: 'ignore' });
+  const tls = selfSignedCertificate({ commonName: 'mail.test.example', names: ['mail.test.example'], days: 30 });
+  const replication = selfSignedCertificate({ commonName: 'replication.school.test', names: [school.primaryAddress, school.backupAddress], days: 30 });
   vaultPath = join(dir, 'vault.json');
-  writeFileSync(vaultPath, JSON.stringify({ tls_key: readFileSync(join(dir, 'k'), 'utf8'), tls_certificate: readFileSync(join(dir, 'c'), 'utf8') }), { mode: 0o600 });
+  writeFileSync(vaultPath, JSON.stringify({ tls_key: tls.key, tls_certificate: tls.certificate, replication_key: replication.key, replication_certificate: replication.certificate }), { mode: 0o600 });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -52,7 +52,7 @@ describe('the site playbook', () => {
     const run = await compileRun(site, inventoryFor(school));
     expect(run.plays[0].batches).toEqual([['primary'], ['backup']]);
     const roles = new Set(run.plays[0].work.get('primary')!.tasks.map((t) => t.role));
-    expect([...roles]).toEqual(['tls', 'users', 'dovecot', 'postfix', 'dns', 'dhcp', 'apache', 'roundcube', 'keepalived']);
+    expect([...roles]).toEqual(['sshd', 'tls', 'users', 'dovecot', 'postfix', 'dns', 'dhcp', 'apache', 'roundcube', 'keepalived']);
   });
 
   it('refuses a VIP outside the LAN, naming role, host and var, before any host is touched', async () => {
@@ -60,6 +60,15 @@ describe('the site playbook', () => {
     expect(error.message).toMatch(/role \w+ on host (backup|primary)/);
     expect(error.message).toContain('vars.vip');
     expect(error.message).toContain('outside the LAN');
+  });
+
+  it("refuses a replication certificate that does not name both servers' addresses, before any host is touched", async () => {
+    // The servers moved (another LAN), the vault still holds the old certificate.
+    const error = await refusal(inventoryFor({ ...school, lanNetwork: '198.18.91.0/24', primaryAddress: '198.18.91.1', backupAddress: '198.18.91.2', vip: '198.18.91.254', router: '198.18.91.10', dhcpRange: { start: '198.18.91.100', end: '198.18.91.200' } }));
+    expect(error.message).toMatch(/role dovecot on host (primary|backup)/);
+    expect(error.message).toContain('vars.replicationCertificate');
+    expect(error.message).toContain('the certificate does not name 198.18.91.1 (subjectAltName IP:198.18.91.1)');
+    expect(error.message).toContain('the certificate does not name 198.18.91.2');
   });
 
   it('refuses a bad domain, naming the var', async () => {

@@ -1,0 +1,222 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sh } from '../../src/connection/sh.ts';
+import { selfSignedCertificate } from '../../src/certificate.ts';
+import inventory from '../../inventory/lab.ts';
+import { SSHD_HARDENING } from '../../roles/sshd/index.ts';
+import { REPLICATION_CERTIFICATE } from '../../roles/dovecot/index.ts';
+import { LAB_CLIENT, LAB_HOSTS, LAB_VAULT } from '../lab/config.ts';
+import { linkDown, linkUp, onHost } from '../lab/faults.ts';
+import { fromClient, fromClientAsync } from './support/client.ts';
+import { stdoutOf } from './support/hosts.ts';
+import { freshLab } from './support/lab.ts';
+import { password, scrub, token } from './support/mail-client.ts';
+import { play, playJson } from './support/play.ts';
+import { until } from './support/wait.ts';
+
+const SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts'];
+const { domain } = inventory.groups!.servers.vars as { domain: string };
+const [PRIMARY, BACKUP] = LAB_HOSTS;
+const REPLICATION_PORT = 12345;
+const vaultValue = (name: string) => (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>)[name];
+
+/** How many messages of kepsek's INBOX on one server carry this text in their subject. */
+async function countOn(host: string, subject: string): Promise<number> {
+  return (await stdoutOf(host, sh`doveadm -f flow fetch -u kepsek hdr.subject mailbox INBOX header Subject ${subject}`)).split('\n').filter(Boolean).length;
+}
+
+/** Delivers a message to kepsek on a server, handed in by root through sendmail (the one local sender allowed). */
+async function deliverOn(host: string, subject: string, body: string): Promise<void> {
+  const result = await onHost(host, sh`printf 'Subject: %s\n\n%s\n' ${subject} ${body} | /usr/sbin/sendmail ${`kepsek@${domain}`}`);
+  expect(result.exitCode, result.stderr).toBe(0);
+}
+
+/** Captures the frames of one TCP port on a bridge port (a host's veth) into a pcap file, from when it listens until stopped. */
+async function capture(veth: string, port: number, file: string): Promise<{ stop: () => Promise<Buffer> }> {
+  const child = spawn('tcpdump', ['--immediate-mode', '-Z', 'root', '-i', veth, '-U', '-s', '0', '-w', file, 'tcp', 'port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await until('tcpdump to listen', async () => stderr.includes('listening on'), 10_000, { intervalMs: 50, state: () => stderr });
+  return {
+    stop: async () => {
+      child.kill('SIGINT');
+      await exited;
+      if (!stderr.includes('packets captured')) throw new Error(`tcpdump failed: ${stderr}`);
+      return readFileSync(file);
+    },
+  };
+}
+
+/**
+ * A LAN device that has taken the backup's address (the backup unplugged, the device answering for it, as ARP
+ * spoofing would make it): lab-client gets 198.18.N.2 as a second address, its packets to the primary leave
+ * from it, and the primary forgets the backup's MAC. Undone by the returned function.
+ */
+async function impersonateBackup(): Promise<() => Promise<void>> {
+  linkDown(BACKUP.name);
+  fromClient('ip', ['addr', 'add', `${BACKUP.address}/24`, 'dev', 'eth0', 'nodad']);
+  fromClient('ip', ['route', 'replace', `${PRIMARY.address}/32`, 'dev', 'eth0', 'src', BACKUP.address]);
+  await onHost(PRIMARY.name, sh`ip neigh flush dev eth0 to ${BACKUP.address}`);
+  return async () => {
+    fromClient('ip', ['route', 'del', `${PRIMARY.address}/32`]);
+    fromClient('ip', ['addr', 'del', `${BACKUP.address}/24`, 'dev', 'eth0']);
+    linkUp(BACKUP.name);
+    await onHost(PRIMARY.name, sh`ip neigh flush dev eth0 to ${BACKUP.address}`);
+  };
+}
+
+describe('a hostile LAN: each attack on the deployed school site, and what stops it', () => {
+  let work: string;
+
+  beforeAll(async () => {
+    await freshLab();
+    work = mkdtempSync(join(tmpdir(), 'play-security-e2e-'));
+    const site = await playJson(SITE);
+    expect(site.code, scrub(site.stdout + site.stderr)).toBe(0);
+  }, 1_500_000);
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('replication captured on the LAN: only TLS records cross it, never the message text, the protocol or the password', async () => {
+    const text = `Soal ujian nasional ${token()}`;
+    const subject = `Rahasia ${token()}`;
+    const pcap = join(work, 'replication.pcap');
+    const capturing = await capture(BACKUP.veth, REPLICATION_PORT, pcap);
+    await deliverOn(PRIMARY.name, subject, text);
+    await until('the message to reach the backup', async () => (await countOn(BACKUP.name, subject)) === 1, 30_000);
+    const frames = await capturing.stop();
+    // The replication did cross this wire, and as TLS application data (record type 23, version 3.3).
+    expect(frames.length, 'bytes captured on the replication port').toBeGreaterThan(2000);
+    expect(frames.includes(Buffer.from([0x17, 0x03, 0x03])), 'a TLS application-data record').toBe(true);
+    for (const [what, secret] of [
+      ['the message text', text],
+      ['the subject', subject],
+      ['the doveadm protocol', 'VERSION\tdoveadm-server'],
+      ['the doveadm login', 'PLAIN\t'],
+      ['the doveadm password', vaultValue('doveadm_password')],
+    ]) {
+      expect(frames.includes(Buffer.from(secret)), `${what} in the capture`).toBe(false);
+    }
+  });
+
+  it("a device that takes the backup's address gets no mail and no way in: its certificate is refused, without one the password is still asked, and as the replica the primary's replicator refuses it", async () => {
+    // Its own certificate, even one naming the right addresses: not the one the servers trust.
+    const forged = selfSignedCertificate({ commonName: `replication.${domain}`, names: [PRIMARY.address, BACKUP.address] });
+    const certFile = join(work, 'forged.pem');
+    const keyFile = join(work, 'forged.key');
+    writeFileSync(certFile, forged.certificate);
+    writeFileSync(keyFile, forged.key, { mode: 0o600 });
+    const since = (await stdoutOf(PRIMARY.name, sh`date '+%Y-%m-%d %H:%M:%S'`)).trim();
+    const undo = await impersonateBackup();
+    try {
+      // As a doveadm client, from the backup's address (which the port's firewall lets in).
+      const hello = 'VERSION\tdoveadm-server\t1\t0\n';
+      const withCertificate = fromClient('bash', ['-c', `(sleep 1; printf '${hello.replace(/\t/g, '\\t').replace(/\n/g, '\\n')}'; sleep 1) | timeout 8 openssl s_client -connect ${PRIMARY.address}:${REPLICATION_PORT} -cert ${certFile} -key ${keyFile} -quiet`]);
+      expect(withCertificate.stdout, 'what the primary answered a forged certificate').toBe('');
+      const guess = Buffer.from('doveadm\0doveadm\0guessed').toString('base64');
+      const withoutCertificate = fromClient('bash', ['-c', `(sleep 1; printf 'VERSION\\tdoveadm-server\\t1\\t0\\nPLAIN\\t${guess}\\n'; sleep 1) | timeout 8 openssl s_client -connect ${PRIMARY.address}:${REPLICATION_PORT} -quiet`]);
+      // The doveadm protocol's failure line, and never its success ('+').
+      expect(withoutCertificate.stdout, 'what the primary answered no certificate and a guessed password').toMatch(/^-$/m);
+      expect(withoutCertificate.stdout).not.toMatch(/^\+/m);
+
+      // As the replica: a plain listener on the backup's address and port records whatever the primary sends it.
+      const listener = fromClientAsync(['python3', '-c', RECORDING_LISTENER, BACKUP.address, String(REPLICATION_PORT), '12'], { timeoutMs: 20_000 });
+      await new Promise((r) => setTimeout(r, 500));
+      const text = `Nilai rapor ${token()}`;
+      await deliverOn(PRIMARY.name, `Rapor ${token()}`, text);
+      const received = Buffer.from((await listener).stdout.trim(), 'hex');
+      // The replicator did try it (a TLS ClientHello: handshake record, type 1), and sent nothing else.
+      expect(received.length, 'bytes the primary sent the impersonator').toBeGreaterThan(0);
+      expect(received[0], 'a TLS handshake record').toBe(0x16);
+      expect(received.includes(Buffer.from(text)), 'the message text sent to the impersonator').toBe(false);
+      expect(received.includes(Buffer.from('doveadm')), 'the doveadm protocol sent to the impersonator').toBe(false);
+    } finally {
+      await undo();
+    }
+    const journal = await stdoutOf(PRIMARY.name, sh`journalctl -u dovecot --no-pager --since ${since} -o cat`);
+    expect(journal).toContain(`doveadm(${BACKUP.address}): Error: doveadm client disconnected before handshake: SSL_accept() failed: error:0A000086:SSL routines::certificate verify failed`);
+    expect(journal).toContain(`doveadm(${BACKUP.address}): Error: doveadm client didn't authenticate as 'doveadm'`);
+    expect(journal).toMatch(/doveadm\(kepsek\): Error: doveadm server disconnected before handshake/);
+    // The real backup, back on its cable, catches up.
+    await onHost(PRIMARY.name, sh`doveadm replicator replicate -f kepsek`);
+    await until('the backup to catch up', async () => (await stdoutOf(PRIMARY.name, sh`doveadm replicator status kepsek`)).match(/^kepsek .* -\s*$/m) !== null, 60_000);
+    expect(await stdoutOf(PRIMARY.name, sh`openssl x509 -noout -fingerprint -sha256 -in ${REPLICATION_CERTIFICATE}`)).toBe(await stdoutOf(BACKUP.name, sh`openssl x509 -noout -fingerprint -sha256 -in ${REPLICATION_CERTIFICATE}`));
+  });
+
+  it('no unauthenticated sending from the server itself: www-data (a compromised PHP) can neither send as the school on 127.0.0.1:25, nor relay, nor use sendmail', async () => {
+    const asWebServer = String.raw`
+import json, smtplib
+s = smtplib.SMTP('127.0.0.1', 25, timeout=10); s.ehlo('web.local')
+out = {}
+out['school sender'] = list(s.mail('kepsek@' + DOMAIN)); out['school sender'].append(list(s.rcpt('guru1@' + DOMAIN))); s.rset()
+s.mail('a@outside.test'); out['relay'] = list(s.rcpt('b@outside.test')); s.quit()
+print(json.dumps(out, default=lambda b: b.decode()))
+`.replaceAll('DOMAIN', JSON.stringify(domain));
+    for (const server of [PRIMARY, BACKUP]) {
+      const answers = JSON.parse(await stdoutOf(server.name, sh`runuser -u www-data -- python3 -c ${asWebServer}`)) as Record<string, unknown[]>;
+      expect(answers['school sender'][2]).toEqual([553, expect.stringContaining(`Sender address rejected: a ${domain} sender must log in`)]);
+      expect(answers.relay).toEqual([554, expect.stringContaining('Relay access denied')]);
+      const sendmail = await onHost(server.name, sh`echo 'Subject: injected' | runuser -u www-data -- /usr/sbin/sendmail -f ${`kepsek@${domain}`} ${`guru1@${domain}`}`);
+      expect(sendmail.exitCode, 'sendmail as www-data').not.toBe(0);
+      expect(sendmail.stderr).toContain('User www-data(33) is not allowed to submit mail');
+    }
+  });
+
+  it('an ssh tunnel to 127.0.0.1:25 with a teacher\'s right password is refused: only keys, only the administrators, no forwarding for anyone', async () => {
+    const askpass = join(work, 'askpass');
+    writeFileSync(askpass, '#!/bin/sh\nprintf "%s\\n" "$TEACHER_PASSWORD"\n', { mode: 0o700 });
+    for (const server of [PRIMARY, BACKUP]) {
+      const tunnel = fromClient('env', [
+        `TEACHER_PASSWORD=${password('guru1')}`, `SSH_ASKPASS=${askpass}`, 'SSH_ASKPASS_REQUIRE=force',
+        'ssh', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=5', '-N', '-L', '2525:127.0.0.1:25', `guru1@${server.address}`,
+      ], { timeoutMs: 20_000 });
+      expect(tunnel.code, `${server.name}: ssh -L as guru1`).toBe(255);
+      expect(tunnel.stderr).toContain(`guru1@${server.address}: Permission denied (publickey).`);
+      // What sshd would do for anyone from the LAN, and for root.
+      const effective = await stdoutOf(server.name, sh`sshd -T -C user=guru1,host=client,addr=${LAB_CLIENT.address}`);
+      expect(effective).toMatch(/^allowusers root$/m);
+      expect(effective).toMatch(/^passwordauthentication no$/m);
+      expect(effective).toMatch(/^kbdinteractiveauthentication no$/m);
+      expect(effective).toMatch(/^disableforwarding yes$/m);
+      expect(effective).toMatch(/^permitrootlogin without-password$/m);
+    }
+  });
+
+  it('sshd: administrators that leave out the user play connects as are refused on the server; the live file stays and root still logs in', async () => {
+    const before = await stdoutOf(PRIMARY.name, sh`sha256sum ${SSHD_HARDENING}`);
+    const run = await play(['playbooks/site.ts', '-i', 'test/e2e/inventories/lab-other-admins.ts', '-l', 'primary', '-t', 'sshd']);
+    expect(run.code, run.stdout).toBe(1);
+    expect(run.stdout + run.stderr).toContain('sshd: this configuration would lock out root, the user play connects as');
+    expect(await stdoutOf(PRIMARY.name, sh`sha256sum ${SSHD_HARDENING}`)).toBe(before);
+    expect(await stdoutOf(PRIMARY.name, sh`id -un`)).toBe('root\n');
+  });
+});
+
+/** A TCP listener (python3, in lab-client): accepts for N seconds and prints in hex every byte it was sent. */
+const RECORDING_LISTENER = String.raw`
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(5); s.settimeout(0.5)
+end = time.time() + float(sys.argv[3]); got = b''
+while time.time() < end:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        continue
+    c.settimeout(2)
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d: break
+            got += d
+    except Exception:
+        pass
+    c.close()
+print(got.hex())
+`;

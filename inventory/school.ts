@@ -53,6 +53,8 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           // Self-signed, naming both servers' LAN addresses (see roles/dovecot/README.md for how to make one).
           replicationCertificate: vault.secret('replication_certificate'),
           replicationKey: vault.secret('replication_key'),
+          // ECDSA P-256 (PEM): the key each server sends its fail2ban bans to the other with.
+          peerBanKey: vault.secret('peer_ban_key'),
           roundcubeDesKey: vault.secret('roundcube_des_key', { length: 24 }),
           dhcpFailoverKey: vault.secret('dhcp_failover_key', { base64Bytes: 32 }),
           tlsKey: vault.secret('tls_key'),

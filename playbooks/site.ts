@@ -5,6 +5,7 @@ import apache from '../roles/apache/index.ts';
 import dhcp from '../roles/dhcp/index.ts';
 import dns from '../roles/dns/index.ts';
 import dovecot from '../roles/dovecot/index.ts';
+import fail2ban from '../roles/fail2ban/index.ts';
 import keepalived from '../roles/keepalived/index.ts';
 import postfix from '../roles/postfix/index.ts';
 import roundcube from '../roles/roundcube/index.ts';
@@ -38,6 +39,7 @@ export default definePlaybook({
         // The tls role installs the shared certificate; apache only uses it.
         { role: apache, vars: { manageCertificate: false }, tags: ['apache', 'web'] },
         { role: roundcube, tags: ['roundcube', 'web'] },
+        { role: fail2ban, tags: ['fail2ban', 'security'] },
         { role: keepalived, vars: { holdForReplication: true }, tags: ['keepalived'] },
       ],
     },

@@ -27,4 +27,5 @@ export { sh, raw, quote, joinCommands, ShellCommand } from './connection/sh.ts';
 export { secret, Secret, mask } from './secret.ts';
 export { openVault, type Vault, type SecretShape } from './vault.ts';
 export { selfSignedCertificate, certificateProblems, type CertificatePair } from './certificate.ts';
+export { generateSshKey, sshPublicKeyLine } from './ssh-key.ts';
 export { PlayError, ValidationError, TemplateError, ConnectError, CommandError } from './errors.ts';

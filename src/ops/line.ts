@@ -7,8 +7,12 @@ import { task, type Op, type Task, type TaskOptions } from './op.ts';
 /** One line's wanted state in a file the op does not otherwise own. */
 export interface LineParams extends FileAttributes, TaskOptions {
   readonly path: string;
-  /** The line (without its newline). Required for `present`. */
-  readonly line?: string;
+  /**
+   * The line (without its newline). Required for `present`. A function is called only when the task is
+   * planned: for a line derived from a secret (a public key from its private key), which `--list-tasks` must
+   * not open.
+   */
+  readonly line?: string | (() => string);
   /** The line to replace (the last match) or, with `absent`, the lines to remove. */
   readonly regexp?: RegExp;
   readonly state?: 'present' | 'absent';
@@ -26,7 +30,7 @@ export interface LineParams extends FileAttributes, TaskOptions {
  * @example
  * editLines('a=1\n', { line: 'a=2', regexp: /^a=/ }) // 'a=2\n'
  */
-export function editLines(text: string, params: Pick<LineParams, 'line' | 'regexp' | 'state' | 'insertAfter'>): string | undefined {
+export function editLines(text: string, params: Pick<LineParams, 'regexp' | 'state' | 'insertAfter'> & { line?: string }): string | undefined {
   const endsWithNewline = text === '' || text.endsWith('\n');
   const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
   // A copy without the g/y flags: their `lastIndex` would make `test` skip lines and differ between calls.
@@ -62,7 +66,12 @@ export function editLines(text: string, params: Pick<LineParams, 'line' | 'regex
 export function line(params: LineParams): Task {
   const mode = normalizeMode(params.mode, `line ${params.path}`);
   if (params.state !== 'absent' && params.line === undefined) throw new PlayError(`line ${params.path}: line is required`);
-  if (params.line?.includes('\n')) throw new PlayError(`line ${params.path}: line must not contain a newline`);
+  const wanted = (): string | undefined => {
+    const value = typeof params.line === 'function' ? params.line() : params.line;
+    if (value?.includes('\n')) throw new PlayError(`line ${params.path}: line must not contain a newline`);
+    return value;
+  };
+  if (typeof params.line === 'string') wanted();
   const op: Op = {
     kind: 'line',
     title: `line in ${params.path}`,
@@ -78,7 +87,7 @@ export function line(params: LineParams): Task {
         throw new PlayError(`${params.path} does not exist (set create: true to create it)`);
       }
       const text = current?.toString('utf8') ?? '';
-      const edited = editLines(text, params);
+      const edited = editLines(text, { ...params, line: wanted() });
       if (edited === undefined && current !== undefined) {
         return planFile({ ...params, mode, content: current }, context);
       }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +8,10 @@ import { selfSignedCertificate } from '../../src/certificate.ts';
 import inventory from '../../inventory/lab.ts';
 import { SSHD_HARDENING } from '../../roles/sshd/index.ts';
 import { REPLICATION_CERTIFICATE } from '../../roles/dovecot/index.ts';
-import { LAB_CLIENT, LAB_HOSTS, LAB_VAULT } from '../lab/config.ts';
-import { linkDown, linkUp, onHost } from '../lab/faults.ts';
+import { LAB_CLIENT, LAB_HOSTS, LAB_VAULT, LAB_VIP } from '../lab/config.ts';
+import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
+import { onlyHolder, untilVip } from './support/failover.ts';
+import { PEER_BAN_HELPER, PEER_BAN_TABLE } from '../../roles/fail2ban/index.ts';
 import { fromClient, fromClientAsync } from './support/client.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
@@ -67,6 +69,29 @@ async function impersonateBackup(): Promise<() => Promise<void>> {
     linkUp(BACKUP.name);
     await onHost(PRIMARY.name, sh`ip neigh flush dev eth0 to ${BACKUP.address}`);
   };
+}
+
+/** One IMAP login over TLS from lab-client with a wrong password: what happened ('refused login', 'connection refused', …). */
+function wrongImapLogin(host: string): string {
+  const result = fromClient('python3', ['-c', WRONG_IMAP_LOGIN, host], { timeoutMs: 30_000 });
+  return result.stdout.trim() || result.stderr.trim();
+}
+
+/** What a TCP connect from lab-client to host:port gets: 'open', 'refused' or 'timeout'. */
+function connectFromClient(host: string, port: number): string {
+  return fromClient('python3', ['-c', CONNECT, host, String(port)], { timeoutMs: 10_000 }).stdout.trim();
+}
+
+/** The addresses in a server's set of bans received from the other server. */
+async function peerBans(host: string): Promise<string[]> {
+  const listed = await stdoutOf(host, sh`nft -j list set inet ${PEER_BAN_TABLE} v4`);
+  const set = (JSON.parse(listed) as { nftables: { set?: { elem?: ({ elem: { val: string } } | string)[] } }[] }).nftables.find((x) => x.set)?.set;
+  return (set?.elem ?? []).map((e) => (typeof e === 'string' ? e : e.elem.val));
+}
+
+/** Lifts every ban on both servers (fail2ban's and those received from the peer). */
+async function unbanAll(): Promise<void> {
+  for (const server of [PRIMARY, BACKUP]) await onHost(server.name, sh`fail2ban-client unban --all; nft flush set inet ${PEER_BAN_TABLE} v4`);
 }
 
 describe('a hostile LAN: each attack on the deployed school site, and what stops it', () => {
@@ -196,7 +221,122 @@ print(json.dumps(out, default=lambda b: b.decode()))
     expect(await stdoutOf(PRIMARY.name, sh`sha256sum ${SSHD_HARDENING}`)).toBe(before);
     expect(await stdoutOf(PRIMARY.name, sh`id -un`)).toBe('root\n');
   });
+
+  it('brute force: wrong IMAP logins at the VIP get lab-client banned on both servers, on every port, and the VIP moving to the backup gives it no fresh budget', async () => {
+    try {
+      expect(await stdoutOf(PRIMARY.name, sh`ip -o addr show to ${LAB_VIP}`)).toContain(LAB_VIP);
+      const answers: string[] = [];
+      for (let i = 0; i < 10; i++) answers.push(wrongImapLogin(LAB_VIP));
+      // Refused logins first (Dovecot), then refused connections (the ban).
+      expect(answers[0]).toBe('refused login');
+      expect(answers.at(-1)).toBe('connection refused');
+      expect((await stdoutOf(PRIMARY.name, sh`fail2ban-client get dovecot banned`))).toContain(LAB_CLIENT.address);
+      await until('the backup to hold the ban the primary sent', async () => (await peerBans(BACKUP.name)).includes(LAB_CLIENT.address), 10_000);
+      for (const host of [LAB_VIP, PRIMARY.address, BACKUP.address]) {
+        for (const port of [993, 25, 443, 22]) expect(connectFromClient(host, port), `${host}:${port} for the banned client`).toBe('refused');
+      }
+      // Another LAN device (the controller, on the bridge) is not banned.
+      expect(spawnSync('python3', ['-c', CONNECT, LAB_VIP, '993'], { encoding: 'utf8' }).stdout).toBe('open\n');
+
+      // The primary's keepalived stops: the backup takes the VIP, and the banned client is still refused there.
+      await stopService(PRIMARY.name, 'keepalived.service');
+      await untilVip('the backup to hold the VIP', onlyHolder(BACKUP.name), 30_000, performance.now(), 100);
+      expect(connectFromClient(LAB_VIP, 993)).toBe('refused');
+      expect(wrongImapLogin(LAB_VIP)).toBe('connection refused');
+    } finally {
+      await startService(PRIMARY.name, 'keepalived.service');
+      await unbanAll();
+    }
+    await untilVip('the primary to take the VIP back', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
+    expect(wrongImapLogin(LAB_VIP)).toBe('refused login');
+    await unbanAll();
+  });
+
+  it('play-peer-ban with a dead peer: the local ban is at once and fail2ban never waits; a flood of bans all reach a live peer', async () => {
+    const helper = (args: string) => stdoutOf(PRIMARY.name, sh`s=$(date +%s%N); ${PEER_BAN_HELPER} ${args.split(' ')}; echo $(( ($(date +%s%N) - s) / 1000000 ))`);
+    linkDown(BACKUP.name);
+    try {
+      // fail2ban's own command: bans here, calls the helper, which must not hold it up for the dead peer.
+      const took = Number((await stdoutOf(PRIMARY.name, sh`s=$(date +%s%N); fail2ban-client set dovecot banip 198.18.31.7 >/dev/null; echo $(( ($(date +%s%N) - s) / 1000000 ))`)).trim());
+      expect(took, 'ms fail2ban-client banip took with the peer unplugged').toBeLessThan(2000);
+      expect(Number((await helper('send ban 198.18.31.8 60')).trim()), 'ms the helper took with the peer unplugged').toBeLessThan(1000);
+      expect(await stdoutOf(PRIMARY.name, sh`fail2ban-client get dovecot banned`)).toContain('198.18.31.7');
+      await new Promise((r) => setTimeout(r, 6000));
+      expect(await stdoutOf(PRIMARY.name, sh`journalctl -t play-peer-ban --no-pager -o cat --since -30s`)).toMatch(/ban 198\.18\.31\.(7|8) on the peer 198\.18\.\d+\.2 (failed|: no answer within 5 s)/);
+    } finally {
+      linkUp(BACKUP.name);
+    }
+    await unbanAll();
+    // A flood: 40 bans in a row through fail2ban, all of them on the peer.
+    const flood = Array.from({ length: 40 }, (_, i) => `198.18.32.${i + 1}`);
+    await onHost(PRIMARY.name, sh`for ip in ${flood}; do fail2ban-client set sshd banip "$ip" >/dev/null; done`);
+    let held: string[] = [];
+    await until('the peer to hold all 40 bans', async () => {
+      held = await peerBans(BACKUP.name);
+      return flood.every((ip) => held.includes(ip));
+    }, 30_000, { intervalMs: 500, state: () => `${flood.filter((ip) => held.includes(ip)).length} of 40 held` });
+    await unbanAll();
+  });
+
+  it("play-peer-ban's receiving end takes a ban and nothing else: not one of the servers or the VIP, not a command, not a long time; the key runs nothing but it", async () => {
+    const receive = (request: string) => onHost(BACKUP.name, sh`SSH_ORIGINAL_COMMAND=${request} ${PEER_BAN_HELPER} receive`);
+    for (const [request, refusal] of [
+      [`ban ${PRIMARY.address} 60`, 'refusing to ban'],
+      [`ban ${LAB_VIP} 60`, 'refusing to ban'],
+      ['ban 127.0.0.2 60', 'refusing to ban'],
+      ['ban 198.18.31.9;reboot 60', 'not an address'],
+      ['ban 198.18.31.9 99999999', 'not a ban time'],
+      ['id', 'unknown request'],
+      ['', 'unknown request'],
+    ]) {
+      const result = await receive(request);
+      expect(result.exitCode, request).not.toBe(0);
+      expect(result.stderr, request).toContain(refusal);
+    }
+    expect(await peerBans(BACKUP.name)).toEqual([]);
+    // The primary's key on the backup: whatever it asks for, it gets the helper (a shell command is an unknown request).
+    const asked = await onHost(PRIMARY.name, sh`ssh -n -i /etc/fail2ban/play-peer.key -o BatchMode=yes -o UserKnownHostsFile=/etc/fail2ban/play-peer.known_hosts root@${BACKUP.address} 'cat /etc/shadow'`);
+    expect(asked.exitCode).not.toBe(0);
+    expect(asked.stdout).toBe('');
+    expect(asked.stderr).toContain("play-peer-ban: unknown request 'cat /etc/shadow'");
+  });
+
+  it('a server that was off pulls the bans the other one holds when it starts', async () => {
+    await onHost(PRIMARY.name, sh`fail2ban-client set dovecot banip 198.18.33.5 >/dev/null`);
+    await until('the backup to hold the ban', async () => (await peerBans(BACKUP.name)).includes('198.18.33.5'), 10_000);
+    await powerCut(BACKUP.name);
+    await powerOn(BACKUP.name);
+    await until('the backup, booted, to hold the ban again', async () => (await peerBans(BACKUP.name)).includes('198.18.33.5'), 60_000);
+    await unbanAll();
+    await untilVip('the primary to hold the VIP', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
+  });
 });
+
+/** One IMAP login with a wrong password (python3 in lab-client): 'refused login', 'connection refused' or what else happened. */
+const WRONG_IMAP_LOGIN = String.raw`
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+try:
+    m = imaplib.IMAP4_SSL(sys.argv[1], 993, ssl_context=ctx, timeout=20)
+except ConnectionRefusedError:
+    print('connection refused'); sys.exit()
+try:
+    m.login('guru1', 'not-the-password')
+    print('logged in')
+except imaplib.IMAP4.error:
+    print('refused login')
+`;
+
+/** A TCP connect (python3): 'open', 'refused' or 'timeout'. */
+const CONNECT = String.raw`
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close(); print('open')
+except ConnectionRefusedError:
+    print('refused')
+except OSError:
+    print('timeout')
+`;
 
 /** A TCP listener (python3, in lab-client): accepts for N seconds and prints in hex every byte it was sent. */
 const RECORDING_LISTENER = String.raw`

@@ -59,7 +59,7 @@ export const LAB_KNOWN_HOSTS = join(STATE_DIR, 'known_hosts');
 
 /** What the machine needs to run the lab and its client-side checks. */
 export const MACHINE_PACKAGES = [
-  'systemd-container', 'openssh-server', 'openssh-client', 'iproute2', 'dnsutils', 'swaks', 'isc-dhcp-client', 'curl', 'openssl', 'chromium', 'tcpdump',
+  'systemd-container', 'openssh-server', 'openssh-client', 'iproute2', 'dnsutils', 'swaks', 'isc-dhcp-client', 'curl', 'openssl', 'chromium', 'tcpdump', 'python3-dkim', 'python3-dnspython', 'nmap', 'testssl.sh',
 ];
 
 /**
@@ -69,6 +69,7 @@ export const MACHINE_PACKAGES = [
 export const HOST_PACKAGES = [
   'apache2', 'bind9', 'bind9-utils', 'isc-dhcp-server', 'postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd',
   'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.2-fpm', 'php-gd', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables', 'python3-milter',
+  'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools',
 ];
 
 /** Units of the machine's own root that the hosts must not start (they would only cost memory and time). */

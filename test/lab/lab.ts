@@ -5,6 +5,7 @@ import { SshConnection } from '../../src/connection/ssh.ts';
 import { sh } from '../../src/connection/sh.ts';
 import { openVault, type SecretShape } from '../../src/vault.ts';
 import { certificateProblems, selfSignedCertificate } from '../../src/certificate.ts';
+import { generateSshKey } from '../../src/ssh-key.ts';
 import {
   BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP, MACHINE_PACKAGES, MASKED_UNITS,
   PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
@@ -195,6 +196,10 @@ export function writeLabVault(domain = 'smknh.sch.id'): void {
     const pair = selfSignedCertificate({ organization: domain, commonName: `replication.${domain}`, names: servers });
     values.replication_key = pair.key;
     values.replication_certificate = pair.certificate;
+    changed = true;
+  }
+  if (!values.peer_ban_key) {
+    values.peer_ban_key = generateSshKey();
     changed = true;
   }
   if (changed) writeFileSync(LAB_VAULT, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });

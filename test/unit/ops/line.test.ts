@@ -8,7 +8,7 @@ import type { Plan, PlanContext } from '../../../src/ops/op.ts';
 import { formatDiff } from '../../../src/render/diff.ts';
 import { localHost, type LocalHost } from '../support/local-host.ts';
 
-type EditParams = Pick<LineParams, 'line' | 'regexp' | 'state' | 'insertAfter'>;
+type EditParams = Pick<LineParams, 'regexp' | 'state' | 'insertAfter'> & { line?: string };
 
 describe('editLines', () => {
   it.each<[string, string, EditParams, string | undefined]>([

@@ -6,7 +6,7 @@ import { main } from '../../../src/cli/main.ts';
 import { SshConnection } from '../../../src/connection/ssh.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { ValidationError } from '../../../src/errors.ts';
-import { defineInventory, openVault, selfSignedCertificate } from '../../../src/index.ts';
+import { defineInventory, generateSshKey, openVault, selfSignedCertificate } from '../../../src/index.ts';
 import { vi } from 'vitest';
 import site from '../../../playbooks/site.ts';
 import { SMKNH_ACCOUNTS, schoolInventory, type SchoolSite } from '../../../inventory/school.ts';
@@ -18,7 +18,7 @@ beforeAll(() => {
   const tls = selfSignedCertificate({ commonName: 'mail.test.example', names: ['mail.test.example'], days: 30 });
   const replication = selfSignedCertificate({ commonName: 'replication.school.test', names: [school.primaryAddress, school.backupAddress], days: 30 });
   vaultPath = join(dir, 'vault.json');
-  writeFileSync(vaultPath, JSON.stringify({ tls_key: tls.key, tls_certificate: tls.certificate, replication_key: replication.key, replication_certificate: replication.certificate }), { mode: 0o600 });
+  writeFileSync(vaultPath, JSON.stringify({ tls_key: tls.key, tls_certificate: tls.certificate, replication_key: replication.key, replication_certificate: replication.certificate, peer_ban_key: generateSshKey() }), { mode: 0o600 });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -52,7 +52,7 @@ describe('the site playbook', () => {
     const run = await compileRun(site, inventoryFor(school));
     expect(run.plays[0].batches).toEqual([['primary'], ['backup']]);
     const roles = new Set(run.plays[0].work.get('primary')!.tasks.map((t) => t.role));
-    expect([...roles]).toEqual(['sshd', 'tls', 'users', 'dovecot', 'postfix', 'dns', 'dhcp', 'apache', 'roundcube', 'keepalived']);
+    expect([...roles]).toEqual(['sshd', 'tls', 'users', 'dovecot', 'postfix', 'dns', 'dhcp', 'apache', 'roundcube', 'fail2ban', 'keepalived']);
   });
 
   it('refuses a VIP outside the LAN, naming role, host and var, before any host is touched', async () => {

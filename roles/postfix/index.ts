@@ -1,5 +1,5 @@
 import { command, defineRole, packages, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
-import { Account, AccountName, presentAccounts } from '../common/school.ts';
+import { Account, AccountName, Ipv4, presentAccounts } from '../common/school.ts';
 import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 
 /** Postfix's LMTP socket into Dovecot, relative to postfix's queue directory (its chroot). */
@@ -35,6 +35,12 @@ export const SENDER_LOGINS = '/etc/postfix/sender-logins';
 /** Sender domains refused from clients that did not log in (port 25): the school's own. */
 export const SCHOOL_SENDERS = '/etc/postfix/school-senders';
 
+/** Clients postscreen lets through untested (a cidr table, no postmap). */
+export const POSTSCREEN_ACCESS = '/etc/postfix/postscreen-access.cidr';
+
+/** Header checks for mail from outside (port 25): no From with the school's domain. */
+export const INBOUND_HEADER_CHECKS = '/etc/postfix/inbound-header-checks';
+
 /**
  * Checks a candidate main.cf or master.cf the way postfix will read it: both files are copied to a temp
  * config directory with the candidate in place of the installed one, then `postfix -c DIR check` runs, and
@@ -67,8 +73,21 @@ export default defineRole({
     relayHost: Type.String({ pattern: '^[^\\s]*$', description: "postfix's relayhost for mail to other domains, e.g. [smtp.isp.example]:587; empty: such mail bounces" }),
     messageSizeLimit: Type.Integer({ minimum: 1_048_576, description: 'largest message in bytes (attachments grow by a third in base64)' }),
     postmaster: Type.Optional(Type.String({ pattern: AccountName.pattern, description: 'the account that reads postmaster@, hostmaster@, abuse@ and root (default: the first present account)' })),
+    /** The servers and the VIP: postscreen lets them through untested (health probes, the peer). */
+    lanAddress: Type.Optional(Ipv4),
+    peerAddress: Type.Optional(Ipv4),
+    vip: Type.Optional(Ipv4),
+    postscreenConnectionLimit: Type.Integer({ minimum: 1, description: 'connections at once per client on port 25' }),
+    messageRateLimit: Type.Integer({ minimum: 0, description: 'messages per client per minute on 587/465 (0: no limit)' }),
+    recipientRateLimit: Type.Integer({ minimum: 0, description: 'recipients per client per minute on 587/465' }),
+    authRateLimit: Type.Integer({ minimum: 0, description: 'AUTH commands per client per minute' }),
+    inboundMessageRateLimit: Type.Integer({ minimum: 0, description: 'messages per client per minute on port 25' }),
+    inboundRecipientRateLimit: Type.Integer({ minimum: 0, description: 'recipients per client per minute on port 25' }),
   }),
-  defaults: { relayHost: '', messageSizeLimit: 36_700_160 },
+  defaults: {
+    relayHost: '', messageSizeLimit: 36_700_160, postscreenConnectionLimit: 20,
+    messageRateLimit: 200, recipientRateLimit: 1000, authRateLimit: 200, inboundMessageRateLimit: 200, inboundRecipientRateLimit: 500,
+  },
   check: (vars) => {
     const present = presentAccounts(vars.accounts).map((a) => a.name);
     if (present.length === 0) return [{ path: 'vars.accounts', message: 'no present account: nobody would read postmaster@' }];
@@ -93,7 +112,23 @@ export default defineRole({
       template({ src: 'recipients.ejs', dest: RECIPIENTS, mode: '0644', vars: { names }, validate: tableCheck, notify: 'reload postfix' }),
       template({ src: 'sender-logins.ejs', dest: SENDER_LOGINS, mode: '0644', vars: { names }, validate: tableCheck, notify: 'reload postfix' }),
       template({ src: 'school-senders.ejs', dest: SCHOOL_SENDERS, mode: '0644', validate: (p) => sh`awk '!/^#/ && (NF < 2 || $2 !~ /^[45][0-9][0-9]$/) { exit 1 }' ${p}`, notify: 'reload postfix' }),
-      template({ src: 'master.cf.ejs', dest: '/etc/postfix/master.cf', mode: '0644', validate: postfixCheck('master.cf'), notify: 'reload postfix' }),
+      template({
+        src: 'postscreen-access.cidr.ejs', dest: POSTSCREEN_ACCESS, mode: '0644',
+        vars: { trusted: [vars.lanAddress, vars.peerAddress, vars.vip].filter((a) => a !== undefined) },
+        validate: (p) => sh`postmap -q 127.0.0.1 cidr:${p} >/dev/null`, notify: 'reload postfix',
+      }),
+      template({
+        src: 'inbound-header-checks.ejs', dest: INBOUND_HEADER_CHECKS, mode: '0644',
+        vars: { domain: vars.domain, domainPattern: vars.domain.replaceAll('.', '\\.') },
+        // The rule must parse and must catch the school's own head: postmap -q runs it on a sample header.
+        validate: (p) => sh`postmap -q ${`From: <kepsek@${vars.domain}>`} regexp:${p} | grep -q '^REJECT'`,
+        notify: 'reload postfix',
+      }),
+      template({
+        src: 'master.cf.ejs', dest: '/etc/postfix/master.cf', mode: '0644',
+        vars: { postscreenAccessPath: POSTSCREEN_ACCESS, inboundHeaderChecksPath: INBOUND_HEADER_CHECKS, inboundMessageRateLimit: vars.inboundMessageRateLimit, inboundRecipientRateLimit: vars.inboundRecipientRateLimit },
+        validate: postfixCheck('master.cf'), notify: 'reload postfix',
+      }),
       template({
         src: 'main.cf.ejs',
         dest: '/etc/postfix/main.cf',
@@ -108,6 +143,11 @@ export default defineRole({
           senderLoginsPath: SENDER_LOGINS,
           schoolSendersPath: SCHOOL_SENDERS,
           outsideBounceText: `mail to other domains is disabled at ${vars.schoolName}`,
+          postscreenAccessPath: POSTSCREEN_ACCESS,
+          postscreenConnectionLimit: vars.postscreenConnectionLimit,
+          messageRateLimit: vars.messageRateLimit,
+          recipientRateLimit: vars.recipientRateLimit,
+          authRateLimit: vars.authRateLimit,
         },
         validate: postfixCheck('main.cf'),
         notify: 'reload postfix',

@@ -1,10 +1,14 @@
-import { command, defineRole, link, packages, SecretType, service, sh, template, Type } from 'play';
+import { command, copy, defineRole, directory, link, packages, SecretType, service, sh, template, Type } from 'play';
 import { SchoolVars } from '../common/school.ts';
 
 /** A PHP single-quoted string literal holding `value` exactly. */
 export function phpString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
+
+/** The plugin that passes the browser's address to Dovecot (files/play_client_ip.php), always on. */
+export const CLIENT_IP_PLUGIN = 'play_client_ip';
+const CLIENT_IP_PLUGIN_SOURCE = new URL('./files/play_client_ip.php', import.meta.url).pathname;
 
 /** base64 makes an attachment about 4/3 larger (plus line breaks): what fits in a message of a given size. */
 const BASE64_GROWTH = 1.37;
@@ -79,6 +83,11 @@ export default defineRole({
         validate: (p) => sh`php -n -r 'exit(parse_ini_file($argv[1]) === false ? 1 : 0);' ${p}`,
         notify: `reload ${fpm}`,
       }),
+      directory({ path: `/var/lib/roundcube/plugins/${CLIENT_IP_PLUGIN}`, mode: '0755', owner: 'root', group: 'root' }),
+      copy({
+        src: CLIENT_IP_PLUGIN_SOURCE, dest: `/var/lib/roundcube/plugins/${CLIENT_IP_PLUGIN}/${CLIENT_IP_PLUGIN}.php`, mode: '0644', owner: 'root', group: 'root',
+        validate: (p) => sh`php -l ${p}`,
+      }),
       template({
         src: 'config.inc.php.ejs',
         dest: '/etc/roundcube/config.inc.php',
@@ -90,6 +99,7 @@ export default defineRole({
           peerName: `mail.${vars.domain}`,
           caFile: vars.tlsSelfSigned ? `/etc/ssl/certs/${vars.domain}-mail.pem` : '',
           maxMessageSize: `${vars.maxMessageSize}M`,
+          plugins: [...new Set([...vars.plugins, CLIENT_IP_PLUGIN])],
         },
         // PHP reads the file on every request: nothing to reload. `php -l` checks the syntax; loading it
         // checks that it builds a $config with a 24-character des_key.

@@ -15,7 +15,7 @@ import { PEER_BAN_HELPER, PEER_BAN_TABLE } from '../../roles/fail2ban/index.ts';
 import { fromClient, fromClientAsync } from './support/client.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
-import { password, scrub, token } from './support/mail-client.ts';
+import { password, scrub, swaks, token } from './support/mail-client.ts';
 import { play, playJson } from './support/play.ts';
 import { until } from './support/wait.ts';
 
@@ -193,6 +193,44 @@ print(json.dumps(out, default=lambda b: b.decode()))
     }
   });
 
+  it('a spoofed From: kepsek@ in mail from outside (port 25) is refused, whatever the envelope says; an honest outside sender still gets through', async () => {
+    for (const server of [PRIMARY, BACKUP]) {
+      const spoofed = await swaks(server.address, ['--port', '25', '--from', 'tu@dinas.test', '--to', `guru1@${domain}`, '--header', `From: Kepala Sekolah <kepsek@${domain}>`, '--header', `Subject: Pengumuman ${token()}`]);
+      expect(spoofed.output, `${server.name}: a From header with the school's domain from outside`).toMatch(new RegExp(`550 5\\.7\\.1 mail from outside may not claim to be from ${domain.replaceAll('.', '\\.')}`));
+      const honest = await swaks(server.address, ['--port', '25', '--from', 'tu@dinas.test', '--to', `guru1@${domain}`, '--header', 'From: Tata Usaha Dinas <tu@dinas.test>', '--header', `Subject: Surat ${token()}`]);
+      expect(honest.code, honest.output).toBe(0);
+    }
+  });
+
+  it('postscreen on 25: a client that talks before its turn (as spam bots do) is refused at RCPT, and the journal names it', async () => {
+    // A source address postscreen has never seen, so nothing is cached for it.
+    fromClient('ip', ['addr', 'add', `${PRETENDER}/24`, 'dev', 'eth0']);
+    try {
+      const bot = JSON.parse(fromClient('python3', ['-c', PREGREET, PRIMARY.address, PRETENDER, domain]).stdout) as { banner: string; reply: string };
+      expect(bot.reply).toContain('550 5.5.1 Protocol error');
+      const journal = await stdoutOf(PRIMARY.name, sh`journalctl -u postfix@- --no-pager -o cat --since -30s`);
+      expect(journal).toMatch(new RegExp(`^PREGREET \\d+ after [\\d.]+ from \\[${PRETENDER.replaceAll('.', '\\.')}\\]`, 'm'));
+    } finally {
+      fromClient('ip', ['addr', 'del', `${PRETENDER}/24`, 'dev', 'eth0']);
+    }
+  });
+
+  it('webmail logins reach Dovecot with the browser\'s address (login_trusted_networks + play_client_ip), so wrong webmail passwords ban that browser, not 127.0.0.1', async () => {
+    try {
+      const first = fromClient('python3', ['-c', WEBMAIL_LOGIN, PRIMARY.address, 'guru2', 'not-the-password']);
+      expect(first.stdout.trim()).toBe('401 not logged in');
+      const journal = await stdoutOf(PRIMARY.name, sh`journalctl -u dovecot --no-pager -o cat --since -30s`);
+      expect(journal).toMatch(new RegExp(`auth failed, \\d+ attempts.*user=<guru2>.*rip=${LAB_CLIENT.address.replaceAll('.', '\\.')},`));
+      for (let i = 0; i < 6; i++) fromClient('python3', ['-c', WEBMAIL_LOGIN, PRIMARY.address, 'guru2', 'not-the-password']);
+      await until('lab-client to be banned for its webmail logins', async () => connectFromClient(PRIMARY.address, 443) === 'refused', 20_000);
+      const banned = await stdoutOf(PRIMARY.name, sh`fail2ban-client banned`);
+      expect(banned).toContain(LAB_CLIENT.address);
+      expect(banned).not.toContain('127.0.0.1');
+      await until('the backup to hold the ban too', async () => (await peerBans(BACKUP.name)).includes(LAB_CLIENT.address), 10_000);
+    } finally {
+      await unbanAll();
+    }
+  });
   it('an ssh tunnel to 127.0.0.1:25 with a teacher\'s right password is refused: only keys, only the administrators, no forwarding for anyone', async () => {
     const askpass = join(work, 'askpass');
     writeFileSync(askpass, '#!/bin/sh\nprintf "%s\\n" "$TEACHER_PASSWORD"\n', { mode: 0o700 });
@@ -336,6 +374,42 @@ except ConnectionRefusedError:
     print('refused')
 except OSError:
     print('timeout')
+`;
+
+/** An address of lab-client's that postscreen has never seen. */
+const PRETENDER = LAB_CLIENT.address.replace(/\.\d+$/, '.61');
+
+/** A bot that sends EHLO before the banner (python3 in lab-client, from a given source address). */
+const PREGREET = String.raw`
+import json, socket, sys, time
+s = socket.socket(); s.bind((sys.argv[2], 0)); s.settimeout(8); s.connect((sys.argv[1], 25))
+s.send(b'EHLO early.example\r\n'); time.sleep(1.5)
+s.send(('MAIL FROM:<a@outside.test>\r\nRCPT TO:<kepsek@%s>\r\nQUIT\r\n' % sys.argv[3]).encode())
+data = b''
+try:
+    while True:
+        c = s.recv(4096)
+        if not c: break
+        data += c
+except socket.timeout:
+    pass
+text = data.decode(errors='replace')
+print(json.dumps({'banner': text.split('\r\n')[0], 'reply': text}))
+`;
+
+/** A webmail login with a form, as a browser posts it (python3 in lab-client): the HTTP status and whether it got in. */
+const WEBMAIL_LOGIN = String.raw`
+import http.cookiejar, re, ssl, sys, urllib.error, urllib.parse, urllib.request
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx), urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+base = 'https://%s/' % sys.argv[1]
+token = re.search(r'name="_token" value="([^"]+)"', opener.open(base, timeout=10).read().decode()).group(1)
+form = urllib.parse.urlencode({'_token': token, '_task': 'login', '_action': 'login', '_timezone': 'UTC', '_url': '', '_user': sys.argv[2], '_pass': sys.argv[3]}).encode()
+try:
+    r = opener.open(base + '?_task=login', form, timeout=20); body = r.read().decode(); status = r.status
+except urllib.error.HTTPError as e:
+    body = e.read().decode(); status = e.code
+print(status, 'logged in' if '"task":"mail"' in body else 'not logged in')
 `;
 
 /** A TCP listener (python3, in lab-client): accepts for N seconds and prints in hex every byte it was sent. */

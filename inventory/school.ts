@@ -55,6 +55,8 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           replicationKey: vault.secret('replication_key'),
           // ECDSA P-256 (PEM): the key each server sends its fail2ban bans to the other with.
           peerBanKey: vault.secret('peer_ban_key'),
+          // RSA 2048 (PEM): postfix signs the school's mail with it (DKIM); the zone publishes its public half.
+          dkimKey: vault.secret('dkim_key'),
           roundcubeDesKey: vault.secret('roundcube_des_key', { length: 24 }),
           dhcpFailoverKey: vault.secret('dhcp_failover_key', { base64Bytes: 32 }),
           tlsKey: vault.secret('tls_key'),

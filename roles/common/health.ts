@@ -1,5 +1,6 @@
 import { sh, type HealthCheck, type HealthHost, type HealthRow, type Secret } from 'play';
 import { tlsCertificatePath } from '../tls/index.ts';
+import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
 import { presentAccounts, type Account } from './school.ts';
 import { parseProbeOutput, probeInput, SERVICE_PROBE_PATH, userServiceChecks, type ProbeCheck, type ProbeResult } from './service-probe.ts';
 
@@ -30,6 +31,10 @@ export interface ServerState {
   readonly certificateEnd: string;
   readonly certificateDays: number;
   readonly certificateFingerprint: string;
+  /** The mail authentication records this server's DNS serves (TXT texts; empty when missing). */
+  readonly spf: string;
+  readonly dmarc: string;
+  readonly dkim: string;
 }
 
 interface SchoolHostVars {
@@ -39,6 +44,9 @@ interface SchoolHostVars {
   domain: string;
   accounts: Account[];
   transitionsLog?: string;
+  peerAddress?: string;
+  dkimKey?: Secret;
+  dkimSelector?: string;
 }
 
 /**
@@ -48,11 +56,11 @@ interface SchoolHostVars {
 export const STATE_COMMAND_TIMEOUT = 5;
 
 /** The read-only script that prints a server's state as `key=value` lines. */
-export function stateScript(vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'domain' | 'transitionsLog'>) {
+export function stateScript(vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'domain' | 'transitionsLog' | 'dkimSelector'>) {
   const log = vars.transitionsLog ?? '/var/log/keepalived-transitions.log';
   const certificate = tlsCertificatePath(vars.domain);
   return sh`
-vip=${vars.vip}; iface=${vars.lanInterface}; domain=${vars.domain}; log=${log}; certificate=${certificate}
+vip=${vars.vip}; iface=${vars.lanInterface}; domain=${vars.domain}; log=${log}; certificate=${certificate}; selector=${vars.dkimSelector ?? 'mail'}
 t="timeout -k 1 ${STATE_COMMAND_TIMEOUT}"
 ip -4 -o addr show dev "$iface" | grep -q " $vip/" && echo holds_vip=yes || echo holds_vip=no
 echo "keepalived=$($t systemctl is-active keepalived)"
@@ -63,6 +71,9 @@ if queue=$($t postqueue -j 2>/dev/null); then
   printf '%s\n' "$queue" | awk -v now="$(date +%s)" 'match($0, /"arrival_time": *[0-9]+/) { t = substr($0, RSTART, RLENGTH); sub(/.*: */, "", t); n++; if (now - t > oldest) oldest = now - t } END { print "mail_queue=" n + 0 " " oldest + 0 }'
 fi
 echo "serial=$(dig +short +time=2 +tries=1 SOA "$domain" @127.0.0.1 | awk '{print $3}')"
+echo "txt_spf=$(dig +short +time=2 +tries=1 TXT "$domain" @127.0.0.1 | grep 'v=spf1' | head -n 1)"
+echo "txt_dmarc=$(dig +short +time=2 +tries=1 TXT "_dmarc.$domain" @127.0.0.1 | head -n 1)"
+echo "txt_dkim=$(dig +short +time=2 +tries=1 TXT "$selector._domainkey.$domain" @127.0.0.1 | head -n 1)"
 echo "dhcp_state=$(grep -oE 'my state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
 echo "dhcp_partner_state=$(grep -oE 'partner state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
 end=$(openssl x509 -enddate -noout -in "$certificate" 2>/dev/null | cut -d= -f2)
@@ -100,7 +111,38 @@ export function parseServerState(stdout: string): ServerState {
     certificateEnd: get('certificate_end'),
     certificateDays: values.has('certificate_days') ? Number(get('certificate_days')) : Number.NaN,
     certificateFingerprint: get('certificate_fingerprint'),
+    spf: txtFromDig(get('txt_spf')),
+    dmarc: txtFromDig(get('txt_dmarc')),
+    dkim: txtFromDig(get('txt_dkim')),
   };
+}
+
+/** What the zone must say for the school's mail to be believed (see mail-auth.ts), or undefined for a record not wanted. */
+export interface ExpectedMailAuth {
+  readonly spf: string;
+  readonly dmarc: string;
+  readonly dkim?: string;
+}
+
+/** The mail authentication records a server of this school must serve. */
+export function expectedMailAuth(vars: Pick<SchoolHostVars, 'domain' | 'vip' | 'lanAddress' | 'peerAddress' | 'dkimKey' | 'dkimSelector'> & { haRole?: string }): ExpectedMailAuth {
+  const [primary, backup] = vars.haRole === 'backup' ? [vars.peerAddress, vars.lanAddress] : [vars.lanAddress, vars.peerAddress];
+  const site: MailAuthSite = { domain: vars.domain, senders: [primary, backup, vars.vip].filter((a): a is string => !!a), dkimSelector: vars.dkimSelector ?? 'mail' };
+  return { spf: spfText(site), dmarc: dmarcText(site), dkim: vars.dkimKey ? dkimText(vars.dkimKey.reveal()) : undefined };
+}
+
+/** The rows of a server's mail authentication records: each must be what the school's keys and addresses give. */
+export function mailAuthRows(host: string, state: ServerState, expected: ExpectedMailAuth): HealthRow[] {
+  const row = (check: string, found: string, wanted: string | undefined, name: string): HealthRow | undefined => {
+    if (wanted === undefined) return undefined;
+    if (found === wanted) return { check, host, ok: true, detail: check === 'dkim' ? `${name}: the signing key's public half` : `${name}: ${found}` };
+    return { check, host, ok: false, detail: found ? `${name} differs: ${found.slice(0, 80)}` : `${name}: no record` };
+  };
+  return [
+    row('spf', state.spf, expected.spf, 'TXT'),
+    row('dmarc', state.dmarc, expected.dmarc, 'TXT _dmarc'),
+    row('dkim', state.dkim, expected.dkim, 'TXT _domainkey'),
+  ].filter((r): r is HealthRow => r !== undefined);
 }
 
 /** The rows of one server: keepalived, replication, its mail queue, DHCP failover, its certificate. */
@@ -250,7 +292,11 @@ export const schoolHealth: HealthCheck = async (hosts: readonly HealthHost[]) =>
   return [
     ...pairRows(inOrder(states)),
     ...failures,
-    ...hosts.flatMap((h) => [...(states.has(h.name) ? serverRows(h.name, states.get(h.name)!) : []), ...serverProbeRows.filter((r) => r.host === h.name)]),
+    ...hosts.flatMap((h) => [
+      ...(states.has(h.name) ? serverRows(h.name, states.get(h.name)!) : []),
+      ...(states.has(h.name) ? mailAuthRows(h.name, states.get(h.name)!, expectedMailAuth(h.vars as unknown as SchoolHostVars)) : []),
+      ...serverProbeRows.filter((r) => r.host === h.name),
+    ]),
     ...serverProbeRows.filter((r) => r.host === 'vip'),
   ];
 };

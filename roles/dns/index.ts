@@ -1,6 +1,7 @@
 import { defineRole, directory, packages, SecretType, service, sh, template, Type, type Static } from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
 import { zoneFile, type ZoneContent, type ZoneRecord } from './zone.ts';
+import { dkimText, dmarcText, spfText, txtData } from '../common/mail-auth.ts';
 
 /** An extra record of the school zone, e.g. `{ name: 'intranet', type: 'A', value: '198.18.30.20' }`. */
 export const DnsRecord = Type.Object(
@@ -20,6 +21,9 @@ export const DnsVars = Type.Composite([
     dnsTsigKeyName: Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$' }),
     dnsTtl: Type.Integer({ minimum: 60, maximum: 604800 }),
     dnsRecords: Type.Array(DnsRecord),
+    /** The key postfix signs the school's mail with (PEM, RSA): its public half is published for DKIM. */
+    dkimKey: Type.Optional(SecretType()),
+    dkimSelector: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
   }),
 ]);
 export type DnsVars = Static<typeof DnsVars>;
@@ -45,6 +49,7 @@ export function schoolZones(vars: DnsVars): ZoneContent[] {
   const d = vars.domain;
   const primary = vars.haRole === 'primary' ? vars.lanAddress : vars.peerAddress;
   const backup = vars.haRole === 'primary' ? vars.peerAddress : vars.lanAddress;
+  const mailAuth = { domain: d, senders: [primary, backup, vars.vip], dkimSelector: vars.dkimSelector };
   const timers = { ttl: vars.dnsTtl, refresh: 3600, retry: 600, expire: 1209600, negativeTtl: 300 };
   const soa = { primaryNs: `ns1.${d}.`, contact: `hostmaster.${d}.`, timers };
   const ns: ZoneRecord[] = [
@@ -60,6 +65,10 @@ export function schoolZones(vars: DnsVars): ZoneContent[] {
     { name: 'mail', type: 'A', value: vars.vip },
     { name: 'webmail', type: 'A', value: vars.vip },
     { name: 'www', type: 'A', value: vars.vip },
+    // Mail authentication: only the two servers and the VIP send as the school, receivers refuse what fails.
+    { name: '@', type: 'TXT', value: txtData(spfText(mailAuth)) },
+    { name: '_dmarc', type: 'TXT', value: txtData(dmarcText(mailAuth)) },
+    ...(vars.dkimKey ? [{ name: `${vars.dkimSelector}._domainkey`, type: 'TXT', value: () => txtData(dkimText(vars.dkimKey!.reveal())) }] : []),
     ...vars.dnsRecords,
   ];
   const reverse = reverseZone(vars.lanNetwork);
@@ -83,7 +92,7 @@ export function schoolZones(vars: DnsVars): ZoneContent[] {
 export default defineRole({
   name: 'dns',
   schema: DnsVars,
-  defaults: { dnsTsigKeyName: 'play-transfer', dnsTtl: 3600, dnsRecords: [] },
+  defaults: { dnsTsigKeyName: 'play-transfer', dnsTtl: 3600, dnsRecords: [], dkimSelector: 'mail' },
   check(vars) {
     const issues = checkSchoolVars(vars);
     const bits = Number(vars.lanNetwork.split('/')[1]);

@@ -6,7 +6,8 @@ import { file, sh, type Op, type Plan, type Task } from 'play';
 export interface ZoneRecord {
   readonly name: string;
   readonly type: string;
-  readonly value: string;
+  /** The record's data; a function is called when the zone is planned (data derived from a secret, e.g. a DKIM key). */
+  readonly value: string | (() => string);
 }
 
 /** The SOA timers of a zone, in seconds. */
@@ -50,7 +51,7 @@ export function zoneText(zone: ZoneContent, serial: number): string {
     `        ${zone.timers.retry} ; retry`,
     `        ${zone.timers.expire} ; expire`,
     `        ${zone.timers.negativeTtl} ) ; negative caching TTL`,
-    ...zone.records.map((r) => `${r.name.padEnd(width)} IN ${r.type.padEnd(5)} ${r.value}`),
+    ...zone.records.map((r) => `${r.name.padEnd(width)} IN ${r.type.padEnd(5)} ${typeof r.value === 'function' ? r.value() : r.value}`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,4 @@
-import { command, defineRole, packages, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
+import { command, defineRole, directory, file, packages, SecretType, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
 import { Account, AccountName, Ipv4, presentAccounts } from '../common/school.ts';
 import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 
@@ -34,6 +34,10 @@ export const SENDER_LOGINS = '/etc/postfix/sender-logins';
 
 /** Sender domains refused from clients that did not log in (port 25): the school's own. */
 export const SCHOOL_SENDERS = '/etc/postfix/school-senders';
+
+/** Where opendkim listens for postfix (a milter), and where its signing key lives. */
+export const DKIM_MILTER = 'inet:127.0.0.1:8891';
+export const DKIM_KEY_DIRECTORY = '/etc/dkimkeys';
 
 /** Clients postscreen lets through untested (a cidr table, no postmap). */
 export const POSTSCREEN_ACCESS = '/etc/postfix/postscreen-access.cidr';
@@ -77,6 +81,9 @@ export default defineRole({
     lanAddress: Type.Optional(Ipv4),
     peerAddress: Type.Optional(Ipv4),
     vip: Type.Optional(Ipv4),
+    /** The school's DKIM signing key (PEM, RSA 2048): with it, opendkim signs outgoing mail; the dns role publishes its public half. */
+    dkimKey: Type.Optional(SecretType()),
+    dkimSelector: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
     postscreenConnectionLimit: Type.Integer({ minimum: 1, description: 'connections at once per client on port 25' }),
     messageRateLimit: Type.Integer({ minimum: 0, description: 'messages per client per minute on 587/465 (0: no limit)' }),
     recipientRateLimit: Type.Integer({ minimum: 0, description: 'recipients per client per minute on 587/465' }),
@@ -85,7 +92,7 @@ export default defineRole({
     inboundRecipientRateLimit: Type.Integer({ minimum: 0, description: 'recipients per client per minute on port 25' }),
   }),
   defaults: {
-    relayHost: '', messageSizeLimit: 36_700_160, postscreenConnectionLimit: 20,
+    relayHost: '', messageSizeLimit: 36_700_160, postscreenConnectionLimit: 20, dkimSelector: 'mail',
     messageRateLimit: 200, recipientRateLimit: 1000, authRateLimit: 200, inboundMessageRateLimit: 200, inboundRecipientRateLimit: 500,
   },
   check: (vars) => {
@@ -99,8 +106,24 @@ export default defineRole({
   tasks: ({ vars }) => {
     const names = presentAccounts(vars.accounts).map((a) => a.name);
     const mailHost = vars.mailHost ?? `mail.${vars.domain}`;
+    const dkimMilter = vars.dkimKey ? DKIM_MILTER : '';
+    const dkimKeyPath = `${DKIM_KEY_DIRECTORY}/${vars.domain}.${vars.dkimSelector}.key`;
     return [
       postfixPackage(vars.domain),
+      ...(vars.dkimKey
+        ? [
+            packages({ names: ['opendkim'] }),
+            directory({ path: DKIM_KEY_DIRECTORY, mode: '0700', owner: 'opendkim', group: 'opendkim' }),
+            file({ path: dkimKeyPath, content: vars.dkimKey, mode: '0600', owner: 'opendkim', group: 'opendkim', validate: (p) => sh`openssl pkey -noout -in ${p}`, notify: 'restart opendkim' }),
+            template({
+              src: 'opendkim.conf.ejs', dest: '/etc/opendkim.conf', mode: '0644',
+              vars: { domain: vars.domain, selector: vars.dkimSelector, keyPath: dkimKeyPath, socket: 'inet:8891@127.0.0.1' },
+              validate: (p) => sh`opendkim -n -x ${p}`,
+              notify: 'restart opendkim',
+            }),
+            service({ name: 'opendkim', state: 'started', enabled: true }),
+          ]
+        : []),
       template({
         src: 'aliases.ejs',
         dest: '/etc/aliases',
@@ -126,7 +149,7 @@ export default defineRole({
       }),
       template({
         src: 'master.cf.ejs', dest: '/etc/postfix/master.cf', mode: '0644',
-        vars: { postscreenAccessPath: POSTSCREEN_ACCESS, inboundHeaderChecksPath: INBOUND_HEADER_CHECKS, inboundMessageRateLimit: vars.inboundMessageRateLimit, inboundRecipientRateLimit: vars.inboundRecipientRateLimit },
+        vars: { dkimMilter, postscreenAccessPath: POSTSCREEN_ACCESS, inboundHeaderChecksPath: INBOUND_HEADER_CHECKS, inboundMessageRateLimit: vars.inboundMessageRateLimit, inboundRecipientRateLimit: vars.inboundRecipientRateLimit },
         validate: postfixCheck('master.cf'), notify: 'reload postfix',
       }),
       template({
@@ -143,6 +166,7 @@ export default defineRole({
           senderLoginsPath: SENDER_LOGINS,
           schoolSendersPath: SCHOOL_SENDERS,
           outsideBounceText: `mail to other domains is disabled at ${vars.schoolName}`,
+          dkimMilter,
           postscreenAccessPath: POSTSCREEN_ACCESS,
           postscreenConnectionLimit: vars.postscreenConnectionLimit,
           messageRateLimit: vars.messageRateLimit,
@@ -162,5 +186,6 @@ export default defineRole({
     // hosts shared one cgroup tree then, fixed in test/lab/cgroup.ts, not because of anything in postfix.)
     service({ taskName: 'reload postfix', name: 'postfix@-', state: 'reloaded' }),
     command({ name: 'rebuild the aliases', cmd: sh`newaliases` }),
+    service({ taskName: 'restart opendkim', name: 'opendkim', state: 'restarted' }),
   ],
 });

@@ -231,6 +231,20 @@ print(json.dumps(out, default=lambda b: b.decode()))
       await unbanAll();
     }
   });
+  it('DKIM: mail a teacher sends is signed, and dkimpy verifies it against the key the zone publishes (resolved through the lab DNS); a changed body fails; play verify checks SPF, DMARC and DKIM on both servers', async () => {
+    const request = { host: LAB_VIP, user: 'guru1', password: password('guru1'), from: `guru1@${domain}`, to: `kepsek@${domain}`, reader: 'kepsek', readerPassword: password('kepsek'), dns: LAB_VIP };
+    // Debian's python3, with python3-dkim and python3-dnspython.
+    const result = fromClient('/usr/bin/python3', ['-c', DKIM_CHECK], { input: JSON.stringify(request), timeoutMs: 60_000 });
+    const checked = JSON.parse(result.stdout || '{}') as { signed?: boolean; valid?: boolean; tamperedValid?: boolean; domain?: string; selector?: string };
+    expect(checked, scrub(result.stderr)).toMatchObject({ signed: true, valid: true, tamperedValid: false, domain, selector: 'mail' });
+    const health = await play(['verify', ...SITE, '--json']);
+    const rows = (JSON.parse(health.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }).rows;
+    for (const host of ['primary', 'backup']) {
+      expect(rows.find((r) => r.check === 'spf' && r.host === host)).toMatchObject({ ok: true, detail: `TXT: v=spf1 ip4:${PRIMARY.address} ip4:${BACKUP.address} ip4:${LAB_VIP} -all` });
+      expect(rows.find((r) => r.check === 'dmarc' && r.host === host)).toMatchObject({ ok: true, detail: `TXT _dmarc: v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${domain}` });
+      expect(rows.find((r) => r.check === 'dkim' && r.host === host)).toMatchObject({ ok: true });
+    }
+  });
   it('an ssh tunnel to 127.0.0.1:25 with a teacher\'s right password is refused: only keys, only the administrators, no forwarding for anyone', async () => {
     const askpass = join(work, 'askpass');
     writeFileSync(askpass, '#!/bin/sh\nprintf "%s\\n" "$TEACHER_PASSWORD"\n', { mode: 0o700 });
@@ -410,6 +424,41 @@ try:
 except urllib.error.HTTPError as e:
     body = e.read().decode(); status = e.code
 print(status, 'logged in' if '"task":"mail"' in body else 'not logged in')
+`;
+
+/**
+ * Sends a message on 587 as a teacher, reads it back over IMAPS and checks its DKIM signature with dkimpy,
+ * resolving the key through the given DNS server (python3 in lab-client; the request, with passwords, on stdin).
+ */
+const DKIM_CHECK = String.raw`
+import imaplib, json, smtplib, ssl, sys, time, uuid
+import dkim, dns.resolver
+req = json.load(sys.stdin)
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+subject = 'DKIM %s' % uuid.uuid4().hex[:8]
+s = smtplib.SMTP(req['host'], 587, timeout=10); s.starttls(context=ctx); s.login(req['user'], req['password'])
+s.sendmail(req['from'], [req['to']], 'From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nisi pesan\r\n' % (req['from'], req['to'], subject)); s.quit()
+raw = None
+for _ in range(100):
+    m = imaplib.IMAP4_SSL(req['host'], 993, ssl_context=ctx); m.login(req['reader'], req['readerPassword']); m.select('INBOX')
+    found = m.search(None, 'HEADER', 'Subject', '"%s"' % subject)[1][0].split()
+    if found:
+        raw = m.fetch(found[-1], '(RFC822)')[1][0][1]
+    m.logout()
+    if raw: break
+    time.sleep(0.2)
+resolver = dns.resolver.Resolver(configure=False); resolver.nameservers = [req['dns']]
+def txt(name, timeout=5):
+    name = name.decode() if isinstance(name, bytes) else name
+    try:
+        return b''.join(b''.join(r.strings) for r in resolver.resolve(name.rstrip('.'), 'TXT'))
+    except Exception:
+        return None
+tags = {}
+if raw and b'DKIM-Signature:' in raw:
+    header = raw.split(b'DKIM-Signature:')[1].split(b'\r\n\r\n')[0]
+    tags = dict(t.strip().split('=', 1) for t in header.decode().replace('\r\n', '').replace('\t', '').split(';') if '=' in t)
+print(json.dumps({'signed': bool(tags), 'valid': bool(raw) and dkim.verify(raw, dnsfunc=txt), 'tamperedValid': bool(raw) and dkim.verify(raw.replace(b'isi pesan', b'isi palsu'), dnsfunc=txt), 'domain': tags.get('d', '').strip(), 'selector': tags.get('s', '').strip()}))
 `;
 
 /** A TCP listener (python3, in lab-client): accepts for N seconds and prints in hex every byte it was sent. */

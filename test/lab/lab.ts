@@ -6,6 +6,7 @@ import { sh } from '../../src/connection/sh.ts';
 import { openVault, type SecretShape } from '../../src/vault.ts';
 import { certificateProblems, selfSignedCertificate } from '../../src/certificate.ts';
 import { generateSshKey } from '../../src/ssh-key.ts';
+import { generateDkimKey } from '../../roles/common/mail-auth.ts';
 import {
   BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP, MACHINE_PACKAGES, MASKED_UNITS,
   PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
@@ -200,6 +201,10 @@ export function writeLabVault(domain = 'smknh.sch.id'): void {
   }
   if (!values.peer_ban_key) {
     values.peer_ban_key = generateSshKey();
+    changed = true;
+  }
+  if (!values.dkim_key) {
+    values.dkim_key = generateDkimKey();
     changed = true;
   }
   if (changed) writeFileSync(LAB_VAULT, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });

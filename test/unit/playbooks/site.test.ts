@@ -10,6 +10,7 @@ import { defineInventory, generateSshKey, openVault, selfSignedCertificate } fro
 import { vi } from 'vitest';
 import site from '../../../playbooks/site.ts';
 import { SMKNH_ACCOUNTS, schoolInventory, type SchoolSite } from '../../../inventory/school.ts';
+import { generateDkimKey } from '../../../roles/common/mail-auth.ts';
 
 let dir: string;
 let vaultPath: string;
@@ -18,7 +19,7 @@ beforeAll(() => {
   const tls = selfSignedCertificate({ commonName: 'mail.test.example', names: ['mail.test.example'], days: 30 });
   const replication = selfSignedCertificate({ commonName: 'replication.school.test', names: [school.primaryAddress, school.backupAddress], days: 30 });
   vaultPath = join(dir, 'vault.json');
-  writeFileSync(vaultPath, JSON.stringify({ tls_key: tls.key, tls_certificate: tls.certificate, replication_key: replication.key, replication_certificate: replication.certificate, peer_ban_key: generateSshKey() }), { mode: 0o600 });
+  writeFileSync(vaultPath, JSON.stringify({ tls_key: tls.key, tls_certificate: tls.certificate, replication_key: replication.key, replication_certificate: replication.certificate, peer_ban_key: generateSshKey(), dkim_key: generateDkimKey() }), { mode: 0o600 });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -9,6 +9,22 @@ export function certificatePaths(domain: string): { certificate: string; key: st
 /** The modules the mail site needs, enabled with a2enmod (its dependencies too, e.g. socache_shmcb for ssl). */
 const MODULES = ['ssl', 'http2', 'rewrite', 'headers'];
 
+/** The Content-Security-Policy of the mail site: what Roundcube 1.6 (elastic) needs, nothing more (see mail.conf). */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  // Roundcube runs what its AJAX answers carry through eval() (app.js: eval(response.exec)): the message list needs it.
+  "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "frame-src 'self' blob:",
+  "frame-ancestors 'self'",
+  "form-action 'self'",
+  "base-uri 'self'",
+  "object-src 'none'",
+].join('; ');
+
 /**
  * The school's mail site on apache2: HTTP only redirects (301) to HTTPS on `mail.<domain>`; HTTPS with the
  * school's certificate, TLS 1.2 minimum and HTTP/2 serves Roundcube at the root. The Debian default site is
@@ -66,6 +82,7 @@ export default defineRole({
           serverName,
           serverAliases: [`webmail.${vars.domain}`, `www.${vars.domain}`],
           certificatePath: paths.certificate,
+          contentSecurityPolicy: CONTENT_SECURITY_POLICY,
           keyPath: paths.key,
         },
         // `apache2ctl configtest` checks the installed config, and a site in sites-available is no part of it.

@@ -53,9 +53,9 @@ export default defineRole({
     const fpm = `php${vars.phpVersion}-fpm`;
     return [
       packages({
-        // php-gd scales images (thumbnails, contact photos); the other recommends (spell checkers, the old
+        // php-gd scales images (thumbnails, contact photos), php-zip is what the zipdownload plugin needs; the other recommends (spell checkers, the old
         // skins) are not used: spell checking is off and the skin is elastic.
-        names: [fpm, 'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php-gd'],
+        names: [fpm, 'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php-gd', 'php-zip'],
         installRecommends: false,
         // dbconfig-common's questions, asked by roundcube-core's config script (`roundcube/…`): make the
         // SQLite database now. The webserver questions are answered "none": the apache role's site serves

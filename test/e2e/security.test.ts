@@ -13,6 +13,9 @@ import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService 
 import { onlyHolder, untilVip } from './support/failover.ts';
 import { PEER_BAN_HELPER, PEER_BAN_TABLE } from '../../roles/fail2ban/index.ts';
 import { fromClient, fromClientAsync } from './support/client.ts';
+import { launchBrowser } from './support/browser.ts';
+import { webmailLogin, webmailOpen } from './support/webmail.ts';
+import { CONTENT_SECURITY_POLICY } from '../../roles/apache/index.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
 import { password, scrub, swaks, token } from './support/mail-client.ts';
@@ -244,6 +247,40 @@ print(json.dumps(out, default=lambda b: b.decode()))
       expect(rows.find((r) => r.check === 'dmarc' && r.host === host)).toMatchObject({ ok: true, detail: `TXT _dmarc: v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${domain}` });
       expect(rows.find((r) => r.check === 'dkim' && r.host === host)).toMatchObject({ ok: true });
     }
+  });
+  it('web: Roundcube works in Chromium under its Content-Security-Policy (login, reading a message, no violation), with frame-ancestors, Referrer-Policy, HSTS, and a Secure, HttpOnly, SameSite session cookie', async () => {
+    const mailHost = `mail.${domain}`;
+    const browser = await launchBrowser({ hosts: { [mailHost]: LAB_VIP } });
+    const violations: string[] = [];
+    try {
+      const page = await browser.newSession();
+      // Every violation, also of code that catches the error it throws (Roundcube wraps its eval() in try).
+      await page.exposeFunction('reportCspViolation', (text: string) => violations.push(text));
+      await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (e) => (window as unknown as { reportCspViolation(t: string): void }).reportCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} in ${e.sourceFile}:${e.lineNumber}`));
+      });
+      page.on('console', (message) => {
+        if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+      });
+      const first = await page.goto(`https://${mailHost}/`);
+      const headers = first!.headers();
+      expect(headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
+      expect(headers['content-security-policy']).toContain("frame-ancestors 'self'");
+      expect(headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(headers['referrer-policy']).toBe('same-origin');
+      expect(headers['strict-transport-security']).toMatch(/^max-age=\d+$/);
+      const subject = `Jadwal rapat ${token()}`;
+      await deliverOn(PRIMARY.name, subject, 'Rapat guru hari Senin.');
+      await webmailLogin(page, `https://${mailHost}/`, 'kepsek', password('kepsek'));
+      await webmailOpen(page, `https://${mailHost}/`, subject, 'security-csp');
+      const body = await page.frameLocator('#messagecontframe').locator('#messagebody, body').first().innerText().catch(async () => page.locator('#messagebody').innerText());
+      expect(body).toContain('Rapat guru hari Senin.');
+      const session = (await page.context().cookies()).find((c) => c.name === 'roundcube_sessid');
+      expect(session).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Strict' });
+    } finally {
+      await browser.close();
+    }
+    expect(violations, 'Content-Security-Policy violations in the console').toEqual([]);
   });
   it('an ssh tunnel to 127.0.0.1:25 with a teacher\'s right password is refused: only keys, only the administrators, no forwarding for anyone', async () => {
     const askpass = join(work, 'askpass');

@@ -68,7 +68,7 @@ export const MACHINE_PACKAGES = [
  */
 export const HOST_PACKAGES = [
   'apache2', 'bind9', 'bind9-utils', 'isc-dhcp-server', 'postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd',
-  'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.2-fpm', 'php-gd', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables', 'python3-milter',
+  'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.2-fpm', 'php-gd', 'php-zip', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables', 'python3-milter',
   'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools',
 ];
 

@@ -3,7 +3,10 @@
 whole exchange (banner, EHLO, MAIL, RCPT, DATA, 250) is timed. Prints JSON: per kind, the good client's seconds,
 and what the odd clients were answered.
 
-    misbehaving-clients.py HOST DOMAIN TOKEN
+    misbehaving-clients.py HOST DOMAIN TOKEN [FLOOD_SOURCE]
+
+The flood comes from FLOOD_SOURCE (another address of this client) when given: postscreen limits the
+connections of one client at once, and the good clients must not be the ones it limits.
 """
 import json
 import smtplib
@@ -13,6 +16,7 @@ import threading
 import time
 
 host, domain, token = sys.argv[1], sys.argv[2], sys.argv[3]
+flood_source = (sys.argv[4], 0) if len(sys.argv) > 4 else None
 kepsek = 'kepsek@' + domain
 out = {}
 
@@ -81,7 +85,7 @@ codes = []
 
 def flood():
     try:
-        c = smtplib.SMTP(host, 25, timeout=10)
+        c = smtplib.SMTP(host, 25, timeout=10, source_address=flood_source)
         c.sendmail('a@outside.test', ['guru3@' + domain], 'Subject: banjir %s\r\n\r\nx\r\n' % token)
         c.quit()
         codes.append(250)
@@ -95,5 +99,6 @@ for t in threads:
 for t in threads:
     t.join()
 out['flood: accepted'] = codes.count(250)
+out['flood: refused'] = [c for c in codes if c != 250]
 good('a flood of 60 to guru3')
 print(json.dumps(out))

@@ -1,5 +1,6 @@
 import { command, defineRole, file, link, packages, SecretType, service, sh, template, Type } from 'play';
 import { SchoolVars } from '../common/school.ts';
+import { TLS12_CIPHERS } from '../tls/index.ts';
 
 /** Where the school's shared certificate and key live (the same paths as the tls role's). */
 export function certificatePaths(domain: string): { certificate: string; key: string } {
@@ -83,6 +84,7 @@ export default defineRole({
           serverAliases: [`webmail.${vars.domain}`, `www.${vars.domain}`],
           certificatePath: paths.certificate,
           contentSecurityPolicy: CONTENT_SECURITY_POLICY,
+          tls12Ciphers: TLS12_CIPHERS,
           keyPath: paths.key,
         },
         // `apache2ctl configtest` checks the installed config, and a site in sites-available is no part of it.

@@ -1,5 +1,16 @@
 import { defineRole, flushHandlers, line, packages, service, sh, template, Type, type Static } from 'play';
 import { checkSchoolVars, inNetwork, Ipv4, netmaskOf, SchoolVars } from '../common/school.ts';
+import { peerFirewallHandlers, peerFirewallTasks } from '../common/peer-firewall.ts';
+
+/**
+ * ISC DHCP's failover protocol has no authentication: its ports (647 on the primary, 847 on the backup) are
+ * closed to all but the peer server, or any device on the LAN could tell a server its partner is down.
+ */
+export const FAILOVER_PORTS = [647, 847];
+const FAILOVER_FIREWALL = {
+  unit: 'dhcp-failover-firewall.service',
+  handlers: { reloadSystemd: 'reload systemd', apply: 'apply the DHCP failover firewall' },
+} as const;
 
 /** The vars of the dhcp role: the school's shared vars, the pool, and the failover settings. */
 export const DhcpVars = Type.Composite([
@@ -81,10 +92,19 @@ export default defineRole({
         validate: (path) => sh`dhcpd -t -4 -q -cf ${path}`,
         notify: 'restart isc-dhcp-server',
       }),
+      ...peerFirewallTasks({
+        ...FAILOVER_FIREWALL,
+        purpose: 'ISC DHCP failover',
+        table: 'dhcp_failover',
+        ports: FAILOVER_PORTS,
+        peerAddress: vars.peerAddress,
+        nftPath: '/etc/dhcp/failover-firewall.nft',
+        before: 'isc-dhcp-server.service',
+      }),
       // The package's own start (with its sample configuration) fails or does nothing: start it configured.
       flushHandlers(),
       service({ name: 'isc-dhcp-server', state: 'started', enabled: true }),
     ];
   },
-  handlers: () => [service({ taskName: 'restart isc-dhcp-server', name: 'isc-dhcp-server', state: 'restarted' })],
+  handlers: () => [service({ taskName: 'restart isc-dhcp-server', name: 'isc-dhcp-server', state: 'restarted' }), ...peerFirewallHandlers(FAILOVER_FIREWALL)],
 });

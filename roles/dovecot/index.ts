@@ -1,9 +1,10 @@
 import { certificateProblems, command, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret } from 'play';
 import { Account, Ipv4, presentAccounts } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
-import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
+import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { homeOf } from '../users/index.ts';
 import { seedMailboxes } from './mailbox-identity.ts';
+import { peerFirewallTasks } from '../common/peer-firewall.ts';
 
 /** Dovecot's list of the school's users (a passwd-file without passwords): the only users it knows. */
 export const USER_LIST = '/etc/dovecot/users';
@@ -106,6 +107,7 @@ export default defineRole({
         vars: {
           tlsCertificatePath: tlsCertificatePath(vars.domain),
           tlsKeyPath: tlsKeyPath(vars.domain),
+          tls12Ciphers: TLS12_CIPHERS,
           userListPath: USER_LIST,
           lmtpSocket: `${QUEUE_DIRECTORY}/${LMTP_SOCKET}`,
           authSocket: `${QUEUE_DIRECTORY}/${AUTH_SOCKET}`,
@@ -153,17 +155,16 @@ function replicationTasks(
       validate: (p) => sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${vars.certificatePath})"`,
       notify: 'restart dovecot',
     }),
-    packages({ names: ['nftables'] }),
-    template({
-      src: 'replication-firewall.nft.ejs',
-      dest: REPLICATION_FIREWALL,
-      mode: '0644',
-      vars,
-      validate: (p) => sh`nft -c -f ${p}`,
-      notify: 'apply the replication firewall',
+    ...peerFirewallTasks({
+      purpose: 'Dovecot replication',
+      table: 'dovecot_replication',
+      ports: [vars.replicationPort],
+      peerAddress: vars.peerAddress!,
+      nftPath: REPLICATION_FIREWALL,
+      unit: REPLICATION_FIREWALL_UNIT,
+      before: 'dovecot.service',
+      handlers: { reloadSystemd: 'reload systemd', apply: 'apply the replication firewall' },
     }),
-    template({ src: 'replication-firewall.service.ejs', dest: `/etc/systemd/system/${REPLICATION_FIREWALL_UNIT}`, mode: '0644', vars, notify: ['reload systemd', 'apply the replication firewall'] }),
-    service({ name: REPLICATION_FIREWALL_UNIT, state: 'started', enabled: true }),
     ...[['replication-retry.service.ejs', REPLICATION_RETRY_UNIT], ['replication-retry.timer.ejs', REPLICATION_RETRY_TIMER]].map(([src, unit]) =>
       template({
         src,

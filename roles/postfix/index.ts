@@ -1,6 +1,6 @@
 import { command, defineRole, directory, file, packages, SecretType, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
 import { Account, AccountName, Ipv4, presentAccounts } from '../common/school.ts';
-import { tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
+import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 
 /** Postfix's LMTP socket into Dovecot, relative to postfix's queue directory (its chroot). */
 export const LMTP_SOCKET = 'private/dovecot-lmtp';
@@ -167,6 +167,7 @@ export default defineRole({
           schoolSendersPath: SCHOOL_SENDERS,
           outsideBounceText: `mail to other domains is disabled at ${vars.schoolName}`,
           dkimMilter,
+          tls12Ciphers: TLS12_CIPHERS,
           postscreenAccessPath: POSTSCREEN_ACCESS,
           postscreenConnectionLimit: vars.postscreenConnectionLimit,
           messageRateLimit: vars.messageRateLimit,

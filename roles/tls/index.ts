@@ -10,6 +10,12 @@ export function tlsKeyPath(domain: string): string {
   return `/etc/ssl/private/${domain}-mail.key`;
 }
 
+/** TLS 1.2's cipher suites, in order: ECDHE key exchange and AEAD ciphers only (Mozilla's "intermediate" without DHE). */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 /** The name of the tls role's handler: it reloads whichever of postfix, dovecot and apache2 are running. */
 export const RELOAD_TLS_USERS = 'reload services using the certificate';
 

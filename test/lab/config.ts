@@ -53,6 +53,13 @@ export const LAB_VIP = `${subnet}.254`;
 /** The lab's vault: random secrets for the school on the lab, and a self-signed certificate (made by lab:up). */
 export const LAB_VAULT = join(STATE_DIR, 'vault.json');
 
+/**
+ * The lab's certificate authority, standing in for a public one: it issues the school's certificate (with a CRL
+ * URL, as public CAs do), and the scanners and clients in the lab trust it. Kept with the vault.
+ */
+export const LAB_CA_CERTIFICATE = join(STATE_DIR, 'lab-ca.pem');
+export const LAB_CA_KEY = join(STATE_DIR, 'lab-ca.key');
+
 /** The lab's private key for root on the hosts, and the known_hosts file holding the hosts' keys. */
 export const LAB_KEY = join(STATE_DIR, 'id_ed25519');
 export const LAB_KNOWN_HOSTS = join(STATE_DIR, 'known_hosts');

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { SshConnection } from '../../src/connection/ssh.ts';
 import { sh } from '../../src/connection/sh.ts';
 import { openVault, type SecretShape } from '../../src/vault.ts';
-import { certificateProblems, selfSignedCertificate } from '../../src/certificate.ts';
+import { certificateProblems, issuedCertificate, selfSignedCertificate, type CertificatePair } from '../../src/certificate.ts';
 import { generateSshKey } from '../../src/ssh-key.ts';
 import { generateDkimKey } from '../../roles/common/mail-auth.ts';
 import {
-  BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP, MACHINE_PACKAGES, MASKED_UNITS,
+  BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CA_CERTIFICATE, LAB_CA_KEY, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP, MACHINE_PACKAGES, MASKED_UNITS,
   PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
 } from './config.ts';
 import { hostCgroups, removeHostCgroups } from './cgroup.ts';
@@ -185,9 +185,10 @@ export function writeLabVault(domain = 'smknh.sch.id'): void {
   const vault = openVault(LAB_VAULT, { generate: true });
   const values = existsSync(LAB_VAULT) ? (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>) : {};
   let changed = false;
-  if (!values.tls_key || !values.tls_certificate) {
+  const ca = labCertificateAuthority();
+  if (!values.tls_key || !values.tls_certificate || !values.tls_certificate.endsWith(ca.certificate)) {
     const names = ['mail', 'webmail', 'www'].map((n) => `${n}.${domain}`).concat(domain, LAB_VIP);
-    const pair = selfSignedCertificate({ organization: domain, commonName: `mail.${domain}`, names, days: 825 });
+    const pair = issuedCertificate({ organization: domain, commonName: `mail.${domain}`, names, days: 825 }, ca, 'http://ca.lab.test/lab.crl');
     values.tls_key = pair.key;
     values.tls_certificate = pair.certificate;
     changed = true;
@@ -217,6 +218,17 @@ export function writeLabVault(domain = 'smknh.sch.id'): void {
   };
   for (const name of ['kepsek', 'guru1', 'guru2', 'guru3', 'guru4']) shapes[`account_${name}`] = { length: 16 };
   for (const [name, shape] of Object.entries(shapes)) vault.secret(name, shape).reveal();
+}
+
+/** The lab's CA (see {@link LAB_CA_CERTIFICATE}): made once, then read from the state folder. */
+function labCertificateAuthority(): CertificatePair {
+  if (!existsSync(LAB_CA_CERTIFICATE) || !existsSync(LAB_CA_KEY)) {
+    mkdirSync(STATE_DIR, { recursive: true });
+    const ca = selfSignedCertificate({ organization: 'play lab', commonName: 'play lab CA', names: [], days: 3650 });
+    writeFileSync(LAB_CA_KEY, ca.key, { mode: 0o600 });
+    writeFileSync(LAB_CA_CERTIFICATE, ca.certificate);
+  }
+  return { certificate: readFileSync(LAB_CA_CERTIFICATE, 'utf8'), key: readFileSync(LAB_CA_KEY, 'utf8') };
 }
 
 function writeKnownHosts(): void {

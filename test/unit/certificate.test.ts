@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
-import { certificateProblems, selfSignedCertificate } from '../../src/certificate.ts';
+import { certificateProblems, issuedCertificate, selfSignedCertificate } from '../../src/certificate.ts';
 
 describe('selfSignedCertificate', () => {
   it('names each address as an IP subjectAltName and each other name as DNS, with a key that is its own', () => {
@@ -33,5 +34,20 @@ describe('certificateProblems', () => {
   it('refuses a certificate past its end', () => {
     const later = new Date(Date.now() + 3 * 86_400_000);
     expect(certificateProblems(pair, ['198.18.90.1'], later)).toEqual([expect.stringMatching(/^the certificate ended on /)]);
+  });
+});
+
+describe('issuedCertificate', () => {
+  it('signs a server certificate with the CA, names a CRL, and returns it followed by the CA', () => {
+    const ca = selfSignedCertificate({ commonName: 'Lab CA', names: [], days: 2 });
+    const pair = issuedCertificate({ commonName: 'mail.school.test', names: ['mail.school.test', '198.18.90.254'], days: 2 }, ca, 'http://ca.lab.test/lab.crl');
+    const [leafPem, caPem] = pair.certificate.split(/(?<=-----END CERTIFICATE-----\n)/);
+    const leaf = new X509Certificate(leafPem);
+    expect(caPem).toBe(ca.certificate);
+    expect(leaf.verify(new X509Certificate(ca.certificate).publicKey)).toBe(true);
+    expect(leaf.ca).toBe(false);
+    expect(leaf.subjectAltName).toBe('DNS:mail.school.test, IP Address:198.18.90.254');
+    expect(execFileSync('openssl', ['x509', '-noout', '-ext', 'crlDistributionPoints'], { input: leafPem, encoding: 'utf8' })).toContain('URI:http://ca.lab.test/lab.crl');
+    expect(certificateProblems(pair, ['198.18.90.254'])).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { selfSignedCertificate } from '../../src/certificate.ts';
 import inventory from '../../inventory/lab.ts';
 import { SSHD_HARDENING } from '../../roles/sshd/index.ts';
 import { REPLICATION_CERTIFICATE } from '../../roles/dovecot/index.ts';
-import { LAB_CLIENT, LAB_HOSTS, LAB_VAULT, LAB_VIP } from '../lab/config.ts';
+import { LAB_CA_CERTIFICATE, LAB_CLIENT, LAB_HOSTS, LAB_VAULT, LAB_VIP } from '../lab/config.ts';
 import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { onlyHolder, untilVip } from './support/failover.ts';
 import { PEER_BAN_HELPER, PEER_BAN_TABLE } from '../../roles/fail2ban/index.ts';
@@ -19,7 +19,7 @@ import { CONTENT_SECURITY_POLICY } from '../../roles/apache/index.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
 import { password, scrub, swaks, token } from './support/mail-client.ts';
-import { play, playJson } from './support/play.ts';
+import { play, playJson, REPO } from './support/play.ts';
 import { until } from './support/wait.ts';
 
 const SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts'];
@@ -281,6 +281,35 @@ print(json.dumps(out, default=lambda b: b.decode()))
       await browser.close();
     }
     expect(violations, 'Content-Security-Policy violations in the console').toEqual([]);
+  });
+  it('testssl.sh from lab-client against 443, 465, 587 (STARTTLS), 993 and 143 (STARTTLS) on the VIP: no finding rated HIGH or CRITICAL', async () => {
+    const targets: [number, string[]][] = [[443, []], [465, []], [587, ['-t', 'smtp']], [993, []], [143, ['-t', 'imap']]];
+    const runs = await Promise.all(
+      targets.map(async ([port, starttls]) => {
+        const json = join(work, `testssl-${port}.json`);
+        const run = await fromClientAsync(['testssl', '--quiet', '--warnings', 'off', '--color', '0', '--ip', 'one', '--add-ca', LAB_CA_CERTIFICATE, '--jsonfile', json, ...starttls, `${LAB_VIP}:${port}`], { timeoutMs: 600_000 });
+        return { port, run, findings: JSON.parse(readFileSync(json, 'utf8')) as { id: string; severity: string; finding: string }[] };
+      }),
+    );
+    for (const { port, run, findings } of runs) {
+      expect(run.stdout, `testssl on ${port} ran to its end`).toMatch(/Done .* -->> [\d.]+:\d+ /);
+      expect(findings.find((f) => f.id === 'TLS1_2')?.finding, `${port}: TLS 1.2`).toBe('offered');
+      expect(findings.find((f) => f.id === 'TLS1_1')?.finding, `${port}: TLS 1.1`).toBe('not offered');
+      expect(findings.filter((f) => f.severity === 'HIGH' || f.severity === 'CRITICAL').map((f) => `${port} ${f.id}: ${f.finding}`)).toEqual([]);
+    }
+  });
+
+  it('nmap from lab-client: the open TCP ports of the VIP and of each server are exactly those the README lists, and DNS answers on 53/udp', async () => {
+    const table = readFileSync(join(REPO, 'README.md'), 'utf8').split('<!-- open-ports -->')[1].split('<!-- /open-ports -->')[0];
+    const listed = (where: 'each server' | 'the VIP') =>
+      table.split('\n').filter((row) => row.startsWith('| ') && row.includes(where)).flatMap((row) => [...row.split('|')[1].matchAll(/(\d+)\/tcp/g)].map((m) => Number(m[1]))).sort((a, b) => a - b);
+    for (const [target, where] of [[LAB_VIP, 'the VIP'], [PRIMARY.address, 'each server'], [BACKUP.address, 'each server']] as const) {
+      const scan = await fromClientAsync(['nmap', '-Pn', '-sS', '-p-', '-T4', '--open', '-oG', '-', target], { timeoutMs: 300_000 });
+      const open = [...scan.stdout.matchAll(/(\d+)\/open\/tcp/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+      expect(open, `open TCP ports of ${target}`).toEqual(listed(where));
+      const udp = await fromClientAsync(['nmap', '-Pn', '-sU', '-p', '53', '-oG', '-', target], { timeoutMs: 120_000 });
+      expect(udp.stdout, `53/udp on ${target}`).toMatch(/53\/open\/udp/);
+    }
   });
   it('an ssh tunnel to 127.0.0.1:25 with a teacher\'s right password is refused: only keys, only the administrators, no forwarding for anyone', async () => {
     const askpass = join(work, 'askpass');

@@ -308,8 +308,8 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
     // Run in lab-client against the primary while the banner watch above keeps probing it; after each kind, a
     // well-behaved client must get its banner, EHLO and 250 at once.
     const id = token();
-    // The flood comes from a second address of lab-client: postscreen caps one client's connections at once, and
-    // the banner watch and the good clients (lab-client's own address) must not be the ones it caps.
+    // The odd clients come from a second address of lab-client: postscreen caps one client's connections at once,
+    // and the banner watch and the good clients (lab-client's own address) must not be the ones it caps.
     const flooder = LAB_CLIENT.address.replace(/\.\d+$/, '.62');
     fromClient('ip', ['addr', 'add', `${flooder}/24`, 'dev', 'eth0']);
     let result;

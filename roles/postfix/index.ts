@@ -85,15 +85,9 @@ export default defineRole({
     dkimKey: Type.Optional(SecretType()),
     dkimSelector: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
     postscreenConnectionLimit: Type.Integer({ minimum: 1, description: 'connections at once per client on port 25' }),
-    messageRateLimit: Type.Integer({ minimum: 0, description: 'messages per client per minute on 587/465 (0: no limit)' }),
-    recipientRateLimit: Type.Integer({ minimum: 0, description: 'recipients per client per minute on 587/465' }),
-    authRateLimit: Type.Integer({ minimum: 0, description: 'AUTH commands per client per minute' }),
-    inboundMessageRateLimit: Type.Integer({ minimum: 0, description: 'messages per client per minute on port 25' }),
-    inboundRecipientRateLimit: Type.Integer({ minimum: 0, description: 'recipients per client per minute on port 25' }),
   }),
   defaults: {
     relayHost: '', messageSizeLimit: 36_700_160, postscreenConnectionLimit: 20, dkimSelector: 'mail',
-    messageRateLimit: 200, recipientRateLimit: 1000, authRateLimit: 200, inboundMessageRateLimit: 200, inboundRecipientRateLimit: 500,
   },
   check: (vars) => {
     const present = presentAccounts(vars.accounts).map((a) => a.name);
@@ -149,7 +143,7 @@ export default defineRole({
       }),
       template({
         src: 'master.cf.ejs', dest: '/etc/postfix/master.cf', mode: '0644',
-        vars: { dkimMilter, postscreenAccessPath: POSTSCREEN_ACCESS, inboundHeaderChecksPath: INBOUND_HEADER_CHECKS, inboundMessageRateLimit: vars.inboundMessageRateLimit, inboundRecipientRateLimit: vars.inboundRecipientRateLimit },
+        vars: { dkimMilter, postscreenAccessPath: POSTSCREEN_ACCESS, inboundHeaderChecksPath: INBOUND_HEADER_CHECKS },
         validate: postfixCheck('master.cf'), notify: 'reload postfix',
       }),
       template({
@@ -170,9 +164,6 @@ export default defineRole({
           tls12Ciphers: TLS12_CIPHERS,
           postscreenAccessPath: POSTSCREEN_ACCESS,
           postscreenConnectionLimit: vars.postscreenConnectionLimit,
-          messageRateLimit: vars.messageRateLimit,
-          recipientRateLimit: vars.recipientRateLimit,
-          authRateLimit: vars.authRateLimit,
         },
         validate: postfixCheck('main.cf'),
         notify: 'reload postfix',

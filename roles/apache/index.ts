@@ -34,6 +34,7 @@ export const CONTENT_SECURITY_POLICY = [
  */
 export default defineRole({
   name: 'apache',
+  dir: import.meta.dirname,
   schema: Type.Composite([
     Type.Pick(SchoolVars, ['domain']),
     Type.Object({

@@ -45,6 +45,7 @@ export function networkBounds(cidr: string): { network: string; broadcast: strin
  */
 export default defineRole({
   name: 'dhcp',
+  dir: import.meta.dirname,
   schema: DhcpVars,
   defaults: {
     dhcpFailoverPeer: 'school-dhcp',

@@ -91,6 +91,7 @@ export function schoolZones(vars: DnsVars): ZoneContent[] {
  */
 export default defineRole({
   name: 'dns',
+  dir: import.meta.dirname,
   schema: DnsVars,
   defaults: { dnsTsigKeyName: 'play-transfer', dnsTtl: 3600, dnsRecords: [], dkimSelector: 'mail' },
   check(vars) {

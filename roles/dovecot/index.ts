@@ -44,6 +44,7 @@ export const SYNC_GROUP = 'dovecot-sync';
  */
 export default defineRole({
   name: 'dovecot',
+  dir: import.meta.dirname,
   schema: Type.Object({
     schoolName: Type.String({ minLength: 1 }),
     domain: Type.String({ minLength: 1 }),

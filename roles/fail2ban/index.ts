@@ -25,6 +25,7 @@ const HELPER_SOURCE = new URL('./files/play-peer-ban.py', import.meta.url).pathn
  */
 export default defineRole({
   name: 'fail2ban',
+  dir: import.meta.dirname,
   schema: Type.Object({
     schoolName: Type.String({ minLength: 1 }),
     lanAddress: Ipv4,

@@ -68,6 +68,7 @@ export function trackChecks(services: readonly TrackedService[], mailHost: strin
  */
 export default defineRole({
   name: 'keepalived',
+  dir: import.meta.dirname,
   schema: Type.Composite([
     SchoolVars,
     Type.Object({

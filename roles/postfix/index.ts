@@ -69,6 +69,7 @@ const tableCheck = (path: string) => sh`awk '!/^#/ && NF != 2 { exit 1 }' ${path
  */
 export default defineRole({
   name: 'postfix',
+  dir: import.meta.dirname,
   schema: Type.Object({
     schoolName: Type.String({ minLength: 1 }),
     domain: Type.String({ minLength: 1 }),

@@ -21,6 +21,7 @@ const BASE64_GROWTH = 1.37;
  */
 export default defineRole({
   name: 'roundcube',
+  dir: import.meta.dirname,
   schema: Type.Composite([
     Type.Pick(SchoolVars, ['schoolName', 'domain']),
     Type.Object({

@@ -21,6 +21,7 @@ const CHECK_SSHD_CONFIG = readFileSync(join(import.meta.dirname, 'files', 'check
  */
 export default defineRole({
   name: 'sshd',
+  dir: import.meta.dirname,
   schema: Type.Object({
     schoolName: Type.String({ minLength: 1 }),
     sshAdmins: Type.Array(AccountName, { minItems: 1, uniqueItems: true, description: 'the users allowed to log in over ssh, by key' }),

@@ -27,6 +27,7 @@ export const RELOAD_TLS_USERS = 'reload services using the certificate';
  */
 export default defineRole({
   name: 'tls',
+  dir: import.meta.dirname,
   schema: Type.Object({
     domain: Type.String({ minLength: 1 }),
     tlsCertificate: SecretType(),

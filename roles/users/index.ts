@@ -18,6 +18,7 @@ export const MAIL_ONLY_SHELL = '/usr/sbin/nologin';
  */
 export default defineRole({
   name: 'users',
+  dir: import.meta.dirname,
   schema: Type.Object({
     accounts: Type.Array(Account),
     removeAbsentHomes: Type.Boolean({ description: 'delete the home (and mail) of an absent account with it' }),

@@ -37,7 +37,8 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
   if (!playbook || typeof playbook !== 'object' || !Array.isArray(playbook.plays)) {
     throw new ValidationError(`${file} does not export default definePlaybook({ inventory, plays })`, { file });
   }
-  return { ...playbook, source: playbook.source ?? file };
+  // The file named on the command line, even when a helper (e.g. `schoolPlaybook`) called definePlaybook.
+  return { ...playbook, source: file };
 }
 
 /** Loads an inventory file; its default export must come from `defineInventory`. */

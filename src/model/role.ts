@@ -1,7 +1,6 @@
-import { dirname } from 'node:path';
 import type { Static, TObject } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import { callerFrame, type Task } from '../ops/op.ts';
+import type { Task } from '../ops/op.ts';
 import type { InventorySpec } from './inventory.ts';
 
 /** What a role's task and handler lists are built from: the host's merged, validated vars. */
@@ -15,6 +14,12 @@ export interface RoleContext<V> {
 /** What a user writes in `roles/<name>/index.ts`. */
 export interface RoleSpec<S extends TObject> {
   readonly name: string;
+  /**
+   * The role's folder, which holds its `templates/` and `files/`: `import.meta.dirname` in the role's
+   * `index.ts`. It is given, never guessed, so the role works from a checkout, through a symlink and from
+   * `node_modules` alike. A role without templates or files may leave it out.
+   */
+  readonly dir?: string;
   /** The role's vars as a TypeBox object schema: one declaration gives the JSON Schema and the TS type. */
   readonly schema?: S;
   readonly defaults?: Partial<Static<S>>;
@@ -26,10 +31,9 @@ export interface RoleSpec<S extends TObject> {
   handlers?(context: RoleContext<Static<S>>): readonly Task[];
 }
 
-/** A declared role: its spec plus the folder it lives in (for `templates/` and `files/`). */
+/** A declared role: its spec, with an empty schema when it has no vars. */
 export interface Role<S extends TObject = TObject> extends RoleSpec<S> {
   readonly schema: S;
-  readonly dir: string;
 }
 
 /**
@@ -38,12 +42,12 @@ export interface Role<S extends TObject = TObject> extends RoleSpec<S> {
  * @example
  * export default defineRole({
  *   name: 'motd',
+ *   dir: import.meta.dirname,
  *   schema: Type.Object({ message: Type.String() }),
  *   defaults: { message: 'Welcome' },
  *   tasks: ({ vars }) => [file({ path: '/etc/motd', content: `${vars.message}\n` })],
  * });
  */
 export function defineRole<S extends TObject>(spec: RoleSpec<S>): Role<S> {
-  const file = callerFrame()?.file;
-  return { ...spec, schema: spec.schema ?? (Type.Object({}) as unknown as S), dir: file ? dirname(file) : process.cwd() };
+  return { ...spec, schema: spec.schema ?? (Type.Object({}) as unknown as S) };
 }

@@ -135,14 +135,18 @@ export interface SourceLocation {
   readonly line: number;
 }
 
-/** The first stack frame outside play's own `src/` (and node_modules): the user's code that called us. */
-export function callerFrame(): SourceLocation | undefined {
+/**
+ * The first stack frame outside play's engine (its `src/`, or `dist/src/` when built) and outside `skipFile`:
+ * the role or playbook line that declared a task. Roles installed under `node_modules` are code like any other.
+ */
+export function callerFrame(skipFile?: string): SourceLocation | undefined {
+  const skip = skipFile?.startsWith('file:') ? fileURLToPath(skipFile) : skipFile;
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
   for (const frame of stack) {
     const match = /\(?((?:file:\/\/)?\/[^()]+?):(\d+):\d+\)?$/.exec(frame.trim());
     if (!match) continue;
     const file = match[1].startsWith('file://') ? fileURLToPath(match[1]) : match[1];
-    if (file.startsWith(libraryDir + '/') || file.includes('/node_modules/')) continue;
+    if (file.startsWith(libraryDir + '/') || file === skip) continue;
     return { file, line: Number(match[2]) };
   }
   return undefined;

@@ -6,6 +6,7 @@ import { command, defineRole, directory, file, group, link, line, packages, serv
  */
 export default defineRole({
   name: 'engine',
+  dir: import.meta.dirname,
   schema: Type.Object({ motd: Type.String(), teachers: Type.Array(Type.String()) }),
   defaults: { motd: 'Managed by play', teachers: ['guru1', 'guru2'] },
   tasks: ({ host, vars }) => [

@@ -1,6 +1,6 @@
 import { defineInventory, openVault } from 'play';
 import { CONTROLLER_ADDRESS, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP } from '../test/lab/config.ts';
-import { SMKNH_ACCOUNTS, schoolInventory } from './school.ts';
+import { SMKNH_ACCOUNTS, schoolInventory } from '../roles/school/index.ts';
 
 const [primary, backup] = LAB_HOSTS;
 const subnet = primary.address.replace(/\.\d+$/, '');

@@ -1,5 +1,5 @@
 import { defineInventory, openVault } from 'play';
-import { SMKNH_ACCOUNTS, schoolInventory } from './school.ts';
+import { SMKNH_ACCOUNTS, schoolInventory } from '../roles/school/index.ts';
 
 /**
  * SMK Nurul Huda as in the paper: primary 192.168.30.1, backup 192.168.30.2, VIP 192.168.30.254 on ens32.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SMKNH_ACCOUNTS } from '../../../inventory/school.ts';
+import { SMKNH_ACCOUNTS } from '../../../roles/school/index.ts';
 import { LAB_VAULT } from '../../lab/config.ts';
 import { fromClientAsync } from './client.ts';
 

@@ -9,7 +9,7 @@ import { ValidationError } from '../../../src/errors.ts';
 import { defineInventory, generateSshKey, openVault, selfSignedCertificate } from '../../../src/index.ts';
 import { vi } from 'vitest';
 import site from '../../../playbooks/site.ts';
-import { SMKNH_ACCOUNTS, schoolInventory, type SchoolSite } from '../../../inventory/school.ts';
+import { SMKNH_ACCOUNTS, schoolInventory, type SchoolSite } from '../../../roles/school/index.ts';
 import { generateDkimKey } from '../../../roles/common/mail-auth.ts';
 
 let dir: string;
@@ -145,7 +145,7 @@ describe('the site playbook', () => {
     writeFileSync(
       file,
       `import { defineInventory, openVault } from ${JSON.stringify(join(repo, 'src/index.ts'))};
-import { SMKNH_ACCOUNTS, schoolInventory } from ${JSON.stringify(join(repo, 'inventory/school.ts'))};
+import { SMKNH_ACCOUNTS, schoolInventory } from ${JSON.stringify(join(repo, 'roles/school/index.ts'))};
 const site = ${JSON.stringify({ ...school, accounts: undefined })};
 export default defineInventory({ ...schoolInventory({ ...site, accounts: [...SMKNH_ACCOUNTS, { name: 'operator', fullName: 'Operator' }] }, openVault(${JSON.stringify(vaultPath)}, { generate: true })), ssh: { user: 'root' } });
 `,

@@ -1,6 +1,11 @@
 import type { Vault } from 'play';
 
-/** What differs from one school to the next; everything else in the inventories is derived from it. */
+/**
+ * What differs from one school to the next; everything else in the inventories is derived from it.
+ *
+ * @example
+ * const site: SchoolSite = { schoolName: 'SMK Nurul Huda', domain: 'smknh.sch.id', lanInterface: 'ens32', … };
+ */
 export interface SchoolSite {
   readonly schoolName: string;
   readonly domain: string;
@@ -18,11 +23,11 @@ export interface SchoolSite {
 }
 
 /**
- * The host and group vars of a school's two servers, with every secret taken from its vault. Shared by the
- * school's inventory and the lab's, so both describe the same system.
+ * The host and group vars of a school's two servers, with every secret taken from its vault (the names are
+ * {@link schoolSecretNames}'s). Shared by every school's inventory and the lab's, so all describe the same system.
  *
  * @example
- * const { hosts, groups } = schoolInventory(site, openVault('/etc/play/smknh.json'));
+ * export default defineInventory({ ...schoolInventory(site, openVault('inventory/smknh.vault')), ssh: { user: 'root' } });
  */
 export function schoolInventory(site: SchoolSite, vault: Vault) {
   const server = (haRole: 'primary' | 'backup', lanAddress: string, peerName: string, peerAddress: string) => ({

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connector } from '../src/cli/connect.ts';
 import { compileRun } from '../src/engine/compile.ts';
 import { executeRun } from '../src/engine/run.ts';
-import { defineInventory, definePlaybook, defineRole, packages, service, template, Type, user } from '../src/index.ts';
+import { defineInventory, definePlaybook, defineRole, packages, service, template, Type, user } from 'play';
 import { startSshd } from '../test/support/sshd.ts';
 
 const runs = Number(process.argv[2] ?? 5);

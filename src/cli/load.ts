@@ -21,8 +21,29 @@ export function findPlaybook(name: string, cwd = process.cwd()): string {
   return found;
 }
 
+let typeScriptLoader: 'off' | 'wanted' | 'registered' = 'off';
+
+/**
+ * Lets the loaders below register tsx before they import a user's `.ts` file (the `play` binary calls this;
+ * under a test runner that already loads TypeScript it stays off). The engine itself is built JavaScript.
+ *
+ * @example
+ * enableTypeScriptLoader(); await loadPlaybook('playbooks/site.ts');
+ */
+export function enableTypeScriptLoader(): void {
+  if (typeScriptLoader === 'off') typeScriptLoader = 'wanted';
+}
+
+async function registerTypeScriptLoader(file: string): Promise<void> {
+  if (typeScriptLoader !== 'wanted' || !/\.[cm]?tsx?$/.test(file)) return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  typeScriptLoader = 'registered';
+}
+
 async function importDefault(file: string, what: string): Promise<unknown> {
   try {
+    await registerTypeScriptLoader(file);
     const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
     return module.default;
   } catch (error) {

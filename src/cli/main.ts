@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { PlayError, ValidationError, TemplateError } from '../errors.ts';
 import { compileRun, type CompiledRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
 import { verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
+import { playPackage } from '../package-info.ts';
 import { mask } from '../secret.ts';
 import { parseCliArgs, USAGE, type CliArgs } from './args.ts';
 import { connector } from './connect.ts';
@@ -52,11 +52,6 @@ function jsonReport(report: RunReport) {
   };
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 /**
  * Runs the `play` command and returns its exit code (0 ok, 1 failed/unreachable, 2 invalid input,
  * 3 changes pending under --check --detailed-exitcode).
@@ -73,7 +68,7 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       return ExitCode.ok;
     }
     if (args.version) {
-      streams.stdout.write(`play ${version()}\n`);
+      streams.stdout.write(`play ${playPackage().version}\n`);
       return ExitCode.ok;
     }
     const playbook = await loadPlaybook(findPlaybook(args.playbook!));

@@ -1,4 +1,4 @@
-import { definePlaybook } from '../../../src/index.ts';
+import { definePlaybook } from 'play';
 import inventory from '../../../inventory/lab.ts';
 import dovecot from '../../../roles/dovecot/index.ts';
 import postfix from '../../../roles/postfix/index.ts';

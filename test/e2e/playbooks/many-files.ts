@@ -1,4 +1,4 @@
-import { definePlaybook, directory, file } from '../../../src/index.ts';
+import { definePlaybook, directory, file } from 'play';
 import inventory from '../../../inventory/lab.ts';
 
 const FILES = 150;

@@ -1,4 +1,4 @@
-import { definePlaybook } from '../../../src/index.ts';
+import { definePlaybook } from 'play';
 import inventory from '../../../inventory/lab.ts';
 import keepalived from '../../../roles/keepalived/index.ts';
 

@@ -19,7 +19,7 @@ export interface PlayResult {
  */
 export function play(args: readonly string[], options: { env?: Record<string, string>; onStdout?: (text: string, kill: () => void) => void } = {}): Promise<PlayResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, 'src/cli/play.mjs'), ...args], {
+    const child = spawn(process.execPath, [join(REPO, 'dist/src/cli/play.js'), ...args], {
       cwd: REPO,
       env: { ...process.env, CI: 'true', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

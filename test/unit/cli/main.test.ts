@@ -10,7 +10,7 @@ import { freePort } from '../../support/sshd.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const FIXTURES = join(ROOT, 'test/fixtures/cli');
-const BIN = join(ROOT, 'src/cli/play.mjs');
+const BIN = join(ROOT, 'dist/src/cli/play.js');
 const SECRET_VALUE = 'TOPSECRET-123';
 
 const fixture = (name: string) => join(FIXTURES, name);
@@ -35,7 +35,7 @@ async function play(args: readonly string[], dir: string): Promise<Outcome> {
   return { code, stdout, stderr, ms: performance.now() - started };
 }
 
-/** Runs the real binary (`node src/cli/play.mjs`). */
+/** Runs the real binary (`node dist/src/cli/play.js`, built by `npm run build`). */
 function spawnPlay(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Outcome> {
   const started = performance.now();
   return new Promise((resolvePromise) => {

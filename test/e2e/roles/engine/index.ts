@@ -1,4 +1,4 @@
-import { command, defineRole, directory, file, group, link, line, packages, service, sh, template, Type, user } from '../../../../src/index.ts';
+import { command, defineRole, directory, file, group, link, line, packages, service, sh, template, Type, user } from 'play';
 
 /**
  * The engine's own test role for the lab: a package and its systemd service, templates, plain files, a link,

@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `play` command (built to dist/src/cli/play.js). The engine is plain JavaScript; the TypeScript loader is
+// registered only when a user's playbook, inventory or role (.ts) is about to be loaded.
+import { enableTypeScriptLoader } from './load.ts';
+import { main } from './main.ts';
+
+enableTypeScriptLoader();
+process.exitCode = await main(process.argv.slice(2));

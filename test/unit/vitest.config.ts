@@ -1,0 +1,15 @@
+import { fileURLToPath } from 'node:url';
+import { defaultServerConditions } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+// Unit and SSH tests run the TypeScript sources: `play` and `play/*` resolve to src/ and roles/ through the
+// package's `play-source` export condition (the built dist/ is for the binary and for installed copies).
+export default defineConfig({
+  resolve: { conditions: ['play-source', ...defaultServerConditions] },
+  ssr: { resolve: { conditions: ['play-source', ...defaultServerConditions], externalConditions: ['play-source'] } },
+  test: {
+    root: fileURLToPath(new URL('../..', import.meta.url)),
+    dir: 'test/unit',
+    exclude: ['test/lab/.state*/**', '**/node_modules/**', 'dist/**'],
+  },
+});

@@ -21,7 +21,13 @@ export { user, type UserParams } from './ops/user.ts';
 export { group, type GroupParams } from './ops/group.ts';
 export { command, type CommandParams } from './ops/command.ts';
 export { flushHandlers } from './ops/flush-handlers.ts';
-export type { Task, TaskOptions, Op, Plan, Step, FileDiff } from './ops/op.ts';
+export { task, type Task, type TaskOptions, type Op, type Plan, type Step, type ExecStep, type WriteStep, type FileDiff, type PlanContext, type PrepareContext, type FactReader } from './ops/op.ts';
+
+// What a custom op needs besides `task`: facts to read (probes) and planners that turn them into steps.
+export type { Probe, ProbeOutput, ProbeFamily } from './facts/probe.ts';
+export { pathProbe, contentProbe, type PathState } from './facts/file.ts';
+export { commandSucceedsProbe } from './facts/command-status.ts';
+export { planFile, planAbsent, type WantedFile, type FileAttributes } from './ops/managed-file.ts';
 
 export { sh, raw, quote, joinCommands, ShellCommand } from './connection/sh.ts';
 export { secret, Secret, mask } from './secret.ts';

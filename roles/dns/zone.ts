@@ -1,6 +1,4 @@
-import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { file, sh, type Op, type Plan, type Task } from 'play';
+import { contentProbe, pathProbe, planFile, sh, task, type Op, type Plan, type Task, type TaskOptions } from 'play';
 
 /** One resource record of a zone: owner name relative to the origin (`@` for the apex), type and data. */
 export interface ZoneRecord {
@@ -91,69 +89,38 @@ export function chooseSerial(zone: ZoneContent, currentText: string | undefined,
 }
 
 /** Parameters of {@link zoneFile}. */
-export interface ZoneFileParams {
+export interface ZoneFileParams extends TaskOptions {
   readonly path: string;
   readonly zone: ZoneContent;
   readonly mode?: string;
   readonly owner?: string;
   readonly group?: string;
-  readonly name?: string;
-  readonly notify?: string | readonly string[];
-  readonly tags?: readonly string[];
 }
-
-type AnyProbe = ReturnType<Op['probes']>[number];
 
 /**
  * A primary zone file whose SOA serial changes when, and only when, its records change. The planner reads the
  * host's copy (a fact): if the host's file is what the records give with the serial it already has, nothing
  * changes; otherwise the file is rewritten with {@link nextSerial} (date-based, always above the old serial).
  * No state is kept anywhere but in the zone file itself; the new file is checked with `named-checkzone`
- * before it replaces the old one.
+ * before it replaces the old one. A custom op built from play's public API (`task`, `pathProbe`,
+ * `contentProbe`, `planFile`).
  *
  * @example
  * zoneFile({ path: '/etc/bind/zones/db.smknh.sch.id', zone, notify: 'reload named' })
  */
 export function zoneFile(params: ZoneFileParams): Task {
   const validate = (temp: string) => sh`named-checkzone -q ${params.zone.origin} ${temp}`;
-  const fileParams = { path: params.path, mode: params.mode, owner: params.owner, group: params.group, validate };
-  // The probes of the file op (the path's state and checksum), for the engine to gather in one batch.
-  const fileProbes = file({ ...fileParams, content: '' }).op.probes();
-  const textProbe: AnyProbe = {
-    key: `dns-zone-text:${params.path}`,
-    command: sh`if [ -f ${params.path} ]; then cat ${params.path}; echo x; else exit 3; fi`,
-    // The trailing "x" survives the stripping of final newlines; it is cut off here.
-    parse: (output) => (output.exitCode === 0 ? output.bytes.subarray(0, output.bytes.length - 1).toString('utf8') : undefined),
-  };
   const op: Op = {
     kind: 'zone',
     title: `zone ${params.zone.origin}`,
-    probes: () => [textProbe, ...fileProbes],
+    // The same two facts planFile reads: the path's state and checksum, and (here always) its content.
+    probes: () => [pathProbe(params.path), contentProbe(params.path)],
     async plan(context): Promise<Plan> {
-      const current = (await context.facts.get(textProbe)) as string | undefined;
+      const current = (await context.facts.get(contentProbe(params.path)))?.toString('utf8');
       const serial = chooseSerial(params.zone, current, new Date());
-      const inner = file({ ...fileParams, content: zoneText(params.zone, serial) });
-      return inner.op.plan(context);
+      const content = Buffer.from(zoneText(params.zone, serial));
+      return planFile({ path: params.path, content, mode: params.mode, owner: params.owner, group: params.group, validate }, context);
     },
   };
-  return {
-    name: params.name ?? op.title,
-    op,
-    notify: params.notify === undefined ? [] : typeof params.notify === 'string' ? [params.notify] : [...params.notify],
-    tags: [...(params.tags ?? [])],
-    declaredAt: callerOutsideThisFile(),
-  };
-}
-
-/** `path:line` of the first stack frame outside this file and play's own code: the role that declared the task. */
-function callerOutsideThisFile(): string | undefined {
-  const here = fileURLToPath(import.meta.url);
-  for (const frame of (new Error().stack ?? '').split('\n').slice(1)) {
-    const match = /\(?((?:file:\/\/)?\/[^()]+?):(\d+):\d+\)?$/.exec(frame.trim());
-    if (!match) continue;
-    const path = match[1].startsWith('file://') ? fileURLToPath(match[1]) : match[1];
-    if (path === here || path.includes('/node_modules/') || path.includes('/src/')) continue;
-    return `${relative(process.cwd(), path) || path}:${match[2]}`;
-  }
-  return undefined;
+  return task(op, { ...params, helperFile: import.meta.url });
 }

@@ -116,7 +116,12 @@ export async function planFile(wanted: WantedFile, context: PlanContext): Promis
   };
 }
 
-/** Plans the removal of a path of any type. */
+/**
+ * Plans the removal of a path of any type: unchanged when nothing is there.
+ *
+ * @example
+ * return planAbsent('/etc/apache2/sites-enabled/000-default.conf', context);
+ */
 export async function planAbsent(path: string, context: PlanContext): Promise<Plan> {
   const state = await context.facts.get(pathProbe(path));
   if (state.type === 'absent') return { changed: false, reason: `${path} is absent` };

@@ -115,6 +115,12 @@ export interface TaskOptions {
   readonly notify?: string | readonly string[];
   /** Tags for `--tags`. */
   readonly tags?: readonly string[];
+  /**
+   * For a helper that builds tasks for others (a custom op's function, e.g. `zoneFile`): its own file
+   * (`import.meta.url`), whose lines are skipped when the task's declaring line is looked up, so that errors and
+   * `--list-tasks` name the role that called the helper.
+   */
+  readonly helperFile?: string;
 }
 
 /** An op placed in a playbook or role, with a name, notifications, tags and the line that declared it. */
@@ -152,13 +158,30 @@ export function callerFrame(skipFile?: string): SourceLocation | undefined {
   return undefined;
 }
 
-/** The caller's place as `relative/path.ts:line`, for messages. */
-export function callerLocation(): string | undefined {
-  const frame = callerFrame();
+/** The caller's place as `relative/path.ts:line`, for messages; lines of `skipFile` do not count. */
+export function callerLocation(skipFile?: string): string | undefined {
+  const frame = callerFrame(skipFile);
   return frame ? `${relative(process.cwd(), frame.file) || frame.file}:${frame.line}` : undefined;
 }
 
-/** Wraps an op into a task; the declaring line is taken from the caller's stack frame. */
+/**
+ * Wraps an op into a task: the op plus the options every task takes. The declaring line is the first stack
+ * frame outside play's engine (and outside `options.helperFile`). This is how a custom op becomes usable in a
+ * role's task list.
+ *
+ * @example
+ * // A custom op: the probes it reads, and a plan built from their answers (here by planFile).
+ * export function hostsEntry(params: { address: string; name: string } & TaskOptions): Task {
+ *   const path = '/etc/hosts.d/' + params.name;
+ *   const op: Op = {
+ *     kind: 'hosts-entry',
+ *     title: `hosts entry ${params.name}`,
+ *     probes: () => [pathProbe(path)],
+ *     plan: (context) => planFile({ path, content: Buffer.from(`${params.address} ${params.name}\n`), mode: '0644' }, context),
+ *   };
+ *   return task(op, { ...params, helperFile: import.meta.url });
+ * }
+ */
 export function task(op: Op, options: TaskOptions = {}): Task {
   const notify = options.notify === undefined ? [] : typeof options.notify === 'string' ? [options.notify] : [...options.notify];
   return {
@@ -166,6 +189,6 @@ export function task(op: Op, options: TaskOptions = {}): Task {
     op,
     notify,
     tags: [...(options.tags ?? [])],
-    declaredAt: callerLocation(),
+    declaredAt: callerLocation(options.helperFile),
   };
 }

@@ -1,11 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { generateSshKey, selfSignedCertificate, type CertificatePair, type SecretShape } from 'play';
+import { randomSecret } from '../../src/vault/random-secret.ts';
 import { generateDkimKey } from '../common/mail-auth.ts';
 import type { SchoolSite } from './inventory.ts';
 
 /**
  * How a secret of a school's vault is made: random text of a shape, or a key or certificate made for the site.
  * `tls` and `replication` secrets come in pairs (certificate and key), made together.
+ *
+ * @example
+ * const source: SchoolSecretSource = { kind: 'random', shape: { base64Bytes: 32 } };
  */
 export type SchoolSecretSource =
   | { readonly kind: 'random'; readonly shape: SecretShape }
@@ -14,7 +17,12 @@ export type SchoolSecretSource =
   | { readonly kind: 'ssh-key' }
   | { readonly kind: 'dkim-key' };
 
-/** One secret a school's site needs: its name in the vault, what it is for, and how a new one is made. */
+/**
+ * One secret a school's site needs: its name in the vault, what it is for, and how a new one is made.
+ *
+ * @example
+ * const secret: SchoolSecret = { name: 'dkim_key', purpose: 'postfix signs mail with it', source: { kind: 'dkim-key' } };
+ */
 export interface SchoolSecret {
   readonly name: string;
   readonly purpose: string;
@@ -38,11 +46,16 @@ export const SCHOOL_SECRETS: readonly SchoolSecret[] = [
   { name: 'dkim_key', purpose: 'RSA 2048 key postfix signs the school\'s mail with (DKIM); the zone publishes its public half', source: { kind: 'dkim-key' } },
   { name: 'roundcube_des_key', purpose: 'Roundcube\'s session encryption key (24 characters)', source: { kind: 'random', shape: { length: 24 } } },
   { name: 'dhcp_failover_key', purpose: 'ISC DHCP failover between the servers', source: { kind: 'random', shape: { base64Bytes: 32 } } },
-  { name: 'tls_certificate', purpose: 'the certificate of mail., webmail. and www.<domain> (self-signed until replaced by a CA\'s)', source: { kind: 'tls' } },
+  { name: 'tls_certificate', purpose: 'the TLS certificate of the school\'s mail, webmail and www names (self-signed until a CA\'s replaces it)', source: { kind: 'tls' } },
   { name: 'tls_key', purpose: 'the private key of tls_certificate', source: { kind: 'tls' } },
 ];
 
-/** How an account's password is made: 16 random letters and digits. */
+/**
+ * How an account's password is made: 16 random letters and digits.
+ *
+ * @example
+ * vault.secret(accountSecretName('guru1'), ACCOUNT_PASSWORD_SHAPE)
+ */
 export const ACCOUNT_PASSWORD_SHAPE: SecretShape = { length: 16 };
 
 /**
@@ -111,23 +124,10 @@ export function schoolSecrets(site: SchoolSite, options: { readonly certificate?
   const values: Record<string, string> = {};
   for (const secret of schoolSecretCatalog(site.accounts)) {
     const { source } = secret;
-    if (source.kind === 'random') values[secret.name] = randomSecretValue(source.shape);
+    if (source.kind === 'random') values[secret.name] = randomSecret(source.shape);
     else if (source.kind === 'ssh-key') values[secret.name] = generateSshKey();
     else if (source.kind === 'dkim-key') values[secret.name] = generateDkimKey();
     else values[secret.name] = made[secret.name];
   }
   return values;
-}
-
-const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
-
-function randomSecretValue(shape: SecretShape): string {
-  if ('base64Bytes' in shape) return randomBytes(shape.base64Bytes).toString('base64');
-  let value = '';
-  while (value.length < shape.length) {
-    for (const byte of randomBytes(shape.length * 2)) {
-      if (byte < 256 - (256 % ALPHABET.length) && value.length < shape.length) value += ALPHABET[byte % ALPHABET.length];
-    }
-  }
-  return value;
 }

@@ -16,7 +16,7 @@ const FAILOVER_FIREWALL = {
 export const DhcpVars = Type.Composite([
   SchoolVars,
   Type.Object({
-    dhcpRange: Type.Object({ start: Ipv4, end: Ipv4 }),
+    dhcpRange: Type.Object({ start: Ipv4, end: Ipv4 }, { additionalProperties: false }),
     dhcpFailoverPeer: Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$', description: 'the failover relationship\'s name, the same on both servers' }),
     dhcpDefaultLeaseTime: Type.Integer({ minimum: 60 }),
     dhcpMaxLeaseTime: Type.Integer({ minimum: 60 }),

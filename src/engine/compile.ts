@@ -3,7 +3,7 @@ import { PlayError, TemplateError, ValidationError, placeError } from '../errors
 import type { Task } from '../ops/op.ts';
 import { checkInventory, groupsOf, type Inventory } from '../model/inventory.ts';
 import { selectHosts } from '../model/host-pattern.ts';
-import type { Play, Playbook, RoleUse, TaskList } from '../model/playbook.ts';
+import type { Play, Playbook, TaskList } from '../model/playbook.ts';
 import type { Role } from '../model/role.ts';
 import { validateAgainst } from '../model/schema.ts';
 import { Secret } from '../secret.ts';
@@ -78,8 +78,108 @@ export function inventoryVars(inventory: Inventory, host: string): Record<string
   return Object.assign(merged, inventory.hosts[host].vars);
 }
 
-function roleOf(use: RoleUse): { role: Role<TObject>; vars?: Readonly<Record<string, unknown>>; tags?: readonly string[] } {
-  return 'role' in use ? use : { role: use };
+/** A play's role use taken apart: the role, its params and its tags. */
+interface RoleEntry {
+  readonly role: Role<TObject>;
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly tags?: readonly string[];
+}
+
+/** The keys of a role use written as an object. */
+const ROLE_USE_KEYS = ['role', 'vars', 'tags'];
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Secret);
+
+const isRole = (value: unknown): value is Role<TObject> =>
+  isPlainObject(value) && typeof value.tasks === 'function' && typeof value.name === 'string' && isPlainObject(value.schema);
+
+/** How many single-character edits turn one name into the other (for "did you mean"). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The declared var most like an unknown one, when one is close enough to be a typo of it. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = name.toLowerCase() === lower ? 0 : editDistance(lower, name.toLowerCase());
+    if (!best || distance < best.distance) best = { name, distance };
+  }
+  return best && best.distance <= Math.max(1, Math.floor(key.length / 4)) ? best.name : undefined;
+}
+
+/**
+ * Whether a role's schema takes a var of this name. The top level of a role's schema stays open (a host's
+ * merged vars hold every role's shared inventory vars), so its params are held to the vars it declares, unless
+ * the schema itself asks for more (`additionalProperties` other than false, or `patternProperties`).
+ */
+function declaresVar(schema: TObject, key: string): boolean {
+  if (Object.hasOwn(schema.properties ?? {}, key)) return true;
+  const { additionalProperties, patternProperties } = schema as { additionalProperties?: unknown; patternProperties?: Record<string, unknown> };
+  if (additionalProperties !== undefined && additionalProperties !== false) return true;
+  return Object.keys(patternProperties ?? {}).some((pattern) => new RegExp(pattern, 'u').test(key));
+}
+
+/**
+ * Takes a play's `roles` apart, refusing what TypeScript would have refused (for playbooks in plain JavaScript or
+ * with casts): an entry that is not a role, an unknown key of a `{ role, vars, tags }` entry, and a param the
+ * role's schema does not declare. Returns the entries and the problems, each with its path in the playbook.
+ */
+function roleEntries(play: Play, label: string, playIndex: number): { entries: RoleEntry[]; issues: { path: string; message: string; role?: string }[] } {
+  const entries: RoleEntry[] = [];
+  const issues: { path: string; message: string; role?: string }[] = [];
+  const roles: unknown = play.roles ?? [];
+  if (!Array.isArray(roles)) {
+    issues.push({ path: `plays.${playIndex}.roles`, message: `${label}: roles must be a list of roles` });
+    return { entries, issues };
+  }
+  for (const [index, use] of roles.entries()) {
+    const path = `plays.${playIndex}.roles.${index}`;
+    const role = isPlainObject(use) && 'role' in use ? use.role : use;
+    if (!isRole(role)) {
+      issues.push({ path, message: `${label}: roles entry ${index + 1} is not a role made with defineRole` });
+      continue;
+    }
+    if (role === use) {
+      entries.push({ role });
+      continue;
+    }
+    const written = use as Record<string, unknown>;
+    const { vars: params, tags } = written;
+    const before = issues.length;
+    for (const key of Object.keys(written).filter((k) => !ROLE_USE_KEYS.includes(k))) {
+      issues.push({ path: `${path}.${key}`, role: role.name, message: `${label}: role ${role.name} is used with an unknown key "${key}" (a role use has role, vars and tags)` });
+    }
+    if (params !== undefined && !isPlainObject(params)) {
+      issues.push({ path: `${path}.vars`, role: role.name, message: `${label}: the vars of role ${role.name} must be an object of its vars, got ${Array.isArray(params) ? 'a list' : typeof params}` });
+    } else {
+      const known = Object.keys(role.schema.properties ?? {}).sort();
+      for (const key of Object.keys(params ?? {}).filter((k) => !declaresVar(role.schema, k))) {
+        const guess = nearest(key, known);
+        const listed = known.length > 0 ? `its vars: ${known.join(', ')}` : 'it has no vars';
+        issues.push({
+          path: `${path}.vars.${key}`,
+          role: role.name,
+          message: `${label}: role ${role.name} has no var "${key}" (${guess ? `did you mean "${guess}"? ` : ''}${listed})`,
+        });
+      }
+    }
+    if (tags !== undefined && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) {
+      issues.push({ path: `${path}.tags`, role: role.name, message: `${label}: the tags of role ${role.name} must be a list of strings` });
+    }
+    if (issues.length === before) entries.push({ role, params: params as RoleEntry['params'], tags: tags as RoleEntry['tags'] });
+  }
+  return { entries, issues };
 }
 
 function taskList(list: TaskList | undefined, host: string, vars: Record<string, unknown>, inventory: Inventory): readonly Task[] {
@@ -97,6 +197,11 @@ function playName(play: Play, index: number): string {
   return play.name ?? `play ${index + 1} (${typeof play.hosts === 'string' ? play.hosts : play.hosts.join(', ')})`;
 }
 
+/** A play as messages name it: `play "mail servers"`, or `play 2 (web)` when it has no name. */
+function playLabel(play: Play, index: number): string {
+  return play.name !== undefined ? `play ${JSON.stringify(play.name)}` : playName(play, index);
+}
+
 /**
  * Turns a playbook and an inventory into a run: selects hosts, merges and validates every role's vars per host,
  * builds each host's task list and renders its templates. Throws {@link ValidationError} or
@@ -109,6 +214,17 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
   checkInventory(inventory);
   if (!Array.isArray(playbook.plays) || playbook.plays.length === 0) {
     throw new ValidationError('the playbook has no plays', { file: playbook.source });
+  }
+  // Every play's role uses first: a misspelled param is a mistake in the playbook, whichever hosts are chosen.
+  const uses = playbook.plays.map((play, index) => roleEntries(play, playLabel(play, index), index));
+  const issues = uses.flatMap((u) => u.issues);
+  if (issues.length > 0) {
+    const roles = new Set(issues.map((i) => i.role));
+    throw new ValidationError(
+      issues.map((i) => i.message).join('\n'),
+      { file: playbook.source, role: roles.size === 1 ? [...roles][0] : undefined },
+      issues.map(({ path, message }) => ({ path, message })),
+    );
   }
   const limit = selection.limit !== undefined ? new Set(selectHosts(selection.limit, inventory)) : undefined;
   const plays: CompiledPlay[] = [];
@@ -129,7 +245,7 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
     const work = new Map<string, HostWork>();
     for (const host of hosts) {
       if (!allHosts.includes(host)) allHosts.push(host);
-      work.set(host, await compileHostWork(play, name, host, inventory, selection));
+      work.set(host, await compileHostWork(play, uses[index].entries, name, host, inventory, selection));
     }
     const size = play.serial ?? Math.max(hosts.length, 1);
     const batches: string[][] = [];
@@ -139,7 +255,14 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
   return { inventory, plays, hosts: allHosts };
 }
 
-async function compileHostWork(play: Play, name: string, host: string, inventory: Inventory, selection: Selection): Promise<HostWork> {
+async function compileHostWork(
+  play: Play,
+  roles: readonly RoleEntry[],
+  name: string,
+  host: string,
+  inventory: Inventory,
+  selection: Selection,
+): Promise<HostWork> {
   const base = { ...inventoryVars(inventory, host), ...play.vars };
   const tasks: BoundTask[] = [];
   const handlers: BoundTask[] = [];
@@ -157,9 +280,7 @@ async function compileHostWork(play: Play, name: string, host: string, inventory
       into.push(bound);
     }
   };
-  for (const use of play.roles ?? []) {
-    const { role, vars: params, tags } = roleOf(use);
-    if (!role || typeof role.tasks !== 'function') throw new ValidationError(`${name}: a roles entry is not a role made with defineRole`, { host });
+  for (const { role, params, tags } of roles) {
     const vars = { ...role.defaults, ...base, ...params };
     const issues = validateAgainst(role.schema, vars, 'vars');
     if (issues.length === 0 && role.check) {

@@ -2,18 +2,23 @@ import type { TObject } from '@sinclair/typebox';
 import { callerFrame, type Task } from '../ops/op.ts';
 import type { HealthCheck } from './health.ts';
 import type { Inventory } from './inventory.ts';
-import type { Role, RoleContext } from './role.ts';
+import type { RoleContext } from './role.ts';
+import type { RoleUses } from './role-use.ts';
 
-/** A role as a play uses it: the role alone, or with params (highest precedence) and tags. */
-export type RoleUse =
-  | Role<TObject>
-  | { readonly role: Role<TObject>; readonly vars?: Readonly<Record<string, unknown>>; readonly tags?: readonly string[] };
+export type { RoleUse } from './role-use.ts';
 
 /** A list of tasks, or a function of the host's vars that builds one. */
 export type TaskList = readonly Task[] | ((context: RoleContext<Record<string, unknown>>) => readonly Task[]);
 
-/** One play: which hosts, how many at a time, and the roles and tasks to run on them. */
-export interface Play {
+/**
+ * One play: which hosts, how many at a time, and the roles and tasks to run on them. `R` holds the schema of each
+ * entry of `roles` (inferred by {@link definePlaybook}), so that each role's params are typed by its own schema.
+ * A play declared apart as a plain `Play` no longer knows its roles: give such a play's params with `use()`.
+ *
+ * @example
+ * const mail: Play = { name: 'mail servers', hosts: 'mail', serial: 1, roles: [dns, use(apache, { manageCertificate: false })] };
+ */
+export interface Play<R = readonly TObject[]> {
   readonly name?: string;
   /** Host names, group names or patterns (`all`, `mail:!backup`, `web*`). */
   readonly hosts: string | readonly string[];
@@ -21,18 +26,24 @@ export interface Play {
   readonly serial?: number;
   /** Play params: the highest precedence of vars. */
   readonly vars?: Readonly<Record<string, unknown>>;
-  readonly roles?: readonly RoleUse[];
+  /** The roles in order: a role alone, or `{ role, vars, tags }` whose `vars` the role's schema types. */
+  readonly roles?: RoleUses<R>;
   /** Tasks after the roles'. */
   readonly tasks?: TaskList;
   readonly handlers?: TaskList;
   readonly tags?: readonly string[];
 }
 
-/** What a user writes in `playbooks/<name>.ts`. */
-export interface PlaybookSpec {
+/**
+ * What a user writes in `playbooks/<name>.ts`. `P` holds, per play, the schemas of its roles (inferred).
+ *
+ * @example
+ * const spec: PlaybookSpec = { inventory, plays: [{ hosts: 'all', roles: [motd] }] };
+ */
+export interface PlaybookSpec<P = readonly (readonly TObject[])[]> {
   readonly name?: string;
   readonly inventory: Inventory;
-  readonly plays: readonly Play[];
+  readonly plays: { readonly [K in keyof P]: Play<P[K]> };
   /** What `play verify` checks on the deployed hosts (read-only). */
   readonly verify?: HealthCheck;
 }
@@ -43,7 +54,9 @@ export interface Playbook extends PlaybookSpec {
 }
 
 /**
- * Declares a playbook: its inventory and its plays.
+ * Declares a playbook: its inventory and its plays. Each role's params are checked against that role's schema:
+ * TypeScript infers the roles of every play, so a var the role does not have, or a value of the wrong type, fails
+ * to compile (and the run refuses an unknown var too, for playbooks in plain JavaScript).
  *
  * @example
  * export default definePlaybook({
@@ -51,6 +64,6 @@ export interface Playbook extends PlaybookSpec {
  *   plays: [{ hosts: ['primary', 'backup'], serial: 1, roles: [dns, { role: postfix, vars: { relayHost: '' } }] }],
  * });
  */
-export function definePlaybook(spec: PlaybookSpec): Playbook {
-  return { ...spec, source: callerFrame()?.file };
+export function definePlaybook<P>(spec: PlaybookSpec<P>): Playbook {
+  return { ...(spec as PlaybookSpec), source: callerFrame()?.file };
 }

@@ -11,7 +11,8 @@ describe('vars precedence', () => {
     const seen: Record<string, unknown> = {};
     const role = defineRole({
       name: 'probe',
-      schema: Type.Object({ v: Type.String() }),
+      // Each layer's key is a var of the role: params may only set vars the role's schema declares.
+      schema: Type.Object({ v: Type.String(), ...Object.fromEntries(keys.map((k) => [k, Type.String()])) }),
       defaults: { v: 'defaults', ...Object.fromEntries(keys.map((k) => [k, 'defaults'])) },
       tasks: ({ vars }) => {
         Object.assign(seen, vars);

@@ -1,17 +1,60 @@
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileRun } from '../../src/engine/compile.ts';
 import { ValidationError } from '../../src/errors.ts';
 import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, mask, openVault } from '../../src/index.ts';
-import { SecretUnavailableError } from '../../src/vault.ts';
+import {
+  SecretUnavailableError,
+  TamperedVaultError,
+  VaultLockedError,
+  WrongVaultPassphraseError,
+  readVault,
+  setVaultPasswordFile,
+  setVaultWarningSink,
+  unlockVaults,
+  vaultFormat,
+  writeVault,
+} from '../../src/vault.ts';
+import { forgetTypedPassphrases } from '../../src/vault/passphrase.ts';
 
 let dir: string;
+let warnings: string[];
+let restoreSink: (line: string) => void;
+const envPasswordFile = process.env.PLAY_VAULT_PASSWORD_FILE;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'play-vault-'));
+  warnings = [];
+  restoreSink = setVaultWarningSink((line) => warnings.push(line));
+  delete process.env.PLAY_VAULT_PASSWORD_FILE;
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+  setVaultWarningSink(restoreSink);
+  setVaultPasswordFile(undefined);
+  forgetTypedPassphrases();
+  if (envPasswordFile === undefined) delete process.env.PLAY_VAULT_PASSWORD_FILE;
+  else process.env.PLAY_VAULT_PASSWORD_FILE = envPasswordFile;
+});
+
+/** A password file of mode 0600 holding `passphrase` and a newline. */
+function passwordFile(name: string, passphrase: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `${passphrase}\n`, { mode: 0o600 });
+  return path;
+}
+
+/** The error a function throws. */
+function thrown(run: () => unknown): Error {
+  try {
+    run();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('nothing thrown');
+}
 
 describe('openVault', () => {
   it('reads a secret only when it is revealed, and masks it from then on', () => {
@@ -80,6 +123,143 @@ describe('openVault', () => {
     expect(Buffer.from(key, 'base64')).toHaveLength(32);
     expect(openVault(path).secret('des_key').reveal()).toBe(first);
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ des_key: first, tsig: key });
+  });
+});
+
+describe('openVault on an encrypted vault', () => {
+  it('reads it with the passphrase from PLAY_VAULT_PASSWORD_FILE, lazily, and masks the secret', () => {
+    const path = join(dir, 'smknh.vault');
+    const vault = openVault(path);
+    const later = vault.secret('tsig_key');
+    writeVault(path, { tsig_key: 'encrypted-value-5521' }, 'school passphrase');
+    process.env.PLAY_VAULT_PASSWORD_FILE = passwordFile('pass', 'school passphrase');
+    expect(later.reveal()).toBe('encrypted-value-5521');
+    expect(mask('key is encrypted-value-5521')).toBe('key is ********');
+    expect(warnings).toEqual([]);
+  });
+
+  it('takes the passphrase file from --vault-password-file, then PLAY_VAULT_PASSWORD_FILE, then its own setting', () => {
+    const path = join(dir, 'smknh.vault');
+    writeVault(path, { a: 'value-a' }, 'right');
+    const [right, wrong] = [passwordFile('right', 'right'), passwordFile('wrong', 'wrong')];
+    expect(openVault(path, { passwordFile: right }).secret('a').reveal()).toBe('value-a');
+    process.env.PLAY_VAULT_PASSWORD_FILE = wrong;
+    expect(() => openVault(path, { passwordFile: right }).secret('a').reveal()).toThrow(WrongVaultPassphraseError);
+    process.env.PLAY_VAULT_PASSWORD_FILE = right;
+    setVaultPasswordFile(wrong);
+    expect(() => openVault(path, { passwordFile: right }).secret('a').reveal()).toThrow(WrongVaultPassphraseError);
+    setVaultPasswordFile(right);
+    process.env.PLAY_VAULT_PASSWORD_FILE = wrong;
+    expect(openVault(path, { passwordFile: wrong }).secret('a').reveal()).toBe('value-a');
+  });
+
+  it('without a passphrase, says how to give one (exit code 2)', () => {
+    const path = join(dir, 'smknh.vault');
+    writeVault(path, { a: 'value-a' }, 'right');
+    const error = thrown(() => openVault(path).secret('a').reveal());
+    expect(error).toBeInstanceOf(VaultLockedError);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.message).toBe(`vault ${path} is encrypted: give its passphrase with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE`);
+  });
+
+  it('a wrong passphrase and a changed file are invalid input naming the file, and quote no secret', () => {
+    const path = join(dir, 'smknh.vault');
+    writeVault(path, { a: 'value-a-7781' }, 'right');
+    const wrong = thrown(() => openVault(path, { passwordFile: passwordFile('wrong', 'wrong') }).secret('a').reveal());
+    expect(wrong).toEqual(new WrongVaultPassphraseError(path));
+    const envelope = JSON.parse(readFileSync(path, 'utf8'));
+    envelope.data = `${envelope.data.slice(0, -4)}${envelope.data.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    writeFileSync(path, JSON.stringify(envelope), { mode: 0o600 });
+    const tampered = thrown(() => openVault(path, { passwordFile: passwordFile('right', 'right') }).secret('a').reveal());
+    expect(tampered).toBeInstanceOf(TamperedVaultError);
+    expect(tampered.message).toBe(`vault ${path} was changed since it was written (authentication failed)`);
+  });
+
+  it('refuses a password file others may read, as it refuses such a vault', () => {
+    const path = join(dir, 'smknh.vault');
+    writeVault(path, { a: 'value-a' }, 'right');
+    const open = passwordFile('open', 'right');
+    chmodSync(open, 0o644);
+    expect(() => openVault(path, { passwordFile: open }).secret('a').reveal()).toThrow(`vault password file ${open} is open to others (mode 0644)`);
+  });
+
+  it('with generate, writes new secrets back encrypted, under the same passphrase', () => {
+    const path = join(dir, 'smknh.vault');
+    writeVault(path, { kept: 'kept-value-1' }, 'right');
+    const pass = passwordFile('pass', 'right');
+    const made = openVault(path, { generate: true, passwordFile: pass }).secret('doveadm_password', { length: 32 }).reveal();
+    expect(made).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(vaultFormat(path)).toBe('encrypted');
+    expect(readFileSync(path, 'utf8')).not.toContain(made);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readVault(path, 'right')).toEqual({ kept: 'kept-value-1', doveadm_password: made });
+  });
+
+  it('with generate and a passphrase at hand, makes a new vault encrypted', () => {
+    const path = join(dir, 'new', 'smknh.vault');
+    openVault(path, { generate: true, passwordFile: passwordFile('pass', 'right') }).secret('tsig_key', { base64Bytes: 32 }).reveal();
+    expect(vaultFormat(path)).toBe('encrypted');
+    expect(Object.keys(readVault(path, 'right'))).toEqual(['tsig_key']);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('openVault on a plain-text vault', () => {
+  it('still reads it, and warns once per vault how to encrypt it', () => {
+    const path = join(dir, 'plain.json');
+    writeFileSync(path, JSON.stringify({ a: 'plain-a', b: 'plain-b' }), { mode: 0o600 });
+    expect(openVault(path).secret('a').reveal()).toBe('plain-a');
+    expect(openVault(path).secret('b').reveal()).toBe('plain-b');
+    expect(warnings).toEqual([`play: warning: vault ${path} is plain text: encrypt it with \`play vault encrypt ${path}\``]);
+  });
+
+  it('with generate, keeps it plain text', () => {
+    const path = join(dir, 'plain.json');
+    writeFileSync(path, JSON.stringify({ a: 'plain-a' }), { mode: 0o600 });
+    process.env.PLAY_VAULT_PASSWORD_FILE = passwordFile('pass', 'unused');
+    const made = openVault(path, { generate: true }).secret('b', { length: 8 }).reveal();
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ a: 'plain-a', b: made });
+  });
+});
+
+describe('unlockVaults', () => {
+  const encrypted = (name: string, passphrase: string) => {
+    const path = join(dir, name);
+    writeVault(path, { [`${name}_secret`]: `value-of-${name}` }, passphrase);
+    return path;
+  };
+
+  it('asks once for the vaults that need a passphrase, tries it on the next, and keeps it for reveal()', async () => {
+    const [a, b, c, withFile] = [encrypted('a', 'one'), encrypted('b', 'one'), encrypted('c', 'two'), encrypted('d', 'three')];
+    const plain = join(dir, 'plain.json');
+    writeFileSync(plain, '{"p": "q"}', { mode: 0o600 });
+    const secrets = [openVault(a).secret('a_secret'), openVault(b).secret('b_secret'), openVault(c).secret('c_secret'), openVault(withFile, { passwordFile: passwordFile('pass', 'three') }).secret('d_secret')];
+    openVault(plain);
+    const answers = ['one', 'wrong', 'two'];
+    const asked: string[] = [];
+    let stderr = '';
+    await unlockVaults({ interactive: true, ask: async (question) => (asked.push(question), answers.shift()!), stderr: { write: (t: string) => (stderr += t) } });
+    expect(asked).toEqual([`Vault passphrase for ${a}: `, `Vault passphrase for ${c}: `, `Vault passphrase for ${c}: `]);
+    expect(stderr).toBe(`play: wrong passphrase for vault ${c}, try again\n`);
+    expect(secrets.map((s) => s.reveal())).toEqual(['value-of-a', 'value-of-b', 'value-of-c', 'value-of-d']);
+    // Typed passphrases stay in memory for vaults opened again this run.
+    expect(openVault(c).secret('c_secret').reveal()).toBe('value-of-c');
+  });
+
+  it('gives up after three wrong passphrases', async () => {
+    const a = encrypted('a', 'one');
+    openVault(a);
+    await expect(unlockVaults({ interactive: true, ask: async () => 'wrong', stderr: { write: () => true } })).rejects.toThrow(new WrongVaultPassphraseError(a));
+  });
+
+  it('asks nothing when not interactive (or stdin is no terminal): reading the vault then says how to give the passphrase', async () => {
+    const a = encrypted('a', 'one');
+    const secret = openVault(a).secret('a_secret');
+    let asked = 0;
+    await unlockVaults({ interactive: false, ask: async () => (asked++, 'one') });
+    await unlockVaults({ interactive: true, stdin: Object.assign(Readable.from([]), { isTTY: false }) });
+    expect(asked).toBe(0);
+    expect(() => secret.reveal()).toThrow(new VaultLockedError(a));
   });
 });
 

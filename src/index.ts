@@ -5,6 +5,7 @@
 export { defineInventory, type Inventory, type InventorySpec, type HostSpec } from './model/inventory.ts';
 export { defineRole, type Role, type RoleSpec, type RoleContext } from './model/role.ts';
 export { definePlaybook, type Playbook, type PlaybookSpec, type Play, type RoleUse } from './model/playbook.ts';
+export { use, type RoleParams, type RoleUses } from './model/role-use.ts';
 export type { HealthCheck, HealthHost, HealthRow } from './model/health.ts';
 export { SecretType } from './model/schema.ts';
 export { Type, type Static } from '@sinclair/typebox';
@@ -31,7 +32,16 @@ export { planFile, planAbsent, type WantedFile, type FileAttributes } from './op
 
 export { sh, raw, quote, joinCommands, ShellCommand } from './connection/sh.ts';
 export { secret, Secret, mask } from './secret.ts';
-export { openVault, type Vault, type SecretShape } from './vault.ts';
+export {
+  openVault, readVault, writeVault, vaultFormat, unlockVaults, setVaultPasswordFile,
+  SecretUnavailableError, VaultLockedError, WrongVaultPassphraseError, TamperedVaultError,
+  type Vault, type VaultOptions, type VaultValues, type VaultFormat, type SecretShape,
+} from './vault.ts';
+export { randomSecret } from './vault/random-secret.ts';
+export { askNewPassphrase, canAskHidden, readVaultPasswordFile, type PromptStreams, type VaultPasswordFile } from './vault/passphrase.ts';
+export { compileRun, type CompiledRun, type Selection } from './engine/compile.ts';
+export { validateAgainst, type SchemaIssue } from './model/schema.ts';
+export { playPackage, type PlayPackage } from './package-info.ts';
 export { selfSignedCertificate, certificateProblems, type CertificatePair } from './certificate.ts';
 export { generateSshKey, sshPublicKeyLine } from './ssh-key.ts';
 export { PlayError, ValidationError, TemplateError, ConnectError, CommandError } from './errors.ts';

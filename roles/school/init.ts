@@ -3,10 +3,7 @@ import { mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } f
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { certificateProblems, PlayError, ValidationError, type CertificatePair } from 'play';
-import { playPackage } from '../../src/package-info.ts';
-import { writeVault } from '../../src/vault.ts';
-import { askNewPassphrase, canAskHidden, readVaultPasswordFile, type PromptStreams } from '../../src/vault/passphrase.ts';
+import { askNewPassphrase, canAskHidden, certificateProblems, PlayError, playPackage, readVaultPasswordFile, ValidationError, writeVault, type CertificatePair, type PromptStreams } from 'play';
 import type { SchoolSite } from './inventory.ts';
 import { PROJECT_PASSPHRASE_FILE, projectVaultPath, schoolProjectFiles, type ProjectPassphrase } from './project-files.ts';
 import { schoolSecrets } from './secrets.ts';

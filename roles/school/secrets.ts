@@ -1,5 +1,4 @@
-import { generateSshKey, selfSignedCertificate, type CertificatePair, type SecretShape } from 'play';
-import { randomSecret } from '../../src/vault/random-secret.ts';
+import { generateSshKey, randomSecret, selfSignedCertificate, type CertificatePair, type SecretShape } from 'play';
 import { generateDkimKey } from '../common/mail-auth.ts';
 import type { SchoolSite } from './inventory.ts';
 

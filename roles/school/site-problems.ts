@@ -1,6 +1,4 @@
-import { defineInventory, mask, Secret, Type, ValidationError, type Vault } from 'play';
-import { compileRun } from '../../src/engine/compile.ts';
-import { validateAgainst } from '../../src/model/schema.ts';
+import { compileRun, defineInventory, mask, Secret, Type, validateAgainst, ValidationError, type Vault } from 'play';
 import { AccountName, checkSchoolVars, Ipv4, SchoolVars } from '../common/school.ts';
 import dhcp, { networkBounds } from '../dhcp/index.ts';
 import dns from '../dns/index.ts';

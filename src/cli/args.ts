@@ -19,6 +19,8 @@ export interface CliArgs {
   readonly detailedExitcode: boolean;
   readonly acceptNewHostKeys: boolean;
   readonly knownHosts?: string;
+  /** The file holding the vaults' passphrase (`--vault-password-file`). */
+  readonly vaultPasswordFile?: string;
   readonly help: boolean;
   readonly version: boolean;
 }
@@ -26,6 +28,8 @@ export interface CliArgs {
 /** The usage text, also the README's flag table in short. */
 export const USAGE = `Usage: play PLAYBOOK [options]
        play verify PLAYBOOK [-i FILE] [-l PATTERN] [--json]
+       play init DIR --school NAME --domain DOMAIN …   (a new school's project: play init --help)
+       play vault create|view|edit|set|rotate|rekey|encrypt FILE …   (encrypted vaults: play vault --help)
 
 Runs a playbook (a .ts file; a bare name is looked up in the current folder, then in playbooks/).
 \`play verify\` runs the playbook's health check on the deployed hosts instead: read-only, a table of checks,
@@ -46,6 +50,9 @@ Options:
       --detailed-exitcode     with --check: exit 3 when something would change
       --accept-new-host-keys  trust and record keys of hosts not yet in known_hosts
       --known-hosts FILE      known_hosts file (default ~/.ssh/known_hosts)
+      --vault-password-file FILE
+                              the encrypted vaults' passphrase (else PLAY_VAULT_PASSWORD_FILE, the
+                              inventory's own passwordFile, or a prompt on a terminal)
   -h, --help                  this help
       --version               print the version
 
@@ -85,6 +92,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         'detailed-exitcode': { type: 'boolean', default: false },
         'accept-new-host-keys': { type: 'boolean', default: false },
         'known-hosts': { type: 'string' },
+        'vault-password-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -122,6 +130,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     detailedExitcode: values['detailed-exitcode'] ?? false,
     acceptNewHostKeys: values['accept-new-host-keys'] ?? false,
     knownHosts: values['known-hosts'],
+    vaultPasswordFile: values['vault-password-file'],
     help: values.help ?? false,
     version: values.version ?? false,
   };

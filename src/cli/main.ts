@@ -5,6 +5,7 @@ import { verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
 import { playPackage } from '../package-info.ts';
 import { mask } from '../secret.ts';
+import { setVaultPasswordFile, unlockVaults } from '../vault.ts';
 import { parseCliArgs, USAGE, type CliArgs } from './args.ts';
 import { connector } from './connect.ts';
 import { findPlaybook, loadInventory, loadPlaybook } from './load.ts';
@@ -17,6 +18,8 @@ import { formatRecap } from './reporters/recap.ts';
 export interface CliStreams {
   readonly stdout: { write(text: string): unknown; isTTY?: boolean };
   readonly stderr: { write(text: string): unknown };
+  /** The terminal a passphrase or `play init`'s questions are asked on; process.stdin by default. */
+  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };
 }
 
 /** The `--list-hosts` text: each play and the hosts it would run on, in batches. */
@@ -60,9 +63,13 @@ function jsonReport(report: RunReport) {
  * process.exitCode = await main(['site.ts', '--check']);
  */
 export async function main(argv: readonly string[], streams: CliStreams = process): Promise<number> {
+  // The subcommands with flags of their own, loaded only when asked for.
+  if (argv[0] === 'vault') return (await import('./vault-command.ts')).vaultCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
+  if (argv[0] === 'init') return (await import('../../roles/school/init.ts')).initCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
   let args: CliArgs | undefined;
   try {
     args = parseCliArgs(argv);
+    setVaultPasswordFile(args.vaultPasswordFile);
     if (args.help) {
       streams.stdout.write(`${USAGE}\n`);
       return ExitCode.ok;
@@ -74,13 +81,19 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
     const playbook = await loadPlaybook(findPlaybook(args.playbook!));
     const inventory = args.inventory ? await loadInventory(args.inventory) : playbook.inventory;
     if (!inventory) throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
+    const listing = args.listHosts || args.listTasks;
+    // Secrets are revealed synchronously while vars are validated: an encrypted vault's passphrase is asked now,
+    // on a terminal, when no password file gives it. Listing reads no secret and asks nothing.
+    if (!listing) {
+      const stdin = streams.stdin ?? process.stdin;
+      await unlockVaults({ interactive: !args.json && stdin.isTTY === true, stdin, stderr: streams.stderr });
+    }
     if (args.command === 'verify') {
       const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
       const health = await verifyPlaybook(playbook, inventory, { limit: args.limit, connect });
       streams.stdout.write(args.json ? `${mask(JSON.stringify({ healthy: health.healthy, rows: health.rows, durationMs: Math.round(health.durationMs) }))}\n` : `${mask(formatHealthTable(health))}\n`);
       return health.healthy ? ExitCode.ok : ExitCode.failed;
     }
-    const listing = args.listHosts || args.listTasks;
     const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing });
     if (listing) {
       const text = [args.listHosts ? formatHostList(run) : '', args.listTasks ? formatTaskList(run) : ''].filter(Boolean).join('\n');

@@ -7,8 +7,8 @@ import { until } from './support/wait.ts';
 import { freshLab } from './support/lab.ts';
 import { playJson } from './support/play.ts';
 import { sh } from '../../src/connection/sh.ts';
-import { openVault } from '../../src/vault.ts';
-import { LAB_CLIENT, LAB_HOSTS, LAB_VAULT, LAB_VIP, CONTROLLER_ADDRESS } from '../lab/config.ts';
+import { LAB_CLIENT, LAB_HOSTS, LAB_VIP, CONTROLLER_ADDRESS } from '../lab/config.ts';
+import { labSecret } from '../lab/lab-vault.ts';
 import { onHost, powerCut, powerOn } from '../lab/faults.ts';
 
 const NETWORK = 'test/e2e/playbooks/network.ts';
@@ -93,7 +93,7 @@ describe('dns and dhcp roles on the lab servers', () => {
   });
 
   it('AXFR: refused without the key, served with it (from both servers)', () => {
-    const key = openVault(LAB_VAULT).secret('tsig_key').reveal();
+    const key = labSecret('tsig_key');
     for (const server of [PRIMARY, BACKUP]) {
       const refused = dig(server, 'AXFR', DOMAIN);
       expect(refused).toContain('Transfer failed.');

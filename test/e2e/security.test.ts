@@ -8,7 +8,8 @@ import { selfSignedCertificate } from '../../src/certificate.ts';
 import inventory from '../../inventory/lab.ts';
 import { SSHD_HARDENING } from '../../roles/sshd/index.ts';
 import { REPLICATION_CERTIFICATE } from '../../roles/dovecot/index.ts';
-import { LAB_CA_CERTIFICATE, LAB_CLIENT, LAB_HOSTS, LAB_VAULT, LAB_VIP } from '../lab/config.ts';
+import { LAB_CA_CERTIFICATE, LAB_CLIENT, LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
+import { labSecret } from '../lab/lab-vault.ts';
 import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { onlyHolder, untilVip } from './support/failover.ts';
 import { PEER_BAN_HELPER, PEER_BAN_TABLE } from '../../roles/fail2ban/index.ts';
@@ -26,7 +27,7 @@ const SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts'];
 const { domain } = inventory.groups!.servers.vars as { domain: string };
 const [PRIMARY, BACKUP] = LAB_HOSTS;
 const REPLICATION_PORT = 12345;
-const vaultValue = (name: string) => (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>)[name];
+const vaultValue = labSecret;
 
 /** How many messages of kepsek's INBOX on one server carry this text in their subject. */
 async function countOn(host: string, subject: string): Promise<number> {

@@ -3,7 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
 import inventory from '../../inventory/lab.ts';
-import { LAB_HOSTS, LAB_VAULT } from '../lab/config.ts';
+import { LAB_HOSTS } from '../lab/config.ts';
+import { labSecret } from '../lab/lab-vault.ts';
 import { onHost } from '../lab/faults.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
@@ -60,7 +61,7 @@ describe('the webmail site (roles apache and roundcube) on the lab', () => {
   });
 
   it('presents the school\'s certificate (the vault\'s) on both servers, and refuses TLS 1.1 while 1.2 works', () => {
-    const vaultCertificate = new X509Certificate((JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>).tls_certificate);
+    const vaultCertificate = new X509Certificate(labSecret('tls_certificate'));
     for (const { address } of LAB_HOSTS) {
       const tls12 = handshake(address, 'tls1_2');
       expect(tls12.code, tls12.output).toBe(0);
@@ -95,7 +96,7 @@ describe('the webmail site (roles apache and roundcube) on the lab', () => {
   it('has the same des_key on both servers: the vault\'s, not one Debian generated', async () => {
     const desKeyLine = sh`grep -E ${"^\\$config\\['des_key'\\] *="} /etc/roundcube/config.inc.php`;
     const [primaryLine, backupLine] = await Promise.all([stdoutOf(PRIMARY.name, desKeyLine), stdoutOf(BACKUP.name, desKeyLine)]);
-    const vaultKey = (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>).roundcube_des_key;
+    const vaultKey = labSecret('roundcube_des_key');
     // Only hashes are compared, so a failure never prints the key.
     expect(sha256(primaryLine) === sha256(backupLine)).toBe(true);
     expect(sha256(primaryLine) === sha256(`$config['des_key'] = '${vaultKey}';\n`)).toBe(true);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { SMKNH_ACCOUNTS, type SchoolSite } from '../../roles/school/inventory.ts';
 
 /**
  * Which lab: `PLAY_LAB` (default 30) picks the subnet 198.18.N.0/24 and the names of everything the lab makes,
@@ -50,8 +51,26 @@ export const LAB_CLIENT = {
 /** The school's virtual IP in the lab. */
 export const LAB_VIP = `${subnet}.254`;
 
-/** The lab's vault: random secrets for the school on the lab, and a self-signed certificate (made by lab:up). */
-export const LAB_VAULT = join(STATE_DIR, 'vault.json');
+/** The paper's school (SMK Nurul Huda) on the lab's subnet: what inventory/lab.ts deploys and the lab's vault serves. */
+export const LAB_SITE: SchoolSite = {
+  schoolName: 'SMK Nurul Huda',
+  domain: 'smknh.sch.id',
+  lanInterface: 'eth0',
+  lanNetwork: `${subnet}.0/24`,
+  primaryAddress: LAB_HOSTS[0].address,
+  backupAddress: LAB_HOSTS[1].address,
+  vip: LAB_VIP,
+  router: CONTROLLER_ADDRESS,
+  dhcpRange: { start: `${subnet}.100`, end: `${subnet}.200` },
+  accounts: SMKNH_ACCOUNTS,
+};
+
+/**
+ * The lab's vault, encrypted like a school's (made by lab:up through the same code as `play init`: every secret of
+ * the school's catalog, with a TLS certificate from the lab's CA), and the file holding its passphrase.
+ */
+export const LAB_VAULT = join(STATE_DIR, 'lab.vault');
+export const LAB_VAULT_PASSWORD_FILE = join(STATE_DIR, 'vault-password');
 
 /**
  * The lab's certificate authority, standing in for a public one: it issues the school's certificate (with a CRL

@@ -3,15 +3,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { SshConnection } from '../../src/connection/ssh.ts';
 import { sh } from '../../src/connection/sh.ts';
-import { openVault, type SecretShape } from '../../src/vault.ts';
-import { certificateProblems, issuedCertificate, selfSignedCertificate, type CertificatePair } from '../../src/certificate.ts';
-import { generateSshKey } from '../../src/ssh-key.ts';
-import { generateDkimKey } from '../../roles/common/mail-auth.ts';
 import {
-  BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CA_CERTIFICATE, LAB_CA_KEY, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, LAB_VAULT, LAB_VIP, MACHINE_PACKAGES, MASKED_UNITS,
+  BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, MACHINE_PACKAGES, MASKED_UNITS,
   PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
 } from './config.ts';
 import { hostCgroups, removeHostCgroups } from './cgroup.ts';
+import { writeLabVault } from './lab-vault.ts';
 import { alive, attempt, childrenOf, run, waitFor } from './system.ts';
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
@@ -175,60 +172,6 @@ export async function waitUntilReady(host: LabHost, timeoutMs = 60_000): Promise
     timeoutMs,
     250,
   );
-}
-
-/**
- * The lab's vault: a self-signed certificate for the school's mail names (the same on both servers) and, through
- * the vault's own generation, every random secret the school's inventory asks for. Kept across lab:up runs.
- */
-export function writeLabVault(domain = 'smknh.sch.id'): void {
-  const vault = openVault(LAB_VAULT, { generate: true });
-  const values = existsSync(LAB_VAULT) ? (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>) : {};
-  let changed = false;
-  const ca = labCertificateAuthority();
-  if (!values.tls_key || !values.tls_certificate || !values.tls_certificate.endsWith(ca.certificate)) {
-    const names = ['mail', 'webmail', 'www'].map((n) => `${n}.${domain}`).concat(domain, LAB_VIP);
-    const pair = issuedCertificate({ organization: domain, commonName: `mail.${domain}`, names, days: 825 }, ca, 'http://ca.lab.test/lab.crl');
-    values.tls_key = pair.key;
-    values.tls_certificate = pair.certificate;
-    changed = true;
-  }
-  const servers = LAB_HOSTS.map((h) => h.address);
-  if (!values.replication_key || !values.replication_certificate || certificateProblems({ certificate: values.replication_certificate, key: values.replication_key }, servers).length > 0) {
-    const pair = selfSignedCertificate({ organization: domain, commonName: `replication.${domain}`, names: servers });
-    values.replication_key = pair.key;
-    values.replication_certificate = pair.certificate;
-    changed = true;
-  }
-  if (!values.peer_ban_key) {
-    values.peer_ban_key = generateSshKey();
-    changed = true;
-  }
-  if (!values.dkim_key) {
-    values.dkim_key = generateDkimKey();
-    changed = true;
-  }
-  if (changed) writeFileSync(LAB_VAULT, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
-  const shapes: Record<string, SecretShape> = {
-    tsig_key: { base64Bytes: 32 },
-    dhcp_failover_key: { base64Bytes: 32 },
-    keepalived_password: { length: 8 },
-    doveadm_password: { length: 32 },
-    roundcube_des_key: { length: 24 },
-  };
-  for (const name of ['kepsek', 'guru1', 'guru2', 'guru3', 'guru4']) shapes[`account_${name}`] = { length: 16 };
-  for (const [name, shape] of Object.entries(shapes)) vault.secret(name, shape).reveal();
-}
-
-/** The lab's CA (see {@link LAB_CA_CERTIFICATE}): made once, then read from the state folder. */
-function labCertificateAuthority(): CertificatePair {
-  if (!existsSync(LAB_CA_CERTIFICATE) || !existsSync(LAB_CA_KEY)) {
-    mkdirSync(STATE_DIR, { recursive: true });
-    const ca = selfSignedCertificate({ organization: 'play lab', commonName: 'play lab CA', names: [], days: 3650 });
-    writeFileSync(LAB_CA_KEY, ca.key, { mode: 0o600 });
-    writeFileSync(LAB_CA_CERTIFICATE, ca.certificate);
-  }
-  return { certificate: readFileSync(LAB_CA_CERTIFICATE, 'utf8'), key: readFileSync(LAB_CA_KEY, 'utf8') };
 }
 
 function writeKnownHosts(): void {

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { LAB_VAULT, LAB_VIP } from './config.ts';
+import { LAB_VAULT, LAB_VAULT_PASSWORD_FILE, LAB_VIP } from './config.ts';
 import { labUp } from './lab.ts';
 
 const repo = join(import.meta.dirname, '../..');
@@ -27,8 +27,8 @@ From this machine (the lab's names are not in its DNS, and the certificate is th
   chromium --ignore-certificate-errors --host-resolver-rules="MAP mail.${domain} ${LAB_VIP}" https://mail.${domain}/
 
 Accounts (login = name, mail = name@${domain}): ${accounts.join(', ')}
-Their passwords are random, in the lab's vault (mode 0600), never printed by play; one of them:
-  node -e 'console.log(require("${LAB_VAULT}").account_guru1)'
+Their passwords are random, in the lab's encrypted vault, never printed by play; all of them:
+  PLAY_VAULT_PASSWORD_FILE=${LAB_VAULT_PASSWORD_FILE} npx play vault view --reveal ${LAB_VAULT}
 
 Is the pair healthy (VIP holder, replication, zone serials, DHCP failover, services, certificate)?
   npx play verify site -i inventory/lab.ts

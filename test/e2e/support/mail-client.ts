@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { SMKNH_ACCOUNTS } from '../../../roles/school/index.ts';
-import { LAB_VAULT } from '../../lab/config.ts';
+import { labSecret } from '../../lab/lab-vault.ts';
 import { fromClientAsync } from './client.ts';
 
 /** The names of the lab school's accounts. */
@@ -9,9 +8,7 @@ export const ACCOUNTS: readonly string[] = SMKNH_ACCOUNTS.map((a) => a.name);
 
 /** A lab account's password, read from the lab's vault at test time (never written anywhere). */
 export function password(account: string): string {
-  const value = (JSON.parse(readFileSync(LAB_VAULT, 'utf8')) as Record<string, string>)[`account_${account}`];
-  if (!value) throw new Error(`the lab vault has no account_${account}`);
-  return value;
+  return labSecret(`account_${account}`);
 }
 
 /** Removes every account password (and its base64 form, as in SMTP AUTH LOGIN) from a text shown in a failure. */
@@ -194,10 +191,11 @@ export interface FoundMessage {
 
 /**
  * The messages of an account's INBOX matching IMAP SEARCH criteria (pairs of key and value, e.g.
- * `['SUBJECT', 'Rapor x']`), read over IMAPS (993); waits up to `wait` seconds for delivery.
+ * `['SUBJECT', 'Rapor x']`), read over IMAPS (993); waits up to `wait` seconds for delivery. The password is the lab
+ * school's unless `secret` gives another school's.
  */
-export async function inbox(server: string, account: string, criteria: string[], wait = 30): Promise<FoundMessage[]> {
-  const answer = await py<{ login: string; messages: FoundMessage[] }>({ op: 'imaps-find', host: server, user: account, password: password(account), criteria, wait });
+export async function inbox(server: string, account: string, criteria: string[], wait = 30, secret = password(account)): Promise<FoundMessage[]> {
+  const answer = await py<{ login: string; messages: FoundMessage[] }>({ op: 'imaps-find', host: server, user: account, password: secret, criteria, wait });
   if (answer.login !== 'OK') throw new Error(`IMAPS login of ${account} at ${server}: ${answer.login}`);
   return answer.messages;
 }

@@ -19,6 +19,12 @@ export interface CliArgs {
   readonly detailedExitcode: boolean;
   readonly acceptNewHostKeys: boolean;
   readonly knownHosts?: string;
+  /** Run the handlers notified so far even when a task fails. */
+  readonly forceHandlers: boolean;
+  /** Run only the handlers an earlier run left pending on the hosts. */
+  readonly flushHandlers: boolean;
+  /** Fail at once (exit 1) when another run holds a host's lock, instead of waiting. */
+  readonly noWait: boolean;
   /** The file holding the vaults' passphrase (`--vault-password-file`). */
   readonly vaultPasswordFile?: string;
   readonly help: boolean;
@@ -50,6 +56,9 @@ Options:
       --detailed-exitcode     with --check: exit 3 when something would change
       --accept-new-host-keys  trust and record keys of hosts not yet in known_hosts
       --known-hosts FILE      known_hosts file (default ~/.ssh/known_hosts)
+      --force-handlers        run the handlers notified so far even when a task fails
+      --flush-handlers        run only the handlers an earlier run left pending (a failed or killed run), no tasks
+      --no-wait               when another run holds a host's lock, fail at once (exit 1) instead of waiting
       --vault-password-file FILE
                               the encrypted vaults' passphrase (else PLAY_VAULT_PASSWORD_FILE, the
                               inventory's own passwordFile, or a prompt on a terminal)
@@ -93,6 +102,9 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         'accept-new-host-keys': { type: 'boolean', default: false },
         'known-hosts': { type: 'string' },
         'vault-password-file': { type: 'string' },
+        'force-handlers': { type: 'boolean', default: false },
+        'flush-handlers': { type: 'boolean', default: false },
+        'no-wait': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -105,7 +117,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const command = positionals[0] === 'verify' ? 'verify' : 'run';
   if (command === 'verify') {
     positionals = positionals.slice(1);
-    const runOnly = (['check', 'list-hosts', 'list-tasks', 'detailed-exitcode', 'tags', 'skip-tags'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
+    const runOnly = (['check', 'list-hosts', 'list-tasks', 'detailed-exitcode', 'tags', 'skip-tags', 'force-handlers', 'flush-handlers', 'no-wait'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
     if (runOnly.length) throw new ValidationError(`play verify only reads: --${runOnly[0]} has no meaning there`);
   }
   if (positionals.length > 1) throw new ValidationError(`expected one playbook, got ${positionals.length}: ${positionals.join(' ')}`);
@@ -131,6 +143,9 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     acceptNewHostKeys: values['accept-new-host-keys'] ?? false,
     knownHosts: values['known-hosts'],
     vaultPasswordFile: values['vault-password-file'],
+    forceHandlers: values['force-handlers'] ?? false,
+    flushHandlers: values['flush-handlers'] ?? false,
+    noWait: values['no-wait'] ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
   };

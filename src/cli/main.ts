@@ -103,7 +103,15 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
     const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
     const live = !args.json && streams.stdout.isTTY === true && !process.env.CI ? liveReporter(run.hosts, { diff: args.diff }) : undefined;
     const onEvent = args.json ? undefined : live ? live.onEvent : plainReporter({ write: (t) => streams.stdout.write(t) }, { diff: args.diff });
-    const report = await executeRun(run, { check: args.check, forks: args.forks, connect, onEvent });
+    const report = await executeRun(run, {
+      check: args.check,
+      forks: args.forks,
+      connect,
+      onEvent,
+      forceHandlers: args.forceHandlers,
+      flushHandlersOnly: args.flushHandlers,
+      waitForLock: !args.noWait,
+    });
     await live?.done();
     if (args.json) {
       streams.stdout.write(`${mask(JSON.stringify(jsonReport(report)))}\n`);

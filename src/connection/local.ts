@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Connection, ExecOptions, ExecResult } from './connection.ts';
+import type { Connection, ExecOptions, ExecResult, HeldCommand, HoldOptions } from './connection.ts';
 import type { ShellCommand } from './sh.ts';
 import { becomeRoot } from './become.ts';
 
@@ -40,6 +40,31 @@ export class LocalConnection implements Connection {
         }),
       );
     });
+  }
+
+  hold(command: ShellCommand, options: HoldOptions = {}): HeldCommand {
+    this.commandCount++;
+    const started = performance.now();
+    const child = spawn('/bin/sh', ['-c', becomeRoot(command, this.become).text], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: string[] = [];
+    const err: string[] = [];
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out.push(d);
+      options.onStdout?.(d);
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => err.push(d));
+    child.stdin.on('error', () => {});
+    const exited = new Promise<ExecResult>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ command: command.display, exitCode: code, stdout: out.join(''), stderr: err.join(''), durationMs: performance.now() - started }));
+    });
+    return {
+      exited,
+      release: async () => {
+        child.stdin.end();
+        await exited.catch(() => undefined);
+      },
+    };
   }
 
   async close(): Promise<void> {}

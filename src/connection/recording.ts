@@ -1,4 +1,4 @@
-import type { Connection, ExecOptions, ExecResult } from './connection.ts';
+import type { Connection, ExecOptions, ExecResult, HeldCommand, HoldOptions } from './connection.ts';
 import type { ShellCommand } from './sh.ts';
 
 /** One command a {@link RecordingConnection} saw. */
@@ -40,6 +40,19 @@ export class RecordingConnection implements Connection {
     if (typeof this.target !== 'function') return this.target.exec(command, options);
     const answer = await this.target(recorded);
     return { command: command.display, exitCode: 0, stdout: '', stderr: '', durationMs: 0, ...answer };
+  }
+
+  /** Records the command; a real target holds it, a responder's answer is its whole output (it exits at once). */
+  hold(command: ShellCommand, options: HoldOptions = {}): HeldCommand {
+    this.commands.push({ text: command.text });
+    if (typeof this.target !== 'function') return this.target.hold(command, options);
+    const responder = this.target;
+    const exited = (async () => {
+      const answer = await responder({ text: command.text });
+      if (answer.stdout) options.onStdout?.(answer.stdout);
+      return { command: command.display, exitCode: 0, stdout: '', stderr: '', durationMs: 0, ...answer };
+    })();
+    return { exited, release: async () => void (await exited.catch(() => undefined)) };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
-import type { Connection, ExecOptions, ExecResult } from './connection.ts';
+import type { Connection, ExecOptions, ExecResult, HeldCommand, HoldOptions } from './connection.ts';
 import { ShellCommand, quote } from './sh.ts';
 import { becomeRoot } from './become.ts';
 import { KnownHostsFile, keyTypeOf, knownHostsName } from './known-hosts.ts';
@@ -142,6 +142,47 @@ export class SshConnection implements Connection {
       stdout: Buffer.concat(stdout).toString('utf8'),
       stderr: Buffer.concat(stderr).toString('utf8'),
       durationMs: performance.now() - started,
+    };
+  }
+
+  hold(command: ShellCommand, options: HoldOptions = {}): HeldCommand {
+    this.commandCount++;
+    const started = performance.now();
+    const run = this.become ? becomeRoot(command, true) : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display);
+    // stdin stays open until release(): the command holds what it holds until then, or until sshd sees the
+    // connection close (the controller killed) and closes the command's stdin.
+    const stdin = new PassThrough();
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const exited = (async (): Promise<ExecResult> => {
+      const broken = this.brokenBy();
+      if (broken) throw new ConnectError(`connection lost before: ${command.display}: ${broken.message}`, { host: this.host });
+      let response;
+      try {
+        response = await this.ssh.execCommand(run.text, {
+          stdin,
+          noTrim: true,
+          onStdout: (chunk) => {
+            stdout.push(chunk);
+            options.onStdout?.(chunk.toString('utf8'));
+          },
+          onStderr: (chunk) => stderr.push(chunk),
+        });
+      } catch (error) {
+        throw new ConnectError(`connection lost while running: ${command.display}`, { host: this.host }, { cause: error });
+      }
+      if (response.code === null && response.signal === null) {
+        throw new ConnectError(`connection lost while running: ${command.display}`, { host: this.host }, { cause: this.brokenBy() });
+      }
+      return { command: command.display, exitCode: response.code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), durationMs: performance.now() - started };
+    })();
+    exited.catch(() => undefined);
+    return {
+      exited,
+      release: async () => {
+        stdin.end();
+        await exited.catch(() => undefined);
+      },
     };
   }
 

@@ -9,6 +9,8 @@ export type RunEvent =
   | { readonly type: 'task-planned'; readonly host: string; readonly task: string; readonly summary: string; readonly diff?: string; readonly check: boolean }
   | { readonly type: 'task-end'; readonly result: TaskResult; readonly check: boolean }
   | { readonly type: 'host-unreachable'; readonly host: string; readonly error: string }
+  /** Another run holds the host's lock; this one waits for it (`holder` says who: user@controller, pid, since). */
+  | { readonly type: 'host-waiting'; readonly host: string; readonly holder: string }
   | { readonly type: 'host-end'; readonly host: string; readonly play: string; readonly failed: boolean };
 
 /** A function that receives every {@link RunEvent}. */

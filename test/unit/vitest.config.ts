@@ -10,6 +10,7 @@ export default defineConfig({
   test: {
     root: fileURLToPath(new URL('../..', import.meta.url)),
     dir: 'test/unit',
+    setupFiles: ['test/unit/support/state-dir.ts'],
     exclude: ['test/lab/.state*/**', '**/node_modules/**', 'dist/**'],
   },
 });

@@ -52,6 +52,9 @@ export function liveReporter(hosts: readonly string[], options: { diff: boolean 
       case 'task-planned':
         task.output = `${event.check ? 'would ' : ''}${event.summary}${options.diff && event.diff ? `\n${event.diff}` : ''}`;
         break;
+      case 'host-waiting':
+        task.output = `waiting for the run lock, held by ${event.holder}`;
+        break;
       default:
         break;
     }

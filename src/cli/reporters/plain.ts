@@ -28,6 +28,9 @@ export function plainReporter(out: Output, options: { diff: boolean }): (event: 
         out.write(`${r.host} | ${label} | ${where}${detail}\n`);
         break;
       }
+      case 'host-waiting':
+        out.write(`${event.host} | waiting for the run lock, held by ${event.holder}\n`);
+        break;
       default:
         break;
     }

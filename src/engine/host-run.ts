@@ -1,0 +1,274 @@
+import type { Connection } from '../connection/connection.ts';
+import { ConnectError, placeError } from '../errors.ts';
+import { FactCache } from '../facts/cache.ts';
+import type { Probe } from '../facts/probe.ts';
+import { FLUSH_HANDLERS } from '../ops/flush-handlers.ts';
+import { affectedPaths, type Plan } from '../ops/op.ts';
+import { formatDiff } from '../render/diff.ts';
+import { applySteps } from './apply.ts';
+import type { BoundTask, CompiledPlay, HostWork } from './compile.ts';
+import type { RunListener } from './events.ts';
+import { clearPendingCommand, pendingHandlersProbe, recordPendingCommand, type PendingHandler } from './handler-journal.ts';
+import { takeHostLock, type HostLock } from './host-lock.ts';
+import { hostStatePaths, type HostStatePaths } from './host-state.ts';
+import type { HostRecap, RunReport, TaskResult } from './report.ts';
+
+/** How a host's plays run: what the whole run was told. */
+export interface HostRunOptions {
+  readonly check: boolean;
+  readonly connect: (host: string) => Promise<Connection>;
+  /** Run the handlers notified so far even when a task fails (`--force-handlers`). */
+  readonly forceHandlers?: boolean;
+  /** Run only the handlers an earlier run left pending, no tasks (`--flush-handlers`). */
+  readonly flushHandlersOnly?: boolean;
+  /** Wait for another run's lock (default), or fail at once (`--no-wait`). */
+  readonly waitForLock?: boolean;
+  /** Where play keeps its state on the hosts (default /var/lib/play). */
+  readonly stateRoot?: string;
+}
+
+function probesOf(tasks: readonly BoundTask[]): Probe<unknown>[] {
+  const probes: Probe<unknown>[] = [];
+  for (const bound of tasks) {
+    try {
+      probes.push(...bound.task.op.probes());
+    } catch {
+      // A task that cannot name its probes yet will ask for them when it plans.
+    }
+  }
+  return probes;
+}
+
+/**
+ * One host's part of a run, with its state in one place: the connection and fact cache (kept across plays), the
+ * run lock (taken before the first change, never for a check or a run that changes nothing), and, per play, the
+ * handlers notified and not yet run. Handlers are durable: each one notified is written to the host's journal
+ * before the change that notifies it, and struck out once it has run, so a run that fails or dies still owes
+ * them, and the next run (or `--flush-handlers`) runs them first.
+ *
+ * @example
+ * const host = new HostRun('primary', report, options, emit);
+ * await host.runPlay(play, play.work.get('primary')!);
+ * await host.close();
+ */
+export class HostRun {
+  /** Unreachable or failed: the host takes no further part in the run. */
+  out = false;
+  private connection?: Promise<Connection>;
+  private facts?: FactCache;
+  private lock?: Promise<HostLock>;
+  private readonly paths: HostStatePaths;
+  private readonly recap: HostRecap;
+
+  constructor(
+    readonly host: string,
+    private readonly report: RunReport,
+    private readonly options: HostRunOptions,
+    private readonly emit: RunListener,
+  ) {
+    this.paths = hostStatePaths(host, options.stateRoot);
+    this.recap = report.hosts[host];
+  }
+
+  /** Runs one play's work on this host: pending handlers first, then the tasks, then the handlers they notified. */
+  async runPlay(play: CompiledPlay, work: HostWork): Promise<void> {
+    const started = performance.now();
+    this.emit({ type: 'host-start', host: this.host, play: play.name });
+    const connection = await this.connect(play, started);
+    if (!connection) return;
+    const facts = (this.facts ??= new FactCache(connection));
+    const journal = pendingHandlersProbe(this.paths);
+    const run = new PlayOnHost(this, play, work, connection, facts);
+    let healthy: boolean;
+    try {
+      await facts.gather([journal, ...probesOf(work.tasks)]);
+      healthy = await run.flushPending(await facts.get(journal));
+      if (healthy && !this.options.flushHandlersOnly) healthy = await run.runTasks();
+      if (healthy || this.options.forceHandlers) healthy = (await run.flush()) && healthy;
+    } catch (error) {
+      healthy = run.fail(error);
+    }
+    if (!healthy) this.out = true;
+    this.recap.commands = connection.commandCount;
+    this.recap.durationMs += performance.now() - started;
+    this.emit({ type: 'host-end', host: this.host, play: play.name, failed: !healthy });
+  }
+
+  /** Releases the lock and closes the connection. */
+  async close(): Promise<void> {
+    const lock = await this.lock?.catch(() => undefined);
+    await lock?.release().catch(() => undefined);
+    const connection = await this.connection?.catch(() => undefined);
+    await connection?.close().catch(() => undefined);
+  }
+
+  /** Takes the host's run lock before the first change (once per run); a check never changes anything. */
+  async locked(connection: Connection): Promise<void> {
+    if (this.options.check) return;
+    this.lock ??= takeHostLock(connection, this.paths, {
+      wait: this.options.waitForLock !== false,
+      onWait: (holder) => this.emit({ type: 'host-waiting', host: this.host, holder }),
+    });
+    await this.lock;
+  }
+
+  /** Whether the lock was asked for already (held, or being waited for). */
+  get hasLock(): boolean {
+    return this.lock !== undefined;
+  }
+
+  get check(): boolean {
+    return this.options.check;
+  }
+
+  get state(): HostStatePaths {
+    return this.paths;
+  }
+
+  record(result: TaskResult, check: boolean): void {
+    this.report.tasks.push(result);
+    this.recap[result.status]++;
+    this.emit({ type: 'task-end', result, check });
+  }
+
+  started(event: { play: string; role?: string; task: string; handler: boolean }): void {
+    this.emit({ type: 'task-start', host: this.host, ...event });
+  }
+
+  planned(task: string, plan: Extract<Plan, { changed: true }>, diff: string | undefined): void {
+    this.emit({ type: 'task-planned', host: this.host, task, summary: plan.summary, diff, check: this.options.check });
+  }
+
+  private async connect(play: CompiledPlay, started: number): Promise<Connection | undefined> {
+    try {
+      this.connection ??= this.options.connect(this.host);
+      return await this.connection;
+    } catch (error) {
+      const placed = placeError(error, { host: this.host });
+      this.out = true;
+      this.recap.unreachable++;
+      const result: TaskResult = { host: this.host, play: play.name, task: 'connect', status: 'unreachable', durationMs: performance.now() - started, error: placed.describe() };
+      this.report.tasks.push(result);
+      this.emit({ type: 'host-unreachable', host: this.host, error: placed.describe() });
+      this.emit({ type: 'task-end', result, check: this.options.check });
+      this.emit({ type: 'host-end', host: this.host, play: play.name, failed: true });
+      return undefined;
+    }
+  }
+}
+
+/** One play on one host: its tasks, the handlers notified (in the order of their definitions) and the journal. */
+class PlayOnHost {
+  private readonly notified = new Set<string>();
+  /** Handlers the host's journal owes from an earlier run, by name. */
+  private readonly fromEarlierRun = new Set<string>();
+  /** Check mode: earlier tasks planned changes that were not made. */
+  private pending = false;
+
+  constructor(
+    private readonly host: HostRun,
+    private readonly play: CompiledPlay,
+    private readonly work: HostWork,
+    private readonly connection: Connection,
+    private readonly facts: FactCache,
+  ) {}
+
+  /** Runs, before anything else, the handlers this play's journal entries owe (in definition order). */
+  async flushPending(entries: readonly PendingHandler[]): Promise<boolean> {
+    for (const entry of entries) {
+      if (entry.play !== this.play.name || !this.work.handlers.some((h) => h.task.name === entry.handler)) continue;
+      this.fromEarlierRun.add(entry.handler);
+      this.notified.add(entry.handler);
+    }
+    return this.fromEarlierRun.size === 0 || this.flush();
+  }
+
+  async runTasks(): Promise<boolean> {
+    for (const [index, bound] of this.work.tasks.entries()) {
+      if (!(await this.runTask(bound, this.work.tasks.slice(index), false))) return false;
+    }
+    return true;
+  }
+
+  /** Runs the notified handlers once each, in definition order; each is struck from the journal once it ran. */
+  async flush(): Promise<boolean> {
+    for (const handler of this.work.handlers) {
+      if (!this.notified.delete(handler.task.name)) continue;
+      if (!(await this.runTask(handler, [handler], true))) return false;
+      if (!this.host.check) await this.connection.exec(clearPendingCommand(this.host.state, { play: this.play.name, handler: handler.task.name }));
+      this.fromEarlierRun.delete(handler.task.name);
+    }
+    return true;
+  }
+
+  /** An error outside any task (the journal, the lock): recorded as the host's failure. */
+  fail(error: unknown): false {
+    const placed = placeError(error, { host: this.host.host });
+    const status = placed instanceof ConnectError ? 'unreachable' : 'failed';
+    this.host.record({ host: this.host.host, play: this.play.name, task: 'run', status, durationMs: 0, error: placed.describe() }, this.host.check);
+    return false;
+  }
+
+  private async runTask(bound: BoundTask, remaining: readonly BoundTask[], handler: boolean): Promise<boolean> {
+    const taskStarted = performance.now();
+    const owed = handler && this.fromEarlierRun.has(bound.task.name);
+    const base = { host: this.host.host, play: this.play.name, role: bound.role, task: bound.task.name, ...(handler ? { handler: true } : {}) };
+    this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler });
+    let result: TaskResult;
+    try {
+      if (bound.task.op.kind === FLUSH_HANDLERS) {
+        this.host.record({ ...base, status: 'ok', summary: 'handlers flushed', durationMs: 0 }, this.host.check);
+        return this.flush();
+      }
+      await this.facts.gather(probesOf(remaining));
+      let plan = await this.plan(bound);
+      if (plan.changed && !this.host.check) {
+        await this.lockThenReplan(bound, (fresh) => (plan = fresh));
+      }
+      if (!plan.changed) {
+        result = { ...base, status: 'ok', summary: owed ? `${plan.reason} (pending from an earlier run)` : plan.reason, durationMs: performance.now() - taskStarted };
+      } else {
+        const diff = plan.diffs.map(formatDiff).filter(Boolean).join('\n') || undefined;
+        this.host.planned(bound.task.name, plan, diff);
+        const notify = bound.task.notify.filter((name) => this.work.handlers.some((h) => h.task.name === name));
+        if (this.host.check) {
+          this.pending = true;
+        } else {
+          // Written before the change: a run that fails or dies after it still owes the handler.
+          if (notify.length) await this.connection.exec(recordPendingCommand(this.host.state, notify.map((name) => ({ play: this.play.name, handler: name }))));
+          try {
+            await applySteps(this.connection, plan.steps, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
+          } finally {
+            this.facts.invalidate(affectedPaths(plan.steps));
+          }
+        }
+        for (const name of bound.task.notify) this.notified.add(name);
+        const summary = owed ? `${plan.summary} (pending from an earlier run)` : plan.summary;
+        result = { ...base, status: 'changed', summary, ...(diff ? { diff } : {}), durationMs: performance.now() - taskStarted };
+      }
+    } catch (error) {
+      const placed = placeError(error, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
+      const lost = placed instanceof ConnectError;
+      result = { ...base, status: lost ? 'unreachable' : 'failed', durationMs: performance.now() - taskStarted, error: placed.describe() };
+    }
+    this.host.record(result, this.host.check);
+    return result.status !== 'failed' && result.status !== 'unreachable';
+  }
+
+  private plan(bound: BoundTask): Promise<Plan> {
+    return bound.task.op.plan({ host: this.host.host, vars: bound.vars, roleDir: bound.roleDir, facts: this.facts, earlierChangesPending: this.pending });
+  }
+
+  /**
+   * Takes the lock before the run's first change. Facts read before it may be another run's half-done work, so
+   * they are read again and the task planned anew (it may have nothing left to do).
+   */
+  private async lockThenReplan(bound: BoundTask, replanned: (plan: Plan) => void): Promise<void> {
+    const hadLock = this.host.hasLock;
+    await this.host.locked(this.connection);
+    if (hadLock) return;
+    this.facts.invalidate(undefined);
+    await this.facts.gather(bound.task.op.probes());
+    replanned(await this.plan(bound));
+  }
+}

@@ -145,8 +145,15 @@ export function mailAuthRows(host: string, state: ServerState, expected: Expecte
   ].filter((r): r is HealthRow => r !== undefined);
 }
 
-/** The rows of one server: keepalived, replication, its mail queue, DHCP failover, its certificate. */
+/**
+ * The rows of one server: keepalived, replication, its mail queue, DHCP failover, its certificate. All but the
+ * certificate are state the pair shares, left out of the health gate between serial batches.
+ */
 export function serverRows(host: string, state: ServerState): HealthRow[] {
+  return serverStateRows(host, state).map((r) => (r.check === 'certificate' ? r : { ...r, gate: false }));
+}
+
+function serverStateRows(host: string, state: ServerState): HealthRow[] {
   const queued = Object.entries(state.replicationQueue);
   const waiting = queued.filter(([, n]) => n > 0).map(([k, n]) => `${k.replaceAll('_', ' ')} ${n}`);
   const failedQueue = queued.filter(([k, n]) => k.includes('failed') && n > 0);
@@ -191,20 +198,21 @@ function mailQueueRow(host: string, queue: ServerState['mailQueue']): HealthRow 
   return { check, host, ok: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE, detail: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE ? detail : `${detail}: deliveries are failing (postqueue -p)` };
 }
 
-/** The rows about the pair: exactly one VIP holder, equal zone serials, the same certificate on both. */
+/** The rows about the pair: exactly one VIP holder, equal zone serials, the same certificate on both (not gated). */
 export function pairRows(states: ReadonlyMap<string, ServerState>): HealthRow[] {
   const entries = [...states];
   const holders = entries.filter(([, s]) => s.holdsVip).map(([h]) => h);
   const serials = new Set(entries.map(([, s]) => s.serial));
   const fingerprints = new Set(entries.map(([, s]) => s.certificateFingerprint));
   return [
-    { check: 'vip holder', ok: holders.length === 1, detail: holders.length === 0 ? 'nobody holds the VIP' : holders.join(' and ') },
+    { check: 'vip holder', gate: false, ok: holders.length === 1, detail: holders.length === 0 ? 'nobody holds the VIP' : holders.join(' and ') },
     {
       check: 'zone serial',
+      gate: false,
       ok: entries.length > 0 && serials.size === 1 && !serials.has(''),
       detail: entries.map(([h, s]) => `${h} ${s.serial || 'none'}`).join(', '),
     },
-    { check: 'same certificate', ok: entries.length > 0 && fingerprints.size === 1 && !fingerprints.has(''), detail: fingerprints.size === 1 ? 'on every server' : 'differs between servers' },
+    { check: 'same certificate', gate: false, ok: entries.length > 0 && fingerprints.size === 1 && !fingerprints.has(''), detail: fingerprints.size === 1 ? 'on every server' : 'differs between servers' },
   ];
 }
 
@@ -240,6 +248,8 @@ export function probeRows(servers: readonly { name: string; lanAddress: string }
       rows.push({
         check: 'dhcp offer',
         host: server.name,
+        // A failover peer not yet deployed keeps a new server in its startup state for a while.
+        gate: false,
         ok: seen.length > 0,
         detail: seen.length > 0 ? `offers ${seen[0].address} (seen from ${[...new Set(seen.map((s) => s.viewer))].join(', ')})` : `no offer from ${server.lanAddress} (DHCPDISCOVER from ${[...found.keys()].join(', ')})`,
       });

@@ -23,6 +23,8 @@ export interface CliArgs {
   readonly forceHandlers: boolean;
   /** Run only the handlers an earlier run left pending on the hosts. */
   readonly flushHandlers: boolean;
+  /** Skip the health gate between serial batches. */
+  readonly noGate: boolean;
   /** Fail at once (exit 1) when another run holds a host's lock, instead of waiting. */
   readonly noWait: boolean;
   /** The file holding the vaults' passphrase (`--vault-password-file`). */
@@ -59,6 +61,7 @@ Options:
       --force-handlers        run the handlers notified so far even when a task fails
       --flush-handlers        run only the handlers an earlier run left pending (a failed or killed run), no tasks
       --no-wait               when another run holds a host's lock, fail at once (exit 1) instead of waiting
+      --no-gate               do not run the playbook's health check after each serial batch that changed something
       --vault-password-file FILE
                               the encrypted vaults' passphrase (else PLAY_VAULT_PASSWORD_FILE, the
                               inventory's own passwordFile, or a prompt on a terminal)
@@ -105,6 +108,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         'force-handlers': { type: 'boolean', default: false },
         'flush-handlers': { type: 'boolean', default: false },
         'no-wait': { type: 'boolean', default: false },
+        'no-gate': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -117,7 +121,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const command = positionals[0] === 'verify' ? 'verify' : 'run';
   if (command === 'verify') {
     positionals = positionals.slice(1);
-    const runOnly = (['check', 'list-hosts', 'list-tasks', 'detailed-exitcode', 'tags', 'skip-tags', 'force-handlers', 'flush-handlers', 'no-wait'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
+    const runOnly = (['check', 'list-hosts', 'list-tasks', 'detailed-exitcode', 'tags', 'skip-tags', 'force-handlers', 'flush-handlers', 'no-wait', 'no-gate'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
     if (runOnly.length) throw new ValidationError(`play verify only reads: --${runOnly[0]} has no meaning there`);
   }
   if (positionals.length > 1) throw new ValidationError(`expected one playbook, got ${positionals.length}: ${positionals.join(' ')}`);
@@ -146,6 +150,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     forceHandlers: values['force-handlers'] ?? false,
     flushHandlers: values['flush-handlers'] ?? false,
     noWait: values['no-wait'] ?? false,
+    noGate: values['no-gate'] ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
   };

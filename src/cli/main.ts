@@ -1,7 +1,7 @@
 import { PlayError, ValidationError, TemplateError } from '../errors.ts';
 import { compileRun, type CompiledRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
-import { verifyPlaybook } from '../engine/verify.ts';
+import { healthGate, verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
 import { playPackage } from '../package-info.ts';
 import { mask } from '../secret.ts';
@@ -10,7 +10,7 @@ import { parseCliArgs, USAGE, type CliArgs } from './args.ts';
 import { connector } from './connect.ts';
 import { findPlaybook, loadInventory, loadPlaybook } from './load.ts';
 import { liveReporter } from './reporters/live.ts';
-import { plainReporter } from './reporters/plain.ts';
+import { formatGate, plainReporter } from './reporters/plain.ts';
 import { formatHealthTable } from './reporters/health-table.ts';
 import { formatRecap } from './reporters/recap.ts';
 
@@ -51,6 +51,7 @@ function jsonReport(report: RunReport) {
     check: report.check,
     hosts: Object.fromEntries(Object.entries(report.hosts).map(([h, r]) => [h, { ok: r.ok, changed: r.changed, failed: r.failed, skipped: r.skipped, unreachable: r.unreachable, commands: r.commands, durationMs: Math.round(r.durationMs) }])),
     tasks: report.tasks.map((t) => ({ ...t, durationMs: Math.round(t.durationMs) })),
+    gates: report.gates,
     durationMs: Math.round(report.durationMs),
   };
 }
@@ -111,12 +112,14 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       forceHandlers: args.forceHandlers,
       flushHandlersOnly: args.flushHandlers,
       waitForLock: !args.noWait,
+      gate: playbook.verify && !args.noGate ? healthGate(playbook, inventory, connect) : undefined,
     });
     await live?.done();
     if (args.json) {
       streams.stdout.write(`${mask(JSON.stringify(jsonReport(report)))}\n`);
     } else {
       if (live) printFailures(report, streams);
+      if (live) for (const gate of report.gates.filter((g) => g.failed.length)) streams.stdout.write(`\n${formatGate(gate)}\n`);
       streams.stdout.write(`\n${formatRecap(report)}\n`);
     }
     return exitCodeOf(report, { detailed: args.detailedExitcode });

@@ -30,11 +30,21 @@ export interface HostRecap {
   durationMs: number;
 }
 
+/** What the health gate found after a serial batch that changed something: the failing checks of its hosts. */
+export interface GateResult {
+  readonly hosts: readonly string[];
+  readonly failed: readonly { readonly check: string; readonly host?: string; readonly detail: string }[];
+  /** The hosts of later batches, left untouched because the gate failed. */
+  readonly skipped: readonly string[];
+}
+
 /** Everything a run did: per-host recaps and every task result. */
 export interface RunReport {
   readonly check: boolean;
   readonly hosts: Record<string, HostRecap>;
   readonly tasks: TaskResult[];
+  /** The health gates run between batches, in order. */
+  readonly gates: GateResult[];
   durationMs: number;
 }
 
@@ -64,6 +74,7 @@ export const ExitCode = {
 export function exitCodeOf(report: RunReport, options: { detailed?: boolean } = {}): number {
   const recaps = Object.values(report.hosts);
   if (recaps.some((r) => r.failed > 0 || r.unreachable > 0)) return ExitCode.failed;
+  if (report.gates.some((g) => g.failed.length > 0)) return ExitCode.failed;
   if (options.detailed && report.check && recaps.some((r) => r.changed > 0)) return ExitCode.wouldChange;
   return ExitCode.ok;
 }

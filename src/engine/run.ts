@@ -3,11 +3,27 @@ import type { RunListener } from './events.ts';
 import { HostRun, type HostRunOptions } from './host-run.ts';
 import { emptyRecap, type RunReport } from './report.ts';
 
+/**
+ * The health gate between serial batches: the failing checks of these hosts (read-only, at the protocol level:
+ * the playbook's `verify` limited to them). An empty list lets the run go on to the next batch.
+ */
+export type HealthGate = (hosts: readonly string[]) => Promise<readonly { readonly check: string; readonly host?: string; readonly detail: string }[]>;
+
 /** How to run a compiled playbook. */
 export interface RunOptions extends HostRunOptions {
   /** How many hosts run at once. */
   readonly forks: number;
   readonly onEvent?: RunListener;
+  /**
+   * Checked after each batch in which something changed (never under `check`): a failing check stops the run
+   * before the next batch (exit 1), so a deploy that broke the first server never touches the second.
+   */
+  readonly gate?: HealthGate;
+}
+
+/** How many changes these hosts made so far (tasks and handlers), to tell whether a batch changed anything. */
+function changesOf(report: RunReport, hosts: readonly string[]): number {
+  return hosts.reduce((sum, h) => sum + report.hosts[h].changed, 0);
 }
 
 /** Runs `work` for every item, at most `limit` at a time. */
@@ -30,17 +46,26 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
  */
 export async function executeRun(run: CompiledRun, options: RunOptions): Promise<RunReport> {
   const started = performance.now();
-  const report: RunReport = { check: options.check, hosts: {}, tasks: [], durationMs: 0 };
+  const report: RunReport = { check: options.check, hosts: {}, tasks: [], gates: [], durationMs: 0 };
   for (const host of run.hosts) report.hosts[host] = emptyRecap();
   const emit: RunListener = (event) => options.onEvent?.(event);
   const hosts = new Map<string, HostRun>(run.hosts.map((h) => [h, new HostRun(h, report, options, emit)]));
   try {
-    for (const play of run.plays) {
-      emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
-      for (const batch of play.batches) {
-        const active = batch.filter((h) => !hosts.get(h)!.out);
-        await eachLimited(active, options.forks, (host) => hosts.get(host)!.runPlay(play, play.work.get(host)!));
-      }
+    const batches = run.plays.flatMap((play) => play.batches.map((batch) => ({ play, batch })));
+    let shownPlay: string | undefined;
+    for (const [index, { play, batch }] of batches.entries()) {
+      if (shownPlay !== play.name) emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
+      shownPlay = play.name;
+      const active = batch.filter((h) => !hosts.get(h)!.out);
+      const changedBefore = changesOf(report, active);
+      await eachLimited(active, options.forks, (host) => hosts.get(host)!.runPlay(play, play.work.get(host)!));
+      if (!options.gate || options.check || changesOf(report, active) === changedBefore) continue;
+      const failed = await options.gate(active);
+      const later = [...new Set(batches.slice(index + 1).flatMap((b) => b.batch))];
+      const gate = { hosts: active, failed, skipped: failed.length ? later : [] };
+      report.gates.push(gate);
+      emit({ type: 'gate', ...gate });
+      if (failed.length) break;
     }
   } finally {
     await Promise.all([...hosts.values()].map((h) => h.close()));

@@ -6,6 +6,7 @@ import { checkInventory, type Inventory } from '../model/inventory.ts';
 import type { Playbook } from '../model/playbook.ts';
 import { mask } from '../secret.ts';
 import { inventoryVars } from './compile.ts';
+import type { HealthGate } from './run.ts';
 
 /** What `play verify` found: every row, and whether all of them are ok. */
 export interface HealthReport {
@@ -60,4 +61,22 @@ export async function verifyPlaybook(
   // A check may quote what a server said; nothing it says may show a secret.
   rows = rows.map((r) => ({ ...r, detail: mask(r.detail) }));
   return { rows, healthy: rows.every((r) => r.ok), durationMs: performance.now() - started };
+}
+
+/**
+ * The health gate of a serial run: the playbook's `verify` for one batch's hosts (a new read-only connection to
+ * each), and the checks that failed there. Rows of other hosts (and of the VIP) and rows marked `gate: false` (a
+ * pair's shared state, rightly not ok while only one of the pair is deployed) do not count; a host that cannot be
+ * reached, or a check that threw, does.
+ *
+ * @example
+ * executeRun(run, { ..., gate: healthGate(playbook, inventory, connect) })
+ */
+export function healthGate(playbook: Playbook, inventory: Inventory, connect: (host: string) => Promise<Connection>): HealthGate {
+  return async (hosts) => {
+    const health = await verifyPlaybook(playbook, inventory, { limit: hosts.join(':'), connect });
+    return health.rows
+      .filter((r) => !r.ok && r.gate !== false && (r.host === undefined || hosts.includes(r.host)))
+      .map((r) => ({ check: r.check, ...(r.host !== undefined ? { host: r.host } : {}), detail: r.detail }));
+  };
 }

@@ -8,6 +8,12 @@ export interface HealthRow {
   readonly ok: boolean;
   /** What was found, e.g. `primary`, `serial 2026112701 on both`, `expires in 3649 days`. */
   readonly detail: string;
+  /**
+   * `false` for a row about a pair's shared state that is rightly not ok while only some of its hosts are deployed
+   * (replication with a peer not yet there, DHCP failover, VRRP settling): `play verify` shows it, the health gate
+   * between serial batches leaves it out. Every other row of a batch's hosts is gated.
+   */
+  readonly gate?: boolean;
 }
 
 /** A host as a health check sees it: its inventory vars and a read-only way to ask it things. */

@@ -28,6 +28,9 @@ export function plainReporter(out: Output, options: { diff: boolean }): (event: 
         out.write(`${r.host} | ${label} | ${where}${detail}\n`);
         break;
       }
+      case 'gate':
+        out.write(`${formatGate(event)}\n`);
+        break;
       case 'host-waiting':
         out.write(`${event.host} | waiting for the run lock, held by ${event.holder}\n`);
         break;
@@ -35,6 +38,17 @@ export function plainReporter(out: Output, options: { diff: boolean }): (event: 
         break;
     }
   };
+}
+
+/**
+ * The health gate's verdict after a batch, e.g. `GATE after primary: FAILED, smtp 25 primary: …; the run stops,
+ * backup not touched`.
+ */
+export function formatGate(gate: { hosts: readonly string[]; failed: readonly { check: string; host?: string; detail: string }[]; skipped: readonly string[] }): string {
+  if (gate.failed.length === 0) return `GATE after ${gate.hosts.join(', ')}: ok`;
+  const checks = gate.failed.map((f) => `${f.check}${f.host ? ` ${f.host}` : ''}: ${f.detail}`).join('; ');
+  const stop = gate.skipped.length ? `; the run stops, ${gate.skipped.join(', ')} not touched` : '';
+  return `GATE after ${gate.hosts.join(', ')}: FAILED, ${checks}${stop}`;
 }
 
 function indent(text: string): string {

@@ -39,10 +39,10 @@ describe('the school health check', () => {
     expect(state).toMatchObject({ holdsVip: true, vrrpState: 'MASTER', serial: '2026112701', dhcpState: 'normal', certificateDays: 3650 });
     expect(state.replicationQueue).toEqual({ queued_sync: 0, queued_high: 0, queued_low: 0, queued_failed: 0, queued_full_resync: 0, waiting_failed: 0 });
     expect(serverRows('primary', state)).toEqual([
-      { check: 'keepalived', host: 'primary', ok: true, detail: 'MASTER (active), holds the VIP' },
-      { check: 'replication', host: 'primary', ok: true, detail: 'queue empty; no failed user' },
-      { check: 'mail queue', host: 'primary', ok: true, detail: 'empty' },
-      { check: 'dhcp failover', host: 'primary', ok: true, detail: 'normal (partner normal)' },
+      { check: 'keepalived', gate: false, host: 'primary', ok: true, detail: 'MASTER (active), holds the VIP' },
+      { check: 'replication', gate: false, host: 'primary', ok: true, detail: 'queue empty; no failed user' },
+      { check: 'mail queue', gate: false, host: 'primary', ok: true, detail: 'empty' },
+      { check: 'dhcp failover', gate: false, host: 'primary', ok: true, detail: 'normal (partner normal)' },
       { check: 'certificate', host: 'primary', ok: true, detail: 'expires Nov 25 21:00:00 2036 GMT (3650 days)' },
     ]);
   });
@@ -63,7 +63,7 @@ describe('the school health check', () => {
     expect(serverRows('backup', parseServerState(with_({ keepalived: 'inactive', vrrp_state: '', holds_vip: 'no' })))[0]).toMatchObject({ ok: false, detail: 'no state yet (inactive)' });
     expect(serverRows('backup', parseServerState('holds_vip=no\n'))[1]).toMatchObject({ ok: false, detail: 'no replicator answers' });
     // A young queue is normal (a delivery in flight, a retry in 10 s); postqueue failing is not.
-    expect(serverRows('primary', parseServerState(with_({ mail_queue: '1 8' })))[2]).toEqual({ check: 'mail queue', host: 'primary', ok: true, detail: '1 message, the oldest 8 s old' });
+    expect(serverRows('primary', parseServerState(with_({ mail_queue: '1 8' })))[2]).toEqual({ check: 'mail queue', gate: false, host: 'primary', ok: true, detail: '1 message, the oldest 8 s old' });
     expect(serverRows('primary', parseServerState(HEALTHY.replace(/^mail_queue=.*\n/m, '')))[2]).toMatchObject({ ok: false, detail: 'postqueue -j failed or took over 5 s: is postfix running?' });
   });
 
@@ -71,9 +71,9 @@ describe('the school health check', () => {
     const primary = parseServerState(HEALTHY);
     const backup: ServerState = { ...primary, holdsVip: false };
     expect(pairRows(new Map([['primary', primary], ['backup', backup]]))).toEqual([
-      { check: 'vip holder', ok: true, detail: 'primary' },
-      { check: 'zone serial', ok: true, detail: 'primary 2026112701, backup 2026112701' },
-      { check: 'same certificate', ok: true, detail: 'on every server' },
+      { check: 'vip holder', gate: false, ok: true, detail: 'primary' },
+      { check: 'zone serial', gate: false, ok: true, detail: 'primary 2026112701, backup 2026112701' },
+      { check: 'same certificate', gate: false, ok: true, detail: 'on every server' },
     ]);
     const split = pairRows(new Map([['primary', primary], ['backup', { ...primary, serial: '2026112702', certificateFingerprint: 'EF' }]]));
     expect(split.map((r) => [r.ok, r.detail])).toEqual([
@@ -81,7 +81,7 @@ describe('the school health check', () => {
       [false, 'primary 2026112701, backup 2026112702'],
       [false, 'differs between servers'],
     ]);
-    expect(pairRows(new Map([['backup', backup]]))[0]).toEqual({ check: 'vip holder', ok: false, detail: 'nobody holds the VIP' });
+    expect(pairRows(new Map([['backup', backup]]))[0]).toEqual({ check: 'vip holder', gate: false, ok: false, detail: 'nobody holds the VIP' });
   });
 
   it('the probes of a server: every user service at its own address and at the VIP, an IMAPS login, a DHCP discover', () => {
@@ -113,9 +113,9 @@ describe('the school health check', () => {
     ]);
     expect(probeRows(SERVERS, '198.18.30.254', found)).toEqual([
       { check: 'smtp 25', host: 'primary', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (4 ms)' },
-      { check: 'dhcp offer', host: 'primary', ok: true, detail: 'offers 198.18.30.151 (seen from primary, backup)' },
+      { check: 'dhcp offer', gate: false, host: 'primary', ok: true, detail: 'offers 198.18.30.151 (seen from primary, backup)' },
       { check: 'smtp 25', host: 'backup', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (5 ms)' },
-      { check: 'dhcp offer', host: 'backup', ok: true, detail: 'offers 198.18.30.150 (seen from primary)' },
+      { check: 'dhcp offer', gate: false, host: 'backup', ok: true, detail: 'offers 198.18.30.150 (seen from primary)' },
       { check: 'smtp 25', host: 'vip', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (3 ms from primary, 8 ms from backup)' },
     ]);
   });
@@ -129,6 +129,6 @@ describe('the school health check', () => {
     const rows = probeRows(SERVERS, '198.18.30.254', found);
     expect(rows.find((r) => r.host === 'primary' && r.check === 'smtp 25')).toEqual({ check: 'smtp 25', host: 'primary', ok: false, detail: `198.18.30.1:25 ${stalled} (2001 ms)` });
     expect(rows.find((r) => r.host === 'vip')).toEqual({ check: 'smtp 25', host: 'vip', ok: false, detail: `from primary: 198.18.30.254:25 ${stalled} (2002 ms); from backup: ok (6 ms)` });
-    expect(rows.find((r) => r.host === 'backup' && r.check === 'dhcp offer')).toEqual({ check: 'dhcp offer', host: 'backup', ok: false, detail: 'no offer from 198.18.30.2 (DHCPDISCOVER from primary, backup)' });
+    expect(rows.find((r) => r.host === 'backup' && r.check === 'dhcp offer')).toEqual({ check: 'dhcp offer', gate: false, host: 'backup', ok: false, detail: 'no offer from 198.18.30.2 (DHCPDISCOVER from primary, backup)' });
   });
 });

@@ -1,0 +1,102 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalConnection } from '../../../src/connection/local.ts';
+import { compileRun } from '../../../src/engine/compile.ts';
+import { exitCodeOf } from '../../../src/engine/report.ts';
+import { executeRun, type HealthGate } from '../../../src/engine/run.ts';
+import { formatGate } from '../../../src/cli/reporters/plain.ts';
+import { healthGate } from '../../../src/engine/verify.ts';
+import { defineInventory, definePlaybook, defineRole, file } from '../../../src/index.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'play-gate-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function deploy(gate: HealthGate, options: { check?: boolean } = {}) {
+  const role = defineRole({ name: 'web', tasks: ({ host }) => [file({ path: join(dir, `${host}.conf`), content: 'new\n' })] });
+  const inventory = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local' }, backup: { address: 'localhost', connection: 'local' } } });
+  const playbook = definePlaybook({ inventory, plays: [{ name: 'pair', hosts: ['primary', 'backup'], serial: 1, roles: [role] }] });
+  const asked: string[][] = [];
+  const report = await executeRun(await compileRun(playbook, inventory), {
+    check: options.check ?? false,
+    forks: 10,
+    connect: async (h) => new LocalConnection(h),
+    gate: async (hosts) => {
+      asked.push([...hosts]);
+      return gate(hosts);
+    },
+  });
+  return { report, asked };
+}
+
+describe('the health gate between serial batches', () => {
+  it('a failing check after the first batch stops the run: the next batch is never touched, exit 1, the check named', async () => {
+    const broken = { check: 'smtp 25', host: 'primary', detail: '198.18.30.1:25 banner: no answer within the deadline (2001 ms)' };
+    const { report, asked } = await deploy(async (hosts) => (hosts.includes('primary') ? [broken] : []));
+    expect(asked).toEqual([['primary']]);
+    expect(existsSync(join(dir, 'primary.conf'))).toBe(true);
+    expect(existsSync(join(dir, 'backup.conf'))).toBe(false);
+    expect(report.gates).toEqual([{ hosts: ['primary'], failed: [broken], skipped: ['backup'] }]);
+    expect(report.hosts.backup).toMatchObject({ ok: 0, changed: 0 });
+    expect(exitCodeOf(report)).toBe(1);
+    expect(formatGate(report.gates[0])).toBe('GATE after primary: FAILED, smtp 25 primary: 198.18.30.1:25 banner: no answer within the deadline (2001 ms); the run stops, backup not touched');
+  });
+
+  it('a healthy batch lets the run go on; the gate runs after each batch that changed something', async () => {
+    const { report, asked } = await deploy(async () => []);
+    expect(asked).toEqual([['primary'], ['backup']]);
+    expect(existsSync(join(dir, 'backup.conf'))).toBe(true);
+    expect(exitCodeOf(report)).toBe(0);
+    // A second run changes nothing: no gate at all (a no-op run stays one command per host).
+    const again = await deploy(async () => [{ check: 'never asked', detail: '' }]);
+    expect(again.asked).toEqual([]);
+    expect(exitCodeOf(again.report)).toBe(0);
+  });
+
+  it('--check never runs the gate (nothing was changed)', async () => {
+    const { asked, report } = await deploy(async () => [{ check: 'never asked', detail: '' }], { check: true });
+    expect(asked).toEqual([]);
+    expect(report.gates).toEqual([]);
+  });
+});
+
+describe('healthGate: the playbook verify of a batch, as the gate counts it', () => {
+  const inventory = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local' }, backup: { address: 'localhost', connection: 'local' } } });
+  const gateOf = (rows: { check: string; host?: string; ok: boolean; detail: string; gate?: boolean }[], seen: string[][] = []) =>
+    healthGate(
+      definePlaybook({
+        inventory,
+        plays: [],
+        verify: async (hosts) => {
+          seen.push(hosts.map((h) => h.name));
+          return rows;
+        },
+      }),
+      inventory,
+      async (h) => new LocalConnection(h),
+    );
+
+  it("counts the failing rows of the batch's hosts and the host-less ones, never another host's, the VIP's or gate: false", async () => {
+    const seen: string[][] = [];
+    const failed = await gateOf(
+      [
+        { check: 'smtp 25', host: 'primary', ok: false, detail: 'no banner' },
+        { check: 'imap 143', host: 'primary', ok: true, detail: 'fine' },
+        { check: 'dhcp failover', host: 'primary', ok: false, detail: 'communications-interrupted', gate: false },
+        { check: 'smtp 25', host: 'backup', ok: false, detail: 'not deployed yet' },
+        { check: 'smtp 25', host: 'vip', ok: false, detail: 'moving' },
+        { check: 'health check', ok: false, detail: 'failed: boom' },
+      ],
+      seen,
+    )(['primary']);
+    expect(seen).toEqual([['primary']]);
+    expect(failed).toEqual([
+      { check: 'smtp 25', host: 'primary', detail: 'no banner' },
+      { check: 'health check', detail: 'failed: boom' },
+    ]);
+  });
+});

@@ -52,6 +52,11 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
       expect(first.report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });
       expect(first.report.hosts[host].changed).toBeGreaterThan(50);
     }
+    // The health gate ran after each server's batch, and both were healthy at the protocol level.
+    expect((first.report as unknown as { gates: { hosts: string[]; failed: unknown[] }[] }).gates).toEqual([
+      { hosts: [PRIMARY.name], failed: [], skipped: [] },
+      { hosts: [BACKUP.name], failed: [], skipped: [] },
+    ]);
     started = Date.now();
     const second = await playJson(SITE);
     timings['second run'] = (Date.now() - started) / 1000;
@@ -225,4 +230,30 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     expect(changed).toEqual(['primary: template /etc/postfix/main.cf', 'primary: reload postfix']);
     expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
   });
+
+  it('health gate: a deploy that breaks SMTP on the primary stops before the backup is touched; the VIP moves to the backup and mail keeps flowing at the VIP; a good deploy then repairs the primary', async () => {
+    const broken = await playJson(['test/e2e/playbooks/site-breaks-smtp.ts', '-i', 'inventory/lab.ts']);
+    expect(broken.code, scrub(broken.stdout)).toBe(1);
+    const gates = (broken.report as unknown as { gates: { hosts: string[]; failed: { check: string; host?: string; detail: string }[]; skipped: string[] }[] }).gates;
+    expect(gates).toHaveLength(1);
+    expect(gates[0]).toMatchObject({ hosts: [PRIMARY.name], skipped: [BACKUP.name] });
+    expect(gates[0].failed).toContainEqual(expect.objectContaining({ check: 'smtp 25', host: PRIMARY.name }));
+    expect(broken.report.hosts.backup).toMatchObject({ ok: 0, changed: 0, failed: 0 });
+    expect(await stdoutOf(BACKUP.name, sh`test -e /etc/play-gate-marker && echo touched || echo untouched`)).toBe('untouched\n');
+
+    await untilVip('the backup to take the VIP from the primary whose port 25 is gone', onlyHolder(BACKUP.name), 30_000, performance.now(), 100);
+    const subject = `Selama gangguan ${token()}`;
+    const sent = await swaks(LAB_VIP, [...login('guru1'), '--from', `guru1@${domain}`, '--to', `kepsek@${domain}`, '--header', `Subject: ${subject}`, '--body', 'Tetap terkirim.']);
+    expect(sent.code, sent.output).toBe(0);
+    expect(sent.output).toMatch(/<~ +250 2\.0\.0 Ok: queued/);
+    const [received] = await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]);
+    expect(received, 'the message sent at the VIP during the fault reached kepsek').toBeDefined();
+
+    const repaired = await playJson(SITE);
+    expect(repaired.code, scrub(repaired.stdout)).toBe(0);
+    const changed = repaired.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
+    expect(changed).toEqual(['primary: template /etc/postfix/master.cf', 'primary: reload postfix']);
+    expect((repaired.report as unknown as { gates: { failed: unknown[] }[] }).gates.map((g) => g.failed)).toEqual([[]]);
+    await untilVip('the repaired primary to take the VIP back', onlyHolder(PRIMARY.name), 180_000, performance.now(), 250);
+  }, SITE_TIMEOUT_MS);
 });

@@ -53,6 +53,11 @@ export class CommandError extends PlayError {
   readonly command: string;
   readonly exitCode: number | null;
   readonly stderr: string;
+  /**
+   * True when the failure left the host as it was: the plan's first step failed and it was a write, whose script
+   * renames the new file in only as its very last command (refused by `validate`, arrived incomplete, …).
+   */
+  hostUnchanged = false;
   constructor(
     result: { command: string; exitCode: number | null; stdout: string; stderr: string },
     place: ErrorPlace = {},

@@ -56,7 +56,7 @@ export function writeCommand(step: WriteStep, now = new Date()): ShellCommand {
  */
 export async function applySteps(connection: Connection, steps: readonly Step[], place: ErrorPlace): Promise<ExecResult[]> {
   const results: ExecResult[] = [];
-  for (const step of steps) {
+  for (const [index, step] of steps.entries()) {
     const result =
       step.kind === 'write'
         ? await connection.exec(writeCommand(step), { stdin: step.content })
@@ -70,7 +70,10 @@ export async function applySteps(connection: Connection, steps: readonly Step[],
             ? `the new ${step.path} arrived incomplete (connection dropped?)`
             : `writing ${step.path} failed`
         : 'command failed';
-      throw new CommandError(result, place, what);
+      const error = new CommandError(result, place, what);
+      // A write script renames the new file in only as its last command: its failure left the host as it was.
+      error.hostUnchanged = index === 0 && step.kind === 'write';
+      throw error;
     }
   }
   return results;

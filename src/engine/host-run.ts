@@ -1,5 +1,5 @@
 import type { Connection } from '../connection/connection.ts';
-import { ConnectError, placeError } from '../errors.ts';
+import { CommandError, ConnectError, placeError } from '../errors.ts';
 import { FactCache } from '../facts/cache.ts';
 import type { Probe } from '../facts/probe.ts';
 import { FLUSH_HANDLERS } from '../ops/flush-handlers.ts';
@@ -235,9 +235,16 @@ class PlayOnHost {
           this.pending = true;
         } else {
           // Written before the change: a run that fails or dies after it still owes the handler.
-          if (notify.length) await this.connection.exec(recordPendingCommand(this.host.state, notify.map((name) => ({ play: this.play.name, handler: name }))));
+          const owedNow = notify.filter((name) => !this.notified.has(name)).map((name) => ({ play: this.play.name, handler: name }));
+          if (owedNow.length) await this.connection.exec(recordPendingCommand(this.host.state, owedNow));
           try {
             await applySteps(this.connection, plan.steps, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
+          } catch (error) {
+            // A change refused before it was made (validate said no) owes nothing.
+            if (error instanceof CommandError && error.hostUnchanged) {
+              for (const entry of owedNow) await this.connection.exec(clearPendingCommand(this.host.state, entry));
+            }
+            throw error;
           } finally {
             this.facts.invalidate(affectedPaths(plan.steps));
           }

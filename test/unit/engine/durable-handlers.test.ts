@@ -100,6 +100,24 @@ describe('durable handlers', () => {
     expect(journal()).toBe('');
   });
 
+  it('a change its validate refuses was never made: it owes no handler', async () => {
+    rmSync(join(dir, 'broken'));
+    const refusing = defineRole({
+      name: 'svc',
+      tasks: () => [file({ name: 'config', path: join(dir, 'svc.conf'), content: 'bad\n', validate: (p) => sh`test "$(cat ${p})" != bad`, notify: 'reload svc' })],
+      handlers: () => [command({ name: 'reload svc', cmd: sh`echo reload >> ${join(dir, 'log')}` })],
+    });
+    const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local' } } });
+    const book = definePlaybook({ inventory, plays: [{ name: 'service', hosts: 'alpha', roles: [refusing] }] });
+    const refused = await executeRun(await compileRun(book, inventory), { check: false, forks: 1, connect: async (h) => new LocalConnection(h) });
+    expect(refused.hosts.alpha.failed).toBe(1);
+    expect(refused.tasks[0].error).toContain('validate refused');
+    expect(existsSync(join(dir, 'svc.conf'))).toBe(false);
+    expect(journal()).toBe('');
+    const next = await run();
+    expect(next.tasks.filter((t) => t.handler).map((t) => t.summary ?? '')).not.toContainEqual(expect.stringContaining('pending from an earlier run'));
+  });
+
   it('a failing handler stays owed; a notified handler that ran is struck out', async () => {
     rmSync(join(dir, 'broken'));
     const ok = await run();

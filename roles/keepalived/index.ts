@@ -48,6 +48,11 @@ export const MAIL_STACK_SERVICES: TrackedService[] = [
 
 /** Seconds each tracked service has to answer, all its steps together. */
 export const TRACK_PROBE_TIMEOUT = 1;
+/**
+ * The SCHED_RR priority of keepalived's VRRP process (`vrrp_rt_priority`): adverts leave on time on a loaded
+ * server, so a busy master is never mistaken for a dead one. Its track and notify scripts keep normal scheduling.
+ */
+export const VRRP_REALTIME_PRIORITY = 50;
 
 /** The probe's checks for the tracked services, on 127.0.0.1 (HTTPS asks for the mail host by name). */
 export function trackChecks(services: readonly TrackedService[], mailHost: string): ProbeCheck[] {
@@ -157,7 +162,7 @@ export default defineRole({
         owner: 'root',
         group: 'root',
         mode: '0640',
-        vars: { priority, prefix, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT, replicationGate, gateScript: REPLICATION_GATE_SCRIPT, gateWeight },
+        vars: { priority, prefix, realtimePriority: VRRP_REALTIME_PRIORITY, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT, replicationGate, gateScript: REPLICATION_GATE_SCRIPT, gateWeight },
         // keepalived's own checker on the temp file: syntax, VRID, scripts present and secure, and (exit 5) the
         // mistakes it would otherwise only log and "ignore", such as authentication with VRRPv3.
         validate: (path) => sh`keepalived --config-test -f ${path}`,

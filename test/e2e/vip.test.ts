@@ -149,6 +149,10 @@ describe('keepalived: the school VIP on the lab', () => {
       expect(conf).toMatch(/^\s*check_unicast_src$/m);
       expect(conf).toMatch(new RegExp(`^\\s*${LAB_VIP.replaceAll('.', '\\.')}/24 dev eth0$`, 'm'));
       expect(conf).not.toMatch(/^\s*(vrrp_strict|authentication\b|auth_type|auth_pass)/m);
+      // The VRRP process (keepalived's child) runs SCHED_RR, so a loaded server still adverts on time.
+      expect(conf).toMatch(/^\s*vrrp_rt_priority 50$/m);
+      expect(conf).toMatch(/^\s*vrrp_lower_prio_no_advert$/m);
+      expect(await stdoutOf(host, sh`ps -o cls=,rtprio= --ppid "$(systemctl show -P MainPID keepalived)"`)).toMatch(/^\s*RR\s+50\s*$/m);
       expect(await stdoutOf(host, sh`stat -c '%U %G %a' /etc/keepalived/check-services.sh /etc/keepalived/notify.sh`)).toBe('root root 755\nroot root 755\n');
       expect(await stdoutOf(host, sh`keepalived --config-test -f /etc/keepalived/keepalived.conf && systemctl is-enabled keepalived && systemctl is-active keepalived`)).toBe('enabled\nactive\n');
     }
@@ -188,13 +192,19 @@ describe('keepalived: the school VIP on the lab', () => {
       await new Promise((r) => setTimeout(r, 3000));
       return (await steady.stop()).most === 1 && (await holders()).join() === PRIMARY.name;
     }, 60_000);
+    const transitions = async (host: string) => (await stdoutOf(host, sh`cat /var/log/keepalived-transitions.log`)).split('\n').filter(Boolean);
+    const before = { primary: await transitions(PRIMARY.name), backup: await transitions(BACKUP.name) };
     const watch = watchHolders();
-    // 30 adverts over 3 s claiming priority 254 (every configured one is lower) for our VRID, sent to the master.
+    // 30 adverts over 3 s claiming priority 254 (every configured one is lower) for our VRID, sent to the master:
+    // faster than advert_int, so a master whose advert timer each dropped packet restarted would fall silent.
     await inClient('/usr/bin/python3', [FORGER, LAB_CLIENT.address, PRIMARY.address, String(VRID), '254', LAB_VIP, '30', '0.1'], 20_000);
     await new Promise((r) => setTimeout(r, 1000));
     const { most } = await watch.stop();
     expect(most).toBe(1);
     expect(await holders()).toEqual([PRIMARY.name]);
+    // Not even for a moment between two samples: neither server changed state while the forger sent.
+    expect((await transitions(PRIMARY.name)).slice(before.primary.length), 'the primary\'s transitions during the forgery').toEqual([]);
+    expect((await transitions(BACKUP.name)).slice(before.backup.length), 'the backup\'s transitions during the forgery').toEqual([]);
     // The journal may take a moment to have keepalived's lines.
     await untilVip('the primary to log the forged adverts as not from its peer', async () =>
       (await stdoutOf(PRIMARY.name, sh`journalctl -u keepalived -o cat --no-pager`)).includes(`unicast source address ${LAB_CLIENT.address} not a unicast peer`), 10_000, performance.now(), 500);

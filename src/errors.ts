@@ -62,9 +62,10 @@ export class CommandError extends PlayError {
     result: { command: string; exitCode: number | null; stdout: string; stderr: string },
     place: ErrorPlace = {},
     what = 'command failed',
+    showCommand = true,
   ) {
     const tail = lastLines(result.stderr || result.stdout, 6);
-    super(`${what} (exit ${result.exitCode}): ${result.command}${tail ? `\n${tail}` : ''}`, place);
+    super(`${what} (exit ${result.exitCode})${showCommand ? `: ${result.command}` : ''}${tail ? `\n${tail}` : ''}`, place);
     this.command = mask(result.command);
     this.exitCode = result.exitCode;
     this.stderr = mask(tail);

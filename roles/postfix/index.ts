@@ -1,6 +1,9 @@
-import { command, defineRole, directory, file, packages, SecretType, service, sh, template, Type, type PackagesParams, type ShellCommand } from 'play';
+import { command, defineRole, directory, file, packages, SecretType, service, sh, template, Type, type PackagesParams } from 'play';
 import { Account, AccountName, Ipv4, presentAccounts } from '../common/school.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
+import { postfixConfigSet } from './config-set.ts';
+
+export { postfixConfigSet, POSTFIX_DIR } from './config-set.ts';
 
 /** Postfix's LMTP socket into Dovecot, relative to postfix's queue directory (its chroot). */
 export const LMTP_SOCKET = 'private/dovecot-lmtp';
@@ -44,18 +47,6 @@ export const POSTSCREEN_ACCESS = '/etc/postfix/postscreen-access.cidr';
 
 /** Header checks for mail from outside (port 25): no From with the school's domain. */
 export const INBOUND_HEADER_CHECKS = '/etc/postfix/inbound-header-checks';
-
-/**
- * Checks a candidate main.cf or master.cf the way postfix will read it: both files are copied to a temp
- * config directory with the candidate in place of the installed one, then `postfix -c DIR check` runs, and
- * any warning of `postconf -n` (e.g. an unknown parameter, a typo in a master.cf `-o`) refuses it too.
- * `postfix check` needs a whole config directory, so checking the temp file alone is not possible. In a
- * subshell: the write script runs it as one `if !` condition.
- */
-function postfixCheck(which: 'main.cf' | 'master.cf'): (path: string) => ShellCommand {
-  return (path) =>
-    sh`(d=$(mktemp -d) && cp /etc/postfix/main.cf /etc/postfix/master.cf "$d"/ && cp ${path} "$d"/${which} && postfix -c "$d" check && w=$(postconf -c "$d" -n 2>&1 >/dev/null) && { [ -z "$w" ] || { echo "$w" >&2; false; }; }; rc=$?; rm -rf "$d"; exit $rc)`;
-}
 
 /** A texthash table of names: every line not a comment has a key and a value. */
 const tableCheck = (path: string) => sh`awk '!/^#/ && NF != 2 { exit 1 }' ${path}`;
@@ -142,33 +133,34 @@ export default defineRole({
         validate: (p) => sh`postmap -q ${`From: <kepsek@${vars.domain}>`} regexp:${p} | grep -q '^REJECT'`,
         notify: 'reload postfix',
       }),
-      template({
-        src: 'master.cf.ejs', dest: '/etc/postfix/master.cf', mode: '0644',
-        vars: { dkimMilter, postscreenAccessPath: POSTSCREEN_ACCESS, inboundHeaderChecksPath: INBOUND_HEADER_CHECKS },
-        validate: postfixCheck('master.cf'), notify: 'reload postfix',
-      }),
-      template({
-        src: 'main.cf.ejs',
-        dest: '/etc/postfix/main.cf',
-        mode: '0644',
-        vars: {
-          mailHost,
-          tlsCertificatePath: tlsCertificatePath(vars.domain),
-          tlsKeyPath: tlsKeyPath(vars.domain),
-          lmtpSocket: LMTP_SOCKET,
-          authSocket: AUTH_SOCKET,
-          recipientsPath: RECIPIENTS,
-          senderLoginsPath: SENDER_LOGINS,
-          schoolSendersPath: SCHOOL_SENDERS,
-          outsideBounceText: `mail to other domains is disabled at ${vars.schoolName}`,
-          dkimMilter,
-          tls12Ciphers: TLS12_CIPHERS,
-          postscreenAccessPath: POSTSCREEN_ACCESS,
-          postscreenConnectionLimit: vars.postscreenConnectionLimit,
+      // main.cf and master.cf only make sense together: one set, checked as a whole, reloaded and probed, and
+      // rolled back as a whole if postfix does not survive the reload (./config-set.ts).
+      postfixConfigSet([
+        {
+          path: '/etc/postfix/master.cf', src: 'master.cf.ejs', mode: '0644',
+          vars: { dkimMilter, postscreenAccessPath: POSTSCREEN_ACCESS, inboundHeaderChecksPath: INBOUND_HEADER_CHECKS },
         },
-        validate: postfixCheck('main.cf'),
-        notify: 'reload postfix',
-      }),
+        {
+          path: '/etc/postfix/main.cf',
+          src: 'main.cf.ejs',
+          mode: '0644',
+          vars: {
+            mailHost,
+            tlsCertificatePath: tlsCertificatePath(vars.domain),
+            tlsKeyPath: tlsKeyPath(vars.domain),
+            lmtpSocket: LMTP_SOCKET,
+            authSocket: AUTH_SOCKET,
+            recipientsPath: RECIPIENTS,
+            senderLoginsPath: SENDER_LOGINS,
+            schoolSendersPath: SCHOOL_SENDERS,
+            outsideBounceText: `mail to other domains is disabled at ${vars.schoolName}`,
+            dkimMilter,
+            tls12Ciphers: TLS12_CIPHERS,
+            postscreenAccessPath: POSTSCREEN_ACCESS,
+            postscreenConnectionLimit: vars.postscreenConnectionLimit,
+          },
+        },
+      ]),
       service({ name: 'postfix', state: 'started', enabled: true }),
     ];
   },

@@ -69,8 +69,8 @@ export async function applySteps(connection: Connection, steps: readonly Step[],
           : result.exitCode === CONTENT_INCOMPLETE
             ? `the new ${step.path} arrived incomplete (connection dropped?)`
             : `writing ${step.path} failed`
-        : 'command failed';
-      const error = new CommandError(result, place, what);
+        : (step.failure ?? 'command failed');
+      const error = new CommandError(result, place, what, step.kind === 'write' || step.failure === undefined);
       // A write script renames the new file in only as its last command: its failure left the host as it was.
       error.hostUnchanged = index === 0 && step.kind === 'write';
       throw error;

@@ -203,7 +203,7 @@ export function configSet(params: ConfigSetParams): Task {
       return {
         changed: true,
         summary: `apply config set ${tree} (${changed.map((f) => f.relative).join(', ')}): check, rename in, activate${params.health ? ', probe' : ''}`,
-        steps: [{ kind: 'exec', command: configSetCommand({ ...params, tree }, changed), stdin: Buffer.concat(changed.map((f) => bytesOf(f.content))), affects: changed.map((f) => f.path) }],
+        steps: [{ kind: 'exec', command: configSetCommand({ ...params, tree }, changed), stdin: Buffer.concat(changed.map((f) => bytesOf(f.content))), affects: changed.map((f) => f.path), failure: `applying config set ${tree} failed` }],
         diffs,
       };
     },

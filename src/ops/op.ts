@@ -24,6 +24,11 @@ export interface ExecStep {
    * them are read again. Without it every fact of the host is read again after the step.
    */
   readonly affects?: readonly string[];
+  /**
+   * What the step does, for its failure: `<failure> (exit N)` and the end of stderr, in place of the command
+   * itself (a long script, such as a config set's, that would bury the error).
+   */
+  readonly failure?: string;
 }
 
 /**

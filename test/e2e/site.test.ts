@@ -9,6 +9,7 @@ import { LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
 import { onlyHolder, untilVip } from './support/failover.ts';
+import { watchFromClient } from './support/probe.ts';
 import { lease } from './support/dhcp.ts';
 import { asOutsider, dig, digHeader, serialOf } from './support/dns.ts';
 import { stdoutOf, vipHolders } from './support/hosts.ts';
@@ -220,16 +221,56 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     expect(check.code, scrub(check.stdout)).toBe(3);
     expect(check.stdout).toContain('-disable_vrfy_command = no');
     expect(check.stdout).toContain('+disable_vrfy_command = yes');
-    expect(check.stdout).toMatch(/primary \| would run \| postfix › handler reload postfix/);
+    expect(check.stdout).toMatch(/primary \| would change \| postfix › config set \/etc\/postfix/);
     expect(check.stdout).not.toMatch(/backup \| would (change|run)/);
     expect(await stdoutOf(PRIMARY.name, sh`grep '^disable_vrfy_command' /etc/postfix/main.cf`)).toBe('disable_vrfy_command = no\n');
 
     const fix = await playJson(SITE);
     expect(fix.code, scrub(fix.stdout)).toBe(0);
     const changed = fix.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
-    expect(changed).toEqual(['primary: template /etc/postfix/main.cf', 'primary: reload postfix']);
+    // main.cf and master.cf are one config set: checked together, renamed in, reloaded and probed by the set itself.
+    expect(changed).toEqual(['primary: config set /etc/postfix']);
     expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
   });
+
+  it('rollback: a postfix config set that passes its check but cannot be reloaded (its new listener\'s port is taken) is rolled back: exit 1 with both errors, the old master.cf back, port 25 answering throughout but for a restart', async () => {
+    const original = await stdoutOf(PRIMARY.name, sh`cat /etc/postfix/master.cf`);
+    const holder = "import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 2525)); s.listen()\nwhile True: time.sleep(60)";
+    await stdoutOf(PRIMARY.name, sh`systemd-run --quiet --unit=play-test-port-holder python3 -c ${holder} && for i in $(seq 1 50); do ss -Hltn 'sport = :2525' | grep -q . && exit 0; sleep 0.1; done; exit 1`);
+    const dir = mkdtempSync(join(tmpdir(), 'play-rollback-'));
+    const masterCf = join(dir, 'master.cf');
+    writeFileSync(masterCf, `${original}2525      inet  n       -       y       -       -       smtpd\n`);
+    const watch = watchFromClient([{ kind: 'smtp', label: 'smtp', host: PRIMARY.address, port: 25 }], { every: 0.05, timeout: 1, forSeconds: 120 });
+    let result: Awaited<ReturnType<typeof play>>;
+    const startedAt = Date.now();
+    try {
+      result = await play(['test/e2e/playbooks/postfix-port-taken.ts'], { env: { PLAY_E2E_MASTER_CF: masterCf } });
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await watch.stop();
+      await stdoutOf(PRIMARY.name, sh`systemctl stop play-test-port-holder`);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const output = result.stdout + result.stderr;
+    expect(result.code, scrub(output)).toBe(1);
+    // Both errors: what the activation hit, and that the old files are back with postfix on them.
+    expect(output).toMatch(/activation failed: postfix stopped while reloading:[\s\S]*bind 0\.0\.0\.0 port 2525: Address already in use/);
+    expect(output).toContain('rolled back: the previous files are in place and the service was put back on them');
+    expect(await stdoutOf(PRIMARY.name, sh`cat /etc/postfix/master.cf`)).toBe(original);
+    expect(await stdoutOf(PRIMARY.name, sh`ls -A /etc/postfix | grep -c play-set || true`)).toBe('0\n');
+    expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
+    // Port 25 seen from lab-client every 50 ms: answered before, answered after, and the longest stretch without an
+    // answer is the restart of the master that the taken port killed.
+    const answers = watch.results.filter((r) => r.ok && r.at! * 1000 >= startedAt).map((r) => r.at! * 1000 + r.ms).sort((a, b) => a - b);
+    expect(answers.length).toBeGreaterThan(10);
+    const gap = Math.max(...answers.slice(1).map((t, i) => t - answers[i]));
+    timings['rollback: longest gap in SMTP answers on the primary (ms)'] = Math.round(gap);
+    expect(gap, 'port 25 went unanswered for longer than a restart of postfix').toBeLessThan(5000);
+    // The set left nothing owed: the next site run changes nothing on the primary.
+    const again = await playJson(SITE);
+    expect(again.code, scrub(again.stdout)).toBe(0);
+    expect(again.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`)).toEqual([]);
+  }, SITE_TIMEOUT_MS);
 
   it('health gate: a deploy that breaks SMTP on the primary stops before the backup is touched; the VIP moves to the backup and mail keeps flowing at the VIP; a good deploy then repairs the primary', async () => {
     const broken = await playJson(['test/e2e/playbooks/site-breaks-smtp.ts', '-i', 'inventory/lab.ts']);
@@ -252,7 +293,7 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     const repaired = await playJson(SITE);
     expect(repaired.code, scrub(repaired.stdout)).toBe(0);
     const changed = repaired.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
-    expect(changed).toEqual(['primary: template /etc/postfix/master.cf', 'primary: reload postfix']);
+    expect(changed).toEqual(['primary: config set /etc/postfix']);
     expect((repaired.report as unknown as { gates: { failed: unknown[] }[] }).gates.map((g) => g.failed)).toEqual([[]]);
     await untilVip('the repaired primary to take the VIP back', onlyHolder(PRIMARY.name), 180_000, performance.now(), 250);
   }, SITE_TIMEOUT_MS);

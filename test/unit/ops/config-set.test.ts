@@ -90,7 +90,9 @@ describe('configSet', () => {
         restore: sh`echo "restore saw $(cat ${join(tree, 'main.conf')})" >> ${logFile}`,
       }),
     );
-    expect(message).toContain('exit 96');
+    // The error names the set and ends with the script's own account of what happened, not the script itself.
+    expect(message).toContain(`applying config set ${tree} failed (exit 96)\nactivation failed: bind`);
+    expect(message).not.toContain('trap cleanup EXIT');
     expect(message).toContain('activation failed: bind: Address already in use');
     expect(message).toContain('rolled back: the previous files are in place');
     expect(log().slice(1)).toEqual(['reload saw main new', 'restore saw main old']);

@@ -1,0 +1,64 @@
+import { configSet, sh, type ConfigSetFile, type ShellCommand, type Task, type TaskOptions } from 'play';
+
+/** Postfix's configuration folder: the tree a postfix config set stages whole. */
+export const POSTFIX_DIR = '/etc/postfix';
+
+/**
+ * Makes the running postfix@- instance use its configuration, and fails if it does not survive that:
+ * - postfix running: `systemctl reload postfix@-`, then a wait (at most 5 s) for the master's own
+ *   `reload -- version` line in the journal (it logs that as it handles the SIGHUP; read with `--after-cursor` and
+ *   no match, since systemd 252's journalctl finds nothing when `-t` is combined with it), then 0.3 s for it to bind
+ *   its listeners; a master that could not bind one (a port already taken) has exited by then, and its last
+ *   lines become the error;
+ * - postfix not running: `systemctl restart postfix@-`.
+ */
+export const POSTFIX_ACTIVATE: ShellCommand = sh`if postfix status >/dev/null 2>&1; then
+  cursor=$(journalctl -q -n 0 --show-cursor 2>/dev/null | sed -n 's/^-- cursor: //p')
+  master_log() { [ -n "$cursor" ] && journalctl -q --after-cursor "$cursor" -o short 2>/dev/null | grep -F ' postfix/master[' | sed 's/^.*]: //'; }
+  systemctl reload postfix@- || exit 1
+  seen=
+  for try in $(seq 1 50); do
+    if master_log | grep -q '^reload -- '; then seen=1; break; fi
+    sleep 0.1
+  done
+  sleep 0.3
+  if ! postfix status >/dev/null 2>&1; then
+    echo "postfix stopped while reloading: $(master_log | grep -v '^reload -- ' | tail -n 2)" >&2
+    exit 1
+  fi
+  [ -n "$seen" ] || { echo "postfix's master logged no reload within 5 s" >&2; exit 1; }
+else
+  systemctl restart postfix@-
+fi`;
+
+/** Puts postfix back on the restored files: a reload if its master still runs, else a restart. */
+export const POSTFIX_RESTORE: ShellCommand = sh`if postfix status >/dev/null 2>&1; then systemctl reload postfix@-; else systemctl restart postfix@-; fi`;
+
+/** Port 25 answers with an SMTP banner on loopback (postscreen's 220 greeting). */
+export const SMTP_BANNER_PROBE: ShellCommand = sh`timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/25 && IFS= read -r greeting <&3 && [[ $greeting == 220* ]]'`;
+
+/**
+ * Checks a staged copy of /etc/postfix as postfix will read it: `postfix -c DIR check`, and any warning of
+ * `postconf -c DIR -n` (an unknown parameter, a typo in a master.cf `-o`) refuses it too.
+ */
+export const postfixTreeCheck = (dir: string): ShellCommand =>
+  sh`postfix -c ${dir} check && w=$(postconf -c ${dir} -n 2>&1 >/dev/null) && { [ -z "$w" ] || { echo "$w" >&2; false; }; }`;
+
+/**
+ * Files of /etc/postfix that only make sense together (main.cf and master.cf) as one config set: staged and
+ * checked as a whole, renamed in together, then postfix reloaded and port 25's banner probed. If postfix does not
+ * survive the reload (a listener whose port is taken ends its master) or the banner does not come within 10 s,
+ * the previous files go back, postfix is reloaded (or restarted) on them, and the task fails with both errors.
+ */
+export function postfixConfigSet(files: readonly ConfigSetFile[], options: TaskOptions = {}): Task {
+  return configSet({
+    ...options,
+    tree: POSTFIX_DIR,
+    files,
+    validate: postfixTreeCheck,
+    activate: POSTFIX_ACTIVATE,
+    restore: POSTFIX_RESTORE,
+    health: SMTP_BANNER_PROBE,
+    healthSeconds: 10,
+  });
+}

@@ -15,17 +15,28 @@ export const POSTFIX_DIR = '/etc/postfix';
 export const POSTFIX_ACTIVATE: ShellCommand = sh`if postfix status >/dev/null 2>&1; then
   cursor=$(journalctl -q -n 0 --show-cursor 2>/dev/null | sed -n 's/^-- cursor: //p')
   master_log() { [ -n "$cursor" ] && journalctl -q --after-cursor "$cursor" -o short 2>/dev/null | grep -F ' postfix/master[' | sed 's/^.*]: //'; }
-  systemctl reload postfix@- || exit 1
+  # The reload's own command may fail when the master dies under it: the master's fate is looked at either way.
+  reloaded=$(systemctl reload postfix@- 2>&1); reload_status=$?
   seen=
   for try in $(seq 1 50); do
     if master_log | grep -q '^reload -- '; then seen=1; break; fi
+    [ "$reload_status" -eq 0 ] || break
     sleep 0.1
   done
   sleep 0.3
   if ! postfix status >/dev/null 2>&1; then
-    echo "postfix stopped while reloading: $(master_log | grep -v '^reload -- ' | tail -n 2)" >&2
+    # The master logged why before it exited; journald may take a moment to store it on a busy server.
+    why=
+    for try in $(seq 1 30); do
+      why=$(master_log | grep -E '^(fatal|panic|error): ' | tail -n 2)
+      [ -n "$why" ] && break
+      sleep 0.1
+    done
+    [ -n "$why" ] || why="its master exited and logged no reason"
+    echo "postfix stopped while reloading: $why" >&2
     exit 1
   fi
+  [ "$reload_status" -eq 0 ] || { printf '%s\n' "$reloaded" >&2; exit 1; }
   [ -n "$seen" ] || { echo "postfix's master logged no reload within 5 s" >&2; exit 1; }
 else
   systemctl restart postfix@-

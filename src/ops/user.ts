@@ -147,7 +147,15 @@ export function user(params: UserParams): Task {
       if (params.state === 'absent') {
         if (!current) return { changed: false, reason: `user ${name} does not exist` };
         const flags = params.removeHome ? ['-r'] : [];
-        return { changed: true, summary: `remove user ${name}`, steps: [{ kind: 'exec', command: sh`userdel ${[...flags, '--', name]}` }], diffs: [] };
+        // userdel refuses (exit 8) while a process runs as the user: a mail session, a replication sync started a
+        // moment ago. Those are ended first (TERM, then KILL on a retry), and userdel tried again.
+        const uid = String(current.uid);
+        return {
+          changed: true,
+          summary: `remove user ${name}`,
+          steps: [{ kind: 'exec', command: sh`signal=TERM; for try in 1 2 3 4 5; do pkill -$signal -U ${uid} && sleep 0.2; userdel ${[...flags, '--', name]} && exit 0; rc=$?; [ "$rc" -eq 8 ] || exit "$rc"; signal=KILL; done; exit 8` }],
+          diffs: [],
+        };
       }
       if (!current) {
         const flags: string[] = [params.createHome === false ? '-M' : '-m'];

@@ -265,7 +265,7 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     expect(answers.length).toBeGreaterThan(10);
     const gap = Math.max(...answers.slice(1).map((t, i) => t - answers[i]));
     timings['rollback: longest gap in SMTP answers on the primary (ms)'] = Math.round(gap);
-    expect(gap, 'port 25 went unanswered for longer than a restart of postfix').toBeLessThan(5000);
+    expect(gap, 'port 25 went unanswered for longer than a restart of postfix takes on a busy machine').toBeLessThan(10_000);
     // The set left nothing owed: the next site run changes nothing on the primary.
     const again = await playJson(SITE);
     expect(again.code, scrub(again.stdout)).toBe(0);

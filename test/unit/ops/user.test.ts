@@ -19,6 +19,10 @@ interface Case {
 const guru1 = { uid: 1001, home: '/home/guru1', shell: '/bin/bash', comment: 'Guru Satu', hash: HASH, groups: ['mail', 'users'] };
 const groups = { mail: 8, users: 100, staff: 50 };
 
+/** The removal the user op runs: the user's processes ended (TERM, then KILL), userdel retried while it says busy. */
+const removal = (userdel: string, uid = 1000) =>
+  `signal=TERM; for try in 1 2 3 4 5; do pkill -$signal -U ${uid} && sleep 0.2; ${userdel} && exit 0; rc=$?; [ "$rc" -eq 8 ] || exit "$rc"; signal=KILL; done; exit 8`;
+
 const cases: Case[] = [
   {
     name: 'new user: one useradd with every field, then chpasswd',
@@ -75,8 +79,8 @@ const cases: Case[] = [
     expected: { summary: 'update user guru1 (password)', commands: ['chpasswd -e'], stdin: [`guru1:${OTHER}\n`] },
   },
   { name: 'password equal (as a secret)', host: { groups, users: { guru1 } }, params: { name: 'guru1', passwordHash: secret(HASH) }, expected: { reason: 'user guru1 exists as wanted' } },
-  { name: 'absent and there', host: { users: { old: {} } }, params: { name: 'old', state: 'absent', removeHome: true }, expected: { summary: 'remove user old', commands: ['userdel -r -- old'] } },
-  { name: 'absent, keep home', host: { users: { old: {} } }, params: { name: 'old', state: 'absent' }, expected: { summary: 'remove user old', commands: ['userdel -- old'] } },
+  { name: 'absent and there', host: { users: { old: {} } }, params: { name: 'old', state: 'absent', removeHome: true }, expected: { summary: 'remove user old', commands: [removal('userdel -r -- old')] } },
+  { name: 'absent, keep home', host: { users: { old: {} } }, params: { name: 'old', state: 'absent' }, expected: { summary: 'remove user old', commands: [removal('userdel -- old')] } },
   { name: 'absent already', host: {}, params: { name: 'old', state: 'absent' }, expected: { reason: 'user old does not exist' } },
   {
     name: 'hostile values are quoted',

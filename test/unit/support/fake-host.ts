@@ -340,6 +340,9 @@ export class FakeHost {
   private run(command: RecordedCommand): FakeAnswer {
     const custom = this.state.onCommand?.(command);
     if (custom) return custom;
+    // The user op's removal: its processes ended (none run here), then its userdel.
+    const removal = /^signal=TERM; for try in 1 2 3 4 5; do pkill -\$signal -U \d+ && sleep 0\.2; (userdel .*?) && exit 0; rc=\$\?; /.exec(command.text);
+    if (removal) return this.run({ ...command, text: removal[1] });
     const words = shellWords(command.text);
     const env = words[0] === 'DEBIAN_FRONTEND=noninteractive' ? words.shift() : undefined;
     const [program, ...args] = words;

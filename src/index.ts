@@ -31,7 +31,7 @@ export { pathProbe, contentProbe, type PathState } from './facts/file.ts';
 export { commandSucceedsProbe } from './facts/command-status.ts';
 export { planFile, planAbsent, type WantedFile, type FileAttributes } from './ops/managed-file.ts';
 
-export { sh, raw, quote, joinCommands, ShellCommand } from './connection/sh.ts';
+export { sh, raw, quote, joinCommands, asArgument, ShellCommand } from './connection/sh.ts';
 export { secret, Secret, mask } from './secret.ts';
 export {
   openVault, readVault, writeVault, vaultFormat, unlockVaults, setVaultPasswordFile,

@@ -60,6 +60,14 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Shel
   return new ShellCommand(text, display);
 }
 
+/**
+ * A whole command as one quoted word, to hand to another shell (`sh -c ${asArgument(cmd)}`, `su -c …`); its
+ * displayed form still masks secrets.
+ */
+export function asArgument(command: ShellCommand): ShellCommand {
+  return new ShellCommand(quote(command.text), quote(command.display));
+}
+
 /** Joins commands with a separator such as `' && '` or `'\n'`. */
 export function joinCommands(commands: readonly ShellCommand[], separator: string): ShellCommand {
   return new ShellCommand(

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
-import { joinCommands, raw, sh, type ShellCommand } from '../connection/sh.ts';
+import { asArgument, joinCommands, raw, sh, type ShellCommand } from '../connection/sh.ts';
 import { contentProbe, pathProbe } from '../facts/file.ts';
 import { renderTemplateFile } from '../render/template.ts';
 import { PlayError } from '../errors.ts';
@@ -24,10 +24,23 @@ export interface ConfigSetParams extends TaskOptions {
   /** The folder the files live in (e.g. `/etc/postfix`), copied whole into a staging folder for the check. */
   readonly tree: string;
   readonly files: readonly ConfigSetFile[];
-  /** Checks the staged copy of the tree as a whole, e.g. `(dir) => sh\`postfix -c ${dir} check\``. */
+  /**
+   * Checks the staged copy of the tree as a whole, e.g. `(dir) => sh\`postfix -c ${dir} check\``. With
+   * `checkInPlace`, `dir` is the tree's own path (the staged copy is mounted over it while the check runs).
+   */
   readonly validate: (stagedTree: string) => ShellCommand;
-  /** Makes the service use the new files, e.g. a reload. */
-  readonly activate: ShellCommand;
+  /**
+   * Runs the check in a private mount namespace with the staged copy bind-mounted over the live tree, so files that
+   * name each other by absolute path (Dovecot's `!include /etc/dovecot/x`, bind's `include "/etc/bind/x"`, a
+   * keepalived script) are checked as staged, and a checker that only reads its own path (`apache2ctl -t`) reads the
+   * staged tree. Nothing outside the check sees the mount. Needs `unshare` (util-linux) and root.
+   */
+  readonly checkInPlace?: boolean;
+  /**
+   * Makes the service use the new files, e.g. a reload; or a function of the changed files' paths inside the tree
+   * (e.g. a restart when the main file changed, a reload when only a user list did).
+   */
+  readonly activate: ShellCommand | ((changed: readonly string[]) => ShellCommand);
   /** Puts the service back on the restored files after a failure (default: `activate`), e.g. reload-or-restart. */
   readonly restore?: ShellCommand;
   /** Must succeed after activation (tried every 0.2 s for `healthSeconds`), e.g. an SMTP banner on 127.0.0.1:25. */
@@ -95,8 +108,13 @@ export function configSetCommand(params: ConfigSetParams, changed: readonly Want
       sh`mkdir -p "$(dirname "$stage/tree/"${file.relative})" && cp "$stage/new${raw(String(i))}" "$stage/tree/"${file.relative} || fail_stage ${`cannot stage ${file.path}`}`,
     );
   });
+  const check = params.checkInPlace
+    ? // $0 and $1 are the staged copy and the tree; $2 is the check, run once the copy is mounted over the tree.
+      sh`unshare --mount --propagation private -- sh -c 'mount --bind "$0" "$1" && eval "$2"' "$stage/tree" "$tree" ${asArgument(params.validate(params.tree))}`
+    : params.validate(`${stage}/tree`);
+  const activate = typeof params.activate === 'function' ? params.activate(changed.map((f) => f.relative)) : params.activate;
   lines.push(
-    sh`if ! out=$( ( ${params.validate(`${stage}/tree`)} ) 2>&1 ); then printf '%s\n' "$out" >&2; echo "the staged set was refused by its check (nothing live was changed)" >&2; exit ${CONFIG_SET_EXIT.refused}; fi`,
+    sh`if ! out=$( ( ${check} ) 2>&1 ); then printf '%s\n' "$out" >&2; echo "the staged set was refused by its check (nothing live was changed)" >&2; exit ${CONFIG_SET_EXIT.refused}; fi`,
   );
   // Every new file beside its target, with its attributes, and every old one kept: all before the first rename.
   changed.forEach((file, i) => {
@@ -121,7 +139,7 @@ export function configSetCommand(params: ConfigSetParams, changed: readonly Want
     : sh`:`;
   lines.push(
     sh`err=`,
-    sh`if ! out=$( ( ${params.activate} ) 2>&1 ); then err="activation failed: $(printf '%s\n' "$out" | tail -n 3)"; fi`,
+    sh`if ! out=$( ( ${activate} ) 2>&1 ); then err="activation failed: $(printf '%s\n' "$out" | tail -n 3)"; fi`,
     sh`if [ -z "$err" ]; then ${health}; fi`,
     sh`if [ -z "$err" ]; then exit 0; fi`,
     sh`echo "$err" >&2`,
@@ -130,7 +148,7 @@ export function configSetCommand(params: ConfigSetParams, changed: readonly Want
       const n = raw(String(i));
       return sh`if [ -e "$old${n}" ]; then mv -f "$old${n}" "$target${n}"; else rm -f "$target${n}"; fi`;
     }),
-    sh`if out=$( ( ${params.restore ?? params.activate} ) 2>&1 ); then echo "rolled back: the previous files are in place and the service was put back on them" >&2; exit ${CONFIG_SET_EXIT.rolledBack}; fi`,
+    sh`if out=$( ( ${params.restore ?? activate} ) 2>&1 ); then echo "rolled back: the previous files are in place and the service was put back on them" >&2; exit ${CONFIG_SET_EXIT.rolledBack}; fi`,
     sh`echo "rolled back the files, but putting the service back on them failed too: $(printf '%s\n' "$out" | tail -n 3)" >&2`,
     sh`exit ${CONFIG_SET_EXIT.restoreFailed}`,
   );

@@ -145,6 +145,37 @@ describe('configSet', () => {
     }
   });
 
+  it('checkInPlace: the check reads the staged files at their own absolute paths, and nothing else sees the mount', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test needs root (a mount namespace of its own)');
+    const logFile = join(host.dir, 'log');
+    // main.conf names conf.d/extra.conf by its absolute path, as an include does: the check must see the new one.
+    const includes = join(tree, 'conf.d/extra.conf');
+    await host.converge(
+      set({
+        checkInPlace: true,
+        validate: (dir) => sh`{ printf '%s: ' ${`checked ${dir}`}; echo "$(cat ${join(dir, 'main.conf')}) + $(cat ${includes})"; } >> ${logFile}`,
+        activate: sh`echo "activate $(cat ${includes})" >> ${logFile}; grep -c ${tree} /proc/self/mountinfo >> ${logFile} || true`,
+      }),
+    );
+    expect(log()).toEqual([`checked ${tree}: main new + extra new`, 'activate extra new', '0', 'health']);
+  });
+
+  it('checkInPlace: a refused set leaves the live tree as it was, unmounted', async () => {
+    const message = await fails(set({ checkInPlace: true, validate: (dir) => sh`grep -q 'main new' ${join(dir, 'main.conf')} && echo 'bad include' >&2 && false` }));
+    expect(message).toContain('exit 97');
+    expect(message).toContain('bad include');
+    expect(readFileSync(join(tree, 'main.conf'), 'utf8')).toBe('main old\n');
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('my ');
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('an activation chosen by what changed: it is told the changed paths inside the tree', async () => {
+    const logFile = join(host.dir, 'log');
+    writeFileSync(join(tree, 'main.conf'), 'main new\n');
+    await host.converge(set({ activate: (changed) => (changed.includes('main.conf') ? sh`echo restart >> ${logFile}` : sh`echo "reload for ${changed.join(' ')}" >> ${logFile}`) }));
+    expect(log().slice(1)).toEqual(['reload for conf.d/extra.conf', 'health']);
+  });
+
   it('refuses a file outside its tree, and a file with neither content nor template', () => {
     expect(() => configSet({ tree, files: [{ path: '/etc/passwd', content: 'x' }], validate: () => sh`true`, activate: sh`true` })).toThrow(/is not inside/);
     expect(() => configSet({ tree, files: [{ path: join(tree, 'a') }], validate: () => sh`true`, activate: sh`true` })).toThrow(/needs either content or src/);

@@ -1,10 +1,18 @@
-import { command, defineRole, file, link, packages, SecretType, service, sh, template, Type } from 'play';
+import { command, configSet, defineRole, file, link, packages, SecretType, service, sh, Type, type ShellCommand } from 'play';
 import { SchoolVars } from '../common/school.ts';
 import { TLS12_CIPHERS } from '../tls/index.ts';
 
 /** Where the school's shared certificate and key live (the same paths as the tls role's). */
 export function certificatePaths(domain: string): { certificate: string; key: string } {
   return { certificate: `/etc/ssl/certs/${domain}-mail.pem`, key: `/etc/ssl/private/${domain}-mail.key` };
+}
+
+/** Apache's configuration folder: the tree its config set stages whole. */
+export const APACHE_DIR = '/etc/apache2';
+
+/** Apache answers an HTTPS request for the site on loopback port 443 (TLS with its name, then a status line). */
+export function httpsAnswerProbe(serverName: string): ShellCommand {
+  return sh`printf 'HEAD / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' ${serverName} | timeout 5 openssl s_client -quiet -connect 127.0.0.1:443 -servername ${serverName} 2>/dev/null | head -n 1 | grep -Eq '^HTTP/1\.1 [0-9]{3} '`;
 }
 
 /** The modules the mail site needs, enabled with a2enmod (its dependencies too, e.g. socache_shmcb for ssl). */
@@ -76,28 +84,35 @@ export default defineRole({
             }),
           ]
         : []),
-      template({
-        src: 'mail.conf.ejs',
-        dest: '/etc/apache2/sites-available/mail.conf',
-        mode: '0644',
-        vars: {
-          serverName,
-          serverAliases: [`webmail.${vars.domain}`, `www.${vars.domain}`],
-          certificatePath: paths.certificate,
-          contentSecurityPolicy: CONTENT_SECURITY_POLICY,
-          tls12Ciphers: TLS12_CIPHERS,
-          keyPath: paths.key,
-        },
-        // `apache2ctl configtest` checks the installed config, and a site in sites-available is no part of it.
-        // So it runs on a wrapper: a copy of apache2.conf without its `sites-enabled` include (an old or
-        // hand-broken site must not refuse a good new one) plus `Include <temp file>`, passed to apache2ctl as
-        // `-f` (APACHE_ARGUMENTS): the new site is checked against the real modules, ports and global settings.
-        validate: (p) =>
-          sh`(w=$(mktemp) && trap 'rm -f "$w"' EXIT && sed '/^IncludeOptional sites-enabled/d' /etc/apache2/apache2.conf > "$w" && printf 'Include "%s"\\n' ${p} >> "$w" && APACHE_ARGUMENTS="-f $w" apache2ctl configtest)`,
-        notify: 'reload apache2',
-      }),
       link({ path: '/etc/apache2/sites-enabled/mail.conf', target: '../sites-available/mail.conf', notify: 'reload apache2' }),
       link({ path: '/etc/apache2/sites-enabled/000-default.conf', state: 'absent', notify: 'reload apache2' }),
+      // The mail site is a config set of the whole of /etc/apache2 (its links are made just before, so the set's
+      // reload is the one that enables it): checked in place by `apache2ctl configtest`, reloaded (apache2ctl
+      // graceful), probed with an HTTPS request for the site, and rolled back if apache does not take it. A
+      // hand-broken live copy of the site does not refuse a good new one: the staged copy replaces it.
+      configSet({
+        tree: APACHE_DIR,
+        files: [
+          {
+            path: `${APACHE_DIR}/sites-available/mail.conf`,
+            src: 'mail.conf.ejs',
+            mode: '0644',
+            vars: {
+              serverName,
+              serverAliases: [`webmail.${vars.domain}`, `www.${vars.domain}`],
+              certificatePath: paths.certificate,
+              contentSecurityPolicy: CONTENT_SECURITY_POLICY,
+              tls12Ciphers: TLS12_CIPHERS,
+              keyPath: paths.key,
+            },
+          },
+        ],
+        checkInPlace: true,
+        validate: () => sh`apache2ctl configtest`,
+        activate: sh`systemctl reload-or-restart apache2`,
+        health: httpsAnswerProbe(serverName),
+        healthSeconds: 10,
+      }),
       service({ name: 'apache2', state: 'started', enabled: true }),
     ];
   },

@@ -1,4 +1,4 @@
-import { defineRole, directory, packages, SecretType, service, sh, template, Type, type Static } from 'play';
+import { configSet, defineRole, directory, packages, SecretType, service, sh, Type, type ShellCommand, type Static } from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
 import { zoneFile, type ZoneContent, type ZoneRecord } from './zone.ts';
 import { dkimText, dmarcText, spfText, txtData } from '../common/mail-auth.ts';
@@ -28,10 +28,22 @@ export const DnsVars = Type.Composite([
 ]);
 export type DnsVars = Static<typeof DnsVars>;
 
-const KEY_FILE = '/etc/bind/play-tsig.key';
-const ZONES_DIR = '/etc/bind/zones';
+/** bind's configuration folder: the tree its config set stages whole. */
+export const BIND_DIR = '/etc/bind';
+const KEY_FILE = `${BIND_DIR}/play-tsig.key`;
+const ZONES_DIR = `${BIND_DIR}/zones`;
 /** Where the backup keeps the zones it transferred (named must be able to write there). */
 const SECONDARY_DIR = '/var/lib/bind';
+
+/**
+ * named answers a query on loopback: on the primary, an authoritative answer with the school's SOA (its zone is
+ * loaded); on the backup, any answer at all (its copy of the zone may still be on its way from the primary).
+ */
+export function dnsAnswerProbe(domain: string, authoritative: boolean): ShellCommand {
+  return authoritative
+    ? sh`out=$(dig +norec +time=1 +tries=1 @127.0.0.1 ${domain} SOA) && printf '%s\n' "$out" | grep -q 'status: NOERROR' && printf '%s\n' "$out" | grep -Eq 'flags:[a-z ]* aa[ ;]' && printf '%s\n' "$out" | grep -Eq ${`^${domain.replaceAll('.', '\.')}\.[[:space:]].*SOA`}`
+    : sh`dig +norec +time=1 +tries=1 @127.0.0.1 ${domain} SOA | grep -q 'status: '`;
+}
 
 /** The reverse zone of a /8, /16 or /24 LAN, and the owner name of an address in it. */
 export function reverseZone(lanNetwork: string): { origin: string; owner(address: string): string } {
@@ -107,13 +119,8 @@ export default defineRole({
   tasks: ({ vars }) => {
     const primary = vars.haRole === 'primary';
     const zones = schoolZones(vars).map((zone) => ({ zone, file: `${primary ? ZONES_DIR : SECONDARY_DIR}/db.${zone.origin}` }));
-    // named-checkconf reads one file and what it includes: the options stand alone, the key file too, and
-    // named.conf.local includes the key file by its absolute path (written before it).
-    const checkconf = (path: string) => sh`named-checkconf ${path}`;
     return [
       packages({ names: ['bind9', 'bind9-utils', 'bind9-dnsutils'] }),
-      template({ src: 'named.conf.options.ejs', dest: '/etc/bind/named.conf.options', mode: '0644', owner: 'root', group: 'bind', validate: checkconf, notify: 'reload named' }),
-      template({ src: 'tsig.key.ejs', dest: KEY_FILE, mode: '0640', owner: 'root', group: 'bind', validate: checkconf, notify: 'reload named' }),
       ...(primary
         ? [
             // setgid like /etc/bind itself (GNU chmod never clears a directory's setgid bit with an octal mode).
@@ -121,15 +128,30 @@ export default defineRole({
             ...zones.map(({ zone, file }) => zoneFile({ path: file, zone, mode: '0644', owner: 'root', group: 'bind', notify: 'reload named' })),
           ]
         : []),
-      template({
-        src: 'named.conf.local.ejs',
-        dest: '/etc/bind/named.conf.local',
-        mode: '0644',
-        owner: 'root',
-        group: 'bind',
-        vars: { keyFile: KEY_FILE, zones: zones.map(({ zone, file }) => ({ origin: zone.origin, file })) },
-        validate: checkconf,
-        notify: 'reload named',
+      // The options, the TSIG key and the zone list only make sense together (named.conf.local includes the key by
+      // its absolute path): one set, checked in place by named-checkconf with a test load of every primary zone,
+      // reloaded, probed with a DNS query, and rolled back as a whole if named does not take it.
+      configSet({
+        tree: BIND_DIR,
+        files: [
+          { path: `${BIND_DIR}/named.conf.options`, src: 'named.conf.options.ejs', mode: '0644', owner: 'root', group: 'bind' },
+          { path: KEY_FILE, src: 'tsig.key.ejs', mode: '0640', owner: 'root', group: 'bind' },
+          {
+            path: `${BIND_DIR}/named.conf.local`,
+            src: 'named.conf.local.ejs',
+            mode: '0644',
+            owner: 'root',
+            group: 'bind',
+            vars: { keyFile: KEY_FILE, zones: zones.map(({ zone, file }) => ({ origin: zone.origin, file })) },
+          },
+        ],
+        checkInPlace: true,
+        validate: (dir) => sh`named-checkconf -z ${`${dir}/named.conf`} >/dev/null`,
+        // rndc reload (the unit's ExecReload) fails when named cannot load the new configuration, and named keeps
+        // the old one; a stopped named is started.
+        activate: sh`systemctl reload-or-restart named`,
+        health: dnsAnswerProbe(vars.domain, primary),
+        healthSeconds: 10,
       }),
       service({ name: 'named', state: 'started', enabled: true }),
     ];

@@ -1,10 +1,16 @@
-import { certificateProblems, command, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret } from 'play';
+import { certificateProblems, command, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret, type ShellCommand } from 'play';
 import { Account, Ipv4, presentAccounts } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { homeOf } from '../users/index.ts';
 import { seedMailboxes } from './mailbox-identity.ts';
 import { peerFirewallTasks } from '../common/peer-firewall.ts';
+
+/** Dovecot's configuration folder: the tree its config set stages whole. */
+export const DOVECOT_DIR = '/etc/dovecot';
+
+/** IMAP on loopback port 143 greets with `* OK` (Dovecot answers logins). */
+export const IMAP_GREETING_PROBE: ShellCommand = sh`timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/143 && IFS= read -r greeting <&3 && [[ $greeting == "* OK"* ]]'`;
 
 /** Dovecot's list of the school's users (a passwd-file without passwords): the only users it knows. */
 export const USER_LIST = '/etc/dovecot/users';
@@ -87,38 +93,50 @@ export default defineRole({
       // installed Dovecot does not start. Installed here with the postfix role's answers, so either role may run first.
       postfixPackage(vars.domain, { taskName: 'package postfix (for the LMTP and SASL sockets)' }),
       packages({ names: ['dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd'] }),
-      template({
-        src: 'users.ejs',
-        dest: USER_LIST,
-        mode: '0644',
-        owner: 'root',
-        group: 'dovecot',
-        vars: { accounts: present.map((a) => ({ name: a.name, home: homeOf(a.name) })) },
-        // Each line: name::uid:gid::home:: (eight fields, no password).
-        validate: (p) => sh`awk -F: 'NF != 8 || $1 == "" || $2 != "" { exit 1 }' ${p}`,
-        notify: 'reload dovecot',
-      }),
       // Before Dovecot first opens them: every school mailbox starts with the same identity on both servers.
       ...(vars.replication ? present.map((a) => seedMailboxes(vars.domain, { name: a.name, maildir: `${homeOf(a.name)}/Maildir` })) : []),
-      ...(vars.replication ? replicationTasks({ password: vars.doveadmPassword!, certificate: vars.replicationCertificate!, key: vars.replicationKey! }, replication) : []),
-      template({
-        src: 'dovecot.conf.ejs',
-        dest: '/etc/dovecot/dovecot.conf',
-        mode: '0644',
-        vars: {
-          tlsCertificatePath: tlsCertificatePath(vars.domain),
-          tlsKeyPath: tlsKeyPath(vars.domain),
-          tls12Ciphers: TLS12_CIPHERS,
-          userListPath: USER_LIST,
-          lmtpSocket: `${QUEUE_DIRECTORY}/${LMTP_SOCKET}`,
-          authSocket: `${QUEUE_DIRECTORY}/${AUTH_SOCKET}`,
-          accountNames: present.map((a) => a.name),
-          ...replication,
-          secretPath: REPLICATION_SECRET,
-        },
-        // The file includes nothing, so doveconf checks the whole configuration from the temp file alone.
-        validate: (p) => sh`doveconf -n -c ${p} >/dev/null`,
-        notify: 'restart dovecot',
+      ...(vars.replication ? replicationTasks({ certificate: vars.replicationCertificate!, key: vars.replicationKey! }, replication) : []),
+      // dovecot.conf, the replication secret it includes and the user list only make sense together: one set,
+      // checked as a whole in place (the include names the secret by its absolute path), restarted (a reload when
+      // only the user list changed), probed with an IMAP greeting, and rolled back as a whole if Dovecot does not
+      // come back on it.
+      configSet({
+        tree: DOVECOT_DIR,
+        files: [
+          {
+            path: USER_LIST,
+            src: 'users.ejs',
+            mode: '0644',
+            owner: 'root',
+            group: 'dovecot',
+            vars: { accounts: present.map((a) => ({ name: a.name, home: homeOf(a.name) })) },
+          },
+          ...(vars.replication ? [{ path: REPLICATION_SECRET, src: 'doveadm-secret.conf.ejs', mode: '0600', owner: 'root', group: 'root', vars: { doveadmPassword: vars.doveadmPassword! } }] : []),
+          {
+            path: `${DOVECOT_DIR}/dovecot.conf`,
+            src: 'dovecot.conf.ejs',
+            mode: '0644',
+            vars: {
+              tlsCertificatePath: tlsCertificatePath(vars.domain),
+              tlsKeyPath: tlsKeyPath(vars.domain),
+              tls12Ciphers: TLS12_CIPHERS,
+              userListPath: USER_LIST,
+              lmtpSocket: `${QUEUE_DIRECTORY}/${LMTP_SOCKET}`,
+              authSocket: `${QUEUE_DIRECTORY}/${AUTH_SOCKET}`,
+              accountNames: present.map((a) => a.name),
+              ...replication,
+              secretPath: REPLICATION_SECRET,
+            },
+          },
+        ],
+        checkInPlace: true,
+        // doveconf parses the whole configuration with its include; each user line has eight fields, no password.
+        validate: (dir) => sh`doveconf -n -c ${`${dir}/dovecot.conf`} >/dev/null && awk -F: 'NF != 8 || $1 == "" || $2 != "" { print "bad user line " NR ": " $1 > "/dev/stderr"; bad = 1 } END { exit bad }' ${`${dir}/users`}`,
+        // A new dovecot.conf or secret may change listeners and sockets, which only a restart applies.
+        activate: (changed) => (changed.every((path) => path === 'users') ? sh`systemctl reload-or-restart dovecot` : sh`systemctl restart dovecot`),
+        restore: sh`systemctl restart dovecot`,
+        health: IMAP_GREETING_PROBE,
+        healthSeconds: 10,
       }),
       service({ name: 'dovecot', state: 'started', enabled: true }),
     ];
@@ -126,25 +144,23 @@ export default defineRole({
   handlers: () => [
     // A new dovecot.conf may change listeners and sockets, which only a restart applies.
     service({ taskName: 'restart dovecot', name: 'dovecot', state: 'restarted' }),
-    service({ taskName: 'reload dovecot', name: 'dovecot', state: 'reloaded' }),
     command({ name: 'reload systemd', cmd: sh`systemctl daemon-reload` }),
     service({ taskName: 'apply the replication firewall', name: REPLICATION_FIREWALL_UNIT, state: 'restarted' }),
   ],
 });
 
 /**
- * What replication needs before dovecot.conf refers to it: the shared secret and the replication key (root
- * only), the replication certificate, and the firewall that lets only the peer reach the doveadm port (an
+ * What replication needs before dovecot.conf refers to it: the replication key (root only), the replication
+ * certificate, and the firewall that lets only the peer reach the doveadm port (an
  * nftables table of its own, loaded by a oneshot unit before Dovecot starts; `nft -c` checks a new table before
  * it replaces the old one).
  */
 function replicationTasks(
-  secrets: { password: Secret; certificate: Secret; key: Secret },
+  secrets: { certificate: Secret; key: Secret },
   vars: { replicationPort: number; peerAddress?: string; firewallPath: string; syncGroup: string; certificatePath: string; keyPath: string },
 ) {
   return [
     group({ name: vars.syncGroup, system: true }),
-    template({ src: 'doveadm-secret.conf.ejs', dest: REPLICATION_SECRET, mode: '0600', owner: 'root', group: 'root', vars: { doveadmPassword: secrets.password }, notify: 'restart dovecot' }),
     directory({ path: REPLICATION_TLS_DIRECTORY, mode: '0755', owner: 'root', group: 'root' }),
     file({
       path: vars.certificatePath, content: secrets.certificate, mode: '0644', owner: 'root', group: 'root',

@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { copy, defineRole, directory, packages, service, sh, template, Type, type Static } from 'play';
+import { configSet, copy, defineRole, directory, packages, service, sh, Type, type ShellCommand, type Static } from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
 import { SERVICE_PROBE_PATH, SERVICE_PROBE_SOURCE, type ProbeCheck } from '../common/service-probe.ts';
 
@@ -12,11 +12,21 @@ export const CHECK_SCRIPT = `${KEEPALIVED_DIR}/check-services.sh`;
 /** The folder of the service probe (root's, like every script keepalived runs). */
 const SERVICE_PROBE_DIR = dirname(SERVICE_PROBE_PATH);
 
+/** keepalived's configuration. */
+export const KEEPALIVED_CONF = `${KEEPALIVED_DIR}/keepalived.conf`;
+
 /** The notify script: logs every state change of the VRRP instance. */
 export const NOTIFY_SCRIPT = `${KEEPALIVED_DIR}/notify.sh`;
 
 /** Where the notify script keeps the instance's current state and since when (`BACKUP 1764280000`). */
 export const STATE_FILE = '/run/keepalived-school/state';
+
+/**
+ * keepalived runs with its VRRP process (the child of its main process that sends and hears adverts; Debian runs it
+ * with --dont-fork, so there is no pid file of its own), and its notify script has recorded the instance's state:
+ * it read the configuration and started the instance.
+ */
+export const KEEPALIVED_RUNNING_PROBE: ShellCommand = sh`main=$(systemctl show -p MainPID --value keepalived) && [ "$main" -gt 0 ] 2>/dev/null && pgrep -P "$main" -x keepalived >/dev/null && grep -Eq '^(MASTER|BACKUP|FAULT) ' ${STATE_FILE}`;
 
 /** The primary's replication gate (with `holdForReplication`): passes once its mailboxes are caught up. */
 export const REPLICATION_GATE_SCRIPT = `${KEEPALIVED_DIR}/replication-caught-up.sh`;
@@ -138,39 +148,47 @@ export default defineRole({
         mode: '0755',
         validate: (path) => sh`python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' ${path}`,
       }),
-      // The scripts come before the configuration: `keepalived -t` refuses a script that is missing or not root's.
-      template({
-        src: 'check-services.sh.ejs',
-        dest: CHECK_SCRIPT,
-        owner: 'root',
-        group: 'root',
-        mode: '0755',
-        vars: {
-          probePath: SERVICE_PROBE_PATH,
-          timeout: TRACK_PROBE_TIMEOUT,
-          request: JSON.stringify({ timeout: TRACK_PROBE_TIMEOUT, syslog: 'keepalived-check', checks: trackChecks(vars.trackServices, `mail.${vars.domain}`) }),
-        },
-        validate: (path) => sh`bash -n ${path}`,
-      }),
-      template({ src: 'notify.sh.ejs', dest: NOTIFY_SCRIPT, owner: 'root', group: 'root', mode: '0755', vars: scripts, validate: (path) => sh`sh -n ${path}` }),
-      ...(vars.holdForReplication
-        ? [template({ src: 'replication-caught-up.sh.ejs', dest: REPLICATION_GATE_SCRIPT, owner: 'root', group: 'root', mode: '0755', vars: scripts, validate: (path) => sh`bash -n ${path}` })]
-        : []),
-      template({
-        src: 'keepalived.conf.ejs',
-        dest: `${KEEPALIVED_DIR}/keepalived.conf`,
-        owner: 'root',
-        group: 'root',
-        mode: '0640',
-        vars: { priority, prefix, realtimePriority: VRRP_REALTIME_PRIORITY, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT, replicationGate, gateScript: REPLICATION_GATE_SCRIPT, gateWeight },
-        // keepalived's own checker on the temp file: syntax, VRID, scripts present and secure, and (exit 5) the
-        // mistakes it would otherwise only log and "ignore", such as authentication with VRRPv3.
-        validate: (path) => sh`keepalived --config-test -f ${path}`,
-        notify: 'reload keepalived',
+      // The configuration and the scripts it runs are one set: checked in place (keepalived.conf names the scripts by
+      // their absolute paths, and `keepalived -t` refuses one that is missing or not root's), each script's syntax
+      // too; then keepalived reloads (SIGHUP: it rereads its configuration and keeps the VIP where it is) and the set
+      // is rolled back if keepalived does not come back with its VRRP instance.
+      configSet({
+        tree: KEEPALIVED_DIR,
+        files: [
+          {
+            path: CHECK_SCRIPT,
+            src: 'check-services.sh.ejs',
+            owner: 'root',
+            group: 'root',
+            mode: '0755',
+            vars: {
+              probePath: SERVICE_PROBE_PATH,
+              timeout: TRACK_PROBE_TIMEOUT,
+              request: JSON.stringify({ timeout: TRACK_PROBE_TIMEOUT, syslog: 'keepalived-check', checks: trackChecks(vars.trackServices, `mail.${vars.domain}`) }),
+            },
+          },
+          { path: NOTIFY_SCRIPT, src: 'notify.sh.ejs', owner: 'root', group: 'root', mode: '0755', vars: scripts },
+          ...(vars.holdForReplication ? [{ path: REPLICATION_GATE_SCRIPT, src: 'replication-caught-up.sh.ejs', owner: 'root', group: 'root', mode: '0755', vars: scripts }] : []),
+          {
+            path: KEEPALIVED_CONF,
+            src: 'keepalived.conf.ejs',
+            owner: 'root',
+            group: 'root',
+            mode: '0640',
+            vars: { priority, prefix, realtimePriority: VRRP_REALTIME_PRIORITY, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT, replicationGate, gateScript: REPLICATION_GATE_SCRIPT, gateWeight },
+          },
+        ],
+        checkInPlace: true,
+        // keepalived's own checker: syntax, VRID, scripts present and secure, and (exit 5) the mistakes it would
+        // otherwise only log and "ignore", such as authentication with VRRPv3.
+        validate: (dir) =>
+          sh`bash -n ${`${dir}/check-services.sh`} && sh -n ${`${dir}/notify.sh`} && { [ ! -e ${`${dir}/replication-caught-up.sh`} ] || bash -n ${`${dir}/replication-caught-up.sh`}; } && keepalived --config-test -f ${`${dir}/keepalived.conf`}`,
+        activate: sh`systemctl reload-or-restart keepalived`,
+        restore: sh`systemctl reload-or-restart keepalived`,
+        health: KEEPALIVED_RUNNING_PROBE,
+        healthSeconds: 10,
       }),
       service({ name: 'keepalived', state: 'started', enabled: true }),
     ];
   },
-  // SIGHUP (the unit's ExecReload): keepalived rereads its configuration and keeps the VIP where it is.
-  handlers: () => [service({ taskName: 'reload keepalived', name: 'keepalived', state: 'reloaded' })],
 });

@@ -102,7 +102,7 @@ describe('the site playbook', () => {
     const code = await main(['playbooks/site.ts', '--list-hosts', '--list-tasks'], { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
     expect(code).toBe(0);
     expect(stdout).toContain('batch 1: primary');
-    expect(stdout).toContain('keepalived › template /etc/keepalived/keepalived.conf');
+    expect(stdout).toContain('keepalived › config set /etc/keepalived');
     expect(open).not.toHaveBeenCalled();
     open.mockRestore();
   });

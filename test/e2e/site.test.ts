@@ -272,6 +272,38 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     expect(again.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`)).toEqual([]);
   }, SITE_TIMEOUT_MS);
 
+  it('rollback: a dovecot config set that passes doveconf but cannot be started (an address the server lacks) is rolled back: exit 1 with both errors, the old files back, IMAP answering again after a restart', async () => {
+    const files = sh`cat /etc/dovecot/dovecot.conf /etc/dovecot/users /etc/dovecot/doveadm-secret.conf | sha256sum`;
+    const before = await stdoutOf(PRIMARY.name, files);
+    const watch = watchFromClient([{ kind: 'imap', label: 'imap', host: PRIMARY.address, port: 143 }], { every: 0.05, timeout: 1, forSeconds: 120 });
+    let result: Awaited<ReturnType<typeof play>>;
+    const startedAt = Date.now();
+    try {
+      result = await play(['test/e2e/playbooks/dovecot-listen-elsewhere.ts']);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await watch.stop();
+    }
+    const output = result.stdout + result.stderr;
+    expect(result.code, scrub(output)).toBe(1);
+    expect(output).toContain('applying config set /etc/dovecot failed (exit 96)');
+    expect(output).toMatch(/activation failed: .*dovecot\.service/);
+    expect(output).toContain('rolled back: the previous files are in place and the service was put back on them');
+    expect(await stdoutOf(PRIMARY.name, files)).toBe(before);
+    expect(await stdoutOf(PRIMARY.name, sh`ls -A /etc/dovecot | grep -c play-set || true`)).toBe('0\n');
+    // Dovecot runs the old configuration again: IMAPS logs guru1 in at the primary.
+    const answer = await py<{ loginAfterTls: string }>({ op: 'imap-plain', host: PRIMARY.address, user: 'guru1', password: password('guru1') });
+    expect(answer.loginAfterTls).toMatch(/^OK/);
+    const answers = watch.results.filter((r) => r.ok && r.at! * 1000 >= startedAt).map((r) => r.at! * 1000 + r.ms).sort((a, b) => a - b);
+    expect(answers.length).toBeGreaterThan(10);
+    const gap = Math.max(...answers.slice(1).map((t, i) => t - answers[i]));
+    timings['rollback: longest gap in IMAP answers on the primary (ms)'] = Math.round(gap);
+    expect(gap, 'port 143 went unanswered for longer than two restarts of Dovecot take on a busy machine').toBeLessThan(10_000);
+    const again = await playJson(SITE);
+    expect(again.code, scrub(again.stdout)).toBe(0);
+    expect(again.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`)).toEqual([]);
+  }, SITE_TIMEOUT_MS);
+
   it('health gate: a deploy that breaks SMTP on the primary stops before the backup is touched; the VIP moves to the backup and mail keeps flowing at the VIP; a good deploy then repairs the primary', async () => {
     const broken = await playJson(['test/e2e/playbooks/site-breaks-smtp.ts', '-i', 'inventory/lab.ts']);
     expect(broken.code, scrub(broken.stdout)).toBe(1);

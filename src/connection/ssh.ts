@@ -1,5 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import type { Connection, ExecOptions, ExecResult, HeldCommand, HoldOptions } from './connection.ts';
 import { ShellCommand, quote } from './sh.ts';
 import { becomeRoot } from './become.ts';
@@ -53,7 +53,8 @@ export class SshConnection implements Connection {
     const knownTypes = [...new Set(knownHosts.keys(name).map((k) => k.type))];
     const serverHostKey = knownTypes.flatMap((t) => ALGORITHMS_FOR_KEY_TYPE[t] ?? []);
     let refusal: string | undefined;
-    const ssh = new NodeSSH();
+    // node-ssh (and ssh2 under it) is loaded with the first connection, not with the engine.
+    const ssh = new (await import('node-ssh')).NodeSSH();
     try {
       await ssh.connect({
         host: target.address,

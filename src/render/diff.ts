@@ -1,4 +1,7 @@
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
+
+// jsdiff is loaded with the first diff to show, not with the engine (a run with nothing to change shows none).
+const requireDiff = () => createRequire(import.meta.url)('diff') as typeof import('diff');
 import type { FileDiff } from '../ops/op.ts';
 import { Secret, mask, reveal } from '../secret.ts';
 
@@ -30,7 +33,7 @@ export function formatDiff(fileDiff: FileDiff): string {
       lines.push(`Binary file ${fileDiff.path} differs`);
     } else {
       // A bounded edit distance keeps a rewrite of a large file from costing seconds of CPU for a diff nobody reads.
-      const patch = createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3, maxEditLength: MAX_DIFF_EDITS });
+      const patch = requireDiff().createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3, maxEditLength: MAX_DIFF_EDITS });
       if (patch === undefined) {
         lines.push(`${fileDiff.path}: ${lineCount(before)} → ${lineCount(after)} lines; more than ${MAX_DIFF_EDITS} lines differ, not shown`);
       } else {

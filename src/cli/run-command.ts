@@ -1,0 +1,82 @@
+import { ValidationError } from '../errors.ts';
+import { compileRun } from '../engine/compile.ts';
+import { executeRun } from '../engine/run.ts';
+import { healthGate, verifyPlaybook } from '../engine/verify.ts';
+import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
+import { mask } from '../secret.ts';
+import { unlockVaults } from '../vault.ts';
+import type { CliArgs } from './args.ts';
+import { connector } from './connect.ts';
+import { formatHostList, formatTaskList, listJson } from './listing.ts';
+import { findPlaybook, loadInventory, loadPlaybook } from './load.ts';
+import { formatGate, plainReporter } from './reporters/plain.ts';
+import { formatHealthTable } from './reporters/health-table.ts';
+import { formatRecap } from './reporters/recap.ts';
+import type { CliStreams } from './main.ts';
+
+/**
+ * What `play PLAYBOOK` and `play verify PLAYBOOK` do once the arguments are parsed: load, compile, run (or list,
+ * or verify) and report. Loaded by {@link main} only then, so `play --help` loads none of the engine.
+ */
+export async function runCommand(args: CliArgs, streams: CliStreams): Promise<number> {
+  const playbook = await loadPlaybook(findPlaybook(args.playbook!));
+  const inventory = args.inventory ? await loadInventory(args.inventory) : playbook.inventory;
+  if (!inventory) throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
+  const listing = args.listHosts || args.listTasks;
+  // Secrets are revealed synchronously while vars are validated: an encrypted vault's passphrase is asked now,
+  // on a terminal, when no password file gives it. Listing reads no secret and asks nothing.
+  if (!listing) {
+    const stdin = streams.stdin ?? process.stdin;
+    await unlockVaults({ interactive: !args.json && stdin.isTTY === true, stdin, stderr: streams.stderr });
+  }
+  if (args.command === 'verify') {
+    const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
+    const health = await verifyPlaybook(playbook, inventory, { limit: args.limit, connect });
+    streams.stdout.write(args.json ? `${mask(JSON.stringify({ healthy: health.healthy, rows: health.rows, durationMs: Math.round(health.durationMs) }))}\n` : `${mask(formatHealthTable(health))}\n`);
+    return health.healthy ? ExitCode.ok : ExitCode.failed;
+  }
+  const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing });
+  if (listing) {
+    const text = [args.listHosts ? formatHostList(run) : '', args.listTasks ? formatTaskList(run) : ''].filter(Boolean).join('\n');
+    streams.stdout.write(args.json ? `${JSON.stringify(listJson(run))}\n` : `${text}\n`);
+    return ExitCode.ok;
+  }
+  const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
+  // listr2 is loaded only for a terminal.
+  const live = !args.json && streams.stdout.isTTY === true && !process.env.CI ? (await import('./reporters/live.ts')).liveReporter(run.hosts, { diff: args.diff }) : undefined;
+  const onEvent = args.json ? undefined : live ? live.onEvent : plainReporter({ write: (t) => streams.stdout.write(t) }, { diff: args.diff });
+  const report = await executeRun(run, {
+    check: args.check,
+    forks: args.forks,
+    connect,
+    onEvent,
+    forceHandlers: args.forceHandlers,
+    flushHandlersOnly: args.flushHandlers,
+    waitForLock: !args.noWait,
+    gate: playbook.verify && !args.noGate ? healthGate(playbook, inventory, connect) : undefined,
+  });
+  await live?.done();
+  if (args.json) {
+    streams.stdout.write(`${mask(JSON.stringify(jsonReport(report)))}\n`);
+  } else {
+    if (live) printFailures(report, streams);
+    if (live) for (const gate of report.gates.filter((g) => g.failed.length)) streams.stdout.write(`\n${formatGate(gate)}\n`);
+    streams.stdout.write(`\n${formatRecap(report)}\n`);
+  }
+  return exitCodeOf(report, { detailed: args.detailedExitcode });
+}
+
+function jsonReport(report: RunReport) {
+  return {
+    check: report.check,
+    hosts: Object.fromEntries(Object.entries(report.hosts).map(([h, r]) => [h, { ok: r.ok, changed: r.changed, failed: r.failed, skipped: r.skipped, unreachable: r.unreachable, commands: r.commands, durationMs: Math.round(r.durationMs) }])),
+    tasks: report.tasks.map((t) => ({ ...t, durationMs: Math.round(t.durationMs) })),
+    gates: report.gates,
+    durationMs: Math.round(report.durationMs),
+  };
+}
+
+function printFailures(report: RunReport, streams: CliStreams): void {
+  for (const t of report.tasks.filter((t) => t.error)) streams.stdout.write(`\n${t.host} | ${t.status} | ${t.task}\n  ${t.error!.split('\n').join('\n  ')}\n`);
+}
+

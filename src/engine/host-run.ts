@@ -94,6 +94,26 @@ export class HostRun {
     this.emit({ type: 'host-end', host: this.host, play: play.name, failed: !healthy });
   }
 
+  /**
+   * Connects and reads the facts a play's tasks name, ahead of the host's turn (a batch of `serial` orders changes,
+   * not reads). A failure is left for {@link runPlay} to meet and report in its turn.
+   */
+  async prefetch(work: HostWork): Promise<void> {
+    try {
+      this.connection ??= this.options.connect(this.host);
+      const connection = await this.connection;
+      this.facts ??= new FactCache(connection);
+      await this.facts.gather([pendingHandlersProbe(this.paths), ...probesOf(work.tasks)]);
+    } catch {
+      // Met again, and reported, when the host's batch runs.
+    }
+  }
+
+  /** Forgets every fact read so far (another host's batch changed something this host's facts may depend on). */
+  forgetFacts(): void {
+    this.facts?.invalidate();
+  }
+
   /** Releases the lock and closes the connection. */
   async close(): Promise<void> {
     const lock = await this.lock?.catch(() => undefined);

@@ -1,4 +1,4 @@
-import type { CompiledRun } from './compile.ts';
+import type { CompiledPlay, CompiledRun } from './compile.ts';
 import type { RunListener } from './events.ts';
 import { HostRun, type HostRunOptions } from './host-run.ts';
 import { emptyRecap, type RunReport } from './report.ts';
@@ -52,6 +52,12 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
   const hosts = new Map<string, HostRun>(run.hosts.map((h) => [h, new HostRun(h, report, options, emit)]));
   try {
     const batches = run.plays.flatMap((play) => play.batches.map((batch) => ({ play, batch })));
+    // `serial` orders changes, not reads: every host's facts for its first play are read at once, so a run with
+    // nothing to change costs the slowest host, not the sum. They are forgotten if an earlier batch changes
+    // anything (a change on one server can touch another: a zone transfer, a replicated mailbox).
+    const firstPlay = new Map<string, CompiledPlay>();
+    for (const play of run.plays) for (const host of play.batches.flat()) if (!firstPlay.has(host)) firstPlay.set(host, play);
+    await eachLimited([...firstPlay.keys()], options.forks, (host) => hosts.get(host)!.prefetch(firstPlay.get(host)!.work.get(host)!));
     let shownPlay: string | undefined;
     for (const [index, { play, batch }] of batches.entries()) {
       if (shownPlay !== play.name) emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
@@ -59,7 +65,9 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
       const active = batch.filter((h) => !hosts.get(h)!.out);
       const changedBefore = changesOf(report, active);
       await eachLimited(active, options.forks, (host) => hosts.get(host)!.runPlay(play, play.work.get(host)!));
-      if (!options.gate || options.check || changesOf(report, active) === changedBefore) continue;
+      if (changesOf(report, active) === changedBefore) continue;
+      for (const later of batches.slice(index + 1).flatMap((b) => b.batch)) if (!active.includes(later)) hosts.get(later)!.forgetFacts();
+      if (!options.gate || options.check) continue;
       const failed = await options.gate(active);
       const later = [...new Set(batches.slice(index + 1).flatMap((b) => b.batch))];
       const gate = { hosts: active, failed, skipped: failed.length ? later : [] };

@@ -99,7 +99,8 @@ describe('executeRun', () => {
     }
     // Every task and the notified handlers are reported as changes that would happen.
     expect(report.hosts.alpha.changed).toBe(5 + 1 + 2);
-    expect(report.tasks.filter((t) => t.handler).map((t) => t.task)).toEqual(['first', 'second', 'first', 'second']);
+    // Handlers in definition order on each host (the two hosts run side by side, so their lines interleave).
+    for (const host of ['alpha', 'beta']) expect(report.tasks.filter((t) => t.handler && t.host === host).map((t) => t.task)).toEqual(['first', 'second']);
     expect(exitCodeOf(report, { detailed: true })).toBe(3);
     expect(existsSync(join(dir, 'unguarded'))).toBe(false);
   });
@@ -208,5 +209,38 @@ describe('executeRun', () => {
       onEvent: (e) => { if (e.type === 'host-start' || e.type === 'host-end') order.push(`${e.type}:${e.host}`); },
     });
     expect(order).toEqual(['host-start:beta', 'host-end:beta', 'host-start:alpha', 'host-end:alpha']);
+  });
+  it('serial orders changes, not reads: every host is probed before the first batch runs, one command per host for a no-op', async () => {
+    const playbook = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: ['beta', 'alpha'], serial: 1, tasks: ({ host }) => [file({ path: join(dir, host), content: host })] }] });
+    await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 10, connect: recorder().connect });
+    const log: string[] = [];
+    const { connections, connect } = recorder();
+    const report = await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false, forks: 10,
+      connect: async (host) => {
+        const c = await connect(host);
+        const exec = c.exec.bind(c);
+        c.exec = (command, options) => (log.push(`probe:${host}`), exec(command, options));
+        return c;
+      },
+      onEvent: (e) => { if (e.type === 'host-start') log.push(`start:${e.host}`); },
+    });
+    expect(log).toEqual(['probe:beta', 'probe:alpha', 'start:beta', 'start:alpha']);
+    for (const host of ['alpha', 'beta']) expect(report.hosts[host]).toMatchObject({ changed: 0, commands: 1 });
+    expect(connections.size).toBe(2);
+  });
+
+  it('facts read ahead are read again when an earlier batch changed something', async () => {
+    // alpha's file is as alpha wants it when the run starts; beta's batch then changes it behind the read-ahead's
+    // back, so alpha's batch must see that and put it right.
+    writeFileSync(join(dir, 'alpha.txt'), 'alpha');
+    const playbook = definePlaybook({
+      inventory: twoHosts(),
+      plays: [{ hosts: ['beta', 'alpha'], serial: 1, tasks: ({ host }) => (host === 'beta' ? [file({ path: join(dir, 'alpha.txt'), content: 'beta was here' })] : [file({ path: join(dir, 'alpha.txt'), content: 'alpha' })]) }],
+    });
+    const report = await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 10, connect: recorder().connect });
+    expect(report.hosts.beta.changed).toBe(1);
+    expect(report.hosts.alpha.changed).toBe(1);
+    expect(readFileSync(join(dir, 'alpha.txt'), 'utf8')).toBe('alpha');
   });
 });

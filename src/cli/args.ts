@@ -25,6 +25,8 @@ export interface CliArgs {
   readonly flushHandlers: boolean;
   /** Skip the health gate between serial batches. */
   readonly noGate: boolean;
+  /** Print where the time went, phase by phase, on stderr (also `PLAY_PROFILE=1`). */
+  readonly profile: boolean;
   /** Fail at once (exit 1) when another run holds a host's lock, instead of waiting. */
   readonly noWait: boolean;
   /** The file holding the vaults' passphrase (`--vault-password-file`). */
@@ -62,6 +64,8 @@ Options:
       --flush-handlers        run only the handlers an earlier run left pending (a failed or killed run), no tasks
       --no-wait               when another run holds a host's lock, fail at once (exit 1) instead of waiting
       --no-gate               do not run the playbook's health check after each serial batch that changed something
+      --profile               print on stderr where the time went: node start, load, vault, compile, connect and
+                              read facts, plan and apply, report (also PLAY_PROFILE=1)
       --vault-password-file FILE
                               the encrypted vaults' passphrase (else PLAY_VAULT_PASSWORD_FILE, the
                               inventory's own passwordFile, or a prompt on a terminal)
@@ -109,6 +113,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         'flush-handlers': { type: 'boolean', default: false },
         'no-wait': { type: 'boolean', default: false },
         'no-gate': { type: 'boolean', default: false },
+        profile: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -151,6 +156,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     flushHandlers: values['flush-handlers'] ?? false,
     noWait: values['no-wait'] ?? false,
     noGate: values['no-gate'] ?? false,
+    profile: (values.profile ?? false) || process.env.PLAY_PROFILE === '1',
     help: values.help ?? false,
     version: values.version ?? false,
   };

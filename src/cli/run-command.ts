@@ -3,6 +3,7 @@ import { compileRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
 import { healthGate, verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
+import { formatProfile, profileMark } from '../profile.ts';
 import { mask } from '../secret.ts';
 import { unlockVaults } from '../vault.ts';
 import type { CliArgs } from './args.ts';
@@ -19,8 +20,21 @@ import type { CliStreams } from './main.ts';
  * or verify) and report. Loaded by {@link main} only then, so `play --help` loads none of the engine.
  */
 export async function runCommand(args: CliArgs, streams: CliStreams): Promise<number> {
+  try {
+    return await loadCompileRun(args, streams);
+  } finally {
+    if (args.profile) {
+      profileMark('report');
+      streams.stderr.write(`${formatProfile()}\n`);
+    }
+  }
+}
+
+async function loadCompileRun(args: CliArgs, streams: CliStreams): Promise<number> {
   const playbook = await loadPlaybook(findPlaybook(args.playbook!));
+  profileMark('load playbook');
   const inventory = args.inventory ? await loadInventory(args.inventory) : playbook.inventory;
+  if (args.inventory) profileMark('load inventory');
   if (!inventory) throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
   const listing = args.listHosts || args.listTasks;
   // Secrets are revealed synchronously while vars are validated: an encrypted vault's passphrase is asked now,
@@ -28,6 +42,7 @@ export async function runCommand(args: CliArgs, streams: CliStreams): Promise<nu
   if (!listing) {
     const stdin = streams.stdin ?? process.stdin;
     await unlockVaults({ interactive: !args.json && stdin.isTTY === true, stdin, stderr: streams.stderr });
+    profileMark('vault');
   }
   if (args.command === 'verify') {
     const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
@@ -36,6 +51,7 @@ export async function runCommand(args: CliArgs, streams: CliStreams): Promise<nu
     return health.healthy ? ExitCode.ok : ExitCode.failed;
   }
   const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing });
+  profileMark('compile');
   if (listing) {
     const text = [args.listHosts ? formatHostList(run) : '', args.listTasks ? formatTaskList(run) : ''].filter(Boolean).join('\n');
     streams.stdout.write(args.json ? `${JSON.stringify(listJson(run))}\n` : `${text}\n`);

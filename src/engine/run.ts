@@ -2,6 +2,7 @@ import type { CompiledPlay, CompiledRun } from './compile.ts';
 import type { RunListener } from './events.ts';
 import { HostRun, type HostRunOptions } from './host-run.ts';
 import { emptyRecap, type RunReport } from './report.ts';
+import { profileMark } from '../profile.ts';
 
 /**
  * The health gate between serial batches: the failing checks of these hosts (read-only, at the protocol level:
@@ -58,6 +59,7 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
     const firstPlay = new Map<string, CompiledPlay>();
     for (const play of run.plays) for (const host of play.batches.flat()) if (!firstPlay.has(host)) firstPlay.set(host, play);
     await eachLimited([...firstPlay.keys()], options.forks, (host) => hosts.get(host)!.prefetch(firstPlay.get(host)!.work.get(host)!));
+    profileMark('connect and read facts');
     let shownPlay: string | undefined;
     for (const [index, { play, batch }] of batches.entries()) {
       if (shownPlay !== play.name) emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
@@ -76,7 +78,9 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
       if (failed.length) break;
     }
   } finally {
+    profileMark('plan and apply');
     await Promise.all([...hosts.values()].map((h) => h.close()));
+    profileMark('close connections');
   }
   report.durationMs = performance.now() - started;
   return report;

@@ -1,5 +1,5 @@
-import { sh } from '../connection/sh.ts';
-import type { Probe } from './probe.ts';
+import { ShellCommand, quote, sh } from '../connection/sh.ts';
+import type { Probe, ProbeFamily } from './probe.ts';
 
 /** A local user account as `getent` shows it, or `undefined` when there is none. */
 export interface UserAccount {
@@ -35,8 +35,22 @@ export function userProbe(name: string): Probe<UserAccount | undefined> {
     key: `user:${name}`,
     command: sh`if p=$(getent passwd -- ${name}); then echo "$p"; echo "$(getent shadow -- ${name} | cut -d: -f2)"; id -Gn -- ${name}; fi`,
     parse: (output) => parseUserAccount(output.stdout),
+    family: { kind: usersFamily, argument: name },
   };
 }
+
+/** Every account probe of a batch in one loop: each answer as {@link userProbe}'s, ended by a NUL. */
+export const usersFamily: ProbeFamily<UserAccount | undefined> = {
+  name: 'users',
+  command(args) {
+    const text = `for n in ${args.map(quote).join(' ')}; do if p=$(getent passwd -- "$n"); then echo "$p"; echo "$(getent shadow -- "$n" | cut -d: -f2)"; id -Gn -- "$n"; fi; printf '\\0'; done`;
+    return new ShellCommand(text, text);
+  },
+  parseAll: (output, args) => {
+    const answers = output.stdout.split('\0');
+    return args.map((_, i) => parseUserAccount(answers[i] ?? ''));
+  },
+};
 
 /** A local group, or `undefined` when there is none. */
 export interface GroupAccount {

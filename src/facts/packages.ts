@@ -1,5 +1,5 @@
-import { sh } from '../connection/sh.ts';
-import type { Probe } from './probe.ts';
+import { ShellCommand, quote, sh } from '../connection/sh.ts';
+import type { Probe, ProbeFamily } from './probe.ts';
 
 /** The installed version of each asked-for Debian package, or `undefined` for one not installed. */
 export type PackageVersions = ReadonlyMap<string, string | undefined>;
@@ -12,7 +12,8 @@ export function parsePackageVersions(stdout: string, names: readonly string[]): 
     if (!name || !status) continue;
     // Status-Abbrev is want, status, error flag: "ii " (install) and "hi " (held) are working installs;
     // any other status (rc, un, iF, iU...) or an error flag (iiR) is not.
-    if (status[1] === 'i' && (status[2] ?? ' ') === ' ') versions.set(name.replace(/:.*$/, ''), version);
+    const base = name.replace(/:.*$/, '');
+    if (versions.has(base) && status[1] === 'i' && (status[2] ?? ' ') === ' ') versions.set(base, version);
   }
   return versions;
 }
@@ -29,5 +30,17 @@ export function packagesProbe(names: readonly string[]): Probe<PackageVersions> 
     key: `packages:${sorted.join(',')}`,
     command: sh`dpkg-query -W -f='\${Package}\\t\${db:Status-Abbrev}\\t\${Version}\\n' -- ${sorted} 2>/dev/null; true`,
     parse: (output) => parsePackageVersions(output.stdout, sorted),
+    family: { kind: packagesFamily, argument: sorted.join(' ') },
   };
 }
+
+/** Every package probe of a batch in one `dpkg-query` (about 20 ms each on a server): the union of their names. */
+export const packagesFamily: ProbeFamily<PackageVersions> = {
+  name: 'packages',
+  command(args) {
+    const names = [...new Set(args.flatMap((a) => a.split(' ')))].sort();
+    const text = `dpkg-query -W -f='\${Package}\t\${db:Status-Abbrev}\t\${Version}\n' -- ${names.map(quote).join(' ')} 2>/dev/null; true`;
+    return new ShellCommand(text, text);
+  },
+  parseAll: (output, args) => args.map((a) => parsePackageVersions(output.stdout, a.split(' '))),
+};

@@ -1,5 +1,5 @@
-import { sh } from '../connection/sh.ts';
-import type { Probe } from './probe.ts';
+import { ShellCommand, quote, sh } from '../connection/sh.ts';
+import type { Probe, ProbeFamily } from './probe.ts';
 
 /** What a host's init system knows of a service. */
 export interface ServiceState {
@@ -42,5 +42,30 @@ elif [ -x /etc/init.d/${name} ]; then echo sysv; echo LoadState=loaded
   if ls /etc/rc[2345].d/S[0-9][0-9]${name} >/dev/null 2>&1; then echo UnitFileState=enabled; else echo UnitFileState=disabled; fi
 else echo sysv; echo LoadState=not-found; fi`,
     parse: (output) => parseServiceState(output.stdout),
+    family: { kind: servicesFamily, argument: name },
   };
 }
+
+/**
+ * Every service probe of a batch in one `systemctl show` (its blocks come in the order of the units, separated
+ * by an empty line); without systemd, each init script in turn, in the same form.
+ */
+export const servicesFamily: ProbeFamily<ServiceState> = {
+  name: 'services',
+  command(args) {
+    const units = args.map((name) => quote(name.includes('.') ? name : `${name}.service`)).join(' ');
+    const text = `if [ -d /run/systemd/system ]; then echo systemd; systemctl show -p LoadState -p ActiveState -p UnitFileState -- ${units}
+else echo sysv; first=1; for name in ${args.map(quote).join(' ')}; do [ -n "$first" ] || echo; first=
+  if [ -x "/etc/init.d/$name" ]; then echo LoadState=loaded
+    if "/etc/init.d/$name" status >/dev/null 2>&1; then echo ActiveState=active; else echo ActiveState=inactive; fi
+    if ls /etc/rc[2345].d/S[0-9][0-9]"$name" >/dev/null 2>&1; then echo UnitFileState=enabled; else echo UnitFileState=disabled; fi
+  else echo LoadState=not-found; fi
+done; fi`;
+    return new ShellCommand(text, text);
+  },
+  parseAll(output, args) {
+    const [manager, ...rest] = output.stdout.split('\n');
+    const blocks = rest.join('\n').split(/\n\n/);
+    return args.map((_, i) => parseServiceState(`${manager}\n${(blocks[i] ?? '').trim()}`));
+  },
+};

@@ -138,6 +138,43 @@ describe('account, group, package, service and command probes on this machine', 
     expect(versions.get('no-such-package-play')).toBeUndefined();
   });
 
+  it('families: several package, service and account probes are answered by one process each, each answer as the probe alone gives it', async () => {
+    const probes = [
+      packagesProbe(['bash', 'coreutils']),
+      packagesProbe(['dpkg', 'no-such-package-play']),
+      serviceProbe('no-such-service-play'),
+      serviceProbe("odd 'name'"),
+      serviceProbe('ssh'),
+      userProbe('root'),
+      userProbe('no-such-user-play'),
+      userProbe('nobody'),
+    ];
+    const together = new FactCache(new LocalConnection('local'));
+    await together.gather(probes);
+    const script = (await import('../../../src/facts/cache.ts')).groupFamilies(probes);
+    // Three families: one entry each.
+    expect(script).toHaveLength(3);
+    for (const probe of probes) {
+      const alone = new FactCache(new LocalConnection('local'));
+      await alone.gather([probe]);
+      expect(await together.get(probe as never), probe.key).toEqual(await alone.get(probe as never));
+    }
+    // A batch answers only what each probe asked: no package of another probe leaks into its answer.
+    expect([...(await together.get(probes[0] as ReturnType<typeof packagesProbe>)).keys()].sort()).toEqual(['bash', 'coreutils']);
+  });
+
+  it('the service family reads one systemctl show for all units, its blocks in order', () => {
+    const [probe] = [serviceProbe('a')];
+    const family = probe.family!.kind;
+    const stdout = 'systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n';
+    expect(family.command(['a', 'b.socket']).text).toContain("systemctl show -p LoadState -p ActiveState -p UnitFileState -- a.service b.socket");
+    expect(family.parseAll({ exitCode: 0, stdout, bytes: Buffer.from(stdout) }, ['a', 'b', 'c'])).toEqual([
+      { manager: 'systemd', exists: true, active: true, enabled: true },
+      { manager: 'systemd', exists: false, active: false, enabled: false },
+      { manager: 'systemd', exists: true, active: false, enabled: false },
+    ]);
+  });
+
   it('packagesProbe has one key for the same names in any order', () => {
     expect(packagesProbe(['b', 'a']).key).toBe(packagesProbe(['a', 'b']).key);
   });

@@ -12,6 +12,8 @@ export default defineConfig({
     root: fileURLToPath(new URL('../..', import.meta.url)),
     include: ['test/e2e/**/*.test.ts'],
     exclude: ['test/lab/.state*/**', '**/node_modules/**', 'dist/**'],
+    // The default report, then the time each file took (test/support/file-times-reporter.ts).
+    reporters: ['default', './test/support/file-times-reporter.ts'],
     globalSetup: ['test/e2e/global-setup.ts'],
     fileParallelism: false,
     testTimeout: 600_000,

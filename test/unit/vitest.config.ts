@@ -12,5 +12,7 @@ export default defineConfig({
     dir: 'test/unit',
     setupFiles: ['test/unit/support/state-dir.ts'],
     exclude: ['test/lab/.state*/**', '**/node_modules/**', 'dist/**'],
+    // The default report, then the time each file took (test/support/file-times-reporter.ts).
+    reporters: ['default', './test/support/file-times-reporter.ts'],
   },
 });

@@ -11,14 +11,28 @@ export function profileMark(phase: string): void {
   marks.push({ phase, at: performance.now() });
 }
 
-/** The marks so far, each with the milliseconds its phase took. */
-export function profilePhases(): { phase: string; ms: number }[] {
-  return marks.map((m, i) => ({ phase: m.phase, ms: m.at - (i === 0 ? 0 : marks[i - 1].at) }));
+/**
+ * Where a command's phases start: at the process's own `node start` mark when that is the only one (the bin), else
+ * after every mark there is (a later command in the same process profiles only its own phases).
+ */
+export function profileCommandStart(): number {
+  return marks.length === 1 && marks[0].phase === 'node start' ? 0 : marks.length;
 }
 
-/** The profile as a small table: one line per phase, its share and the total. */
-export function formatProfile(): string {
-  const phases = profilePhases();
+/**
+ * The phases from the mark `since` on (default: all), each with the milliseconds it took; a process that runs
+ * several commands (tests, a library user) drops the marks before `since`, so they never pile up.
+ */
+export function profilePhases(since = 0): { phase: string; ms: number }[] {
+  const kept = marks.slice(since);
+  const phases = kept.map((m, i) => ({ phase: m.phase, ms: m.at - (i === 0 ? (since > 0 ? marks[since - 1].at : 0) : kept[i - 1].at) }));
+  if (since > 0) marks.splice(0, since);
+  return phases;
+}
+
+/** The profile as a small table: one line per phase from the mark `since` on, its share and the total. */
+export function formatProfile(since = 0): string {
+  const phases = profilePhases(since);
   const total = phases.reduce((sum, p) => sum + p.ms, 0);
   const width = Math.max(...phases.map((p) => p.phase.length), 5);
   const lines = phases.map((p) => `  ${p.phase.padEnd(width)}  ${p.ms.toFixed(0).padStart(6)} ms  ${total > 0 ? ((p.ms / total) * 100).toFixed(0).padStart(3) : '  0'}%`);

@@ -3,7 +3,7 @@ import { compileRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
 import { healthGate, verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
-import { formatProfile, profileMark } from '../profile.ts';
+import { formatProfile, profileMark, profileCommandStart } from '../profile.ts';
 import { mask } from '../secret.ts';
 import { unlockVaults } from '../vault.ts';
 import type { CliArgs } from './args.ts';
@@ -20,12 +20,13 @@ import type { CliStreams } from './main.ts';
  * or verify) and report. Loaded by {@link main} only then, so `play --help` loads none of the engine.
  */
 export async function runCommand(args: CliArgs, streams: CliStreams): Promise<number> {
+  const since = profileCommandStart();
   try {
     return await loadCompileRun(args, streams);
   } finally {
     if (args.profile) {
       profileMark('report');
-      streams.stderr.write(`${formatProfile()}\n`);
+      streams.stderr.write(`${formatProfile(since)}\n`);
     }
   }
 }

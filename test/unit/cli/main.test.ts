@@ -119,6 +119,17 @@ describe('play CLI: successful runs', { timeout: 60_000 }, () => {
     expect(snapshot(dir)).toEqual(before);
   });
 
+  it('--profile prints on stderr where the time went, phase by phase, and leaves stdout as it was', async () => {
+    const result = await play([fixture('site.ts'), '--json', '--profile'], dir);
+    expect(result.code).toBe(0);
+    expect(() => JSON.parse(result.stdout)).not.toThrow();
+    const lines = result.stderr.split('\n').filter((l) => /^  \S/.test(l));
+    expect(lines.map((l) => l.trim().split(/\s{2,}/)[0])).toEqual(['load playbook', 'vault', 'compile', 'connect and read facts', 'plan and apply', 'close connections', 'report', 'total']);
+    const ms = lines.map((l) => Number(/(\d+) ms/.exec(l)![1]));
+    // The total is the sum of the phases (each rounded).
+    expect(Math.abs(ms.slice(0, -1).reduce((a, b) => a + b, 0) - ms.at(-1)!)).toBeLessThanOrEqual(ms.length);
+  });
+
   it('prints a plain log and a PLAY RECAP without --json', async () => {
     const result = await play([fixture('site.ts')], dir);
     expect(result.code).toBe(0);

@@ -29,6 +29,23 @@ const timings: Record<string, number> = {};
 /** A first deploy takes about 7 minutes on an idle 2-core machine; give a busy one room. */
 const SITE_TIMEOUT_MS = 1_500_000;
 
+/**
+ * The longest stretch (ms) without an answer among a client watch's probes since `since` (ms since the epoch): a
+ * probe counts when it ended, and there must have been answers throughout (more than 10).
+ */
+function longestGap(results: readonly { ok: boolean; at?: number; ms: number }[], since: number): number {
+  const answers = results.filter((r) => r.ok && r.at! * 1000 >= since).map((r) => r.at! * 1000 + r.ms).sort((a, b) => a - b);
+  expect(answers.length).toBeGreaterThan(10);
+  return Math.max(...answers.slice(1).map((t, i) => t - answers[i]));
+}
+
+/** A rolled-back set left nothing owed: the next site run changes nothing. */
+async function expectSiteUnchanged(): Promise<void> {
+  const again = await playJson(SITE);
+  expect(again.code, scrub(again.stdout)).toBe(0);
+  expect(again.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`)).toEqual([]);
+}
+
 const lastOctet = (address: string) => Number(address.split('.')[3]);
 
 describe('the school site (playbooks/site.ts) on two bare lab servers, used through the VIP', () => {
@@ -261,15 +278,10 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
     // Port 25 seen from lab-client every 50 ms: answered before, answered after, and the longest stretch without an
     // answer is the restart of the master that the taken port killed.
-    const answers = watch.results.filter((r) => r.ok && r.at! * 1000 >= startedAt).map((r) => r.at! * 1000 + r.ms).sort((a, b) => a - b);
-    expect(answers.length).toBeGreaterThan(10);
-    const gap = Math.max(...answers.slice(1).map((t, i) => t - answers[i]));
+    const gap = longestGap(watch.results, startedAt);
     timings['rollback: longest gap in SMTP answers on the primary (ms)'] = Math.round(gap);
     expect(gap, 'port 25 went unanswered for longer than a restart of postfix takes on a busy machine').toBeLessThan(10_000);
-    // The set left nothing owed: the next site run changes nothing on the primary.
-    const again = await playJson(SITE);
-    expect(again.code, scrub(again.stdout)).toBe(0);
-    expect(again.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`)).toEqual([]);
+    await expectSiteUnchanged();
   }, SITE_TIMEOUT_MS);
 
   it('rollback: a dovecot config set that passes doveconf but cannot be started (an address the server lacks) is rolled back: exit 1 with both errors, the old files back, IMAP answering again after a restart', async () => {
@@ -294,14 +306,10 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     // Dovecot runs the old configuration again: IMAPS logs guru1 in at the primary.
     const answer = await py<{ loginAfterTls: string }>({ op: 'imap-plain', host: PRIMARY.address, user: 'guru1', password: password('guru1') });
     expect(answer.loginAfterTls).toMatch(/^OK/);
-    const answers = watch.results.filter((r) => r.ok && r.at! * 1000 >= startedAt).map((r) => r.at! * 1000 + r.ms).sort((a, b) => a - b);
-    expect(answers.length).toBeGreaterThan(10);
-    const gap = Math.max(...answers.slice(1).map((t, i) => t - answers[i]));
+    const gap = longestGap(watch.results, startedAt);
     timings['rollback: longest gap in IMAP answers on the primary (ms)'] = Math.round(gap);
     expect(gap, 'port 143 went unanswered for longer than two restarts of Dovecot take on a busy machine').toBeLessThan(10_000);
-    const again = await playJson(SITE);
-    expect(again.code, scrub(again.stdout)).toBe(0);
-    expect(again.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`)).toEqual([]);
+    await expectSiteUnchanged();
   }, SITE_TIMEOUT_MS);
 
   it('health gate: a deploy that breaks SMTP on the primary stops before the backup is touched; the VIP moves to the backup and mail keeps flowing at the VIP; a good deploy then repairs the primary', async () => {

@@ -49,11 +49,31 @@ export const POSTFIX_RESTORE: ShellCommand = sh`if postfix status >/dev/null 2>&
 export const SMTP_BANNER_PROBE: ShellCommand = sh`timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/25 && IFS= read -r greeting <&3 && [[ $greeting == 220* ]]'`;
 
 /**
- * Checks a staged copy of /etc/postfix as postfix will read it: `postfix -c DIR check`, and any warning of
- * `postconf -c DIR -n` (an unknown parameter, a typo in a master.cf `-o`) refuses it too.
+ * Refuses a staged master.cf whose new `inet` listeners (those the live master.cf does not have, so postfix does not
+ * hold their ports yet) are on a TCP port another program listens on: reloading postfix on it would end its
+ * master (`fatal: bind … Address already in use`), and putting it back would take a restart. A service name
+ * (`submission`) is looked up in /etc/services; an address prefix (`127.0.0.1:10025`, `[::1]:25`) is ignored, so a
+ * port taken on any address refuses it.
+ */
+export const newListenersFreeCheck = (dir: string): ShellCommand =>
+  sh`live=$(postconf -M '*/inet' 2>/dev/null | awk '{ print $1 }'); taken=
+for svc in $(postconf -c ${dir} -M '*/inet' | awk '{ print $1 }'); do
+  printf '%s\n' "$live" | grep -qxF -- "$svc" && continue
+  port=\${svc##*:}
+  case $port in *[!0-9]*) port=$(getent services "$port/tcp" | awk '{ split($2, a, "/"); print a[1] }');; esac
+  [ -n "$port" ] || continue
+  holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\).*/\1/p' | head -n 1)
+  if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then taken="$taken\${taken:+; }$svc: port $port is already taken\${holder:+ by $holder}"; fi
+done
+[ -z "$taken" ] || { echo "master.cf adds a listener on a port another program holds (a reload would end postfix's master): $taken" >&2; false; }`;
+
+/**
+ * Checks a staged copy of /etc/postfix as postfix will read it: `postfix -c DIR check`, any warning of
+ * `postconf -c DIR -n` (an unknown parameter, a typo in a master.cf `-o`) refuses it too, and so does a new
+ * listener on a port another program holds ({@link newListenersFreeCheck}).
  */
 export const postfixTreeCheck = (dir: string): ShellCommand =>
-  sh`postfix -c ${dir} check && w=$(postconf -c ${dir} -n 2>&1 >/dev/null) && { [ -z "$w" ] || { echo "$w" >&2; false; }; }`;
+  sh`postfix -c ${dir} check && w=$(postconf -c ${dir} -n 2>&1 >/dev/null) && { [ -z "$w" ] || { echo "$w" >&2; false; }; } && ${newListenersFreeCheck(dir)}`;
 
 /**
  * Files of /etc/postfix that only make sense together (main.cf and master.cf) as one config set: staged and

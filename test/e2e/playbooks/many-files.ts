@@ -1,4 +1,4 @@
-import { definePlaybook, directory, file } from 'play';
+import { definePlaybook, directory, file, sh } from 'play';
 import inventory from '../../../inventory/lab.ts';
 
 const FILES = 150;
@@ -9,16 +9,20 @@ export function manyFilesContent(index: number, v: string): string {
   return `${v}:${index}\n`.repeat(4096);
 }
 
-/** Writes many files whose content depends on PLAY_E2E_VERSION: for killing play in the middle of a write. */
+/**
+ * Writes many files on both servers, their content from PLAY_E2E_VERSION: for killing play in the middle of a write
+ * batch. With PLAY_E2E_SLOW_CHECK each file's check takes 50 ms, so the batch lasts long enough to be caught.
+ */
+const slowCheck = process.env.PLAY_E2E_SLOW_CHECK ? { validate: (p: string) => sh`sleep 0.05; test -s ${p}` } : {};
 export default definePlaybook({
   inventory,
   plays: [
     {
       name: 'many files',
-      hosts: 'primary',
+      hosts: ['primary', 'backup'],
       tasks: [
         directory({ path: '/srv/many', mode: '0755' }),
-        ...Array.from({ length: FILES }, (_, index) => file({ path: `/srv/many/file-${index}.txt`, content: manyFilesContent(index, version) })),
+        ...Array.from({ length: FILES }, (_, index) => file({ path: `/srv/many/file-${index}.txt`, content: manyFilesContent(index, version), ...slowCheck })),
       ],
     },
   ],

@@ -16,6 +16,39 @@ function timestamp(date: Date): string {
 }
 
 /**
+ * The commands that put one file in place, with each failure handed to `fail(code)` (a shell fragment that ends
+ * the script): the directory must exist; the content is read from stdin into a temp file beside the target
+ * (exactly `length` bytes with `dd`, which also fsyncs it) and checked by sha256 (a dropped connection ends stdin
+ * early: a partial file is never renamed in); then owner, group and mode, `validate`, the optional backup, and the
+ * rename. Few processes per file (dd, sha256sum, chown, chmod, mv), so a batch of many files stays fast.
+ */
+function writeBody(step: WriteStep, temp: string, now: Date, fail: (code: number) => ShellCommand): ShellCommand[] {
+  const directory = dirname(step.path);
+  const sha = createHash('sha256').update(step.content).digest('hex');
+  const lines: ShellCommand[] = [
+    sh`t=${temp}; p=${step.path}`,
+    sh`[ -d ${directory} ] || { echo "directory of $p does not exist" >&2; ${fail(1)}; }`,
+    // count_bytes: exactly this file's bytes, also when others follow on stdin; fullblock: whatever the pipe gives.
+    sh`dd of="$t" bs=65536 count=${step.content.length} iflag=count_bytes,fullblock conv=fsync status=none || { rm -f "$t"; ${fail(1)}; }`,
+    sh`s=$(sha256sum < "$t"); [ "\${s%% *}" = ${sha} ] || { rm -f "$t"; echo "the content of $p arrived incomplete" >&2; ${fail(CONTENT_INCOMPLETE)}; }`,
+  ];
+  const owner = step.owner && step.group ? `${step.owner}:${step.group}` : step.owner ?? (step.group ? `:${step.group}` : undefined);
+  if (owner) lines.push(sh`chown ${owner} "$t" || { rm -f "$t"; ${fail(1)}; }`);
+  if (step.mode) lines.push(sh`chmod ${step.mode} "$t" || { rm -f "$t"; ${fail(1)}; }`);
+  if (step.validate) {
+    lines.push(sh`if ! ${step.validate(temp)} >&2; then rm -f "$t"; echo "validation refused the new content of $p" >&2; ${fail(VALIDATE_REFUSED)}; fi`);
+  }
+  if (step.backup) lines.push(sh`if [ -e "$p" ]; then cp -p "$p" "$p".${timestamp(now)}~ || { rm -f "$t"; ${fail(1)}; }; fi`);
+  lines.push(sh`mv -f "$t" "$p" || { rm -f "$t"; ${fail(1)}; }`);
+  return lines;
+}
+
+/** The temp files a killed write of this path may have left, as an unquoted glob (the path's own part quoted). */
+const leftoverGlob = (path: string) => sh`${dirname(path)}/.${basename(path)}.play-${raw('*')}.tmp`;
+
+const tempBeside = (path: string) => `${dirname(path)}/.${basename(path)}.play-${randomBytes(4).toString('hex')}.tmp`;
+
+/**
  * The one command that writes a file atomically from its standard input: a temp file in the same
  * directory (left-overs of a killed run removed first), attributes, `validate`, optional backup, fsync, rename.
  *
@@ -23,29 +56,78 @@ function timestamp(date: Date): string {
  * const command = writeCommand({ kind: 'write', path: '/etc/motd', content, mode: '0644' });
  */
 export function writeCommand(step: WriteStep, now = new Date()): ShellCommand {
-  const directory = dirname(step.path);
-  const name = basename(step.path);
-  const temp = `${directory}/.${name}.play-${randomBytes(4).toString('hex')}.tmp`;
-  const lines: ShellCommand[] = [
-    sh`set -e`,
-    sh`t=${temp}; p=${step.path}`,
-    sh`[ -d ${directory} ] || { echo "directory of $p does not exist" >&2; exit 1; }`,
-    sh`rm -f -- ${directory}/.${name}.play-${raw('*')}.tmp`,
-    sh`trap 'rm -f "$t"' EXIT`,
-    sh`umask 077`,
-    sh`cat > "$t"`,
-    // A dropped connection ends stdin early and cat stops without error: never rename a partial file.
-    sh`if [ "$(sha256sum < "$t" | cut -c1-64)" != ${createHash('sha256').update(step.content).digest('hex')} ]; then echo "the content of $p arrived incomplete" >&2; exit ${CONTENT_INCOMPLETE}; fi`,
-  ];
-  if (step.owner) lines.push(sh`chown ${step.owner} "$t"`);
-  if (step.group) lines.push(sh`chgrp ${step.group} "$t"`);
-  if (step.mode) lines.push(sh`chmod ${step.mode} "$t"`);
-  if (step.validate) {
-    lines.push(sh`if ! ${step.validate(temp)} >&2; then echo "validation refused the new content of $p" >&2; exit ${VALIDATE_REFUSED}; fi`);
-  }
-  if (step.backup) lines.push(sh`if [ -e "$p" ]; then cp -p "$p" "$p".${timestamp(now)}~; fi`);
-  lines.push(sh`sync "$t" 2>/dev/null || true`, sh`mv -f "$t" "$p"`, sh`trap - EXIT`);
-  return joinCommands(lines, '\n');
+  return joinCommands(
+    [
+      sh`umask 077`,
+      sh`rm -f -- ${leftoverGlob(step.path)}`,
+      ...writeBody(step, tempBeside(step.path), now, (code) => sh`exit ${code}`),
+    ],
+    '\n',
+  );
+}
+
+/** The line a write batch prints on stderr when one of its writes fails: its index and exit code. */
+const BATCH_FAILED = 'play-write-batch-failed';
+
+/** The first line of a write batch's command, so recordings can tell one apart. */
+export const BATCH_MARKER = ': play-write-batch';
+
+/** The line a write batch prints on stdout once a write is in place: its index. */
+const BATCH_DONE = 'play-write-done';
+
+/**
+ * One command that writes several files, in order, each exactly as {@link writeCommand} does (temp file, sha256,
+ * attributes, validate, backup, fsync, rename): their contents follow one another on stdin. The first write that
+ * fails stops the batch; the ones before it are in place, the ones after it untouched, so every file is either
+ * its old or its new version, also when the connection drops mid-way.
+ *
+ * @example
+ * const { command, stdin } = writeBatchCommand(steps);
+ */
+export function writeBatchCommand(steps: readonly WriteStep[], now = new Date()): { command: ShellCommand; stdin: Buffer; contentOffset: number } {
+  // The controller may go away mid-way: the write under way finishes or fails on its own (its content check).
+  const lines: ShellCommand[] = [sh`trap '' PIPE HUP`, sh`umask 077`];
+  // Left-overs of a killed run, of these files only (another host's run may share a folder), in one command.
+  lines.push(joinCommands([sh`rm -f --`, ...steps.map((s) => leftoverGlob(s.path))], ' '));
+  steps.forEach((step, index) => {
+    lines.push(...writeBody(step, tempBeside(step.path), now, (code) => sh`echo ${BATCH_FAILED} ${index} ${code} >&2; exit ${code}`), sh`echo ${BATCH_DONE} ${index}`);
+  });
+  // The script itself goes first on stdin, not as the command: a batch of many files is larger than the 128 KiB
+  // one argument of `sh -c` may be. The command reads exactly the script's bytes, then runs it on the rest.
+  // A script cut short (the connection gone) is never run: its sha256 is checked first.
+  const script = Buffer.from(joinCommands(lines, '\n').text.replace(/\n+$/, ''));
+  const sha = createHash('sha256').update(script).digest('hex');
+  return {
+    command: sh`${raw(BATCH_MARKER)}\ns=$(dd bs=65536 count=${script.length} iflag=count_bytes,fullblock status=none) && [ "$(printf '%s' "$s" | sha256sum | cut -c1-64)" = ${sha} ] || { echo 'the write batch arrived incomplete' >&2; exit ${CONTENT_INCOMPLETE}; }\neval "$s"`,
+    stdin: Buffer.concat([script, ...steps.map((s) => s.content)]),
+    contentOffset: script.length,
+  };
+}
+
+/** What a write batch did: how many of its writes are in place, and the error of the one that failed. */
+export interface WriteBatchResult {
+  readonly done: number;
+  readonly error?: CommandError;
+}
+
+/**
+ * Writes a batch of files in one round trip ({@link writeBatchCommand}); `places` names each write's task for
+ * its error. A connection lost mid-way throws (which writes are in place is then unknown: each is old or new).
+ */
+export async function applyWriteBatch(connection: Connection, steps: readonly WriteStep[], places: readonly ErrorPlace[]): Promise<WriteBatchResult> {
+  const { command, stdin } = writeBatchCommand(steps);
+  const result = await connection.exec(command, { stdin });
+  if (result.exitCode === 0) return { done: steps.length };
+  // The writes in place are those that said so (a script cut short by a syntax error or a signal says no more).
+  const index = result.stdout.split('\n').filter((line) => line.startsWith(`${BATCH_DONE} `)).length;
+  const step = steps[Math.min(index, steps.length - 1)];
+  const stderr = result.stderr.replace(new RegExp(`^${BATCH_FAILED} .*\\n?`, 'm'), '');
+  const what =
+    result.exitCode === VALIDATE_REFUSED ? `validate refused the new ${step.path}` : result.exitCode === CONTENT_INCOMPLETE ? `the new ${step.path} arrived incomplete (connection dropped?)` : `writing ${step.path} failed`;
+  const error = new CommandError({ ...result, stderr }, places[Math.min(index, steps.length - 1)], what, false);
+  // A write script renames its file in only as its last command: its failure left that file as it was.
+  error.hostUnchanged = true;
+  return { done: index, error };
 }
 
 /**

@@ -3,15 +3,21 @@ import { CommandError, ConnectError, placeError } from '../errors.ts';
 import { FactCache } from '../facts/cache.ts';
 import type { Probe } from '../facts/probe.ts';
 import { FLUSH_HANDLERS } from '../ops/flush-handlers.ts';
-import { affectedPaths, type Plan } from '../ops/op.ts';
+import { affectedPaths, type Plan, type WriteStep } from '../ops/op.ts';
 import { formatDiff } from '../render/diff.ts';
-import { applySteps } from './apply.ts';
+import { applySteps, applyWriteBatch } from './apply.ts';
 import type { BoundTask, CompiledPlay, HostWork } from './compile.ts';
 import type { RunListener } from './events.ts';
 import { clearPendingCommand, pendingHandlersProbe, recordPendingCommand, type PendingHandler } from './handler-journal.ts';
 import { takeHostLock, type HostLock } from './host-lock.ts';
 import { hostStatePaths, type HostStatePaths } from './host-state.ts';
 import type { HostRecap, RunReport, TaskResult } from './report.ts';
+
+/** The kinds of op whose changes may travel in one write batch: their plans read only their own path. */
+const BATCHABLE_KINDS = new Set(['file', 'template', 'copy']);
+
+/** At most this many files in one batch (their contents travel in one command's stdin). */
+const MAX_WRITE_BATCH = 200;
 
 /** How a host's plays run: what the whole run was told. */
 export interface HostRunOptions {
@@ -204,10 +210,127 @@ class PlayOnHost {
   }
 
   async runTasks(): Promise<boolean> {
-    for (const [index, bound] of this.work.tasks.entries()) {
-      if (!(await this.runTask(bound, this.work.tasks.slice(index), false))) return false;
+    let index = 0;
+    while (index < this.work.tasks.length) {
+      const batched = await this.runWriteBatch(index);
+      if (batched === false) return false;
+      if (batched > 0) {
+        index += batched;
+        continue;
+      }
+      if (!(await this.runTask(this.work.tasks[index], this.work.tasks.slice(index), false))) return false;
+      index++;
     }
     return true;
+  }
+
+  /**
+   * Consecutive file tasks (file, template, copy) from `start` whose changes are whole-file writes, once the host's
+   * lock is held: planned side by side (the old contents their diffs need come in one round trip), each diff shown,
+   * the handlers they notify written to the journal in one command, then every file written in one round trip
+   * ({@link applyWriteBatch}), with the same checks as one by one. Returns how many tasks it ran (0: none to
+   * batch here, run them one by one) or false when one failed.
+   */
+  private async runWriteBatch(start: number): Promise<number | false> {
+    if (this.host.check) return 0;
+    const candidates: BoundTask[] = [];
+    for (const bound of this.work.tasks.slice(start)) {
+      if (!BATCHABLE_KINDS.has(bound.task.op.kind) || candidates.length >= MAX_WRITE_BATCH) break;
+      candidates.push(bound);
+    }
+    if (candidates.length < 2) return 0;
+    const started = performance.now();
+    let planned = await this.planBatch(start, candidates);
+    if (!planned) return 0;
+    if (!this.host.hasLock) {
+      // The run's first change: the lock first, then every fact read again and the batch planned anew.
+      await this.host.locked(this.connection);
+      this.facts.invalidate(undefined);
+      planned = await this.planBatch(start, candidates);
+      if (!planned) return 0;
+    }
+    const { batch, changed, written } = planned;
+    // Every diff is shown before anything is written; every handler owed is in the journal before the writes.
+    const owedNow: PendingHandler[] = [];
+    const diffs = new Map<BoundTask, string | undefined>();
+    for (const { bound, plan } of changed) {
+      this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler: false });
+      const done = plan as Extract<Plan, { changed: true }>;
+      diffs.set(bound, done.diffs.map(formatDiff).filter(Boolean).join('\n') || undefined);
+      this.host.planned(bound.task.name, done, diffs.get(bound));
+      for (const name of this.notifiable(bound)) if (!this.notified.has(name) && !owedNow.some((o) => o.handler === name)) owedNow.push({ play: this.play.name, handler: name });
+    }
+    if (owedNow.length) await this.connection.exec(recordPendingCommand(this.host.state, owedNow));
+    const steps = changed.flatMap(({ plan }) => (plan as Extract<Plan, { changed: true }>).steps as WriteStep[]);
+    const places = changed.flatMap(({ bound, plan }) => (plan as Extract<Plan, { changed: true }>).steps.map(() => ({ host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt })));
+    let outcome: { done: number; error?: unknown };
+    try {
+      outcome = await applyWriteBatch(this.connection, steps, places);
+    } catch (error) {
+      outcome = { done: 0, error };
+    } finally {
+      this.facts.invalidate([...written]);
+    }
+    // Which tasks are wholly done: their steps all before the first failed write.
+    let stepIndex = 0;
+    const each = (performance.now() - started) / batch.length;
+    for (const { bound, plan } of batch) {
+      const base = { host: this.host.host, play: this.play.name, role: bound.role, task: bound.task.name };
+      if (!plan.changed) {
+        this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler: false });
+        this.host.record({ ...base, status: 'ok', summary: plan.reason, durationMs: each }, false);
+        continue;
+      }
+      const count = plan.steps.length;
+      if (stepIndex + count <= outcome.done) {
+        stepIndex += count;
+        for (const name of bound.task.notify) this.notified.add(name);
+        const diff = diffs.get(bound);
+        this.host.record({ ...base, status: 'changed', summary: plan.summary, ...(diff ? { diff } : {}), durationMs: each }, false);
+        continue;
+      }
+      // The failed task: the ones after it are not run, as when tasks run one by one.
+      const placed = placeError(outcome.error, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
+      const lost = placed instanceof ConnectError;
+      if (!lost) {
+        // Its file and the later ones were not written: the handlers only they notify are owed nothing.
+        const stillOwed = new Set([...this.notified]);
+        for (const entry of owedNow) if (!stillOwed.has(entry.handler)) await this.connection.exec(clearPendingCommand(this.host.state, entry));
+      }
+      this.host.record({ ...base, status: lost ? 'unreachable' : 'failed', durationMs: each, error: placed.describe() }, false);
+      return false;
+    }
+    return batch.length;
+  }
+
+  /**
+   * Plans the candidates side by side and keeps the longest run of them that can travel as one batch: it ends
+   * before the first plan that is not whole-file writes, or that writes a path written before it. Undefined when
+   * fewer than two of them change anything (or one cannot be planned: then each runs, and fails, on its own).
+   */
+  private async planBatch(start: number, candidates: readonly BoundTask[]) {
+    await this.facts.gather(probesOf(this.work.tasks.slice(start)));
+    let plans: Plan[];
+    try {
+      plans = await Promise.all(candidates.map((bound) => this.plan(bound)));
+    } catch {
+      return undefined;
+    }
+    const written = new Set<string>();
+    let size = 0;
+    for (const plan of plans) {
+      if (plan.changed && (plan.steps.some((s) => s.kind !== 'write') || plan.steps.some((s) => written.has((s as WriteStep).path)))) break;
+      if (plan.changed) for (const step of plan.steps as WriteStep[]) written.add(step.path);
+      size++;
+    }
+    const batch = candidates.slice(0, size).map((bound, i) => ({ bound, plan: plans[i] }));
+    const changed = batch.filter((b) => b.plan.changed);
+    return changed.length < 2 ? undefined : { batch, changed, written };
+  }
+
+  /** The handlers a task notifies that this play defines. */
+  private notifiable(bound: BoundTask): string[] {
+    return bound.task.notify.filter((name) => this.work.handlers.some((h) => h.task.name === name));
   }
 
   /** Runs the notified handlers once each, in definition order; each is struck from the journal once it ran. */

@@ -13,6 +13,9 @@ import { parseProbeAnswer, probeScript, type Probe, type ProbeFamily, type Probe
  */
 export class FactCache {
   private readonly answers = new Map<string, unknown>();
+  /** Probes asked for by get() and not yet sent: those asked in the same turn of the event loop travel together. */
+  private readonly queued = new Map<string, Probe<unknown>>();
+  private sending?: Promise<void>;
   constructor(private readonly connection: Connection) {}
 
   /** Asks every probe not yet answered, all in one command. */
@@ -29,9 +32,22 @@ export class FactCache {
     list.forEach((entry, index) => entry.store(outputs[index], this.answers));
   }
 
-  /** The answer to a probe, gathering it first when it is not cached. */
+  /**
+   * The answer to a probe, gathering it first when it is not cached. Probes missing when several planners ask at
+   * once (tasks planned side by side, e.g. the old contents of a batch of changed files for their diffs) are sent
+   * in one command, at the end of the current turn of the event loop.
+   */
   async get<T>(probe: Probe<T>): Promise<T> {
-    if (!this.answers.has(probe.key)) await this.gather([probe]);
+    if (!this.answers.has(probe.key)) {
+      this.queued.set(probe.key, probe);
+      this.sending ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        const probes = [...this.queued.values()];
+        this.queued.clear();
+        this.sending = undefined;
+        return this.gather(probes);
+      });
+      await this.sending;
+    }
     return this.answers.get(probe.key) as T;
   }
 

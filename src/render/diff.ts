@@ -12,6 +12,20 @@ function lineCount(text: string): number {
   return text === '' ? 0 : text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
 }
 
+/**
+ * At least how many lines a diff of the two texts adds and removes: the lines of each that the other lacks,
+ * counted as multisets. Cheap (linear), and never more than the real edit count, so a diff it puts past the bound
+ * is surely past it: jsdiff's search, quadratic in the edits, is then not run at all.
+ */
+export function leastLineEdits(before: string, after: string): number {
+  const counts = new Map<string, number>();
+  for (const line of before.split('\n')) counts.set(line, (counts.get(line) ?? 0) + 1);
+  for (const line of after.split('\n')) counts.set(line, (counts.get(line) ?? 0) - 1);
+  let edits = 0;
+  for (const n of counts.values()) edits += Math.abs(n);
+  return edits;
+}
+
 function looksBinary(text: string): boolean {
   return text.includes('\u0000');
 }
@@ -33,7 +47,10 @@ export function formatDiff(fileDiff: FileDiff): string {
       lines.push(`Binary file ${fileDiff.path} differs`);
     } else {
       // A bounded edit distance keeps a rewrite of a large file from costing seconds of CPU for a diff nobody reads.
-      const patch = requireDiff().createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3, maxEditLength: MAX_DIFF_EDITS });
+      const patch =
+        leastLineEdits(before, after) > MAX_DIFF_EDITS
+          ? undefined
+          : requireDiff().createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3, maxEditLength: MAX_DIFF_EDITS });
       if (patch === undefined) {
         lines.push(`${fileDiff.path}: ${lineCount(before)} → ${lineCount(after)} lines; more than ${MAX_DIFF_EDITS} lines differ, not shown`);
       } else {

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
 import { sh } from '../../src/connection/sh.ts';
 import { onHost, powerCut, powerOn } from '../lab/faults.ts';
+import { hostPaths } from '../lab/config.ts';
 import { manyFilesContent } from './playbooks/many-files.ts';
 import { play, playJson } from './support/play.ts';
 
@@ -79,39 +82,51 @@ describe('the engine on the lab hosts', () => {
     expect(after.report.hosts.backup.changed).toBe(0);
   });
 
-  it('play killed while writing files: no file is half-written, the next run converges and leaves no temp file', async () => {
+  it('play killed in the middle of a write batch on both servers: every file is old or new, the next run converges and leaves no temp file', async () => {
     const first = await playJson([MANY], { PLAY_E2E_VERSION: 'A' });
     expect(first.code, first.stderr).toBe(0);
-    let changedLines = 0;
-    const killed = await play([MANY], {
-      env: { PLAY_E2E_VERSION: 'B' },
-      onStdout: (text, kill) => {
-        changedLines = (text.match(/\| changed \|/g) ?? []).length;
-        if (changedLines >= 20) kill();
-      },
-    });
-    expect(killed.code).toBeNull();
-    expect(changedLines).toBeGreaterThanOrEqual(20);
-
-    const sums = await stdoutOf('primary', sh`cd /srv/many && sha256sum file-*.txt`);
-    const expected = (index: number, v: string) => createHash('sha256').update(manyFilesContent(index, v)).digest('hex');
-    let versionA = 0;
-    let versionB = 0;
-    for (const line of sums.trim().split('\n')) {
-      const [sum, name] = line.split(/\s+/);
-      const index = Number(/file-(\d+)\.txt/.exec(name)![1]);
-      if (sum === expected(index, 'A')) versionA++;
-      else if (sum === expected(index, 'B')) versionB++;
-      else throw new Error(`${name} is neither the old nor the new content`);
+    // The 150 files of each server travel in one batch: the controller is killed once 20 of them are new on both
+    // servers (read in the hosts' own roots from this machine), while the rest are still on their way.
+    const newOn = (host: string) =>
+      Array.from({ length: 150 }, (_, i) => {
+        try {
+          return readFileSync(join(hostPaths(host).root, `srv/many/file-${i}.txt`), 'utf8').startsWith('B:');
+        } catch {
+          return false;
+        }
+      }).filter(Boolean).length;
+    let kill: (() => void) | undefined;
+    const killed = play([MANY], { env: { PLAY_E2E_VERSION: 'B', PLAY_E2E_SLOW_CHECK: '1' }, onStdout: (_, k) => (kill = k) });
+    const deadline = Date.now() + 120_000;
+    while (!(newOn('primary') >= 20 && newOn('backup') >= 20)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for 20 new files on both servers (primary ${newOn('primary')}, backup ${newOn('backup')})`);
+      await new Promise((r) => setTimeout(r, 20));
     }
-    expect(versionA + versionB).toBe(150);
-    expect(versionB).toBeGreaterThanOrEqual(20);
-    expect(versionA).toBeGreaterThan(0);
+    kill!();
+    expect((await killed).code).toBeNull();
+
+    const expected = (index: number, v: string) => createHash('sha256').update(manyFilesContent(index, v)).digest('hex');
+    for (const host of ['primary', 'backup']) {
+      const sums = await stdoutOf(host, sh`cd /srv/many && sha256sum file-*.txt`);
+      let versionA = 0;
+      let versionB = 0;
+      for (const line of sums.trim().split('\n')) {
+        const [sum, name] = line.split(/\s+/);
+        const index = Number(/file-(\d+)\.txt/.exec(name)![1]);
+        if (sum === expected(index, 'A')) versionA++;
+        else if (sum === expected(index, 'B')) versionB++;
+        else throw new Error(`${host}: ${name} is neither the old nor the new content`);
+      }
+      expect(versionA + versionB, host).toBe(150);
+      expect(versionB, host).toBeGreaterThanOrEqual(20);
+      expect(versionA, `${host}: some files were still old when the controller died`).toBeGreaterThan(0);
+    }
 
     const next = await playJson([MANY], { PLAY_E2E_VERSION: 'B' });
     expect(next.code).toBe(0);
-    expect(await stdoutOf('primary', sh`ls -A /srv/many | grep -c '\.play-' || true`)).toBe('0\n');
+    for (const host of ['primary', 'backup']) expect(await stdoutOf(host, sh`ls -A /srv/many | grep -c '\.play-' || true`), host).toBe('0\n');
     const again = await playJson([MANY], { PLAY_E2E_VERSION: 'B' });
     expect(again.report.hosts.primary.changed).toBe(0);
+    expect(again.report.hosts.backup.changed).toBe(0);
   });
 });

@@ -40,8 +40,7 @@ describe('writeCommand', () => {
       mode: '0440',
       validate: (p) => sh`visudo -cf ${p}`,
     });
-    expect(command.text).toMatch(/chown root "\$t"/);
-    expect(command.text).toMatch(/chgrp root "\$t"/);
+    expect(command.text).toMatch(/chown root:root "\$t"/);
     expect(command.text).toMatch(/chmod 0440 "\$t"/);
     expect(command.text).toMatch(/visudo -cf \/etc\/\.sudoers\.play-[0-9a-f]{8}\.tmp/);
     expect(command.text).toContain(`exit ${VALIDATE_REFUSED}`);

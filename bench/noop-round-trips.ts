@@ -11,30 +11,18 @@ import { join } from 'node:path';
 import { connector } from '../src/cli/connect.ts';
 import { compileRun } from '../src/engine/compile.ts';
 import { executeRun } from '../src/engine/run.ts';
-import { defineInventory, definePlaybook, defineRole, packages, service, template, Type, user } from 'play';
+import { defineInventory, definePlaybook } from 'play';
+import { NOOP_TEMPLATE, noopBenchRole } from './noop-role.ts';
 import { startSshd } from '../test/support/sshd.ts';
 
 const runs = Number(process.argv[2] ?? 5);
 const sshd = await startSshd();
 const root = mkdtempSync(join(tmpdir(), 'play-bench-'));
 try {
-  writeFileSync(join(root, 'file.ejs'), '# file <%= index %> of <%= site %>\nvalue = <%= index * 7 %>\n');
-  const role = defineRole({
-    name: 'noop-bench',
-    schema: Type.Object({ site: Type.String() }),
-    tasks: ({ vars }) => [
-      ...Array.from({ length: 30 }, (_, index) => template({ src: join(root, 'file.ejs'), dest: join(root, `file-${index}.conf`), vars: { index }, mode: '0644' })),
-      // Packages, users and services this machine already has, in the state they are in: the bench never changes them.
-      packages({ names: ['bash', 'coreutils', 'dpkg', 'grep', 'sed'] }),
-      user({ name: 'daemon' }),
-      user({ name: 'bin' }),
-      user({ name: 'nobody' }),
-      service({ name: 'procps', state: 'started' }),
-      service({ name: 'ssh', enabled: true }),
-    ],
-  });
+  writeFileSync(join(root, 'file.ejs'), NOOP_TEMPLATE);
+  const role = noopBenchRole(join(root, 'file.ejs'));
   const inventory = defineInventory({
-    hosts: { bench: { address: sshd.host, port: sshd.port, vars: { site: 'bench' } } },
+    hosts: { bench: { address: sshd.host, port: sshd.port, vars: { site: 'bench', root } } },
     ssh: { user: 'root', identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile },
   });
   const playbook = definePlaybook({ inventory, plays: [{ hosts: 'all', roles: [role] }] });

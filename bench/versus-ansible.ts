@@ -8,9 +8,10 @@
  *   npm run bench:versus-ansible -- [HOSTS,…] [RUNS]     (default 2,10 and 5; needs: apt-get install ansible-core)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startSshd, type TestSshd } from '../test/support/sshd.ts';
+import { NOOP_TEMPLATE } from './noop-role.ts';
 
 const REPO = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const sizes = (process.argv[2] ?? '2,10').split(',').map(Number);
@@ -23,37 +24,23 @@ if (spawnSync('ansible-playbook', ['--version']).status !== 0) {
 
 /** The play side: the same role as bench/noop-round-trips.ts, each host's files in its own folder. */
 function playFiles(dir: string, hosts: { name: string; sshd: TestSshd }[]): string {
-  writeFileSync(join(dir, 'file.ejs'), '# file <%= index %> of <%= site %>\nvalue = <%= index * 7 %>\n');
+  writeFileSync(join(dir, 'file.ejs'), NOOP_TEMPLATE);
+  for (const { name } of hosts) mkdirSync(join(dir, name));
   const inventory = Object.fromEntries(
     hosts.map(({ name, sshd }) => [name, { address: sshd.host, port: sshd.port, identityFile: sshd.identityFile, vars: { site: name, root: join(dir, name) } }]),
   );
   const playbook = join(dir, 'noop.ts');
   writeFileSync(
     playbook,
-    `import { defineInventory, definePlaybook, defineRole, directory, packages, service, template, Type, user } from 'play';
-
-const role = defineRole({
-  name: 'noop-bench',
-  dir: import.meta.dirname,
-  schema: Type.Object({ site: Type.String(), root: Type.String() }),
-  tasks: ({ vars }) => [
-    directory({ path: vars.root, mode: '0755' }),
-    ...Array.from({ length: 30 }, (_, index) => template({ src: ${JSON.stringify(join(dir, 'file.ejs'))}, dest: \`\${vars.root}/file-\${index}.conf\`, vars: { index }, mode: '0644' })),
-    packages({ names: ['bash', 'coreutils', 'dpkg', 'grep', 'sed'] }),
-    user({ name: 'daemon' }),
-    user({ name: 'bin' }),
-    user({ name: 'nobody' }),
-    service({ name: 'procps', state: 'started' }),
-    service({ name: 'ssh', enabled: true }),
-  ],
-});
+    `import { defineInventory, definePlaybook } from 'play';
+import { noopBenchRole } from ${JSON.stringify(join(REPO, 'bench/noop-role.ts'))};
 
 const inventory = defineInventory({
   hosts: ${JSON.stringify(inventory)},
   ssh: { user: 'root', knownHostsFile: ${JSON.stringify(join(dir, 'known_hosts'))} },
 });
 
-export default definePlaybook({ inventory, plays: [{ hosts: 'all', roles: [role] }] });
+export default definePlaybook({ inventory, plays: [{ hosts: 'all', roles: [noopBenchRole(${JSON.stringify(join(dir, 'file.ejs'))})] }] });
 `,
   );
   writeFileSync(join(dir, 'known_hosts'), hosts.map(({ sshd }) => readKnownHosts(sshd)).join(''));

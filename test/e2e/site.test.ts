@@ -54,6 +54,37 @@ async function playMasterCf(content: string): Promise<Awaited<ReturnType<typeof 
   }
 }
 
+/**
+ * Runs the postfix role's config set on the primary with a master.cf made from the deployed one, watching port 25
+ * from lab-client every 50 ms, and checks what every failed set must leave: exit 1, master.cf byte for byte the
+ * old one, no temp file, the same postfix master (never restarted), no stretch without an SMTP answer as long as
+ * a restart, and nothing owed. Returns the run's output for the case's own errors.
+ */
+async function postfixSetFails(masterCf: (original: string) => string, label: string): Promise<string> {
+  const original = await stdoutOf(PRIMARY.name, sh`cat /etc/postfix/master.cf`);
+  const masterPid = () => stdoutOf(PRIMARY.name, sh`cat /var/spool/postfix/pid/master.pid`);
+  const pidBefore = await masterPid();
+  const content = masterCf(original);
+  const watch = watchFromClient([{ kind: 'smtp', label: 'smtp', host: PRIMARY.address, port: 25 }], { every: 0.05, timeout: 1, forSeconds: 120 });
+  const startedAt = Date.now();
+  let result: Awaited<ReturnType<typeof play>>;
+  try {
+    result = await playMasterCf(content);
+  } finally {
+    await watch.stop();
+  }
+  const output = result.stdout + result.stderr;
+  expect(result.code, scrub(output)).toBe(1);
+  expect(await stdoutOf(PRIMARY.name, sh`cat /etc/postfix/master.cf`)).toBe(original);
+  expect(await stdoutOf(PRIMARY.name, sh`ls -A /etc/postfix | grep -c play-set || true`)).toBe('0\n');
+  expect(await masterPid(), 'postfix was restarted').toBe(pidBefore);
+  const gap = longestGap(watch.results, startedAt);
+  timings[`${label}: longest gap in SMTP answers on the primary (ms)`] = Math.round(gap);
+  expect(gap, 'port 25 went unanswered as long as a restart takes, though postfix was at most reloaded').toBeLessThan(2_000);
+  await expectSiteUnchanged();
+  return output;
+}
+
 /** A rolled-back set left nothing owed: the next site run changes nothing. */
 async function expectSiteUnchanged(): Promise<void> {
   const again = await playJson(SITE);
@@ -266,68 +297,34 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
   });
 
   it('a postfix config set adding a listener on a port another program holds is refused by its check: exit 1, nothing live changed, no reload, port 25 answering throughout', async () => {
-    const original = await stdoutOf(PRIMARY.name, sh`cat /etc/postfix/master.cf`);
-    const masterPid = () => stdoutOf(PRIMARY.name, sh`cat /var/spool/postfix/pid/master.pid`);
-    const pidBefore = await masterPid();
     const holder = "import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 2525)); s.listen()\nwhile True: time.sleep(60)";
     await stdoutOf(PRIMARY.name, sh`systemd-run --quiet --unit=play-test-port-holder python3 -c ${holder} && for i in $(seq 1 50); do ss -Hltn 'sport = :2525' | grep -q . && exit 0; sleep 0.1; done; exit 1`);
-    const watch = watchFromClient([{ kind: 'smtp', label: 'smtp', host: PRIMARY.address, port: 25 }], { every: 0.05, timeout: 1, forSeconds: 120 });
-    const startedAt = Date.now();
-    let result: Awaited<ReturnType<typeof play>>;
+    let output: string;
     try {
-      result = await playMasterCf(`${original}2525      inet  n       -       y       -       -       smtpd\n`);
+      output = await postfixSetFails((original) => `${original}2525      inet  n       -       y       -       -       smtpd\n`, 'refused set');
     } finally {
-      await watch.stop();
       await stdoutOf(PRIMARY.name, sh`systemctl stop play-test-port-holder`);
     }
-    const output = result.stdout + result.stderr;
-    expect(result.code, scrub(output)).toBe(1);
     expect(output).toContain('applying config set /etc/postfix failed (exit 97)');
     expect(output).toMatch(/2525: port 2525 is already taken by "python3"/);
     expect(output).toContain('the staged set was refused by its check (nothing live was changed)');
-    expect(await stdoutOf(PRIMARY.name, sh`cat /etc/postfix/master.cf`)).toBe(original);
-    expect(await stdoutOf(PRIMARY.name, sh`ls -A /etc/postfix | grep -c play-set || true`)).toBe('0\n');
-    // The same master, never reloaded or restarted: port 25 seen from lab-client every 50 ms never went quiet.
-    expect(await masterPid()).toBe(pidBefore);
-    const gap = longestGap(watch.results, startedAt);
-    timings['refused set: longest gap in SMTP answers on the primary (ms)'] = Math.round(gap);
-    expect(gap, 'port 25 went unanswered as long as a restart takes, though nothing was reloaded').toBeLessThan(2_000);
-    await expectSiteUnchanged();
   }, SITE_TIMEOUT_MS);
 
   it('rollback: a postfix config set that passes its check but fails its probe (port 25 taken off loopback) is rolled back with a reload: exit 1 with both errors, the old master.cf back, port 25 answering throughout', async () => {
-    const original = await stdoutOf(PRIMARY.name, sh`cat /etc/postfix/master.cf`);
-    const masterPid = () => stdoutOf(PRIMARY.name, sh`cat /var/spool/postfix/pid/master.pid`);
-    const pidBefore = await masterPid();
     // postscreen on the LAN address alone: a valid master.cf that postfix reloads on, but 127.0.0.1:25 stops
     // answering, and the set's probe (the banner on loopback) fails.
-    const lanOnly = original.replace(/^smtp( +inet )/m, `${PRIMARY.address}:smtp$1`);
-    expect(lanOnly).not.toBe(original);
-    const watch = watchFromClient([{ kind: 'smtp', label: 'smtp', host: PRIMARY.address, port: 25 }], { every: 0.05, timeout: 1, forSeconds: 120 });
-    const startedAt = Date.now();
-    let result: Awaited<ReturnType<typeof play>>;
-    try {
-      result = await playMasterCf(lanOnly);
-    } finally {
-      await watch.stop();
-    }
-    const output = result.stdout + result.stderr;
-    expect(result.code, scrub(output)).toBe(1);
-    // Both errors: what the probe met, and that the old files are back with postfix on them.
+    const output = await postfixSetFails((original) => {
+      const lanOnly = original.replace(/^smtp( +inet )/m, `${PRIMARY.address}:smtp$1`);
+      expect(lanOnly).not.toBe(original);
+      return lanOnly;
+    }, 'rollback');
+    // Both errors: what the probe met, and that the old files are back with postfix on them (reloaded twice, on the
+    // new files and then on the old, never restarted: the helper checked the master's pid).
     expect(output).toContain('applying config set /etc/postfix failed (exit 96)');
     expect(output).toContain('the health probe failed after activation');
     expect(output).toContain('rolled back: the previous files are in place and the service was put back on them');
-    expect(await stdoutOf(PRIMARY.name, sh`cat /etc/postfix/master.cf`)).toBe(original);
-    expect(await stdoutOf(PRIMARY.name, sh`ls -A /etc/postfix | grep -c play-set || true`)).toBe('0\n');
     expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
     expect(await stdoutOf(PRIMARY.name, sh`timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/25 && head -c 3 <&3'`)).toBe('220');
-    // Reloaded twice (on the new files, then on the old), never restarted: the same master, and port 25 on the LAN
-    // address answered throughout but for the moment of each reload.
-    expect(await masterPid()).toBe(pidBefore);
-    const gap = longestGap(watch.results, startedAt);
-    timings['rollback: longest gap in SMTP answers on the primary (ms)'] = Math.round(gap);
-    expect(gap, 'port 25 went unanswered as long as a restart takes, though postfix was only reloaded').toBeLessThan(2_000);
-    await expectSiteUnchanged();
   }, SITE_TIMEOUT_MS);
 
   it('rollback: a dovecot config set that passes doveconf but cannot be started (an address the server lacks) is rolled back: exit 1 with both errors, the old files back, IMAP answering again after a restart', async () => {

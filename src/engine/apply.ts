@@ -36,7 +36,9 @@ function writeBody(step: WriteStep, temp: string, now: Date, fail: (code: number
   if (owner) lines.push(sh`chown ${owner} "$t" || { rm -f "$t"; ${fail(1)}; }`);
   if (step.mode) lines.push(sh`chmod ${step.mode} "$t" || { rm -f "$t"; ${fail(1)}; }`);
   if (step.validate) {
-    lines.push(sh`if ! ${step.validate(temp)} >&2; then rm -f "$t"; echo "validation refused the new content of $p" >&2; ${fail(VALIDATE_REFUSED)}; fi`);
+    // In braces: a validate that is a list (`a; b`, `a && b`) is negated and redirected as a whole.
+    lines.push(sh`if ! { ${step.validate(temp)}
+} >&2; then rm -f "$t"; echo "validation refused the new content of $p" >&2; ${fail(VALIDATE_REFUSED)}; fi`);
   }
   if (step.backup) lines.push(sh`if [ -e "$p" ]; then cp -p "$p" "$p".${timestamp(now)}~ || { rm -f "$t"; ${fail(1)}; }; fi`);
   lines.push(sh`mv -f "$t" "$p" || { rm -f "$t"; ${fail(1)}; }`);

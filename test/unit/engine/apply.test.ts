@@ -55,6 +55,19 @@ describe('writeCommand', () => {
   });
 });
 
+describe('writeCommand validate', () => {
+  it('a validate that is a list is judged as a whole: its last command refusing refuses the content', async () => {
+    const path = join(dir, 'listed');
+    writeFileSync(path, 'old\n');
+    const refusing = await connection.exec(writeCommand({ kind: 'write', path, content: Buffer.from('new\n'), validate: (p) => sh`true; grep -q nothing-like-this ${p}` }), { stdin: Buffer.from('new\n') });
+    expect(refusing.exitCode).toBe(VALIDATE_REFUSED);
+    expect(readFileSync(path, 'utf8')).toBe('old\n');
+    const passing = await connection.exec(writeCommand({ kind: 'write', path, content: Buffer.from('new\n'), validate: (p) => sh`true && grep -q new ${p}` }), { stdin: Buffer.from('new\n') });
+    expect(passing.exitCode).toBe(0);
+    expect(readFileSync(path, 'utf8')).toBe('new\n');
+  });
+});
+
 describe('applySteps', () => {
   it('writes a file from stdin with its mode, leaving no temp file', async () => {
     const path = join(dir, 'out');

@@ -53,17 +53,21 @@ export const SMTP_BANNER_PROBE: ShellCommand = sh`timeout 3 bash -c 'exec 3<>/de
  * hold their ports yet) are on a TCP port another program listens on: reloading postfix on it would end its
  * master (`fatal: bind … Address already in use`), and putting it back would take a restart. A service name
  * (`submission`) is looked up in /etc/services; an address prefix (`127.0.0.1:10025`, `[::1]:25`) is ignored, so a
- * port taken on any address refuses it.
+ * port taken on any address refuses it, unless postfix's own master holds it (the same port on another address).
  */
 export const newListenersFreeCheck = (dir: string): ShellCommand =>
   sh`live=$(postconf -M '*/inet' 2>/dev/null | awk '{ print $1 }'); taken=
 for svc in $(postconf -c ${dir} -M '*/inet' | awk '{ print $1 }'); do
-  printf '%s\n' "$live" | grep -qxF -- "$svc" && continue
+  printf '%s\\n' "$live" | grep -qxF -- "$svc" && continue
   port=\${svc##*:}
-  case $port in *[!0-9]*) port=$(getent services "$port/tcp" | awk '{ split($2, a, "/"); print a[1] }');; esac
+  case $port in (*[!0-9]*) port=$(getent services "$port/tcp" | awk '{ split($2, a, "/"); print a[1] }');; esac
   [ -n "$port" ] || continue
-  holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\).*/\1/p' | head -n 1)
-  if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then taken="$taken\${taken:+; }$svc: port $port is already taken\${holder:+ by $holder}"; fi
+  sockets=$(ss -Hltnp "sport = :$port" 2>/dev/null)
+  [ -n "$sockets" ] || continue
+  # postfix's own master holds it (the same port on another address, a renamed service): a reload moves it.
+  printf '%s\\n' "$sockets" | grep -qF '("master",' && continue
+  holder=$(printf '%s\\n' "$sockets" | sed -n 's/.*users:((\\("[^"]*"\\).*/\\1/p' | head -n 1)
+  taken="$taken\${taken:+; }$svc: port $port is already taken\${holder:+ by $holder}"
 done
 [ -z "$taken" ] || { echo "master.cf adds a listener on a port another program holds (a reload would end postfix's master): $taken" >&2; false; }`;
 

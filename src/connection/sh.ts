@@ -51,6 +51,9 @@ function render(value: ShellValue, reveal: boolean): string {
  * sh`apt-get install -y ${['bind9', 'dnsutils']}`
  */
 export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): ShellCommand {
+  // A backslash the template cannot read (`\(`, `\1`) leaves its piece undefined: say so rather than run "undefined".
+  const broken = strings.findIndex((piece) => piece === undefined);
+  if (broken >= 0) throw new TypeError(`sh: an invalid escape in the template's text near ${JSON.stringify(strings.raw[broken].slice(0, 40))}: double the backslash`);
   let text = strings[0];
   let display = strings[0];
   values.forEach((value, i) => {

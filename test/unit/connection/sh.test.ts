@@ -144,3 +144,11 @@ describe('sh', () => {
     expect(runSh(sh`printf %s ${secret(value)}`.text)).toBe(value);
   });
 });
+
+describe('sh and escapes', () => {
+  it('refuses a template whose text has an escape it cannot read, instead of running "undefined"', () => {
+    // String.raw keeps the bad escape as the template would see it; the tag gets an undefined cooked piece.
+    const strings = Object.assign([undefined as unknown as string], { raw: ["sed 's/\\(x\\)/\\1/'"] });
+    expect(() => sh(strings as unknown as TemplateStringsArray)).toThrow(/invalid escape .*double the backslash/);
+  });
+});

@@ -294,8 +294,7 @@ class PlayOnHost {
       const lost = placed instanceof ConnectError;
       if (!lost) {
         // Its file and the later ones were not written: the handlers only they notify are owed nothing.
-        const stillOwed = new Set([...this.notified]);
-        for (const entry of owedNow) if (!stillOwed.has(entry.handler)) await this.connection.exec(clearPendingCommand(this.host.state, entry));
+        for (const entry of owedNow) if (!this.notified.has(entry.handler)) await this.connection.exec(clearPendingCommand(this.host.state, entry));
       }
       this.host.record({ ...base, status: lost ? 'unreachable' : 'failed', durationMs: each, error: placed.describe() }, false);
       return false;
@@ -373,7 +372,7 @@ class PlayOnHost {
       } else {
         const diff = plan.diffs.map(formatDiff).filter(Boolean).join('\n') || undefined;
         this.host.planned(bound.task.name, plan, diff);
-        const notify = bound.task.notify.filter((name) => this.work.handlers.some((h) => h.task.name === name));
+        const notify = this.notifiable(bound);
         if (this.host.check) {
           this.pending = true;
         } else {

@@ -63,6 +63,17 @@ describe('the lab', () => {
     }
   });
 
+  it('queues 512 log datagrams as a real server does (the kernel\'s 10 stays in a container): 200 log lines to a stopped journald never block the sender', async () => {
+    // With 10, a journald busy for a moment held every process that logs, postfix's banners among them.
+    for (const host of LAB_HOSTS) {
+      const result = await onHost(
+        host.name,
+        sh`sysctl -n net.unix.max_dgram_qlen; systemctl kill --signal=SIGSTOP systemd-journald; timeout 20 sh -c 'for i in $(seq 200); do logger -t play-lab-queue "line $i"; done'; echo "loggers exit $?"; systemctl kill --signal=SIGCONT systemd-journald`,
+      );
+      expect(result.stdout.trim().split('\n')).toEqual(['512', 'loggers exit 0']);
+    }
+  });
+
   it('has lab-client on the bridge at its address, with no DHCP lease, reaching both hosts', () => {
     const addresses = execFileSync('ip', ['-n', LAB_CLIENT.netns, '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' });
     expect(addresses).toContain(`${LAB_CLIENT.address}/24`);

@@ -115,6 +115,11 @@ export function prepareNetwork(host: { netns: string; veth: string; address: str
   if (!addresses.includes(`${host.address}/`)) run('ip', ['-n', host.netns, 'addr', 'add', `${host.address}/${PREFIX_LENGTH}`, 'dev', 'eth0']);
   run('ip', ['-n', host.netns, 'link', 'set', 'eth0', 'up']);
   run('ip', ['-n', host.netns, 'link', 'set', 'lo', 'up']);
+  // What systemd as PID 1 sets on a real server (at least 512 datagrams queued on a unix socket), and cannot set
+  // from inside a container, where the kernel's 10 stays. The journal's /dev/log is such a socket: with 10, a
+  // journald busy for a moment on a slow disk made every process that logs wait for it, postfix's postscreen and
+  // smtpd among them, and CI saw SMTP banners held for 2 s. The value is read when a socket is made, so before boot.
+  run('ip', ['netns', 'exec', host.netns, 'sysctl', '-qw', 'net.unix.max_dgram_qlen=512']);
 }
 
 /** Boots a host (systemd as PID 1) in its namespace; returns at once, see {@link waitUntilReady}. */

@@ -7,11 +7,11 @@
  *
  *   npm run bench:versus-ansible -- [HOSTS,…] [RUNS]     (default 2,10 and 5; needs: apt-get install ansible-core)
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { startSshd, type TestSshd } from '../test/support/sshd.ts';
-import { NOOP_TEMPLATE } from './noop-role.ts';
+import { startSshd } from '../test/support/sshd.ts';
+import { writeNoopProject, type BenchHost } from './noop-project.ts';
 
 const REPO = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const sizes = (process.argv[2] ?? '2,10').split(',').map(Number);
@@ -22,35 +22,8 @@ if (spawnSync('ansible-playbook', ['--version']).status !== 0) {
   process.exit(2);
 }
 
-/** The play side: the same role as bench/noop-round-trips.ts, each host's files in its own folder. */
-function playFiles(dir: string, hosts: { name: string; sshd: TestSshd }[]): string {
-  writeFileSync(join(dir, 'file.ejs'), NOOP_TEMPLATE);
-  for (const { name } of hosts) mkdirSync(join(dir, name));
-  const inventory = Object.fromEntries(
-    hosts.map(({ name, sshd }) => [name, { address: sshd.host, port: sshd.port, identityFile: sshd.identityFile, vars: { site: name, root: join(dir, name) } }]),
-  );
-  const playbook = join(dir, 'noop.ts');
-  writeFileSync(
-    playbook,
-    `import { defineInventory, definePlaybook } from 'play';
-import { noopBenchRole } from ${JSON.stringify(join(REPO, 'bench/noop-role.ts'))};
-
-const inventory = defineInventory({
-  hosts: ${JSON.stringify(inventory)},
-  ssh: { user: 'root', knownHostsFile: ${JSON.stringify(join(dir, 'known_hosts'))} },
-});
-
-export default definePlaybook({ inventory, plays: [{ hosts: 'all', roles: [noopBenchRole(${JSON.stringify(join(dir, 'file.ejs'))})] }] });
-`,
-  );
-  writeFileSync(join(dir, 'known_hosts'), hosts.map(({ sshd }) => readKnownHosts(sshd)).join(''));
-  return playbook;
-}
-
-const readKnownHosts = (sshd: TestSshd) => execFileSync('cat', [sshd.knownHostsFile], { encoding: 'utf8' });
-
 /** The Ansible side: an inventory of the same hosts (same key, same known_hosts) for bench/ansible/noop.yml. */
-function ansibleInventory(dir: string, hosts: { name: string; sshd: TestSshd }[]): string {
+function ansibleInventory(dir: string, hosts: readonly BenchHost[]): string {
   const file = join(dir, 'hosts.ini');
   const lines = hosts.map(
     ({ name, sshd }) =>
@@ -75,7 +48,7 @@ for (const n of sizes) {
   const sshds = await Promise.all(Array.from({ length: n }, () => startSshd()));
   try {
     const hosts = sshds.map((sshd, i) => ({ name: `bench${i}`, sshd }));
-    const playbook = relative(REPO, playFiles(dir, hosts));
+    const playbook = relative(REPO, writeNoopProject(dir, hosts));
     const inventory = ansibleInventory(dir, hosts);
     const yml = join(REPO, 'bench/ansible/noop.yml');
     const converge = spawnSync('npx', ['play', playbook, '--json'], { cwd: REPO, encoding: 'utf8' });

@@ -16,6 +16,8 @@ import { startSshd, type TestSshd } from '../test/support/sshd.ts';
 import { writeNoopProject } from './noop-project.ts';
 
 const REPO = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+// Each sshd adds an exit listener (it is killed if the bench dies); 100 of them are expected.
+process.setMaxListeners(0);
 const BIN = join(REPO, 'dist/src/cli/play.js');
 const sizes = (process.argv[2] ?? '2,10,50,100').split(',').map(Number);
 const runs = Number(process.argv[3] ?? 5);

@@ -375,6 +375,19 @@ while True: held.append(s.accept())`;
     }
   });
 
+  it('a journald that stops for 2 s holds no banner: postfix logs every connection, and its log waits in the socket queue', async () => {
+    // CI once saw every banner held for 2 s while the journal was slow (the lab's queue was then 10 datagrams deep,
+    // not a real server's 512). The watch above also probes all along.
+    await stdoutOf(PRIMARY.name, sh`systemctl kill --signal=SIGSTOP systemd-journald`);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const results = await probeFromClient({ timeout: 2, checks: smtpChecks(PRIMARY.address) });
+      expect(results.filter((r) => !r.ok).map((r) => `${r.label}: ${r.detail}`)).toEqual([]);
+    } finally {
+      await stdoutOf(PRIMARY.name, sh`systemctl kill --signal=SIGCONT systemd-journald`);
+    }
+  });
+
   it(`for ${BANNER_WATCH_S / 60} minutes after the restart, with the tests above sending mail and redeploying, every SMTP banner on the primary came within 2 s`, async () => {
     expect(bannerWatch, 'the restart test started the watch').toBeDefined();
     const left = bannerWatchStart + BANNER_WATCH_S * 1000 - Date.now();

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEFAULT_FORKS } from '../src/cli/args.ts';
+import { percentile } from '../test/e2e/support/percentile.ts';
 import { startSshd, type TestSshd } from '../test/support/sshd.ts';
 import { writeNoopProject } from './noop-project.ts';
 
@@ -44,10 +45,11 @@ function once(playbook: string, forks: number): Measured {
   return { wallS, cpuS: userS + systemS, peakMiB: peakKiB / 1024, commands: hosts.map((h) => h.commands) };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const sortedUp = (values: number[]) => [...values].sort((a, b) => a - b);
+const median = (values: number[]) => percentile(sortedUp(values), 50);
 const minMedianMax = (values: number[], digits: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return `${sorted[0].toFixed(digits)} / ${median(sorted).toFixed(digits)} / ${sorted.at(-1)!.toFixed(digits)}`;
+  const sorted = sortedUp(values);
+  return `${sorted[0].toFixed(digits)} / ${percentile(sorted, 50).toFixed(digits)} / ${sorted.at(-1)!.toFixed(digits)}`;
 };
 
 const rows: string[] = [];
@@ -61,7 +63,7 @@ for (const n of sizes) {
     const playbook = relative(REPO, writeNoopProject(dir, sshds.map((sshd, i) => ({ name: `bench${i}`, sshd }))));
     const converge = spawnSync('node', [BIN, playbook, '--json', '--forks', String(DEFAULT_FORKS)], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 });
     if (converge.status !== 0) throw new Error(`play did not converge ${n} hosts (exit ${converge.status}):\n${converge.stderr.slice(-4000)}`);
-    const forksHere = n === Math.max(...sizes) ? forksTried.filter((f) => f <= n || f === forksTried[0]) : [DEFAULT_FORKS];
+    const forksHere = n === Math.max(...sizes) ? [...new Set([DEFAULT_FORKS, ...forksTried.filter((f) => f <= n)])] : [DEFAULT_FORKS];
     for (const forks of forksHere) {
       const measured: Measured[] = [];
       for (let i = 0; i < runs; i++) measured.push(once(playbook, forks));

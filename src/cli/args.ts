@@ -60,7 +60,7 @@ Options:
   -l, --limit PATTERN         only these hosts (names, groups, globs, a:b, !x, &x)
   -t, --tags TAGS             only tasks with one of these tags (comma-separated)
       --skip-tags TAGS        skip tasks with one of these tags
-  -f, --forks N               hosts run at once (default 25)
+  -f, --forks N               hosts run at once (default ${DEFAULT_FORKS})
       --json                  print one JSON report on stdout, nothing else there
       --list-hosts            print the hosts each play would run on, connect to nothing
       --list-tasks            print the tasks each host would run, connect to nothing

@@ -4,7 +4,20 @@ import { configSet, sh, type ConfigSetFile, type ShellCommand, type Task, type T
 export const POSTFIX_DIR = '/etc/postfix';
 
 /**
- * Makes the running postfix@- instance use its configuration, and fails if it does not survive that:
+ * Waits (at most 3 s) until no file directly in `dir` was changed in the last 2 s. Every postfix daemon reads
+ * main.cf and its texthash tables as it starts, and rereads one whose mtime is within the last second or so
+ * (postfix's guard against a file still being edited), 0.3 s at a time, until it has cooled. Reloaded at once
+ * after a table was written, each new smtpd held its banner that long: the lab saw 1.1-2.0 s without a banner on
+ * port 25 after every account change, and postscreen then refused the connections piling up behind it
+ * (`421 too many connections`). Our writes are atomic renames, so waiting out the guard costs at most 2 s on a
+ * deploy that changed something, never a banner.
+ */
+export const postfixFilesCool = (dir: string): ShellCommand =>
+  sh`for try in $(seq 1 30); do [ -z "$(find ${dir} -maxdepth 1 -newermt '2 seconds ago' -print -quit 2>/dev/null)" ] && break; sleep 0.1; done`;
+
+/**
+ * Makes the running postfix@- instance use its configuration, and fails if it does not survive that. First it waits
+ * for the files of /etc/postfix to cool ({@link postfixFilesCool}), then:
  * - postfix running: `systemctl reload postfix@-`, then a wait (at most 5 s) for the master's own
  *   `reload -- version` line in the journal (it logs that as it handles the SIGHUP; read with `--after-cursor` and
  *   no match, since systemd 252's journalctl finds nothing when `-t` is combined with it), then 0.3 s for it to bind
@@ -12,7 +25,8 @@ export const POSTFIX_DIR = '/etc/postfix';
  *   lines become the error;
  * - postfix not running: `systemctl restart postfix@-`.
  */
-export const POSTFIX_ACTIVATE: ShellCommand = sh`if postfix status >/dev/null 2>&1; then
+export const POSTFIX_ACTIVATE: ShellCommand = sh`${postfixFilesCool(POSTFIX_DIR)}
+if postfix status >/dev/null 2>&1; then
   cursor=$(journalctl -q -n 0 --show-cursor 2>/dev/null | sed -n 's/^-- cursor: //p')
   master_log() { [ -n "$cursor" ] && journalctl -q --after-cursor "$cursor" -o short 2>/dev/null | grep -F ' postfix/master[' | sed 's/^.*]: //'; }
   # The reload's own command may fail when the master dies under it: the master's fate is looked at either way.
@@ -42,8 +56,9 @@ else
   systemctl restart postfix@-
 fi`;
 
-/** Puts postfix back on the restored files: a reload if its master still runs, else a restart. */
-export const POSTFIX_RESTORE: ShellCommand = sh`if postfix status >/dev/null 2>&1; then systemctl reload postfix@-; else systemctl restart postfix@-; fi`;
+/** Puts postfix back on the restored files (once they have cooled): a reload if its master still runs, else a restart. */
+export const POSTFIX_RESTORE: ShellCommand = sh`${postfixFilesCool(POSTFIX_DIR)}
+if postfix status >/dev/null 2>&1; then systemctl reload postfix@-; else systemctl restart postfix@-; fi`;
 
 /** Port 25 answers with an SMTP banner on loopback (postscreen's 220 greeting). */
 export const SMTP_BANNER_PROBE: ShellCommand = sh`timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/25 && IFS= read -r greeting <&3 && [[ $greeting == 220* ]]'`;

@@ -1,7 +1,7 @@
 import { command, defineRole, directory, file, packages, SecretType, service, sh, template, Type, type PackagesParams } from 'play';
 import { Account, AccountName, Ipv4, presentAccounts } from '../common/school.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
-import { postfixConfigSet } from './config-set.ts';
+import { POSTFIX_ACTIVATE, postfixConfigSet } from './config-set.ts';
 
 export { postfixConfigSet, POSTFIX_DIR } from './config-set.ts';
 
@@ -169,7 +169,9 @@ export default defineRole({
     // reload only runs /bin/true and then propagates). Reloading the instance directly does the same work in one
     // step. (The umbrella's reload once failed in the lab with 219/CGROUP, most likely because the lab's two
     // hosts shared one cgroup tree then, fixed in test/lab/cgroup.ts, not because of anything in postfix.)
-    service({ taskName: 'reload postfix', name: 'postfix@-', state: 'reloaded' }),
+    // The same activation as the config set's: the tables just written must cool first (see postfixFilesCool), and a
+    // master that dies under the reload fails the handler instead of passing unnoticed.
+    command({ name: 'reload postfix', cmd: POSTFIX_ACTIVATE }),
     command({ name: 'rebuild the aliases', cmd: sh`newaliases` }),
     service({ taskName: 'restart opendkim', name: 'opendkim', state: 'restarted' }),
   ],

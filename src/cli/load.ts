@@ -21,30 +21,60 @@ export function findPlaybook(name: string, cwd = process.cwd()): string {
   return found;
 }
 
-let typeScriptLoader: 'off' | 'wanted' | 'registered' = 'off';
+let compileTypeScript = false;
+const compiled = new Map<string, unknown>();
 
 /**
- * Lets the loaders below register tsx before they import a user's `.ts` file (the `play` binary calls this;
- * under a test runner that already loads TypeScript it stays off). The engine itself is built JavaScript.
+ * Lets the loaders below compile a user's `.ts` files through the cache of `./typescript-cache.ts` (the `play`
+ * binary calls this; under a test runner that already loads TypeScript it stays off). The engine itself is built
+ * JavaScript.
  *
  * @example
  * enableTypeScriptLoader(); await loadPlaybook('playbooks/site.ts');
  */
 export function enableTypeScriptLoader(): void {
-  if (typeScriptLoader === 'off') typeScriptLoader = 'wanted';
+  compileTypeScript = true;
 }
 
-async function registerTypeScriptLoader(file: string): Promise<void> {
-  if (typeScriptLoader !== 'wanted' || !/\.[cm]?tsx?$/.test(file)) return;
-  const { register } = await import('tsx/esm/api');
-  register();
-  typeScriptLoader = 'registered';
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+
+/** A file a run loads, and what it is to the run (for messages). */
+export interface UserFile {
+  readonly file: string;
+  readonly what: 'playbook' | 'inventory';
 }
 
-async function importDefault(file: string, what: string): Promise<unknown> {
+/**
+ * Compiles the TypeScript files a run will load (its playbook and its `-i` inventory) in one build, so a module
+ * both import runs once; the loaders below then take them from it. Files that are not TypeScript, or a run
+ * under a test runner, are left to `import`.
+ *
+ * @example
+ * await compileUserFiles([{ file: findPlaybook('site'), what: 'playbook' }, { file: 'inventory/lab.ts', what: 'inventory' }]);
+ */
+export async function compileUserFiles(files: readonly UserFile[]): Promise<void> {
+  const wantedFiles = files
+    .map(({ file, what }) => ({ file: resolve(file), what }))
+    .filter(({ file }) => compileTypeScript && TYPESCRIPT.test(file) && !compiled.has(file) && existsSync(file));
+  if (wantedFiles.length === 0) return;
+  const wanted = wantedFiles.map(({ file }) => file);
+  const { importCompiled } = await import('./typescript-cache.ts');
+  let modules: Map<string, unknown>;
   try {
-    await registerTypeScriptLoader(file);
-    const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    modules = await importCompiled(wanted);
+  } catch (error) {
+    if (error instanceof ValidationError) throw error;
+    // A syntax error names its file, line and column; an import that cannot be found names what imported it.
+    const named = wantedFiles.map(({ file, what }) => `${what} ${file}`).join(' and ');
+    throw new ValidationError(`cannot load ${named}: ${(error as Error).message}`, { file: wanted[0] });
+  }
+  for (const [file, module] of modules) compiled.set(file, module);
+}
+
+async function importDefault(file: string, what: UserFile['what']): Promise<unknown> {
+  await compileUserFiles([{ file, what }]);
+  try {
+    const module = (compiled.get(resolve(file)) ?? (await import(pathToFileURL(file).href))) as { default?: unknown };
     return module.default;
   } catch (error) {
     if (error instanceof ValidationError) throw error;

@@ -9,7 +9,7 @@ import { unlockVaults } from '../vault.ts';
 import type { CliArgs } from './args.ts';
 import { connector } from './connect.ts';
 import { formatHostList, formatTaskList, listJson } from './listing.ts';
-import { findPlaybook, loadInventory, loadPlaybook } from './load.ts';
+import { compileUserFiles, findPlaybook, loadInventory, loadPlaybook } from './load.ts';
 import { formatGate, plainReporter } from './reporters/plain.ts';
 import { formatHealthTable } from './reporters/health-table.ts';
 import { formatRecap } from './reporters/recap.ts';
@@ -32,7 +32,10 @@ export async function runCommand(args: CliArgs, streams: CliStreams): Promise<nu
 }
 
 async function loadCompileRun(args: CliArgs, streams: CliStreams): Promise<number> {
-  const playbook = await loadPlaybook(findPlaybook(args.playbook!));
+  const playbookFile = findPlaybook(args.playbook!);
+  // One build for both (when they are TypeScript): a module both import, such as a school's roles, runs once.
+  await compileUserFiles([{ file: playbookFile, what: 'playbook' }, ...(args.inventory ? [{ file: args.inventory, what: 'inventory' as const }] : [])]);
+  const playbook = await loadPlaybook(playbookFile);
   profileMark('load playbook');
   const inventory = args.inventory ? await loadInventory(args.inventory) : playbook.inventory;
   if (args.inventory) profileMark('load inventory');

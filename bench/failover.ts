@@ -2,7 +2,7 @@
  * Measures failover of the school site in the lab: the primary's power cut, and its network link cut, several
  * times each. For every run: how long until the backup holds the VIP, and until a user gets service at the VIP
  * again, probed from lab-client the way their programs use it (an SMTP banner and EHLO on 25, a login over IMAPS,
- * the webmail's login page over HTTPS; a new probe every 50 ms, each given 1 s). And of the messages sent through
+ * the webmail's login page over HTTPS; a new probe every 0.2 s, each given 1 s). And of the messages sent through
  * the VIP across the fault (a client that retries a refused message, as mail clients and MTAs do): how many the
  * backup lacks while the primary is down (accepted by the primary just before the fault, still on it alone), how
  * many are missing once it is back (lost), and how many are there twice. Prints min, median and max per fault.

@@ -59,6 +59,14 @@ export const MAIL_STACK_SERVICES: TrackedService[] = [
 /** Seconds each tracked service has to answer, all its steps together. */
 export const TRACK_PROBE_TIMEOUT = 1;
 /**
+ * Seconds keepalived lets one run of the track script take before it counts the run as failed (`timeout`). The
+ * probe gives its verdict within TRACK_PROBE_TIMEOUT + 1 s whatever the services do (a frozen one fails on its own
+ * deadline), so this only counts a run that the server itself starved (Python not scheduled on a saturated CPU):
+ * counted at keepalived's default of interval + 2 s, such a stall put both servers in FAULT at once in the lab,
+ * and nobody held the VIP.
+ */
+export const TRACK_SCRIPT_TIMEOUT = TRACK_PROBE_TIMEOUT + 1 + 5;
+/**
  * The SCHED_RR priority of keepalived's VRRP process (`vrrp_rt_priority`): adverts leave on time on a loaded
  * server, so a busy master is never mistaken for a dead one. Its track and notify scripts keep normal scheduling.
  */
@@ -175,7 +183,7 @@ export default defineRole({
             owner: 'root',
             group: 'root',
             mode: '0640',
-            vars: { priority, prefix, realtimePriority: VRRP_REALTIME_PRIORITY, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT, replicationGate, gateScript: REPLICATION_GATE_SCRIPT, gateWeight },
+            vars: { priority, prefix, realtimePriority: VRRP_REALTIME_PRIORITY, trackTimeout: TRACK_SCRIPT_TIMEOUT, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT, replicationGate, gateScript: REPLICATION_GATE_SCRIPT, gateWeight },
           },
         ],
         checkInPlace: true,

@@ -5,7 +5,7 @@ import { LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
 import { linkDown, linkUp, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { launchBrowser } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
-import { answersAtVip, onlyHolder, untilVip, vipUserChecks, watchHolders } from './support/failover.ts';
+import { answersAtVip, keepalivedStory, onlyHolder, untilVip, vipUserChecks, watchHolders } from './support/failover.ts';
 import { holdsVip, stdoutOf, vipHolders } from './support/hosts.ts';
 import { onHost } from '../lab/faults.ts';
 import { freshLab } from './support/lab.ts';
@@ -83,16 +83,6 @@ async function failover(label: string, fault: () => Promise<void> | void): Promi
   for (const [name, ms] of Object.entries(answers)) timings[`${label} → ${name} answers at the VIP`] = ms;
   const holders = await vipHolders();
   if (holders.join() !== BACKUP.name) expect(holders, `the VIP after the failover, which should stay on the backup:\n${await keepalivedStory()}`).toEqual([BACKUP.name]);
-}
-
-/** What keepalived did on each server that is up: its transitions and its failed checks, for a failure's message. */
-async function keepalivedStory(): Promise<string> {
-  const parts: string[] = [];
-  for (const host of [PRIMARY.name, BACKUP.name]) {
-    const story = await onHost(host, sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
-    parts.push(`--- ${host}\n${story.stdout}`);
-  }
-  return parts.join('\n');
 }
 
 /** Logs in to the webmail at the VIP in a real browser (whoever holds it). */

@@ -1,5 +1,7 @@
 import { WEBMAIL_LOGIN_MARKER, type ProbeCheck } from '../../../roles/common/service-probe.ts';
-import { LAB_VIP } from '../../lab/config.ts';
+import { sh } from '../../../src/connection/sh.ts';
+import { LAB_HOSTS, LAB_VIP } from '../../lab/config.ts';
+import { onHost } from '../../lab/faults.ts';
 import { vipHolders } from './hosts.ts';
 import { password } from './mail-client.ts';
 import { watchFromClient } from './probe.ts';
@@ -18,10 +20,19 @@ export function vipUserChecks(domain: string): (ProbeCheck & { label: string })[
 }
 
 /**
+ * Seconds between two starts of each check at the VIP. An IMAPS login or a webmail page costs the server about
+ * 0.1 s of CPU: started every 50 ms (every 0.1 s too), they alone saturated both cores of the 2-core lab machine
+ * (CPU pressure 90-97 %, nine probes in ten failing on a healthy pair), starved keepalived's own checks on both
+ * servers and so made the very failures they were to time. Every 0.2 s all pass (median 130 ms).
+ */
+export const PROBE_EVERY_S = 0.2;
+
+/**
  * The milliseconds from `since` (a `performance.now()` time, the fault) until each check answers at the protocol
  * level from lab-client: an SMTP banner and EHLO, an IMAPS login, the webmail page, an SSH banner. A new probe of
- * each starts every 50 ms, each with 1 s for all its steps; only probes started `settleMs` after the fault, and after
- * `after` (the fault being made) resolves, count (before that the old holder may still answer one). Per `label`.
+ * each starts every PROBE_EVERY_S, each with 1 s for all its steps; only probes started `settleMs` after the fault,
+ * and after `after` (the fault being made) resolves, count (before that the old holder may still answer one). Per
+ * `label`.
  */
 export async function answersAtVip(
   checks: readonly (ProbeCheck & { label: string })[],
@@ -30,7 +41,7 @@ export async function answersAtVip(
 ): Promise<Record<string, number>> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const sinceWall = Date.now() - (performance.now() - since);
-  const watch = watchFromClient(checks, { every: 0.05, timeout: 1, forSeconds: timeoutMs / 1000 });
+  const watch = watchFromClient(checks, { every: PROBE_EVERY_S, timeout: 1, forSeconds: timeoutMs / 1000 });
   try {
     // A fault that takes a moment to make (a service stopped or frozen over ssh): count only probes started once
     // it is made, or the old holder's last answers would count.
@@ -81,4 +92,14 @@ export function watchHolders() {
       return { most, longestDoubleMs: Math.round(longestDouble) };
     },
   };
+}
+
+/** What keepalived did on each lab server that is up: its transitions and its failed checks, for a failure's message. */
+export async function keepalivedStory(): Promise<string> {
+  const parts: string[] = [];
+  for (const { name } of LAB_HOSTS) {
+    const story = await onHost(name, sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
+    parts.push(`--- ${name}\n${story.stdout}`);
+  }
+  return parts.join('\n');
 }

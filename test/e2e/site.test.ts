@@ -8,7 +8,7 @@ import inventory from '../../inventory/lab.ts';
 import { LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
-import { onlyHolder, untilVip } from './support/failover.ts';
+import { keepalivedStory, onlyHolder, untilVip } from './support/failover.ts';
 import { watchFromClient } from './support/probe.ts';
 import { lease } from './support/dhcp.ts';
 import { asOutsider, dig, digHeader, serialOf } from './support/dns.ts';
@@ -264,7 +264,10 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
       // kepsek at a browser of his own.
       const kepsek = await browser.newSession();
       await webmailLogin(kepsek, WEBMAIL, 'kepsek', password('kepsek'));
-      const shown = await webmailOpen(kepsek, WEBMAIL, subject, 'site-kepsek');
+      const shown = await webmailOpen(kepsek, WEBMAIL, subject, 'site-kepsek').catch(async (error: Error) => {
+        // A session is kept by the server that holds the VIP: say whether the VIP moved meanwhile.
+        throw new Error(`${error.message}\nVIP holders now: ${(await vipHolders()).join(', ') || 'none'}\n${await keepalivedStory()}`);
+      });
       expect(shown.join(' ')).toContain(attachment.name);
 
       // What the browser showed is what arrived: the same bytes, read over IMAPS.

@@ -45,7 +45,12 @@ export async function webmailOpen(page: Page, url: string, subject: string, shot
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await page.goto(`${url}?_task=mail&_mbox=INBOX`);
-    await page.waitForSelector('#mailboxlist', { timeout: 30_000 });
+    await page.waitForSelector('#mailboxlist', { timeout: 30_000 }).catch(async (error: Error) => {
+      // What the browser showed instead (a login form: the session was lost; an error page): for the failure's message.
+      await screenshot(page, `${shots}-no-mailbox`).catch(() => undefined);
+      const heading = await page.locator('h1, h2, #message, .boxerror').allInnerTexts().catch(() => []);
+      throw new Error(`no folder list at ${page.url()} ("${await page.title().catch(() => '?')}"; ${heading.join(' | ').slice(0, 200) || 'no heading'}; screenshot ${shots}-no-mailbox): ${error.message}`);
+    });
     await page.waitForLoadState('networkidle');
     const row = page.locator('#messagelist tr', { hasText: subject }).first();
     if ((await row.count()) > 0) {

@@ -54,9 +54,12 @@ export async function answersAtVip(
   }
 }
 
-/** Polls (every `intervalMs`) until the condition holds; the milliseconds since `since`. A timeout names the holders. */
+/**
+ * Polls (every `intervalMs`) until the condition holds; the milliseconds since `since`. A timeout names the holders
+ * and tells what keepalived did on each server ({@link keepalivedStory}).
+ */
 export function untilVip(what: string, condition: () => Promise<boolean>, timeoutMs: number, since = performance.now(), intervalMs = 20): Promise<number> {
-  return until(what, condition, timeoutMs, { since, intervalMs, state: async () => `holders now: ${(await vipHolders()).join(', ') || 'none'}` });
+  return until(what, condition, timeoutMs, { since, intervalMs, state: async () => `holders now: ${(await vipHolders()).join(', ') || 'none'}\n${await keepalivedStory()}` });
 }
 
 /** A condition: this server, and only it, holds the VIP. */
@@ -94,11 +97,14 @@ export function watchHolders() {
   };
 }
 
-/** What keepalived did on each lab server that is up: its transitions and its failed checks, for a failure's message. */
+/**
+ * What keepalived did on each lab server that is up, for a failure's message: its transitions, its own journal,
+ * the track script's failed checks and the replication gate's view (Dovecot's replicator status).
+ */
 export async function keepalivedStory(): Promise<string> {
   const parts: string[] = [];
   for (const { name } of LAB_HOSTS) {
-    const story = await onHost(name, sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
+    const story = await onHost(name, sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30; journalctl -t keepalived-check -o short-precise --no-pager -n 5; doveadm replicator status '*' 2>&1 | head -n 8`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
     parts.push(`--- ${name}\n${story.stdout}`);
   }
   return parts.join('\n');

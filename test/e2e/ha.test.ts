@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
 import inventory from '../../inventory/lab.ts';
 import { LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
+import { DOVECOT_STOP_SECONDS, IMAP_GREETING_PROBE } from '../../roles/dovecot/index.ts';
 import { linkDown, linkUp, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { launchBrowser } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
@@ -157,6 +158,33 @@ describe('high availability of the school site: servers killed, nothing lost', (
       // Never on the VIP or loopback.
       expect(await stdoutOf(server.name, sh`ss -Hltn 'sport = :12345' | awk '{print $4}'`)).toBe(`${server.address}:12345\n`);
     }
+  });
+
+  it(`a Dovecot process that ignores SIGTERM (as a doveadm-server serving the peer did) holds a restart up ${DOVECOT_STOP_SECONDS} s, not systemd's 90: then IMAP answers and replication works`, async () => {
+    // A process that ignores SIGTERM, in dovecot.service's cgroup (in every hierarchy the host mounts), so
+    // systemd's stop sends it SIGTERM with Dovecot's own processes.
+    const stubborn = await stdoutOf(BACKUP.name, sh`cg=$(systemctl show -p ControlGroup --value dovecot)
+setsid bash -c 'trap "" TERM; exec sleep 300' </dev/null >/dev/null 2>&1 &
+pid=$!
+for d in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do [ -e "$d$cg/cgroup.procs" ] && echo $pid > "$d$cg/cgroup.procs"; done
+echo $pid`);
+    expect(await stdoutOf(BACKUP.name, sh`systemctl status dovecot --no-pager | grep -c ${`${stubborn.trim()} sleep 300`}`)).toBe('1\n');
+    const since = await stdoutOf(BACKUP.name, sh`date '+%Y-%m-%d %H:%M:%S'`);
+    const started = performance.now();
+    await onHost(BACKUP.name, sh`systemctl restart dovecot`);
+    const tookMs = performance.now() - started;
+    timings['dovecot restart with a process ignoring SIGTERM (ms)'] = Math.round(tookMs);
+    // systemd waited for it, then killed it: the bound did the work, not the process.
+    const journal = await stdoutOf(BACKUP.name, sh`journalctl -u dovecot --no-pager -o cat --since ${since.trim()}`);
+    expect(journal).toContain(`Killing process ${stubborn.trim()} (sleep) with signal SIGKILL`);
+    expect(tookMs, 'the restart waited out more than the stop bound').toBeLessThan((DOVECOT_STOP_SECONDS + 15) * 1000);
+    expect((await onHost(BACKUP.name, IMAP_GREETING_PROBE)).exitCode).toBe(0);
+    // And the restarted server takes part in replication again at once.
+    const subject = `Restart ${token()}`;
+    const sent = await swaks(PRIMARY.address, ['--port', '25', '--from', 'kurikulum@dinas.test', '--to', `kepsek@${domain}`, '--header', `Subject: ${subject}`]);
+    expect(sent.code, sent.output).toBe(0);
+    await until('the message delivered on the primary to reach the restarted backup', async () => (await countOn(BACKUP.name, subject)).total === 1, 30_000);
+    await untilHealthy('the pair to be healthy after the restart');
   });
 
   it('power cut of the primary: SMTP, IMAPS and HTTPS answer from the backup, webmail works there, verify names the fault; back, all is healthy', async () => {

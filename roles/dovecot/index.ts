@@ -99,7 +99,8 @@ export default defineRole({
       certificatePath: REPLICATION_CERTIFICATE, keyPath: REPLICATION_KEY,
     };
     return [
-      // Before the package's own first start (its postinst reloads systemd), and before every restart below.
+      // In force before any restart below: systemd is reloaded at once unless it already applies the bound
+      // (whether the package came before this task, as with the site's packages installed first, or after).
       directory({ path: dirname(STOP_DROP_IN), mode: '0755', owner: 'root', group: 'root' }),
       file({
         path: STOP_DROP_IN,
@@ -107,7 +108,11 @@ export default defineRole({
         mode: '0644',
         owner: 'root',
         group: 'root',
-        notify: 'reload systemd',
+      }),
+      command({
+        name: 'systemd applies the stop bound',
+        cmd: sh`systemctl daemon-reload`,
+        unless: sh`[ "$(systemctl show -p TimeoutStopUSec --value dovecot.service)" = ${`${DOVECOT_STOP_SECONDS}s`} ]`,
       }),
       // Dovecot's LMTP and SASL sockets live in postfix's spool and belong to the postfix user: without postfix
       // installed Dovecot does not start. Installed here with the postfix role's answers, so either role may run first.

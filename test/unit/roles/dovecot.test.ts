@@ -12,13 +12,19 @@ const vars = {
 const context = { host: 'primary', vars, inventory: { hosts: {} } };
 
 describe('the dovecot role', () => {
-  it('bounds a stop at DOVECOT_STOP_SECONDS with a drop-in written before the package is installed (its postinst reloads systemd)', async () => {
+  it('bounds a stop at DOVECOT_STOP_SECONDS with a drop-in that systemd applies at once, before any task that restarts Dovecot', async () => {
     const names = dovecot.tasks(context).map((t) => t.name);
     const dropIn = names.indexOf(`file ${STOP_DROP_IN}`);
     expect(dropIn).toBeGreaterThanOrEqual(0);
-    expect(dropIn).toBeLessThan(names.findIndex((n) => n.startsWith('package ')));
+    expect(names[dropIn + 1]).toBe('systemd applies the stop bound');
+    expect(dropIn).toBeLessThan(names.findIndex((n) => n.startsWith('config set ')));
     const task = dovecot.tasks(context)[dropIn];
-    expect(task.notify).toEqual(['reload systemd']);
+    // Reloaded unless systemd already shows the bound: the package may have been installed before or after.
+    const bound = '[ "$(systemctl show -p TimeoutStopUSec --value dovecot.service)" = 10s ]';
+    const applies = (yes: boolean) => new FakeHost({ onCommand: (c) => (c.text === bound ? { exitCode: yes ? 0 : 1 } : undefined) });
+    const reload = await applies(false).plan(dovecot.tasks(context)[dropIn + 1]);
+    expect(reload.changed && reload.steps.map((s) => s.kind === 'exec' && s.command.text)).toEqual(['systemctl daemon-reload']);
+    expect((await applies(true).plan(dovecot.tasks(context)[dropIn + 1])).changed).toBe(false);
     const plan = await new FakeHost().plan(task);
     expect(plan.changed && plan.steps[0].kind === 'write' && plan.steps[0].content.toString()).toMatch(new RegExp(`^\\[Service\\]\\nTimeoutStopSec=${DOVECOT_STOP_SECONDS}s$`, 'm'));
   });

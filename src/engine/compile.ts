@@ -30,6 +30,8 @@ export interface HostWork {
 export interface CompiledPlay {
   readonly name: string;
   readonly batches: readonly (readonly string[])[];
+  /** Install the packages of every host's tasks before the first batch (the play's `installPackagesFirst`). */
+  readonly installPackagesFirst: boolean;
   readonly work: ReadonlyMap<string, HostWork>;
 }
 
@@ -242,6 +244,9 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
     if (play.serial !== undefined && (!Number.isInteger(play.serial) || play.serial < 1)) {
       throw new ValidationError(`${name}: serial must be a positive integer, got ${JSON.stringify(play.serial)}`, place);
     }
+    if (play.installPackagesFirst !== undefined && typeof play.installPackagesFirst !== 'boolean') {
+      throw new ValidationError(`${name}: installPackagesFirst must be true or false, got ${JSON.stringify(play.installPackagesFirst)}`, place);
+    }
     const work = new Map<string, HostWork>();
     for (const host of hosts) {
       if (!allHosts.includes(host)) allHosts.push(host);
@@ -250,7 +255,7 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
     const size = play.serial ?? Math.max(hosts.length, 1);
     const batches: string[][] = [];
     for (let i = 0; i < hosts.length; i += size) batches.push(hosts.slice(i, i + size));
-    plays.push({ name, batches, work });
+    plays.push({ name, batches, work, installPackagesFirst: play.installPackagesFirst === true });
   }
   return { inventory, plays, hosts: allHosts };
 }

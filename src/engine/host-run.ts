@@ -11,6 +11,7 @@ import type { RunListener } from './events.ts';
 import { clearPendingCommand, pendingHandlersProbe, recordPendingCommand, type PendingHandler } from './handler-journal.ts';
 import { takeHostLock, type HostLock } from './host-lock.ts';
 import { hostStatePaths, type HostStatePaths } from './host-state.ts';
+import { PACKAGES_FIRST_TASK, packagesFirstPlan, packagesFirstTasks } from './packages-first.ts';
 import type { HostRecap, RunReport, TaskResult } from './report.ts';
 
 /** The kinds of op whose changes may travel in one write batch: their plans read only their own path. */
@@ -60,6 +61,11 @@ function probesOf(tasks: readonly BoundTask[]): Probe<unknown>[] {
 export class HostRun {
   /** Unreachable or failed: the host takes no further part in the run. */
   out = false;
+  /**
+   * Under check: the packages tasks whose packages {@link installPackagesFirst} planned to install first. They
+   * report that plan instead of planning the same install again, and later tasks know changes are pending.
+   */
+  coveredInCheck = new Set<BoundTask>();
   private connection?: Promise<Connection>;
   private facts?: FactCache;
   private lock?: Promise<HostLock>;
@@ -112,6 +118,48 @@ export class HostRun {
       await this.facts.gather([pendingHandlersProbe(this.paths), ...probesOf(work.tasks)]);
     } catch {
       // Met again, and reported, when the host's batch runs.
+    }
+  }
+
+  /**
+   * Installs, before the play's batches, what its packages tasks on this host want and the host lacks, in one
+   * round of apt-get (see {@link packagesFirstPlan}), with the host's lock taken and the facts read again under
+   * it. Nothing to install: nothing shown. Under check the install is shown, not made. A failure takes the host
+   * out of the run like a failed task.
+   */
+  async installPackagesFirst(play: CompiledPlay, work: HostWork): Promise<void> {
+    const tasks = packagesFirstTasks(work.tasks);
+    if (tasks.length === 0) return;
+    const started = performance.now();
+    const connection = await this.connect(play, started);
+    if (!connection) return;
+    const facts = (this.facts ??= new FactCache(connection));
+    const base = { host: this.host, play: play.name, task: PACKAGES_FIRST_TASK };
+    try {
+      let plan = await packagesFirstPlan(tasks, facts);
+      if (plan.changed && !this.check) {
+        await this.locked(connection);
+        facts.invalidate(undefined);
+        plan = await packagesFirstPlan(tasks, facts);
+      }
+      if (!plan.changed) return;
+      this.started({ play: play.name, task: PACKAGES_FIRST_TASK, handler: false });
+      this.planned(PACKAGES_FIRST_TASK, plan, undefined);
+      if (this.check) {
+        for (const bound of tasks) this.coveredInCheck.add(bound);
+      } else {
+        try {
+          await applySteps(connection, plan.steps, { host: this.host, task: PACKAGES_FIRST_TASK });
+        } finally {
+          // A package brings files and services of its own: every fact is read again.
+          facts.invalidate(undefined);
+        }
+      }
+      this.record({ ...base, status: 'changed', summary: plan.summary, durationMs: performance.now() - started }, this.check);
+    } catch (error) {
+      const placed = placeError(error, { host: this.host, task: PACKAGES_FIRST_TASK });
+      this.out = true;
+      this.record({ ...base, status: placed instanceof ConnectError ? 'unreachable' : 'failed', durationMs: performance.now() - started, error: placed.describe() }, this.check);
     }
   }
 
@@ -197,7 +245,10 @@ class PlayOnHost {
     private readonly work: HostWork,
     private readonly connection: Connection,
     private readonly facts: FactCache,
-  ) {}
+  ) {
+    // Under check, packages planned to be installed first are changes not made.
+    this.pending = work.tasks.some((bound) => host.coveredInCheck.has(bound));
+  }
 
   /** Runs, before anything else, the handlers this play's journal entries owe (in definition order). */
   async flushPending(entries: readonly PendingHandler[]): Promise<boolean> {
@@ -361,6 +412,10 @@ class PlayOnHost {
       if (bound.task.op.kind === FLUSH_HANDLERS) {
         this.host.record({ ...base, status: 'ok', summary: 'handlers flushed', durationMs: 0 }, this.host.check);
         return this.flush();
+      }
+      if (this.host.coveredInCheck.has(bound)) {
+        this.host.record({ ...base, status: 'ok', summary: `installed first (${PACKAGES_FIRST_TASK})`, durationMs: 0 }, true);
+        return true;
       }
       await this.facts.gather(probesOf(remaining));
       let plan = await this.plan(bound);

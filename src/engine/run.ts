@@ -37,8 +37,8 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
 }
 
 /**
- * Runs a compiled playbook: plays in order, each play's host batches in order, the hosts of a batch in
- * parallel (up to `forks`), tasks in order on each host (see {@link HostRun}: the lock, durable handlers). Each
+ * Runs a compiled playbook: plays in order (a play with `installPackagesFirst` installs every host's packages
+ * first, all hosts at once), each play's host batches in order, the hosts of a batch in parallel (up to `forks`), tasks in order on each host (see {@link HostRun}: the lock, durable handlers). Each
  * task is planned just before it runs (facts for the rest of the host's tasks gathered in the same round trip),
  * its diff shown, then applied unless `check`. A failed or unreachable host never stops the others.
  *
@@ -60,10 +60,17 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
     for (const play of run.plays) for (const host of play.batches.flat()) if (!firstPlay.has(host)) firstPlay.set(host, play);
     await eachLimited([...firstPlay.keys()], options.forks, (host) => hosts.get(host)!.prefetch(firstPlay.get(host)!.work.get(host)!));
     profileMark('connect and read facts');
-    let shownPlay: string | undefined;
+    let shownPlay: CompiledPlay | undefined;
     for (const [index, { play, batch }] of batches.entries()) {
-      if (shownPlay !== play.name) emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
-      shownPlay = play.name;
+      if (shownPlay !== play) {
+        emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
+        // Packages have no order between hosts: all of the play's hosts install theirs at once, before any batch.
+        if (play.installPackagesFirst) {
+          const ready = play.batches.flat().filter((h) => !hosts.get(h)!.out);
+          await eachLimited(ready, options.forks, (host) => hosts.get(host)!.installPackagesFirst(play, play.work.get(host)!));
+        }
+      }
+      shownPlay = play;
       const active = batch.filter((h) => !hosts.get(h)!.out);
       const changedBefore = changesOf(report, active);
       await eachLimited(active, options.forks, (host) => hosts.get(host)!.runPlay(play, play.work.get(host)!));

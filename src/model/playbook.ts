@@ -24,6 +24,14 @@ export interface Play<R = readonly TObject[]> {
   readonly hosts: string | readonly string[];
   /** Run on this many hosts at a time, in the order `hosts` lists them (e.g. backup, then primary). */
   readonly serial?: number;
+  /**
+   * Before the first batch, every host of the play installs the packages its tasks in this play want (their
+   * `packages` tasks that want them present and notify no handler) in one `apt-get install`, all hosts at once
+   * (up to `--forks`) whatever `serial` says; those tasks then find them installed. For plays whose roles need
+   * nothing done before their packages arrive (a package's first start with Debian's defaults harms nothing).
+   * Under `--check` it is shown as one planned change.
+   */
+  readonly installPackagesFirst?: boolean;
   /** Play params: the highest precedence of vars. */
   readonly vars?: Readonly<Record<string, unknown>>;
   /** The roles in order: a role alone, or `{ role, vars, tags }` whose `vars` the role's schema types. */

@@ -110,6 +110,20 @@ export interface Op {
   /** The probes the plan will read, so the engine can gather them with other tasks' in one round trip. */
   probes(): readonly Probe<unknown>[];
   plan(context: PlanContext): Promise<Plan>;
+  /**
+   * Debian packages this op wants installed and nothing more (a `packages` op with state present): what a play
+   * with `installPackagesFirst` installs for it, together with the other tasks' packages, before its batches.
+   */
+  readonly packageWant?: PackageWant;
+}
+
+/** What a packages op wants installed: the names, and how (debconf answers first, apt's cache, recommends). */
+export interface PackageWant {
+  readonly names: readonly string[];
+  /** Lines for `debconf-set-selections`, fed through standard input before the install. */
+  readonly preseed: readonly string[];
+  readonly updateCache: boolean;
+  readonly installRecommends: boolean;
 }
 
 /** Options every task takes besides its op's own. */

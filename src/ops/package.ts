@@ -2,7 +2,7 @@ import { sh, raw } from '../connection/sh.ts';
 import { PlayError } from '../errors.ts';
 import { packagesProbe } from '../facts/packages.ts';
 import { reveal, type Secret } from '../secret.ts';
-import { task, type Op, type Plan, type Step, type Task, type TaskOptions } from './op.ts';
+import { task, type Op, type PackageWant, type Plan, type Step, type Task, type TaskOptions } from './op.ts';
 
 /**
  * One debconf answer given to a package before it is installed (a line of `debconf-set-selections`).
@@ -88,9 +88,11 @@ export function packages(params: PackagesParams): Task {
   if (state !== 'present' && state !== 'absent') throw new PlayError(`${title}: state must be 'present' or 'absent', got ${JSON.stringify(state)}`);
   // Checked now, so a bad answer is reported before any host is touched.
   const preseed = (params.preseed ?? []).map((s) => selectionLine(s, title));
+  const want: PackageWant = { names, preseed, updateCache: params.updateCache === true, installRecommends: params.installRecommends !== false };
   const op: Op = {
     kind: 'package',
     title,
+    ...(state === 'present' ? { packageWant: want } : {}),
     probes: () => [packagesProbe(names)],
     async plan(context): Promise<Plan> {
       const versions = await context.facts.get(packagesProbe(names));
@@ -107,16 +109,32 @@ export function packages(params: PackagesParams): Task {
         };
       }
       if (missing.length === 0) return { changed: false, reason: `installed: ${names.map((n) => `${n} ${versions.get(n)}`).join(', ')}` };
-      const steps: Step[] = [];
-      if (params.updateCache) steps.push({ kind: 'exec', command: sh`${APT_ENV} apt-get update -q` });
-      if (preseed.length) steps.push({ kind: 'exec', command: sh`debconf-set-selections`, stdin: preseed.join('') });
-      const recommends = params.installRecommends === false ? raw(' --no-install-recommends') : raw('');
-      steps.push({
-        kind: 'exec',
-        command: sh`${APT_ENV} apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold${recommends} -- ${missing}`,
-      });
+      const steps = installSteps([{ ...want, names: missing }]);
       return { changed: true, summary: `install ${missing.join(', ')}`, steps, diffs: [] };
     },
   };
   return task(op, { notify: params.notify, tags: params.tags, name: params.taskName });
+}
+
+/**
+ * The steps that install what some packages ops want, in as few apt-get calls as their options allow: `apt-get
+ * update` once if one of them asks for it, every debconf answer in one `debconf-set-selections`, then one `apt-get
+ * install` for the packages with their recommends and one for those without (in that order, so a package wanted
+ * both ways gets them). Names are installed once, whoever wants them.
+ */
+export function installSteps(wants: readonly PackageWant[]): Step[] {
+  const steps: Step[] = [];
+  if (wants.some((w) => w.updateCache)) steps.push({ kind: 'exec', command: sh`${APT_ENV} apt-get update -q` });
+  const preseed = [...new Set(wants.flatMap((w) => w.preseed))];
+  if (preseed.length) steps.push({ kind: 'exec', command: sh`debconf-set-selections`, stdin: preseed.join('') });
+  const withRecommends = [...new Set(wants.filter((w) => w.installRecommends).flatMap((w) => w.names))];
+  const without = [...new Set(wants.filter((w) => !w.installRecommends).flatMap((w) => w.names))].filter((n) => !withRecommends.includes(n));
+  for (const [names, recommends] of [[withRecommends, raw('')], [without, raw(' --no-install-recommends')]] as const) {
+    if (names.length === 0) continue;
+    steps.push({
+      kind: 'exec',
+      command: sh`${APT_ENV} apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold${recommends} -- ${names}`,
+    });
+  }
+  return steps;
 }

@@ -13,8 +13,8 @@ import tls from '../tls/index.ts';
 import users from '../users/index.ts';
 
 /**
- * A school's highly available webmail on its two servers, as one playbook: every role, one server at a time,
- * the primary first. On a first deploy the backup's secondary zone, DHCP failover peer and mail replica then find
+ * A school's highly available webmail on its two servers, as one playbook: first both servers install every
+ * role's packages at once, then every role runs one server at a time, the primary first. On a first deploy the backup's secondary zone, DHCP failover peer and mail replica then find
  * a running primary to start from (a secondary that tried a primary not yet serving could wait minutes for its
  * first zone transfer). Its `verify` is the pair's health check (`npx play verify site`).
  *
@@ -33,6 +33,10 @@ export function schoolPlaybook(inventory: Inventory): Playbook {
         name: 'mail servers',
         hosts: ['primary', 'backup'],
         serial: 1,
+        // Packages have no order between the servers: both install every role's packages at once, in one apt-get
+        // each, before the primary's batch. Each role's packages come before anything else of the role, except
+        // dovecot's stop bound, which makes systemd apply it at once whatever came first.
+        installPackagesFirst: true,
         roles: [
           { role: sshd, tags: ['sshd', 'security'] },
           { role: tls, tags: ['tls'] },

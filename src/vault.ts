@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Secret } from './secret.ts';
 import { parseVaultValues, type VaultValues } from './vault/contents.ts';
-import { isVaultEnvelope, openVaultEnvelope } from './vault/envelope.ts';
+import { deriveEnvelopeKeysAhead, isVaultEnvelope, openVaultEnvelope } from './vault/envelope.ts';
 import { SecretUnavailableError, WrongVaultPassphraseError } from './vault/errors.ts';
 import { askHidden, canAskHidden, knownVaultPassphrase, rememberTypedPassphrase, type PromptStreams } from './vault/passphrase.ts';
 import { randomSecret, type SecretShape } from './vault/random-secret.ts';
@@ -187,6 +187,27 @@ export async function unlockVaults(options: UnlockOptions): Promise<void> {
     rememberTypedPassphrase(vault.path, contents.passphrase!);
     for (const same of openedVaults) if (resolve(same.path) === resolve(vault.path)) same.unlocked(contents);
   }
+}
+
+/**
+ * Derives, off the main thread, the keys of every opened encrypted vault whose passphrase is known without
+ * asking (a password file, or one typed at {@link unlockVaults}), so that reading it later, as vars are validated,
+ * costs no scrypt there: the caller does other start-up work meanwhile. Never fails: a vault it cannot read is
+ * left for that read to report.
+ */
+export async function deriveVaultKeysAhead(): Promise<void> {
+  await Promise.all(
+    openedVaults.map(async (vault) => {
+      try {
+        if (!existsSync(vault.path)) return;
+        const passphrase = knownVaultPassphrase(vault.path, vault.passwordFile);
+        const parsed = parseVaultFileText(vault.path);
+        if (passphrase !== undefined && isVaultEnvelope(parsed)) await deriveEnvelopeKeysAhead(parsed, passphrase);
+      } catch {
+        // Reported by the read itself.
+      }
+    }),
+  );
 }
 
 /** The parsed JSON of a vault file, or undefined when it is not JSON (reading it later says why). */

@@ -1,11 +1,11 @@
 import { ValidationError } from '../errors.ts';
-import { compileRun } from '../engine/compile.ts';
+import { compileRoleSchemas, compileRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
 import { healthGate, verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
 import { formatProfile, profileMark, profileCommandStart } from '../profile.ts';
 import { mask } from '../secret.ts';
-import { unlockVaults } from '../vault.ts';
+import { deriveVaultKeysAhead, unlockVaults } from '../vault.ts';
 import type { CliArgs } from './args.ts';
 import { connector } from './connect.ts';
 import { formatHostList, formatTaskList, listJson } from './listing.ts';
@@ -46,6 +46,12 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams): Promise<numbe
   if (!listing) {
     const stdin = streams.stdin ?? process.stdin;
     await unlockVaults({ interactive: !args.json && stdin.isTTY === true, stdin, stderr: streams.stderr });
+    // A vault's scrypt (0.2-0.4 s) runs off the main thread while the roles' schemas compile and the SSH library
+    // loads; the vars are then validated with the keys at hand.
+    const ahead = deriveVaultKeysAhead();
+    compileRoleSchemas(playbook);
+    const overSsh = Object.values(inventory.hosts).some((host) => host.connection !== 'local');
+    await Promise.all([ahead, overSsh ? import('node-ssh') : undefined]);
     profileMark('vault');
   }
   if (args.command === 'verify') {

@@ -5,7 +5,7 @@ import { checkInventory, groupsOf, type Inventory } from '../model/inventory.ts'
 import { selectHosts } from '../model/host-pattern.ts';
 import type { Play, Playbook, TaskList } from '../model/playbook.ts';
 import type { Role } from '../model/role.ts';
-import { validateAgainst } from '../model/schema.ts';
+import { ajv, validateAgainst } from '../model/schema.ts';
 import { Secret } from '../secret.ts';
 import { SecretUnavailableError } from '../vault.ts';
 
@@ -202,6 +202,24 @@ function playName(play: Play, index: number): string {
 /** A play as messages name it: `play "mail servers"`, or `play 2 (web)` when it has no name. */
 function playLabel(play: Play, index: number): string {
   return play.name !== undefined ? `play ${JSON.stringify(play.name)}` : playName(play, index);
+}
+
+/**
+ * Compiles (ajv) the vars schema of every role the playbook uses, ahead of {@link compileRun}, which then finds
+ * them compiled: start-up work to overlap with something else, such as a vault's key derivation. A playbook
+ * compileRun would refuse is skipped here; compileRun reports it.
+ */
+export function compileRoleSchemas(playbook: Playbook): void {
+  if (!Array.isArray(playbook.plays)) return;
+  for (const [index, play] of playbook.plays.entries()) {
+    for (const { role } of roleEntries(play, playLabel(play, index), index).entries) {
+      try {
+        ajv.compile(role.schema);
+      } catch {
+        // A schema ajv refuses is reported when the vars are validated.
+      }
+    }
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { ValidationError } from '../errors.ts';
 import { TamperedVaultError, WrongVaultPassphraseError } from './errors.ts';
 
@@ -134,10 +134,34 @@ function checkFieldTypes(label: string, envelope: unknown): Fields {
   return fields as unknown as Fields;
 }
 
+/** scrypt's output derived ahead by {@link deriveEnvelopeKeysAhead}, by passphrase, salt and cost (in memory only). */
+const derivedAhead = new Map<string, Buffer>();
+
+function aheadKey(passphrase: string, salt: Buffer, cost: ScryptCost): string {
+  return createHash('sha256').update(passphrase.normalize('NFC')).update('\0').update(salt).update(`\0${cost.N},${cost.r},${cost.p}`).digest('base64');
+}
+
 /** 64 bytes from scrypt: the AES-256 key, then the key-check value. The passphrase is NFC-normalized first. */
 function deriveKeys(passphrase: string, salt: Buffer, cost: ScryptCost): { key: Buffer; check: Buffer } {
-  const derived = scryptSync(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * cost.N * cost.r });
+  const derived = derivedAhead.get(aheadKey(passphrase, salt, cost)) ?? scryptSync(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * cost.N * cost.r });
   return { key: derived.subarray(0, 32), check: derived.subarray(32) };
+}
+
+/**
+ * Runs an envelope's scrypt off the main thread (libuv's pool), so that {@link openVaultEnvelope} with the same
+ * passphrase later finds the keys made: a caller overlaps other work with the ~0.2-0.4 s it costs. Only for an
+ * envelope whose salt and cost {@link openVaultEnvelope} would accept; anything else is left to it to report.
+ */
+export async function deriveEnvelopeKeysAhead(envelope: unknown, passphrase: string): Promise<void> {
+  if (typeof envelope !== 'object' || envelope === null) return;
+  const fields = envelope as Partial<Record<string, unknown>>;
+  const { N, r, p } = fields;
+  if (typeof N !== 'number' || typeof r !== 'number' || typeof p !== 'number' || !Number.isInteger(Math.log2(N)) || N < 2 ** 14 || N > 2 ** 20 || r < 1 || r > 16 || p < 1 || p > 4) return;
+  const salt = typeof fields.salt === 'string' ? strictBase64(fields.salt, SIZES.salt) : undefined;
+  if (!salt) return;
+  const cost = { N, r, p };
+  const derived = await new Promise<Buffer>((done, fail) => scrypt(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * N * r }, (error, key) => (error ? fail(error) : done(key))));
+  derivedAhead.set(aheadKey(passphrase, salt, cost), derived);
 }
 
 /** The header as AES-GCM additional data: a JSON array in a fixed order, so no field can change unnoticed. */

@@ -1,4 +1,4 @@
-import { certificateProblems, command, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret, type ShellCommand } from 'play';
+import { certificateProblems, command, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret, type ShellCommand, type Task } from 'play';
 import { Account, Ipv4, presentAccounts } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
@@ -49,6 +49,35 @@ export const REPLICATION_RETRY_SECONDS = 30;
  */
 export const STOP_DROP_IN = '/etc/systemd/system/dovecot.service.d/stop-timeout.conf';
 export const DOVECOT_STOP_SECONDS = 10;
+
+/** How long {@link replicationSettled} waits for the failed syncs to succeed. */
+export const REPLICATION_SETTLE_SECONDS = 60;
+
+/** Passes when the replicator knows the school's users and none of their last syncs failed. */
+const NO_FAILED_SYNC = sh`doveadm replicator status '*' 2>/dev/null | awk 'NR > 1 { users++; if ($NF != "-") failed++ } END { exit !(users > 0 && failed == 0) }'`;
+
+/**
+ * A task for the end of a deploy of both servers (the school site's last play): this server's replicator has no
+ * failed sync left. A server deployed before its peer could not reach it and holds those syncs as failed until its
+ * retry timer comes round (up to REPLICATION_RETRY_SECONDS later): `play verify` right after the deploy would say
+ * replication FAIL. Unless none failed, it asks for a full sync now and waits (at most
+ * REPLICATION_SETTLE_SECONDS) until none has; failing that, it fails with the replicator's status. A no-op
+ * when replication is healthy.
+ */
+export function replicationSettled(): Task {
+  return command({
+    name: 'replication with the peer settled (no failed sync)',
+    cmd: sh`doveadm replicator replicate -f '*' >/dev/null
+for try in $(seq 1 ${REPLICATION_SETTLE_SECONDS * 2}); do
+  ${NO_FAILED_SYNC} && exit 0
+  sleep 0.5
+done
+echo "replication with the peer still has failed syncs after" ${REPLICATION_SETTLE_SECONDS} "s:" >&2
+doveadm replicator status '*' >&2
+exit 1`,
+    unless: NO_FAILED_SYNC,
+  });
+}
 
 /** The group every mail process gets (`mail_access_groups`) to reach the replication sockets. */
 export const SYNC_GROUP = 'dovecot-sync';

@@ -1,4 +1,4 @@
-import type { CompiledPlay, CompiledRun } from './compile.ts';
+import type { BoundTask, CompiledPlay, CompiledRun } from './compile.ts';
 import type { RunListener } from './events.ts';
 import { HostRun, type HostRunOptions } from './host-run.ts';
 import { emptyRecap, type RunReport } from './report.ts';
@@ -53,12 +53,13 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
   const hosts = new Map<string, HostRun>(run.hosts.map((h) => [h, new HostRun(h, report, options, emit)]));
   try {
     const batches = run.plays.flatMap((play) => play.batches.map((batch) => ({ play, batch })));
-    // `serial` orders changes, not reads: every host's facts for its first play are read at once, so a run with
+    // `serial` orders changes, not reads: every host's facts for all its plays are read at once, so a run with
     // nothing to change costs the slowest host, not the sum. They are forgotten if an earlier batch changes
-    // anything (a change on one server can touch another: a zone transfer, a replicated mailbox).
-    const firstPlay = new Map<string, CompiledPlay>();
-    for (const play of run.plays) for (const host of play.batches.flat()) if (!firstPlay.has(host)) firstPlay.set(host, play);
-    await eachLimited([...firstPlay.keys()], options.forks, (host) => hosts.get(host)!.prefetch(firstPlay.get(host)!.work.get(host)!));
+    // anything (a change on one server can touch another: a zone transfer, a replicated mailbox), and a host's
+    // own changes forget what they touch.
+    const allWork = new Map<string, BoundTask[]>();
+    for (const play of run.plays) for (const [host, work] of play.work) allWork.set(host, [...(allWork.get(host) ?? []), ...work.tasks]);
+    await eachLimited([...allWork.keys()], options.forks, (host) => hosts.get(host)!.prefetch({ host, tasks: allWork.get(host)!, handlers: [] }));
     profileMark('connect and read facts');
     let shownPlay: CompiledPlay | undefined;
     for (const [index, { play, batch }] of batches.entries()) {

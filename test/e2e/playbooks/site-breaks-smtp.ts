@@ -10,11 +10,16 @@ import { schoolPlaybook } from '../../../roles/school/index.ts';
 const site = schoolPlaybook(inventory);
 export default definePlaybook({
   ...site,
-  plays: site.plays.map((play) => ({
-    ...play,
-    tasks: ({ host }: { host: string }) =>
-      host === 'primary'
-        ? [line({ name: 'a bad change', path: '/etc/postfix/master.cf', regexp: /^smtp +inet /, line: '#smtp inet (taken out by a bad deploy)', notify: 'reload postfix' })]
-        : [file({ name: 'the backup was touched', path: '/etc/play-gate-marker', content: 'the backup batch ran\n' })],
-  })),
+  // The bad change in the servers' play (the first, one server at a time); the site's later plays as they are.
+  plays: site.plays.map((play, index) =>
+    index > 0
+      ? play
+      : {
+          ...play,
+          tasks: ({ host }: { host: string }) =>
+            host === 'primary'
+              ? [line({ name: 'a bad change', path: '/etc/postfix/master.cf', regexp: /^smtp +inet /, line: '#smtp inet (taken out by a bad deploy)', notify: 'reload postfix' })]
+              : [file({ name: 'the backup was touched', path: '/etc/play-gate-marker', content: 'the backup batch ran\n' })],
+        },
+  ),
 });

@@ -99,12 +99,13 @@ export function watchHolders() {
 
 /**
  * What keepalived did on each lab server that is up, for a failure's message: its transitions, its own journal,
- * the track script's failed checks and the replication gate's view (Dovecot's replicator status).
+ * the track script's failed checks and the replication gate's view (Dovecot's replicator status and its last
+ * warnings and errors, such as a sync that keeps failing).
  */
 export async function keepalivedStory(): Promise<string> {
   const parts: string[] = [];
   for (const { name } of LAB_HOSTS) {
-    const story = await onHost(name, sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30; journalctl -t keepalived-check -o short-precise --no-pager -n 5; doveadm replicator status '*' 2>&1 | head -n 8`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
+    const story = await onHost(name, sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30; journalctl -t keepalived-check -o short-precise --no-pager -n 5; doveadm replicator status '*' 2>&1 | head -n 8; journalctl -u dovecot -p warning -o short-precise --no-pager -n 15`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
     parts.push(`--- ${name}\n${story.stdout}`);
   }
   return parts.join('\n');

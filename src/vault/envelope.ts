@@ -102,9 +102,7 @@ export function openVaultEnvelope(label: string, envelope: unknown, passphrase: 
     throw new ValidationError(`vault ${label} uses cipher ${fields.cipher} with ${fields.kdf}: this play reads aes-256-gcm with scrypt`);
   }
   const { N, r, p } = fields;
-  // Bounds keep a changed file from making play allocate gigabytes before anything is checked.
-  const powerOfTwo = Number.isInteger(Math.log2(N));
-  if (!powerOfTwo || N < 2 ** 14 || N > 2 ** 20 || r < 1 || r > 16 || p < 1 || p > 4) throw new TamperedVaultError(label);
+  if (!costInBounds({ N, r, p })) throw new TamperedVaultError(label);
   const bytes = Object.fromEntries(
     (Object.keys(SIZES) as (keyof typeof SIZES)[]).map((name) => [name, strictBase64(fields[name], SIZES[name])]),
   ) as Record<keyof typeof SIZES, Buffer | undefined>;
@@ -134,6 +132,16 @@ function checkFieldTypes(label: string, envelope: unknown): Fields {
   return fields as unknown as Fields;
 }
 
+/**
+ * Whether an envelope's scrypt cost is one play accepts: bounds keep a changed file from making play allocate
+ * gigabytes before anything is checked.
+ */
+function costInBounds(cost: { readonly N?: unknown; readonly r?: unknown; readonly p?: unknown }): cost is ScryptCost {
+  const { N, r, p } = cost;
+  if (typeof N !== 'number' || typeof r !== 'number' || typeof p !== 'number') return false;
+  return Number.isInteger(Math.log2(N)) && N >= 2 ** 14 && N <= 2 ** 20 && r >= 1 && r <= 16 && p >= 1 && p <= 4;
+}
+
 /** scrypt's output derived ahead by {@link deriveEnvelopeKeysAhead}, by passphrase, salt and cost (in memory only). */
 const derivedAhead = new Map<string, Buffer>();
 
@@ -155,8 +163,8 @@ function deriveKeys(passphrase: string, salt: Buffer, cost: ScryptCost): { key: 
 export async function deriveEnvelopeKeysAhead(envelope: unknown, passphrase: string): Promise<void> {
   if (typeof envelope !== 'object' || envelope === null) return;
   const fields = envelope as Partial<Record<string, unknown>>;
+  if (!costInBounds(fields)) return;
   const { N, r, p } = fields;
-  if (typeof N !== 'number' || typeof r !== 'number' || typeof p !== 'number' || !Number.isInteger(Math.log2(N)) || N < 2 ** 14 || N > 2 ** 20 || r < 1 || r > 16 || p < 1 || p > 4) return;
   const salt = typeof fields.salt === 'string' ? strictBase64(fields.salt, SIZES.salt) : undefined;
   if (!salt) return;
   const cost = { N, r, p };

@@ -1,6 +1,6 @@
 import type { Connection } from '../connection/connection.ts';
 import { CommandError } from '../errors.ts';
-import { parseProbeAnswer, probeScript, type Probe, type ProbeFamily, type ProbeOutput } from './probe.ts';
+import { parseProbeAnswer, probeBoundary, probeScript, type Probe, type ProbeFamily, type ProbeOutput } from './probe.ts';
 
 /**
  * The facts known about one host: answers to probes, gathered in batches (one round trip for many probes),
@@ -24,11 +24,12 @@ export class FactCache {
     for (const probe of probes) if (!this.answers.has(probe.key)) missing.set(probe.key, probe);
     if (missing.size === 0) return;
     const list = groupFamilies([...missing.values()]);
-    const result = await this.connection.exec(probeScript(list.map((entry) => entry.probe)));
+    const boundary = probeBoundary();
+    const result = await this.connection.exec(probeScript(list.map((entry) => entry.probe), boundary));
     if (result.exitCode !== 0) {
       throw new CommandError({ ...result, command: `probe script (${[...missing.keys()].join(', ')})` }, { host: this.connection.host }, 'reading facts failed');
     }
-    const outputs = parseProbeAnswer(result.stdout, list.length);
+    const outputs = parseProbeAnswer(result.stdout, list.length, boundary);
     list.forEach((entry, index) => entry.store(outputs[index], this.answers));
   }
 

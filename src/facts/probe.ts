@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ShellCommand, quote } from '../connection/sh.ts';
 
 /** What one probe's command printed, as the batch brought it back. */
@@ -40,44 +41,55 @@ export interface ProbeFamily<T> {
 /** The marker that opens every batched probe script, so recordings can tell probes from changes. */
 export const PROBE_MARKER = ': play-probe';
 
+/** A fresh boundary for one probe script: 24 random hex digits that no probe's output can guess. */
+export function probeBoundary(): string {
+  return randomBytes(12).toString('hex');
+}
+
+/** The boundary as `printf` escapes (`\\061\\146…`), so the script's own text (visible in `ps`) never holds it. */
+const escaped = (boundary: string) => [...boundary].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('');
+
 /**
- * One shell script that runs several probes and answers one JSON object: `{"0":[exitCode,"base64 stdout"],…}`.
- * Each probe runs in its own subshell with stderr discarded, so one failing probe never hides another.
+ * One shell script that runs several probes and answers them all in one base64 text. Decoded, it is each
+ * probe's output followed by a line `BOUNDARY EXIT_CODE`, in order:
+ * `OUTPUT0\nBOUNDARY 0\nOUTPUT1\nBOUNDARY 3\n…`. Each probe runs in its own subshell with stderr discarded, so
+ * one failing probe never hides another; one `base64` for the whole batch keeps NUL bytes and costs the host
+ * one process, not several per probe. The boundary is random per script (see {@link probeBoundary}), so no
+ * output, not even a file's contents that someone else wrote, can end a probe's answer early.
  *
  * @example
- * const script = probeScript([hostnameProbe, filePr]);
+ * const boundary = probeBoundary();
+ * const outputs = parseProbeAnswer((await connection.exec(probeScript(probes, boundary))).stdout, probes.length, boundary);
  */
-export function probeScript(probes: readonly Probe<unknown>[]): ShellCommand {
-  // Each probe's text is eval'ed (so even a syntax error stays inside its subshell) and its output piped
-  // straight into base64 (so NUL bytes survive: a shell variable cannot hold them); the exit code comes
-  // back on fd 3 and follows the base64 text after a space (a character base64 never prints).
-  const part = (index: number, text: string) =>
-    `b=$( { r=$( { { ( eval ${quote(text)} ) 2>/dev/null; echo $? >&3; } | base64 -w0 >&4; } 3>&1 ); printf ' %s' "$r"; } 4>&1 ); ` +
-    `printf '"${index}":[%d,"%s"],' "\${b##* }" "\${b% *}"`;
-  const parts = probes.map(
-    (probe, index) => new ShellCommand(part(index, probe.command.text), part(index, probe.command.display)),
-  );
-  const head = new ShellCommand(`${PROBE_MARKER}\nprintf '{'`, `${PROBE_MARKER}\nprintf '{'`);
-  const tail = `printf '"-":0}\\n'`;
+export function probeScript(probes: readonly Probe<unknown>[], boundary: string): ShellCommand {
+  // eval keeps even a syntax error inside the probe's subshell; the end line follows whatever the probe printed.
+  const end = `printf '\\n${escaped(boundary)} %d\\n' "$?"`;
+  const part = (text: string) => `( eval ${quote(text)} ) 2>/dev/null; ${end}`;
+  const head = `${PROBE_MARKER}\n{`;
+  const tail = '} | base64 -w0';
   return new ShellCommand(
-    [head.text, ...parts.map((p) => p.text), tail].join('\n'),
-    [head.display, ...parts.map((p) => p.display), tail].join('\n'),
+    [head, ...probes.map((p) => part(p.command.text)), tail].join('\n'),
+    [head, ...probes.map((p) => part(p.command.display)), tail].join('\n'),
   );
 }
 
-/** Reads the JSON a probe script printed back into one output per probe, in order. */
-export function parseProbeAnswer(stdout: string, count: number): ProbeOutput[] {
-  const answer = JSON.parse(stdout.trim()) as Record<string, [number, string]>;
+/** Reads the answer of a {@link probeScript} with this boundary back into one output per probe, in order. */
+export function parseProbeAnswer(stdout: string, count: number, boundary: string): ProbeOutput[] {
+  const answer = Buffer.from(stdout.trim(), 'base64');
+  const marker = Buffer.from(`\n${boundary} `);
   const outputs: ProbeOutput[] = [];
+  let offset = 0;
   for (let index = 0; index < count; index++) {
-    const entry = answer[String(index)];
-    if (!entry) throw new Error(`probe ${index} gave no answer`);
+    const at = answer.indexOf(marker, offset);
+    const lineEnd = at < 0 ? -1 : answer.indexOf(0x0a, at + marker.length);
+    if (lineEnd < 0) throw new Error(`probe ${index} gave no answer`);
+    const exitCode = Number(answer.subarray(at + marker.length, lineEnd).toString('latin1'));
     // Like a shell's command substitution, final newlines are dropped (probes and parsers rely on it).
-    let bytes = Buffer.from(entry[1], 'base64');
-    let end = bytes.length;
-    while (end > 0 && bytes[end - 1] === 0x0a) end--;
-    bytes = bytes.subarray(0, end);
-    outputs.push({ exitCode: entry[0], stdout: bytes.toString('utf8'), bytes });
+    let stop = at;
+    while (stop > offset && answer[stop - 1] === 0x0a) stop--;
+    const bytes = Buffer.from(answer.subarray(offset, stop));
+    outputs.push({ exitCode, stdout: bytes.toString('utf8'), bytes });
+    offset = lineEnd + 1;
   }
   return outputs;
 }

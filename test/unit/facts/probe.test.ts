@@ -1,22 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { sh } from '../../../src/connection/sh.ts';
-import { parseProbeAnswer, probeScript, PROBE_MARKER, type Probe, type ProbeOutput } from '../../../src/facts/probe.ts';
+import { parseProbeAnswer, probeBoundary, probeScript, PROBE_MARKER, type Probe, type ProbeOutput } from '../../../src/facts/probe.ts';
 import { MASK, secret } from '../../../src/secret.ts';
 
 const identity = (key: string, command: ReturnType<typeof sh>): Probe<ProbeOutput> => ({ key, command, parse: (o) => o });
 
 async function runProbes(probes: Probe<unknown>[]): Promise<ProbeOutput[]> {
   const local = new LocalConnection('local');
-  const result = await local.exec(probeScript(probes));
+  const boundary = probeBoundary();
+  const result = await local.exec(probeScript(probes, boundary));
   expect(result.exitCode).toBe(0);
   expect(local.commandCount).toBe(1);
-  return parseProbeAnswer(result.stdout, probes.length);
+  return parseProbeAnswer(result.stdout, probes.length, boundary);
 }
 
 describe('probeScript through a real /bin/sh', () => {
   it('starts with the probe marker', () => {
-    const script = probeScript([identity('a', sh`true`)]);
+    const script = probeScript([identity('a', sh`true`)], probeBoundary());
     expect(script.text.startsWith(PROBE_MARKER)).toBe(true);
   });
 
@@ -72,9 +73,10 @@ describe('probeScript through a real /bin/sh', () => {
 
   it('discards stderr of probes', async () => {
     const local = new LocalConnection('local');
-    const result = await local.exec(probeScript([identity('noisy', sh`echo err >&2; echo out`)]));
+    const boundary = probeBoundary();
+    const result = await local.exec(probeScript([identity('noisy', sh`echo err >&2; echo out`)], boundary));
     expect(result.stderr).toBe('');
-    expect(parseProbeAnswer(result.stdout, 1)[0].stdout).toBe('out');
+    expect(parseProbeAnswer(result.stdout, 1, boundary)[0].stdout).toBe('out');
   });
 
   it('probes do not read the standard input of the batch', async () => {
@@ -93,7 +95,7 @@ describe('probeScript through a real /bin/sh', () => {
 
   it('masks secrets in the displayed script and reveals them in the text', () => {
     const s = secret('probe-secret-value');
-    const script = probeScript([identity('s', sh`grep -q ${s} /etc/x`)]);
+    const script = probeScript([identity('s', sh`grep -q ${s} /etc/x`)], probeBoundary());
     expect(script.text).toContain('probe-secret-value');
     expect(script.display).not.toContain('probe-secret-value');
     expect(script.display).toContain(MASK);
@@ -101,15 +103,37 @@ describe('probeScript through a real /bin/sh', () => {
 });
 
 describe('parseProbeAnswer', () => {
+  const boundary = '0123456789abcdef01234567';
+  const answer = (text: string) => Buffer.from(text).toString('base64');
+
   it('reads the documented answer format', () => {
-    const answer = `{"0":[0,"${Buffer.from('a\nb').toString('base64')}"],"1":[2,""],"-":0}\n`;
-    expect(parseProbeAnswer(answer, 2)).toEqual([
+    expect(parseProbeAnswer(`${answer(`a\nb\n\n${boundary} 0\n\n${boundary} 2\n`)}\n`, 2, boundary)).toEqual([
       { exitCode: 0, stdout: 'a\nb', bytes: Buffer.from('a\nb') },
       { exitCode: 2, stdout: '', bytes: Buffer.alloc(0) },
     ]);
   });
 
   it('throws when a probe has no answer', () => {
-    expect(() => parseProbeAnswer('{"0":[0,""],"-":0}', 2)).toThrow(/probe 1 gave no answer/);
+    expect(() => parseProbeAnswer(answer(`x\n${boundary} 0\n`), 2, boundary)).toThrow(/probe 1 gave no answer/);
+  });
+
+  it('a probe that prints another boundary, or a boundary without its line, keeps it as output', () => {
+    const other = 'ffffffffffffffffffffffff';
+    const outputs = parseProbeAnswer(answer(`\n${other} 0\n${boundary}\n${boundary} 1\nok\n${boundary} 0\n`), 2, boundary);
+    expect(outputs).toEqual([
+      { exitCode: 1, stdout: `\n${other} 0\n${boundary}`, bytes: Buffer.from(`\n${other} 0\n${boundary}`) },
+      { exitCode: 0, stdout: 'ok', bytes: Buffer.from('ok') },
+    ]);
+  });
+});
+
+describe('the boundary', () => {
+  it('is fresh for every script and never appears in the script text', async () => {
+    const [one, two] = [probeBoundary(), probeBoundary()];
+    expect(one).toMatch(/^[0-9a-f]{24}$/);
+    expect(one).not.toBe(two);
+    const script = probeScript([identity('ps', sh`echo x`)], one);
+    expect(script.text).not.toContain(one);
+    expect(script.display).not.toContain(one);
   });
 });

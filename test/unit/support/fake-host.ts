@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { RecordingConnection, type RecordedCommand } from '../../../src/connection/recording.ts';
 import { applySteps } from '../../../src/engine/apply.ts';
 import { FactCache, groupFamilies } from '../../../src/facts/cache.ts';
-import { groupProbe, userProbe } from '../../../src/facts/account.ts';
+import { groupProbe, usersFamily } from '../../../src/facts/account.ts';
 import { pathFamily, pathProbe } from '../../../src/facts/file.ts';
 import { packagesProbe } from '../../../src/facts/packages.ts';
 import { PROBE_MARKER, probeScript, type Probe } from '../../../src/facts/probe.ts';
@@ -263,15 +263,17 @@ export class FakeHost {
     this.probeRounds++;
     const asking = this.asking;
     this.asking = [];
-    // Rebuilding the script from the probes we expect proves the fact cache asked exactly those.
+    // Rebuilding the script from the probes we expect (with the boundary it carries) proves the fact cache asked
+    // exactly those.
     const batch = groupFamilies(asking);
-    if (probeScript(batch.map((entry) => entry.probe)).text !== script) throw new Error(`fake host: unexpected probe script:\n${script}`);
+    const boundary = boundaryIn(script);
+    if (probeScript(batch.map((entry) => entry.probe), boundary).text !== script) throw new Error(`fake host: unexpected probe script:\n${script}`);
     for (const probe of asking) this.answered.add(probe.key);
-    const entries = batch.map(({ probe }, index) => {
+    const answers = batch.map(({ probe }) => {
       const answer = probe.key === `family:${pathFamily.name}` ? this.answerPathFamily(probe.command.text) : this.answerProbe(probe.command.text);
-      return `"${index}":[${answer.exitCode},"${Buffer.from(answer.stdout ?? '').toString('base64')}"]`;
+      return `${answer.stdout ?? ''}\n${boundary} ${answer.exitCode}\n`;
     });
-    return ok(`{${[...entries, '"-":0'].join(',')}}\n`);
+    return ok(`${Buffer.from(answers.join('')).toString('base64')}\n`);
   }
 
   // The path family's NUL-separated sections: types, stat records, sha256sum records, link targets.
@@ -313,14 +315,14 @@ export class FakeHost {
       if (!service) return ok(head === 'systemd' ? 'systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=' : 'sysv\nLoadState=not-found');
       return ok(`${head}\nLoadState=loaded\nActiveState=${service.active ? 'active' : 'inactive'}\nUnitFileState=${service.enabled ? 'enabled' : 'disabled'}`);
     }
-    if (text.startsWith('if p=$(getent passwd -- ')) {
-      const name = readWord(text, 'if p=$(getent passwd -- '.length).word;
-      expectSame(userProbe(name).command.text);
-      const user = this.state.users.get(name);
-      if (!user) return fail(2, '');
-      const primary = [...this.state.groups].find(([, g]) => g.gid === user.gid)?.[0] ?? String(user.gid);
-      const groups = [primary, ...user.groups.filter((g) => g !== primary)];
-      return ok(`${name}:x:${user.uid}:${user.gid}:${user.comment}:${user.home}:${user.shell}\n${user.hash}\n${groups.join(' ')}`);
+    if (text.startsWith('getent passwd -- ')) {
+      const names = shellWords(text.slice(0, text.indexOf(';'))).slice(3);
+      expectSame(usersFamily.command(names).text);
+      const found = names.filter((name) => this.state.users.has(name)).map((name) => [name, this.state.users.get(name)!] as const);
+      const passwd = found.map(([name, u]) => `${name}:x:${u.uid}:${u.gid}:${u.comment}:${u.home}:${u.shell}\n`).join('');
+      const shadow = found.map(([name, u]) => `${name}:${u.hash}:19000:0:99999:7:::\n`).join('');
+      const group = [...this.state.groups].map(([name, g]) => `${name}:x:${g.gid}:${[...this.state.users].filter(([, u]) => u.groups.includes(name)).map(([n]) => n).join(',')}\n`).join('');
+      return ok(`${passwd}\0${shadow}\0${group}`);
     }
     if (text.startsWith('getent group -- ')) {
       const name = readWord(text, 'getent group -- '.length).word;
@@ -518,4 +520,11 @@ export function expectPlan(plan: Plan, expected: ExpectedPlan): void {
   expect(plan.summary).toBe(expected.summary);
   expect(plan.steps.map((s) => (s.kind === 'exec' ? s.command.text : s.kind))).toEqual(expected.commands);
   if (expected.stdin) expect(plan.steps.map((s) => (s.kind === 'exec' ? s.stdin : undefined))).toEqual(expected.stdin);
+}
+
+/** The boundary a probe script ends each answer with, read back from the `printf` escapes it is written in. */
+function boundaryIn(script: string): string {
+  const escapes = /printf '\\n((?:\\[0-7]{3})+) %d\\n'/.exec(script)?.[1];
+  if (!escapes) throw new Error(`fake host: no boundary in the probe script:\n${script}`);
+  return escapes.split('\\').filter(Boolean).map((octal) => String.fromCharCode(parseInt(octal, 8))).join('');
 }

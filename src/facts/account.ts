@@ -33,22 +33,44 @@ export function parseUserAccount(stdout: string): UserAccount | undefined {
 export function userProbe(name: string): Probe<UserAccount | undefined> {
   return {
     key: `user:${name}`,
-    command: sh`if p=$(getent passwd -- ${name}); then echo "$p"; echo "$(getent shadow -- ${name} | cut -d: -f2)"; id -Gn -- ${name}; fi`,
-    parse: (output) => parseUserAccount(output.stdout),
+    command: usersFamily.command([name]),
+    parse: (output) => usersFamily.parseAll(output, [name])[0],
     family: { kind: usersFamily, argument: name },
   };
 }
 
-/** Every account probe of a batch in one loop: each answer as {@link userProbe}'s, ended by a NUL. */
+/** The fields of colon-separated database lines (`getent passwd`, `shadow`, `group`), by their first field. */
+function byName(section: string): Map<string, string[]> {
+  const lines = section.split('\n').filter(Boolean).map((line) => line.split(':'));
+  return new Map(lines.map((fields) => [fields[0], fields]));
+}
+
+/**
+ * Every account of a batch in three processes whatever their number: `getent passwd` and `getent shadow` for
+ * all the names at once, and the group database once (`getent group`), from which each account's groups come
+ * as `id -Gn` would print them: its primary group first (its number when the group has no entry), then every
+ * group that lists it as a member, in the database's order. The three answers are separated by NULs.
+ */
 export const usersFamily: ProbeFamily<UserAccount | undefined> = {
   name: 'users',
   command(args) {
-    const text = `for n in ${args.map(quote).join(' ')}; do if p=$(getent passwd -- "$n"); then echo "$p"; echo "$(getent shadow -- "$n" | cut -d: -f2)"; id -Gn -- "$n"; fi; printf '\\0'; done`;
+    const names = args.map(quote).join(' ');
+    const text = `getent passwd -- ${names}; printf '\\0'; getent shadow -- ${names}; printf '\\0'; getent group`;
     return new ShellCommand(text, text);
   },
   parseAll: (output, args) => {
-    const answers = output.stdout.split('\0');
-    return args.map((_, i) => parseUserAccount(answers[i] ?? ''));
+    const [passwd = '', shadow = '', group = ''] = output.stdout.split('\0');
+    const accounts = byName(passwd);
+    const hashes = byName(shadow);
+    const groups = [...byName(group).values()].map(([groupName, , gid, members = '']) => ({ name: groupName, gid: Number(gid), members: members.split(',') }));
+    return args.map((name) => {
+      const fields = accounts.get(name);
+      if (!fields) return undefined;
+      const gid = Number(fields[3]);
+      const primary = groups.find((g) => g.gid === gid)?.name ?? String(gid);
+      const supplementary = groups.filter((g) => g.members.includes(name) && g.name !== primary).map((g) => g.name);
+      return parseUserAccount(`${fields.join(':')}\n${hashes.get(name)?.[1] ?? ''}\n${[primary, ...supplementary].join(' ')}`);
+    });
   },
 };
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { sh } from '../../../src/connection/sh.ts';
 import { FactCache } from '../../../src/facts/cache.ts';
-import { groupProbe, parseGroupAccount, parseUserAccount, userProbe } from '../../../src/facts/account.ts';
+import { groupProbe, parseGroupAccount, parseUserAccount, userProbe, usersFamily } from '../../../src/facts/account.ts';
 import { commandSucceedsProbe } from '../../../src/facts/command-status.ts';
 import { packagesProbe, parsePackageVersions } from '../../../src/facts/packages.ts';
 import { parseServiceState, serviceProbe } from '../../../src/facts/service.ts';
@@ -93,6 +93,26 @@ describe('parseUserAccount', () => {
   });
 });
 
+describe('usersFamily', () => {
+  const output = (text: string) => ({ exitCode: 2, stdout: text, bytes: Buffer.from(text) });
+  const passwd = 'guru1:x:1001:1001:Guru Satu:/home/guru1:/bin/bash\nsvc:x:998:4242::/var/lib/svc:/usr/sbin/nologin\n';
+  const shadow = 'guru1:$y$j9T$abc$def:19000:0:99999:7:::\nsvc:!:19000::::::\n';
+  const group = 'root:x:0:\nsudo:x:27:guru2,guru1\nguru1:x:1001:guru1\nmail:x:8:guru1\nstaff:x:50:guru10\n';
+
+  it('gives each account its hash and its groups as id -Gn orders them: primary first, then the groups listing it', () => {
+    const [guru1, svc, missing] = usersFamily.parseAll(output(`${passwd}\0${shadow}\0${group}`), ['guru1', 'svc', 'nobody-here']);
+    expect(guru1).toMatchObject({ name: 'guru1', uid: 1001, gid: 1001, passwordHash: '$y$j9T$abc$def', groups: ['guru1', 'sudo', 'mail'] });
+    // A primary group without an entry shows as its number, as id -Gn prints it.
+    expect(svc).toMatchObject({ name: 'svc', gid: 4242, passwordHash: '!', groups: ['4242'] });
+    expect(missing).toBeUndefined();
+  });
+
+  it('asks for any number of accounts in the same three processes', () => {
+    const text = usersFamily.command(['a', 'b', 'c', 'd']).text;
+    expect(text.match(/getent /g)).toHaveLength(3);
+  });
+});
+
 describe('parseGroupAccount', () => {
   it.each([
     ['mail:x:8:\n', { name: 'mail', gid: 8, members: [] }],
@@ -127,6 +147,23 @@ describe('account, group, package, service and command probes on this machine', 
     expect(await facts.get(serviceProbe('no-such-service-play'))).toMatchObject({ exists: false, active: false, enabled: false });
     expect(await facts.get(commandSucceedsProbe(sh`test -d /`))).toBe(true);
     expect(await facts.get(commandSucceedsProbe(sh`test -d /no/such/dir`))).toBe(false);
+    expect(local.commandCount).toBe(1);
+  });
+
+  it('every account of this machine, asked in one batch, has the uid, hash and groups that getent and id -Gn give', async () => {
+    const names = execFileSync('getent', ['passwd'], { encoding: 'utf8' }).trim().split('\n').map((line) => line.split(':')[0]);
+    const local = new LocalConnection('local');
+    const facts = new FactCache(local);
+    await facts.gather([...names, 'no-such-user-play'].map((name) => userProbe(name)));
+    expect(local.commandCount).toBe(1);
+    for (const name of names) {
+      const account = await facts.get(userProbe(name));
+      const [, , uid, gid, , home, shell] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
+      expect(account, name).toMatchObject({ name, uid: Number(uid), gid: Number(gid), home, shell });
+      expect(account?.passwordHash, name).toBe(execFileSync('getent', ['shadow', name], { encoding: 'utf8' }).split(':')[1]);
+      expect(account?.groups, name).toEqual(execFileSync('id', ['-Gn', name], { encoding: 'utf8' }).trim().split(' '));
+    }
+    expect(await facts.get(userProbe('no-such-user-play'))).toBeUndefined();
     expect(local.commandCount).toBe(1);
   });
 

@@ -39,7 +39,7 @@ export function parseJournal(text: string): PendingHandler[] {
 export function pendingHandlersProbe(paths: HostStatePaths): Probe<PendingHandler[]> {
   return {
     key: `pending-handlers:${paths.pendingHandlers}`,
-    command: sh`cat ${paths.pendingHandlers} 2>/dev/null || true`,
+    command: sh`if [ -f ${paths.pendingHandlers} ]; then cat ${paths.pendingHandlers}; fi`,
     parse: (output) => parseJournal(output.stdout),
   };
 }

@@ -26,7 +26,7 @@ export interface CliStreams {
 export async function main(argv: readonly string[], streams: CliStreams = process): Promise<number> {
   // The subcommands with flags of their own, loaded only when asked for.
   if (argv[0] === 'vault') return (await import('./vault-command.ts')).vaultCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
-  if (argv[0] === 'init') return (await import('../../roles/school/init.ts')).initCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
+  if (argv[0] === 'init') return (await import('play/school/init')).initCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
   let args: CliArgs | undefined;
   try {
     args = parseCliArgs(argv);

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { dirname, relative } from 'node:path';
+import { basename, dirname, relative } from 'node:path';
 import type { ShellCommand } from '../connection/sh.ts';
 import type { Probe } from '../facts/probe.ts';
 import type { Secret } from '../secret.ts';
@@ -152,7 +152,12 @@ export interface Task {
   readonly declaredAt?: string;
 }
 
-const libraryDir = dirname(dirname(fileURLToPath(import.meta.url)));
+/** play's engine: the nearest folder named `src` above this module (`src/`, or `dist/src/` when built and bundled). */
+const libraryDir = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (basename(dir) !== 'src' && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 
 /** A place in a source file: absolute path and line. */
 export interface SourceLocation {

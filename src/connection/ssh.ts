@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type { NodeSSH } from 'node-ssh';
 import type { Connection, ExecOptions, ExecResult, HeldCommand, HoldOptions } from './connection.ts';
@@ -55,12 +57,27 @@ export class SshConnection implements Connection {
     let refusal: string | undefined;
     // node-ssh (and ssh2 under it) is loaded with the first connection, not with the engine.
     const ssh = new (await import('node-ssh')).NodeSSH();
+    // The socket is play's own, with TCP_NODELAY from the first byte: ssh2's would have Nagle's algorithm on
+    // during the handshake, whose small packets then wait on the server's delayed ACKs (a connection to a
+    // loopback sshd: ready after 80 ms with it, 37 ms without).
+    let privateKey: string | undefined;
     try {
+      privateKey = target.identityFile ? readFileSync(target.identityFile, 'utf8') : undefined;
+    } catch (error) {
+      throw new ConnectError(`cannot connect to ${target.user}@${target.address}:${target.port}: cannot read the identity file ${target.identityFile}: ${(error as Error).message}`, { host: target.host }, { cause: error });
+    }
+    const sock = new Socket().setNoDelay(true);
+    try {
+      // With the key already read, node-ssh hands the socket to ssh2 before its first await, so ssh2 listens
+      // to it before it can connect, fail or close.
       await ssh.connect({
+        sock: sock.connect({ host: target.address, port: target.port }),
         host: target.address,
         port: target.port,
         username: target.user,
-        ...(target.identityFile ? { privateKeyPath: target.identityFile } : { agent: process.env.SSH_AUTH_SOCK }),
+        ...(privateKey !== undefined ? { privateKey } : { agent: process.env.SSH_AUTH_SOCK }),
+        // Straight to the key: no "none" request first to learn the server's methods (one round trip less).
+        authHandler: [privateKey !== undefined ? 'publickey' : 'agent'],
         readyTimeout: target.timeoutMs ?? 15_000,
         ...(serverHostKey.length > 0 ? { algorithms: { serverHostKey: serverHostKey as never } } : {}),
         hostVerifier: (key: Buffer) => {
@@ -83,14 +100,12 @@ export class SshConnection implements Connection {
       });
     } catch (error) {
       ssh.dispose();
+      sock.destroy();
       const reason = refusal ?? (error instanceof Error ? error.message : String(error));
       throw new ConnectError(`cannot connect to ${target.user}@${target.address}:${target.port}: ${reason}`, {
         host: target.host,
       }, { cause: error });
     }
-    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to every command's round trip
-    // (measured against OpenSSH: ~55 ms per `true` without it, ~12 ms with it).
-    ssh.connection?.setNoDelay(true);
     const connection = new SshConnection(target.host, ssh, target.become);
     // node-ssh stops listening for 'error' once connected: an unhandled ECONNRESET would crash the process.
     ssh.connection?.on('error', (error: Error) => {

@@ -261,6 +261,26 @@ describe('SshConnection against a real sshd', () => {
       expect(error.message).toContain(`root@127.0.0.1:${sshd.port}`);
       expect(error.message).toMatch(/authentication/i);
     });
+
+    it('names the identity file it cannot read', async () => {
+      const missing = join(sshd.dir, 'no-such-key');
+      const error = await openError(target({ identityFile: missing }));
+      expect(error.message).toContain(`root@127.0.0.1:${sshd.port}`);
+      expect(error.message).toContain(`cannot read the identity file ${missing}`);
+    });
+
+    it('gives up on a server that accepts the TCP connection but never speaks SSH, at the timeout', async () => {
+      const silent = createServer(() => {});
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (silent.address() as AddressInfo).port;
+        const error = await openError(target({ port, timeoutMs: 500 }));
+        expect(error.message).toContain(`127.0.0.1:${port}`);
+        expect(error.message).toMatch(/timed out/i);
+      } finally {
+        silent.close();
+      }
+    });
   });
 
   describe('a connection that breaks', () => {

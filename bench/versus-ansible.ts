@@ -3,7 +3,9 @@
  * 2 services) and its Ansible twin (`bench/ansible/noop.yml`, Debian's ansible-core), on N hosts, each a real sshd
  * on loopback with a folder of its own. play converges them first; then the twin runs once and must report
  * `changed=0` on every host (it is the same work), and then `farm-bench` runs both whole commands alternately
- * (`npx play …` and `ansible-playbook …`) and prints the ratio of their medians.
+ * and prints the ratio of their medians: play's installed command (`dist/src/cli/play.js`, run through its
+ * shebang as `play` on the PATH or `node_modules/.bin/play` is) against `ansible-playbook`. Then it times
+ * `npx play …` alone, which adds npx's own start (about 0.45 s here), and prints that ratio too.
  *
  *   npm run bench:versus-ansible -- [HOSTS,…] [RUNS]     (default 2,10 and 5; needs: apt-get install ansible-core)
  */
@@ -14,6 +16,10 @@ import { startSshd } from '../test/support/sshd.ts';
 import { writeNoopProject, type BenchHost } from './noop-project.ts';
 
 const REPO = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+/** play's installed command: the built bin, started through its `#!/usr/bin/env node` line. */
+const BIN = join(REPO, 'dist/src/cli/play.js');
+// Each sshd adds an exit listener (it is killed if the bench dies).
+process.setMaxListeners(0);
 const sizes = (process.argv[2] ?? '2,10').split(',').map(Number);
 const runs = Number(process.argv[3] ?? 5);
 
@@ -65,7 +71,7 @@ for (const n of sizes) {
     const commands = Object.values(again.hosts).map((h) => h.commands);
     const bench = spawnSync(
       'farm-bench',
-      ['-n', String(runs), '--timeout', '3000', '--vs', `env ANSIBLE_PIPELINING=True ansible-playbook -i ${inventory} ${yml}`, '--', 'npx', 'play', playbook],
+      ['-n', String(runs), '--timeout', '3000', '--vs', `env ANSIBLE_PIPELINING=True ansible-playbook -i ${inventory} ${yml}`, '--', BIN, playbook],
       { cwd: REPO, encoding: 'utf8' },
     );
     if (bench.status !== 0) throw new Error(`farm-bench failed:\n${bench.stdout}\n${bench.stderr}`);
@@ -74,12 +80,16 @@ for (const n of sizes) {
     const ansible = median(report, 'B wall s');
     const ratio = median(report, 'A/B wall');
     console.log(`\n${n} hosts (${runs} runs each, alternately):\n${report.trim()}`);
-    rows.push(`| ${n} | ${play.toFixed(3)} s | ${ansible.toFixed(3)} s | ${(1 / ratio).toFixed(1)}× | ${Math.max(...commands)} |`);
+    const viaNpx = spawnSync('farm-bench', ['-n', String(runs), '--', 'npx', 'play', playbook], { cwd: REPO, encoding: 'utf8' });
+    if (viaNpx.status !== 0) throw new Error(`farm-bench failed:\n${viaNpx.stdout}\n${viaNpx.stderr}`);
+    const npx = median(viaNpx.stdout + viaNpx.stderr, 'A wall s');
+    console.log(`\n${n} hosts, npx play (${runs} runs):\n${(viaNpx.stdout + viaNpx.stderr).trim()}`);
+    rows.push(`| ${n} | ${play.toFixed(3)} s | ${ansible.toFixed(3)} s | ${(1 / ratio).toFixed(1)}× | ${npx.toFixed(3)} s | ${(ansible / npx).toFixed(1)}× | ${Math.max(...commands)} |`);
   } finally {
     await Promise.all(sshds.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
 }
-console.log('\n| hosts | play no-op (median wall) | Ansible twin (median wall) | play faster by (median of pairs) | play commands per host |');
-console.log('|---|---|---|---|---|');
+console.log('\n| hosts | `play` no-op (median wall) | Ansible twin (median wall) | `play` faster by (median of pairs) | `npx play` (median wall) | `npx play` faster by (ratio of medians) | play commands per host |');
+console.log('|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

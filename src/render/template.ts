@@ -9,6 +9,24 @@ export interface RenderedTemplate {
   readonly holdsSecret: boolean;
 }
 
+/** What the compiled templates print a `<%= %>` value with: set around each render (renders are synchronous). */
+let printValue: (value: unknown) => string = String;
+
+/** Compiled templates by file and source: a role's template rendered for many hosts (or many tasks) compiles once. */
+const compiled = new Map<string, ejs.TemplateFunction>();
+
+function compiledTemplate(file: string, source: string): ejs.TemplateFunction {
+  const key = `${file}\0${source}`;
+  let template = compiled.get(key);
+  if (!template) {
+    // `<%-` (ejs's raw output) becomes `<%=`: both print unescaped here, and only `<%=` reveals secrets
+    // and refuses undefined values.
+    template = ejs.compile(source.replaceAll('<%-', '<%='), { filename: file, escape: (value: unknown) => printValue(value), strict: false, async: false, cache: false });
+    compiled.set(key, template);
+  }
+  return template;
+}
+
 /**
  * Renders an ejs template file on the controller, without HTML escaping; an undefined variable is an error
  * that names the template and the line.
@@ -31,7 +49,7 @@ export function renderTemplateFile(file: string, locals: Readonly<Record<string,
   let holdsSecret = false;
   // `<%= %>` prints a value as it is (config files are not HTML), reveals secrets, and refuses undefined or
   // null so a missing variable is an error instead of the word "undefined" in a config file.
-  const printValue = (value: unknown): string => {
+  const print = (value: unknown): string => {
     if (value === undefined || value === null) throw new Error(`a value printed with <%= %> is ${value}`);
     if (value instanceof Secret) {
       holdsSecret = true;
@@ -45,10 +63,11 @@ export function renderTemplateFile(file: string, locals: Readonly<Record<string,
   } catch (error) {
     throw new TemplateError(`cannot read template ${file}: ${(error as Error).message}`, { file });
   }
+  const outer = printValue;
   try {
-    // `<%-` (ejs's raw output) becomes `<%=`: both print unescaped here, and only `<%=` reveals secrets
-    // and refuses undefined values.
-    const text = ejs.render(source.replaceAll('<%-', '<%='), { ...locals }, { filename: file, escape: printValue, strict: false, async: false, cache: false });
+    const template = compiledTemplate(file, source);
+    printValue = print;
+    const text = template({ ...locals });
     return { text, holdsSecret };
   } catch (error) {
     const message = (error as Error).message;
@@ -58,5 +77,7 @@ export function renderTemplateFile(file: string, locals: Readonly<Record<string,
     const where = place?.[1] ?? file;
     const reason = place ? message.split('\n\n').slice(1).join('\n\n').trim() || message : message.split('\n')[0];
     throw new TemplateError(`template ${where}: ${reason}`, { file: where }, );
+  } finally {
+    printValue = outer;
   }
 }

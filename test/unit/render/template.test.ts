@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderTemplate } from '../../../src/render/template.ts';
+import { renderTemplate, renderTemplateFile } from '../../../src/render/template.ts';
 import { TemplateError } from '../../../src/errors.ts';
 import { MASK, secret } from '../../../src/secret.ts';
 
@@ -110,5 +110,24 @@ describe('raw output tags', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('one template rendered many times (compiled once)', () => {
+  it('each render prints its own values and tells its own secrets, and an edited file renders anew', async () => {
+    const file = templateFile('many.conf.ejs', 'key = <%= key %>\n');
+    expect(renderTemplateFile(file, { key: secret('s3cret-one') })).toEqual({ text: 'key = s3cret-one\n', holdsSecret: true });
+    expect(renderTemplateFile(file, { key: 'plain' })).toEqual({ text: 'key = plain\n', holdsSecret: false });
+    expect(() => renderTemplateFile(file, {})).toThrow(TemplateError);
+    expect(renderTemplateFile(file, { key: 'again' })).toEqual({ text: 'key = again\n', holdsSecret: false });
+    writeFileSync(file, 'changed = <%= key %>\n');
+    expect(renderTemplateFile(file, { key: 'x' }).text).toBe('changed = x\n');
+  });
+
+  it('a template that renders another through include prints with the outer render rules', () => {
+    templateFile('part.ejs', 'inner = <%= inner %>');
+    const outer = templateFile('outer.ejs', "<%- include('part.ejs', { inner }) %>\nouter = <%= outer %>\n");
+    expect(renderTemplateFile(outer, { inner: secret('in-secret'), outer: 'o' })).toEqual({ text: 'inner = in-secret\nouter = o\n', holdsSecret: true });
+    expect(renderTemplateFile(outer, { inner: 'i', outer: 'o' })).toEqual({ text: 'inner = i\nouter = o\n', holdsSecret: false });
   });
 });

@@ -74,6 +74,26 @@ describe('play over a real sshd', () => {
     expect(after.code).toBe(0);
   });
 
+  it('invalid vars: exit 2 before any connection (sshd sees none)', async () => {
+    const badInventory = join(sshd.dir, 'bad-inventory.mts');
+    writeFileSync(
+      badInventory,
+      `export default ${JSON.stringify({
+        hosts: { web1: { address: sshd.host, port: sshd.port, vars: { root: 'not/absolute' } } },
+        ssh: { user: 'root', identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile },
+      })};\n`,
+    );
+    const accepted = () => sshd.log().split('\n').filter((line) => line.includes('Accepted publickey for root')).length;
+    const before = accepted();
+    let stderr = '';
+    const code = await main([playbook, '-i', badInventory], { stdout: { write: () => true, isTTY: false }, stderr: { write: (t: string) => (stderr += t) } });
+    expect(code).toBe(2);
+    expect(stderr).toContain('vars.root');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(accepted()).toBe(before);
+    expect(existsSync(join(root, 'not'))).toBe(false);
+  });
+
   it('refuses a changed host key and touches nothing', async () => {
     const conf = join(root, 'etc/site.conf');
     writeFileSync(conf, 'hand edit\n');

@@ -50,6 +50,18 @@ export const REPLICATION_RETRY_SECONDS = 30;
 export const STOP_DROP_IN = '/etc/systemd/system/dovecot.service.d/stop-timeout.conf';
 export const DOVECOT_STOP_SECONDS = 10;
 
+/**
+ * The kernel's TCP keepalive, so a replication connection whose peer died (a power cut in the middle of a sync)
+ * ends within about a minute instead of holding the user's mailbox lock. Dovecot sets SO_KEEPALIVE on its
+ * sockets, but Linux first probes an idle one after 2 hours, and a dsync-server waiting on a dead peer gives up
+ * only after 10 minutes (Dovecot 2.3's fixed I/O timeout, which the peer's `-T` does not reach). Until then every
+ * sync of that user fails on the lock ("Couldn't lock"), and the replication gate keeps the returning primary
+ * out. With these values an idle connection is probed after 30 s and declared dead 3 unanswered probes 10 s apart
+ * later; a peer that has rebooted answers the first probe with a reset at once.
+ */
+export const KEEPALIVE_SYSCTL = '/etc/sysctl.d/60-play-replication-keepalive.conf';
+export const TCP_KEEPALIVE = { time: 30, intvl: 10, probes: 3 } as const;
+
 /** How long {@link replicationSettled} waits for the failed syncs to succeed. */
 export const REPLICATION_SETTLE_SECONDS = 60;
 
@@ -215,6 +227,18 @@ function replicationTasks(
   vars: { replicationPort: number; peerAddress?: string; firewallPath: string; syncGroup: string; certificatePath: string; keyPath: string },
 ) {
   return [
+    file({
+      path: KEEPALIVE_SYSCTL,
+      content: `# Managed by play (role dovecot): a replication peer that died mid-sync is noticed within about a minute.\n${Object.entries(TCP_KEEPALIVE).map(([key, value]) => `net.ipv4.tcp_keepalive_${key} = ${value}\n`).join('')}`,
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+    }),
+    command({
+      name: 'the kernel applies the replication keepalive',
+      cmd: sh`sysctl -q -p ${KEEPALIVE_SYSCTL}`,
+      unless: sh`[ "$(sysctl -n net.ipv4.tcp_keepalive_time net.ipv4.tcp_keepalive_intvl net.ipv4.tcp_keepalive_probes | tr '\\n' ' ')" = ${`${TCP_KEEPALIVE.time} ${TCP_KEEPALIVE.intvl} ${TCP_KEEPALIVE.probes} `} ]`,
+    }),
     group({ name: vars.syncGroup, system: true }),
     directory({ path: REPLICATION_TLS_DIRECTORY, mode: '0755', owner: 'root', group: 'root' }),
     file({

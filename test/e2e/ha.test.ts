@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
 import inventory from '../../inventory/lab.ts';
 import { LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
-import { DOVECOT_STOP_SECONDS, IMAP_GREETING_PROBE } from '../../roles/dovecot/index.ts';
+import dovecot, { DOVECOT_STOP_SECONDS, IMAP_GREETING_PROBE } from '../../roles/dovecot/index.ts';
 import { linkDown, linkUp, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { launchBrowser } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
@@ -274,8 +274,11 @@ echo $pid`);
     );
     // Cut once about a third has gone.
     await until('30 messages on the primary', async () => (await countOn(PRIMARY.name, subject)).total >= 30, 120_000);
+    // The replication connections the primary has open on the backup as the power goes (its syncs of kepsek).
+    const fromPrimary = sh`ss -Htn state established ${`( sport = :${dovecot.defaults!.replicationPort} )`} | awk '{ print $4 }' | grep -F ${`${PRIMARY.address}:`} || true`;
     const cutAt = Date.now() / 1000;
     await powerCut(PRIMARY.name);
+    const openAtCut = (await stdoutOf(BACKUP.name, fromPrimary)).split('\n').filter(Boolean);
     // The cut takes a moment (every process of the host must die): an exchange under way meanwhile may still get
     // its 250 from the primary. Only an attempt that began once the primary was wholly dead was surely the backup's.
     const deadAt = Date.now() / 1000;
@@ -307,6 +310,15 @@ echo $pid`);
     // when no message was being sent any more.
     const powerOnAt = Math.floor(Date.now() / 1000);
     await powerOn(PRIMARY.name);
+    // A sync the cut left half-done holds kepsek's lock on the backup for as long as its connection lives: the
+    // kernel's keepalive (the dovecot role's) must end those within about a minute, not Dovecot's 10 minutes.
+    const keepaliveFrom = performance.now();
+    await until('the replication connections open at the cut to end on the backup', async () => {
+      const open = (await stdoutOf(BACKUP.name, fromPrimary)).split('\n');
+      return !openAtCut.some((peer) => open.includes(peer));
+    }, 90_000);
+    timings['no mail lost: connections open at the cut'] = openAtCut.length;
+    timings['no mail lost: their end after the power came back (ms)'] = Math.round(performance.now() - keepaliveFrom);
     await untilVip('the primary to take the VIP back', onlyHolder(PRIMARY.name), 180_000, performance.now(), 250);
     await untilHealthy('the pair to be healthy after the last power cut');
     const retried = new Set(sent.filter((m) => m.attempts > 1).map((m) => m.subject));

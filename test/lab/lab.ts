@@ -135,7 +135,9 @@ export function bootHost(host: LabHost): void {
       'systemd-nspawn', '-D', paths.root, '-b', '--register=no', '--keep-unit', `--network-namespace-path=/run/netns/${host.netns}`,
       '--capability=CAP_NET_ADMIN', '-M', host.name,
     ],
-    { detached: true, stdio: ['ignore', out, out] },
+    // /proc/sys/net writable, as on a real server (nspawn mounts all of /proc/sys read-only by default): a role may
+    // set its namespace's own network sysctls (the dovecot role's TCP keepalive); the rest of /proc/sys stays read-only.
+    { detached: true, stdio: ['ignore', out, out], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' } },
   );
   closeSync(out);
   child.unref();

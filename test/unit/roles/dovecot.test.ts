@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import dovecot, { DOVECOT_STOP_SECONDS, STOP_DROP_IN } from '../../../roles/dovecot/index.ts';
+import { existsSync } from 'node:fs';
+import dovecot, { DOVECOT_STOP_SECONDS, KEEPALIVE_SYSCTL, STOP_DROP_IN, TCP_KEEPALIVE } from '../../../roles/dovecot/index.ts';
+import { secret } from '../../../src/secret.ts';
 import { FakeHost } from '../support/fake-host.ts';
 
 const vars = {
@@ -32,5 +34,27 @@ describe('the dovecot role', () => {
   it('reloads systemd before it restarts Dovecot, so a restart runs with the drop-in just written', () => {
     const handlers = dovecot.handlers!(context).map((t) => t.name);
     expect(handlers.indexOf('reload systemd')).toBeLessThan(handlers.indexOf('restart dovecot'));
+  });
+
+  it('with replication, sets the kernel TCP keepalive to notice a dead peer in about a minute, and applies it at once unless the kernel already has it', async () => {
+    const replicating = { ...context, vars: { ...vars, replication: true, lanAddress: '198.18.30.1', peerAddress: '198.18.30.2', doveadmPassword: secret('pw'), replicationCertificate: secret('cert'), replicationKey: secret('key') } };
+    const tasks = dovecot.tasks(replicating);
+    const names = tasks.map((t) => t.name);
+    const at = names.indexOf(`file ${KEEPALIVE_SYSCTL}`);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(names[at + 1]).toBe('the kernel applies the replication keepalive');
+    expect(at).toBeLessThan(names.findIndex((n) => n.startsWith('config set ')));
+    const plan = await new FakeHost().plan(tasks[at]);
+    const content = plan.changed && plan.steps[0].kind === 'write' ? plan.steps[0].content.toString() : '';
+    const settings = Object.fromEntries([...content.matchAll(/^(net\.ipv4\.\S+) = (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    expect(settings).toEqual({ 'net.ipv4.tcp_keepalive_time': 30, 'net.ipv4.tcp_keepalive_intvl': 10, 'net.ipv4.tcp_keepalive_probes': 3 });
+    // Real kernel settings (as this machine's kernel names them), and a dead peer noticed within about a minute.
+    for (const key of Object.keys(settings)) expect(existsSync(`/proc/sys/${key.replaceAll('.', '/')}`), key).toBe(true);
+    expect(TCP_KEEPALIVE.time + TCP_KEEPALIVE.intvl * TCP_KEEPALIVE.probes).toBeLessThanOrEqual(60);
+    const unless = '[ "$(sysctl -n net.ipv4.tcp_keepalive_time net.ipv4.tcp_keepalive_intvl net.ipv4.tcp_keepalive_probes | tr \'\\n\' \' \')" = \'30 10 3 \' ]';
+    const has = (yes: boolean) => new FakeHost({ onCommand: (c) => (c.text === unless ? { exitCode: yes ? 0 : 1 } : undefined) });
+    const apply = await has(false).plan(tasks[at + 1]);
+    expect(apply.changed && apply.steps.map((s) => s.kind === 'exec' && s.command.text)).toEqual([`sysctl -q -p ${KEEPALIVE_SYSCTL}`]);
+    expect((await has(true).plan(tasks[at + 1])).changed).toBe(false);
   });
 });

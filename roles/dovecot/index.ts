@@ -237,7 +237,7 @@ function replicationTasks(
     command({
       name: 'the kernel applies the replication keepalive',
       cmd: sh`sysctl -q -p ${KEEPALIVE_SYSCTL}`,
-      unless: sh`[ "$(sysctl -n net.ipv4.tcp_keepalive_time net.ipv4.tcp_keepalive_intvl net.ipv4.tcp_keepalive_probes | tr '\\n' ' ')" = ${`${TCP_KEEPALIVE.time} ${TCP_KEEPALIVE.intvl} ${TCP_KEEPALIVE.probes} `} ]`,
+      unless: sh`[ "$(sysctl -n ${Object.keys(TCP_KEEPALIVE).map((key) => `net.ipv4.tcp_keepalive_${key}`)} | tr '\\n' ' ')" = ${`${Object.values(TCP_KEEPALIVE).join(' ')} `} ]`,
     }),
     group({ name: vars.syncGroup, system: true }),
     directory({ path: REPLICATION_TLS_DIRECTORY, mode: '0755', owner: 'root', group: 'root' }),

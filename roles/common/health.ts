@@ -1,5 +1,6 @@
-import { sh, type HealthCheck, type HealthHost, type HealthRow, type Secret } from 'play';
+import { raw, sh, type HealthCheck, type HealthHost, type HealthRow, type Secret } from 'play';
 import { tlsCertificatePath } from '../tls/index.ts';
+import { REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
 import { presentAccounts, type Account } from './school.ts';
 import { parseProbeOutput, probeInput, SERVICE_PROBE_PATH, userServiceChecks, type ProbeCheck, type ProbeResult } from './service-probe.ts';
@@ -66,7 +67,7 @@ ip -4 -o addr show dev "$iface" | grep -q " $vip/" && echo holds_vip=yes || echo
 echo "keepalived=$($t systemctl is-active keepalived)"
 echo "vrrp_state=$(tail -n 1 "$log" 2>/dev/null | awk '{print $5}')"
 $t doveadm replicator status 2>/dev/null | awk -F"'" '/requests/ { w = tolower($1); gsub(/ /, "", w); k = $2; gsub(/ /, "_", k); n = split($3, a, " "); print "queue_" w "_" k "=" a[n] }'
-echo "failed_users=$($t doveadm replicator status '*' 2>/dev/null | awk 'NR > 1 && $NF == "y" { printf "%s ", $1 }')"
+echo "failed_users=$($t ${raw(REPLICATOR_USERS)} | awk '${raw(SYNC_FAILED)} { printf "%s ", $1 }')"
 if queue=$($t postqueue -j 2>/dev/null); then
   printf '%s\n' "$queue" | awk -v now="$(date +%s)" 'match($0, /"arrival_time": *[0-9]+/) { t = substr($0, RSTART, RLENGTH); sub(/.*: */, "", t); n++; if (now - t > oldest) oldest = now - t } END { print "mail_queue=" n + 0 " " oldest + 0 }'
 fi

@@ -1,4 +1,4 @@
-import { certificateProblems, command, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret, type ShellCommand, type Task } from 'play';
+import { certificateProblems, command, raw, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret, type ShellCommand, type Task } from 'play';
 import { Account, Ipv4, presentAccounts } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
@@ -6,6 +6,7 @@ import { homeOf } from '../users/index.ts';
 import { seedMailboxes } from './mailbox-identity.ts';
 import { peerFirewallTasks } from '../common/peer-firewall.ts';
 import { dirname } from 'node:path';
+import { ANY_SYNC_FAILED, REPLICATOR_USERS, SYNC_FAILED, systemdShell } from './replicator-status.ts';
 
 /** Dovecot's configuration folder: the tree its config set stages whole. */
 export const DOVECOT_DIR = '/etc/dovecot';
@@ -65,8 +66,12 @@ export const TCP_KEEPALIVE = { time: 30, intvl: 10, probes: 3 } as const;
 /** How long {@link replicationSettled} waits for the failed syncs to succeed. */
 export const REPLICATION_SETTLE_SECONDS = 60;
 
+/** The retry unit's shell command: a full sync of every user, only when some user's last sync failed. */
+export const RETRY_COMMAND_TEXT = `if ${ANY_SYNC_FAILED}; then doveadm replicator replicate -f '*'; fi`;
+const RETRY_COMMAND = systemdShell(RETRY_COMMAND_TEXT);
+
 /** Passes when the replicator knows the school's users and none of their last syncs failed. */
-const NO_FAILED_SYNC = sh`doveadm replicator status '*' 2>/dev/null | awk 'NR > 1 { users++; if ($NF != "-") failed++ } END { exit !(users > 0 && failed == 0) }'`;
+const NO_FAILED_SYNC = sh`${raw(`${REPLICATOR_USERS} | awk 'NR > 1 { users++ } ${SYNC_FAILED} { failed++ } END { exit !(users > 0 && failed == 0) }'`)}`;
 
 /**
  * A task for the end of a deploy of both servers (the school site's last play): this server's replicator has no
@@ -266,7 +271,7 @@ function replicationTasks(
         src,
         dest: `/etc/systemd/system/${unit}`,
         mode: '0644',
-        vars: { retrySeconds: REPLICATION_RETRY_SECONDS, serviceUnit: REPLICATION_RETRY_UNIT, timerUnit: REPLICATION_RETRY_TIMER },
+        vars: { retrySeconds: REPLICATION_RETRY_SECONDS, serviceUnit: REPLICATION_RETRY_UNIT, timerUnit: REPLICATION_RETRY_TIMER, retryCommand: RETRY_COMMAND },
         notify: 'reload systemd',
       }),
     ),

@@ -5,12 +5,15 @@
  * `changed=0` on every host (it is the same work), and then `farm-bench` runs both whole commands alternately
  * and prints the ratio of their medians: play's installed command (`dist/src/cli/play.js`, run through its
  * shebang as `play` on the PATH or `node_modules/.bin/play` is) against `ansible-playbook`. Then it times
- * `npx play …` alone, which adds npx's own start (about 0.45 s here), and prints that ratio too.
+ * `npx play …` alone, which adds npx's own start, twice: in a school's project (play packed, installed from its
+ * tarball into a folder outside the repository, as the README's "Another school" does; the one a user runs) and
+ * in this repository (where npx also reads the tree of the development dependencies), and prints those ratios.
  *
  *   npm run bench:versus-ansible -- [HOSTS,…] [RUNS]     (default 2,10 and 5; needs: apt-get install ansible-core)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startSshd } from '../test/support/sshd.ts';
 import { writeNoopProject, type BenchHost } from './noop-project.ts';
@@ -39,14 +42,46 @@ function ansibleInventory(dir: string, hosts: readonly BenchHost[]): string {
   return file;
 }
 
-/** The median of one farm-bench figure line (`A wall s   min median max`). */
-function median(report: string, figure: string): number {
+/** The min, median and max of one farm-bench figure line (`A wall s   min median max`). */
+function figures(report: string, figure: string): { min: number; median: number; max: number } {
   const line = report.split('\n').find((l) => l.startsWith(figure));
   if (!line) throw new Error(`farm-bench printed no "${figure}" line:\n${report}`);
-  return Number(line.trim().split(/\s+/).at(-2));
+  const [min, median, max] = line.trim().split(/\s+/).slice(-3).map(Number);
+  return { min, median, max };
 }
 
+/** A wall time as the README's table gives it: min / median / max in seconds. */
+const spread = ({ min, median, max }: { min: number; median: number; max: number }) => `${min.toFixed(3)} / ${median.toFixed(3)} / ${max.toFixed(3)} s`;
+
 const ansibleEnv = { ...process.env, ANSIBLE_PIPELINING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ANSIBLE_STDOUT_CALLBACK: 'default' };
+/**
+ * A school's project outside the repository with this play installed from its packed tarball (npm's cache
+ * serves the dependencies). Returns its folder.
+ */
+function installedProject(): string {
+  const project = mkdtempSync(join(tmpdir(), 'play-bench-school-'));
+  const step = (command: string, args: string[], cwd: string) => {
+    const r = spawnSync(command, args, { cwd, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  };
+  step('npm', ['pack', '--pack-destination', project], REPO);
+  const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'))!;
+  writeFileSync(join(project, 'package.json'), `${JSON.stringify({ name: 'bench-school', private: true, type: 'module' })}\n`);
+  step('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${tarball}`], project);
+  return project;
+}
+
+/** The wall times of `npx play PLAYBOOK` in `cwd`, after one run that must change nothing. */
+function npxWall(cwd: string, playbook: string, label: string): { min: number; median: number; max: number } {
+  const once = JSON.parse(spawnSync('npx', ['play', playbook, '--json'], { cwd, encoding: 'utf8' }).stdout) as { hosts: Record<string, { changed: number }> };
+  if (Object.values(once.hosts).some((h) => h.changed !== 0)) throw new Error(`npx play in ${cwd}: not a no-op`);
+  const viaNpx = spawnSync('farm-bench', ['-n', String(runs), '--', 'npx', 'play', playbook], { cwd, encoding: 'utf8' });
+  if (viaNpx.status !== 0) throw new Error(`farm-bench failed:\n${viaNpx.stdout}\n${viaNpx.stderr}`);
+  console.log(`\n${label} (${runs} runs):\n${(viaNpx.stdout + viaNpx.stderr).trim()}`);
+  return figures(viaNpx.stdout + viaNpx.stderr, 'A wall s');
+}
+
+const school = installedProject();
 const rows: string[] = [];
 for (const n of sizes) {
   // Inside the repository, so that the generated playbook's `import 'play'` resolves to this package.
@@ -76,20 +111,24 @@ for (const n of sizes) {
     );
     if (bench.status !== 0) throw new Error(`farm-bench failed:\n${bench.stdout}\n${bench.stderr}`);
     const report = bench.stdout + bench.stderr;
-    const play = median(report, 'A wall s');
-    const ansible = median(report, 'B wall s');
-    const ratio = median(report, 'A/B wall');
+    const play = figures(report, 'A wall s');
+    const ansible = figures(report, 'B wall s');
+    const ratio = figures(report, 'A/B wall').median;
     console.log(`\n${n} hosts (${runs} runs each, alternately):\n${report.trim()}`);
-    const viaNpx = spawnSync('farm-bench', ['-n', String(runs), '--', 'npx', 'play', playbook], { cwd: REPO, encoding: 'utf8' });
-    if (viaNpx.status !== 0) throw new Error(`farm-bench failed:\n${viaNpx.stdout}\n${viaNpx.stderr}`);
-    const npx = median(viaNpx.stdout + viaNpx.stderr, 'A wall s');
-    console.log(`\n${n} hosts, npx play (${runs} runs):\n${(viaNpx.stdout + viaNpx.stderr).trim()}`);
-    rows.push(`| ${n} | ${play.toFixed(3)} s | ${ansible.toFixed(3)} s | ${(1 / ratio).toFixed(1)}× | ${npx.toFixed(3)} s | ${(ansible / npx).toFixed(1)}× | ${Math.max(...commands)} |`);
+    const inRepo = npxWall(REPO, playbook, `${n} hosts, npx play in this repository`);
+    // The same hosts from the school's project: its first run writes the files into its own folders.
+    const schoolDir = mkdtempSync(join(school, `hosts${n}-`));
+    const schoolPlaybook = relative(school, writeNoopProject(schoolDir, hosts));
+    const first = spawnSync('npx', ['play', schoolPlaybook, '--json'], { cwd: school, encoding: 'utf8' });
+    if (first.status !== 0) throw new Error(`play did not converge in the school's project (exit ${first.status}):\n${first.stdout}\n${first.stderr}`);
+    const installed = npxWall(school, schoolPlaybook, `${n} hosts, npx play in a school's project`);
+    rows.push(`| ${n} | ${spread(play)} | ${spread(ansible)} | ${(1 / ratio).toFixed(1)}× | ${spread(installed)} | ${(ansible.median / installed.median).toFixed(1)}× | ${spread(inRepo)} | ${Math.max(...commands)} |`);
   } finally {
     await Promise.all(sshds.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
 }
-console.log('\n| hosts | `play` no-op (median wall) | Ansible twin (median wall) | `play` faster by (median of pairs) | `npx play` (median wall) | `npx play` faster by (ratio of medians) | play commands per host |');
-console.log('|---|---|---|---|---|---|---|');
+rmSync(school, { recursive: true, force: true });
+console.log("\n| hosts | `play` no-op (wall: min / median / max) | Ansible twin | `play` faster by (median of pairs) | `npx play` in a school's project | `npx play` there faster by (ratio of medians) | `npx play` in this repository | play commands per host |");
+console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

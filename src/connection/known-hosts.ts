@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** One key line of an OpenSSH known_hosts file. */
@@ -22,31 +22,40 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${source}$`, 'i');
 }
 
-function hostFieldMatches(field: string, name: string): boolean {
+/** A known_hosts host field (patterns with `*`, `?` and `!`, or a hashed name) as a test of a host name. */
+function hostFieldTest(field: string): (name: string) => boolean {
   if (field.startsWith('|1|')) {
     const [, , salt, hash] = field.split('|');
-    if (!salt || !hash) return false;
-    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+    if (!salt || !hash) return () => false;
+    const key = Buffer.from(salt, 'base64');
+    return (name) => createHmac('sha1', key).update(name).digest('base64') === hash;
   }
-  let matched = false;
-  for (const pattern of field.split(',')) {
-    if (pattern.startsWith('!')) {
-      if (globToRegExp(pattern.slice(1)).test(name)) return false;
-    } else if (globToRegExp(pattern).test(name)) {
+  const patterns = field.split(',').map((pattern) => {
+    const negated = pattern.startsWith('!');
+    const glob = negated ? pattern.slice(1) : pattern;
+    const plain = !/[*?]/.test(glob) ? glob.toLowerCase() : undefined;
+    const regExp = plain === undefined ? globToRegExp(glob) : undefined;
+    return { negated, test: (name: string) => (plain !== undefined ? name.toLowerCase() === plain : regExp!.test(name)) };
+  });
+  return (name) => {
+    let matched = false;
+    for (const { negated, test } of patterns) {
+      if (!test(name)) continue;
+      if (negated) return false;
       matched = true;
     }
-  }
-  return matched;
+    return matched;
+  };
 }
 
-/**
- * The keys a known_hosts text holds for a host name (`host` or `[host]:port`).
- *
- * @example
- * keysFor(readFileSync('~/.ssh/known_hosts', 'utf8'), '[127.0.0.1]:2222')
- */
-export function keysFor(knownHostsText: string, name: string): KnownHostKey[] {
-  const keys: KnownHostKey[] = [];
+/** One key line of a known_hosts text, with its host field ready to test names against. */
+interface KnownHostLine extends KnownHostKey {
+  readonly matches: (name: string) => boolean;
+}
+
+/** The key lines of a known_hosts text (comments, `@cert-authority` lines and lines without a key left out). */
+function parseKnownHosts(knownHostsText: string): KnownHostLine[] {
+  const lines: KnownHostLine[] = [];
   for (const rawLine of knownHostsText.split('\n')) {
     const line = rawLine.trim();
     if (!line || line.startsWith('#')) continue;
@@ -58,10 +67,23 @@ export function keysFor(knownHostsText: string, name: string): KnownHostKey[] {
       revoked = marker === '@revoked';
     }
     const [hosts, type, key] = fields;
-    if (!hosts || !type || !key || !hostFieldMatches(hosts, name)) continue;
-    keys.push({ type, key: Buffer.from(key, 'base64'), revoked });
+    if (!hosts || !type || !key) continue;
+    lines.push({ type, key: Buffer.from(key, 'base64'), revoked, matches: hostFieldTest(hosts) });
   }
-  return keys;
+  return lines;
+}
+
+const keysOf = (lines: readonly KnownHostLine[], name: string): KnownHostKey[] =>
+  lines.filter((line) => line.matches(name)).map(({ type, key, revoked }) => ({ type, key, revoked }));
+
+/**
+ * The keys a known_hosts text holds for a host name (`host` or `[host]:port`).
+ *
+ * @example
+ * keysFor(readFileSync('~/.ssh/known_hosts', 'utf8'), '[127.0.0.1]:2222')
+ */
+export function keysFor(knownHostsText: string, name: string): KnownHostKey[] {
+  return keysOf(parseKnownHosts(knownHostsText), name);
 }
 
 /** Compares a presented key blob with what known_hosts holds for the host. */
@@ -78,6 +100,20 @@ export function keyTypeOf(blob: Buffer): string {
   return blob.subarray(4, 4 + length).toString('ascii');
 }
 
+/** A parsed known_hosts file and the stat (inode, size, mtime) it was parsed at. */
+interface ParsedFile {
+  readonly stamp: string;
+  readonly lines: KnownHostLine[];
+  /** The keys already looked up, by host name (a connection looks its name up twice). */
+  readonly keysByName: Map<string, KnownHostKey[]>;
+}
+
+/**
+ * Every known_hosts file read in this process, parsed once: a run that connects to 100 hosts listed in one file
+ * parses it once, not twice per host. A file whose inode, size or mtime changed is parsed again.
+ */
+const parsedFiles = new Map<string, ParsedFile>();
+
 /**
  * A known_hosts file: looks keys up, and appends a new one (ssh's `accept-new`).
  *
@@ -88,12 +124,23 @@ export function keyTypeOf(blob: Buffer): string {
 export class KnownHostsFile {
   constructor(readonly path: string) {}
 
-  private text(): string {
-    return existsSync(this.path) ? readFileSync(this.path, 'utf8') : '';
+  private parsed(): ParsedFile | undefined {
+    const stat = statSync(this.path, { throwIfNoEntry: false, bigint: true });
+    if (!stat) return undefined;
+    const stamp = `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+    const parsed = parsedFiles.get(this.path);
+    if (parsed?.stamp === stamp) return parsed;
+    const fresh = { stamp, lines: parseKnownHosts(readFileSync(this.path, 'utf8')), keysByName: new Map() };
+    parsedFiles.set(this.path, fresh);
+    return fresh;
   }
 
   keys(name: string): KnownHostKey[] {
-    return keysFor(this.text(), name);
+    const parsed = this.parsed();
+    if (!parsed) return [];
+    let keys = parsed.keysByName.get(name);
+    if (!keys) parsed.keysByName.set(name, (keys = keysOf(parsed.lines, name)));
+    return keys;
   }
 
   verdict(name: string, presented: Buffer): HostKeyVerdict {
@@ -102,7 +149,7 @@ export class KnownHostsFile {
 
   add(name: string, presented: Buffer): void {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    const text = this.text();
+    const text = existsSync(this.path) ? readFileSync(this.path, 'utf8') : '';
     const prefix = text && !text.endsWith('\n') ? '\n' : '';
     appendFileSync(this.path, `${prefix}${name} ${keyTypeOf(presented)} ${presented.toString('base64')}\n`, { mode: 0o600 });
   }

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,6 +175,20 @@ describe('KnownHostsFile', () => {
     expect(file.verdict('[127.0.0.1]:2222', keyA)).toBe('known');
     expect(file.verdict('[127.0.0.1]:2222', keyB)).toBe('changed');
     expect(file.verdict('127.0.0.1', keyA)).toBe('unknown');
+  });
+
+  it('reads the file again once another writer changed it after a lookup (appended, or replaced by a rename)', () => {
+    const path = join(dir, 'known_hosts_changing');
+    writeFileSync(path, `web1 ssh-ed25519 ${b64(keyA)}\n`);
+    const file = new KnownHostsFile(path);
+    expect(file.verdict('web1', keyA)).toBe('known');
+    expect(file.verdict('web2', keyB)).toBe('unknown');
+    appendFileSync(path, `web2 ssh-ed25519 ${b64(keyB)}\n`);
+    expect(new KnownHostsFile(path).verdict('web2', keyB)).toBe('known');
+    writeFileSync(`${path}.new`, `web1 ssh-ed25519 ${b64(keyB)}\n`);
+    renameSync(`${path}.new`, path);
+    expect(file.verdict('web1', keyA)).toBe('changed');
+    expect(file.verdict('web2', keyB)).toBe('unknown');
   });
 
   it('add appends after a last line without newline', () => {

@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVault } from '../../src/vault.ts';
-import { CONTROLLER_ADDRESS, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS } from '../lab/config.ts';
+import { CONTROLLER_ADDRESS, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS } from '../lab/config.ts';
+import { sh } from '../../src/connection/sh.ts';
+import { onHost } from '../lab/faults.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
+import { keepalivedStory } from './support/failover.ts';
 import { freshLab } from './support/lab.ts';
 import { client, inbox, token } from './support/mail-client.ts';
 import { REPO } from './support/play.ts';
@@ -51,6 +54,16 @@ describe('another school: play installed from its tarball, `play init`, and that
   /** Every secret of the school's vault (and its base64 form) replaced, for failure messages. */
   const scrub = (text: string) =>
     Object.values(secrets ?? {}).reduce((out, value) => out.replaceAll(value, '<secret>').replaceAll(Buffer.from(value).toString('base64'), '<secret-base64>'), text);
+
+  /** What each server's postfix, Dovecot and fail2ban logged in the last two minutes about the LAN client, a ban or a fault. */
+  const serversSawClient = async () => {
+    const parts: string[] = [];
+    for (const { name } of LAB_HOSTS) {
+      const seen = await onHost(name, sh`journalctl -o short-precise --no-pager --since -120s | grep -E 'postfix|dovecot|fail2ban|play-peer-ban' | grep -F -e ${LAB_CLIENT.address} -e ban -e fatal -e panic -e warning | tail -n 40`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
+      parts.push(`--- ${name} (journal)\n${seen.stdout}`);
+    }
+    return parts.join('\n');
+  };
 
   beforeAll(async () => {
     await freshLab();
@@ -113,7 +126,10 @@ describe('another school: play installed from its tarball, `play init`, and that
         '--auth', 'LOGIN', '--auth-user', from, '--auth-password', secrets[`account_${from}`],
         '--from', `${from}@${DOMAIN}`, '--to', `${to}@${DOMAIN}`, '--header', `Subject: ${subject}`, '--body', `Salam dari ${from}.`,
       ]);
-      expect(sent.code, scrub(sent.output)).toBe(0);
+      // A refused or cut session says what the servers saw: where the VIP was, and what postfix, Dovecot's auth
+      // and fail2ban logged for this client in the last two minutes.
+      const servers = sent.code === 0 ? '' : `\n${await keepalivedStory()}\n${await serversSawClient()}`;
+      expect(sent.code, scrub(sent.output + servers)).toBe(0);
       expect(sent.output).toMatch(/<~ +250 2\.0\.0 Ok: queued/);
       const [received] = await inbox(VIP, to, ['SUBJECT', subject], 60, secrets[`account_${to}`]);
       expect(received, `${to} got the message from ${from}`).toBeDefined();

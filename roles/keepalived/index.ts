@@ -57,8 +57,13 @@ export const MAIL_STACK_SERVICES: TrackedService[] = [
   { name: 'https', port: 443, protocol: 'https' },
 ];
 
-/** Seconds each tracked service has to answer, all its steps together. */
-export const TRACK_PROBE_TIMEOUT = 1;
+/**
+ * Seconds each tracked service has to answer, all its steps together: the 2 s a user is given by `play verify`
+ * (PROBE_TIMEOUT). At 1 s, a lab server starved of CPU by its neighbours answered TLS handshakes on 993 and 443 in
+ * 1.02-1.22 s twice in a row: the primary went to FAULT while serving, and the VIP's two moves (away, then back after
+ * the preempt delay) cut every session at the VIP twice. A frozen service still fails on this deadline.
+ */
+export const TRACK_PROBE_TIMEOUT = 2;
 /**
  * Seconds keepalived lets one run of the track script take before it counts the run as failed (`timeout`). The
  * probe gives its verdict within TRACK_PROBE_TIMEOUT + 1 s whatever the services do (a frozen one fails on its own
@@ -119,7 +124,9 @@ export default defineRole({
     preemptDelay: 15,
     trackServices: MAIL_STACK_SERVICES,
     trackInterval: 1,
-    trackFall: 2,
+    // Three failed checks in a row before FAULT: a stopped service moves the VIP within about 3 s, a frozen one
+    // (each check waits out the 2 s deadline) within about 7 s; one slow answer never does.
+    trackFall: 3,
     trackRise: 2,
     transitionsLog: '/var/log/keepalived-transitions.log',
     holdForReplication: false,

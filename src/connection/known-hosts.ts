@@ -32,15 +32,12 @@ function hostFieldTest(field: string): (name: string) => boolean {
   }
   const patterns = field.split(',').map((pattern) => {
     const negated = pattern.startsWith('!');
-    const glob = negated ? pattern.slice(1) : pattern;
-    const plain = !/[*?]/.test(glob) ? glob.toLowerCase() : undefined;
-    const regExp = plain === undefined ? globToRegExp(glob) : undefined;
-    return { negated, test: (name: string) => (plain !== undefined ? name.toLowerCase() === plain : regExp!.test(name)) };
+    return { negated, regExp: globToRegExp(negated ? pattern.slice(1) : pattern) };
   });
   return (name) => {
     let matched = false;
-    for (const { negated, test } of patterns) {
-      if (!test(name)) continue;
+    for (const { negated, regExp } of patterns) {
+      if (!regExp.test(name)) continue;
       if (negated) return false;
       matched = true;
     }

@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVault } from '../../src/vault.ts';
 import { CONTROLLER_ADDRESS, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS } from '../lab/config.ts';
 import { sh } from '../../src/connection/sh.ts';
-import { onHost } from '../lab/faults.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
-import { keepalivedStory } from './support/failover.ts';
+import { eachLabHostSays, keepalivedStory } from './support/failover.ts';
 import { freshLab } from './support/lab.ts';
 import { client, inbox, token } from './support/mail-client.ts';
 import { REPO } from './support/play.ts';
@@ -56,14 +55,8 @@ describe('another school: play installed from its tarball, `play init`, and that
     Object.values(secrets ?? {}).reduce((out, value) => out.replaceAll(value, '<secret>').replaceAll(Buffer.from(value).toString('base64'), '<secret-base64>'), text);
 
   /** What each server's postfix, Dovecot and fail2ban logged in the last two minutes about the LAN client, a ban or a fault. */
-  const serversSawClient = async () => {
-    const parts: string[] = [];
-    for (const { name } of LAB_HOSTS) {
-      const seen = await onHost(name, sh`journalctl -o short-precise --no-pager --since -120s | grep -E 'postfix|dovecot|fail2ban|play-peer-ban' | grep -F -e ${LAB_CLIENT.address} -e ban -e fatal -e panic -e warning | tail -n 40`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
-      parts.push(`--- ${name} (journal)\n${seen.stdout}`);
-    }
-    return parts.join('\n');
-  };
+  const serversSawClient = () =>
+    eachLabHostSays(sh`journalctl -o short-precise --no-pager --since -120s | grep -E 'postfix|dovecot|fail2ban|play-peer-ban' | grep -F -e ${LAB_CLIENT.address} -e ban -e fatal -e panic -e warning | tail -n 40`, ' (journal)');
 
   beforeAll(async () => {
     await freshLab();

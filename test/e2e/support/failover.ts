@@ -1,5 +1,5 @@
 import { WEBMAIL_LOGIN_MARKER, type ProbeCheck } from '../../../roles/common/service-probe.ts';
-import { sh } from '../../../src/connection/sh.ts';
+import { sh, type ShellCommand } from '../../../src/connection/sh.ts';
 import { LAB_HOSTS, LAB_VIP } from '../../lab/config.ts';
 import { onHost } from '../../lab/faults.ts';
 import { vipHolders } from './hosts.ts';
@@ -103,10 +103,15 @@ export function watchHolders() {
  * warnings and errors, such as a sync that keeps failing).
  */
 export async function keepalivedStory(): Promise<string> {
+  return eachLabHostSays(sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30; journalctl -t keepalived-check -o short-precise --no-pager -n 5; doveadm replicator status '*' 2>&1 | head -n 8; journalctl -u dovecot -p warning -o short-precise --no-pager -n 15`);
+}
+
+/** What a command printed on each lab server, under the server's name (`unreachable: …` for one that is down), for a failure's message. */
+export async function eachLabHostSays(command: ShellCommand, heading = ''): Promise<string> {
   const parts: string[] = [];
   for (const { name } of LAB_HOSTS) {
-    const story = await onHost(name, sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30; journalctl -t keepalived-check -o short-precise --no-pager -n 5; doveadm replicator status '*' 2>&1 | head -n 8; journalctl -u dovecot -p warning -o short-precise --no-pager -n 15`).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
-    parts.push(`--- ${name}\n${story.stdout}`);
+    const said = await onHost(name, command).catch((e: Error) => ({ stdout: `unreachable: ${e.message}` }));
+    parts.push(`--- ${name}${heading}\n${said.stdout}`);
   }
   return parts.join('\n');
 }

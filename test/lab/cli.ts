@@ -3,16 +3,17 @@
  *
  *   tsx test/lab/cli.ts up|down|install
  */
-import { downloadHostPackages, installMachinePackages, labDown, labUp } from './lab.ts';
+import { installMachinePackages, labDown, labUp, prepareDebianRoot } from './lab.ts';
 
 const command = process.argv[2];
 try {
   if (command === 'up') await labUp();
   else if (command === 'down') await labDown();
   else if (command === 'install') {
-    // What the lab needs on this machine, and the hosts' packages in the apt cache (run before any lab is up).
+    // What the lab needs on this machine, the root of its Debian release (PLAY_LAB_DEBIAN) and the roles' packages
+    // in the apt proxy's cache; lab:down removes the bridge and the proxy, the cache stays.
     installMachinePackages();
-    downloadHostPackages();
+    await prepareDebianRoot();
   }
   else {
     process.stderr.write('usage: tsx test/lab/cli.ts up|down|install\n');

@@ -16,6 +16,33 @@ function labNumber(value: string | undefined): number {
 const suffix = LAB_NUMBER === 30 ? '' : `-${LAB_NUMBER}`;
 const subnet = `198.18.${LAB_NUMBER}`;
 
+/**
+ * The Debian release the lab's servers run: `PLAY_LAB_DEBIAN` is 12 (bookworm) or 13 (trixie). Each host boots a
+ * real, minimal install of that release (see debian-root.ts), never this machine's own root.
+ */
+export const DEBIAN_RELEASES = { 12: 'bookworm', 13: 'trixie' } as const;
+export type DebianMajor = keyof typeof DEBIAN_RELEASES;
+/** The release a lab boots when PLAY_LAB_DEBIAN is not set. */
+export const DEFAULT_DEBIAN: DebianMajor = 12;
+export const LAB_DEBIAN: DebianMajor = debianMajor(process.env.PLAY_LAB_DEBIAN);
+
+function debianMajor(value: string | undefined): DebianMajor {
+  if (value === undefined || value === '') return DEFAULT_DEBIAN;
+  const major = Number(value);
+  if (!(major in DEBIAN_RELEASES)) throw new Error(`PLAY_LAB_DEBIAN must be one of ${Object.keys(DEBIAN_RELEASES).join(', ')}, got ${value}`);
+  return major as DebianMajor;
+}
+
+/**
+ * What the lab keeps between runs, outside any checkout and shared by every lab on this machine: the releases'
+ * roots and the apt proxy's downloads (`PLAY_LAB_CACHE` moves it). `npm run lab:down` leaves it; deleting it
+ * only costs the next lab:up a rebuild (about 40 s a release) and the downloads.
+ */
+export const CACHE_DIR = process.env.PLAY_LAB_CACHE ?? '/var/cache/play-lab';
+
+/** The port the apt proxy listens on, at the controller's address on the bridge. */
+export const APT_PROXY_PORT = 3142;
+
 /** Where the lab keeps everything it makes (git-ignored): overlays, keys, pid files, logs. */
 export const STATE_DIR = join(import.meta.dirname, `.state${suffix}`);
 
@@ -85,24 +112,33 @@ export const LAB_KNOWN_HOSTS = join(STATE_DIR, 'known_hosts');
 
 /** What the machine needs to run the lab and its client-side checks. */
 export const MACHINE_PACKAGES = [
-  'systemd-container', 'openssh-server', 'openssh-client', 'iproute2', 'dnsutils', 'swaks', 'isc-dhcp-client', 'curl', 'openssl', 'chromium', 'tcpdump', 'python3-dkim', 'python3-dnspython', 'nmap', 'testssl.sh',
+  'systemd-container', 'mmdebstrap', 'apt-cacher-ng', 'openssh-server', 'openssh-client', 'iproute2', 'dnsutils', 'swaks', 'isc-dhcp-client', 'curl', 'openssl', 'chromium', 'tcpdump', 'python3-dkim', 'python3-dnspython', 'nmap', 'testssl.sh',
 ];
 
 /**
- * Debian packages the roles install on the hosts, downloaded beforehand into the machine's apt cache (the
- * hosts see it through their lower layer and have no route to any registry).
+ * Debian packages the roles install on the hosts, per release. A root is built with none of them; building it
+ * downloads them once through the apt proxy, so its cache holds them before any test installs them.
  */
-export const HOST_PACKAGES = [
-  'apache2', 'bind9', 'bind9-utils', 'isc-dhcp-server', 'postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd',
-  'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.2-fpm', 'php-gd', 'php-zip', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables', 'python3-milter',
-  'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools',
-];
+export const HOST_PACKAGES: Readonly<Record<DebianMajor, readonly string[]>> = {
+  12: [
+    'apache2', 'bind9', 'bind9-utils', 'isc-dhcp-server', 'postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd',
+    'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.2-fpm', 'php-gd', 'php-zip', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables',
+    'python3-milter', 'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools', 'kea-dhcp4-server',
+  ],
+  13: [
+    'apache2', 'bind9', 'bind9-utils', 'isc-dhcp-server', 'postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd',
+    'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.4-fpm', 'php-gd', 'php-zip', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables',
+    'python3-milter', 'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools', 'kea-dhcp4-server',
+  ],
+};
 
-/** Units of the machine's own root that the hosts must not start (they would only cost memory and time). */
+/**
+ * Units of a Debian server that the lab's hosts must not start: apt's daily timers would race the roles' installs
+ * for dpkg's lock, and the others only cost time and memory in a container.
+ */
 export const MASKED_UNITS = [
-  'postgresql.service', 'apt-daily.timer', 'apt-daily-upgrade.timer', 'e2scrub_all.timer', 'e2scrub_reap.service', 'fstrim.timer',
-  'man-db.timer', 'dpkg-db-backup.timer', 'getty@tty1.service', 'console-getty.service', 'docker.service', 'containerd.service',
-  'avahi-daemon.service', 'avahi-daemon.socket',
+  'apt-daily.timer', 'apt-daily-upgrade.timer', 'e2scrub_all.timer', 'e2scrub_reap.service', 'fstrim.timer',
+  'man-db.timer', 'dpkg-db-backup.timer', 'getty@tty1.service', 'console-getty.service',
 ];
 
 /** Paths of one host's files under the state folder. */

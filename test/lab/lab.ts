@@ -1,13 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { SshConnection } from '../../src/connection/ssh.ts';
 import { sh } from '../../src/connection/sh.ts';
 import {
-  BRIDGE, CONTROLLER_ADDRESS, HOST_PACKAGES, LAB_CLIENT, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, MACHINE_PACKAGES, MASKED_UNITS,
+  BRIDGE, CONTROLLER_ADDRESS, LAB_CLIENT, LAB_DEBIAN, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, MACHINE_PACKAGES, MASKED_UNITS,
   PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
 } from './config.ts';
+import { aptProxyConf, startAptProxy, stopAptProxy } from './apt-proxy.ts';
 import { hostCgroups, removeHostCgroups } from './cgroup.ts';
+import { debianRoot, installedPackages, rootAgeHours } from './debian-root.ts';
 import { writeLabVault } from './lab-vault.ts';
 import { alive, attempt, childrenOf, run, waitFor } from './system.ts';
 
@@ -22,15 +24,23 @@ export function installMachinePackages(): void {
   run('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', ...missing]);
 }
 
+/** The lab's bridge with the controller's address on it (idempotent). */
+function prepareBridge(): void {
+  if (!linkExists(BRIDGE)) run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+  if (!run('ip', ['-o', 'addr', 'show', 'dev', BRIDGE]).includes(`${CONTROLLER_ADDRESS}/`)) {
+    run('ip', ['addr', 'add', `${CONTROLLER_ADDRESS}/${PREFIX_LENGTH}`, 'dev', BRIDGE]);
+  }
+  run('ip', ['link', 'set', BRIDGE, 'up']);
+}
+
 /**
- * Downloads the hosts' packages into the machine's apt cache. Only while no overlay is mounted: changing a
- * lower layer under a mounted overlay is undefined.
+ * The bridge, the apt proxy on it and the root of the lab's Debian release (built and cached on first use):
+ * everything the hosts need before they can boot. Returns the root.
  */
-export function downloadHostPackages(): void {
-  const download = () => attempt('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', '--download-only', ...HOST_PACKAGES]);
-  if (download()) return;
-  run('apt-get', ['update', '-q']);
-  run('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', '--download-only', ...HOST_PACKAGES]);
+export async function prepareDebianRoot(): Promise<string> {
+  prepareBridge();
+  await startAptProxy(CONTROLLER_ADDRESS);
+  return debianRoot(LAB_DEBIAN, CONTROLLER_ADDRESS);
 }
 
 function mountsUnder(dir: string): string[] {
@@ -76,11 +86,11 @@ function strayNspawns(): number[] {
   return pids;
 }
 
-function prepareRoot(host: LabHost): void {
+function prepareRoot(host: LabHost, lower: string): void {
   const paths = hostPaths(host.name);
   for (const dir of [paths.upper, paths.work, paths.root]) mkdirSync(dir, { recursive: true });
   if (mountsUnder(paths.root).length === 0) {
-    run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=/,upperdir=${paths.upper},workdir=${paths.work}`, paths.root]);
+    run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${paths.upper},workdir=${paths.work}`, paths.root]);
   }
   const root = paths.root;
   const marker = join(paths.dir, 'prepared');
@@ -90,9 +100,8 @@ function prepareRoot(host: LabHost): void {
   for (const key of readdirSync(join(root, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_'))) rmSync(join(root, 'etc/ssh', key));
   run('ssh-keygen', ['-A', '-f', root]);
   writeFileSync(join(root, 'etc/machine-id'), `${run('systemd-id128', ['new']).trim()}\n`);
-  // This machine's root .bashrc runs pyenv init (about 2 s per ssh command): the hosts get Debian's own.
-  copyFileSync('/etc/skel/.bashrc', join(root, 'root/.bashrc'));
-  copyFileSync('/etc/skel/.profile', join(root, 'root/.profile'));
+  // Debian's archive through the lab's proxy, as a school's server reaches it through its own mirror or proxy.
+  writeFileSync(join(root, 'etc/apt/apt.conf.d/01play-lab-proxy'), aptProxyConf(CONTROLLER_ADDRESS));
   mkdirSync(join(root, 'root/.ssh'), { recursive: true, mode: 0o700 });
   writeFileSync(join(root, 'root/.ssh/authorized_keys'), readFileSync(`${LAB_KEY}.pub`), { mode: 0o600 });
   rmSync(join(root, 'root/.ssh/known_hosts'), { force: true });
@@ -137,7 +146,9 @@ export function bootHost(host: LabHost): void {
     ],
     // /proc/sys/net writable, as on a real server (nspawn mounts all of /proc/sys read-only by default): a role may
     // set its namespace's own network sysctls (the dovecot role's TCP keepalive); the rest of /proc/sys stays read-only.
-    { detached: true, stdio: ['ignore', out, out], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' } },
+    // The unified cgroup hierarchy inside the host, although this machine runs cgroup v1 (hybrid): Debian 13's
+    // systemd 257 no longer supports v1 and prints errors about its symlinks without it (shared/LAB.md).
+    { detached: true, stdio: ['ignore', out, out], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network', SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } },
   );
   closeSync(out);
   child.unref();
@@ -181,6 +192,19 @@ export async function waitUntilReady(host: LabHost, timeoutMs = 60_000): Promise
   );
 }
 
+/** Package lists older than this are refreshed on the hosts when the lab comes up. */
+const LISTS_MAX_AGE_HOURS = 12;
+
+async function updatePackageLists(host: LabHost): Promise<void> {
+  const connection = await connectToHost(host);
+  try {
+    const result = await connection.exec(sh`apt-get update -q`);
+    if (result.exitCode !== 0) throw new Error(`apt-get update on ${host.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
+  } finally {
+    await connection.close();
+  }
+}
+
 function writeKnownHosts(): void {
   const lines = LAB_HOSTS.map((h) => `${h.address} ${readFileSync(join(hostPaths(h.name).root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}`);
   writeFileSync(LAB_KNOWN_HOSTS, `${lines.join('\n')}\n`);
@@ -193,19 +217,12 @@ function writeKnownHosts(): void {
 export async function labUp(): Promise<void> {
   const started = performance.now();
   installMachinePackages();
-  const anyMounted = mountsUnder(STATE_DIR).length > 0;
-  if (!anyMounted) downloadHostPackages();
-  else log('overlays already mounted: the apt cache is left as it is');
   mkdirSync(STATE_DIR, { recursive: true });
   if (!existsSync(LAB_KEY)) run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'play-lab', '-f', LAB_KEY]);
   chmodSync(LAB_KEY, 0o600);
-  if (!linkExists(BRIDGE)) run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  if (!run('ip', ['-o', 'addr', 'show', 'dev', BRIDGE]).includes(`${CONTROLLER_ADDRESS}/`)) {
-    run('ip', ['addr', 'add', `${CONTROLLER_ADDRESS}/${PREFIX_LENGTH}`, 'dev', BRIDGE]);
-  }
-  run('ip', ['link', 'set', BRIDGE, 'up']);
+  const lower = await prepareDebianRoot();
   for (const host of LAB_HOSTS) {
-    prepareRoot(host);
+    prepareRoot(host, lower);
     prepareNetwork(host);
   }
   writeKnownHosts();
@@ -215,9 +232,13 @@ export async function labUp(): Promise<void> {
   for (const host of LAB_HOSTS) bootHost(host);
   await Promise.all(LAB_HOSTS.map((h) => waitUntilReady(h)));
   const bootSeconds = ((performance.now() - bootStarted) / 1000).toFixed(1);
+  // A root built days ago has lists naming versions the archive may have dropped since: fresh lists, as on a
+  // server whose admin ran apt update. Then the hosts install from the release's current archive.
+  if (rootAgeHours(lower) > LISTS_MAX_AGE_HOURS) await Promise.all(LAB_HOSTS.map((h) => updatePackageLists(h)));
   for (const host of LAB_HOSTS) log(`${host.name.padEnd(10)} ${host.address}  ssh root@${host.address} -i ${LAB_KEY}`);
   log(`${LAB_CLIENT.name.padEnd(10)} ${LAB_CLIENT.address}  ip netns exec ${LAB_CLIENT.netns} COMMAND`);
-  log(`controller ${CONTROLLER_ADDRESS} on ${BRIDGE}`);
+  log(`controller ${CONTROLLER_ADDRESS} on ${BRIDGE}, apt proxy on port 3142`);
+  log(`Debian ${LAB_DEBIAN}: ${installedPackages(lower)} packages in ${lower}`);
   log(`up in ${((performance.now() - started) / 1000).toFixed(1)} s (hosts booted in ${bootSeconds} s)`);
 }
 
@@ -253,6 +274,7 @@ export async function labDown(): Promise<void> {
     for (const pid of pids) attempt('kill', ['-KILL', pid]);
     attempt('ip', ['netns', 'del', netns]);
   }
+  await stopAptProxy();
   for (const link of [...LAB_HOSTS.map((h) => h.veth), LAB_CLIENT.veth, BRIDGE]) if (linkExists(link)) attempt('ip', ['link', 'del', link]);
   for (const point of mountsUnder(STATE_DIR)) {
     if (!attempt('umount', [point])) attempt('umount', ['-l', point]);

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CACHE_DIR, DEBIAN_RELEASES, HOST_PACKAGES, type DebianMajor } from './config.ts';
+import { aptProxyConf } from './apt-proxy.ts';
+import { alive, run } from './system.ts';
+
+const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
+
+/** Debian's archive as a fresh server's sources name it; the hosts reach it through the lab's apt proxy. */
+const MIRROR = 'http://deb.debian.org/debian';
+const SECURITY_MIRROR = 'http://deb.debian.org/debian-security';
+
+/**
+ * What a fresh server of a release has, as the Debian installer leaves it with "standard system utilities" and
+ * "SSH server" chosen: the packages of priority required, important and standard (mmdebstrap's `standard`
+ * variant), openssh-server, and their recommends, as the installer installs them. Nothing of this machine's.
+ * Package lists are kept, as on an installed server; the downloaded .debs are not.
+ */
+function recipe(major: DebianMajor): { readonly suite: string; readonly args: readonly string[] } {
+  const suite = DEBIAN_RELEASES[major];
+  return {
+    suite,
+    args: [
+      '--variant=standard',
+      '--include=openssh-server',
+      '--aptopt=APT::Install-Recommends "true"',
+      '--skip=cleanup/apt/lists',
+      suite,
+    ],
+  };
+}
+
+function sources(suite: string): string[] {
+  return [`deb ${MIRROR} ${suite} main`, `deb ${MIRROR} ${suite}-updates main`, `deb ${SECURITY_MIRROR} ${suite}-security main`];
+}
+
+/** The folder of a release's root in the cache: named by its recipe, so a changed recipe builds a new root. */
+export function debianRootDir(major: DebianMajor): string {
+  const { args } = recipe(major);
+  const hash = createHash('sha256').update(JSON.stringify([args, sources(DEBIAN_RELEASES[major])])).digest('hex').slice(0, 12);
+  return join(CACHE_DIR, 'roots', `debian-${major}-${hash}`);
+}
+
+/** A build a killed run left behind: its builder is gone. */
+function removeAbandonedBuilds(dir: string): void {
+  const parent = join(dir, '..');
+  if (!existsSync(parent)) return;
+  for (const entry of readdirSync(parent)) {
+    const match = /\.building-(\d+)$/.exec(entry);
+    if (match && !alive(Number(match[1]))) rmSync(join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The root of a release, built once and cached (about 40 s through the proxy): every lab host of that release
+ * boots as an overlay on it, and nothing ever writes to it after it is built. It is built beside its final place
+ * and renamed there whole, so a killed build never leaves a half root. Building also downloads the roles'
+ * packages once through the proxy (`--download-only`), which fills the proxy's cache.
+ *
+ * @param proxyAddress where the lab's apt proxy listens (it must run)
+ */
+export function debianRoot(major: DebianMajor, proxyAddress: string): string {
+  const dir = debianRootDir(major);
+  if (existsSync(join(dir, 'etc/os-release'))) return dir;
+  removeAbandonedBuilds(dir);
+  mkdirSync(join(dir, '..'), { recursive: true });
+  const building = `${dir}.building-${process.pid}`;
+  const { suite, args } = recipe(major);
+  const started = performance.now();
+  log(`building a minimal Debian ${major} (${suite}) root in ${dir}`);
+  run('mmdebstrap', [
+    '--quiet',
+    `--aptopt=${aptProxyConf(proxyAddress).trim()}`,
+    // Fills the proxy's cache with the roles' packages; the root keeps none of them (mmdebstrap cleans apt's cache).
+    `--customize-hook=chroot "$1" apt-get install -y -q --download-only ${HOST_PACKAGES[major].join(' ')}`,
+    // The proxy is the lab's, not the server's: each host gets its own proxy line (lab.ts).
+    '--customize-hook=rm -f "$1"/etc/apt/apt.conf.d/99mmdebstrap',
+    ...args,
+    building,
+    ...sources(suite),
+  ]);
+  renameSync(building, dir);
+  log(`Debian ${major} root built in ${((performance.now() - started) / 1000).toFixed(0)} s: ${installedPackages(dir)} packages`);
+  return dir;
+}
+
+/** How many packages a root has installed. */
+export function installedPackages(root: string): number {
+  return run('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f=${db:Status-Abbrev}\n']).split('\n').filter((line) => line.startsWith('ii')).length;
+}
+
+/**
+ * How long ago a root was built, in hours: its package lists are that old, and apt on a host would ask the proxy
+ * for versions a newer archive may have dropped. (dpkg's status file was last written by the build.)
+ */
+export function rootAgeHours(root: string): number {
+  return (Date.now() - statSync(join(root, 'var/lib/dpkg/status')).mtimeMs) / 3_600_000;
+}

@@ -7,6 +7,8 @@ export interface ErrorPlace {
   readonly task?: string;
   readonly declaredAt?: string;
   readonly file?: string;
+  /** The release the failing tasks were built for (`Debian 13`), when the play's roles declare platforms. */
+  readonly platform?: string;
 }
 
 /**
@@ -22,10 +24,13 @@ export class PlayError extends Error {
     this.name = new.target.name;
     this.place = place;
   }
-  /** The message preceded by where it happened, e.g. `web1 › nginx › site config (roles/nginx/index.ts:12): …`. */
+  /**
+   * The message preceded by where it happened, e.g. `web1 › nginx › site config (roles/nginx/index.ts:12): …`, or
+   * with the release the tasks were built for, `web1 › php › pool on Debian 13 (roles/php/index.ts:9): …`.
+   */
   describe(): string {
-    const { host, role, task, declaredAt, file } = this.place;
-    const path = [host, role, task].filter(Boolean).join(' › ');
+    const { host, role, task, declaredAt, file, platform } = this.place;
+    const path = [[host, role, task].filter(Boolean).join(' › '), platform ? `on ${platform}` : ''].filter(Boolean).join(' ');
     const at = declaredAt ?? file;
     const prefix = [path, at ? `(${at})` : ''].filter(Boolean).join(' ');
     return prefix ? `${prefix}: ${this.message}` : this.message;

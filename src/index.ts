@@ -3,7 +3,8 @@
  * `sh` for remote commands; `secret()` for values never shown.
  */
 export { defineInventory, type Inventory, type InventorySpec, type HostSpec } from './model/inventory.ts';
-export { defineRole, type Role, type RoleSpec, type RoleContext } from './model/role.ts';
+export { defineRole, type Role, type RoleSpec, type RoleContext, type PlatformRoleSpec, type PlatformRoleContext } from './model/role.ts';
+export { DEBIAN_12, DEBIAN_13, platformName, samePlatform, parsePlatform, parseOsRelease, type Platform } from './model/platform.ts';
 export { definePlaybook, type Playbook, type PlaybookSpec, type Play, type RoleUse } from './model/playbook.ts';
 export { use, type RoleParams, type RoleUses } from './model/role-use.ts';
 export type { HealthCheck, HealthHost, HealthRow } from './model/health.ts';
@@ -29,6 +30,7 @@ export { task, type Task, type TaskOptions, type Op, type Plan, type Step, type 
 export type { Probe, ProbeOutput, ProbeFamily } from './facts/probe.ts';
 export { pathProbe, contentProbe, type PathState } from './facts/file.ts';
 export { commandSucceedsProbe } from './facts/command-status.ts';
+export { osReleaseProbe } from './facts/os-release.ts';
 export { planFile, planAbsent, type WantedFile, type FileAttributes } from './ops/managed-file.ts';
 
 export { sh, raw, quote, joinCommands, asArgument, ShellCommand } from './connection/sh.ts';
@@ -40,7 +42,7 @@ export {
 } from './vault.ts';
 export { randomSecret } from './vault/random-secret.ts';
 export { askNewPassphrase, canAskHidden, readVaultPasswordFile, type PromptStreams, type VaultPasswordFile } from './vault/passphrase.ts';
-export { compileRun, type CompiledRun, type Selection } from './engine/compile.ts';
+export { compileRun, type CompiledRun, type CompiledPlay, type HostWork, type HostPlatformWork, type Selection } from './engine/compile.ts';
 export { validateAgainst, type SchemaIssue } from './model/schema.ts';
 export { playPackage, type PlayPackage } from './package-info.ts';
 export { selfSignedCertificate, certificateProblems, type CertificatePair } from './certificate.ts';

@@ -4,6 +4,7 @@ import type { Task } from '../ops/op.ts';
 import { checkInventory, groupsOf, type Inventory } from '../model/inventory.ts';
 import { selectHosts } from '../model/host-pattern.ts';
 import type { Play, Playbook, TaskList } from '../model/playbook.ts';
+import { platformName, samePlatform, type Platform } from '../model/platform.ts';
 import type { Role } from '../model/role.ts';
 import { ajv, validateAgainst } from '../model/schema.ts';
 import { Secret } from '../secret.ts';
@@ -19,11 +20,29 @@ export interface BoundTask {
   readonly tags: readonly string[];
 }
 
-/** What one host does in one play. */
+/** What one host does in one play, on one release (or on any, when no role of the play declares platforms). */
 export interface HostWork {
   readonly host: string;
+  /** The release these tasks were built for; undefined when the play's roles declare no platforms. */
+  readonly platform?: Platform;
   readonly tasks: readonly BoundTask[];
   readonly handlers: readonly BoundTask[];
+}
+
+/**
+ * What one host may do in one play: its work built for each release the play's roles support, of which the run
+ * picks the one the host runs (see `chooseWork`). When no role of the play declares platforms, one work without
+ * platform, for whatever the host runs.
+ *
+ * @example
+ * const { works } = run.plays[0].work.get('primary')!;
+ * works.map((w) => w.platform?.major); // [12, 13]
+ */
+export interface HostPlatformWork {
+  readonly host: string;
+  readonly works: readonly HostWork[];
+  /** Releases a role of the play supports that other roles of it do not, with those roles. */
+  readonly unsupported: readonly { readonly platform: Platform; readonly roles: readonly string[] }[];
 }
 
 /** A play ready to run: its host batches (by `serial`) and each host's work. */
@@ -32,7 +51,8 @@ export interface CompiledPlay {
   readonly batches: readonly (readonly string[])[];
   /** Install the packages of every host's tasks before the first batch (the play's `installPackagesFirst`). */
   readonly installPackagesFirst: boolean;
-  readonly work: ReadonlyMap<string, HostWork>;
+  /** Each host's work, per release when the play's roles declare platforms. */
+  readonly work: ReadonlyMap<string, HostPlatformWork>;
 }
 
 /** A whole run ready to start: validated, rendered, nothing touched yet. */
@@ -184,9 +204,9 @@ function roleEntries(play: Play, label: string, playIndex: number): { entries: R
   return { entries, issues };
 }
 
-function taskList(list: TaskList | undefined, host: string, vars: Record<string, unknown>, inventory: Inventory): readonly Task[] {
+function taskList(list: TaskList | undefined, host: string, vars: Record<string, unknown>, inventory: Inventory, platform: Platform | undefined): readonly Task[] {
   if (!list) return [];
-  return typeof list === 'function' ? list({ host, vars, inventory }) : list;
+  return typeof list === 'function' ? list({ host, vars, inventory, ...(platform ? { platform } : {}) }) : list;
 }
 
 function selected(tags: readonly string[], selection: Selection): boolean {
@@ -224,8 +244,10 @@ export function compileRoleSchemas(playbook: Playbook): void {
 
 /**
  * Turns a playbook and an inventory into a run: selects hosts, merges and validates every role's vars per host,
- * builds each host's task list and renders its templates. Throws {@link ValidationError} or
- * {@link TemplateError} (exit code 2) before any host is touched.
+ * builds each host's task list and renders its templates. When a play's roles declare `platforms`, each host's
+ * tasks are built and rendered for every release they support (the run picks the one the host runs), so a
+ * mistake that shows on one release only is found here too. Throws {@link ValidationError} or
+ * {@link TemplateError} (exit code 2, naming the release when it is one's) before any host is touched.
  *
  * @example
  * const run = await compileRun(playbook, inventory, { limit: 'primary', tags: ['dns'] });
@@ -265,10 +287,11 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
     if (play.installPackagesFirst !== undefined && typeof play.installPackagesFirst !== 'boolean') {
       throw new ValidationError(`${name}: installPackagesFirst must be true or false, got ${JSON.stringify(play.installPackagesFirst)}`, place);
     }
-    const work = new Map<string, HostWork>();
+    const work = new Map<string, HostPlatformWork>();
+    const platforms = playPlatforms(uses[index].entries, playLabel(play, index), place);
     for (const host of hosts) {
       if (!allHosts.includes(host)) allHosts.push(host);
-      work.set(host, await compileHostWork(play, uses[index].entries, name, host, inventory, selection));
+      work.set(host, await compileHostWork(play, uses[index].entries, name, host, inventory, selection, platforms));
     }
     const size = play.serial ?? Math.max(hosts.length, 1);
     const batches: string[][] = [];
@@ -278,6 +301,55 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
   return { inventory, plays, hosts: allHosts };
 }
 
+/** The releases a play's roles support together, and those only some of them support. */
+interface PlayPlatforms {
+  /** Empty when no role declares platforms: the play's work is built once, for any release. */
+  readonly supported: readonly Platform[];
+  readonly unsupported: HostPlatformWork['unsupported'];
+}
+
+/**
+ * The releases a play's tasks are built for: every release a role of the play names (in the order they first
+ * appear) that every role declaring platforms supports. Roles without `platforms` run on whatever the host runs.
+ * A play whose roles have no release in common can run nowhere: invalid input.
+ */
+function playPlatforms(roles: readonly RoleEntry[], label: string, place: { file?: string }): PlayPlatforms {
+  const declaring = roles.filter(({ role }) => role.platforms !== undefined);
+  const named: Platform[] = [];
+  for (const { role } of declaring) {
+    if (!Array.isArray(role.platforms) || role.platforms.length === 0) {
+      throw new ValidationError(`${label}: role ${role.name} declares no platforms (leave platforms out for a role that runs on any release)`, { ...place, role: role.name });
+    }
+    for (const platform of role.platforms) if (!named.some((p) => samePlatform(p, platform))) named.push(platform);
+  }
+  const lacking = (platform: Platform) => declaring.filter(({ role }) => !role.platforms!.some((p) => samePlatform(p, platform))).map(({ role }) => role.name);
+  const supported = named.filter((platform) => lacking(platform).length === 0);
+  const unsupported = named.filter((platform) => lacking(platform).length > 0).map((platform) => ({ platform, roles: [...new Set(lacking(platform))] }));
+  if (named.length > 0 && supported.length === 0) {
+    const each = [...new Set(declaring.map(({ role }) => `${role.name} supports ${role.platforms!.map((p) => platformName(p)).join(', ')}`))];
+    throw new ValidationError(`${label}: its roles support no release in common (${each.join('; ')})`, place);
+  }
+  return { supported, unsupported };
+}
+
+/** The issues of a role's `check` for each release, reported once when every release has the same ones. */
+function checkIssues(role: Role<TObject>, vars: Record<string, unknown>, platforms: readonly (Platform | undefined)[], selection: Selection) {
+  const found: { platform?: Platform; issues: { path: string; message: string }[] }[] = [];
+  for (const platform of platforms) {
+    try {
+      const issues = [...role.check!(vars as never, platform)];
+      if (issues.length > 0) found.push({ platform, issues });
+    } catch (error) {
+      // Listing needs no vault: a check that has to read a secret is left to the real run.
+      if (!(selection.render === false && error instanceof SecretUnavailableError)) throw error;
+    }
+  }
+  if (found.length === 0) return undefined;
+  const text = (f: (typeof found)[number]) => JSON.stringify(f.issues);
+  if (found.length === platforms.length && found.every((f) => text(f) === text(found[0]))) return { issues: found[0].issues };
+  return found[0];
+}
+
 async function compileHostWork(
   play: Play,
   roles: readonly RoleEntry[],
@@ -285,11 +357,57 @@ async function compileHostWork(
   host: string,
   inventory: Inventory,
   selection: Selection,
-): Promise<HostWork> {
+  platforms: PlayPlatforms,
+): Promise<HostPlatformWork> {
   const base = { ...inventoryVars(inventory, host), ...play.vars };
+  const releases: readonly (Platform | undefined)[] = platforms.supported.length > 0 ? platforms.supported : [undefined];
+  // The vars are the same on every release: validated once; a role's check may depend on the release.
+  const owners: { role: Role<TObject>; owner: Owner }[] = [];
+  for (const { role, params, tags } of roles) {
+    const vars = { ...role.defaults, ...base, ...params };
+    const invalid = (issues: readonly { path: string; message: string }[], platform?: Platform): never => {
+      const on = platform ? ` on ${platformName(platform)}` : '';
+      throw new ValidationError(
+        `invalid vars for role ${role.name} on host ${host}${on}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+        { host, role: role.name },
+        issues,
+      );
+    };
+    const issues = validateAgainst(role.schema, vars, 'vars');
+    if (issues.length > 0) invalid(issues);
+    const checked = role.check ? checkIssues(role, vars, releases, selection) : undefined;
+    if (checked) invalid(checked.issues, checked.platform);
+    if (selection.render !== false) revealSecrets(vars, 'vars', (path, message) => invalid([{ path, message }]));
+    owners.push({ role, owner: { role: role.name, roleDir: role.dir, vars, tags: [...(play.tags ?? []), ...(tags ?? [])] } });
+  }
+  const works: HostWork[] = [];
+  for (const platform of releases) works.push(await compilePlatformWork(play, owners, base, name, host, inventory, selection, platform));
+  return { host, works, unsupported: platforms.unsupported };
+}
+
+/** Who a task belongs to: its role (if any), the vars it is planned with and the tags it inherits. */
+interface Owner {
+  readonly role?: string;
+  readonly roleDir?: string;
+  readonly vars: Record<string, unknown>;
+  readonly tags: readonly string[];
+}
+
+/** Builds and renders one host's tasks and handlers of one play for one release (or for any: undefined). */
+async function compilePlatformWork(
+  play: Play,
+  owners: readonly { role: Role<TObject>; owner: Owner }[],
+  base: Record<string, unknown>,
+  name: string,
+  host: string,
+  inventory: Inventory,
+  selection: Selection,
+  platform: Platform | undefined,
+): Promise<HostWork> {
+  const on = platform ? platformName(platform) : undefined;
   const tasks: BoundTask[] = [];
   const handlers: BoundTask[] = [];
-  const bind = async (list: readonly Task[], into: BoundTask[], owner: { role?: string; roleDir?: string; vars: Record<string, unknown>; tags: readonly string[] }, filter: boolean) => {
+  const bind = async (list: readonly Task[], into: BoundTask[], owner: Owner, filter: boolean) => {
     for (const task of list) {
       const tags = [...owner.tags, ...task.tags];
       if (filter && !selected(tags, selection)) continue;
@@ -297,42 +415,20 @@ async function compileHostWork(
       try {
         if (selection.render !== false) await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir });
       } catch (error) {
-        const placed = placeError(error, { host, role: owner.role, task: task.name, declaredAt: task.declaredAt });
+        const placed = placeError(error, { host, role: owner.role, task: task.name, declaredAt: task.declaredAt, ...(on ? { platform: on } : {}) });
         throw placed instanceof TemplateError || placed instanceof ValidationError ? placed : new ValidationError(placed.message, placed.place);
       }
       into.push(bound);
     }
   };
-  for (const { role, params, tags } of roles) {
-    const vars = { ...role.defaults, ...base, ...params };
-    const issues = validateAgainst(role.schema, vars, 'vars');
-    if (issues.length === 0 && role.check) {
-      try {
-        issues.push(...role.check(vars as never));
-      } catch (error) {
-        // Listing needs no vault: a check that has to read a secret is left to the real run.
-        if (!(selection.render === false && error instanceof SecretUnavailableError)) throw error;
-      }
-    }
-    if (issues.length > 0) {
-      throw new ValidationError(
-        `invalid vars for role ${role.name} on host ${host}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
-        { host, role: role.name },
-        issues,
-      );
-    }
-    if (selection.render !== false) {
-      revealSecrets(vars, 'vars', (path, message) => {
-        throw new ValidationError(`invalid vars for role ${role.name} on host ${host}:\n  ${path}: ${message}`, { host, role: role.name }, [{ path, message }]);
-      });
-    }
-    const owner = { role: role.name, roleDir: role.dir, vars, tags: [...(play.tags ?? []), ...(tags ?? [])] };
-    await bind(call(() => role.tasks({ host, vars, inventory }), host, role.name), tasks, owner, true);
-    await bind(call(() => role.handlers?.({ host, vars, inventory }) ?? [], host, role.name), handlers, owner, false);
+  const context = (vars: Record<string, unknown>) => ({ host, vars, inventory, ...(platform ? { platform } : {}) });
+  for (const { role, owner } of owners) {
+    await bind(call(() => role.tasks(context(owner.vars)), host, role.name, on), tasks, owner, true);
+    await bind(call(() => role.handlers?.(context(owner.vars)) ?? [], host, role.name, on), handlers, owner, false);
   }
   const owner = { vars: base, tags: play.tags ?? [] };
-  await bind(call(() => taskList(play.tasks, host, base, inventory), host), tasks, owner, true);
-  await bind(call(() => taskList(play.handlers, host, base, inventory), host), handlers, owner, false);
+  await bind(call(() => taskList(play.tasks, host, base, inventory, platform), host, undefined, on), tasks, owner, true);
+  await bind(call(() => taskList(play.handlers, host, base, inventory, platform), host, undefined, on), handlers, owner, false);
   const handlerNames = new Set(handlers.map((h) => h.task.name));
   for (const bound of tasks) {
     for (const handler of bound.task.notify) {
@@ -342,20 +438,21 @@ async function compileHostWork(
           role: bound.role,
           task: bound.task.name,
           declaredAt: bound.task.declaredAt,
+          ...(on ? { platform: on } : {}),
         });
       }
     }
   }
-  return { host, tasks, handlers };
+  return { host, ...(platform ? { platform } : {}), tasks, handlers };
 }
 
-function call(build: () => readonly Task[], host: string, role?: string): readonly Task[] {
+function call(build: () => readonly Task[], host: string, role?: string, platform?: string): readonly Task[] {
   try {
     const list = build();
     if (!Array.isArray(list)) throw new PlayError('tasks must return an array of tasks');
     return list;
   } catch (error) {
-    const placed = placeError(error, { host, role });
+    const placed = placeError(error, { host, role, ...(platform ? { platform } : {}) });
     throw placed instanceof ValidationError ? placed : new ValidationError(`building the task list failed: ${placed.message}`, placed.place);
   }
 }

@@ -1,12 +1,15 @@
 import type { Connection } from '../connection/connection.ts';
 import { CommandError, ConnectError, placeError } from '../errors.ts';
 import { FactCache } from '../facts/cache.ts';
+import { osReleaseProbe } from '../facts/os-release.ts';
 import type { Probe } from '../facts/probe.ts';
+import { parsePlatform, type Platform } from '../model/platform.ts';
 import { FLUSH_HANDLERS } from '../ops/flush-handlers.ts';
 import { affectedPaths, type Plan, type WriteStep } from '../ops/op.ts';
 import { formatDiff } from '../render/diff.ts';
 import { applySteps, applyWriteBatch } from './apply.ts';
-import type { BoundTask, CompiledPlay, HostWork } from './compile.ts';
+import type { BoundTask, CompiledPlay, HostPlatformWork, HostWork } from './compile.ts';
+import { chooseWork, needsPlatform } from './host-platform.ts';
 import type { RunListener } from './events.ts';
 import { clearPendingCommand, pendingHandlersProbe, recordPendingCommand, type PendingHandler } from './handler-journal.ts';
 import { takeHostLock, type HostLock } from './host-lock.ts';
@@ -19,6 +22,9 @@ const BATCHABLE_KINDS = new Set(['file', 'template', 'copy']);
 
 /** At most this many files in one batch (their contents travel in one command's stdin). */
 const MAX_WRITE_BATCH = 200;
+
+/** The task name under which a host whose release the play does not support fails. */
+export const PLATFORM_TASK = 'platform';
 
 /** How a host's plays run: what the whole run was told. */
 export interface HostRunOptions {
@@ -66,6 +72,8 @@ export class HostRun {
    * report that plan instead of planning the same install again, and later tasks know changes are pending.
    */
   coveredInCheck = new Set<BoundTask>();
+  /** The release the host runs, once read: its platform, or what its os-release says instead. */
+  private release?: Platform | string;
   private connection?: Promise<Connection>;
   private facts?: FactCache;
   private lock?: Promise<HostLock>;
@@ -82,23 +90,34 @@ export class HostRun {
     this.recap = report.hosts[host];
   }
 
-  /** Runs one play's work on this host: pending handlers first, then the tasks, then the handlers they notified. */
-  async runPlay(play: CompiledPlay, work: HostWork): Promise<void> {
+  /**
+   * Runs one play's work on this host: its work for the release the host runs (when the play's roles declare
+   * platforms; a release they do not support fails the host here, before any change), pending handlers first,
+   * then the tasks, then the handlers they notified.
+   */
+  async runPlay(play: CompiledPlay, choice: HostPlatformWork): Promise<void> {
     const started = performance.now();
     this.emit({ type: 'host-start', host: this.host, play: play.name });
     const connection = await this.connect(play, started);
     if (!connection) return;
     const facts = (this.facts ??= new FactCache(connection));
     const journal = pendingHandlersProbe(this.paths);
-    const run = new PlayOnHost(this, play, work, connection, facts);
-    let healthy: boolean;
+    let healthy = false;
     try {
-      await facts.gather([journal, ...probesOf(work.tasks)]);
-      healthy = await run.flushPending(await facts.get(journal));
-      if (healthy && !this.options.flushHandlersOnly) healthy = await run.runTasks();
-      if (healthy || this.options.forceHandlers) healthy = (await run.flush()) && healthy;
+      const work = await this.workOn(play, choice, facts, [journal]);
+      if (work) {
+        const run = new PlayOnHost(this, play, work, connection, facts);
+        try {
+          await facts.gather([journal, ...probesOf(work.tasks)]);
+          healthy = await run.flushPending(await facts.get(journal));
+          if (healthy && !this.options.flushHandlersOnly) healthy = await run.runTasks();
+          if (healthy || this.options.forceHandlers) healthy = (await run.flush()) && healthy;
+        } catch (error) {
+          healthy = this.fail(play, error);
+        }
+      }
     } catch (error) {
-      healthy = run.fail(error);
+      healthy = this.fail(play, error);
     }
     if (!healthy) this.out = true;
     this.recap.commands = connection.commandCount;
@@ -107,18 +126,59 @@ export class HostRun {
   }
 
   /**
-   * Connects and reads the facts a play's tasks name, ahead of the host's turn (a batch of `serial` orders changes,
-   * not reads). A failure is left for {@link runPlay} to meet and report in its turn.
+   * Connects and reads the facts the plays' tasks name, ahead of the host's turn (a batch of `serial` orders
+   * changes, not reads), with the host's release when a play's work depends on it: one round trip, which asks for
+   * the facts of the tasks of every release (the release is not known before the answer). A failure is left for
+   * {@link runPlay} to meet and report in its turn.
    */
-  async prefetch(work: HostWork): Promise<void> {
+  async prefetch(works: readonly HostPlatformWork[]): Promise<void> {
     try {
       this.connection ??= this.options.connect(this.host);
       const connection = await this.connection;
       this.facts ??= new FactCache(connection);
-      await this.facts.gather([pendingHandlersProbe(this.paths), ...probesOf(work.tasks)]);
+      const probes = [pendingHandlersProbe(this.paths), ...works.flatMap((choice) => choice.works.flatMap((w) => probesOf(w.tasks)))];
+      if (works.some(needsPlatform)) await this.readRelease(this.facts, probes);
+      else await this.facts.gather(probes);
     } catch {
       // Met again, and reported, when the host's batch runs.
     }
+  }
+
+  /**
+   * Reads the host's release once per run (a release does not change under a run), together with other probes:
+   * its platform, or what was found instead.
+   */
+  private async readRelease(facts: FactCache, alongside: readonly Probe<unknown>[]): Promise<void> {
+    if (this.release !== undefined) return;
+    await facts.gather([osReleaseProbe, ...alongside]);
+    const text = await facts.get(osReleaseProbe);
+    try {
+      this.release = text === undefined ? `${this.host} has no /etc/os-release` : parsePlatform(text, this.host);
+    } catch (error) {
+      this.release = (error as Error).message;
+    }
+  }
+
+  /**
+   * The host's work in a play on the release it runs (read first, with `alongside` and the facts of every
+   * release's tasks, when not known yet). When the play's roles do not support it, the host fails here, before
+   * any change: undefined.
+   */
+  private async workOn(play: CompiledPlay, choice: HostPlatformWork, facts: FactCache, alongside: readonly Probe<unknown>[]): Promise<HostWork | undefined> {
+    if (needsPlatform(choice)) await this.readRelease(facts, [...alongside, ...choice.works.flatMap((w) => probesOf(w.tasks))]);
+    const chosen = chooseWork(choice, this.release);
+    if ('work' in chosen) return chosen.work;
+    this.out = true;
+    this.record({ host: this.host, play: play.name, task: PLATFORM_TASK, status: 'failed', durationMs: 0, error: chosen.refused }, this.check);
+    return undefined;
+  }
+
+  /** An error outside any task (the journal, the lock, reading the release): recorded as the host's failure. */
+  fail(play: CompiledPlay, error: unknown): false {
+    const placed = placeError(error, { host: this.host });
+    const status = placed instanceof ConnectError ? 'unreachable' : 'failed';
+    this.record({ host: this.host, play: play.name, task: 'run', status, durationMs: 0, error: placed.describe() }, this.check);
+    return false;
   }
 
   /**
@@ -127,15 +187,18 @@ export class HostRun {
    * it. Nothing to install: nothing shown. Under check the install is shown, not made. A failure takes the host
    * out of the run like a failed task.
    */
-  async installPackagesFirst(play: CompiledPlay, work: HostWork): Promise<void> {
-    const tasks = packagesFirstTasks(work.tasks);
-    if (tasks.length === 0) return;
+  async installPackagesFirst(play: CompiledPlay, choice: HostPlatformWork): Promise<void> {
+    if (choice.works.every((w) => packagesFirstTasks(w.tasks).length === 0)) return;
     const started = performance.now();
     const connection = await this.connect(play, started);
     if (!connection) return;
     const facts = (this.facts ??= new FactCache(connection));
     const base = { host: this.host, play: play.name, task: PACKAGES_FIRST_TASK };
     try {
+      const work = await this.workOn(play, choice, facts, []);
+      if (!work) return;
+      const tasks = packagesFirstTasks(work.tasks);
+      if (tasks.length === 0) return;
       let plan = await packagesFirstPlan(tasks, facts);
       if (plan.changed && !this.check) {
         await this.locked(connection);
@@ -392,14 +455,6 @@ class PlayOnHost {
       this.fromEarlierRun.delete(handler.task.name);
     }
     return true;
-  }
-
-  /** An error outside any task (the journal, the lock): recorded as the host's failure. */
-  fail(error: unknown): false {
-    const placed = placeError(error, { host: this.host.host });
-    const status = placed instanceof ConnectError ? 'unreachable' : 'failed';
-    this.host.record({ host: this.host.host, play: this.play.name, task: 'run', status, durationMs: 0, error: placed.describe() }, this.host.check);
-    return false;
   }
 
   private async runTask(bound: BoundTask, remaining: readonly BoundTask[], handler: boolean): Promise<boolean> {

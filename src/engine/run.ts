@@ -1,4 +1,4 @@
-import type { BoundTask, CompiledPlay, CompiledRun } from './compile.ts';
+import type { CompiledPlay, CompiledRun, HostPlatformWork } from './compile.ts';
 import type { RunListener } from './events.ts';
 import { HostRun, type HostRunOptions } from './host-run.ts';
 import { emptyRecap, type RunReport } from './report.ts';
@@ -38,7 +38,8 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
 
 /**
  * Runs a compiled playbook: plays in order (a play with `installPackagesFirst` installs every host's packages
- * first, all hosts at once), each play's host batches in order, the hosts of a batch in parallel (up to `forks`), tasks in order on each host (see {@link HostRun}: the lock, durable handlers). Each
+ * first, all hosts at once), each play's host batches in order, the hosts of a batch in parallel (up to `forks`), tasks in order on each host (see {@link HostRun}: the lock, durable handlers), those built for the
+ * release the host runs when the play's roles declare platforms (read in the host's first round trip). Each
  * task is planned just before it runs (facts for the rest of the host's tasks gathered in the same round trip),
  * its diff shown, then applied unless `check`. A failed or unreachable host never stops the others.
  *
@@ -57,9 +58,10 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
     // nothing to change costs the slowest host, not the sum. They are forgotten if an earlier batch changes
     // anything (a change on one server can touch another: a zone transfer, a replicated mailbox), and a host's
     // own changes forget what they touch.
-    const allWork = new Map<string, BoundTask[]>();
-    for (const play of run.plays) for (const [host, work] of play.work) allWork.set(host, [...(allWork.get(host) ?? []), ...work.tasks]);
-    await eachLimited([...allWork.keys()], options.forks, (host) => hosts.get(host)!.prefetch({ host, tasks: allWork.get(host)!, handlers: [] }));
+    // The host's release is read in the same round trip when a play's work depends on it.
+    const allWork = new Map<string, HostPlatformWork[]>();
+    for (const play of run.plays) for (const [host, work] of play.work) allWork.set(host, [...(allWork.get(host) ?? []), work]);
+    await eachLimited([...allWork.keys()], options.forks, (host) => hosts.get(host)!.prefetch(allWork.get(host)!));
     profileMark('connect and read facts');
     let shownPlay: CompiledPlay | undefined;
     for (const [index, { play, batch }] of batches.entries()) {

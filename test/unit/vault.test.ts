@@ -286,6 +286,6 @@ describe('secrets in vars', () => {
   it('listing hosts and tasks needs no vault', async () => {
     const playbook = playbookWith(join(dir, 'missing.json'));
     const run = await compileRun(playbook, playbook.inventory, { render: false });
-    expect(run.plays[0].work.get('primary')!.tasks).toHaveLength(1);
+    expect(run.plays[0].work.get('primary')!.works[0].tasks).toHaveLength(1);
   });
 });

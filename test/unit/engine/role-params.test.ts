@@ -103,7 +103,7 @@ describe('role params the role does not declare', () => {
     const { role, state } = watched();
     const run = await compileRun(definePlaybook({ inventory: defineInventory({ ...inventory, vars: { ...inventory.vars, otherRoleVar: 1 } }), plays: [{ hosts: 'web', roles: [{ role, vars: { port: 8080 } }] }] }), inventory);
     expect(state.built).toBe(true);
-    expect(run.plays[0].work.get('alpha')!.tasks[0].vars).toMatchObject({ greeting: 'hello', port: 8080 });
+    expect(run.plays[0].work.get('alpha')!.works[0].tasks[0].vars).toMatchObject({ greeting: 'hello', port: 8080 });
   });
 });
 

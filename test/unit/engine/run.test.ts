@@ -175,13 +175,13 @@ describe('executeRun', () => {
     const playbook = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'pair', roles: [siteRole(dir)] }] });
     const run = await compileRun(playbook, playbook.inventory, { limit: 'beta', tags: ['cmd'] });
     expect(run.hosts).toEqual(['beta']);
-    expect(run.plays[0].work.get('beta')!.tasks.map((t) => t.tags)).toEqual([['cmd']]);
+    expect(run.plays[0].work.get('beta')!.works[0].tasks.map((t) => t.tags)).toEqual([['cmd']]);
     await executeRun(run, { check: false, forks: 10, connect: recorder().connect });
     expect(existsSync(join(dir, 'alpha'))).toBe(false);
     expect(existsSync(join(dir, 'beta', 'site.conf'))).toBe(false);
     expect(existsSync(join(dir, 'beta-ran'))).toBe(true);
     const skipped = await compileRun(playbook, playbook.inventory, { skipTags: ['lines', 'cmd'] });
-    expect(skipped.plays[0].work.get('alpha')!.tasks).toHaveLength(3);
+    expect(skipped.plays[0].work.get('alpha')!.works[0].tasks).toHaveLength(3);
   });
 
   it('--check carries predicted state: a service its package would install is "would start", not an error', async () => {

@@ -52,7 +52,7 @@ describe('the site playbook', () => {
   it('compiles for a school: every role on both servers, templates rendered, primary first', async () => {
     const run = await compileRun(site, inventoryFor(school));
     expect(run.plays[0].batches).toEqual([['primary'], ['backup']]);
-    const roles = new Set(run.plays[0].work.get('primary')!.tasks.map((t) => t.role));
+    const roles = new Set(run.plays[0].work.get('primary')!.works[0].tasks.map((t) => t.role));
     expect([...roles]).toEqual(['sshd', 'tls', 'users', 'dovecot', 'postfix', 'dns', 'dhcp', 'apache', 'roundcube', 'fail2ban', 'keepalived']);
   });
 
@@ -135,7 +135,7 @@ describe('the site playbook', () => {
 
   it('takes names with a dot, a hyphen or an underscore (guru.mtk, tata-usaha, bk_01): every role renders them', async () => {
     const run = await compileRun(site, withAccounts(['guru.mtk', 'tata-usaha', 'bk_01']));
-    const titles = run.plays[0].work.get('primary')!.tasks.map((t) => t.task.name);
+    const titles = run.plays[0].work.get('primary')!.works[0].tasks.map((t) => t.task.name);
     for (const name of ['guru.mtk', 'tata-usaha', 'bk_01']) expect(titles).toContain(`user ${name}`);
   });
 

@@ -1,6 +1,7 @@
 import { raw, sh, type HealthCheck, type HealthHost, type HealthRow, type Secret } from 'play';
 import { tlsCertificatePath } from '../tls/index.ts';
-import { REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
+import { REPLICATOR, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
+import { dhcpHaState, dhcpHaVerdict, KEA_CONTROL_PATH, type DhcpHaState } from '../dhcp/ha-state.ts';
 import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
 import { presentAccounts, type Account } from './school.ts';
 import { parseProbeOutput, probeInput, SERVICE_PROBE_PATH, userServiceChecks, type ProbeCheck, type ProbeResult } from './service-probe.ts';
@@ -27,8 +28,8 @@ export interface ServerState {
   /** Postfix's queue: how many messages and the oldest one's age in seconds (undefined: postqueue failed). */
   readonly mailQueue?: { count: number; oldestSeconds: number };
   readonly serial: string;
-  readonly dhcpState: string;
-  readonly dhcpPartnerState: string;
+  /** Kea's HA relationship as its `status-get` says (read through the dhcp role's `kea-control`). */
+  readonly dhcpHa: DhcpHaState;
   readonly certificateEnd: string;
   readonly certificateDays: number;
   readonly certificateFingerprint: string;
@@ -66,7 +67,7 @@ t="timeout -k 1 ${STATE_COMMAND_TIMEOUT}"
 ip -4 -o addr show dev "$iface" | grep -q " $vip/" && echo holds_vip=yes || echo holds_vip=no
 echo "keepalived=$($t systemctl is-active keepalived)"
 echo "vrrp_state=$(tail -n 1 "$log" 2>/dev/null | awk '{print $5}')"
-$t doveadm replicator status 2>/dev/null | awk -F"'" '/requests/ { w = tolower($1); gsub(/ /, "", w); k = $2; gsub(/ /, "_", k); n = split($3, a, " "); print "queue_" w "_" k "=" a[n] }'
+$t ${raw(REPLICATOR)} status 2>/dev/null | awk -F"'" '/requests/ { w = tolower($1); gsub(/ /, "", w); k = $2; gsub(/ /, "_", k); n = split($3, a, " "); print "queue_" w "_" k "=" a[n] }'
 echo "failed_users=$($t ${raw(REPLICATOR_USERS)} | awk '${raw(SYNC_FAILED)} { printf "%s ", $1 }')"
 if queue=$($t postqueue -j 2>/dev/null); then
   printf '%s\n' "$queue" | awk -v now="$(date +%s)" 'match($0, /"arrival_time": *[0-9]+/) { t = substr($0, RSTART, RLENGTH); sub(/.*: */, "", t); n++; if (now - t > oldest) oldest = now - t } END { print "mail_queue=" n + 0 " " oldest + 0 }'
@@ -75,8 +76,14 @@ echo "serial=$(dig +short +time=2 +tries=1 SOA "$domain" @127.0.0.1 | awk '{prin
 echo "txt_spf=$(dig +short +time=2 +tries=1 TXT "$domain" @127.0.0.1 | grep 'v=spf1' | head -n 1)"
 echo "txt_dmarc=$(dig +short +time=2 +tries=1 TXT "_dmarc.$domain" @127.0.0.1 | head -n 1)"
 echo "txt_dkim=$(dig +short +time=2 +tries=1 TXT "$selector._domainkey.$domain" @127.0.0.1 | head -n 1)"
-echo "dhcp_state=$(grep -oE 'my state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
-echo "dhcp_partner_state=$(grep -oE 'partner state [a-z-]+' /var/lib/dhcp/dhcpd.leases 2>/dev/null | tail -n 1 | cut -d' ' -f3)"
+kea=${KEA_CONTROL_PATH}
+if [ -x "$kea" ]; then
+  ha=$($t "$kea" ha-status 2>/dev/null)
+  printf '%s\n' "$ha"
+  [ -n "$ha" ] || echo "dhcp_ha_error=no answer from $kea within ${STATE_COMMAND_TIMEOUT} s"
+else
+  echo "dhcp_ha_error=$kea is missing (is the dhcp role deployed?)"
+fi
 end=$(openssl x509 -enddate -noout -in "$certificate" 2>/dev/null | cut -d= -f2)
 echo "certificate_end=$end"
 if [ -n "$end" ]; then echo "certificate_days=$(( ($(date -d "$end" +%s) - $(date +%s)) / 86400 ))"; fi
@@ -107,8 +114,7 @@ export function parseServerState(stdout: string): ServerState {
     replicationFailedUsers: get('failed_users').split(' ').filter(Boolean),
     mailQueue: values.has('mail_queue') ? mailQueueOf(get('mail_queue')) : undefined,
     serial: get('serial'),
-    dhcpState: get('dhcp_state'),
-    dhcpPartnerState: get('dhcp_partner_state'),
+    dhcpHa: dhcpHaState(get),
     certificateEnd: get('certificate_end'),
     certificateDays: values.has('certificate_days') ? Number(get('certificate_days')) : Number.NaN,
     certificateFingerprint: get('certificate_fingerprint'),
@@ -147,7 +153,7 @@ export function mailAuthRows(host: string, state: ServerState, expected: Expecte
 }
 
 /**
- * The rows of one server: keepalived, replication, its mail queue, DHCP failover, its certificate. All but the
+ * The rows of one server: keepalived, replication, its mail queue, DHCP HA, its certificate. All but the
  * certificate are state the pair shares, left out of the health gate between serial batches.
  */
 export function serverRows(host: string, state: ServerState): HealthRow[] {
@@ -175,12 +181,7 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
           : [waiting.length ? `queued: ${waiting.join(', ')}` : 'queue empty', state.replicationFailedUsers.length ? `failed: ${state.replicationFailedUsers.join(' ')}` : 'no failed user'].join('; '),
     },
     mailQueueRow(host, state.mailQueue),
-    {
-      check: 'dhcp failover',
-      host,
-      ok: state.dhcpState === 'normal',
-      detail: state.dhcpState ? `${state.dhcpState} (partner ${state.dhcpPartnerState || 'unknown'})` : 'no failover state',
-    },
+    { check: 'dhcp ha', host, ...dhcpHaVerdict(state.dhcpHa) },
     {
       check: 'certificate',
       host,
@@ -233,7 +234,7 @@ const named = (r: ProbeResult) => `${r.host}:${r.port} ${shown(r)}`;
 
 /**
  * The rows of what the servers' probes found. Per server: each service at its own address (a failure names the
- * address and port, and the step that failed) and whether its DHCP server made an offer (seen by any server).
+ * address and port, and the step that failed). For the pair, one `dhcp offer` row: who offered an address.
  * Per service at the VIP, one row for all servers that looked: fine only when every one of them got an answer.
  */
 export function probeRows(servers: readonly { name: string; lanAddress: string }[], vip: string, found: ReadonlyMap<string, readonly ProbeResult[]>): HealthRow[] {
@@ -242,20 +243,8 @@ export function probeRows(servers: readonly { name: string; lanAddress: string }
     for (const r of found.get(server.name) ?? []) {
       if (r.kind !== 'dhcp' && r.host === server.lanAddress) rows.push({ check: r.label ?? r.kind, host: server.name, ok: r.ok, detail: r.ok ? shown(r) : named(r) });
     }
-    const seen = [...found].flatMap(([viewer, results]) =>
-      results.filter((r) => r.kind === 'dhcp').flatMap((r) => (r.offers ?? []).filter((o) => o.server === server.lanAddress).map((o) => ({ viewer, address: o.address }))),
-    );
-    if (found.size > 0) {
-      rows.push({
-        check: 'dhcp offer',
-        host: server.name,
-        // A failover peer not yet deployed keeps a new server in its startup state for a while.
-        gate: false,
-        ok: seen.length > 0,
-        detail: seen.length > 0 ? `offers ${seen[0].address} (seen from ${[...new Set(seen.map((s) => s.viewer))].join(', ')})` : `no offer from ${server.lanAddress} (DHCPDISCOVER from ${[...found.keys()].join(', ')})`,
-      });
-    }
   }
+  if (found.size > 0) rows.push(dhcpOfferRow(servers, found));
   const atVip = [...found].flatMap(([viewer, results]) => results.filter((r) => r.kind !== 'dhcp' && r.host === vip).map((r) => ({ viewer, r })));
   for (const check of [...new Set(atVip.map(({ r }) => r.label ?? r.kind))]) {
     const views = atVip.filter(({ r }) => (r.label ?? r.kind) === check);
@@ -266,6 +255,27 @@ export function probeRows(servers: readonly { name: string; lanAddress: string }
     rows.push({ check, host: 'vip', ok, detail });
   }
   return rows;
+}
+
+/**
+ * The pair's DHCP row: a DISCOVER from every server, and which servers offered an address. In hot-standby only
+ * one server answers (the primary, or the standby once it has taken over), so one offer is what a healthy pair
+ * gives; which one served is shown, and whether both servers are in their normal state is the `dhcp ha` rows'.
+ */
+function dhcpOfferRow(servers: readonly { name: string; lanAddress: string }[], found: ReadonlyMap<string, readonly ProbeResult[]>): HealthRow {
+  const offers = [...found].flatMap(([viewer, results]) => results.filter((r) => r.kind === 'dhcp').flatMap((r) => (r.offers ?? []).map((o) => ({ viewer, ...o }))));
+  const nameOf = (address: string) => servers.find((s) => s.lanAddress === address)?.name ?? address;
+  const byServer = [...new Set(offers.map((o) => o.server))].map((server) => {
+    const seen = offers.filter((o) => o.server === server);
+    return `${seen[0].address} from ${nameOf(server)} (seen from ${[...new Set(seen.map((o) => o.viewer))].join(', ')})`;
+  });
+  return {
+    check: 'dhcp offer',
+    // A pair not yet both deployed, or settling after a fault, may answer late: shown, never a gate.
+    gate: false,
+    ok: offers.length > 0,
+    detail: offers.length > 0 ? `offers ${byServer.join('; ')}` : `no offer (DHCPDISCOVER from ${[...found.keys()].join(', ')})`,
+  };
 }
 
 /**
@@ -302,6 +312,7 @@ export const schoolHealth: HealthCheck = async (hosts: readonly HealthHost[]) =>
   const serverProbeRows = probeRows(servers, String(hosts[0]?.vars.vip), inOrder(probes));
   return [
     ...pairRows(inOrder(states)),
+    ...serverProbeRows.filter((r) => r.host === undefined),
     ...failures,
     ...hosts.flatMap((h) => [
       ...(states.has(h.name) ? serverRows(h.name, states.get(h.name)!) : []),

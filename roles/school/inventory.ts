@@ -55,7 +55,8 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           tsigKey: vault.secret('tsig_key', { base64Bytes: 32 }),
           keepalivedPassword: vault.secret('keepalived_password', { length: 8 }),
           doveadmPassword: vault.secret('doveadm_password', { length: 32 }),
-          // Self-signed, naming both servers' LAN addresses (see roles/dovecot/README.md for how to make one).
+          // Self-signed, naming both servers' LAN addresses (see roles/dovecot/README.md for how to make one): Dovecot's
+          // replication and Kea's DHCP HA both use it, each trusting only it.
           replicationCertificate: vault.secret('replication_certificate'),
           replicationKey: vault.secret('replication_key'),
           // ECDSA P-256 (PEM): the key each server sends its fail2ban bans to the other with.
@@ -63,7 +64,6 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           // RSA 2048 (PEM): postfix signs the school's mail with it (DKIM); the zone publishes its public half.
           dkimKey: vault.secret('dkim_key'),
           roundcubeDesKey: vault.secret('roundcube_des_key', { length: 24 }),
-          dhcpFailoverKey: vault.secret('dhcp_failover_key', { base64Bytes: 32 }),
           tlsKey: vault.secret('tls_key'),
           tlsCertificate: vault.secret('tls_certificate'),
         },

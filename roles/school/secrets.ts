@@ -39,12 +39,11 @@ export const SCHOOL_SECRETS: readonly SchoolSecret[] = [
   // VRRP's auth_pass keeps only its first 8 characters.
   { name: 'keepalived_password', purpose: 'keepalived VRRP authentication between the servers', source: { kind: 'random', shape: { length: 8 } } },
   { name: 'doveadm_password', purpose: 'Dovecot replication between the servers (doveadm)', source: { kind: 'random', shape: { length: 32 } } },
-  { name: 'replication_certificate', purpose: 'TLS certificate of Dovecot replication, naming both servers\' addresses', source: { kind: 'replication' } },
+  { name: 'replication_certificate', purpose: 'TLS certificate of Dovecot replication and Kea DHCP HA, naming both servers\' addresses', source: { kind: 'replication' } },
   { name: 'replication_key', purpose: 'the private key of replication_certificate', source: { kind: 'replication' } },
   { name: 'peer_ban_key', purpose: 'ECDSA P-256 ssh key each server sends its fail2ban bans to the other with', source: { kind: 'ssh-key' } },
   { name: 'dkim_key', purpose: 'RSA 2048 key postfix signs the school\'s mail with (DKIM); the zone publishes its public half', source: { kind: 'dkim-key' } },
   { name: 'roundcube_des_key', purpose: 'Roundcube\'s session encryption key (24 characters)', source: { kind: 'random', shape: { length: 24 } } },
-  { name: 'dhcp_failover_key', purpose: 'ISC DHCP failover between the servers', source: { kind: 'random', shape: { base64Bytes: 32 } } },
   { name: 'tls_certificate', purpose: 'the TLS certificate of the school\'s mail, webmail and www names (self-signed until a CA\'s replaces it)', source: { kind: 'tls' } },
   { name: 'tls_key', purpose: 'the private key of tls_certificate', source: { kind: 'tls' } },
 ];

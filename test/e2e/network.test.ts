@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientStdout } from './support/client.ts';
-import { lease } from './support/dhcp.ts';
+import { haState, keaCommand, lease, type Lease } from './support/dhcp.ts';
+import { play } from './support/play.ts';
+import { probeFromClient } from './support/probe.ts';
 import { asOutsider, dig, digHeader, serialOf } from './support/dns.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { until } from './support/wait.ts';
 import { freshLab } from './support/lab.ts';
 import { playJson } from './support/play.ts';
-import { sh } from '../../src/connection/sh.ts';
+import { raw, sh } from '../../src/connection/sh.ts';
+import dhcp, { ISC_DHCP_LEFTOVERS } from '../../roles/dhcp/index.ts';
+import { peerFirewallTable } from '../../roles/common/peer-firewall.ts';
 import { LAB_CLIENT, LAB_HOSTS, LAB_VIP, CONTROLLER_ADDRESS } from '../lab/config.ts';
 import { labSecret } from '../lab/lab-vault.ts';
 import { onHost, powerCut, powerOn } from '../lab/faults.ts';
@@ -52,11 +56,12 @@ describe('dns and dhcp roles on the lab servers', () => {
       expect(first.report.hosts[host].changed).toBeGreaterThanOrEqual(6);
       expect(second.report.hosts[host]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
       expect(second.report.hosts[host].commands).toBe(1);
-      for (const unit of ['named', 'isc-dhcp-server']) {
+      for (const unit of ['named', 'kea-dhcp4-server', 'dhcp-ha-firewall']) {
         expect(await stdoutOf(host, sh`systemctl is-active ${unit}; systemctl is-enabled ${unit}`)).toBe('active\nenabled\n');
       }
-      // No DHCPv6 server, and nothing failed (the package's own start with its sample configuration included).
-      expect(await stdoutOf(host, sh`pgrep -a dhcpd`)).not.toMatch(/-6/);
+      // Kea alone serves DHCP: no dhcpd of ISC DHCP (end-of-life), and nothing failed (the package's own start with
+      // its sample configuration included).
+      expect((await onHost(host, sh`pgrep -a dhcpd`)).stdout).toBe('');
       await noFailedUnits(host);
     }
   });
@@ -181,32 +186,96 @@ describe('dns and dhcp roles on the lab servers', () => {
     expect((await playJson([NETWORK])).report.hosts.primary.changed).toBe(0);
   });
 
-  let primaryClient = '';
-  it('dhclient in lab-client gets a lease from the pool with the router, both DNS servers and the domain', () => {
-    const got = timedSync('lease, both up', () => lease());
-    expect(inPool(got.address), got.address).toBe(true);
-    expect(got.routers).toBe(CONTROLLER_ADDRESS);
-    expect(got.dns).toBe(`${PRIMARY},${BACKUP}`);
-    expect(got.domain).toBe(DOMAIN);
-    expect([PRIMARY, BACKUP]).toContain(got.server);
-    // Load balancing (split 128) gives each server about half the clients: find a client identity the
-    // primary answers, to show below that the backup takes it over.
-    for (let i = 0; i < 16 && !primaryClient; i++) {
-      if (lease({ clientId: `play-client-${i}` }).server === PRIMARY) primaryClient = `play-client-${i}`;
-    }
-    expect(primaryClient, 'no client identity among 16 was served by the primary').not.toBe('');
+  /** `play verify site --json` (the school's health check): its `dhcp ha` rows (the rest of the site is not deployed here). */
+  async function verifiedHa(): Promise<Record<string, { ok: boolean; detail: string }>> {
+    const result = await play(['verify', 'playbooks/site.ts', '-i', 'inventory/lab.ts', '--json']);
+    const rows = (JSON.parse(result.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }).rows;
+    return Object.fromEntries(rows.filter((r) => r.check === 'dhcp ha').map((r) => [r.host, { ok: r.ok, detail: r.detail }]));
+  }
+  const bothHotStandby = async () => (await Promise.all(['primary', 'backup'].map(haState))).every((s) => s.state === 'hot-standby' && s.partner_state === 'hot-standby');
+  const haStory = async () => JSON.stringify(Object.fromEntries(await Promise.all(['primary', 'backup'].map(async (h) => [h, await haState(h).catch((e: Error) => e.message)]))));
+  /** One DHCPDISCOVER from lab-client (the service probe): the servers that offered, each with its address. */
+  const offers = async () => (await probeFromClient({ timeout: 2, checks: [{ kind: 'dhcp', interface: 'eth0', servers: 2 }] }))[0].offers ?? [];
+
+  it('Kea HA: both servers reach hot-standby and play verify says so; the primary alone answers DHCP', async () => {
+    timings['hot-standby after the run (s)'] = (await until('both servers in hot-standby', bothHotStandby, 90_000, { intervalMs: 500, state: haStory })) / 1000;
+    expect(await verifiedHa()).toEqual({
+      primary: { ok: true, detail: 'hot-standby, primary: hot-standby, partner: hot-standby' },
+      backup: { ok: true, detail: 'hot-standby, standby: hot-standby, partner: hot-standby' },
+    });
+    // A real DISCOVER from a LAN client: one offer, the primary's (the standby only listens).
+    expect((await offers()).map((o) => o.server)).toEqual([PRIMARY]);
   });
 
-  it('with the primary power-cut the backup still gives leases, also to the primary\'s clients', async () => {
+  it('the HA port: reset for a LAN client, and even the peer gets nothing without the replication certificate', async () => {
+    const port = dhcp.defaults!.dhcpHaPort as number;
+    // A LAN device: nftables resets the connection before TLS starts.
+    const fromClient = clientStdout('python3', ['-c', `import socket\ntry:\n    socket.create_connection(('${PRIMARY}', ${port}), 3)\n    print('connected')\nexcept OSError as e:\n    print(type(e).__name__)`]);
+    expect(fromClient.trim()).toBe('ConnectionRefusedError');
+    // The peer's address without a client certificate: the TLS handshake or the first read is refused. With the
+    // certificate, Kea's listener answers a heartbeat.
+    const ask = (withCertificate: boolean) => sh`python3 - ${PRIMARY} ${String(port)} ${withCertificate ? 'yes' : 'no'} <<'EOF'
+import json, socket, ssl, sys
+host, port, cert = sys.argv[1], int(sys.argv[2]), sys.argv[3] == 'yes'
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+context.load_verify_locations('/etc/kea/tls/replication.pem')
+context.check_hostname = False
+if cert:
+    context.load_cert_chain('/etc/kea/tls/replication.pem', '/etc/kea/tls/replication.key')
+body = json.dumps({'command': 'ha-heartbeat', 'service': ['dhcp4']}).encode()
+try:
+    with context.wrap_socket(socket.create_connection((host, port), 5), server_hostname=host) as s:
+        s.sendall(b'POST / HTTP/1.1\\r\\nHost: %s\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s' % (host.encode(), len(body), body))
+        answer = b''
+        while not answer.rstrip().endswith(b']') and not answer.rstrip().endswith(b'}'):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        answer = answer.decode(errors='replace')
+        print('answer: ' + (answer.split('\\r\\n\\r\\n', 1)[-1] if answer else '(closed)'))
+except (ssl.SSLError, OSError) as e:
+    print('refused: %s' % e)
+EOF`;
+    const without = await stdoutOf('backup', ask(false));
+    expect(without).toMatch(/^(refused: .*(certificate|alert|handshake|EOF|reset).*|answer: \(closed\))\n$/i);
+    const withCertificate = await stdoutOf('backup', ask(true));
+    expect(withCertificate).toMatch(/^answer: .*"state": "hot-standby"/);
+  });
+
+  let beforeOutage: Lease;
+  it('dhclient in lab-client gets a lease from the pool with the router, both DNS servers and the domain; the standby has it too', async () => {
+    // A client identifier of its own: Kea would give the client of the outage, with the same MAC address, this lease
+    // again if this one had none.
+    beforeOutage = timedSync('lease, both up', () => lease({ clientId: 'play-before-outage', keep: true }));
+    expect(inPool(beforeOutage.address), beforeOutage.address).toBe(true);
+    expect(beforeOutage.server).toBe(PRIMARY);
+    expect(beforeOutage.routers).toBe(CONTROLLER_ADDRESS);
+    expect(beforeOutage.dns).toBe(`${PRIMARY},${BACKUP}`);
+    expect(beforeOutage.domain).toBe(DOMAIN);
+    // The primary sent the lease to the standby before it answered the client (hot-standby's lease updates).
+    const onStandby = await keaCommand('backup', 'lease4-get', { 'ip-address': beforeOutage.address });
+    expect(onStandby, JSON.stringify(onStandby)).toMatchObject({ result: 0, arguments: { 'ip-address': beforeOutage.address, state: 0 } });
+  });
+
+  let duringOutage: Lease;
+  it('with the primary power-cut the standby goes to partner-down and gives leases; play verify names it', async () => {
     await powerCut('primary');
+    const cut = performance.now();
     try {
-      for (const [label, id] of [['primary cut, own mac', undefined], ['primary cut, primary\'s client', primaryClient]] as const) {
-        const got = timedSync(label, () => lease({ clientId: id, timeoutSeconds: 60 }));
-        expect(got.server).toBe(BACKUP);
-        expect(inPool(got.address)).toBe(true);
-        expect(got.dns).toBe(`${PRIMARY},${BACKUP}`);
-        expect(got.routers).toBe(CONTROLLER_ADDRESS);
-      }
+      const partnerDown = await until('the standby in partner-down', async () => (await haState('backup')).state === 'partner-down', 60_000, { since: cut, intervalMs: 250, state: haStory });
+      timings['standby in partner-down after the power cut (s)'] = partnerDown / 1000;
+      const offered = await until('an offer from the standby', async () => (await offers()).some((o) => o.server === BACKUP), 60_000, { since: cut, intervalMs: 100 });
+      timings['first offer from the standby after the power cut (s)'] = offered / 1000;
+      duringOutage = timedSync('lease, primary cut', () => lease({ clientId: 'play-outage-client', timeoutSeconds: 60, keep: true }));
+      expect(duringOutage.server).toBe(BACKUP);
+      expect(inPool(duringOutage.address)).toBe(true);
+      expect(duringOutage.address).not.toBe(beforeOutage.address);
+      expect(duringOutage.dns).toBe(`${PRIMARY},${BACKUP}`);
+      expect(duringOutage.routers).toBe(CONTROLLER_ADDRESS);
+      const backupRow = (await verifiedHa()).backup;
+      expect(backupRow.ok).toBe(false);
+      expect(backupRow.detail).toMatch(/^hot-standby, standby: partner-down, partner: \S+ \(out of touch\)$/);
       // DNS without the primary: the backup answers on its own.
       expect(dig(BACKUP, '+short', `mail.${DOMAIN}`)).toBe(`${LAB_VIP}\n`);
     } finally {
@@ -214,18 +283,28 @@ describe('dns and dhcp roles on the lab servers', () => {
     }
   });
 
+  it('the primary back: both return to hot-standby, and the primary knows the lease the standby gave during the outage', async () => {
+    const back = performance.now();
+    timings['hot-standby again after the primary\'s power-on (s)'] = (await until('both servers in hot-standby again', bothHotStandby, 120_000, { since: back, intervalMs: 500, state: haStory })) / 1000;
+    const onPrimary = await keaCommand('primary', 'lease4-get', { 'ip-address': duringOutage.address });
+    expect(onPrimary, JSON.stringify(onPrimary)).toMatchObject({ result: 0, arguments: { 'ip-address': duringOutage.address, state: 0 } });
+    expect(Object.values(await verifiedHa()).every((r) => r.ok)).toBe(true);
+    expect((await offers()).map((o) => o.server)).toEqual([PRIMARY]);
+  });
+
   it('with the backup power-cut the primary gives leases; afterwards both converge with 0 changes and no failed unit', async () => {
-    // The primary must be back in the failover relationship before the backup goes.
-    await until('the primary\'s dhcpd to be back in normal state', async () => /Both servers normal/.test((await onHost('primary', sh`journalctl -u isc-dhcp-server -b --no-pager`)).stdout), 90_000);
     await powerCut('backup');
+    const cut = performance.now();
     try {
-      const got = timedSync('backup cut, own mac', () => lease({ timeoutSeconds: 60 }));
+      timings['primary in partner-down after the backup\'s power cut (s)'] = (await until('the primary in partner-down', async () => (await haState('primary')).state === 'partner-down', 60_000, { since: cut, state: haStory })) / 1000;
+      const got = timedSync('lease, backup cut', () => lease({ timeoutSeconds: 60 }));
       expect(got.server).toBe(PRIMARY);
       expect(inPool(got.address)).toBe(true);
       expect(dig(PRIMARY, '+short', `mail.${DOMAIN}`)).toBe(`${LAB_VIP}\n`);
     } finally {
       await powerOn('backup');
     }
+    await until('both servers in hot-standby again', bothHotStandby, 120_000, { intervalMs: 500, state: haStory });
     const after = await playJson([NETWORK]);
     expect(after.code, after.stderr).toBe(0);
     for (const host of ['primary', 'backup']) {
@@ -233,6 +312,50 @@ describe('dns and dhcp roles on the lab servers', () => {
       await noFailedUnits(host);
     }
     await until('the backup to answer again', () => serialOf(BACKUP, DOMAIN) === serialOf(PRIMARY, DOMAIN), 30_000);
+  });
+
+  it('a server that ISC DHCP served before (a school upgrading play): dhcpd stopped and disabled, its firewall gone', async () => {
+    // What the ISC DHCP role of earlier releases left on the primary: dhcpd running and enabled with a pool of its
+    // own, and its failover firewall (unit, table, file), and no Kea running. Installed with policy-rc.d holding the
+    // package's start.
+    const legacy = sh`set -e
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q isc-dhcp-server >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q isc-dhcp-server >/dev/null; }
+rm -f /usr/sbin/policy-rc.d
+sed -i 's/^INTERFACESv4=.*/INTERFACESv4="eth0"/' /etc/default/isc-dhcp-server
+printf 'authoritative;\nsubnet ${`${SUBNET}.0`} netmask 255.255.255.0 { range ${`${SUBNET}.240`} ${`${SUBNET}.241`}; }\n' > /etc/dhcp/dhcpd.conf
+cat > ${ISC_DHCP_LEFTOVERS.firewallFile} <<'EOF'
+${raw(peerFirewallTable({ purpose: 'ISC DHCP failover', table: ISC_DHCP_LEFTOVERS.firewallTable, ports: [647, 847], peerAddress: BACKUP }))}EOF
+printf '[Unit]\nBefore=isc-dhcp-server.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/sbin/nft -f ${ISC_DHCP_LEFTOVERS.firewallFile}\nExecStop=/usr/sbin/nft delete table inet ${ISC_DHCP_LEFTOVERS.firewallTable}\n[Install]\nWantedBy=multi-user.target\n' > ${ISC_DHCP_LEFTOVERS.firewallUnitPath}
+systemctl daemon-reload
+# Before Kea: it would hold port 67, and dhcpd could not start.
+systemctl disable --now kea-dhcp4-server
+systemctl enable --now ${ISC_DHCP_LEFTOVERS.firewallUnit} isc-dhcp-server
+# A generated (LSB) unit: enable --now does not start it.
+systemctl start isc-dhcp-server
+systemctl is-active isc-dhcp-server
+nft list table inet ${ISC_DHCP_LEFTOVERS.firewallTable} >/dev/null`;
+    const set = await onHost('primary', legacy);
+    expect(set.exitCode, set.stderr).toBe(0);
+    const upgraded = await timed('run over an ISC DHCP server', () => playJson([NETWORK]));
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    const changedTasks = upgraded.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
+    expect(changedTasks).toEqual(expect.arrayContaining(['primary: ISC DHCP from an earlier deploy is stopped and disabled', 'primary: the ISC DHCP failover firewall of an earlier deploy is removed']));
+    expect(upgraded.report.hosts.backup.changed).toBe(0);
+    expect((await onHost('primary', sh`pgrep -a dhcpd`)).stdout).toBe('');
+    expect((await onHost('primary', sh`systemctl is-enabled isc-dhcp-server`)).stdout.trim()).toBe('disabled');
+    expect((await onHost('primary', sh`nft list table inet ${ISC_DHCP_LEFTOVERS.firewallTable}`)).exitCode).not.toBe(0);
+    expect((await onHost('primary', sh`ls ${ISC_DHCP_LEFTOVERS.firewallUnitPath} ${ISC_DHCP_LEFTOVERS.firewallFile}`)).exitCode).not.toBe(0);
+    const again = await playJson([NETWORK]);
+    for (const host of ['primary', 'backup']) expect(again.report.hosts[host]).toMatchObject({ changed: 0, failed: 0 });
+    // Kea alone answers, once the primary Kea just started is back in hot-standby (waiting, syncing, ready: a few
+    // seconds without DHCP): the primary's offer, from the pool, not the old dhcpd's .240-.241.
+    await until('both servers in hot-standby', bothHotStandby, 60_000, { intervalMs: 500, state: haStory });
+    const seen = await offers();
+    expect(seen.map((o) => o.server)).toEqual([PRIMARY]);
+    expect(inPool(seen[0].address)).toBe(true);
+    await noFailedUnits('primary');
   });
 });
 

@@ -323,8 +323,9 @@ def probe_client_mac(interface):
 def probe_dhcp(check, deadline):
     """A DHCPDISCOVER broadcast on the interface; the offers seen on it within the deadline, by server. The offers
     are read from a packet socket, which sees this host's own dhcpd answer too (a reply it sends never comes back
-    to its own UDP sockets). "secs" is set past ISC dhcpd's "load balance max seconds", so both servers of a
-    failover pair answer; "servers" (a count) ends the wait once that many have."""
+    to its own UDP sockets). "secs" says the client has waited 60 s: a Kea standby whose partner is out of touch
+    counts such a client as unanswered (max-unacked-clients). In hot-standby only the serving server offers;
+    "servers" (a count) ends the wait once that many have."""
     xid = random.randrange(1 << 32)
     packet = struct.pack('>BBBBIHH4s4s4s4s16s64s128s', 1, 1, 6, 0, xid, 60, 0x8000, b'\0' * 4, b'\0' * 4, b'\0' * 4, b'\0' * 4,
                          probe_client_mac(check['interface']) + b'\0' * 10, b'', b'')

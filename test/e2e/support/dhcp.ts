@@ -3,6 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAB_CLIENT } from '../../lab/config.ts';
+import { onHost } from '../../lab/faults.ts';
+import { sh } from '../../../src/connection/sh.ts';
+import { KEA_CONTROL_PATH } from '../../../roles/dhcp/ha-state.ts';
 
 /** What a DHCP lease said, read from dhclient's lease file. */
 export interface Lease {
@@ -15,10 +18,10 @@ export interface Lease {
 
 /**
  * Gets a lease with dhclient in lab-client (a fresh lease file, so it starts with a DISCOVER; `-sf /bin/true`
- * so the namespace's addresses are left alone), then releases it. `clientId` sets the DHCP client identifier,
- * which is what failover load balancing hashes to pick the server responsible for a client.
+ * so the namespace's addresses are left alone), then releases it, or with `keep` only stops dhclient, so the
+ * servers keep the lease. `clientId` sets the DHCP client identifier (a client of its own for the servers).
  */
-export function lease(options: { clientId?: string; timeoutSeconds?: number } = {}): Lease {
+export function lease(options: { clientId?: string; timeoutSeconds?: number; keep?: boolean } = {}): Lease {
   const work = mkdtempSync(join(tmpdir(), 'play-lease-'));
   const files = { lf: join(work, 'leases'), pf: join(work, 'pid'), cf: join(work, 'conf') };
   writeFileSync(
@@ -39,8 +42,32 @@ export function lease(options: { clientId?: string; timeoutSeconds?: number } = 
       domain: option('domain-name').replaceAll('"', ''),
     };
   } finally {
-    // Release the lease and stop the dhclient that went to the background.
-    spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'dhclient', '-r', ...args, 'eth0'], { encoding: 'utf8' });
+    // Release the lease (or, to keep it, only stop) the dhclient that went to the background.
+    spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'dhclient', options.keep ? '-x' : '-r', ...args, 'eth0'], { encoding: 'utf8' });
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Kea's answer to a command on a lab server's control socket, through the dhcp role's `kea-control`.
+ *
+ * @example
+ * await keaCommand('primary', 'lease4-get', { 'ip-address': '198.18.30.150' }) // { result: 0, arguments: { … } }
+ */
+export async function keaCommand(host: string, command: string, args?: Record<string, unknown>): Promise<{ result: number; text?: string; arguments?: Record<string, unknown> }> {
+  const got = await onHost(host, args ? sh`${KEA_CONTROL_PATH} ${command} ${JSON.stringify(args)}` : sh`${KEA_CONTROL_PATH} ${command}`);
+  if (got.exitCode !== 0) throw new Error(`kea-control ${command} on ${host} exited ${got.exitCode}: ${got.stderr}`);
+  return JSON.parse(got.stdout);
+}
+
+/**
+ * A lab server's HA state as `play verify` reads it (`kea-control ha-status`): its own state and its partner's.
+ *
+ * @example
+ * await haState('backup') // { state: 'partner-down', partnerState: 'unavailable', … }
+ */
+export async function haState(host: string): Promise<Record<string, string>> {
+  const got = await onHost(host, sh`${KEA_CONTROL_PATH} ha-status`);
+  const values = got.stdout.split('\n').filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')).replace(/^dhcp_ha_/, ''), line.slice(line.indexOf('=') + 1)]);
+  return Object.fromEntries(values.length > 0 ? values : [['error', `no answer (exit ${got.exitCode}): ${got.stderr.trim()}`]]);
 }

@@ -17,8 +17,14 @@ queue_waiting_failed=0
 failed_users=
 mail_queue=0 0
 serial=2026112701
-dhcp_state=normal
-dhcp_partner_state=normal
+dhcp_ha_sockets=ready
+dhcp_ha_mode=hot-standby
+dhcp_ha_role=primary
+dhcp_ha_state=hot-standby
+dhcp_ha_partner_role=standby
+dhcp_ha_partner_state=hot-standby
+dhcp_ha_partner_reachable=yes
+dhcp_ha_partner_age=1
 certificate_end=Nov 25 21:00:00 2036 GMT
 certificate_days=3650
 certificate_fingerprint=AB:CD
@@ -36,13 +42,14 @@ describe('the school health check', () => {
 
   it('reads a healthy server: every row ok, with what was found', () => {
     const state = parseServerState(HEALTHY);
-    expect(state).toMatchObject({ holdsVip: true, vrrpState: 'MASTER', serial: '2026112701', dhcpState: 'normal', certificateDays: 3650 });
+    expect(state).toMatchObject({ holdsVip: true, vrrpState: 'MASTER', serial: '2026112701', certificateDays: 3650 });
+    expect(state.dhcpHa).toEqual({ mode: 'hot-standby', role: 'primary', state: 'hot-standby', partnerRole: 'standby', partnerState: 'hot-standby', partnerReachable: true, sockets: 'ready', error: '' });
     expect(state.replicationQueue).toEqual({ queued_sync: 0, queued_high: 0, queued_low: 0, queued_failed: 0, queued_full_resync: 0, waiting_failed: 0 });
     expect(serverRows('primary', state)).toEqual([
       { check: 'keepalived', gate: false, host: 'primary', ok: true, detail: 'MASTER (active), holds the VIP' },
       { check: 'replication', gate: false, host: 'primary', ok: true, detail: 'queue empty; no failed user' },
       { check: 'mail queue', gate: false, host: 'primary', ok: true, detail: 'empty' },
-      { check: 'dhcp failover', gate: false, host: 'primary', ok: true, detail: 'normal (partner normal)' },
+      { check: 'dhcp ha', gate: false, host: 'primary', ok: true, detail: 'hot-standby, primary: hot-standby, partner: hot-standby' },
       { check: 'certificate', host: 'primary', ok: true, detail: 'expires Nov 25 21:00:00 2036 GMT (3650 days)' },
     ]);
   });
@@ -50,18 +57,24 @@ describe('the school health check', () => {
   it('names each fault in its row', () => {
     const rows = serverRows(
       'primary',
-      parseServerState(with_({ vrrp_state: 'FAULT', queue_waiting_failed: '2', failed_users: 'kepsek guru1 ', mail_queue: '4 300', dhcp_state: 'communications-interrupted', dhcp_partner_state: 'normal', certificate_days: '3', holds_vip: 'no' })),
+      parseServerState(with_({ vrrp_state: 'FAULT', queue_waiting_failed: '2', failed_users: 'kepsek guru1 ', mail_queue: '4 300', dhcp_ha_state: 'partner-down', dhcp_ha_partner_state: 'hot-standby', dhcp_ha_partner_reachable: 'no', certificate_days: '3', holds_vip: 'no' })),
     );
     expect(rows.filter((r) => r.ok)).toEqual([]);
     expect(rows.map((r) => r.detail)).toEqual([
       'FAULT (active)',
       'queued: waiting failed 2; failed: kepsek guru1',
       '4 messages, the oldest 300 s old: deliveries are failing (postqueue -p)',
-      'communications-interrupted (partner normal)',
+      'hot-standby, primary: partner-down, partner: hot-standby (out of touch)',
       'expires Nov 25 21:00:00 2036 GMT (3 days)',
     ]);
     expect(serverRows('backup', parseServerState(with_({ keepalived: 'inactive', vrrp_state: '', holds_vip: 'no' })))[0]).toMatchObject({ ok: false, detail: 'no state yet (inactive)' });
     expect(serverRows('backup', parseServerState('holds_vip=no\n'))[1]).toMatchObject({ ok: false, detail: 'no replicator answers' });
+    // Kea down, the state command timing out, a DHCP socket Kea could not open, a pair still syncing.
+    const dhcpRow = (stdout: string) => serverRows('backup', parseServerState(stdout)).find((r) => r.check === 'dhcp ha');
+    expect(dhcpRow(with_({ dhcp_ha_state: '' }).replace(/^dhcp_ha_sockets=.*$/m, 'dhcp_ha_error=No such file or directory'))).toMatchObject({ ok: false, detail: 'Kea does not answer: No such file or directory' });
+    expect(dhcpRow('holds_vip=no\n')).toMatchObject({ ok: false, detail: 'no HA state' });
+    expect(dhcpRow(with_({ dhcp_ha_sockets: 'failed to open socket on eth0' }))).toMatchObject({ ok: false, detail: 'hot-standby, primary: hot-standby, partner: hot-standby; DHCP socket: failed to open socket on eth0' });
+    expect(dhcpRow(with_({ dhcp_ha_role: 'standby', dhcp_ha_state: 'syncing', dhcp_ha_partner_role: 'primary', dhcp_ha_partner_state: 'partner-down' }))).toMatchObject({ ok: false, detail: 'hot-standby, standby: syncing, partner: partner-down' });
     // A young queue is normal (a delivery in flight, a retry in 10 s); postqueue failing is not.
     expect(serverRows('primary', parseServerState(with_({ mail_queue: '1 8' })))[2]).toEqual({ check: 'mail queue', gate: false, host: 'primary', ok: true, detail: '1 message, the oldest 8 s old' });
     expect(serverRows('primary', parseServerState(HEALTHY.replace(/^mail_queue=.*\n/m, '')))[2]).toMatchObject({ ok: false, detail: 'postqueue -j failed or took over 5 s: is postfix running?' });
@@ -106,16 +119,15 @@ describe('the school health check', () => {
     { name: 'backup', lanAddress: '198.18.30.2' },
   ];
 
-  it('probe rows: each service per server with its latency, the VIP seen from every server, DHCP offers by server', () => {
+  it('probe rows: each service per server with its latency, the VIP seen from every server, one DHCP row saying who offered', () => {
     const found = new Map([
-      ['primary', [result('198.18.30.1', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 4.2), result('198.18.30.254', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 3), dhcp(['198.18.30.2', '198.18.30.1'])]],
+      ['primary', [result('198.18.30.1', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 4.2), result('198.18.30.254', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 3), dhcp(['198.18.30.1'])]],
       ['backup', [result('198.18.30.2', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 5), result('198.18.30.254', 'smtp 25', true, '220 mail ESMTP; EHLO 250 with STARTTLS', 7.6), dhcp(['198.18.30.1'])]],
     ]);
     expect(probeRows(SERVERS, '198.18.30.254', found)).toEqual([
       { check: 'smtp 25', host: 'primary', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (4 ms)' },
-      { check: 'dhcp offer', gate: false, host: 'primary', ok: true, detail: 'offers 198.18.30.151 (seen from primary, backup)' },
       { check: 'smtp 25', host: 'backup', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (5 ms)' },
-      { check: 'dhcp offer', gate: false, host: 'backup', ok: true, detail: 'offers 198.18.30.150 (seen from primary)' },
+      { check: 'dhcp offer', gate: false, ok: true, detail: 'offers 198.18.30.150 from primary (seen from primary, backup)' },
       { check: 'smtp 25', host: 'vip', ok: true, detail: '220 mail ESMTP; EHLO 250 with STARTTLS (3 ms from primary, 8 ms from backup)' },
     ]);
   });
@@ -129,6 +141,9 @@ describe('the school health check', () => {
     const rows = probeRows(SERVERS, '198.18.30.254', found);
     expect(rows.find((r) => r.host === 'primary' && r.check === 'smtp 25')).toEqual({ check: 'smtp 25', host: 'primary', ok: false, detail: `198.18.30.1:25 ${stalled} (2001 ms)` });
     expect(rows.find((r) => r.host === 'vip')).toEqual({ check: 'smtp 25', host: 'vip', ok: false, detail: `from primary: 198.18.30.254:25 ${stalled} (2002 ms); from backup: ok (6 ms)` });
-    expect(rows.find((r) => r.host === 'backup' && r.check === 'dhcp offer')).toEqual({ check: 'dhcp offer', gate: false, host: 'backup', ok: false, detail: 'no offer from 198.18.30.2 (DHCPDISCOVER from primary, backup)' });
+    expect(rows.find((r) => r.check === 'dhcp offer')).toEqual({ check: 'dhcp offer', gate: false, ok: false, detail: 'no offer (DHCPDISCOVER from primary, backup)' });
+    // Both serving (each out of touch with the other after a link cut): both are named.
+    const both = probeRows(SERVERS, '198.18.30.254', new Map([['backup', [dhcp(['198.18.30.2', '198.18.30.1'])]]]));
+    expect(both.find((r) => r.check === 'dhcp offer')?.detail).toBe('offers 198.18.30.150 from backup (seen from backup); 198.18.30.151 from primary (seen from backup)');
   });
 });

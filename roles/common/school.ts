@@ -26,9 +26,9 @@ export const RESERVED_ACCOUNT_NAMES: ReadonlyMap<string, string> = new Map([
     .map((n) => [n, 'a Debian system user'] as const),
   ...['adm', 'tty', 'disk', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio', 'dip', 'operator', 'src', 'shadow', 'utmp', 'video', 'sasl', 'plugdev', 'staff', 'users', 'nogroup']
     .map((n) => [n, 'a Debian system group'] as const),
-  ...['messagebus', 'sshd', 'polkitd', 'tss', 'statd', 'avahi', 'uuidd', 'tcpdump', 'ntp', 'ntpsec', 'postgres', 'mysql', 'redis', 'opendkim', 'clamav', 'debian-spamd', 'amavis', 'fetchmail']
+  ...['messagebus', 'sshd', 'polkitd', 'tss', 'statd', 'avahi', 'uuidd', 'tcpdump', 'ntp', 'ntpsec', 'postgres', 'mysql', 'redis', 'opendkim', 'clamav', 'debian-spamd', 'amavis', 'fetchmail', 'dhcpcd', '_kea']
     .map((n) => [n, 'a system user of Debian packages'] as const),
-  ...['input', 'kvm', 'render', 'sgx', 'netdev', 'crontab', 'lpadmin', 'bluetooth', 'scanner', 'ssl-cert', 'postdrop']
+  ...['input', 'kvm', 'render', 'sgx', 'netdev', 'crontab', 'lpadmin', 'bluetooth', 'scanner', 'ssl-cert', 'postdrop', 'clock']
     .map((n) => [n, 'a system group of Debian packages'] as const),
   ...['postfix', 'dovecot', 'dovenull', 'bind'].map((n) => [n, 'a system user of the mail stack the site installs'] as const),
   ['dovecot-sync', 'the group the dovecot role makes for replication'] as const,

@@ -1,4 +1,5 @@
-import { certificateProblems, command, raw, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Secret, type ShellCommand, type Task } from 'play';
+import { certificateProblems, command, copy, raw, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Platform, type Secret, type ShellCommand, type Task } from 'play';
+import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { Account, Ipv4, presentAccounts } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
@@ -6,7 +7,7 @@ import { homeOf } from '../users/index.ts';
 import { seedMailboxes } from './mailbox-identity.ts';
 import { peerFirewallTasks } from '../common/peer-firewall.ts';
 import { dirname } from 'node:path';
-import { ANY_SYNC_FAILED, REPLICATOR_USERS, SYNC_FAILED, systemdShell } from './replicator-status.ts';
+import { ANY_SYNC_FAILED, MAILSYNC, REPLICATE_ALL, REPLICATOR, REPLICATOR_USERS, SYNC_FAILED, systemdShell } from './replicator-status.ts';
 
 /** Dovecot's configuration folder: the tree its config set stages whole. */
 export const DOVECOT_DIR = '/etc/dovecot';
@@ -67,7 +68,7 @@ export const TCP_KEEPALIVE = { time: 30, intvl: 10, probes: 3 } as const;
 export const REPLICATION_SETTLE_SECONDS = 60;
 
 /** The retry unit's shell command: a full sync of every user, only when some user's last sync failed. */
-export const RETRY_COMMAND_TEXT = `if ${ANY_SYNC_FAILED}; then doveadm replicator replicate -f '*'; fi`;
+export const RETRY_COMMAND_TEXT = `if ${ANY_SYNC_FAILED}; then ${REPLICATE_ALL}; fi`;
 const RETRY_COMMAND = systemdShell(RETRY_COMMAND_TEXT);
 
 /** Passes when the replicator knows the school's users and none of their last syncs failed. */
@@ -84,29 +85,58 @@ const NO_FAILED_SYNC = sh`${raw(`${REPLICATOR_USERS} | awk 'NR > 1 { users++ } $
 export function replicationSettled(): Task {
   return command({
     name: 'replication with the peer settled (no failed sync)',
-    cmd: sh`doveadm replicator replicate -f '*' >/dev/null
+    cmd: sh`${raw(REPLICATE_ALL)} >/dev/null
 for try in $(seq 1 ${REPLICATION_SETTLE_SECONDS * 2}); do
   ${NO_FAILED_SYNC} && exit 0
   sleep 0.5
 done
 echo "replication with the peer still has failed syncs after" ${REPLICATION_SETTLE_SECONDS} "s:" >&2
-doveadm replicator status '*' >&2
+${raw(REPLICATOR)} status '*' >&2
 exit 1`,
     unless: NO_FAILED_SYNC,
   });
 }
 
-/** The group every mail process gets (`mail_access_groups`) to reach the replication sockets. */
+/** The group every mail process gets (`mail_access_groups`) to reach the replication sockets (Dovecot 2.3). */
 export const SYNC_GROUP = 'dovecot-sync';
 
 /**
- * Dovecot 2.3 for the school: IMAP on 143 (STARTTLS) and 993 (IMAPS), no login without TLS, TLS 1.2 at
+ * What differs between the releases, in one place (the README's table says the same): Dovecot 2.3 on Debian 12
+ * replicates with its own replicator; Dovecot 2.4 on Debian 13 has none and its configuration syntax is new, so
+ * the role installs play-mailsync and writes the 2.4 template.
+ *
+ * @example
+ * dovecotRelease(DEBIAN_13).template; // 'dovecot-2.4.conf.ejs'
+ */
+export function dovecotRelease(platform: Platform): { readonly version: '2.3' | '2.4'; readonly template: string; readonly replicator: 'dovecot' | 'play-mailsync' } {
+  return platform.major <= 12
+    ? { version: '2.3', template: 'dovecot-2.3.conf.ejs', replicator: 'dovecot' }
+    : { version: '2.4', template: 'dovecot-2.4.conf.ejs', replicator: 'play-mailsync' };
+}
+
+/** play-mailsync's files and units (Debian 13): the daemon is files/play-mailsync.py, installed as {@link MAILSYNC}. */
+export const MAILSYNC_CONFIG = '/etc/dovecot/play-mailsync.json';
+export const MAILSYNC_UNIT = 'play-mailsync.service';
+export const MAILSYNC_RUN_DIRECTORY = '/run/play-mailsync';
+export const MAILSYNC_EVENTS_SOCKET = `${MAILSYNC_RUN_DIRECTORY}/events.sock`;
+export const MAILSYNC_CONTROL_SOCKET = `${MAILSYNC_RUN_DIRECTORY}/control.sock`;
+export const MAILSYNC_STATUS = `${MAILSYNC_RUN_DIRECTORY}/status.json`;
+const MAILSYNC_SOCKETS = [
+  // Dovecot's stats process (user dovecot) writes the events; only root asks the daemon for its status.
+  { unit: 'play-mailsync-events.socket', name: 'events', path: MAILSYNC_EVENTS_SOCKET, group: 'dovecot', mode: '0660', purpose: "Dovecot's event exporter writes every mailbox change to it" },
+  { unit: 'play-mailsync-control.socket', name: 'control', path: MAILSYNC_CONTROL_SOCKET, group: 'root', mode: '0600', purpose: 'play-mailsync status and replicate ask the daemon through it' },
+] as const;
+const MAILSYNC_SOURCE = new URL('./files/play-mailsync.py', import.meta.url).pathname;
+
+/**
+ * Dovecot for the school (2.3 on Debian 12, 2.4 on Debian 13): IMAP on 143 (STARTTLS) and 993 (IMAPS), no login without TLS, TLS 1.2 at
  * least, Maildir in the accounts' homes, LMTP and SASL sockets for postfix, and a user list limited to the
  * school's present accounts (passwords checked through PAM against the hashes the users role stores).
  */
 export default defineRole({
   name: 'dovecot',
   dir: import.meta.dirname,
+  platforms: SCHOOL_RELEASES,
   schema: Type.Object({
     schoolName: Type.String({ minLength: 1 }),
     domain: Type.String({ minLength: 1 }),
@@ -124,8 +154,11 @@ export default defineRole({
     replicationSyncTimeout: Type.Integer({ minimum: 0, maximum: 60, description: 'seconds a delivery waits for the peer to have the message (0, the default: none; see the README)' }),
   }),
   defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: 0 },
-  check: (vars) => {
+  check: (vars, platform) => {
     const issues = presentAccounts(vars.accounts).length > 0 ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
+    if (vars.replicationSyncTimeout > 0 && dovecotRelease(platform).version !== '2.3') {
+      issues.push({ path: 'vars.replicationSyncTimeout', message: `Dovecot ${dovecotRelease(platform).version} (Debian ${platform.major}) has no replicator to wait for: leave it 0` });
+    }
     if (vars.replication) {
       for (const key of ['lanAddress', 'peerAddress', 'doveadmPassword', 'replicationCertificate', 'replicationKey'] as const) {
         if (vars[key] === undefined) issues.push({ path: `vars.${key}`, message: 'is required with replication (or set replication: false)' });
@@ -138,8 +171,9 @@ export default defineRole({
     }
     return issues;
   },
-  tasks: ({ vars }) => {
+  tasks: ({ vars, platform }) => {
     const present = presentAccounts(vars.accounts);
+    const release = dovecotRelease(platform);
     const replication = {
       replicationPort: vars.replicationPort, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL, syncGroup: SYNC_GROUP,
       certificatePath: REPLICATION_CERTIFICATE, keyPath: REPLICATION_KEY,
@@ -166,7 +200,7 @@ export default defineRole({
       packages({ names: ['dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd'] }),
       // Before Dovecot first opens them: every school mailbox starts with the same identity on both servers.
       ...(vars.replication ? present.map((a) => seedMailboxes(vars.domain, { name: a.name, maildir: `${homeOf(a.name)}/Maildir` })) : []),
-      ...(vars.replication ? replicationTasks({ certificate: vars.replicationCertificate!, key: vars.replicationKey! }, replication) : []),
+      ...(vars.replication ? replicationTasks({ certificate: vars.replicationCertificate!, key: vars.replicationKey! }, replication, release.replicator) : []),
       // dovecot.conf, the replication secret it includes and the user list only make sense together: one set,
       // checked as a whole in place (the include names the secret by its absolute path), restarted (a reload when
       // only the user list changed), probed with an IMAP greeting, and rolled back as a whole if Dovecot does not
@@ -185,7 +219,7 @@ export default defineRole({
           ...(vars.replication ? [{ path: REPLICATION_SECRET, src: 'doveadm-secret.conf.ejs', mode: '0600', owner: 'root', group: 'root', vars: { doveadmPassword: vars.doveadmPassword! } }] : []),
           {
             path: `${DOVECOT_DIR}/dovecot.conf`,
-            src: 'dovecot.conf.ejs',
+            src: release.template,
             mode: '0644',
             vars: {
               tlsCertificatePath: tlsCertificatePath(vars.domain),
@@ -197,6 +231,7 @@ export default defineRole({
               accountNames: present.map((a) => a.name),
               ...replication,
               secretPath: REPLICATION_SECRET,
+              mailsyncSocket: MAILSYNC_EVENTS_SOCKET,
             },
           },
         ],
@@ -210,6 +245,8 @@ export default defineRole({
         healthSeconds: 10,
       }),
       service({ name: 'dovecot', state: 'started', enabled: true }),
+      // After Dovecot has its configuration: each sync reads the TLS client settings and the secret from it.
+      ...(vars.replication && release.replicator === 'play-mailsync' ? [service({ name: MAILSYNC_UNIT, state: 'started', enabled: true })] : []),
     ];
   },
   handlers: () => [
@@ -218,6 +255,8 @@ export default defineRole({
     // A new dovecot.conf may change listeners and sockets, which only a restart applies.
     service({ taskName: 'restart dovecot', name: 'dovecot', state: 'restarted' }),
     service({ taskName: 'apply the replication firewall', name: REPLICATION_FIREWALL_UNIT, state: 'restarted' }),
+    // A new daemon or configuration: the running one ends its syncs and the new one starts with a pass over every user.
+    service({ taskName: 'restart play-mailsync', name: MAILSYNC_UNIT, state: 'restarted' }),
   ],
 });
 
@@ -230,6 +269,7 @@ export default defineRole({
 function replicationTasks(
   secrets: { certificate: Secret; key: Secret },
   vars: { replicationPort: number; peerAddress?: string; firewallPath: string; syncGroup: string; certificatePath: string; keyPath: string },
+  replicator: 'dovecot' | 'play-mailsync',
 ) {
   return [
     file({
@@ -244,7 +284,7 @@ function replicationTasks(
       cmd: sh`sysctl -q -p ${KEEPALIVE_SYSCTL}`,
       unless: sh`[ "$(sysctl -n ${Object.keys(TCP_KEEPALIVE).map((key) => `net.ipv4.tcp_keepalive_${key}`)} | tr '\\n' ' ')" = ${`${Object.values(TCP_KEEPALIVE).join(' ')} `} ]`,
     }),
-    group({ name: vars.syncGroup, system: true }),
+    ...(replicator === 'dovecot' ? [group({ name: vars.syncGroup, system: true })] : []),
     directory({ path: REPLICATION_TLS_DIRECTORY, mode: '0755', owner: 'root', group: 'root' }),
     file({
       path: vars.certificatePath, content: secrets.certificate, mode: '0644', owner: 'root', group: 'root',
@@ -266,6 +306,13 @@ function replicationTasks(
       before: 'dovecot.service',
       handlers: { reloadSystemd: 'reload systemd', apply: 'apply the replication firewall' },
     }),
+    ...(replicator === 'dovecot' ? retryTimerTasks() : mailsyncTasks(vars.peerAddress!, vars.replicationPort)),
+  ];
+}
+
+/** Dovecot 2.3's replicator retries a failed sync only after 5 minutes: a timer retries them every 30 s. */
+function retryTimerTasks(): Task[] {
+  return [
     ...[['replication-retry.service.ejs', REPLICATION_RETRY_UNIT], ['replication-retry.timer.ejs', REPLICATION_RETRY_TIMER]].map(([src, unit]) =>
       template({
         src,
@@ -276,5 +323,54 @@ function replicationTasks(
       }),
     ),
     service({ name: REPLICATION_RETRY_TIMER, state: 'started', enabled: true }),
+  ];
+}
+
+/**
+ * play-mailsync for Dovecot 2.4 (it retries by itself): the daemon, its configuration, and the two sockets systemd
+ * holds for it, started before Dovecot's configuration names the events socket. The service itself starts once
+ * Dovecot has its configuration (the role's last task).
+ */
+function mailsyncTasks(peerAddress: string, port: number): Task[] {
+  const config = {
+    peer: peerAddress,
+    port,
+    usersFile: USER_LIST,
+    eventsSocket: MAILSYNC_EVENTS_SOCKET,
+    controlSocket: MAILSYNC_CONTROL_SOCKET,
+    statusFile: MAILSYNC_STATUS,
+    doveadm: '/usr/bin/doveadm',
+  };
+  return [
+    copy({
+      src: MAILSYNC_SOURCE, dest: MAILSYNC, owner: 'root', group: 'root', mode: '0755',
+      validate: (path) => sh`python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' ${path}`,
+      notify: 'restart play-mailsync',
+    }),
+    file({
+      path: MAILSYNC_CONFIG, content: `${JSON.stringify(config, null, 2)}\n`, owner: 'root', group: 'root', mode: '0644',
+      validate: (p) => sh`python3 -c 'import json, sys; json.load(open(sys.argv[1]))' ${p}`,
+      notify: 'restart play-mailsync',
+    }),
+    ...MAILSYNC_SOCKETS.map((socket) =>
+      template({
+        src: 'play-mailsync.socket.ejs', dest: `/etc/systemd/system/${socket.unit}`, mode: '0644',
+        vars: { ...socket, serviceUnit: MAILSYNC_UNIT },
+        notify: ['reload systemd', 'restart play-mailsync'],
+      }),
+    ),
+    template({
+      src: 'play-mailsync.service.ejs', dest: `/etc/systemd/system/${MAILSYNC_UNIT}`, mode: '0644',
+      vars: { eventsSocketUnit: MAILSYNC_SOCKETS[0].unit, controlSocketUnit: MAILSYNC_SOCKETS[1].unit, mailsyncPath: MAILSYNC, configPath: MAILSYNC_CONFIG },
+      notify: ['reload systemd', 'restart play-mailsync'],
+    }),
+    // systemd reads the units just written before the sockets start (a unit it has loaded before is not read again
+    // by itself); the handlers run only at the play's end.
+    command({
+      name: 'systemd reads the play-mailsync units',
+      cmd: sh`systemctl daemon-reload`,
+      unless: sh`! systemctl show -p NeedDaemonReload --value ${[MAILSYNC_UNIT, ...MAILSYNC_SOCKETS.map((s) => s.unit)]} | grep -qx yes`,
+    }),
+    ...MAILSYNC_SOCKETS.map((socket) => service({ name: socket.unit, state: 'started', enabled: true })),
   ];
 }

@@ -1,3 +1,5 @@
+import { SCHOOL_RELEASES } from '../common/releases.ts';
+import { postfixUnit } from '../postfix/config-set.ts';
 import { copy, defineRole, directory, file, line, packages, SecretType, service, sh, sshPublicKeyLine, template, Type, command } from 'play';
 import { Ipv4 } from '../common/school.ts';
 
@@ -24,6 +26,7 @@ const HELPER_SOURCE = new URL('./files/play-peer-ban.py', import.meta.url).pathn
  * bans. Neither server nor the VIP can be banned, by a jail or by the peer.
  */
 export default defineRole({
+  platforms: SCHOOL_RELEASES,
   name: 'fail2ban',
   dir: import.meta.dirname,
   schema: Type.Object({
@@ -47,7 +50,7 @@ export default defineRole({
       return [{ path: 'vars.peerBanKey', message: 'must be an ECDSA P-256 private key in PEM (e.g. openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)' }];
     }
   },
-  tasks: ({ vars }) => {
+  tasks: ({ vars, platform }) => {
     const neverBan = [vars.lanAddress, vars.peerAddress, vars.vip];
     return [
       packages({ names: ['fail2ban', 'python3-systemd', 'nftables', 'openssh-client'] }),
@@ -87,9 +90,14 @@ export default defineRole({
         src: 'play-peer-ban.conf.ejs', dest: '/etc/fail2ban/action.d/play-peer-ban.conf', mode: '0644',
         vars: { helperPath: PEER_BAN_HELPER, peerAddress: vars.peerAddress }, notify: 'restart fail2ban',
       }),
+      // Dovecot 2.4's failed logins (Debian 13), which Debian's filter misses; 2.3's still match.
+      copy({ src: 'dovecot.local', dest: '/etc/fail2ban/filter.d/dovecot.local', owner: 'root', group: 'root', mode: '0644', notify: 'restart fail2ban' }),
       template({
         src: 'jail.local.ejs', dest: '/etc/fail2ban/jail.local', mode: '0644',
-        vars: { schoolName: vars.schoolName, banSeconds: vars.banSeconds, findSeconds: vars.findSeconds, maxRetry: vars.maxRetry, neverBan, roundcubeLog: ROUNDCUBE_ERRORS_LOG },
+        vars: {
+          schoolName: vars.schoolName, banSeconds: vars.banSeconds, findSeconds: vars.findSeconds, maxRetry: vars.maxRetry, neverBan,
+          roundcubeLog: ROUNDCUBE_ERRORS_LOG, postfixUnit: postfixUnit(platform),
+        },
         // fail2ban checks a configuration folder as a whole: the live one with this file in place.
         validate: (p) => sh`(d=$(mktemp -d) && cp -a /etc/fail2ban/. "$d"/ && cp ${p} "$d/jail.local" && fail2ban-client -c "$d" --test >/dev/null; r=$?; rm -rf "$d"; exit $r)`,
         notify: 'restart fail2ban',

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { configSet, copy, defineRole, directory, packages, service, sh, Type, type ShellCommand, type Static } from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
-import { REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
+import { REPLICATE_ALL, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { SERVICE_PROBE_PATH, SERVICE_PROBE_SOURCE, type ProbeCheck } from '../common/service-probe.ts';
 
 /** Where keepalived's configuration and its scripts live (root-owned, as `enable_script_security` requires). */
@@ -151,7 +151,7 @@ export default defineRole({
     // Only the primary is gated: its failing gate puts it just below the backup.
     const replicationGate = vars.holdForReplication && vars.haRole === 'primary';
     const gateWeight = vars.primaryPriority - vars.backupPriority + 10;
-    const scripts = { stateFile: STATE_FILE, holdForReplication: vars.holdForReplication, resyncSeconds: 10, replicatorUsers: REPLICATOR_USERS, syncFailed: SYNC_FAILED };
+    const scripts = { stateFile: STATE_FILE, holdForReplication: vars.holdForReplication, resyncSeconds: 10, replicatorUsers: REPLICATOR_USERS, syncFailed: SYNC_FAILED, replicateAll: REPLICATE_ALL };
     return [
       packages({ names: ['keepalived', 'python3'] }),
       directory({ path: KEEPALIVED_DIR, owner: 'root', group: 'root', mode: '0755' }),

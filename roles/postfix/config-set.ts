@@ -1,7 +1,20 @@
-import { configSet, sh, type ConfigSetFile, type ShellCommand, type Task, type TaskOptions } from 'play';
+import { configSet, sh, type ConfigSetFile, type Platform, type ShellCommand, type Task, type TaskOptions } from 'play';
 
 /** Postfix's configuration folder: the tree a postfix config set stages whole. */
 export const POSTFIX_DIR = '/etc/postfix';
+
+/**
+ * The systemd unit that runs postfix's default instance. Debian 12 runs it as the instance `postfix@-`
+ * (postfix.service is a oneshot umbrella whose reload runs /bin/true and propagates). Debian 13's postfix.service
+ * is the instance itself, and `postfix@-` asserts a file that does not exist (/etc/postfix-/main.cf), so it never
+ * starts there.
+ *
+ * @example
+ * postfixUnit(DEBIAN_13); // 'postfix'
+ */
+export function postfixUnit(platform: Platform): string {
+  return platform.major <= 12 ? 'postfix@-' : 'postfix';
+}
 
 /**
  * Waits (at most 3 s) until no file directly in `dir` was changed in the last 2 s. Every postfix daemon reads
@@ -16,21 +29,21 @@ export const postfixFilesCool = (dir: string): ShellCommand =>
   sh`for try in $(seq 1 30); do [ -z "$(find ${dir} -maxdepth 1 -newermt '2 seconds ago' -print -quit 2>/dev/null)" ] && break; sleep 0.1; done`;
 
 /**
- * Makes the running postfix@- instance use its configuration, and fails if it does not survive that. First it waits
+ * Makes the running postfix instance (its `unit`, see {@link postfixUnit}) use its configuration, and fails if it does not survive that. First it waits
  * for the files of /etc/postfix to cool ({@link postfixFilesCool}), then:
- * - postfix running: `systemctl reload postfix@-`, then a wait (at most 5 s) for the master's own
+ * - postfix running: `systemctl reload UNIT`, then a wait (at most 5 s) for the master's own
  *   `reload -- version` line in the journal (it logs that as it handles the SIGHUP; read with `--after-cursor` and
  *   no match, since systemd 252's journalctl finds nothing when `-t` is combined with it), then 0.3 s for it to bind
  *   its listeners; a master that could not bind one (a port already taken) has exited by then, and its last
  *   lines become the error;
- * - postfix not running: `systemctl restart postfix@-`.
+ * - postfix not running: `systemctl restart UNIT`.
  */
-export const POSTFIX_ACTIVATE: ShellCommand = sh`${postfixFilesCool(POSTFIX_DIR)}
+export const postfixActivate = (unit: string): ShellCommand => sh`${postfixFilesCool(POSTFIX_DIR)}
 if postfix status >/dev/null 2>&1; then
   cursor=$(journalctl -q -n 0 --show-cursor 2>/dev/null | sed -n 's/^-- cursor: //p')
   master_log() { [ -n "$cursor" ] && journalctl -q --after-cursor "$cursor" -o short 2>/dev/null | grep -F ' postfix/master[' | sed 's/^.*]: //'; }
   # The reload's own command may fail when the master dies under it: the master's fate is looked at either way.
-  reloaded=$(systemctl reload postfix@- 2>&1); reload_status=$?
+  reloaded=$(systemctl reload ${unit} 2>&1); reload_status=$?
   seen=
   for try in $(seq 1 50); do
     if master_log | grep -q '^reload -- '; then seen=1; break; fi
@@ -53,12 +66,12 @@ if postfix status >/dev/null 2>&1; then
   [ "$reload_status" -eq 0 ] || { printf '%s\n' "$reloaded" >&2; exit 1; }
   [ -n "$seen" ] || { echo "postfix's master logged no reload within 5 s" >&2; exit 1; }
 else
-  systemctl restart postfix@-
+  systemctl restart ${unit}
 fi`;
 
 /** Puts postfix back on the restored files (once they have cooled): a reload if its master still runs, else a restart. */
-export const POSTFIX_RESTORE: ShellCommand = sh`${postfixFilesCool(POSTFIX_DIR)}
-if postfix status >/dev/null 2>&1; then systemctl reload postfix@-; else systemctl restart postfix@-; fi`;
+export const postfixRestore = (unit: string): ShellCommand => sh`${postfixFilesCool(POSTFIX_DIR)}
+if postfix status >/dev/null 2>&1; then systemctl reload ${unit}; else systemctl restart ${unit}; fi`;
 
 /** Port 25 answers with an SMTP banner on loopback (postscreen's 220 greeting). */
 export const SMTP_BANNER_PROBE: ShellCommand = sh`timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/25 && IFS= read -r greeting <&3 && [[ $greeting == 220* ]]'`;
@@ -100,14 +113,14 @@ export const postfixTreeCheck = (dir: string): ShellCommand =>
  * survive the reload (a listener whose port is taken ends its master) or the banner does not come within 10 s,
  * the previous files go back, postfix is reloaded (or restarted) on them, and the task fails with both errors.
  */
-export function postfixConfigSet(files: readonly ConfigSetFile[], options: TaskOptions = {}): Task {
+export function postfixConfigSet(files: readonly ConfigSetFile[], platform: Platform, options: TaskOptions = {}): Task {
   return configSet({
     ...options,
     tree: POSTFIX_DIR,
     files,
     validate: postfixTreeCheck,
-    activate: POSTFIX_ACTIVATE,
-    restore: POSTFIX_RESTORE,
+    activate: postfixActivate(postfixUnit(platform)),
+    restore: postfixRestore(postfixUnit(platform)),
     health: SMTP_BANNER_PROBE,
     healthSeconds: 10,
   });

@@ -1,9 +1,10 @@
 import { command, defineRole, directory, file, packages, SecretType, service, sh, template, Type, type PackagesParams } from 'play';
 import { Account, AccountName, Ipv4, presentAccounts } from '../common/school.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
-import { POSTFIX_ACTIVATE, postfixConfigSet } from './config-set.ts';
+import { SCHOOL_RELEASES } from '../common/releases.ts';
+import { postfixActivate, postfixConfigSet, postfixUnit } from './config-set.ts';
 
-export { postfixConfigSet, POSTFIX_DIR } from './config-set.ts';
+export { postfixConfigSet, POSTFIX_DIR, postfixUnit } from './config-set.ts';
 
 /** Postfix's LMTP socket into Dovecot, relative to postfix's queue directory (its chroot). */
 export const LMTP_SOCKET = 'private/dovecot-lmtp';
@@ -52,7 +53,7 @@ export const INBOUND_HEADER_CHECKS = '/etc/postfix/inbound-header-checks';
 const tableCheck = (path: string) => sh`awk '!/^#/ && NF != 2 { exit 1 }' ${path}`;
 
 /**
- * Postfix 3.7 as the school's Internet mail server: listens on all interfaces, accepts mail for the school's
+ * Postfix (3.7 on Debian 12, 3.10 on Debian 13) as the school's Internet mail server: listens on all interfaces, accepts mail for the school's
  * domain and hands it to Dovecot over LMTP; relays only for SASL-authenticated users (through Dovecot) on
  * submission (587, STARTTLS required) and smtps (465); AUTH never without TLS and never on port 25; the
  * sender must be the login's own address; VRFY off; TLS 1.2 at least. Mail to other domains bounces with
@@ -61,6 +62,7 @@ const tableCheck = (path: string) => sh`awk '!/^#/ && NF != 2 { exit 1 }' ${path
 export default defineRole({
   name: 'postfix',
   dir: import.meta.dirname,
+  platforms: SCHOOL_RELEASES,
   schema: Type.Object({
     schoolName: Type.String({ minLength: 1 }),
     domain: Type.String({ minLength: 1 }),
@@ -89,7 +91,7 @@ export default defineRole({
     }
     return [];
   },
-  tasks: ({ vars }) => {
+  tasks: ({ vars, platform }) => {
     const names = presentAccounts(vars.accounts).map((a) => a.name);
     const mailHost = vars.mailHost ?? `mail.${vars.domain}`;
     const dkimMilter = vars.dkimKey ? DKIM_MILTER : '';
@@ -160,18 +162,18 @@ export default defineRole({
             postscreenConnectionLimit: vars.postscreenConnectionLimit,
           },
         },
-      ]),
+      ], platform),
       service({ name: 'postfix', state: 'started', enabled: true }),
     ];
   },
-  handlers: () => [
-    // Debian 12 runs postfix as the instance unit postfix@- (postfix.service is a oneshot umbrella whose own
-    // reload only runs /bin/true and then propagates). Reloading the instance directly does the same work in one
-    // step. (The umbrella's reload once failed in the lab with 219/CGROUP, most likely because the lab's two
-    // hosts shared one cgroup tree then, fixed in test/lab/cgroup.ts, not because of anything in postfix.)
+  handlers: ({ platform }) => [
+    // The instance's own unit (postfixUnit: postfix@- on Debian 12, whose postfix.service is a oneshot umbrella whose
+    // reload only runs /bin/true and then propagates; postfix on Debian 13). (The umbrella's reload once failed in the
+    // lab with 219/CGROUP, most likely because the lab's two hosts shared one cgroup tree then, fixed in
+    // test/lab/cgroup.ts, not because of anything in postfix.)
     // The same activation as the config set's: the tables just written must cool first (see postfixFilesCool), and a
     // master that dies under the reload fails the handler instead of passing unnoticed.
-    command({ name: 'reload postfix', cmd: POSTFIX_ACTIVATE }),
+    command({ name: 'reload postfix', cmd: postfixActivate(postfixUnit(platform)) }),
     command({ name: 'rebuild the aliases', cmd: sh`newaliases` }),
     service({ taskName: 'restart opendkim', name: 'opendkim', state: 'restarted' }),
   ],

@@ -1,5 +1,6 @@
-import { command, copy, defineRole, directory, link, packages, SecretType, service, sh, template, Type } from 'play';
+import { command, copy, defineRole, directory, link, packages, SecretType, service, sh, template, Type, type Platform } from 'play';
 import { SchoolVars } from '../common/school.ts';
+import { SCHOOL_RELEASES } from '../common/releases.ts';
 
 /** A PHP single-quoted string literal holding `value` exactly. */
 export function phpString(value: string): string {
@@ -9,6 +10,23 @@ export function phpString(value: string): string {
 /** The plugin that passes the browser's address to Dovecot (files/play_client_ip.php), always on. */
 export const CLIENT_IP_PLUGIN = 'play_client_ip';
 const CLIENT_IP_PLUGIN_SOURCE = new URL('./files/play_client_ip.php', import.meta.url).pathname;
+
+/**
+ * The PHP whose php-fpm serves Roundcube on each release: 8.2 on Debian 12, 8.4 on Debian 13 (Debian 13 has no
+ * php8.2-fpm). The package `phpN-fpm`, its unit, its apache conf and `/etc/php/N/fpm/conf.d/` follow from it.
+ *
+ * @example
+ * phpVersion(DEBIAN_13); // '8.4'
+ */
+export function phpVersion(platform: Platform): string {
+  return platform.major <= 12 ? '8.2' : '8.4';
+}
+
+/** php-fpm's unit (and package) on a release, e.g. `php8.4-fpm`. */
+export const phpFpm = (platform: Platform) => `php${phpVersion(platform)}-fpm`;
+
+/** The handler that reloads php-fpm, whatever its version. */
+const RELOAD_PHP_FPM = 'reload php-fpm';
 
 /** base64 makes an attachment about 4/3 larger (plus line breaks): what fits in a message of a given size. */
 const BASE64_GROWTH = 1.37;
@@ -21,6 +39,7 @@ const BASE64_GROWTH = 1.37;
  */
 export default defineRole({
   name: 'roundcube',
+  platforms: SCHOOL_RELEASES,
   dir: import.meta.dirname,
   schema: Type.Composite([
     Type.Pick(SchoolVars, ['schoolName', 'domain']),
@@ -33,7 +52,6 @@ export default defineRole({
       plugins: Type.Array(Type.String({ pattern: '^[a-z0-9_]+$' })),
       /** The biggest message Roundcube sends, in MB (keep it at or below postfix's message_size_limit). */
       maxMessageSize: Type.Integer({ minimum: 1, maximum: 1024 }),
-      phpVersion: Type.String({ pattern: '^\\d+\\.\\d+$' }),
     }),
   ]),
   defaults: {
@@ -42,7 +60,6 @@ export default defineRole({
     tlsSelfSigned: true,
     plugins: ['archive', 'zipdownload'],
     maxMessageSize: 25,
-    phpVersion: '8.2',
   },
   check(vars) {
     const key = vars.roundcubeDesKey.reveal();
@@ -50,8 +67,8 @@ export default defineRole({
       ? []
       : [{ path: 'vars.roundcubeDesKey', message: 'must be 24 characters without quotes, backslashes or spaces' }];
   },
-  tasks: ({ vars }) => {
-    const fpm = `php${vars.phpVersion}-fpm`;
+  tasks: ({ vars, platform }) => {
+    const fpm = phpFpm(platform);
     return [
       packages({
         // php-gd scales images (thumbnails, contact photos), php-zip is what the zipdownload plugin needs; the other recommends (spell checkers, the old
@@ -70,19 +87,19 @@ export default defineRole({
           { package: 'roundcube-core', question: 'roundcube/restart-webserver', type: 'boolean', value: 'false' },
         ],
       }),
-      // PHP through php-fpm: apache hands .php files to its socket (Debian's php8.2-fpm conf).
+      // PHP through php-fpm: apache hands .php files to its socket (Debian's phpN-fpm conf).
       command({ cmd: sh`a2enmod -q proxy_fcgi setenvif`, creates: '/etc/apache2/mods-enabled/proxy_fcgi.load', notify: 'reload apache2' }),
       command({ cmd: sh`a2enconf -q ${fpm}`, creates: `/etc/apache2/conf-enabled/${fpm}.conf`, notify: 'reload apache2' }),
       // Roundcube only at the root of the mail site: no /roundcube alias or directory config of the package.
       link({ path: '/etc/apache2/conf-enabled/roundcube.conf', state: 'absent', notify: 'reload apache2' }),
       template({
         src: 'roundcube.ini.ejs',
-        dest: `/etc/php/${vars.phpVersion}/fpm/conf.d/90-roundcube.ini`,
+        dest: `/etc/php/${phpVersion(platform)}/fpm/conf.d/90-roundcube.ini`,
         mode: '0644',
         vars: { attachmentMaxSize: Math.floor(vars.maxMessageSize / BASE64_GROWTH), postMaxSize: vars.maxMessageSize },
         // php-fpm reads every conf.d file at start: a file that does not parse would keep it from starting.
         validate: (p) => sh`php -n -r 'exit(parse_ini_file($argv[1]) === false ? 1 : 0);' ${p}`,
-        notify: `reload ${fpm}`,
+        notify: RELOAD_PHP_FPM,
       }),
       directory({ path: `/var/lib/roundcube/plugins/${CLIENT_IP_PLUGIN}`, mode: '0755', owner: 'root', group: 'root' }),
       copy({
@@ -110,8 +127,8 @@ export default defineRole({
       service({ name: fpm, state: 'started', enabled: true }),
     ];
   },
-  handlers: ({ vars }) => [
+  handlers: ({ platform }) => [
     service({ taskName: 'reload apache2', name: 'apache2', state: 'reloaded' }),
-    service({ taskName: `reload php${vars.phpVersion}-fpm`, name: `php${vars.phpVersion}-fpm`, state: 'reloaded' }),
+    service({ taskName: RELOAD_PHP_FPM, name: phpFpm(platform), state: 'reloaded' }),
   ],
 });

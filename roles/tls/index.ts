@@ -1,4 +1,6 @@
 import { command, defineRole, file, packages, SecretType, sh, Type } from 'play';
+import { SCHOOL_RELEASES } from '../common/releases.ts';
+import { postfixUnit } from '../postfix/config-set.ts';
 
 /** Where the school's shared mail certificate (PEM, the chain after it) lives; postfix, dovecot and apache read it. */
 export function tlsCertificatePath(domain: string): string {
@@ -26,6 +28,7 @@ export const RELOAD_TLS_USERS = 'reload services using the certificate';
  * is never left unused.
  */
 export default defineRole({
+  platforms: SCHOOL_RELEASES,
   name: 'tls',
   dir: import.meta.dirname,
   schema: Type.Object({
@@ -57,13 +60,13 @@ export default defineRole({
       notify: RELOAD_TLS_USERS,
     }),
   ],
-  handlers: () => [
+  handlers: ({ platform }) => [
     // A handler of its own (not postfix's or dovecot's): the role also serves plays without them, and a play
     // may only notify handlers it has. On a first run the services start after this and read the new files.
     command({
       name: RELOAD_TLS_USERS,
-      // postfix@- is Debian 12's postfix instance (see the postfix role's handler).
-      cmd: sh`for s in postfix@- dovecot apache2; do if systemctl is-active --quiet "$s"; then systemctl reload "$s" || exit 1; fi; done`,
+      // postfix's own unit (postfix@- on Debian 12, postfix on Debian 13: see the postfix role's handler).
+      cmd: sh`for s in ${postfixUnit(platform)} dovecot apache2; do if systemctl is-active --quiet "$s"; then systemctl reload "$s" || exit 1; fi; done`,
     }),
   ],
 });

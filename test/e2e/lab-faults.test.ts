@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freshLab } from './support/lab.ts';
 import { sh } from '../../src/connection/sh.ts';
-import { LAB_CLIENT, LAB_HOSTS } from '../lab/config.ts';
+import { LAB_CLIENT, LAB_DEBIAN, LAB_HOSTS } from '../lab/config.ts';
 import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { nspawnPid } from '../lab/lab.ts';
 
@@ -56,10 +56,19 @@ describe('the lab', () => {
     expect(trees.size).toBe(listed); // no cgroup shared by two hosts
   });
 
-  it('gives root a clean shell profile (not this machine\'s, whose pyenv init costs 2 s per command)', async () => {
+  it(`boots a real, minimal Debian ${LAB_DEBIAN}, not this machine's root: its release, Debian's own shell profile for root, none of this machine's packages`, async () => {
     for (const host of LAB_HOSTS) {
-      const result = await onHost(host.name, sh`cmp /root/.bashrc /etc/skel/.bashrc && ! grep -q pyenv /root/.bashrc /root/.profile && echo clean`);
-      expect(result.stdout.trim()).toBe('clean');
+      const result = await onHost(
+        host.name,
+        sh`. /etc/os-release; echo "$VERSION_ID"; cmp /root/.bashrc /usr/share/base-files/dot.bashrc && ! grep -q pyenv /root/.bashrc /root/.profile && echo clean; dpkg-query -W -f='\${db:Status-Abbrev} \${Package}\n' | awk '$1 == "ii" { n++ } END { print n }'; for p in chromium nodejs nmap swaks tmux; do dpkg-query -W -f='\${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' && echo "has $p"; done; true`,
+      );
+      const [release, clean, count, ...extra] = result.stdout.trim().split('\n');
+      expect(release).toBe(String(LAB_DEBIAN));
+      // Debian's root profile (base-files), not this machine's, whose pyenv init costs 2 s per ssh command.
+      expect(clean).toBe('clean');
+      // What Debian's installer gives with "standard system" and "SSH server", plus what the roles installed so far.
+      expect(Number(count)).toBeLessThan(450);
+      expect(extra).toEqual([]);
     }
   });
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
-import { LAB_CLIENT, LAB_HOSTS } from '../lab/config.ts';
+import { LAB_CLIENT, LAB_HOSTS , LAB_PLATFORM } from '../lab/config.ts';
+import { postfixUnit } from '../../roles/postfix/config-set.ts';
 import { onHost } from '../lab/faults.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { fromClient } from './support/client.ts';
@@ -291,7 +292,7 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
     const blackHole = PRIMARY.address.replace(/\.\d+$/, '.99');
     // Postfix's chrooted smtpd reads its own copy (made at start); a reload gives new smtpd processes the new one.
     const copies = ['/etc/resolv.conf', '/var/spool/postfix/etc/resolv.conf'];
-    await stdoutOf(PRIMARY.name, sh`cp /etc/resolv.conf /etc/resolv.conf.play-test && printf 'nameserver %s\noptions timeout:2 attempts:1\n' ${blackHole} | tee ${copies} >/dev/null && systemctl reload postfix@-`);
+    await stdoutOf(PRIMARY.name, sh`cp /etc/resolv.conf /etc/resolv.conf.play-test && printf 'nameserver %s\noptions timeout:2 attempts:1\n' ${blackHole} | tee ${copies} >/dev/null && systemctl reload ${postfixUnit(LAB_PLATFORM)}`);
     try {
       const started = performance.now();
       await onHost(PRIMARY.name, sh`getent hosts example.invalid`);
@@ -300,7 +301,7 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
       const results = await probeFromClient({ timeout: 2, checks: smtpChecks(PRIMARY.address) });
       expect(results.filter((r) => !r.ok).map((r) => `${r.label}: ${r.detail}`)).toEqual([]);
     } finally {
-      await stdoutOf(PRIMARY.name, sh`cp /etc/resolv.conf.play-test /var/spool/postfix/etc/resolv.conf && mv /etc/resolv.conf.play-test /etc/resolv.conf && systemctl reload postfix@-`);
+      await stdoutOf(PRIMARY.name, sh`cp /etc/resolv.conf.play-test /var/spool/postfix/etc/resolv.conf && mv /etc/resolv.conf.play-test /etc/resolv.conf && systemctl reload ${postfixUnit(LAB_PLATFORM)}`);
     }
   });
 
@@ -360,7 +361,7 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 10099)); s.listen(100)
 held = []
 while True: held.append(s.accept())`;
-    await stdoutOf(BACKUP.name, sh`systemd-run --quiet --unit=play-test-hung-milter python3 -c ${hung} && postconf -e smtpd_milters=inet:127.0.0.1:10099 && systemctl reload postfix@-`);
+    await stdoutOf(BACKUP.name, sh`systemd-run --quiet --unit=play-test-hung-milter python3 -c ${hung} && postconf -e smtpd_milters=inet:127.0.0.1:10099 && systemctl reload ${postfixUnit(LAB_PLATFORM)}`);
     try {
       const [banner] = await probeFromClient({ timeout: 5, checks: [{ kind: 'smtp', host: BACKUP.address, port: 25 }] });
       expect(banner, `banner with a hung milter: ${banner.detail}`).toMatchObject({ ok: true });
@@ -369,9 +370,9 @@ while True: held.append(s.accept())`;
       expect(sent.code, sent.output).toBe(0);
       expect(sent.output).toMatch(/<~ +250 2\.0\.0 Ok: queued/);
       expect(await inbox(BACKUP.address, 'kepsek', ['SUBJECT', subject])).toHaveLength(1);
-      expect(await stdoutOf(BACKUP.name, sh`journalctl -u postfix@- -o cat --no-pager --since -2min | grep -c 'milter inet:127.0.0.1:10099' || true`)).not.toBe('0\n');
+      expect(await stdoutOf(BACKUP.name, sh`journalctl -u ${postfixUnit(LAB_PLATFORM)} -o cat --no-pager --since -2min | grep -c 'milter inet:127.0.0.1:10099' || true`)).not.toBe('0\n');
     } finally {
-      await stdoutOf(BACKUP.name, sh`postconf -X smtpd_milters; systemctl reload postfix@-; systemctl stop play-test-hung-milter`);
+      await stdoutOf(BACKUP.name, sh`postconf -X smtpd_milters; systemctl reload ${postfixUnit(LAB_PLATFORM)}; systemctl stop play-test-hung-milter`);
     }
   });
 

@@ -8,7 +8,8 @@ import { selfSignedCertificate } from '../../src/certificate.ts';
 import inventory from '../../inventory/lab.ts';
 import { SSHD_HARDENING } from '../../roles/sshd/index.ts';
 import { REPLICATION_CERTIFICATE } from '../../roles/dovecot/index.ts';
-import { LAB_CA_CERTIFICATE, LAB_CLIENT, LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
+import { LAB_CA_CERTIFICATE, LAB_CLIENT, LAB_HOSTS, LAB_VIP , LAB_PLATFORM } from '../lab/config.ts';
+import { postfixUnit } from '../../roles/postfix/config-set.ts';
 import { labSecret } from '../lab/lab-vault.ts';
 import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { onlyHolder, untilVip } from './support/failover.ts';
@@ -215,7 +216,7 @@ print(json.dumps(out, default=lambda b: b.decode()))
     try {
       const bot = JSON.parse(fromClient('python3', ['-c', PREGREET, PRIMARY.address, PRETENDER, domain]).stdout) as { banner: string; reply: string };
       expect(bot.reply).toContain('550 5.5.1 Protocol error');
-      const journal = await stdoutOf(PRIMARY.name, sh`journalctl -u postfix@- --no-pager -o cat --since -30s`);
+      const journal = await stdoutOf(PRIMARY.name, sh`journalctl -u ${postfixUnit(LAB_PLATFORM)} --no-pager -o cat --since -30s`);
       expect(journal).toMatch(new RegExp(`^PREGREET \\d+ after [\\d.]+ from \\[${PRETENDER.replaceAll('.', '\\.')}\\]`, 'm'));
     } finally {
       fromClient('ip', ['addr', 'del', `${PRETENDER}/24`, 'dev', 'eth0']);

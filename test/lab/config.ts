@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DEBIAN_12, DEBIAN_13, type Platform } from 'play';
 import { SMKNH_ACCOUNTS, type SchoolSite } from '../../roles/school/inventory.ts';
 
 /**
@@ -25,6 +26,9 @@ export type DebianMajor = keyof typeof DEBIAN_RELEASES;
 /** The release a lab boots when PLAY_LAB_DEBIAN is not set. */
 export const DEFAULT_DEBIAN: DebianMajor = 12;
 export const LAB_DEBIAN: DebianMajor = debianMajor(process.env.PLAY_LAB_DEBIAN);
+
+/** The lab servers' release as the roles see it (what their /etc/os-release says). */
+export const LAB_PLATFORM: Platform = LAB_DEBIAN === 12 ? DEBIAN_12 : DEBIAN_13;
 
 function debianMajor(value: string | undefined): DebianMajor {
   if (value === undefined || value === '') return DEFAULT_DEBIAN;

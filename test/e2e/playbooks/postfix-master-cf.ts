@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { definePlaybook } from 'play';
 import inventory from '../../../inventory/lab.ts';
 import { postfixConfigSet } from '../../../roles/postfix/index.ts';
+import { LAB_PLATFORM } from '../../lab/config.ts';
 
 /**
  * The postfix role's config set on the primary alone, with master.cf read from the file `PLAY_E2E_MASTER_CF` names:
@@ -15,7 +16,7 @@ export default definePlaybook({
     {
       name: 'postfix with a master.cf of the test',
       hosts: 'primary',
-      tasks: [postfixConfigSet([{ path: '/etc/postfix/master.cf', content: readFileSync(process.env.PLAY_E2E_MASTER_CF!, 'utf8'), mode: '0644' }])],
+      tasks: [postfixConfigSet([{ path: '/etc/postfix/master.cf', content: readFileSync(process.env.PLAY_E2E_MASTER_CF!, 'utf8'), mode: '0644' }], LAB_PLATFORM)],
     },
   ],
 });

@@ -127,6 +127,19 @@ elif req['op'] == 'send-many':
         out['sent'].append({'subject': subject, 'to': to, 'at': accepted, 'took': round(accepted - began, 3), 'attempts': attempts})
         if not req.get('interval'):
             time.sleep(req.get('pace', 0.1))
+elif req['op'] == 'send-burst':
+    # As an outside server delivers a burst: one SMTP session on port 25 (no AUTH), 'count' messages one after
+    # the other in it, each accepted (250 after DATA) before the next; 'pace' seconds between them.
+    out['sent'] = []
+    s = smtplib.SMTP(req['host'], 25, timeout=30)
+    s.ehlo('mx.dinas.test')
+    for i in range(req['count']):
+        subject = '%s %03d' % (req['subject'], i)
+        headers = 'From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s.%03d@dinas.test>\r\n' % (req['from'], req['to'], subject, req['subject'].replace(' ', '-'), i)
+        s.sendmail(req['from'], [req['to']], headers + '\r\nmessage %d\r\n' % i)
+        out['sent'].append({'subject': subject, 'at': time.time()})
+        time.sleep(req.get('pace', 0))
+    s.quit()
 elif req['op'] == 'replication-window':
     # The moment a message is on one server alone: each message is sent to the server (587, AUTH), and the
     # recipient asks the peer over IMAPS with NOOP every 10 ms (each NOOP makes Dovecot look at the mailbox at

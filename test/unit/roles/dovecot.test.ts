@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import dovecot, { DOVECOT_STOP_SECONDS, KEEPALIVE_SYSCTL, STOP_DROP_IN, TCP_KEEPALIVE } from '../../../roles/dovecot/index.ts';
+import dovecot, { DOVECOT_STOP_SECONDS, KEEPALIVE_SYSCTL, MAILSYNC_UNIT, REPLICATION_RETRY_TIMER, STOP_DROP_IN, TCP_KEEPALIVE } from '../../../roles/dovecot/index.ts';
+import { MAILSYNC } from '../../../roles/dovecot/replicator-status.ts';
+import { DEBIAN_12, DEBIAN_13 } from '../../../src/model/platform.ts';
 import { secret } from '../../../src/secret.ts';
 import { FakeHost } from '../support/fake-host.ts';
 
@@ -11,7 +13,7 @@ const vars = {
   accounts: [{ name: 'kepsek', fullName: 'Kepala Sekolah', state: 'present' }],
   replication: false,
 } as Parameters<typeof dovecot.tasks>[0]['vars'];
-const context = { host: 'primary', vars, inventory: { hosts: {} } };
+const context = { host: 'primary', vars, inventory: { hosts: {} }, platform: DEBIAN_12 };
 
 describe('the dovecot role', () => {
   it('bounds a stop at DOVECOT_STOP_SECONDS with a drop-in that systemd applies at once, before any task that restarts Dovecot', async () => {
@@ -56,5 +58,57 @@ describe('the dovecot role', () => {
     const apply = await has(false).plan(tasks[at + 1]);
     expect(apply.changed && apply.steps.map((s) => s.kind === 'exec' && s.command.text)).toEqual([`sysctl -q -p ${KEEPALIVE_SYSCTL}`]);
     expect((await has(true).plan(tasks[at + 1])).changed).toBe(false);
+  });
+
+  describe('on each release', () => {
+    const replicating = (platform: typeof DEBIAN_12) => ({
+      ...context,
+      platform,
+      vars: { ...vars, replication: true, lanAddress: '198.18.30.1', peerAddress: '198.18.30.2', doveadmPassword: secret('pw'), replicationCertificate: secret('cert'), replicationKey: secret('key') },
+    });
+    /** dovecot.conf as the role's config set renders it for a release (prepared as the engine does, before any host). */
+    const renderedConf = async (platform: typeof DEBIAN_12) => {
+      const task = dovecot.tasks(replicating(platform)).find((t) => t.name.startsWith('config set '))!;
+      const where = { host: 'primary', vars: replicating(platform).vars, roleDir: dovecot.dir };
+      await task.op.prepare?.(where);
+      const host = new FakeHost();
+      await host.gather(task.op.probes());
+      const plan = await task.op.plan({ ...host.context(), ...where });
+      // The set's files travel in its one command's stdin.
+      const sent = plan.changed ? plan.steps.map((step) => (step.kind === 'exec' ? (step.stdin?.toString() ?? '') : '')).join('') : '';
+      const at = sent.indexOf('# Managed by play (role dovecot): the whole configuration');
+      expect(at).toBeGreaterThanOrEqual(0);
+      return sent.slice(at);
+    };
+
+    it('Debian 12: the 2.3 configuration and its replicator, retried by the timer; no play-mailsync', async () => {
+      const names = dovecot.tasks(replicating(DEBIAN_12)).map((t) => t.name);
+      expect(names).toContain(`service ${REPLICATION_RETRY_TIMER}`);
+      expect(names.some((n) => n.includes(MAILSYNC) || n.includes(MAILSYNC_UNIT))).toBe(false);
+      const conf = await renderedConf(DEBIAN_12);
+      expect(conf).toMatch(/^mail_location = maildir:~\/Maildir$/m);
+      expect(conf).toMatch(/^mail_plugins = \$mail_plugins notify replication$/m);
+    });
+
+    it('Debian 13: the 2.4 configuration, and play-mailsync installed, its sockets and daemon started; no retry timer', async () => {
+      const names = dovecot.tasks(replicating(DEBIAN_13)).map((t) => t.name);
+      expect(names).toContain(`copy ${MAILSYNC}`);
+      expect(names).toContain('service play-mailsync-events.socket');
+      expect(names).toContain('service play-mailsync-control.socket');
+      // The daemon starts after Dovecot has its configuration (its syncs read the TLS client settings from it).
+      expect(names.indexOf(`service ${MAILSYNC_UNIT}`)).toBeGreaterThan(names.findIndex((n) => n.startsWith('config set ')));
+      expect(names).not.toContain(`service ${REPLICATION_RETRY_TIMER}`);
+      const conf = await renderedConf(DEBIAN_13);
+      // Dovecot 2.4 refuses a configuration whose first setting is not its version.
+      expect(conf.split('\n').find((line) => line !== '' && !line.startsWith('#'))).toMatch(/^dovecot_config_version = 2\.4\./);
+      expect(conf).toMatch(/^event_exporter mailsync \{$/m);
+      expect(conf).not.toMatch(/^(service (replicator|aggregator) \{|mail_plugins|replication_)/m);
+    });
+
+    it('refuses a replication sync timeout on Debian 13, where no replicator waits', () => {
+      const withTimeout = { ...replicating(DEBIAN_13).vars, replicationSyncTimeout: 5 };
+      expect(dovecot.check!(withTimeout, DEBIAN_13).map((i) => i.path)).toContain('vars.replicationSyncTimeout');
+      expect(dovecot.check!(withTimeout, DEBIAN_12).map((i) => i.path)).not.toContain('vars.replicationSyncTimeout');
+    });
   });
 });

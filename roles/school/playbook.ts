@@ -14,7 +14,7 @@ import users from '../users/index.ts';
 
 /**
  * A school's highly available webmail on its two servers, as one playbook: first both servers install every
- * role's packages at once, then every role runs one server at a time, the primary first. On a first deploy the backup's secondary zone, DHCP failover peer and mail replica then find
+ * role's packages at once, then every role runs one server at a time, the primary first. On a first deploy the backup's secondary zone, DHCP HA partner and mail replica then find
  * a running primary to start from (a secondary that tried a primary not yet serving could wait minutes for its
  * first zone transfer). Its `verify` is the pair's health check (`npx play verify site`).
  *

@@ -218,8 +218,8 @@ function readme(project: SchoolProject): string {
   }[project.passphrase];
   return `# ${site.schoolName}: webmail
 
-The highly available webmail of ${site.schoolName} (\`${site.domain}\`) on two Debian 12 servers, deployed with
-play: bind9, DHCP failover, postfix, Dovecot with replication, Roundcube and
+The highly available webmail of ${site.schoolName} (\`${site.domain}\`) on two Debian 13 or 12 servers, deployed with
+play: bind9, Kea DHCP (HA), postfix, Dovecot with replication, Roundcube and
 keepalived holding the VIP. This project was written by \`play init\`.
 
 | | |

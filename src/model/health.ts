@@ -10,7 +10,7 @@ export interface HealthRow {
   readonly detail: string;
   /**
    * `false` for a row about a pair's shared state that is rightly not ok while only some of its hosts are deployed
-   * (replication with a peer not yet there, DHCP failover, VRRP settling): `play verify` shows it, the health gate
+   * (replication with a peer not yet there, DHCP HA, VRRP settling): `play verify` shows it, the health gate
    * between serial batches leaves it out. Every other row of a batch's hosts is gated.
    */
   readonly gate?: boolean;

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sh } from '../../src/connection/sh.ts';
+import { raw, sh } from '../../src/connection/sh.ts';
 import inventory from '../../inventory/lab.ts';
-import { LAB_HOSTS, LAB_VIP , LAB_PLATFORM } from '../lab/config.ts';
+import { LAB_DEBIAN, LAB_HOSTS, LAB_PLATFORM, LAB_VIP } from '../lab/config.ts';
+import { REPLICATE_ALL, REPLICATOR_USERS, SYNC_FAILED } from '../../roles/dovecot/replicator-status.ts';
 import { postfixUnit } from '../../roles/postfix/config-set.ts';
 import { phpFpm } from '../../roles/roundcube/index.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
@@ -287,23 +288,27 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
 
   it('syncs the primary could not make while the backup was away are settled by the site\'s last play: retried, waited for, then verify is healthy; a second run finds nothing to do', async () => {
     const SETTLE = ['test/e2e/playbooks/replication-settled.ts'];
-    const failedSyncs = sh`doveadm replicator status '*' | awk 'NR > 1 && $NF != "-"' | wc -l`;
-    // Only the task may retry them: the retry timer is stopped for the test.
-    await stdoutOf(PRIMARY.name, sh`systemctl stop dovecot-replication-retry.timer`);
+    const failedSyncs = sh`${raw(REPLICATOR_USERS)} | awk ${SYNC_FAILED} | wc -l`;
+    // On Debian 12 only the task may retry them: Dovecot 2.3's retry timer is stopped for the test. On Debian 13
+    // play-mailsync retries a failed sync itself (after 1, 2, 4 ... 30 s), so the task may find it already settled.
+    const retryTimer = LAB_DEBIAN === 12 ? 'dovecot-replication-retry.timer' : undefined;
+    if (retryTimer) await stdoutOf(PRIMARY.name, sh`systemctl stop ${retryTimer}`);
     try {
       await stdoutOf(BACKUP.name, sh`systemctl stop dovecot`);
-      await stdoutOf(PRIMARY.name, sh`doveadm replicator replicate -f '*'`);
+      await stdoutOf(PRIMARY.name, sh`${raw(REPLICATE_ALL)}`);
       await until('the primary to hold failed syncs', async () => Number(await stdoutOf(PRIMARY.name, failedSyncs)) > 0, 30_000);
       await stdoutOf(BACKUP.name, sh`systemctl start dovecot`);
       const settled = await playJson(SETTLE);
       expect(settled.code, scrub(settled.stderr + settled.stdout)).toBe(0);
-      expect(settled.report.tasks.map((t) => `${t.host}: ${t.status} ${t.task}`)).toEqual(['primary: changed replication with the peer settled (no failed sync)']);
+      const rows = settled.report.tasks.map((t) => `${t.host}: ${t.status} ${t.task}`);
+      if (retryTimer) expect(rows).toEqual(['primary: changed replication with the peer settled (no failed sync)']);
+      else expect(rows).toEqual([expect.stringMatching(/^primary: (changed|ok) replication with the peer settled \(no failed sync\)$/)]);
       expect(Number(await stdoutOf(PRIMARY.name, failedSyncs))).toBe(0);
       const again = await playJson(SETTLE);
       expect(again.report.tasks.map((t) => `${t.host}: ${t.status} ${(t as { summary?: string }).summary}`)).toEqual(['primary: ok unless check succeeded']);
     } finally {
       await stdoutOf(BACKUP.name, sh`systemctl start dovecot`);
-      await stdoutOf(PRIMARY.name, sh`systemctl start dovecot-replication-retry.timer`);
+      if (retryTimer) await stdoutOf(PRIMARY.name, sh`systemctl start ${retryTimer}`);
     }
     const health = await play(['verify', ...SITE]);
     expect(health.code, health.stdout).toBe(0);

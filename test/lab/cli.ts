@@ -3,17 +3,21 @@
  *
  *   tsx test/lab/cli.ts up|down|install
  */
+import { DEBIAN_RELEASES, type DebianMajor } from './config.ts';
 import { installMachinePackages, labDown, labUp, prepareDebianRoot } from './lab.ts';
+
+const RELEASES = Object.keys(DEBIAN_RELEASES).map(Number) as DebianMajor[];
 
 const command = process.argv[2];
 try {
   if (command === 'up') await labUp();
   else if (command === 'down') await labDown();
   else if (command === 'install') {
-    // What the lab needs on this machine, the root of its Debian release (PLAY_LAB_DEBIAN) and the roles' packages
-    // in the apt proxy's cache; lab:down removes the bridge and the proxy, the cache stays.
+    // What the lab needs on this machine, the roots of both Debian releases (npm test boots 13, then 12 for its
+    // release files) and the roles' packages in the apt proxy's cache; lab:down removes the bridge and the proxy,
+    // the cache stays.
     installMachinePackages();
-    await prepareDebianRoot();
+    for (const major of RELEASES) await prepareDebianRoot(major);
   }
   else {
     process.stderr.write('usage: tsx test/lab/cli.ts up|down|install\n');

@@ -24,7 +24,7 @@ const subnet = `198.18.${LAB_NUMBER}`;
 export const DEBIAN_RELEASES = { 12: 'bookworm', 13: 'trixie' } as const;
 export type DebianMajor = keyof typeof DEBIAN_RELEASES;
 /** The release a lab boots when PLAY_LAB_DEBIAN is not set. */
-export const DEFAULT_DEBIAN: DebianMajor = 12;
+export const DEFAULT_DEBIAN: DebianMajor = 13;
 export const LAB_DEBIAN: DebianMajor = debianMajor(process.env.PLAY_LAB_DEBIAN);
 
 /** The lab servers' release as the roles see it (what their /etc/os-release says). */

@@ -5,7 +5,7 @@ import { SshConnection } from '../../src/connection/ssh.ts';
 import { sh } from '../../src/connection/sh.ts';
 import {
   BRIDGE, CONTROLLER_ADDRESS, LAB_CLIENT, LAB_DEBIAN, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, MACHINE_PACKAGES, MASKED_UNITS,
-  PREFIX_LENGTH, STATE_DIR, hostPaths, type LabHost,
+  PREFIX_LENGTH, STATE_DIR, hostPaths, type DebianMajor, type LabHost,
 } from './config.ts';
 import { aptProxyConf, startAptProxy, stopAptProxy } from './apt-proxy.ts';
 import { hostCgroups, removeHostCgroups } from './cgroup.ts';
@@ -35,12 +35,12 @@ function prepareBridge(): void {
 
 /**
  * The bridge, the apt proxy on it and the root of the lab's Debian release (built and cached on first use):
- * everything the hosts need before they can boot. Returns the root.
+ * everything the hosts need before they can boot. Returns the root (of `major`, the lab's release unless given).
  */
-export async function prepareDebianRoot(): Promise<string> {
+export async function prepareDebianRoot(major: DebianMajor = LAB_DEBIAN): Promise<string> {
   prepareBridge();
   await startAptProxy(CONTROLLER_ADDRESS);
-  return debianRoot(LAB_DEBIAN, CONTROLLER_ADDRESS);
+  return debianRoot(major, CONTROLLER_ADDRESS);
 }
 
 function mountsUnder(dir: string): string[] {

@@ -30,7 +30,7 @@ Accounts (login = name, mail = name@${domain}): ${accounts.join(', ')}
 Their passwords are random, in the lab's encrypted vault, never printed by play; all of them:
   PLAY_VAULT_PASSWORD_FILE=${LAB_VAULT_PASSWORD_FILE} npx play vault view --reveal ${LAB_VAULT}
 
-Is the pair healthy (VIP holder, replication, zone serials, DHCP failover, services, certificate)?
+Is the pair healthy (VIP holder, replication, zone serials, DHCP HA, services, certificate)?
   npx play verify site -i inventory/lab.ts
 
 npm run lab:down removes the lab.

@@ -1,7 +1,7 @@
 /**
  * Times the first deploy of the school site on a bare lab, several times (`npm run bench:first-deploy [-- runs]`,
- * default 3): each run makes the lab anew (two bare Debian servers; their packages come from this machine's apt
- * cache, so the network plays no part), then runs the built `play site -i inventory/lab.ts --json` from start to
+ * default 3): each run makes the lab anew (two bare, minimal Debian servers of PLAY_LAB_DEBIAN's release; their
+ * packages come from the lab's apt proxy, whose cache building the root filled, so the network plays no part), then runs the built `play site -i inventory/lab.ts --json` from start to
  * exit. Prints min / median / max of the whole run, of the packages installed first (both servers at once), and of
  * each server's own turn (the primary's batch, then the backup's), and checks that a second run changes nothing.
  */

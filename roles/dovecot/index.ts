@@ -114,6 +114,18 @@ export function dovecotRelease(platform: Platform): { readonly version: '2.3' | 
     : { version: '2.4', template: 'dovecot-2.4.conf.ejs', replicator: 'play-mailsync' };
 }
 
+/**
+ * The TLS end of the replication port on Dovecot 2.4 (Debian 13): stunnel, under Debian's own stunnel@.service,
+ * because 2.4 no longer refuses a client certificate it cannot verify. It accepts only the replication
+ * certificate and hands the connection to Dovecot's doveadm server on {@link REPLICATION_BACKEND_SOCKET}.
+ */
+export const REPLICATION_TLS_CONFIG = '/etc/stunnel/dovecot-replication.conf';
+export const REPLICATION_TLS_UNIT = 'stunnel@dovecot-replication.service';
+const REPLICATION_TLS_DROP_IN = `/etc/systemd/system/${REPLICATION_TLS_UNIT}.d/play.conf`;
+/** Dovecot's doveadm listener behind stunnel (under Dovecot's base_dir): root only, and not 0600, so the secret is still asked. */
+export const REPLICATION_BACKEND_SOCKET_NAME = 'replication';
+export const REPLICATION_BACKEND_SOCKET = `/run/dovecot/${REPLICATION_BACKEND_SOCKET_NAME}`;
+
 /** play-mailsync's files and units (Debian 13): the daemon is files/play-mailsync.py, installed as {@link MAILSYNC}. */
 export const MAILSYNC_CONFIG = '/etc/dovecot/play-mailsync.json';
 export const MAILSYNC_UNIT = 'play-mailsync.service';
@@ -175,7 +187,7 @@ export default defineRole({
     const present = presentAccounts(vars.accounts);
     const release = dovecotRelease(platform);
     const replication = {
-      replicationPort: vars.replicationPort, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL, syncGroup: SYNC_GROUP,
+      replicationPort: vars.replicationPort, lanAddress: vars.lanAddress, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL, syncGroup: SYNC_GROUP,
       certificatePath: REPLICATION_CERTIFICATE, keyPath: REPLICATION_KEY,
     };
     return [
@@ -232,6 +244,8 @@ export default defineRole({
               ...replication,
               secretPath: REPLICATION_SECRET,
               mailsyncSocket: MAILSYNC_EVENTS_SOCKET,
+              tlsConfigPath: REPLICATION_TLS_CONFIG,
+              backendSocketName: REPLICATION_BACKEND_SOCKET_NAME,
             },
           },
         ],
@@ -245,8 +259,11 @@ export default defineRole({
         healthSeconds: 10,
       }),
       service({ name: 'dovecot', state: 'started', enabled: true }),
-      // After Dovecot has its configuration: each sync reads the TLS client settings and the secret from it.
-      ...(vars.replication && release.replicator === 'play-mailsync' ? [service({ name: MAILSYNC_UNIT, state: 'started', enabled: true })] : []),
+      // After Dovecot has its configuration: each sync reads the TLS client settings and the secret from it, and
+      // stunnel hands the peer's syncs to the socket it names.
+      ...(vars.replication && release.replicator === 'play-mailsync'
+        ? [service({ name: REPLICATION_TLS_UNIT, state: 'started', enabled: true }), service({ name: MAILSYNC_UNIT, state: 'started', enabled: true })]
+        : []),
     ];
   },
   handlers: () => [
@@ -257,6 +274,8 @@ export default defineRole({
     service({ taskName: 'apply the replication firewall', name: REPLICATION_FIREWALL_UNIT, state: 'restarted' }),
     // A new daemon or configuration: the running one ends its syncs and the new one starts with a pass over every user.
     service({ taskName: 'restart play-mailsync', name: MAILSYNC_UNIT, state: 'restarted' }),
+    // A new certificate, key or stunnel configuration (a sync under way fails and is retried).
+    service({ taskName: 'restart the replication TLS', name: REPLICATION_TLS_UNIT, state: 'restarted' }),
   ],
 });
 
@@ -268,9 +287,10 @@ export default defineRole({
  */
 function replicationTasks(
   secrets: { certificate: Secret; key: Secret },
-  vars: { replicationPort: number; peerAddress?: string; firewallPath: string; syncGroup: string; certificatePath: string; keyPath: string },
+  vars: { replicationPort: number; lanAddress?: string; peerAddress?: string; firewallPath: string; syncGroup: string; certificatePath: string; keyPath: string },
   replicator: 'dovecot' | 'play-mailsync',
 ) {
+  const certificateHandlers = replicator === 'dovecot' ? ['restart dovecot'] : ['restart dovecot', 'restart the replication TLS'];
   return [
     file({
       path: KEEPALIVE_SYSCTL,
@@ -288,13 +308,13 @@ function replicationTasks(
     directory({ path: REPLICATION_TLS_DIRECTORY, mode: '0755', owner: 'root', group: 'root' }),
     file({
       path: vars.certificatePath, content: secrets.certificate, mode: '0644', owner: 'root', group: 'root',
-      validate: (p) => sh`openssl x509 -noout -in ${p}`, notify: 'restart dovecot',
+      validate: (p) => sh`openssl x509 -noout -in ${p}`, notify: certificateHandlers,
     }),
     file({
       path: vars.keyPath, content: secrets.key, mode: '0600', owner: 'root', group: 'root',
       // The key must parse and belong to the certificate written just before it.
       validate: (p) => sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${vars.certificatePath})"`,
-      notify: 'restart dovecot',
+      notify: certificateHandlers,
     }),
     ...peerFirewallTasks({
       purpose: 'Dovecot replication',
@@ -306,7 +326,35 @@ function replicationTasks(
       before: 'dovecot.service',
       handlers: { reloadSystemd: 'reload systemd', apply: 'apply the replication firewall' },
     }),
-    ...(replicator === 'dovecot' ? retryTimerTasks() : mailsyncTasks(vars.peerAddress!, vars.replicationPort)),
+    ...(replicator === 'dovecot' ? retryTimerTasks() : [...replicationTlsTasks(vars), ...mailsyncTasks(vars.peerAddress!, vars.replicationPort)]),
+  ];
+}
+
+/**
+ * stunnel in front of Dovecot 2.4's doveadm server (see {@link REPLICATION_TLS_CONFIG}): Debian's package and its
+ * stunnel@.service, our configuration, and a drop-in that restarts it if it ever exits. It starts with Dovecot's
+ * service task, once dovecot.conf names the socket it connects to.
+ */
+function replicationTlsTasks(vars: { replicationPort: number; lanAddress?: string; certificatePath: string; keyPath: string }): Task[] {
+  return [
+    packages({ names: ['stunnel4'] }),
+    template({
+      src: 'replication-tls.conf.ejs', dest: REPLICATION_TLS_CONFIG, mode: '0644', owner: 'root', group: 'root',
+      vars: { lanAddress: vars.lanAddress, replicationPort: vars.replicationPort, backendSocket: REPLICATION_BACKEND_SOCKET, certificatePath: vars.certificatePath, keyPath: vars.keyPath },
+      notify: 'restart the replication TLS',
+    }),
+    directory({ path: dirname(REPLICATION_TLS_DROP_IN), mode: '0755', owner: 'root', group: 'root' }),
+    file({
+      path: REPLICATION_TLS_DROP_IN,
+      content: '# Managed by play (role dovecot): the replication port comes back by itself if stunnel ever exits.\n[Service]\nRestart=always\nRestartSec=1\n',
+      mode: '0644', owner: 'root', group: 'root',
+      notify: ['reload systemd', 'restart the replication TLS'],
+    }),
+    command({
+      name: 'systemd reads the replication TLS drop-in',
+      cmd: sh`systemctl daemon-reload`,
+      unless: sh`! systemctl show -p NeedDaemonReload --value ${REPLICATION_TLS_UNIT} | grep -qx yes`,
+    }),
   ];
 }
 

@@ -132,7 +132,7 @@ export const HOST_PACKAGES: Readonly<Record<DebianMajor, readonly string[]>> = {
   13: [
     'apache2', 'bind9', 'bind9-utils', 'isc-dhcp-server', 'postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd',
     'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.4-fpm', 'php-gd', 'php-zip', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables',
-    'python3-milter', 'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools', 'kea-dhcp4-server',
+    'python3-milter', 'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools', 'kea-dhcp4-server', 'stunnel4',
   ],
 };
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import dovecot, { DOVECOT_STOP_SECONDS, KEEPALIVE_SYSCTL, MAILSYNC_UNIT, REPLICATION_RETRY_TIMER, STOP_DROP_IN, TCP_KEEPALIVE } from '../../../roles/dovecot/index.ts';
+import dovecot, {
+  DOVECOT_STOP_SECONDS, KEEPALIVE_SYSCTL, MAILSYNC_UNIT, REPLICATION_BACKEND_SOCKET, REPLICATION_RETRY_TIMER, REPLICATION_TLS_CONFIG, REPLICATION_TLS_UNIT, STOP_DROP_IN, TCP_KEEPALIVE,
+} from '../../../roles/dovecot/index.ts';
 import { MAILSYNC } from '../../../roles/dovecot/replicator-status.ts';
 import { DEBIAN_12, DEBIAN_13 } from '../../../src/model/platform.ts';
 import { secret } from '../../../src/secret.ts';
@@ -103,6 +105,33 @@ describe('the dovecot role', () => {
       expect(conf.split('\n').find((line) => line !== '' && !line.startsWith('#'))).toMatch(/^dovecot_config_version = 2\.4\./);
       expect(conf).toMatch(/^event_exporter mailsync \{$/m);
       expect(conf).not.toMatch(/^(service (replicator|aggregator) \{|mail_plugins|replication_)/m);
+    });
+
+    it('Debian 13: stunnel holds the replication port and refuses any client certificate but the replication one; Dovecot\'s doveadm server is behind it on a root-only socket that still asks for the secret', async () => {
+      const tasks = dovecot.tasks(replicating(DEBIAN_13));
+      const names = tasks.map((t) => t.name);
+      expect(names).toContain('package stunnel4');
+      const configSet = names.findIndex((n) => n.startsWith('config set '));
+      // Started once dovecot.conf names the socket it connects to, and before play-mailsync's first syncs.
+      expect(names.indexOf(`service ${REPLICATION_TLS_UNIT}`)).toBeGreaterThan(configSet);
+      expect(names.indexOf(`service ${REPLICATION_TLS_UNIT}`)).toBeLessThan(names.indexOf(`service ${MAILSYNC_UNIT}`));
+      const task = tasks.find((t) => t.name === `template ${REPLICATION_TLS_CONFIG}`)!;
+      const where = { host: 'primary', vars: replicating(DEBIAN_13).vars, roleDir: dovecot.dir };
+      await task.op.prepare?.(where);
+      const host = new FakeHost();
+      await host.gather(task.op.probes());
+      const plan = await task.op.plan({ ...host.context(), ...where });
+      const stunnel = plan.changed && plan.steps[0].kind === 'write' ? plan.steps[0].content.toString() : '';
+      const settings = Object.fromEntries([...stunnel.matchAll(/^(\w+) = (.*)$/gm)].map((m) => [m[1], m[2]]));
+      expect(settings).toMatchObject({
+        foreground: 'yes', accept: '198.18.30.1:12345', connect: REPLICATION_BACKEND_SOCKET, verifyPeer: 'yes', sslVersionMin: 'TLSv1.3',
+        cert: '/etc/dovecot/replication/certificate.pem', CAfile: '/etc/dovecot/replication/certificate.pem', key: '/etc/dovecot/replication/key.pem',
+      });
+      const conf = await renderedConf(DEBIAN_13);
+      expect(conf).not.toMatch(/inet_listener replication/);
+      const listener = /unix_listener (\S+) \{\n\s+mode = (\d+)\n\s+user = (\S+)\n\s+group = (\S+)\n/.exec(conf.slice(conf.indexOf('service doveadm {')));
+      // Not 0600: Dovecot takes a 0600 doveadm socket for pre-authenticated, and would not ask for the secret.
+      expect(listener?.slice(1)).toEqual([REPLICATION_BACKEND_SOCKET.split('/').at(-1), '0660', 'root', 'root']);
     });
 
     it('refuses a replication sync timeout on Debian 13, where no replicator waits', () => {

@@ -5,7 +5,9 @@ import { LAB_DEBIAN, LAB_HOSTS, LAB_PLATFORM, LAB_VIP } from '../lab/config.ts';
 import { raw } from '../../src/connection/sh.ts';
 import { REPLICATOR } from '../../roles/dovecot/replicator-status.ts';
 import { postfixUnit } from '../../roles/postfix/config-set.ts';
-import dovecot, { DOVECOT_STOP_SECONDS, IMAP_GREETING_PROBE, MAILSYNC_UNIT, REPLICATION_RETRY_TIMER, REPLICATION_RETRY_UNIT, RETRY_COMMAND_TEXT } from '../../roles/dovecot/index.ts';
+import dovecot, {
+  DOVECOT_STOP_SECONDS, IMAP_GREETING_PROBE, MAILSYNC_UNIT, REPLICATION_RETRY_TIMER, REPLICATION_RETRY_UNIT, REPLICATION_TLS_UNIT, RETRY_COMMAND_TEXT,
+} from '../../roles/dovecot/index.ts';
 import { linkDown, linkUp, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 import { launchBrowser } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
@@ -261,6 +263,21 @@ describe('high availability of the school site: servers killed, nothing lost', (
       timings['play-mailsync: all 200 on the backup after the last was accepted (ms)'] = Math.round(performance.now() - last);
       expect(await countOn(BACKUP.name, subject)).toEqual({ total: 200, distinct: 200 });
       expect(await countOn(PRIMARY.name, subject)).toEqual({ total: 200, distinct: 200 });
+    });
+
+    it('stunnel, the replication port\'s TLS end, killed (SIGKILL) on the backup during 60 deliveries: systemd starts it again, the syncs that failed are retried, all 60 on the backup, each once', async () => {
+      const subject = `Terowongan ${token()}`;
+      const restartsBefore = Number(await stdoutOf(BACKUP.name, sh`systemctl show -p NRestarts --value ${REPLICATION_TLS_UNIT}`));
+      const flood = sendTo(PRIMARY.address, subject, 60, 0.05);
+      await until('10 of them on the primary', async () => (await countOn(PRIMARY.name, subject)).total >= 10, 60_000);
+      await onHost(BACKUP.name, sh`systemctl kill -s KILL ${REPLICATION_TLS_UNIT}`);
+      await flood;
+      const last = performance.now();
+      await until('all 60 on the backup', async () => (await countOn(BACKUP.name, subject)).distinct === 60, 90_000);
+      timings['play-mailsync: all 60 on the backup after the last was accepted, stunnel killed mid-way (ms)'] = Math.round(performance.now() - last);
+      expect(await countOn(BACKUP.name, subject)).toEqual({ total: 60, distinct: 60 });
+      expect(Number(await stdoutOf(BACKUP.name, sh`systemctl show -p NRestarts --value ${REPLICATION_TLS_UNIT}`)), 'restarts of stunnel by systemd').toBe(restartsBefore + 1);
+      await until('no failed sync left on the primary', async () => !(await kepsekReplica(PRIMARY.name)).failed, 60_000);
     });
   });
 

@@ -144,6 +144,9 @@ describe('a hostile LAN: each attack on the deployed school site, and what stops
     writeFileSync(certFile, forged.certificate);
     writeFileSync(keyFile, forged.key, { mode: 0o600 });
     const since = (await stdoutOf(PRIMARY.name, sh`date '+%Y-%m-%d %H:%M:%S'`)).trim();
+    // The real replication certificate and key (read before the device takes the backup's address).
+    const real = join(work, 'replication.pem');
+    writeFileSync(real, await stdoutOf(BACKUP.name, sh`cat ${REPLICATION_CERTIFICATE} ${REPLICATION_KEY}`), { mode: 0o600 });
     const undo = await impersonateBackup();
     try {
       // As a doveadm client, from the backup's address (which the port's firewall lets in).
@@ -160,8 +163,6 @@ describe('a hostile LAN: each attack on the deployed school site, and what stops
       } else {
         expect(withoutCertificate.stdout, 'what the primary answered no certificate and a guessed password').toBe('');
         // Even the replication certificate itself (a thief of the backup's key) must still give the password.
-        const real = join(work, 'replication.pem');
-        writeFileSync(real, `${await stdoutOf(BACKUP.name, sh`cat ${REPLICATION_CERTIFICATE} ${REPLICATION_KEY}`)}`, { mode: 0o600 });
         const withRealCertificate = fromClient('bash', ['-c', guessing(`-cert ${real}`)]);
         expect(withRealCertificate.stdout, 'what the primary answered the real certificate and a guessed password').toMatch(/^-$/m);
         expect(withRealCertificate.stdout).not.toMatch(/^\+/m);

@@ -79,7 +79,11 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
       // The user list Dovecot iterates (replication will too) is exactly the school's accounts.
       expect((await stdoutOf(host, sh`doveadm user '*'`)).trim().split('\n').sort()).toEqual([...ACCOUNTS].sort());
       expect((await onHost(host, sh`doveadm user root`)).exitCode).not.toBe(0);
-      expect(await stdoutOf(host, sh`doveconf -h ssl ssl_min_protocol disable_plaintext_auth mail_location`)).toBe('required\nTLSv1.2\nyes\nmaildir:~/Maildir\n');
+      // Dovecot 2.4 renamed the cleartext switch and split the mail location: the same policy, in each release's words.
+      const policy = LAB_PLATFORM.major === 12
+        ? { settings: ['ssl', 'ssl_min_protocol', 'disable_plaintext_auth', 'mail_location'], values: ['required', 'TLSv1.2', 'yes', 'maildir:~/Maildir'] }
+        : { settings: ['ssl', 'ssl_min_protocol', 'auth_allow_cleartext', 'mail_driver', 'mail_path'], values: ['required', 'TLSv1.2', 'no', 'maildir', '~/Maildir'] };
+      expect(await stdoutOf(host, sh`doveconf -h ${policy.settings}`)).toBe(`${policy.values.join('\n')}\n`);
       expect(await stdoutOf(host, sh`stat -c '%a %U %G' ${`/etc/ssl/certs/${DOMAIN}-mail.pem`} ${`/etc/ssl/private/${DOMAIN}-mail.key`}`)).toBe('644 root root\n640 root ssl-cert\n');
     }
   });

@@ -3,7 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
 import inventory from '../../inventory/lab.ts';
-import { LAB_HOSTS } from '../lab/config.ts';
+import { LAB_HOSTS, LAB_PLATFORM } from '../lab/config.ts';
+import { phpVersion } from '../../roles/roundcube/index.ts';
 import { labSecret } from '../lab/lab-vault.ts';
 import { onHost } from '../lab/faults.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
@@ -116,7 +117,7 @@ describe('the webmail site (roles apache and roundcube) on the lab', () => {
   });
 
   it('lets php-fpm take attachments up to 18 MB (messages up to 25 MB)', async () => {
-    const settings = await stdoutOf(PRIMARY.name, sh`php-fpm8.2 -i | grep -E '^(upload_max_filesize|post_max_size) '`);
+    const settings = await stdoutOf(PRIMARY.name, sh`${`php-fpm${phpVersion(LAB_PLATFORM)}`} -i | grep -E '^(upload_max_filesize|post_max_size) '`);
     expect(settings).toContain('upload_max_filesize => 18M => 18M');
     expect(settings).toContain('post_max_size => 25M => 25M');
   });

@@ -352,7 +352,7 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     lab.mode('guru1', 'exit2once');
     lab.mode('guru2', 'exit 2');
     await lab.start();
-    const [first, second] = await waitFor('the rerun', () => lab.of('guru1').length >= 2 && lab.of('guru1'));
+    const [first, second] = await waitFor('the rerun to end', () => lab.of('guru1')[1]?.end !== undefined && lab.of('guru1'));
     expect(first.rc).toBe(2);
     expect(second.rc).toBe(0);
     expect(second.start - first.end!).toBeLessThan(500); // at once, not after a 1 s backoff

@@ -9,7 +9,7 @@ import inventory from '../../inventory/lab.ts';
 import { SSHD_HARDENING } from '../../roles/sshd/index.ts';
 import { MAILSYNC_UNIT, REPLICATION_CERTIFICATE, REPLICATION_KEY, REPLICATION_TLS_UNIT } from '../../roles/dovecot/index.ts';
 import { REPLICATOR } from '../../roles/dovecot/replicator-status.ts';
-import { LAB_CA_CERTIFICATE, LAB_CLIENT, LAB_DEBIAN, LAB_HOSTS, LAB_PLATFORM, LAB_VIP } from '../lab/config.ts';
+import { LAB_CA_CERTIFICATE, LAB_CLIENT, LAB_DEBIAN, LAB_HOSTS, LAB_NUMBER, LAB_PLATFORM, LAB_VIP } from '../lab/config.ts';
 import { postfixUnit } from '../../roles/postfix/config-set.ts';
 import { labSecret } from '../lab/lab-vault.ts';
 import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
@@ -405,18 +405,18 @@ print(json.dumps(out, default=lambda b: b.decode()))
     linkDown(BACKUP.name);
     try {
       // fail2ban's own command: bans here, calls the helper, which must not hold it up for the dead peer.
-      const took = Number((await stdoutOf(PRIMARY.name, sh`s=$(date +%s%N); fail2ban-client set dovecot banip 198.18.31.7 >/dev/null; echo $(( ($(date +%s%N) - s) / 1000000 ))`)).trim());
+      const took = Number((await stdoutOf(PRIMARY.name, sh`s=$(date +%s%N); fail2ban-client set dovecot banip ${stranger(7)} >/dev/null; echo $(( ($(date +%s%N) - s) / 1000000 ))`)).trim());
       expect(took, 'ms fail2ban-client banip took with the peer unplugged').toBeLessThan(2000);
-      expect(Number((await helper('send ban 198.18.31.8 60')).trim()), 'ms the helper took with the peer unplugged').toBeLessThan(1000);
-      expect(await stdoutOf(PRIMARY.name, sh`fail2ban-client get dovecot banned`)).toContain('198.18.31.7');
+      expect(Number((await helper(`send ban ${stranger(8)} 60`)).trim()), 'ms the helper took with the peer unplugged').toBeLessThan(1000);
+      expect(await stdoutOf(PRIMARY.name, sh`fail2ban-client get dovecot banned`)).toContain(stranger(7));
       await new Promise((r) => setTimeout(r, 6000));
-      expect(await stdoutOf(PRIMARY.name, sh`journalctl -t play-peer-ban --no-pager -o cat --since -30s`)).toMatch(/ban 198\.18\.31\.(7|8) on the peer 198\.18\.\d+\.2 (failed|: no answer within 5 s)/);
+      expect(await stdoutOf(PRIMARY.name, sh`journalctl -t play-peer-ban --no-pager -o cat --since -30s`)).toMatch(new RegExp(`ban (?:${[stranger(7), stranger(8)].map(escapeRegExp).join('|')}) on the peer ${escapeRegExp(BACKUP.address)} (failed|: no answer within 5 s)`));
     } finally {
       linkUp(BACKUP.name);
     }
     await unbanAll();
     // A flood: 40 bans in a row through fail2ban, all of them on the peer.
-    const flood = Array.from({ length: 40 }, (_, i) => `198.18.32.${i + 1}`);
+    const flood = Array.from({ length: 40 }, (_, i) => stranger(i + 100));
     await onHost(PRIMARY.name, sh`for ip in ${flood}; do fail2ban-client set sshd banip "$ip" >/dev/null; done`);
     let held: string[] = [];
     await until('the peer to hold all 40 bans', async () => {
@@ -432,8 +432,8 @@ print(json.dumps(out, default=lambda b: b.decode()))
       [`ban ${PRIMARY.address} 60`, 'refusing to ban'],
       [`ban ${LAB_VIP} 60`, 'refusing to ban'],
       ['ban 127.0.0.2 60', 'refusing to ban'],
-      ['ban 198.18.31.9;reboot 60', 'not an address'],
-      ['ban 198.18.31.9 99999999', 'not a ban time'],
+      [`ban ${stranger(9)};reboot 60`, 'not an address'],
+      [`ban ${stranger(9)} 99999999`, 'not a ban time'],
       ['id', 'unknown request'],
       ['', 'unknown request'],
     ]) {
@@ -450,15 +450,25 @@ print(json.dumps(out, default=lambda b: b.decode()))
   });
 
   it('a server that was off pulls the bans the other one holds when it starts', async () => {
-    await onHost(PRIMARY.name, sh`fail2ban-client set dovecot banip 198.18.33.5 >/dev/null`);
-    await until('the backup to hold the ban', async () => (await peerBans(BACKUP.name)).includes('198.18.33.5'), 10_000);
+    await onHost(PRIMARY.name, sh`fail2ban-client set dovecot banip ${stranger(5)} >/dev/null`);
+    await until('the backup to hold the ban', async () => (await peerBans(BACKUP.name)).includes(stranger(5)), 10_000);
     await powerCut(BACKUP.name);
     await powerOn(BACKUP.name);
-    await until('the backup, booted, to hold the ban again', async () => (await peerBans(BACKUP.name)).includes('198.18.33.5'), 60_000);
+    await until('the backup, booted, to hold the ban again', async () => (await peerBans(BACKUP.name)).includes(stranger(5)), 60_000);
     await unbanAll();
     await untilVip('the primary to hold the VIP', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
   });
 });
+
+/**
+ * An address for a LAN device that attacks, to be banned: outside this lab's subnet (198.19.N.x, not 198.18.N.x), so a
+ * ban never hits a lab host, the controller or the VIP, whichever lab number runs the test.
+ */
+function stranger(host: number): string {
+  return `198.19.${LAB_NUMBER}.${host}`;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** One IMAP login with a wrong password (python3 in lab-client): 'refused login', 'connection refused' or what else happened. */
 const WRONG_IMAP_LOGIN = String.raw`

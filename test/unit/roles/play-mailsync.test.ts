@@ -324,7 +324,8 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     await waitFor('the recovery', () => lab.of('guru1', healed).find((c) => c.rc === 0), 5000);
     await waitFor('y cleared', () => lab.rows().find((r) => r.user === 'guru1')!.failed === '-');
     expect(lab.status().users.guru1).toMatchObject({ failed: false, exitCode: 0, lastError: null });
-    expect(lab.stderr).toMatch(/guru1: synced again after \d+ failed attempts/);
+    // stderr comes through a pipe, read apart from the status file: wait for it rather than race it.
+    await waitFor('the recovery logged', () => /guru1: synced again after \d+ failed attempts/.test(lab.stderr));
   });
 
   it('kills a hung sync with its process group, counts it failed, retries it, and keeps syncing other users', async () => {
@@ -365,7 +366,7 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     const runs = lab.of('guru2');
     expect(runs.length).toBe(6);
     for (let i = 1; i < runs.length; i++) expect(runs[i].start - runs[i - 1].end!).toBeLessThan(500);
-    expect(lab.stderr).toMatch(/guru2: sync failed \(exit 2 .*6 times in a row\); retry in 1s/);
+    await waitFor('the failure logged', () => /guru2: sync failed \(exit 2 .*6 times in a row\); retry in 1s/.test(lab.stderr));
   });
 
   it('stops within 2 s on SIGTERM, killing a running sync, and syncs every user again on the next start', async () => {

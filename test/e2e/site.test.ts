@@ -16,7 +16,7 @@ import { watchFromClient } from './support/probe.ts';
 import { lease } from './support/dhcp.ts';
 import { asOutsider, dig, digHeader, serialOf } from './support/dns.ts';
 import { stdoutOf, vipHolders } from './support/hosts.ts';
-import { freshLab } from './support/lab.ts';
+import { freshLab, snapshotDeployedSite } from './support/lab.ts';
 import { client, inbox, login, password, py, scrub, swaks, token } from './support/mail-client.ts';
 import { play, playJson } from './support/play.ts';
 import { curlAt, httpsHandshake } from './support/web-client.ts';
@@ -146,6 +146,18 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
         expect(await stdoutOf(name, sh`systemctl is-active ${unit}`), `${name}: ${unit}`).toBe('active\n');
       }
     }
+  }, SITE_TIMEOUT_MS);
+
+  it('a power outage the UPS saw coming (both servers shut down cleanly, then booted together): every unit comes back, the primary takes the VIP, and the site is kept as the snapshot the HA and security files start from', async () => {
+    let started = Date.now();
+    await snapshotDeployedSite();
+    timings['powered off, saved and booted'] = (Date.now() - started) / 1000;
+    // The lab returns once each host's systemd has finished booting (is-system-running --wait), and the primary holds the VIP.
+    for (const { name } of LAB_HOSTS) expect(await stdoutOf(name, sh`systemctl --failed --no-legend --plain`), `failed units on ${name}`).toBe('');
+    started = Date.now();
+    const check = await play([...SITE, '--check', '--detailed-exitcode']);
+    timings['--check after the boot'] = (Date.now() - started) / 1000;
+    expect(check.code, scrub(check.stdout)).toBe(0);
   }, SITE_TIMEOUT_MS);
 
   it('one server holds the VIP, the primary (once its mailboxes are synced and its preempt delay is over)', async () => {

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
+import { SiteFirstSequencer } from './site-first-sequencer.ts';
 
 // The end-to-end tests share one lab: files run one after the other, and tests inside a file in order.
 // `play` resolves to the TypeScript sources here (the play-source export condition); the `play` processes the tests
@@ -16,6 +17,7 @@ export default defineConfig({
     reporters: ['default', './test/support/file-times-reporter.ts'],
     globalSetup: ['test/e2e/global-setup.ts'],
     fileParallelism: false,
+    sequence: { sequencer: SiteFirstSequencer },
     testTimeout: 600_000,
     hookTimeout: 600_000,
   },

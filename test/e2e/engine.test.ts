@@ -14,7 +14,7 @@ const ENGINE = 'test/e2e/playbooks/engine.ts';
 const MANY = 'test/e2e/playbooks/many-files.ts';
 
 describe('the engine on the lab hosts', () => {
-  beforeAll(freshLab);
+  beforeAll(() => freshLab());
 
   it('takes both bare hosts to the wanted state, then a second run changes nothing', async () => {
     const first = await playJson([ENGINE]);

@@ -21,7 +21,7 @@ function answers(address: string, port: number): Promise<boolean> {
 const [PRIMARY, BACKUP] = LAB_HOSTS.map((h) => h.address);
 
 describe('the lab', () => {
-  beforeAll(freshLab);
+  beforeAll(() => freshLab());
 
   it('boots two distinct systemd hosts reachable over ssh', async () => {
     const ids = new Set<string>();

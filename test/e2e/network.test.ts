@@ -42,7 +42,7 @@ async function noFailedUnits(host: string): Promise<void> {
 }
 
 describe('dns and dhcp roles on the lab servers', () => {
-  beforeAll(freshLab);
+  beforeAll(() => freshLab());
   afterAll(() => {
     console.log(`network e2e timings (s): ${JSON.stringify(timings)}`);
   });

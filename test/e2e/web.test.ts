@@ -25,7 +25,7 @@ const handshake = (address: string, version: 'tls1_1' | 'tls1_2') => httpsHandsh
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('the webmail site (roles apache and roundcube) on the lab', () => {
-  beforeAll(freshLab);
+  beforeAll(() => freshLab());
 
   it('takes both bare hosts to the webmail; a second run changes nothing and --check finds nothing to do', async () => {
     const first = await playJson([WEB]);

@@ -50,7 +50,7 @@ function figures(report: string, figure: string): { min: number; median: number;
   return { min, median, max };
 }
 
-/** A wall time as the README's table gives it: min / median / max in seconds. */
+/** A wall time as docs/performance.md's table gives it: min / median / max in seconds. */
 const spread = ({ min, median, max }: { min: number; median: number; max: number }) => `${min.toFixed(3)} / ${median.toFixed(3)} / ${max.toFixed(3)} s`;
 
 const ansibleEnv = { ...process.env, ANSIBLE_PIPELINING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ANSIBLE_STDOUT_CALLBACK: 'default' };

@@ -42,7 +42,7 @@ export interface CliArgs {
  */
 export const DEFAULT_FORKS = 25;
 
-/** The usage text, also the README's flag table in short. */
+/** The usage text, also docs/cli.md's flag table in short. */
 export const USAGE = `Usage: play PLAYBOOK [options]
        play verify PLAYBOOK [-i FILE] [-l PATTERN] [--json]
        play init DIR --school NAME --domain DOMAIN …   (a new school's project: play init --help)

@@ -27,7 +27,7 @@ const MAIL = `mail.${domain}`;
 const [PRIMARY, BACKUP] = LAB_HOSTS;
 /**
  * How long a message postfix has accepted (250) may be on the server that accepted it alone: it is queued, handed
- * to Dovecot over LMTP at once, and replicated to the other server at once (measured by bench:soak; the README
+ * to Dovecot over LMTP at once, and replicated to the other server at once (measured by bench:soak; docs/high-availability.md
  * gives the figures). A power cut inside it leaves the message on the dead server until it returns.
  */
 const REPLICATION_WINDOW_S = 2;

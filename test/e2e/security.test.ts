@@ -331,8 +331,8 @@ print(json.dumps(out, default=lambda b: b.decode()))
     }
   });
 
-  it('nmap from lab-client: the open TCP ports of the VIP and of each server are exactly those the README lists, and DNS answers on 53/udp', async () => {
-    const table = readFileSync(join(REPO, 'README.md'), 'utf8').split('<!-- open-ports -->')[1].split('<!-- /open-ports -->')[0];
+  it('nmap from lab-client: the open TCP ports of the VIP and of each server are exactly those docs/security.md lists, and DNS answers on 53/udp', async () => {
+    const table = readFileSync(join(REPO, 'docs', 'security.md'), 'utf8').split('<!-- open-ports -->')[1].split('<!-- /open-ports -->')[0];
     const listed = (where: 'each server' | 'the VIP') =>
       table.split('\n').filter((row) => row.startsWith('| ') && row.includes(where)).flatMap((row) => [...row.split('|')[1].matchAll(/(\d+)\/tcp/g)].map((m) => Number(m[1]))).sort((a, b) => a - b);
     for (const [target, where] of [[LAB_VIP, 'the VIP'], [PRIMARY.address, 'each server'], [BACKUP.address, 'each server']] as const) {

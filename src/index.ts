@@ -23,11 +23,12 @@ export { user, type UserParams } from './ops/user.ts';
 export { group, type GroupParams } from './ops/group.ts';
 export { command, type CommandParams } from './ops/command.ts';
 export { flushHandlers } from './ops/flush-handlers.ts';
-export { configSet, CONFIG_SET_EXIT, type ConfigSetParams, type ConfigSetFile } from './ops/config-set.ts';
+export { configSet, type ConfigSetParams, type ConfigSetFile } from './ops/config-set.ts';
+export { REMOTE_EXIT } from './connection/remote-protocol.ts';
 export { task, type Task, type TaskOptions, type Op, type Plan, type Step, type ExecStep, type WriteStep, type FileDiff, type PlanContext, type PrepareContext, type FactReader } from './ops/op.ts';
 
 // What a custom op needs besides `task`: facts to read (probes) and planners that turn them into steps.
-export type { Probe, ProbeOutput, ProbeFamily } from './facts/probe.ts';
+export type { Probe, ProbeIdentity, ProbeOutput, ProbeFamily } from './facts/probe.ts';
 export { pathProbe, contentProbe, type PathState } from './facts/file.ts';
 export { commandSucceedsProbe } from './facts/command-status.ts';
 export { osReleaseProbe } from './facts/os-release.ts';

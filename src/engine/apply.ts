@@ -3,13 +3,10 @@ import { basename, dirname } from 'node:path';
 import type { Connection, ExecResult } from '../connection/connection.ts';
 import { sh, raw, joinCommands, type ShellCommand } from '../connection/sh.ts';
 import { CommandError, type ErrorPlace } from '../errors.ts';
+import { REMOTE_EXIT, REMOTE_MARKER } from '../connection/remote-protocol.ts';
 import type { Step, WriteStep } from '../ops/op.ts';
 
-/** The exit code the write script uses when the op's `validate` command refuses the new content. */
-export const VALIDATE_REFUSED = 97;
-
-/** The exit code the write script uses when the content arrived incomplete (the connection dropped mid-write). */
-export const CONTENT_INCOMPLETE = 98;
+const { validateRefused: VALIDATE_REFUSED, contentIncomplete: CONTENT_INCOMPLETE } = REMOTE_EXIT;
 
 function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -68,14 +65,7 @@ export function writeCommand(step: WriteStep, now = new Date()): ShellCommand {
   );
 }
 
-/** The line a write batch prints on stderr when one of its writes fails: its index and exit code. */
-const BATCH_FAILED = 'play-write-batch-failed';
-
-/** The first line of a write batch's command, so recordings can tell one apart. */
-export const BATCH_MARKER = ': play-write-batch';
-
-/** The line a write batch prints on stdout once a write is in place: its index. */
-const BATCH_DONE = 'play-write-done';
+const { writeBatch: BATCH_MARKER, writeDone: BATCH_DONE, writeFailed: BATCH_FAILED } = REMOTE_MARKER;
 
 /**
  * One command that writes several files, in order, each exactly as {@link writeCommand} does (temp file, sha256,
@@ -155,8 +145,9 @@ export async function applySteps(connection: Connection, steps: readonly Step[],
             : `writing ${step.path} failed`
         : (step.failure ?? 'command failed');
       const error = new CommandError(result, place, what, step.kind === 'write' || step.failure === undefined);
-      // A write script renames the new file in only as its last command: its failure left the host as it was.
-      error.hostUnchanged = index === 0 && step.kind === 'write';
+      // A write script renames the new file in only as its last command: its failure left the host as it was. An
+      // exec step says which of its exit codes mean the same.
+      error.hostUnchanged = index === 0 && (step.kind === 'write' || (result.exitCode !== null && (step.unchangedExitCodes?.includes(result.exitCode) ?? false)));
       throw error;
     }
   }

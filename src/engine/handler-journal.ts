@@ -38,7 +38,7 @@ export function parseJournal(text: string): PendingHandler[] {
  */
 export function pendingHandlersProbe(paths: HostStatePaths): Probe<PendingHandler[]> {
   return {
-    key: `pending-handlers:${paths.pendingHandlers}`,
+    id: { kind: 'pending-handlers', subject: paths.pendingHandlers },
     command: sh`if [ -f ${paths.pendingHandlers} ]; then cat ${paths.pendingHandlers}; fi`,
     parse: (output) => parseJournal(output.stdout),
   };

@@ -2,10 +2,10 @@ import { hostname, userInfo } from 'node:os';
 import type { Connection, HeldCommand } from '../connection/connection.ts';
 import { joinCommands, sh } from '../connection/sh.ts';
 import { ConnectError, PlayError } from '../errors.ts';
+import { REMOTE_EXIT } from '../connection/remote-protocol.ts';
 import { makeStateDir, type HostStatePaths } from './host-state.ts';
 
-/** The exit code of the lock command when `--no-wait` found the lock taken. */
-export const LOCK_BUSY = 75;
+const LOCK_BUSY = REMOTE_EXIT.lockBusy;
 
 /** Another run holds a host's lock and this one was told not to wait (`--no-wait`): exit code 1. */
 export class HostLockedError extends PlayError {}
@@ -23,7 +23,7 @@ export interface HostLock {
 /**
  * The shell script that takes the lock: `flock` on a file held open by a process that lives as long as its
  * stdin (the connection). It prints `waiting <holder>` when it must wait, `locked` once it holds the lock; with
- * `wait: false` it exits {@link LOCK_BUSY} after printing `busy <holder>`.
+ * `wait: false` it exits `REMOTE_EXIT.lockBusy` after printing `busy <holder>`.
  */
 export function lockScript(paths: HostStatePaths, holder: string, wait: boolean) {
   return joinCommands(

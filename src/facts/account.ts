@@ -32,7 +32,7 @@ export function parseUserAccount(stdout: string): UserAccount | undefined {
  */
 export function userProbe(name: string): Probe<UserAccount | undefined> {
   return {
-    key: `user:${name}`,
+    id: { kind: 'user', subject: name },
     command: usersFamily.command([name]),
     parse: (output) => usersFamily.parseAll(output, [name])[0],
     family: { kind: usersFamily, argument: name },
@@ -97,7 +97,7 @@ export function parseGroupAccount(stdout: string): GroupAccount | undefined {
  */
 export function groupProbe(name: string): Probe<GroupAccount | undefined> {
   return {
-    key: `group:${name}`,
+    id: { kind: 'group', subject: name },
     command: sh`getent group -- ${name}`,
     parse: (output) => parseGroupAccount(output.stdout),
   };

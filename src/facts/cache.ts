@@ -1,6 +1,6 @@
 import type { Connection } from '../connection/connection.ts';
 import { CommandError } from '../errors.ts';
-import { parseProbeAnswer, probeBoundary, probeScript, type Probe, type ProbeFamily, type ProbeOutput } from './probe.ts';
+import { parseProbeAnswer, probeBoundary, probeScript, type Probe, type ProbeFamily, type ProbeIdentity, type ProbeOutput } from './probe.ts';
 
 /**
  * The facts known about one host: answers to probes, gathered in batches (one round trip for many probes),
@@ -12,22 +12,22 @@ import { parseProbeAnswer, probeBoundary, probeScript, type Probe, type ProbeFam
  * const hosts = await facts.get(fileProbe('/etc/hosts'));                   // from the cache
  */
 export class FactCache {
-  private readonly answers = new Map<string, unknown>();
+  private readonly answers = new ProbeAnswers();
   /** Probes asked for by get() and not yet sent: those asked in the same turn of the event loop travel together. */
-  private readonly queued = new Map<string, Probe<unknown>>();
+  private queued: Probe<unknown>[] = [];
   private sending?: Promise<void>;
   constructor(private readonly connection: Connection) {}
 
   /** Asks every probe not yet answered, all in one command. */
   async gather(probes: readonly Probe<unknown>[]): Promise<void> {
-    const missing = new Map<string, Probe<unknown>>();
-    for (const probe of probes) if (!this.answers.has(probe.key)) missing.set(probe.key, probe);
-    if (missing.size === 0) return;
-    const list = groupFamilies([...missing.values()]);
+    const missing = unanswered(probes, this.answers);
+    if (missing.length === 0) return;
+    const list = groupFamilies(missing);
     const boundary = probeBoundary();
     const result = await this.connection.exec(probeScript(list.map((entry) => entry.probe), boundary));
     if (result.exitCode !== 0) {
-      throw new CommandError({ ...result, command: `probe script (${[...missing.keys()].join(', ')})` }, { host: this.connection.host }, 'reading facts failed');
+      const asked = missing.map((p) => `${p.id.kind}:${p.id.subject}`);
+      throw new CommandError({ ...result, command: `probe script (${asked.join(', ')})` }, { host: this.connection.host }, 'reading facts failed');
     }
     const outputs = parseProbeAnswer(result.stdout, list.length, boundary);
     list.forEach((entry, index) => entry.store(outputs[index], this.answers));
@@ -39,41 +39,83 @@ export class FactCache {
    * in one command, at the end of the current turn of the event loop.
    */
   async get<T>(probe: Probe<T>): Promise<T> {
-    if (!this.answers.has(probe.key)) {
-      this.queued.set(probe.key, probe);
+    if (!this.answers.has(probe.id)) {
+      this.queued.push(probe);
       this.sending ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        const probes = [...this.queued.values()];
-        this.queued.clear();
+        const probes = this.queued;
+        this.queued = [];
         this.sending = undefined;
         return this.gather(probes);
       });
       await this.sending;
     }
-    return this.answers.get(probe.key) as T;
+    return this.answers.get(probe.id) as T;
   }
 
   /**
    * Forgets answers after a change. With `paths` (the change said which paths it touched), the facts about
-   * other paths are kept: only those about these paths and what lies under them go, and every fact that is not
-   * about one path (packages, services, accounts, command checks), since a file can change any of those.
-   * Without `paths`, every answer goes.
+   * other paths are kept: only those about these paths and what lies under them go (a fact's
+   * {@link ProbeIdentity} names its path), and every fact that is not about one path (packages, services,
+   * accounts, command checks), since a file can change any of those. Without `paths`, every answer goes.
    */
   invalidate(paths?: readonly string[]): void {
-    if (!paths) {
-      this.answers.clear();
-      return;
-    }
-    for (const key of [...this.answers.keys()]) {
-      const path = /^(?:path|content):(.*)$/s.exec(key)?.[1];
-      if (path === undefined || paths.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))) this.answers.delete(key);
-    }
+    if (!paths) return this.answers.clear();
+    this.answers.forget((id) => id.path === undefined || paths.some((p) => id.path === p || id.path!.startsWith(p.endsWith('/') ? p : `${p}/`)));
+  }
+}
+
+/**
+ * The probes of a list that `answers` does not hold, each identity once, in the order of the list.
+ *
+ * @example
+ * unanswered([pathProbe('/etc/hosts'), pathProbe('/etc/hosts')], new ProbeAnswers()) // one probe
+ */
+export function unanswered(probes: readonly Probe<unknown>[], answers: ProbeAnswers): Probe<unknown>[] {
+  const listed = new ProbeAnswers();
+  const missing: Probe<unknown>[] = [];
+  for (const probe of probes) {
+    if (answers.has(probe.id) || listed.has(probe.id)) continue;
+    listed.set(probe, undefined);
+    missing.push(probe);
+  }
+  return missing;
+}
+
+/**
+ * Answers by the identity of their probe: its kind, then its subject.
+ *
+ * @example
+ * const answers = new ProbeAnswers();
+ * answers.set(pathProbe('/etc/hosts'), state);
+ * answers.get({ kind: 'path', subject: '/etc/hosts' }) // state
+ */
+export class ProbeAnswers {
+  private readonly byKind = new Map<string, Map<string, { readonly probe: Probe<unknown>; readonly value: unknown }>>();
+
+  has(id: ProbeIdentity): boolean {
+    return this.byKind.get(id.kind)?.has(id.subject) ?? false;
+  }
+  get(id: ProbeIdentity): unknown {
+    return this.byKind.get(id.kind)?.get(id.subject)?.value;
+  }
+  set(probe: Probe<unknown>, value: unknown): void {
+    let subjects = this.byKind.get(probe.id.kind);
+    if (!subjects) this.byKind.set(probe.id.kind, (subjects = new Map()));
+    subjects.set(probe.id.subject, { probe, value });
+  }
+  /** Forgets the answers whose identity matches. */
+  forget(matches: (id: ProbeIdentity) => boolean): void {
+    for (const subjects of this.byKind.values()) for (const [subject, entry] of subjects) if (matches(entry.probe.id)) subjects.delete(subject);
+  }
+  clear(): void {
+    this.byKind.clear();
   }
 }
 
 /** One probe of a batch script: a probe as asked, or one standing for a family of them. */
 export interface BatchEntry {
   readonly probe: Probe<unknown>;
-  store(output: ProbeOutput, answers: Map<string, unknown>): void;
+  store(output: ProbeOutput, answers: ProbeAnswers): void;
 }
 
 /** Probes of one family (two or more) become one probe answering all of them; others stay as they are. */
@@ -82,19 +124,19 @@ export function groupFamilies(probes: readonly Probe<unknown>[]): BatchEntry[] {
   const families = new Map<ProbeFamily<unknown>, Probe<unknown>[]>();
   for (const probe of probes) {
     if (probe.family) families.set(probe.family.kind, [...(families.get(probe.family.kind) ?? []), probe]);
-    else entries.push({ probe, store: (output, answers) => answers.set(probe.key, probe.parse(output)) });
+    else entries.push({ probe, store: (output, answers) => answers.set(probe, probe.parse(output)) });
   }
   for (const [family, members] of families) {
     if (members.length === 1) {
       const [probe] = members;
-      entries.push({ probe, store: (output, answers) => answers.set(probe.key, probe.parse(output)) });
+      entries.push({ probe, store: (output, answers) => answers.set(probe, probe.parse(output)) });
       continue;
     }
     const args = members.map((m) => m.family!.argument);
-    const probe: Probe<unknown> = { key: `family:${family.name}`, command: family.command(args), parse: () => undefined };
+    const probe: Probe<unknown> = { id: { kind: 'family', subject: family.name }, command: family.command(args), parse: () => undefined };
     entries.push({
       probe,
-      store: (output, answers) => family.parseAll(output, args).forEach((value, index) => answers.set(members[index].key, value)),
+      store: (output, answers) => family.parseAll(output, args).forEach((value, index) => answers.set(members[index], value)),
     });
   }
   return entries;

@@ -9,7 +9,7 @@ import type { Probe } from './probe.ts';
  */
 export function commandSucceedsProbe(command: ShellCommand): Probe<boolean> {
   return {
-    key: `succeeds:${command.text}`,
+    id: { kind: 'succeeds', subject: command.text },
     command,
     parse: (output) => output.exitCode === 0,
   };

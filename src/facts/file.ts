@@ -41,7 +41,7 @@ export function parsePathState(stdout: string): PathState {
  */
 export function pathProbe(path: string): Probe<PathState> {
   return {
-    key: `path:${path}`,
+    id: { kind: 'path', subject: path, path },
     command: sh`p=${path}
 if [ -L "$p" ]; then echo link; readlink "$p"; elif [ -f "$p" ]; then echo file; elif [ -d "$p" ]; then echo directory; elif [ -e "$p" ]; then echo other; else echo absent; exit 0; fi
 stat -c '%a %U %G' "$p"
@@ -111,7 +111,7 @@ export const pathFamily: ProbeFamily<PathState> = {
  */
 export function contentProbe(path: string): Probe<Buffer | undefined> {
   return {
-    key: `content:${path}`,
+    id: { kind: 'content', subject: path, path },
     command: sh`if [ -f ${path} ]; then cat ${path}; echo x; else exit 3; fi`,
     // The trailing "x" survives the shell's stripping of final newlines; it is cut off here.
     parse: (output) => (output.exitCode === 0 ? output.bytes.subarray(0, output.bytes.length - 1) : undefined),

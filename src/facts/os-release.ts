@@ -10,7 +10,7 @@ import type { Probe } from './probe.ts';
  * const platform = parsePlatform((await facts.get(osReleaseProbe)) ?? '', 'primary');
  */
 export const osReleaseProbe: Probe<string | undefined> = {
-  key: 'os-release',
+  id: { kind: 'os-release', subject: '' },
   command: sh`cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release`,
   parse: (output) => (output.exitCode === 0 ? output.stdout : undefined),
 };

@@ -27,7 +27,7 @@ export function parsePackageVersions(stdout: string, names: readonly string[]): 
 export function packagesProbe(names: readonly string[]): Probe<PackageVersions> {
   const sorted = [...names].sort();
   return {
-    key: `packages:${sorted.join(',')}`,
+    id: { kind: 'packages', subject: sorted.join(',') },
     command: sh`dpkg-query -W -f='\${Package}\\t\${db:Status-Abbrev}\\t\${Version}\\n' -- ${sorted} 2>/dev/null; true`,
     parse: (output) => parsePackageVersions(output.stdout, sorted),
     family: { kind: packagesFamily, argument: sorted.join(' ') },

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { REMOTE_MARKER } from '../connection/remote-protocol.ts';
 import { ShellCommand, quote } from '../connection/sh.ts';
 
 /** What one probe's command printed, as the batch brought it back. */
@@ -10,14 +11,29 @@ export interface ProbeOutput {
 }
 
 /**
- * A read-only question to a host: a command and a pure parser of its output. Probes with the same key
- * ask the same question, so their answer is cached and shared.
+ * What a fact is about: its kind and, within the kind, its subject (a path, a unit, an account, a command). Probes
+ * with the same identity ask the same question, so their answer is cached and shared. A fact about one path
+ * names it in `path`: a change that says which paths it touched then forgets only the facts about those paths
+ * (and what lies under them); a fact about no path is forgotten after every change.
  *
  * @example
- * const hostname: Probe<string> = { key: 'hostname', command: sh`uname -n`, parse: (o) => o.stdout.trim() };
+ * const id: ProbeIdentity = { kind: 'content', subject: '/etc/hosts', path: '/etc/hosts' };
+ */
+export interface ProbeIdentity {
+  readonly kind: 'path' | 'content' | 'service' | 'user' | 'group' | 'packages' | 'succeeds' | 'os-release' | 'pending-handlers' | (string & {});
+  readonly subject: string;
+  readonly path?: string;
+}
+
+/**
+ * A read-only question to a host: what it is about ({@link ProbeIdentity}), a command and a pure parser of its
+ * output.
+ *
+ * @example
+ * const hostname: Probe<string> = { id: { kind: 'hostname', subject: '' }, command: sh`uname -n`, parse: (o) => o.stdout.trim() };
  */
 export interface Probe<T> {
-  readonly key: string;
+  readonly id: ProbeIdentity;
   readonly command: ShellCommand;
   parse(output: ProbeOutput): T;
   /**
@@ -37,9 +53,6 @@ export interface ProbeFamily<T> {
   /** One answer per argument, in the order of `args`. */
   parseAll(output: ProbeOutput, args: readonly string[]): T[];
 }
-
-/** The marker that opens every batched probe script, so recordings can tell probes from changes. */
-export const PROBE_MARKER = ': play-probe';
 
 /** A fresh boundary for one probe script: 24 random hex digits that no probe's output can guess. */
 export function probeBoundary(): string {
@@ -65,7 +78,7 @@ export function probeScript(probes: readonly Probe<unknown>[], boundary: string)
   // eval keeps even a syntax error inside the probe's subshell; the end line follows whatever the probe printed.
   const end = `printf '\\n${escaped(boundary)} %d\\n' "$?"`;
   const part = (text: string) => `( eval ${quote(text)} ) 2>/dev/null; ${end}`;
-  const head = `${PROBE_MARKER}\n{`;
+  const head = `${REMOTE_MARKER.probe}\n{`;
   const tail = '} | base64 -w0';
   return new ShellCommand(
     [head, ...probes.map((p) => part(p.command.text)), tail].join('\n'),

@@ -35,7 +35,7 @@ export function parseServiceState(stdout: string): ServiceState {
 export function serviceProbe(name: string): Probe<ServiceState> {
   const unit = name.includes('.') ? name : `${name}.service`;
   return {
-    key: `service:${name}`,
+    id: { kind: 'service', subject: name },
     command: sh`if [ -d /run/systemd/system ]; then echo systemd; systemctl show -p LoadState -p ActiveState -p UnitFileState -- ${unit}
 elif [ -x /etc/init.d/${name} ]; then echo sysv; echo LoadState=loaded
   if /etc/init.d/${name} status >/dev/null 2>&1; then echo ActiveState=active; else echo ActiveState=inactive; fi

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { asArgument, joinCommands, raw, sh, type ShellCommand } from '../connection/sh.ts';
+import { REMOTE_EXIT, SET_LEFT_HOST_UNCHANGED } from '../connection/remote-protocol.ts';
 import { contentProbe, pathProbe } from '../facts/file.ts';
 import { renderTemplateFile } from '../render/template.ts';
 import { PlayError } from '../errors.ts';
@@ -50,17 +51,6 @@ export interface ConfigSetParams extends TaskOptions {
   readonly stageRoot?: string;
 }
 
-/** Exit codes of the set's script. */
-export const CONFIG_SET_EXIT = {
-  /** The staged set did not pass `validate`: nothing live was touched. */
-  refused: 97,
-  /** Staging failed (a full disk, a copy error): nothing live was touched. */
-  notStaged: 94,
-  /** Activation or the health probe failed; the previous files are back and `restore` succeeded. */
-  rolledBack: 96,
-  /** As `rolledBack`, but `restore` failed too: the service needs a person. */
-  restoreFailed: 95,
-} as const;
 
 interface WantedSetFile {
   readonly path: string;
@@ -88,10 +78,10 @@ export function configSetCommand(params: ConfigSetParams, changed: readonly Want
     // The controller may go away mid-way (killed): the script must finish its swap or its rollback regardless.
     sh`trap '' PIPE HUP`,
     sh`tree=${params.tree}; stage=${stage}`,
-    sh`mkdir -m 0700 "$stage" || { echo "cannot make the staging folder $stage" >&2; exit ${CONFIG_SET_EXIT.notStaged}; }`,
+    sh`mkdir -m 0700 "$stage" || { echo "cannot make the staging folder $stage" >&2; exit ${REMOTE_EXIT.setNotStaged}; }`,
     sh`cleanup() { rm -rf "$stage"; ${raw(changed.map((_, i) => `rm -f "\${new${i}:-}" "\${old${i}:-}"`).join('; ') || ':')}; }`,
     sh`trap cleanup EXIT`,
-    sh`fail_stage() { echo "staging the set failed: $1 (nothing live was changed)" >&2; exit ${CONFIG_SET_EXIT.notStaged}; }`,
+    sh`fail_stage() { echo "staging the set failed: $1 (nothing live was changed)" >&2; exit ${REMOTE_EXIT.setNotStaged}; }`,
     // Output is kept in variables, not files: the staging disk may be the one that is full.
     sh`out=$(cp -a "$tree/." "$stage/tree" 2>&1) || fail_stage "$(printf '%s\n' "$out" | tail -n 3)"`,
   ];
@@ -114,7 +104,7 @@ export function configSetCommand(params: ConfigSetParams, changed: readonly Want
     : params.validate(`${stage}/tree`);
   const activate = typeof params.activate === 'function' ? params.activate(changed.map((f) => f.relative)) : params.activate;
   lines.push(
-    sh`if ! out=$( ( ${check} ) 2>&1 ); then printf '%s\n' "$out" >&2; echo "the staged set was refused by its check (nothing live was changed)" >&2; exit ${CONFIG_SET_EXIT.refused}; fi`,
+    sh`if ! out=$( ( ${check} ) 2>&1 ); then printf '%s\n' "$out" >&2; echo "the staged set was refused by its check (nothing live was changed)" >&2; exit ${REMOTE_EXIT.setRefused}; fi`,
   );
   // Every new file beside its target, with its attributes, and every old one kept: all before the first rename.
   changed.forEach((file, i) => {
@@ -148,9 +138,9 @@ export function configSetCommand(params: ConfigSetParams, changed: readonly Want
       const n = raw(String(i));
       return sh`if [ -e "$old${n}" ]; then mv -f "$old${n}" "$target${n}"; else rm -f "$target${n}"; fi`;
     }),
-    sh`if out=$( ( ${params.restore ?? activate} ) 2>&1 ); then echo "rolled back: the previous files are in place and the service was put back on them" >&2; exit ${CONFIG_SET_EXIT.rolledBack}; fi`,
+    sh`if out=$( ( ${params.restore ?? activate} ) 2>&1 ); then echo "rolled back: the previous files are in place and the service was put back on them" >&2; exit ${REMOTE_EXIT.setRolledBack}; fi`,
     sh`echo "rolled back the files, but putting the service back on them failed too: $(printf '%s\n' "$out" | tail -n 3)" >&2`,
-    sh`exit ${CONFIG_SET_EXIT.restoreFailed}`,
+    sh`exit ${REMOTE_EXIT.setRestoreFailed}`,
   );
   return joinCommands(lines, '\n');
 }
@@ -221,7 +211,7 @@ export function configSet(params: ConfigSetParams): Task {
       return {
         changed: true,
         summary: `apply config set ${tree} (${changed.map((f) => f.relative).join(', ')}): check, rename in, activate${params.health ? ', probe' : ''}`,
-        steps: [{ kind: 'exec', command: configSetCommand({ ...params, tree }, changed), stdin: Buffer.concat(changed.map((f) => bytesOf(f.content))), affects: changed.map((f) => f.path), failure: `applying config set ${tree} failed` }],
+        steps: [{ kind: 'exec', command: configSetCommand({ ...params, tree }, changed), stdin: Buffer.concat(changed.map((f) => bytesOf(f.content))), affects: changed.map((f) => f.path), failure: `applying config set ${tree} failed`, unchangedExitCodes: SET_LEFT_HOST_UNCHANGED }],
         diffs,
       };
     },

@@ -29,6 +29,11 @@ export interface ExecStep {
    * itself (a long script, such as a config set's, that would bury the error).
    */
   readonly failure?: string;
+  /**
+   * The exit codes of the command after which the host is as it was before the step (e.g. a config set its check
+   * refused): a handler the task notified is then owed nothing. Any other failure may have changed the host.
+   */
+  readonly unchangedExitCodes?: readonly number[];
 }
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, sh } from '../../src/connection/sh.ts';
+import { REMOTE_EXIT } from '../../src/connection/remote-protocol.ts';
 import inventory from '../../inventory/lab.ts';
 import { LAB_DEBIAN, LAB_HOSTS, LAB_PLATFORM, LAB_VIP } from '../lab/config.ts';
 import { REPLICATE_ALL, REPLICATOR_USERS, SYNC_FAILED } from '../../roles/dovecot/replicator-status.ts';
@@ -355,7 +356,7 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     } finally {
       await stdoutOf(PRIMARY.name, sh`systemctl stop play-test-port-holder`);
     }
-    expect(output).toContain('applying config set /etc/postfix failed (exit 97)');
+    expect(output).toContain(`applying config set /etc/postfix failed (exit ${REMOTE_EXIT.setRefused})`);
     expect(output).toMatch(/2525: port 2525 is already taken by "python3"/);
     expect(output).toContain('the staged set was refused by its check (nothing live was changed)');
   }, SITE_TIMEOUT_MS);

@@ -5,7 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { RecordingConnection } from '../../../src/connection/recording.ts';
 import { sh } from '../../../src/connection/sh.ts';
-import { applySteps, CONTENT_INCOMPLETE, VALIDATE_REFUSED, writeCommand } from '../../../src/engine/apply.ts';
+import { applySteps, writeCommand } from '../../../src/engine/apply.ts';
+import { REMOTE_EXIT } from '../../../src/connection/remote-protocol.ts';
+
+const { validateRefused: VALIDATE_REFUSED, contentIncomplete: CONTENT_INCOMPLETE } = REMOTE_EXIT;
 import { CommandError } from '../../../src/errors.ts';
 import { MASK, secret } from '../../../src/secret.ts';
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,8 @@ import { LocalConnection } from '../../../src/connection/local.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { hostStatePaths } from '../../../src/engine/host-state.ts';
 import { executeRun, type RunOptions } from '../../../src/engine/run.ts';
-import { command, defineInventory, definePlaybook, defineRole, file, sh } from '../../../src/index.ts';
+import { command, configSet, defineInventory, definePlaybook, defineRole, file, sh } from '../../../src/index.ts';
+import { REMOTE_EXIT } from '../../../src/connection/remote-protocol.ts';
 
 let dir: string;
 const stateDir = process.env.PLAY_STATE_DIR;
@@ -116,6 +117,57 @@ describe('durable handlers', () => {
     expect(journal()).toBe('');
     const next = await run();
     expect(next.tasks.filter((t) => t.handler).map((t) => t.summary ?? '')).not.toContainEqual(expect.stringContaining('pending from an earlier run'));
+  });
+
+  /** A config set of one file whose check or activation may fail, notifying a reload; its run's journal after it. */
+  async function setRun(failing: 'check' | 'activation' | 'restore') {
+    rmSync(join(dir, 'broken'));
+    mkdirSync(join(dir, 'tree'));
+    mkdirSync(join(dir, 'stage'));
+    writeFileSync(join(dir, 'tree', 'svc.conf'), 'old\n');
+    const role = defineRole({
+      name: 'svc',
+      tasks: () => [
+        configSet({
+          name: 'svc set',
+          tree: join(dir, 'tree'),
+          files: [{ path: join(dir, 'tree', 'svc.conf'), content: 'new\n' }],
+          validate: () => (failing === 'check' ? sh`echo 'unknown directive' >&2; false` : sh`true`),
+          activate: failing === 'check' ? sh`true` : sh`test "$(cat ${join(dir, 'tree', 'svc.conf')})" = old`,
+          restore: failing === 'restore' ? sh`false` : undefined,
+          stageRoot: join(dir, 'stage'),
+          notify: 'reload svc',
+        }),
+      ],
+      handlers: () => [command({ name: 'reload svc', cmd: sh`echo reload >> ${join(dir, 'log')}` })],
+    });
+    const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local' } } });
+    const book = definePlaybook({ inventory, plays: [{ name: 'service', hosts: 'alpha', roles: [role] }] });
+    const result = await executeRun(await compileRun(book, inventory), { check: false, forks: 1, connect: async (h) => new LocalConnection(h) });
+    return { result, file: readFileSync(join(dir, 'tree', 'svc.conf'), 'utf8') };
+  }
+
+  it('a config set its check refused was never applied: it owes no handler, and its exit code is its own', async () => {
+    const { result, file } = await setRun('check');
+    expect(result.hosts.alpha.failed).toBe(1);
+    expect(result.tasks[0].error).toContain(`(exit ${REMOTE_EXIT.setRefused})`);
+    expect(REMOTE_EXIT.setRefused).not.toBe(REMOTE_EXIT.validateRefused);
+    expect(file).toBe('old\n');
+    expect(journal()).toBe('');
+    expect(log()).toEqual([]);
+  });
+
+  it('a config set rolled back after a failed activation left the host as it was: it owes no handler', async () => {
+    const { result, file } = await setRun('activation');
+    expect(result.tasks[0].error).toContain(`(exit ${REMOTE_EXIT.setRolledBack})`);
+    expect(file).toBe('old\n');
+    expect(journal()).toBe('');
+  });
+
+  it('a config set whose restore failed too needs a person: its handler stays owed', async () => {
+    const { result } = await setRun('restore');
+    expect(result.tasks[0].error).toContain(`(exit ${REMOTE_EXIT.setRestoreFailed})`);
+    expect(journal()).toBe('{"play":"service","handler":"reload svc"}\n');
   });
 
   it('a failing handler stays owed; a notified handler that ran is struck out', async () => {

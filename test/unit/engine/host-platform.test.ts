@@ -11,7 +11,7 @@ import { chooseWork } from '../../../src/engine/host-platform.ts';
 import { PLATFORM_TASK } from '../../../src/engine/host-run.ts';
 import { exitCodeOf } from '../../../src/engine/report.ts';
 import { executeRun } from '../../../src/engine/run.ts';
-import { PROBE_MARKER } from '../../../src/facts/probe.ts';
+import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import { formatTaskList, listJson } from '../../../src/cli/listing.ts';
 import {
   DEBIAN_12, DEBIAN_13, TemplateError, Type, ValidationError, defineInventory, definePlaybook, defineRole, file, template, type Platform, type Playbook,
@@ -197,7 +197,7 @@ describe('executeRun with platforms', () => {
     expect(readFileSync(join(dir, 'backup-pool.conf'), 'utf8')).toBe('[www]\nlisten = /run/php/php8.2-fpm.sock\n');
     expect(report.tasks.filter((t) => t.host === 'primary').map((t) => t.task)[0]).toBe('php8.4-fpm');
     for (const c of connections.values()) {
-      expect(c.commands[0].text.startsWith(PROBE_MARKER)).toBe(true);
+      expect(c.commands[0].text.startsWith(REMOTE_MARKER.probe)).toBe(true);
       expect(c.commands[0].text).toContain('/etc/os-release');
     }
     // A second run changes nothing and costs one round trip: the release travels with the other facts.
@@ -218,7 +218,7 @@ describe('executeRun with platforms', () => {
     expect(report.tasks.filter((t) => t.host === 'primary')).toHaveLength(1);
     expect(existsSync(join(dir, 'primary-version'))).toBe(false);
     expect(existsSync(join(dir, 'primary-motd'))).toBe(false);
-    for (const c of connections.get('primary')!.commands) expect(c.text.startsWith(PROBE_MARKER)).toBe(true);
+    for (const c of connections.get('primary')!.commands) expect(c.text.startsWith(REMOTE_MARKER.probe)).toBe(true);
     expect(readFileSync(join(dir, 'backup-version'), 'utf8')).toBe('8.2\n');
     expect(exitCodeOf(report)).toBe(1);
   });

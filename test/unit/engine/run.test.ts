@@ -8,7 +8,7 @@ import { ConnectError } from '../../../src/errors.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { executeRun } from '../../../src/engine/run.ts';
 import { exitCodeOf } from '../../../src/engine/report.ts';
-import { PROBE_MARKER } from '../../../src/facts/probe.ts';
+import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import {
   Type, command, packages, service, defineInventory, definePlaybook, defineRole, directory, file, flushHandlers, line, sh, template,
 } from '../../../src/index.ts';
@@ -95,7 +95,7 @@ describe('executeRun', () => {
     expect(snapshot(dir)).toEqual(before);
     for (const connection of connections.values()) {
       expect(connection.commands.length).toBeGreaterThan(0);
-      for (const c of connection.commands) expect(c.text.startsWith(PROBE_MARKER)).toBe(true);
+      for (const c of connection.commands) expect(c.text.startsWith(REMOTE_MARKER.probe)).toBe(true);
     }
     // Every task and the notified handlers are reported as changes that would happen.
     expect(report.hosts.alpha.changed).toBe(5 + 1 + 2);
@@ -193,7 +193,7 @@ describe('executeRun', () => {
     const report = await executeRun(await compileRun(playbook, playbook.inventory), { check: true, forks: 1, connect });
     expect(report.tasks.map((t) => t.status)).toEqual(['changed', 'changed']);
     expect(report.tasks[1].summary).toMatch(/start/);
-    for (const c of connections.get('alpha')!.commands) expect(c.text.startsWith(PROBE_MARKER)).toBe(true);
+    for (const c of connections.get('alpha')!.commands) expect(c.text.startsWith(REMOTE_MARKER.probe)).toBe(true);
     // Without the package change before it, the same service is an error: the host really lacks it.
     const alone = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'alpha', tasks: [service({ name: 'play-test-no-such-service', state: 'started' })] }] });
     const failed = await executeRun(await compileRun(alone, alone.inventory), { check: true, forks: 1, connect: recorder().connect });

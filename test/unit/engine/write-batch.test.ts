@@ -5,10 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { RecordingConnection } from '../../../src/connection/recording.ts';
 import { sh } from '../../../src/connection/sh.ts';
-import { applyWriteBatch, BATCH_MARKER, writeBatchCommand } from '../../../src/engine/apply.ts';
+import { applyWriteBatch, writeBatchCommand } from '../../../src/engine/apply.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { executeRun } from '../../../src/engine/run.ts';
-import { PROBE_MARKER } from '../../../src/facts/probe.ts';
+import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import { command, defineInventory, definePlaybook, file, type Task } from '../../../src/index.ts';
 import type { WriteStep } from '../../../src/ops/op.ts';
 
@@ -61,9 +61,9 @@ describe('write batches', () => {
     expect(leftovers()).toEqual([]);
     // All 30 travel together: the first probes, the lock, the probes read again under it, the old contents (for the
     // diffs) in one command, the writes in one more. One by one it was two round trips per file.
-    const changes = commands.filter((c) => !c.text.startsWith(PROBE_MARKER));
+    const changes = commands.filter((c) => !c.text.startsWith(REMOTE_MARKER.probe));
     expect(report.hosts.alpha.commands).toBeLessThanOrEqual(6);
-    expect(changes.filter((c) => c.text.startsWith(BATCH_MARKER))).toHaveLength(1);
+    expect(changes.filter((c) => c.text.startsWith(REMOTE_MARKER.writeBatch))).toHaveLength(1);
     // Every diff is shown (planned) before any file of the batch is reported written.
     const firstEnd = events.findIndex((e) => e.startsWith('changed'));
     expect(events.slice(0, firstEnd).filter((e) => e.startsWith('planned'))).toHaveLength(FILES);
@@ -110,7 +110,7 @@ describe('write batches', () => {
     expect(readFileSync(path(7), 'utf8')).toBe(content(7, 'B2'));
     expect(readFileSync(path(11), 'utf8')).toBe(content(11, 'B'));
     // Batches: files 1-4 (file 0 took the lock), files 5-9, then the rewrite of file 7 with files 10 and 11.
-    expect(commands.filter((c) => c.text.startsWith(BATCH_MARKER))).toHaveLength(3);
+    expect(commands.filter((c) => c.text.startsWith(REMOTE_MARKER.writeBatch))).toHaveLength(3);
   });
 });
 

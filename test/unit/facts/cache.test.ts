@@ -5,10 +5,11 @@ import { sh } from '../../../src/connection/sh.ts';
 import { FactCache } from '../../../src/facts/cache.ts';
 import { contentProbe, pathProbe } from '../../../src/facts/file.ts';
 import { packagesProbe } from '../../../src/facts/packages.ts';
-import { PROBE_MARKER, type Probe } from '../../../src/facts/probe.ts';
+import { type Probe } from '../../../src/facts/probe.ts';
+import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import { CommandError } from '../../../src/errors.ts';
 
-const echoProbe = (key: string, text: string): Probe<string> => ({ key, command: sh`printf %s ${text}`, parse: (o) => o.stdout });
+const echoProbe = (key: string, text: string): Probe<string> => ({ id: { kind: 'test', subject: key }, command: sh`printf %s ${text}`, parse: (o) => o.stdout });
 
 function setup() {
   const connection = new RecordingConnection('local', new LocalConnection('local'));
@@ -22,7 +23,7 @@ describe('FactCache', () => {
     const b = echoProbe('b', 'beta');
     await facts.gather([a, b]);
     expect(connection.commandCount).toBe(1);
-    expect(connection.commands[0].text.startsWith(PROBE_MARKER)).toBe(true);
+    expect(connection.commands[0].text.startsWith(REMOTE_MARKER.probe)).toBe(true);
     expect(await facts.get(a)).toBe('alpha');
     expect(await facts.get(b)).toBe('beta');
     expect(connection.commandCount).toBe(1);
@@ -56,7 +57,7 @@ describe('FactCache', () => {
 
   it('caches an undefined answer too', async () => {
     const { connection, facts } = setup();
-    const none: Probe<undefined> = { key: 'none', command: sh`true`, parse: () => undefined };
+    const none: Probe<undefined> = { id: { kind: 'test', subject: 'none' }, command: sh`true`, parse: () => undefined };
     expect(await facts.get(none)).toBeUndefined();
     expect(await facts.get(none)).toBeUndefined();
     expect(connection.commandCount).toBe(1);
@@ -65,7 +66,7 @@ describe('FactCache', () => {
   it('invalidate() forgets every answer', async () => {
     const { connection, facts } = setup();
     let counter = 0;
-    const counting: Probe<number> = { key: 'count', command: sh`echo`, parse: () => ++counter };
+    const counting: Probe<number> = { id: { kind: 'test', subject: 'count' }, command: sh`echo`, parse: () => ++counter };
     expect(await facts.get(counting)).toBe(1);
     expect(await facts.get(counting)).toBe(1);
     facts.invalidate();
@@ -75,7 +76,7 @@ describe('FactCache', () => {
 
   it('a failing probe is an answer, not an error', async () => {
     const { facts } = setup();
-    const failing: Probe<number> = { key: 'fails', command: sh`exit 4`, parse: (o) => o.exitCode };
+    const failing: Probe<number> = { id: { kind: 'test', subject: 'fails' }, command: sh`exit 4`, parse: (o) => o.exitCode };
     expect(await facts.get(failing)).toBe(4);
   });
 

@@ -194,7 +194,7 @@ describe('account, group, package, service and command probes on this machine', 
     for (const probe of probes) {
       const alone = new FactCache(new LocalConnection('local'));
       await alone.gather([probe]);
-      expect(await together.get(probe as never), probe.key).toEqual(await alone.get(probe as never));
+      expect(await together.get(probe as never), `${probe.id.kind}:${probe.id.subject}`).toEqual(await alone.get(probe as never));
     }
     // A batch answers only what each probe asked: no package of another probe leaks into its answer.
     expect([...(await together.get(probes[0] as ReturnType<typeof packagesProbe>)).keys()].sort()).toEqual(['bash', 'coreutils']);
@@ -212,7 +212,7 @@ describe('account, group, package, service and command probes on this machine', 
     ]);
   });
 
-  it('packagesProbe has one key for the same names in any order', () => {
-    expect(packagesProbe(['b', 'a']).key).toBe(packagesProbe(['a', 'b']).key);
+  it('packagesProbe has one identity for the same names in any order', () => {
+    expect(packagesProbe(['b', 'a']).id).toEqual(packagesProbe(['a', 'b']).id);
   });
 });

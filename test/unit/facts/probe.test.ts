@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { sh } from '../../../src/connection/sh.ts';
-import { parseProbeAnswer, probeBoundary, probeScript, PROBE_MARKER, type Probe, type ProbeOutput } from '../../../src/facts/probe.ts';
+import { parseProbeAnswer, probeBoundary, probeScript, type Probe, type ProbeOutput } from '../../../src/facts/probe.ts';
+import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import { MASK, secret } from '../../../src/secret.ts';
 
-const identity = (key: string, command: ReturnType<typeof sh>): Probe<ProbeOutput> => ({ key, command, parse: (o) => o });
+const identity = (key: string, command: ReturnType<typeof sh>): Probe<ProbeOutput> => ({ id: { kind: 'test', subject: key }, command, parse: (o) => o });
 
 async function runProbes(probes: Probe<unknown>[]): Promise<ProbeOutput[]> {
   const local = new LocalConnection('local');
@@ -18,7 +19,7 @@ async function runProbes(probes: Probe<unknown>[]): Promise<ProbeOutput[]> {
 describe('probeScript through a real /bin/sh', () => {
   it('starts with the probe marker', () => {
     const script = probeScript([identity('a', sh`true`)], probeBoundary());
-    expect(script.text.startsWith(PROBE_MARKER)).toBe(true);
+    expect(script.text.startsWith(REMOTE_MARKER.probe)).toBe(true);
   });
 
   it('runs several probes in one command, each with its own output and exit code', async () => {

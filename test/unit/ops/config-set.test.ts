@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sh } from '../../../src/connection/sh.ts';
 import { configSet, type ConfigSetParams } from '../../../src/ops/config-set.ts';
+import { REMOTE_EXIT } from '../../../src/connection/remote-protocol.ts';
 import type { Plan } from '../../../src/ops/op.ts';
 import { localHost, type LocalHost } from '../support/local-host.ts';
 
@@ -71,9 +72,9 @@ describe('configSet', () => {
     expect(await host.plan(set())).toEqual({ changed: false, reason: 'the 2 files of the set match' });
   });
 
-  it('a set its check refuses changes nothing live: no activation, no leftovers (exit 97)', async () => {
+  it('a set its check refuses changes nothing live: no activation, no leftovers (exit 93)', async () => {
     const message = await fails(set({ validate: () => sh`echo 'line 3: unknown directive' >&2; false` }));
-    expect(message).toContain('exit 97');
+    expect(message).toContain(`exit ${REMOTE_EXIT.setRefused}`);
     expect(message).toContain('unknown directive');
     expect(message).toContain('refused by its check (nothing live was changed)');
     expect(readFileSync(join(tree, 'main.conf'), 'utf8')).toBe('main old\n');
@@ -162,7 +163,7 @@ describe('configSet', () => {
 
   it('checkInPlace: a refused set leaves the live tree as it was, unmounted', async () => {
     const message = await fails(set({ checkInPlace: true, validate: (dir) => sh`grep -q 'main new' ${join(dir, 'main.conf')} && echo 'bad include' >&2 && false` }));
-    expect(message).toContain('exit 97');
+    expect(message).toContain(`exit ${REMOTE_EXIT.setRefused}`);
     expect(message).toContain('bad include');
     expect(readFileSync(join(tree, 'main.conf'), 'utf8')).toBe('main old\n');
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('my ');

@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { RecordingConnection, type RecordedCommand } from '../../../src/connection/recording.ts';
 import { applySteps } from '../../../src/engine/apply.ts';
-import { FactCache, groupFamilies } from '../../../src/facts/cache.ts';
+import { FactCache, groupFamilies, ProbeAnswers, unanswered } from '../../../src/facts/cache.ts';
 import { groupProbe, usersFamily } from '../../../src/facts/account.ts';
 import { pathFamily, pathProbe } from '../../../src/facts/file.ts';
 import { packagesProbe } from '../../../src/facts/packages.ts';
-import { PROBE_MARKER, probeScript, type Probe } from '../../../src/facts/probe.ts';
+import { probeScript, type Probe } from '../../../src/facts/probe.ts';
+import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import { serviceProbe } from '../../../src/facts/service.ts';
 import type { FactReader, Plan, PlanContext, Task } from '../../../src/ops/op.ts';
 
@@ -159,11 +160,11 @@ export class FakeHost {
   probeRounds = 0;
   /** The probes the next probe script asks, in order (as the fact cache builds it). */
   private asking: Probe<unknown>[] = [];
-  private readonly answered = new Set<string>();
+  private readonly answered = new ProbeAnswers();
   /** The facts as an op reads them: through the real fact cache and probe script. */
   readonly reader: FactReader = {
     get: async <T>(probe: Probe<T>): Promise<T> => {
-      if (!this.answered.has(probe.key)) this.asking = [probe];
+      if (!this.answered.has(probe.id)) this.asking = [probe];
       return this.facts.get(probe);
     },
   };
@@ -206,9 +207,7 @@ export class FakeHost {
 
   /** Gathers probes in one round trip, as the engine does before planning. */
   async gather(probes: readonly Probe<unknown>[]): Promise<void> {
-    const asking = new Map<string, Probe<unknown>>();
-    for (const probe of probes) if (!this.answered.has(probe.key) && !asking.has(probe.key)) asking.set(probe.key, probe);
-    this.asking = [...asking.values()];
+    this.asking = unanswered(probes, this.answered);
     await this.facts.gather(probes);
   }
 
@@ -243,7 +242,7 @@ export class FakeHost {
 
   /** The commands that were not probe scripts (the changes), in order. */
   get changes(): RecordedCommand[] {
-    return this.connection.commands.filter((c) => !c.text.startsWith(PROBE_MARKER));
+    return this.connection.commands.filter((c) => !c.text.startsWith(REMOTE_MARKER.probe));
   }
 
   private nextId(from: number, used: number[]): number {
@@ -253,7 +252,7 @@ export class FakeHost {
   }
 
   private respond(command: RecordedCommand): FakeAnswer {
-    if (command.text.startsWith(PROBE_MARKER)) return this.answerProbes(command.text);
+    if (command.text.startsWith(REMOTE_MARKER.probe)) return this.answerProbes(command.text);
     return this.run(command);
   }
 
@@ -268,9 +267,9 @@ export class FakeHost {
     const batch = groupFamilies(asking);
     const boundary = boundaryIn(script);
     if (probeScript(batch.map((entry) => entry.probe), boundary).text !== script) throw new Error(`fake host: unexpected probe script:\n${script}`);
-    for (const probe of asking) this.answered.add(probe.key);
+    for (const probe of asking) this.answered.set(probe, true);
     const answers = batch.map(({ probe }) => {
-      const answer = probe.key === `family:${pathFamily.name}` ? this.answerPathFamily(probe.command.text) : this.answerProbe(probe.command.text);
+      const answer = probe.id.kind === 'family' && probe.id.subject === pathFamily.name ? this.answerPathFamily(probe.command.text) : this.answerProbe(probe.command.text);
       return `${answer.stdout ?? ''}\n${boundary} ${answer.exitCode}\n`;
     });
     return ok(`${Buffer.from(answers.join('')).toString('base64')}\n`);

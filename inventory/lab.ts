@@ -1,4 +1,5 @@
-import { defineInventory, openVault } from 'play';
+import { defineInventory } from 'play';
+import { openVault } from 'play/vault';
 import { LAB_KEY, LAB_KNOWN_HOSTS, LAB_SITE, LAB_VAULT, LAB_VAULT_PASSWORD_FILE } from '../test/lab/config.ts';
 import { schoolInventory } from '../roles/school/index.ts';
 

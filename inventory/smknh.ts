@@ -1,4 +1,5 @@
-import { defineInventory, openVault } from 'play';
+import { defineInventory } from 'play';
+import { openVault } from 'play/vault';
 import { SMKNH_ACCOUNTS, schoolInventory } from '../roles/school/index.ts';
 
 /**

@@ -36,16 +36,7 @@ export { planFile, planAbsent, type WantedFile, type FileAttributes } from './op
 
 export { sh, raw, quote, joinCommands, asArgument, ShellCommand } from './connection/sh.ts';
 export { secret, Secret, mask } from './secret.ts';
-export {
-  openVault, readVault, writeVault, vaultFormat, unlockVaults, setVaultPasswordFile,
-  SecretUnavailableError, VaultLockedError, WrongVaultPassphraseError, TamperedVaultError,
-  type Vault, type VaultOptions, type VaultValues, type VaultFormat, type SecretShape,
-} from './vault.ts';
-export { randomSecret } from './vault/random-secret.ts';
-export { askNewPassphrase, canAskHidden, readVaultPasswordFile, type PromptStreams, type VaultPasswordFile } from './vault/passphrase.ts';
 export { compileRun, type CompiledRun, type CompiledPlay, type HostWork, type HostPlatformWork, type Selection } from './engine/compile.ts';
 export { validateAgainst, type SchemaIssue } from './model/schema.ts';
 export { playPackage, type PlayPackage } from './package-info.ts';
-export { selfSignedCertificate, certificateProblems, type CertificatePair } from './certificate.ts';
-export { generateSshKey, sshPublicKeyLine } from './ssh-key.ts';
 export { PlayError, ValidationError, TemplateError, ConnectError, CommandError } from './errors.ts';

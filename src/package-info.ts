@@ -7,22 +7,20 @@ export interface PlayPackage {
   readonly version: string;
 }
 
-let found: PlayPackage | undefined;
-
 /**
  * play's own package.json, found by walking up from this file: the same answer from the source tree
- * (src/), from the built engine (dist/src/) and from an installed copy under node_modules.
+ * (src/), from the built engine (dist/src/) and from an installed copy under node_modules. Read anew on each call
+ * (`--version`, `play init`: a few times a run at most).
  *
  * @example
  * playPackage().version // '0.1.0'
  */
 export function playPackage(): PlayPackage {
-  if (found) return found;
   for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
     if (statSync(file, { throwIfNoEntry: false })?.isFile()) {
       const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'play' && pkg.version) return (found = { root: dir, version: pkg.version });
+      if (pkg.name === 'play' && pkg.version) return { root: dir, version: pkg.version };
     }
     if (dirname(dir) === dir) throw new Error(`play's package.json not found above ${import.meta.dirname}`);
   }

@@ -3,7 +3,7 @@ import { tlsCertificatePath } from '../tls/index.ts';
 import { REPLICATOR, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { dhcpHaState, dhcpHaVerdict, KEA_CONTROL_PATH, type DhcpHaState } from '../dhcp/ha-state.ts';
 import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
-import { presentAccounts, type Account } from './school.ts';
+import { presentAccounts, type Account, type SchoolVars } from './school.ts';
 import { parseProbeOutput, probeInput, SERVICE_PROBE_PATH, userServiceChecks, type ProbeCheck, type ProbeResult } from './service-probe.ts';
 
 /**
@@ -39,17 +39,14 @@ export interface ServerState {
   readonly dkim: string;
 }
 
-interface SchoolHostVars {
-  vip: string;
-  lanInterface: string;
-  lanAddress: string;
-  domain: string;
+/** The vars of a server the health check reads: the school's own (one declaration, {@link SchoolVars}) and more. */
+type SchoolHostVars = Pick<SchoolVars, 'vip' | 'lanInterface' | 'lanAddress' | 'domain'> & {
   accounts: Account[];
   transitionsLog?: string;
   peerAddress?: string;
   dkimKey?: Secret;
   dkimSelector?: string;
-}
+};
 
 /**
  * Seconds any one command of the state script may take: a service that hangs (postfix frozen, Dovecot's

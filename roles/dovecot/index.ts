@@ -1,6 +1,7 @@
-import { certificateProblems, command, copy, raw, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Platform, type Secret, type ShellCommand, type Task } from 'play';
+import { command, copy, raw, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Platform, type Secret, type ShellCommand, type Task } from 'play';
+import { certificateProblems } from 'play/vault';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
-import { Account, Ipv4, presentAccounts } from '../common/school.ts';
+import { Account, Ipv4, presentAccounts, SchoolVars } from '../common/school.ts';
 import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { homeOf } from '../users/index.ts';
@@ -149,9 +150,7 @@ export default defineRole({
   name: 'dovecot',
   dir: import.meta.dirname,
   platforms: SCHOOL_RELEASES,
-  schema: Type.Object({
-    schoolName: Type.String({ minLength: 1 }),
-    domain: Type.String({ minLength: 1 }),
+  schema: Type.Composite([Type.Pick(SchoolVars, ['schoolName', 'domain']), Type.Object({
     accounts: Type.Array(Account),
     listen: Type.String({ minLength: 1, description: "Dovecot's listen addresses" }),
     maxConnectionsPerUserIp: Type.Integer({ minimum: 1 }),
@@ -164,7 +163,7 @@ export default defineRole({
     replicationKey: Type.Optional(SecretType()),
     replicationPort: Type.Integer({ minimum: 1, maximum: 65535 }),
     replicationSyncTimeout: Type.Integer({ minimum: 0, maximum: 60, description: 'seconds a delivery waits for the peer to have the message (0, the default: none; see the README)' }),
-  }),
+  })]),
   defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: 0 },
   check: (vars, platform) => {
     const issues = presentAccounts(vars.accounts).length > 0 ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];

@@ -1,6 +1,7 @@
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { postfixUnit } from '../postfix/config-set.ts';
-import { copy, defineRole, directory, file, line, packages, SecretType, service, sh, sshPublicKeyLine, template, Type, command } from 'play';
+import { copy, defineRole, directory, file, line, packages, SecretType, service, sh, template, Type, command } from 'play';
+import { sshPublicKeyLine } from 'play/vault';
 import { Ipv4 } from '../common/school.ts';
 
 /** Where the helper that shares bans with the other server lives (files/play-peer-ban.py). */

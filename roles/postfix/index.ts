@@ -1,5 +1,5 @@
 import { command, defineRole, directory, file, packages, SecretType, service, sh, template, Type, type PackagesParams } from 'play';
-import { Account, AccountName, Ipv4, presentAccounts } from '../common/school.ts';
+import { Account, AccountName, Ipv4, presentAccounts, SchoolVars } from '../common/school.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { postfixActivate, postfixConfigSet, postfixUnit } from './config-set.ts';
@@ -63,9 +63,7 @@ export default defineRole({
   name: 'postfix',
   dir: import.meta.dirname,
   platforms: SCHOOL_RELEASES,
-  schema: Type.Object({
-    schoolName: Type.String({ minLength: 1 }),
-    domain: Type.String({ minLength: 1 }),
+  schema: Type.Composite([Type.Pick(SchoolVars, ['schoolName', 'domain']), Type.Object({
     accounts: Type.Array(Account),
     mailHost: Type.Optional(Type.String({ pattern: '^[a-z0-9.-]+$', description: "the server's name in SMTP (default mail.<domain>)" })),
     relayHost: Type.String({ pattern: '^[^\\s]*$', description: "postfix's relayhost for mail to other domains, e.g. [smtp.isp.example]:587; empty: such mail bounces" }),
@@ -79,7 +77,7 @@ export default defineRole({
     dkimKey: Type.Optional(SecretType()),
     dkimSelector: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
     postscreenConnectionLimit: Type.Integer({ minimum: 1, description: 'connections at once per client on port 25' }),
-  }),
+  })]),
   defaults: {
     relayHost: '', messageSizeLimit: 36_700_160, postscreenConnectionLimit: 20, dkimSelector: 'mail',
   },

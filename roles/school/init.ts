@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } f
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { askNewPassphrase, canAskHidden, certificateProblems, PlayError, playPackage, readVaultPasswordFile, ValidationError, writeVault, type CertificatePair, type PromptStreams } from 'play';
+import { PlayError, playPackage, ValidationError } from 'play';
+import { askNewPassphrase, canAskHidden, certificateProblems, readVaultPasswordFile, writeVault, type CertificatePair, type PromptStreams } from 'play/vault';
 import type { SchoolSite } from './inventory.ts';
 import { PROJECT_PASSPHRASE_FILE, projectVaultPath, schoolProjectFiles, type ProjectPassphrase } from './project-files.ts';
 import { schoolSecrets } from './secrets.ts';

@@ -1,4 +1,4 @@
-import type { Vault } from 'play';
+import type { Vault } from 'play/vault';
 
 /**
  * What differs from one school to the next; everything else in the inventories is derived from it.

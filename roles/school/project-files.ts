@@ -149,7 +149,8 @@ function inventoryFile(project: SchoolProject): string {
     ...(ssh.knownHostsFile ? [`knownHostsFile: ${quoted(ssh.knownHostsFile)}`] : []),
   ];
   return `import { join } from 'node:path';
-import { defineInventory, openVault } from 'play';
+import { defineInventory } from 'play';
+import { openVault } from 'play/vault';
 import { schoolInventory, type SchoolSite } from 'play/school';
 
 /**

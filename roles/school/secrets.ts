@@ -1,4 +1,4 @@
-import { generateSshKey, randomSecret, selfSignedCertificate, type CertificatePair, type SecretShape } from 'play';
+import { generateSshKey, randomSecret, selfSignedCertificate, type CertificatePair, type SecretShape } from 'play/vault';
 import { generateDkimKey } from '../common/mail-auth.ts';
 import type { SchoolSite } from './inventory.ts';
 

@@ -1,4 +1,5 @@
-import { compileRun, defineInventory, mask, Secret, Type, validateAgainst, ValidationError, type Vault } from 'play';
+import { compileRun, defineInventory, mask, Secret, Type, validateAgainst, ValidationError } from 'play';
+import { type Vault } from 'play/vault';
 import { AccountName, checkSchoolVars, Ipv4, SchoolVars } from '../common/school.ts';
 import dhcp, { networkBounds } from '../dhcp/index.ts';
 import dns from '../dns/index.ts';

@@ -1,5 +1,6 @@
 import { command, defineRole, file, packages, SecretType, sh, Type } from 'play';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
+import { SchoolVars } from '../common/school.ts';
 import { postfixUnit } from '../postfix/config-set.ts';
 
 /** Where the school's shared mail certificate (PEM, the chain after it) lives; postfix, dovecot and apache read it. */
@@ -31,11 +32,10 @@ export default defineRole({
   platforms: SCHOOL_RELEASES,
   name: 'tls',
   dir: import.meta.dirname,
-  schema: Type.Object({
-    domain: Type.String({ minLength: 1 }),
+  schema: Type.Composite([Type.Pick(SchoolVars, ['domain']), Type.Object({
     tlsCertificate: SecretType(),
     tlsKey: SecretType(),
-  }),
+  })]),
   tasks: ({ vars }) => [
     // ssl-cert makes the ssl-cert group (and /etc/ssl/private 0710 root:ssl-cert); openssl checks the files.
     packages({ names: ['ssl-cert', 'openssl', 'ca-certificates'] }),

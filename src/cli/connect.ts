@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Connection } from '../connection/connection.ts';
 import { LocalConnection } from '../connection/local.ts';
+import { KnownHostsFile } from '../connection/known-hosts.ts';
 import { SshConnection } from '../connection/ssh.ts';
 import type { Inventory } from '../model/inventory.ts';
 
@@ -25,12 +26,16 @@ export function expandHome(path: string): string {
  * const connection = await connect('primary');
  */
 export function connector(inventory: Inventory, policy: ConnectPolicy): (host: string) => Promise<Connection> {
+  // One object per known_hosts file for the run's connections: each file is parsed once.
+  const knownHostsFiles = new Map<string, KnownHostsFile>();
+  const knownHosts = (path: string) => knownHostsFiles.get(path) ?? knownHostsFiles.set(path, new KnownHostsFile(path)).get(path)!;
   return async (host) => {
     const spec = inventory.hosts[host];
     const user = spec.user ?? inventory.ssh?.user ?? 'root';
     const become = spec.become ?? user !== 'root';
     if (spec.connection === 'local') return new LocalConnection(host, spec.become ?? false);
     const identityFile = spec.identityFile ?? inventory.ssh?.identityFile;
+    const knownHostsFile = expandHome(policy.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? '~/.ssh/known_hosts');
     return SshConnection.open({
       host,
       address: spec.address,
@@ -38,7 +43,8 @@ export function connector(inventory: Inventory, policy: ConnectPolicy): (host: s
       user,
       identityFile: identityFile ? expandHome(identityFile) : undefined,
       become,
-      knownHostsFile: expandHome(policy.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? '~/.ssh/known_hosts'),
+      knownHostsFile,
+      knownHosts: knownHosts(knownHostsFile),
       acceptNewHostKeys: policy.acceptNewHostKeys,
     });
   };

@@ -21,21 +21,6 @@ export function findPlaybook(name: string, cwd = process.cwd()): string {
   return found;
 }
 
-let compileTypeScript = false;
-const compiled = new Map<string, unknown>();
-
-/**
- * Lets the loaders below compile a user's `.ts` files through the cache of `./typescript-cache.ts` (the `play`
- * binary calls this; under a test runner that already loads TypeScript it stays off). The engine itself is built
- * JavaScript.
- *
- * @example
- * enableTypeScriptLoader(); await loadPlaybook('playbooks/site.ts');
- */
-export function enableTypeScriptLoader(): void {
-  compileTypeScript = true;
-}
-
 const TYPESCRIPT = /\.[cm]?tsx?$/;
 
 /** A file a run loads, and what it is to the run (for messages). */
@@ -45,60 +30,84 @@ export interface UserFile {
 }
 
 /**
- * Compiles the TypeScript files a run will load (its playbook and its `-i` inventory) in one build, so a module
- * both import runs once; the loaders below then take them from it. Files that are not TypeScript, or a run
- * under a test runner, are left to `import`.
+ * Loads a command's playbook and inventory. With `compileTypeScript` (the `play` binary: the engine itself is
+ * built JavaScript), a user's `.ts` files are compiled through the cache of `./typescript-cache.ts`, the playbook
+ * and its `-i` inventory in one build, so a module both import runs once; under a test runner that already loads
+ * TypeScript, files are left to `import`.
  *
  * @example
- * await compileUserFiles([{ file: findPlaybook('site'), what: 'playbook' }, { file: 'inventory/lab.ts', what: 'inventory' }]);
+ * const loader = new UserFileLoader({ compileTypeScript: true });
+ * await loader.compile([{ file: findPlaybook('site'), what: 'playbook' }, { file: 'inventory/lab.ts', what: 'inventory' }]);
+ * const playbook = await loader.loadPlaybook(findPlaybook('site'));
  */
-export async function compileUserFiles(files: readonly UserFile[]): Promise<void> {
-  const wantedFiles = files
-    .map(({ file, what }) => ({ file: resolve(file), what }))
-    .filter(({ file }) => compileTypeScript && TYPESCRIPT.test(file) && !compiled.has(file) && existsSync(file));
-  if (wantedFiles.length === 0) return;
-  const wanted = wantedFiles.map(({ file }) => file);
-  const { importCompiled } = await import('./typescript-cache.ts');
-  let modules: Map<string, unknown>;
-  try {
-    modules = await importCompiled(wanted);
-  } catch (error) {
-    if (error instanceof ValidationError) throw error;
-    // A syntax error names its file, line and column; an import that cannot be found names what imported it.
-    const named = wantedFiles.map(({ file, what }) => `${what} ${file}`).join(' and ');
-    throw new ValidationError(`cannot load ${named}: ${(error as Error).message}`, { file: wanted[0] });
+export class UserFileLoader {
+  /** The modules compiled so far, by absolute path. */
+  readonly #compiled = new Map<string, unknown>();
+  readonly #compileTypeScript: boolean;
+
+  constructor(options: { readonly compileTypeScript: boolean }) {
+    this.#compileTypeScript = options.compileTypeScript;
   }
-  for (const [file, module] of modules) compiled.set(file, module);
+
+  /** Compiles the TypeScript files among these (those not compiled yet) in one build. */
+  async compile(files: readonly UserFile[]): Promise<void> {
+    const wantedFiles = files
+      .map(({ file, what }) => ({ file: resolve(file), what }))
+      .filter(({ file }) => this.#compileTypeScript && TYPESCRIPT.test(file) && !this.#compiled.has(file) && existsSync(file));
+    if (wantedFiles.length === 0) return;
+    const wanted = wantedFiles.map(({ file }) => file);
+    const { importCompiled } = await import('./typescript-cache.ts');
+    let modules: Map<string, unknown>;
+    try {
+      modules = await importCompiled(wanted);
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      // A syntax error names its file, line and column; an import that cannot be found names what imported it.
+      const named = wantedFiles.map(({ file, what }) => `${what} ${file}`).join(' and ');
+      throw new ValidationError(`cannot load ${named}: ${(error as Error).message}`, { file: wanted[0] });
+    }
+    for (const [file, module] of modules) this.#compiled.set(file, module);
+  }
+
+  async #importDefault(file: string, what: UserFile['what']): Promise<unknown> {
+    await this.compile([{ file, what }]);
+    try {
+      const module = (this.#compiled.get(resolve(file)) ?? (await import(pathToFileURL(file).href))) as { default?: unknown };
+      return module.default;
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      throw new ValidationError(`cannot load ${what} ${file}: ${(error as Error).message}`, { file });
+    }
+  }
+
+  /** Loads a playbook file; its default export must come from `definePlaybook`. */
+  async loadPlaybook(file: string): Promise<Playbook> {
+    const playbook = (await this.#importDefault(file, 'playbook')) as Playbook | undefined;
+    if (!playbook || typeof playbook !== 'object' || !Array.isArray(playbook.plays)) {
+      throw new ValidationError(`${file} does not export default definePlaybook({ inventory, plays })`, { file });
+    }
+    // The file named on the command line, even when a helper (e.g. `schoolPlaybook`) called definePlaybook.
+    return { ...playbook, source: file };
+  }
+
+  /** Loads an inventory file; its default export must come from `defineInventory`. */
+  async loadInventory(file: string): Promise<Inventory> {
+    const path = resolve(file);
+    if (!existsSync(path)) throw new ValidationError(`inventory not found: ${file}`);
+    const inventory = (await this.#importDefault(path, 'inventory')) as Inventory | undefined;
+    if (!inventory || typeof inventory !== 'object' || typeof inventory.hosts !== 'object') {
+      throw new ValidationError(`${file} does not export default defineInventory({ hosts, groups, vars })`, { file: path });
+    }
+    return { ...inventory, source: inventory.source ?? path };
+  }
 }
 
-async function importDefault(file: string, what: UserFile['what']): Promise<unknown> {
-  await compileUserFiles([{ file, what }]);
-  try {
-    const module = (compiled.get(resolve(file)) ?? (await import(pathToFileURL(file).href))) as { default?: unknown };
-    return module.default;
-  } catch (error) {
-    if (error instanceof ValidationError) throw error;
-    throw new ValidationError(`cannot load ${what} ${file}: ${(error as Error).message}`, { file });
-  }
+/** Loads a playbook file with `import` (no TypeScript compiling of its own); see {@link UserFileLoader}. */
+export function loadPlaybook(file: string): Promise<Playbook> {
+  return new UserFileLoader({ compileTypeScript: false }).loadPlaybook(file);
 }
 
-/** Loads a playbook file; its default export must come from `definePlaybook`. */
-export async function loadPlaybook(file: string): Promise<Playbook> {
-  const playbook = (await importDefault(file, 'playbook')) as Playbook | undefined;
-  if (!playbook || typeof playbook !== 'object' || !Array.isArray(playbook.plays)) {
-    throw new ValidationError(`${file} does not export default definePlaybook({ inventory, plays })`, { file });
-  }
-  // The file named on the command line, even when a helper (e.g. `schoolPlaybook`) called definePlaybook.
-  return { ...playbook, source: file };
-}
-
-/** Loads an inventory file; its default export must come from `defineInventory`. */
-export async function loadInventory(file: string): Promise<Inventory> {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new ValidationError(`inventory not found: ${file}`);
-  const inventory = (await importDefault(path, 'inventory')) as Inventory | undefined;
-  if (!inventory || typeof inventory !== 'object' || typeof inventory.hosts !== 'object') {
-    throw new ValidationError(`${file} does not export default defineInventory({ hosts, groups, vars })`, { file: path });
-  }
-  return { ...inventory, source: inventory.source ?? path };
+/** Loads an inventory file with `import` (no TypeScript compiling of its own); see {@link UserFileLoader}. */
+export function loadInventory(file: string): Promise<Inventory> {
+  return new UserFileLoader({ compileTypeScript: false }).loadInventory(file);
 }

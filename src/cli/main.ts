@@ -1,9 +1,11 @@
 import { PlayError, ValidationError, TemplateError } from '../errors.ts';
 import { ExitCode } from '../engine/report.ts';
 import { playPackage } from '../package-info.ts';
+import { Profiler } from '../profile.ts';
 import { mask } from '../secret.ts';
 import { setVaultPasswordFile } from '../vault/passphrase.ts';
 import { parseCliArgs, USAGE, type CliArgs } from './args.ts';
+import { UserFileLoader } from './load.ts';
 
 export { formatHostList, formatTaskList } from './listing.ts';
 
@@ -15,6 +17,14 @@ export interface CliStreams {
   readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };
 }
 
+/** What the bin gives {@link main} beside the arguments: the command's own helpers (tests may leave them out). */
+export interface MainOptions {
+  /** The command's profiler, started by the bin with node's own start as its first phase; else a new one. */
+  readonly profiler?: Profiler;
+  /** How the playbook and inventory are loaded; the bin compiles TypeScript, the default leaves it to `import`. */
+  readonly loader?: UserFileLoader;
+}
+
 /**
  * Runs the `play` command and returns its exit code (0 ok, 1 failed/unreachable, 2 invalid input, 3 changes
  * pending under --check --detailed-exitcode). The engine is loaded only once the arguments ask for a run, so
@@ -23,7 +33,7 @@ export interface CliStreams {
  * @example
  * process.exitCode = await main(['site.ts', '--check']);
  */
-export async function main(argv: readonly string[], streams: CliStreams = process): Promise<number> {
+export async function main(argv: readonly string[], streams: CliStreams = process, options: MainOptions = {}): Promise<number> {
   // The subcommands with flags of their own, loaded only when asked for.
   if (argv[0] === 'vault') return (await import('./vault-command.ts')).vaultCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
   if (argv[0] === 'init') return (await import('play/school/init')).initCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
@@ -39,7 +49,7 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       streams.stdout.write(`play ${playPackage().version}\n`);
       return ExitCode.ok;
     }
-    return await (await import('./run-command.ts')).runCommand(args, streams);
+    return await (await import('./run-command.ts')).runCommand(args, streams, { profiler: options.profiler ?? new Profiler(), loader: options.loader ?? new UserFileLoader({ compileTypeScript: false }) });
   } catch (error) {
     const invalid = error instanceof ValidationError || error instanceof TemplateError;
     const message = error instanceof PlayError ? error.describe() : mask(error instanceof Error ? (error.stack ?? error.message) : String(error));

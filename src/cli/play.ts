@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The `play` command (built to dist/src/cli/play.js). The engine is plain JavaScript; the TypeScript loader is
 // registered only when a user's playbook, inventory or role (.ts) is about to be loaded.
-import { profileMark } from '../profile.ts';
-import { enableTypeScriptLoader } from './load.ts';
+import { Profiler } from '../profile.ts';
+import { UserFileLoader } from './load.ts';
 import { main } from './main.ts';
 
 // From the process's start to here: node itself and the few modules the command line needs.
-profileMark('node start');
+const profiler = new Profiler({ fromProcessStart: true });
+profiler.mark('node start');
 
-enableTypeScriptLoader();
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2), process, { profiler, loader: new UserFileLoader({ compileTypeScript: true }) });

@@ -3,13 +3,13 @@ import { compileRoleSchemas, compileRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
 import { healthGate, verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
-import { formatProfile, profileMark, profileCommandStart } from '../profile.ts';
+import type { Profiler } from '../profile.ts';
 import { mask } from '../secret.ts';
 import { deriveVaultKeysAhead, unlockVaults } from '../vault.ts';
 import type { CliArgs } from './args.ts';
 import { connector } from './connect.ts';
 import { formatHostList, formatTaskList, listJson } from './listing.ts';
-import { compileUserFiles, findPlaybook, loadInventory, loadPlaybook } from './load.ts';
+import { findPlaybook, type UserFileLoader } from './load.ts';
 import { formatGate, plainReporter } from './reporters/plain.ts';
 import { formatHealthTable } from './reporters/health-table.ts';
 import { formatRecap } from './reporters/recap.ts';
@@ -19,26 +19,26 @@ import type { CliStreams } from './main.ts';
  * What `play PLAYBOOK` and `play verify PLAYBOOK` do once the arguments are parsed: load, compile, run (or list,
  * or verify) and report. Loaded by {@link main} only then, so `play --help` loads none of the engine.
  */
-export async function runCommand(args: CliArgs, streams: CliStreams): Promise<number> {
-  const since = profileCommandStart();
+export async function runCommand(args: CliArgs, streams: CliStreams, helpers: { profiler: Profiler; loader: UserFileLoader }): Promise<number> {
+  const { profiler } = helpers;
   try {
-    return await loadCompileRun(args, streams);
+    return await loadCompileRun(args, streams, helpers);
   } finally {
     if (args.profile) {
-      profileMark('report');
-      streams.stderr.write(`${formatProfile(since)}\n`);
+      profiler.mark('report');
+      streams.stderr.write(`${profiler.format()}\n`);
     }
   }
 }
 
-async function loadCompileRun(args: CliArgs, streams: CliStreams): Promise<number> {
+async function loadCompileRun(args: CliArgs, streams: CliStreams, { profiler, loader }: { profiler: Profiler; loader: UserFileLoader }): Promise<number> {
   const playbookFile = findPlaybook(args.playbook!);
   // One build for both (when they are TypeScript): a module both import, such as a school's roles, runs once.
-  await compileUserFiles([{ file: playbookFile, what: 'playbook' }, ...(args.inventory ? [{ file: args.inventory, what: 'inventory' as const }] : [])]);
-  const playbook = await loadPlaybook(playbookFile);
-  profileMark('load playbook');
-  const inventory = args.inventory ? await loadInventory(args.inventory) : playbook.inventory;
-  if (args.inventory) profileMark('load inventory');
+  await loader.compile([{ file: playbookFile, what: 'playbook' }, ...(args.inventory ? [{ file: args.inventory, what: 'inventory' as const }] : [])]);
+  const playbook = await loader.loadPlaybook(playbookFile);
+  profiler.mark('load playbook');
+  const inventory = args.inventory ? await loader.loadInventory(args.inventory) : playbook.inventory;
+  if (args.inventory) profiler.mark('load inventory');
   if (!inventory) throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
   const listing = args.listHosts || args.listTasks;
   // Secrets are revealed synchronously while vars are validated: an encrypted vault's passphrase is asked now,
@@ -52,7 +52,7 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams): Promise<numbe
     compileRoleSchemas(playbook);
     const overSsh = Object.values(inventory.hosts).some((host) => host.connection !== 'local');
     await Promise.all([ahead, overSsh ? import('node-ssh') : undefined]);
-    profileMark('vault');
+    profiler.mark('vault');
   }
   if (args.command === 'verify') {
     const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
@@ -61,7 +61,7 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams): Promise<numbe
     return health.healthy ? ExitCode.ok : ExitCode.failed;
   }
   const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing });
-  profileMark('compile');
+  profiler.mark('compile');
   if (listing) {
     const text = [args.listHosts ? formatHostList(run) : '', args.listTasks ? formatTaskList(run) : ''].filter(Boolean).join('\n');
     streams.stdout.write(args.json ? `${JSON.stringify(listJson(run))}\n` : `${text}\n`);
@@ -79,6 +79,7 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams): Promise<numbe
     forceHandlers: args.forceHandlers,
     flushHandlersOnly: args.flushHandlers,
     waitForLock: !args.noWait,
+    profiler,
     gate: playbook.verify && !args.noGate ? healthGate(playbook, inventory, connect) : undefined,
   });
   await live?.done();

@@ -106,30 +106,25 @@ interface ParsedFile {
 }
 
 /**
- * Every known_hosts file read in this process, parsed once: a run that connects to 100 hosts listed in one file
- * parses it once, not twice per host. A file whose inode, size or mtime changed is parsed again.
- */
-const parsedFiles = new Map<string, ParsedFile>();
-
-/**
- * A known_hosts file: looks keys up, and appends a new one (ssh's `accept-new`).
+ * A known_hosts file: looks keys up, and appends a new one (ssh's `accept-new`). It is parsed once per object:
+ * a run that connects to 100 hosts listed in one file shares one object and parses the file once, not twice per
+ * host. A file whose inode, size or mtime changed is parsed again.
  *
  * @example
  * const file = new KnownHostsFile(`${homedir()}/.ssh/known_hosts`);
  * file.verdict('[127.0.0.1]:2222', presentedKey)
  */
 export class KnownHostsFile {
+  #parsed: ParsedFile | undefined;
   constructor(readonly path: string) {}
 
   private parsed(): ParsedFile | undefined {
     const stat = statSync(this.path, { throwIfNoEntry: false, bigint: true });
     if (!stat) return undefined;
     const stamp = `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
-    const parsed = parsedFiles.get(this.path);
-    if (parsed?.stamp === stamp) return parsed;
-    const fresh = { stamp, lines: parseKnownHosts(readFileSync(this.path, 'utf8')), keysByName: new Map() };
-    parsedFiles.set(this.path, fresh);
-    return fresh;
+    if (this.#parsed?.stamp === stamp) return this.#parsed;
+    this.#parsed = { stamp, lines: parseKnownHosts(readFileSync(this.path, 'utf8')), keysByName: new Map() };
+    return this.#parsed;
   }
 
   keys(name: string): KnownHostKey[] {

@@ -18,6 +18,8 @@ export interface SshTarget {
   readonly identityFile?: string;
   readonly become: boolean;
   readonly knownHostsFile: string;
+  /** The known_hosts file as an object shared by a run's connections (parsed once); else one of its own. */
+  readonly knownHosts?: KnownHostsFile;
   /** Trust and record the key of a host known_hosts has never seen (ssh's `accept-new`). */
   readonly acceptNewHostKeys: boolean;
   readonly timeoutMs?: number;
@@ -50,7 +52,7 @@ export class SshConnection implements Connection {
   ) {}
 
   static async open(target: SshTarget): Promise<SshConnection> {
-    const knownHosts = new KnownHostsFile(target.knownHostsFile);
+    const knownHosts = target.knownHosts ?? new KnownHostsFile(target.knownHostsFile);
     const name = knownHostsName(target.address, target.port);
     const knownTypes = [...new Set(knownHosts.keys(name).map((k) => k.type))];
     const serverHostKey = knownTypes.flatMap((t) => ALGORITHMS_FOR_KEY_TYPE[t] ?? []);

@@ -7,6 +7,7 @@ import type { Play, Playbook, TaskList } from '../model/playbook.ts';
 import { platformName, samePlatform, type Platform } from '../model/platform.ts';
 import type { Role } from '../model/role.ts';
 import { ajv, validateAgainst } from '../model/schema.ts';
+import { TemplateRenderer } from '../render/template.ts';
 import { Secret } from '../secret.ts';
 import { SecretUnavailableError } from '../vault.ts';
 
@@ -18,6 +19,8 @@ export interface BoundTask {
   readonly roleDir?: string;
   readonly vars: Readonly<Record<string, unknown>>;
   readonly tags: readonly string[];
+  /** What the op's `prepare` made for this host (given to its plan), when it has one and the run renders. */
+  readonly prepared?: unknown;
 }
 
 /** What one host does in one play, on one release (or on any, when no role of the play declares platforms). */
@@ -269,6 +272,8 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
     );
   }
   const limit = selection.limit !== undefined ? new Set(selectHosts(selection.limit, inventory)) : undefined;
+  // One renderer for the run: a template rendered for many hosts compiles once.
+  const templates = new TemplateRenderer();
   const plays: CompiledPlay[] = [];
   const allHosts: string[] = [];
   for (const [index, play] of playbook.plays.entries()) {
@@ -291,7 +296,7 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
     const platforms = playPlatforms(uses[index].entries, playLabel(play, index), place);
     for (const host of hosts) {
       if (!allHosts.includes(host)) allHosts.push(host);
-      work.set(host, await compileHostWork(play, uses[index].entries, name, host, inventory, selection, platforms));
+      work.set(host, await compileHostWork(play, uses[index].entries, name, host, inventory, selection, platforms, templates));
     }
     const size = play.serial ?? Math.max(hosts.length, 1);
     const batches: string[][] = [];
@@ -358,6 +363,7 @@ async function compileHostWork(
   inventory: Inventory,
   selection: Selection,
   platforms: PlayPlatforms,
+  templates: TemplateRenderer,
 ): Promise<HostPlatformWork> {
   const base = { ...inventoryVars(inventory, host), ...play.vars };
   const releases: readonly (Platform | undefined)[] = platforms.supported.length > 0 ? platforms.supported : [undefined];
@@ -381,7 +387,7 @@ async function compileHostWork(
     owners.push({ role, owner: { role: role.name, roleDir: role.dir, vars, tags: [...(play.tags ?? []), ...(tags ?? [])] } });
   }
   const works: HostWork[] = [];
-  for (const platform of releases) works.push(await compilePlatformWork(play, owners, base, name, host, inventory, selection, platform));
+  for (const platform of releases) works.push(await compilePlatformWork(play, owners, base, name, host, inventory, selection, platform, templates));
   return { host, works, unsupported: platforms.unsupported };
 }
 
@@ -403,6 +409,7 @@ async function compilePlatformWork(
   inventory: Inventory,
   selection: Selection,
   platform: Platform | undefined,
+  templates: TemplateRenderer,
 ): Promise<HostWork> {
   const on = platform ? platformName(platform) : undefined;
   const tasks: BoundTask[] = [];
@@ -411,14 +418,14 @@ async function compilePlatformWork(
     for (const task of list) {
       const tags = [...owner.tags, ...task.tags];
       if (filter && !selected(tags, selection)) continue;
-      const bound: BoundTask = { task, play: name, role: owner.role, roleDir: owner.roleDir, vars: owner.vars, tags };
+      let prepared: unknown;
       try {
-        if (selection.render !== false) await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir });
+        if (selection.render !== false) prepared = await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir, templates });
       } catch (error) {
         const placed = placeError(error, { host, role: owner.role, task: task.name, declaredAt: task.declaredAt, ...(on ? { platform: on } : {}) });
         throw placed instanceof TemplateError || placed instanceof ValidationError ? placed : new ValidationError(placed.message, placed.place);
       }
-      into.push(bound);
+      into.push({ task, play: name, role: owner.role, roleDir: owner.roleDir, vars: owner.vars, tags, prepared });
     }
   };
   const context = (vars: Record<string, unknown>) => ({ host, vars, inventory, ...(platform ? { platform } : {}) });

@@ -1,10 +1,9 @@
 import type { Connection } from '../connection/connection.ts';
-import { CommandError, ConnectError, placeError } from '../errors.ts';
+import { CommandError, ConnectError, placeError, type ErrorPlace } from '../errors.ts';
 import { FactCache } from '../facts/cache.ts';
 import { osReleaseProbe } from '../facts/os-release.ts';
 import type { Probe } from '../facts/probe.ts';
 import { parsePlatform, type Platform } from '../model/platform.ts';
-import { FLUSH_HANDLERS } from '../ops/flush-handlers.ts';
 import { affectedPaths, type Plan, type WriteStep } from '../ops/op.ts';
 import { formatDiff } from '../render/diff.ts';
 import { applySteps, applyWriteBatch } from './apply.ts';
@@ -16,9 +15,6 @@ import { takeHostLock, type HostLock } from './host-lock.ts';
 import { hostStatePaths, type HostStatePaths } from './host-state.ts';
 import { PACKAGES_FIRST_TASK, packagesFirstPlan, packagesFirstTasks } from './packages-first.ts';
 import type { HostRecap, RunReport, TaskResult } from './report.ts';
-
-/** The kinds of op whose changes may travel in one write batch: their plans read only their own path. */
-const BATCHABLE_KINDS = new Set(['file', 'template', 'copy']);
 
 /** At most this many files in one batch (their contents travel in one command's stdin). */
 const MAX_WRITE_BATCH = 200;
@@ -38,6 +34,15 @@ export interface HostRunOptions {
   readonly waitForLock?: boolean;
   /** Where play keeps its state on the hosts (default /var/lib/play). */
   readonly stateRoot?: string;
+}
+
+/**
+ * What a task (or the host's part of a play) that threw reports: `unreachable` when the connection was lost,
+ * `failed` otherwise, and the error placed (host, role, task, the line that declared it) and described.
+ */
+function failure(error: unknown, place: ErrorPlace): { status: 'unreachable' | 'failed'; error: string } {
+  const placed = placeError(error, place);
+  return { status: placed instanceof ConnectError ? 'unreachable' : 'failed', error: placed.describe() };
 }
 
 function probesOf(tasks: readonly BoundTask[]): Probe<unknown>[] {
@@ -175,9 +180,7 @@ export class HostRun {
 
   /** An error outside any task (the journal, the lock, reading the release): recorded as the host's failure. */
   fail(play: CompiledPlay, error: unknown): false {
-    const placed = placeError(error, { host: this.host });
-    const status = placed instanceof ConnectError ? 'unreachable' : 'failed';
-    this.record({ host: this.host, play: play.name, task: 'run', status, durationMs: 0, error: placed.describe() }, this.check);
+    this.record({ host: this.host, play: play.name, task: 'run', durationMs: 0, ...failure(error, { host: this.host }) }, this.check);
     return false;
   }
 
@@ -220,9 +223,8 @@ export class HostRun {
       }
       this.record({ ...base, status: 'changed', summary: plan.summary, durationMs: performance.now() - started }, this.check);
     } catch (error) {
-      const placed = placeError(error, { host: this.host, task: PACKAGES_FIRST_TASK });
       this.out = true;
-      this.record({ ...base, status: placed instanceof ConnectError ? 'unreachable' : 'failed', durationMs: performance.now() - started, error: placed.describe() }, this.check);
+      this.record({ ...base, durationMs: performance.now() - started, ...failure(error, { host: this.host, task: PACKAGES_FIRST_TASK }) }, this.check);
     }
   }
 
@@ -349,7 +351,7 @@ class PlayOnHost {
     if (this.host.check) return 0;
     const candidates: BoundTask[] = [];
     for (const bound of this.work.tasks.slice(start)) {
-      if (!BATCHABLE_KINDS.has(bound.task.op.kind) || candidates.length >= MAX_WRITE_BATCH) break;
+      if (!bound.task.op.batchable || candidates.length >= MAX_WRITE_BATCH) break;
       candidates.push(bound);
     }
     if (candidates.length < 2) return 0;
@@ -404,13 +406,12 @@ class PlayOnHost {
         continue;
       }
       // The failed task: the ones after it are not run, as when tasks run one by one.
-      const placed = placeError(outcome.error, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
-      const lost = placed instanceof ConnectError;
-      if (!lost) {
+      const failed = failure(outcome.error, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
+      if (failed.status === 'failed') {
         // Its file and the later ones were not written: the handlers only they notify are owed nothing.
         for (const entry of owedNow) if (!this.notified.has(entry.handler)) await this.connection.exec(clearPendingCommand(this.host.state, entry));
       }
-      this.host.record({ ...base, status: lost ? 'unreachable' : 'failed', durationMs: each, error: placed.describe() }, false);
+      this.host.record({ ...base, durationMs: each, ...failed }, false);
       return false;
     }
     return batch.length;
@@ -464,7 +465,7 @@ class PlayOnHost {
     this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler });
     let result: TaskResult;
     try {
-      if (bound.task.op.kind === FLUSH_HANDLERS) {
+      if (bound.task.op.flushesHandlers) {
         this.host.record({ ...base, status: 'ok', summary: 'handlers flushed', durationMs: 0 }, this.host.check);
         return this.flush();
       }
@@ -506,16 +507,14 @@ class PlayOnHost {
         result = { ...base, status: 'changed', summary, ...(diff ? { diff } : {}), durationMs: performance.now() - taskStarted };
       }
     } catch (error) {
-      const placed = placeError(error, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
-      const lost = placed instanceof ConnectError;
-      result = { ...base, status: lost ? 'unreachable' : 'failed', durationMs: performance.now() - taskStarted, error: placed.describe() };
+      result = { ...base, durationMs: performance.now() - taskStarted, ...failure(error, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt }) };
     }
     this.host.record(result, this.host.check);
     return result.status !== 'failed' && result.status !== 'unreachable';
   }
 
   private plan(bound: BoundTask): Promise<Plan> {
-    return bound.task.op.plan({ host: this.host.host, vars: bound.vars, roleDir: bound.roleDir, facts: this.facts, earlierChangesPending: this.pending });
+    return bound.task.op.plan({ host: this.host.host, vars: bound.vars, roleDir: bound.roleDir, facts: this.facts, earlierChangesPending: this.pending, prepared: bound.prepared });
   }
 
   /**

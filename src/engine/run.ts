@@ -2,7 +2,7 @@ import type { CompiledPlay, CompiledRun, HostPlatformWork } from './compile.ts';
 import type { RunListener } from './events.ts';
 import { HostRun, type HostRunOptions } from './host-run.ts';
 import { emptyRecap, type RunReport } from './report.ts';
-import { profileMark } from '../profile.ts';
+import type { Profiler } from '../profile.ts';
 
 /**
  * The health gate between serial batches: the failing checks of these hosts (read-only, at the protocol level:
@@ -20,6 +20,8 @@ export interface RunOptions extends HostRunOptions {
    * before the next batch (exit 1), so a deploy that broke the first server never touches the second.
    */
   readonly gate?: HealthGate;
+  /** Where the run marks the end of its phases (connecting and reading facts, planning and applying, closing). */
+  readonly profiler?: Profiler;
 }
 
 /** How many changes these hosts made so far (tasks and handlers), to tell whether a batch changed anything. */
@@ -62,7 +64,7 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
     const allWork = new Map<string, HostPlatformWork[]>();
     for (const play of run.plays) for (const [host, work] of play.work) allWork.set(host, [...(allWork.get(host) ?? []), work]);
     await eachLimited([...allWork.keys()], options.forks, (host) => hosts.get(host)!.prefetch(allWork.get(host)!));
-    profileMark('connect and read facts');
+    options.profiler?.mark('connect and read facts');
     let shownPlay: CompiledPlay | undefined;
     for (const [index, { play, batch }] of batches.entries()) {
       if (shownPlay !== play) {
@@ -88,9 +90,9 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
       if (failed.length) break;
     }
   } finally {
-    profileMark('plan and apply');
+    options.profiler?.mark('plan and apply');
     await Promise.all([...hosts.values()].map((h) => h.close()));
-    profileMark('close connections');
+    options.profiler?.mark('close connections');
   }
   report.durationMs = performance.now() - started;
   return report;

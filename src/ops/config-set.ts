@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { asArgument, joinCommands, raw, sh, type ShellCommand } from '../connection/sh.ts';
 import { REMOTE_EXIT, SET_LEFT_HOST_UNCHANGED } from '../connection/remote-protocol.ts';
 import { contentProbe, pathProbe } from '../facts/file.ts';
-import { renderTemplateFile } from '../render/template.ts';
+import { TemplateRenderer } from '../render/template.ts';
 import { PlayError } from '../errors.ts';
 import { Secret } from '../secret.ts';
 import { attributeChanges, normalizeMode, type FileAttributes } from './managed-file.ts';
@@ -168,31 +168,24 @@ export function configSet(params: ConfigSetParams): Task {
     if ((f.content === undefined) === (f.src === undefined)) throw new PlayError(`config set ${tree}: ${f.path} needs either content or src`);
   }
   const modes = params.files.map((f) => normalizeMode(f.mode, `config set file ${f.path}`));
-  const rendered = new Map<string, WantedSetFile[]>();
-  const wanted = (host: string, context?: PrepareContext): WantedSetFile[] => {
-    const known = rendered.get(host);
-    if (known) return known;
-    const files = params.files.map((f, i): WantedSetFile => {
+  const wanted = (context: PrepareContext): WantedSetFile[] => {
+    const templates = context.templates ?? new TemplateRenderer();
+    return params.files.map((f, i): WantedSetFile => {
       let content: Buffer | Secret;
       if (f.src !== undefined) {
-        const result = renderTemplateFile(resolveSource(f.src, 'templates', context?.roleDir), { ...context?.vars, ...f.vars });
+        const result = templates.render(resolveSource(f.src, 'templates', context.roleDir), { ...context.vars, ...f.vars });
         content = result.holdsSecret ? new Secret(result.text) : Buffer.from(result.text);
       } else content = f.content instanceof Secret || Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content!);
       return { path: f.path, relative: relative(tree, f.path), content, mode: modes[i], owner: f.owner, group: f.group };
     });
-    rendered.set(host, files);
-    return files;
   };
-  const op: Op = {
+  const op: Op<WantedSetFile[]> = {
     kind: 'config-set',
     title: `config set ${tree}`,
-    prepare(context) {
-      rendered.delete(context.host);
-      wanted(context.host, context);
-    },
+    prepare: wanted,
     probes: () => params.files.map((f) => pathProbe(f.path)),
-    async plan(context: PlanContext): Promise<Plan> {
-      const files = wanted(context.host);
+    async plan(context: PlanContext<WantedSetFile[]>): Promise<Plan> {
+      const files = context.prepared ?? wanted(context);
       const changed: WantedSetFile[] = [];
       const diffs: FileDiff[] = [];
       for (const file of files) {

@@ -4,7 +4,7 @@ import { pathProbe } from '../facts/file.ts';
 import { PlayError } from '../errors.ts';
 import { normalizeMode, planFile, type FileAttributes } from './managed-file.ts';
 import { resolveSource } from './template.ts';
-import { task, type Op, type Task, type TaskOptions } from './op.ts';
+import { task, type Op, type PrepareContext, type Task, type TaskOptions } from './op.ts';
 
 /** A file copied as it is from the controller. */
 export interface CopyParams extends FileAttributes, TaskOptions {
@@ -23,22 +23,22 @@ export interface CopyParams extends FileAttributes, TaskOptions {
  */
 export function copy(params: CopyParams): Task {
   const mode = normalizeMode(params.mode, `copy ${params.dest}`);
-  let content: Buffer | undefined;
-  const op: Op = {
+  const read = (context: PrepareContext): Buffer => {
+    const source = resolveSource(params.src, 'files', context.roleDir);
+    try {
+      return readFileSync(source);
+    } catch (error) {
+      throw new PlayError(`copy: cannot read ${source}: ${(error as Error).message}`);
+    }
+  };
+  const op: Op<Buffer> = {
     kind: 'copy',
+    batchable: true,
     title: `copy ${params.dest}`,
-    prepare(context) {
-      const source = resolveSource(params.src, 'files', context.roleDir);
-      try {
-        content = readFileSync(source);
-      } catch (error) {
-        throw new PlayError(`copy: cannot read ${source}: ${(error as Error).message}`);
-      }
-    },
+    prepare: read,
     probes: () => [pathProbe(params.dest)],
     async plan(context) {
-      if (!content) throw new Error(`copy ${params.src} was not prepared`);
-      return planFile({ ...params, path: params.dest, mode, content }, context);
+      return planFile({ ...params, path: params.dest, mode, content: context.prepared ?? read(context) }, context);
     },
   };
   return task(op, params);

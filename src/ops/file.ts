@@ -27,6 +27,7 @@ export function file(params: FileParams): Task {
   const mode = normalizeMode(params.mode, `file ${params.path}`);
   const op: Op = {
     kind: 'file',
+    batchable: true,
     title: `file ${params.path}`,
     probes: () => [pathProbe(params.path)],
     async plan(context: PlanContext): Promise<Plan> {

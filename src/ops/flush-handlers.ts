@@ -1,8 +1,5 @@
 import { task, type Op, type Task } from './op.ts';
 
-/** The op kind the engine recognises as "run the notified handlers now". */
-export const FLUSH_HANDLERS = 'flush-handlers';
-
 /**
  * A task that runs the handlers notified so far, here instead of at the end of the play (Ansible's
  * `meta: flush_handlers`).
@@ -12,7 +9,8 @@ export const FLUSH_HANDLERS = 'flush-handlers';
  */
 export function flushHandlers(): Task {
   const op: Op = {
-    kind: FLUSH_HANDLERS,
+    kind: 'flush-handlers',
+    flushesHandlers: true,
     title: 'flush handlers',
     probes: () => [],
     plan: async () => ({ changed: false, reason: 'handlers flushed' }),

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { basename, dirname, relative } from 'node:path';
 import type { ShellCommand } from '../connection/sh.ts';
 import type { Probe } from '../facts/probe.ts';
+import type { TemplateRenderer } from '../render/template.ts';
 import type { Secret } from '../secret.ts';
 
 /** A file change shown to the user: contents before and after, and attribute changes. */
@@ -88,11 +89,17 @@ export interface PrepareContext {
   readonly vars: Readonly<Record<string, unknown>>;
   /** The folder of the role the task belongs to (for `templates/` and `files/`), if any. */
   readonly roleDir?: string;
+  /** The run's template renderer (each template compiled once per run); without it, a template compiles anew. */
+  readonly templates?: TemplateRenderer;
 }
 
-/** What an op knows when it plans. */
-export interface PlanContext extends PrepareContext {
+/**
+ * What an op knows when it plans; `prepared` is what its `prepare` returned for this host (undefined when it has
+ * none, or when a caller plans without preparing: an op then does that work in its plan).
+ */
+export interface PlanContext<Prepared = unknown> extends PrepareContext {
   readonly facts: FactReader;
+  readonly prepared?: Prepared;
   /**
    * True when earlier tasks planned changes that were not applied (check mode): facts may lag behind what
    * the host would be, so a missing prerequisite (a unit a package would install) is a change, not an error.
@@ -105,21 +112,32 @@ export interface PlanContext extends PrepareContext {
  * names the probes it needs, and plans from their answers. It never changes a host itself: the engine
  * applies its plan's steps.
  */
-export interface Op {
+export interface Op<Prepared = unknown> {
   /** The kind of thing, e.g. `file`, `package`. */
   readonly kind: string;
   /** A default task name, e.g. `file /etc/motd`. */
   readonly title: string;
-  /** Work done before any host is touched; errors here are invalid input (exit 2). */
-  prepare?(context: PrepareContext): void | Promise<void>;
+  /**
+   * Work done for one host before any host is touched (render a template, read a file); errors here are invalid
+   * input (exit 2). What it returns is given to `plan` on that host as `context.prepared`.
+   */
+  prepare?(context: PrepareContext): Prepared | Promise<Prepared>;
   /** The probes the plan will read, so the engine can gather them with other tasks' in one round trip. */
   probes(): readonly Probe<unknown>[];
-  plan(context: PlanContext): Promise<Plan>;
+  plan(context: PlanContext<Prepared>): Promise<Plan>;
   /**
    * Debian packages this op wants installed and nothing more (a `packages` op with state present): what a play
    * with `installPackagesFirst` installs for it, together with the other tasks' packages, before its batches.
    */
   readonly packageWant?: PackageWant;
+  /**
+   * The op's changes are whole-file writes (write steps) that may travel in one write batch with the next tasks'
+   * (`file`, `template`, `copy`): planned side by side, then written in one round trip. A plan that turns out to
+   * need another kind of step simply ends the batch.
+   */
+  readonly batchable?: boolean;
+  /** The task runs the handlers notified so far, at its place in the list (`flushHandlers()`). */
+  readonly flushesHandlers?: boolean;
 }
 
 /** What a packages op wants installed: the names, and how (debconf answers first, apt's cache, recommends). */

@@ -1,7 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import type { ShellCommand } from '../connection/sh.ts';
 import { pathProbe } from '../facts/file.ts';
-import { renderTemplateFile } from '../render/template.ts';
+import { TemplateRenderer } from '../render/template.ts';
 import { Secret } from '../secret.ts';
 import { normalizeMode, planFile, type FileAttributes } from './managed-file.ts';
 import { task, type Op, type PrepareContext, type Task, type TaskOptions } from './op.ts';
@@ -33,20 +33,19 @@ export function resolveSource(src: string, folder: 'templates' | 'files', roleDi
 export function template(params: TemplateParams): Task {
   const mode = normalizeMode(params.mode, `template ${params.dest}`);
   // A rendering that printed a secret is a secret as a whole: its diff is never shown, old or new.
-  const rendered = new Map<string, Buffer | Secret>();
-  const op: Op = {
+  const render = (context: PrepareContext): Buffer | Secret => {
+    const file = resolveSource(params.src, 'templates', context.roleDir);
+    const { text, holdsSecret } = (context.templates ?? new TemplateRenderer()).render(file, { ...context.vars, ...params.vars });
+    return holdsSecret ? new Secret(text) : Buffer.from(text);
+  };
+  const op: Op<Buffer | Secret> = {
     kind: 'template',
+    batchable: true,
     title: `template ${params.dest}`,
-    prepare(context: PrepareContext) {
-      const file = resolveSource(params.src, 'templates', context.roleDir);
-      const { text, holdsSecret } = renderTemplateFile(file, { ...context.vars, ...params.vars });
-      rendered.set(context.host, holdsSecret ? new Secret(text) : Buffer.from(text));
-    },
+    prepare: render,
     probes: () => [pathProbe(params.dest)],
     async plan(context) {
-      const content = rendered.get(context.host);
-      if (!content) throw new Error(`template ${params.src} was not rendered for ${context.host}`);
-      return planFile({ ...params, path: params.dest, mode, content }, context);
+      return planFile({ ...params, path: params.dest, mode, content: context.prepared ?? render(context) }, context);
     },
   };
   return task(op, params);

@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { selfSignedCertificate, type CertificateSpec } from '../certificate.ts';
+import { selfSignedCertificate, type CertificateSpec } from './certificate.ts';
 import { ValidationError } from '../errors.ts';
 import type { VaultValues } from './contents.ts';
 import { randomSecret } from './random-secret.ts';

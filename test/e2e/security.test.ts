@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, sh } from '../../src/connection/sh.ts';
-import { selfSignedCertificate } from '../../src/certificate.ts';
+import { selfSignedCertificate } from '../../src/vault/certificate.ts';
 import inventory from '../../inventory/lab.ts';
 import { SSHD_HARDENING } from '../../roles/sshd/index.ts';
 import { MAILSYNC_UNIT, REPLICATION_CERTIFICATE, REPLICATION_KEY, REPLICATION_TLS_UNIT } from '../../roles/dovecot/index.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { certificateProblems, issuedCertificate, selfSignedCertificate, type CertificatePair } from '../../src/certificate.ts';
+import { certificateProblems, issuedCertificate, selfSignedCertificate, type CertificatePair } from '../../src/vault/certificate.ts';
 import { readVault, writeVault } from '../../src/vault.ts';
 import { schoolCertificateNames, schoolSecrets } from '../../roles/school/secrets.ts';
 import { LAB_CA_CERTIFICATE, LAB_CA_KEY, LAB_SITE, LAB_VAULT, LAB_VAULT_PASSWORD_FILE, STATE_DIR } from './config.ts';

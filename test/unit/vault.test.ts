@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileRun } from '../../src/engine/compile.ts';
 import { ValidationError } from '../../src/errors.ts';
-import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, mask, openVault } from '../../src/index.ts';
+import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, mask } from '../../src/index.ts';
+import { openVault } from '../../src/vault/index.ts';
 import {
   SecretUnavailableError,
   TamperedVaultError,

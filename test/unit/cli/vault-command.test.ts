@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { selfSignedCertificate, issuedCertificate } from '../../../src/certificate.ts';
+import { selfSignedCertificate, issuedCertificate } from '../../../src/vault/certificate.ts';
 import { VAULT_USAGE, vaultCommand } from '../../../src/cli/vault-command.ts';
 import { readVault, setVaultPasswordFile, vaultFormat, writeVault } from '../../../src/vault.ts';
 

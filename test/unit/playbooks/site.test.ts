@@ -6,7 +6,8 @@ import { main } from '../../../src/cli/main.ts';
 import { SshConnection } from '../../../src/connection/ssh.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { ValidationError } from '../../../src/errors.ts';
-import { defineInventory, generateSshKey, openVault, selfSignedCertificate } from '../../../src/index.ts';
+import { defineInventory } from '../../../src/index.ts';
+import { generateSshKey, openVault, selfSignedCertificate } from '../../../src/vault/index.ts';
 import { vi } from 'vitest';
 import site from '../../../playbooks/site.ts';
 import { SMKNH_ACCOUNTS, schoolInventory, type SchoolSite } from '../../../roles/school/index.ts';
@@ -144,7 +145,8 @@ describe('the site playbook', () => {
     const repo = join(import.meta.dirname, '../../..');
     writeFileSync(
       file,
-      `import { defineInventory, openVault } from ${JSON.stringify(join(repo, 'src/index.ts'))};
+      `import { defineInventory } from ${JSON.stringify(join(repo, 'src/index.ts'))};
+import { openVault } from ${JSON.stringify(join(repo, 'src/vault/index.ts'))};
 import { SMKNH_ACCOUNTS, schoolInventory } from ${JSON.stringify(join(repo, 'roles/school/index.ts'))};
 const site = ${JSON.stringify({ ...school, accounts: undefined })};
 export default defineInventory({ ...schoolInventory({ ...site, accounts: [...SMKNH_ACCOUNTS, { name: 'operator', fullName: 'Operator' }] }, openVault(${JSON.stringify(vaultPath)}, { generate: true })), ssh: { user: 'root' } });

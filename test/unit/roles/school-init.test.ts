@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadInventory, loadPlaybook } from '../../../src/cli/load.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
-import { Secret, selfSignedCertificate } from '../../../src/index.ts';
+import { Secret } from '../../../src/index.ts';
+import { selfSignedCertificate } from '../../../src/vault/index.ts';
 import { readVault } from '../../../src/vault.ts';
 import { initCommand, type InitStreams } from '../../../roles/school/init.ts';
 import { schoolSecretNames } from '../../../roles/school/secrets.ts';
@@ -115,9 +116,9 @@ describe('play init: a new school\'s project', () => {
     }
   });
 
-  it('writes the site into the inventory, imported from play and play/school, with the vault beside it', () => {
+  it('writes the site into the inventory, imported from play, play/vault and play/school, with the vault beside it', () => {
     const inventory = readFileSync(join(project, 'inventory/smahb.ts'), 'utf8');
-    expect(inventory).toContain("import { defineInventory, openVault } from 'play';");
+    expect(inventory).toContain("import { defineInventory } from 'play';\nimport { openVault } from 'play/vault';");
     expect(inventory).toContain("from 'play/school';");
     for (const value of ['SMA Harapan Bangsa', 'smahb.sch.id', 'ens18', '10.20.0.0/24', '10.20.0.1', '10.20.0.2', '10.20.0.254', '10.20.0.10', '10.20.0.100', '10.20.0.200']) {
       expect(inventory).toContain(`'${value}'`);

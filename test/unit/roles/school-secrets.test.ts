@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { certificateProblems, selfSignedCertificate, Secret, sshPublicKeyLine, type SecretShape, type Vault } from '../../../src/index.ts';
+import { Secret } from '../../../src/index.ts';
+import { certificateProblems, selfSignedCertificate, sshPublicKeyLine, type SecretShape, type Vault } from '../../../src/vault/index.ts';
 import { SECRET_ALPHABET } from '../../../src/vault/random-secret.ts';
 import { schoolInventory, type SchoolSite } from '../../../roles/school/inventory.ts';
 import { ACCOUNT_PASSWORD_SHAPE, SCHOOL_SECRETS, accountSecretName, schoolCertificateNames, schoolSecretCatalog, schoolSecretNames, schoolSecrets } from '../../../roles/school/secrets.ts';

@@ -1,6 +1,6 @@
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { issuedCertificate, selfSignedCertificate } from '../../../src/certificate.ts';
+import { issuedCertificate, selfSignedCertificate } from '../../../src/vault/certificate.ts';
 import { ValidationError } from '../../../src/errors.ts';
 import { randomSecret, SECRET_ALPHABET } from '../../../src/vault/random-secret.ts';
 import { rotatedSecrets, secretKindOf } from '../../../src/vault/rotate.ts';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
-import { certificateProblems, issuedCertificate, selfSignedCertificate } from '../../src/certificate.ts';
+import { certificateProblems, issuedCertificate, selfSignedCertificate } from '../../../src/vault/certificate.ts';
 
 describe('selfSignedCertificate', () => {
   it('names each address as an IP subjectAltName and each other name as DNS, with a key that is its own', () => {

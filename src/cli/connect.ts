@@ -26,16 +26,15 @@ export function expandHome(path: string): string {
  * const connection = await connect('primary');
  */
 export function connector(inventory: Inventory, policy: ConnectPolicy): (host: string) => Promise<Connection> {
-  // One object per known_hosts file for the run's connections: each file is parsed once.
-  const knownHostsFiles = new Map<string, KnownHostsFile>();
-  const knownHosts = (path: string) => knownHostsFiles.get(path) ?? knownHostsFiles.set(path, new KnownHostsFile(path)).get(path)!;
+  // Every host of the run is checked against the same file: one object, parsed once for all of them.
+  const knownHostsFile = expandHome(policy.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? '~/.ssh/known_hosts');
+  const knownHosts = new KnownHostsFile(knownHostsFile);
   return async (host) => {
     const spec = inventory.hosts[host];
     const user = spec.user ?? inventory.ssh?.user ?? 'root';
     const become = spec.become ?? user !== 'root';
     if (spec.connection === 'local') return new LocalConnection(host, spec.become ?? false);
     const identityFile = spec.identityFile ?? inventory.ssh?.identityFile;
-    const knownHostsFile = expandHome(policy.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? '~/.ssh/known_hosts');
     return SshConnection.open({
       host,
       address: spec.address,
@@ -44,7 +43,7 @@ export function connector(inventory: Inventory, policy: ConnectPolicy): (host: s
       identityFile: identityFile ? expandHome(identityFile) : undefined,
       become,
       knownHostsFile,
-      knownHosts: knownHosts(knownHostsFile),
+      knownHosts,
       acceptNewHostKeys: policy.acceptNewHostKeys,
     });
   };

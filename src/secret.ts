@@ -32,10 +32,16 @@ function remember(value: string): string {
 export class Secret {
   #value: string | undefined;
   readonly #load: (() => string) | undefined;
-  /** A value, or a function that loads it when it is first needed (e.g. from a vault file). */
-  constructor(value: string | (() => string)) {
+  /**
+   * What the value is loaded from (the vault that made it), so a run can find the sources it uses and open only
+   * those; undefined for a value given as it is.
+   */
+  readonly origin: object | undefined;
+  /** A value, or a function that loads it when it is first needed (e.g. from a vault file), and where it comes from. */
+  constructor(value: string | (() => string), origin?: object) {
     if (typeof value === 'function') this.#load = value;
     else this.#value = remember(value);
+    this.origin = origin;
   }
   /** The real value. Only templates, file contents and command builders should call this. */
   reveal(): string {

@@ -1,15 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { Secret } from './secret.ts';
-import { parseVaultValues, type VaultValues } from './vault/contents.ts';
-import { deriveEnvelopeKeysAhead, isVaultEnvelope, openVaultEnvelope } from './vault/envelope.ts';
-import { SecretUnavailableError, WrongVaultPassphraseError } from './vault/errors.ts';
-import { askHidden, canAskHidden, knownVaultPassphrase, rememberTypedPassphrase, type PromptStreams } from './vault/passphrase.ts';
 import { randomSecret, type SecretShape } from './vault/random-secret.ts';
-import { readVaultFile, writeVaultFile, type VaultFileContents } from './vault/vault-file.ts';
+import { SecretUnavailableError } from './vault/errors.ts';
+import { VaultSession, type SessionVault } from './vault/session.ts';
+import { writeVaultFile, type VaultFileContents } from './vault/vault-file.ts';
+import type { VaultValues } from './vault/contents.ts';
 
 export { SecretUnavailableError, TamperedVaultError, VaultLockedError, WrongVaultPassphraseError } from './vault/errors.ts';
-export { setVaultPasswordFile } from './vault/passphrase.ts';
+export { VaultSession, type UnlockOptions, type VaultSessionOptions } from './vault/session.ts';
 export { readVault, vaultFormat, writeVault, type VaultFormat } from './vault/vault-file.ts';
 export type { SecretShape } from './vault/random-secret.ts';
 export type { VaultValues } from './vault/contents.ts';
@@ -46,187 +44,122 @@ export interface VaultOptions {
   readonly passwordFile?: string;
 }
 
-/** A vault opened this run, as {@link unlockVaults} sees it. */
-interface OpenedVault {
-  readonly path: string;
-  readonly passwordFile?: string;
-  /** Hands over the contents that {@link unlockVaults} decrypted with a typed passphrase. */
-  unlocked(contents: VaultFileContents): void;
-}
-
-const openedVaults: OpenedVault[] = [];
-const warnedPlainVaults = new Set<string>();
-let warningSink: (line: string) => void = (line) => process.stderr.write(`${line}\n`);
-
 /**
- * Replaces where vault warnings go (one line each, without newline); returns the sink it replaced. The default
- * writes to stderr.
+ * A vault file as {@link openVault} opens it: a description (its path and options) that reads nothing until one
+ * of its secrets is revealed, and then reads the file with the {@link VaultSession} of the run that uses it (see
+ * {@link useSession}), or with one of its own when no run gave one. Opening it registers it nowhere.
  *
  * @example
- * const warnings: string[] = [];
- * const previous = setVaultWarningSink((line) => warnings.push(line));
- * // …
- * setVaultWarningSink(previous);
+ * const vault = new FileVault('inventory/smknh.vault', { passwordFile: '.vault-pass' });
+ * vault.useSession(session).secret('tsig_key').reveal();
  */
-export function setVaultWarningSink(sink: (line: string) => void): (line: string) => void {
-  const previous = warningSink;
-  warningSink = sink;
-  return previous;
-}
+export class FileVault implements Vault, SessionVault {
+  readonly path: string;
+  readonly options: VaultOptions;
+  #session: VaultSession | undefined;
+  #contents: VaultFileContents | undefined;
 
-/** Warns, once per vault path and run, that a vault is stored in plain text, and how to encrypt it. */
-function warnPlainText(path: string): void {
-  const key = resolve(path);
-  if (warnedPlainVaults.has(key)) return;
-  warnedPlainVaults.add(key);
-  warningSink(`play: warning: vault ${path} is plain text: encrypt it with \`play vault encrypt ${path}\``);
+  constructor(path: string, options: VaultOptions = {}) {
+    this.path = path;
+    this.options = options;
+  }
+
+  /** The project's own password file (see {@link VaultOptions.passwordFile}). */
+  get passwordFile(): string | undefined {
+    return this.options.passwordFile;
+  }
+
+  /**
+   * Reads this vault, from now on, with a run's session (its passphrases, keys derived ahead and warnings). What
+   * was read with another session is read again.
+   *
+   * @example
+   * for (const vault of vaultsUsedBy(inventory, playbook.plays)) vault.useSession(context.vaults);
+   */
+  useSession(session: VaultSession): this {
+    if (this.#session !== session) this.#contents = undefined;
+    this.#session = session;
+    return this;
+  }
+
+  /** Takes the contents that {@link VaultSession.unlock} decrypted with a typed passphrase. */
+  unlocked(contents: VaultFileContents): void {
+    this.#contents ??= { ...contents, values: { ...contents.values } };
+  }
+
+  secret(name: string, shape: SecretShape = { length: 24 }): Secret {
+    return new Secret(() => {
+      const vault = this.#read();
+      const value = vault.values[name];
+      if (typeof value === 'string' && value !== '') return value;
+      if (!this.options.generate) throw new SecretUnavailableError(`secret "${name}" is not in vault ${this.path}`);
+      const values: VaultValues = { ...vault.values, [name]: randomSecret(shape) };
+      writeVaultFile(this.path, { ...vault, values });
+      if (vault.format === 'plain') this.#sessionOrOwn().warnPlainText(this.path);
+      this.#contents = { ...vault, values };
+      return values[name];
+    }, this);
+  }
+
+  #sessionOrOwn(): VaultSession {
+    this.#session ??= new VaultSession();
+    return this.#session;
+  }
+
+  #read(): VaultFileContents {
+    if (this.#contents) return this.#contents;
+    const session = this.#sessionOrOwn();
+    if (!existsSync(this.path)) {
+      if (!this.options.generate) throw new SecretUnavailableError(`vault ${this.path} does not exist: create it with \`play vault create ${this.path}\``);
+      // A new vault is encrypted whenever a passphrase is at hand; otherwise it is plain text, as before.
+      const passphrase = session.passphrases.known(this.path, this.options.passwordFile);
+      this.#contents = passphrase === undefined ? { values: {}, format: 'plain' } : { values: {}, format: 'encrypted', passphrase };
+      return this.#contents;
+    }
+    this.#contents = session.read(this.path, this.options.passwordFile);
+    return this.#contents;
+  }
 }
 
 /**
- * Opens a vault: a file of named secrets readable by its owner only (mode 0600). An encrypted vault (see
- * `play vault create`) is opened with the passphrase from `--vault-password-file`, `PLAY_VAULT_PASSWORD_FILE`,
- * the `passwordFile` option, or one typed at the prompt of {@link unlockVaults}; a plain JSON vault
- * `{ "name": "value", … }` is still read, with a warning. Secrets are loaded lazily; a missing file or name, a
- * file others may read or that belongs to someone else, a value that is not a non-empty string, a missing or
- * wrong passphrase and a changed file are errors naming the file (exit code 2, before any host is touched,
- * because play reveals the secrets in vars while it validates them).
+ * Opens a vault: a file of named secrets readable by its owner only (mode 0600). Nothing is read and nothing is
+ * registered here: importing an inventory that opens a vault has no effect until a run reveals one of its secrets.
+ * An encrypted vault (see `play vault create`) is then opened with the passphrase from `--vault-password-file`,
+ * `PLAY_VAULT_PASSWORD_FILE`, the `passwordFile` option, or one typed at the prompt of the run's
+ * {@link VaultSession.unlock}; a plain JSON vault `{ "name": "value", … }` is still read, with a warning. A missing
+ * file or name, a file others may read or that belongs to someone else, a value that is not a non-empty string, a
+ * missing or wrong passphrase and a changed file are errors naming the file (exit code 2, before any host is
+ * touched, because play reveals the secrets in vars while it validates them).
  *
  * @example
  * const vault = openVault('inventory/smknh.vault', { passwordFile: '.vault-pass' });
  * vars: { keepalivedPassword: vault.secret('keepalived_password') }
  */
 export function openVault(path: string, options: VaultOptions = {}): Vault {
-  let contents: VaultFileContents | undefined;
-  const read = (): VaultFileContents => {
-    if (contents) return contents;
-    if (!existsSync(path)) {
-      if (!options.generate) throw new SecretUnavailableError(`vault ${path} does not exist: create it with \`play vault create ${path}\``);
-      // A new vault is encrypted whenever a passphrase is at hand; otherwise it is plain text, as before.
-      const passphrase = knownVaultPassphrase(path, options.passwordFile);
-      contents = passphrase === undefined ? { values: {}, format: 'plain' } : { values: {}, format: 'encrypted', passphrase };
-      return contents;
-    }
-    contents = readVaultFile(path, () => knownVaultPassphrase(path, options.passwordFile));
-    if (contents.format === 'plain') warnPlainText(path);
-    return contents;
-  };
-  openedVaults.push({
-    path,
-    passwordFile: options.passwordFile,
-    unlocked(unlockedContents) {
-      contents ??= { ...unlockedContents, values: { ...unlockedContents.values } };
-    },
-  });
-  return {
-    path,
-    secret(name, shape = { length: 24 }) {
-      return new Secret(() => {
-        const vault = read();
-        const value = vault.values[name];
-        if (typeof value === 'string' && value !== '') return value;
-        if (!options.generate) throw new SecretUnavailableError(`secret "${name}" is not in vault ${path}`);
-        const values: VaultValues = { ...vault.values, [name]: randomSecret(shape) };
-        writeVaultFile(path, { ...vault, values });
-        if (vault.format === 'plain') warnPlainText(path);
-        contents = { ...vault, values };
-        return values[name];
-      });
-    },
-  };
+  return new FileVault(path, options);
 }
 
 /**
- * How {@link unlockVaults} may ask.
+ * The vaults whose secrets these values hold (inventories, plays, vars: plain objects and arrays, searched to the
+ * bottom), each once, in the order first found: the vaults a run uses, and the only ones it opens.
  *
  * @example
- * await unlockVaults({ interactive: true, stdin: process.stdin, stderr: process.stderr } satisfies UnlockOptions);
+ * vaultsUsedBy(inventory, playbook.plays) // [FileVault { path: 'inventory/smknh.vault' }]
  */
-export interface UnlockOptions extends PromptStreams {
-  /** Whether play may ask at all (not under `--json`, CI, or a non-interactive run). */
-  readonly interactive: boolean;
-  /** How to ask without echo; the terminal by default, which needs stdin to be a TTY. */
-  readonly ask?: (question: string) => Promise<string>;
-}
-
-/**
- * Asks, before a run, for the passphrase of every vault opened so far that is encrypted and whose passphrase no
- * password file gives, and keeps it in memory: `Secret.reveal()` is synchronous and cannot ask later. A
- * passphrase typed for one vault is tried on the next before asking again; a wrong one is asked again, three
- * times at most. Without `interactive` or a terminal it asks nothing, and reading such a vault later is a
- * {@link VaultLockedError} (exit code 2) that says how to give the passphrase.
- *
- * @example
- * const playbook = await loadPlaybook(file);
- * await unlockVaults({ interactive: !args.json && process.stdin.isTTY === true });
- * const run = await compileRun(playbook, inventory);
- */
-export async function unlockVaults(options: UnlockOptions): Promise<void> {
-  const stderr = options.stderr ?? process.stderr;
-  const ask = options.ask ?? (canAskHidden(options.stdin) ? (question: string) => askHidden(question, options) : undefined);
-  const typed: string[] = [];
-  for (const vault of openedVaults) {
-    if (!existsSync(vault.path) || knownVaultPassphrase(vault.path, vault.passwordFile) !== undefined) continue;
-    const parsed = parseVaultFileText(vault.path);
-    if (!isVaultEnvelope(parsed) || !options.interactive || !ask) continue;
-    const open = (passphrase: string): VaultFileContents => ({
-      values: parseVaultValues(vault.path, openVaultEnvelope(vault.path, parsed, passphrase)),
-      format: 'encrypted',
-      passphrase,
-    });
-    let contents = tryEach(typed, open);
-    for (let attempt = 1; !contents; attempt++) {
-      const passphrase = await ask(`Vault passphrase for ${vault.path}: `);
-      try {
-        contents = open(passphrase);
-        typed.push(passphrase);
-      } catch (error) {
-        if (!(error instanceof WrongVaultPassphraseError) || attempt === 3) throw error;
-        stderr.write(`play: wrong passphrase for vault ${vault.path}, try again\n`);
-      }
+export function vaultsUsedBy(...values: readonly unknown[]): FileVault[] {
+  const found = new Set<FileVault>();
+  const seen = new Set<object>();
+  const visit = (value: unknown): void => {
+    if (typeof value !== 'object' || value === null || seen.has(value)) return;
+    seen.add(value);
+    if (value instanceof Secret) {
+      if (value.origin instanceof FileVault) found.add(value.origin);
+      return;
     }
-    rememberTypedPassphrase(vault.path, contents.passphrase!);
-    for (const same of openedVaults) if (resolve(same.path) === resolve(vault.path)) same.unlocked(contents);
-  }
-}
-
-/**
- * Derives, off the main thread, the keys of every opened encrypted vault whose passphrase is known without
- * asking (a password file, or one typed at {@link unlockVaults}), so that reading it later, as vars are validated,
- * costs no scrypt there: the caller does other start-up work meanwhile. Never fails: a vault it cannot read is
- * left for that read to report.
- */
-export async function deriveVaultKeysAhead(): Promise<void> {
-  await Promise.all(
-    openedVaults.map(async (vault) => {
-      try {
-        if (!existsSync(vault.path)) return;
-        const passphrase = knownVaultPassphrase(vault.path, vault.passwordFile);
-        const parsed = parseVaultFileText(vault.path);
-        if (passphrase !== undefined && isVaultEnvelope(parsed)) await deriveEnvelopeKeysAhead(parsed, passphrase);
-      } catch {
-        // Reported by the read itself.
-      }
-    }),
-  );
-}
-
-/** The parsed JSON of a vault file, or undefined when it is not JSON (reading it later says why). */
-function parseVaultFileText(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The first passphrase that opens the vault, or undefined. */
-function tryEach(passphrases: readonly string[], open: (passphrase: string) => VaultFileContents): VaultFileContents | undefined {
-  for (const passphrase of passphrases) {
-    try {
-      return open(passphrase);
-    } catch (error) {
-      if (!(error instanceof WrongVaultPassphraseError)) throw error;
-    }
-  }
-  return undefined;
+    const prototype = Object.getPrototypeOf(value);
+    if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) return;
+    for (const item of Object.values(value)) visit(item);
+  };
+  for (const value of values) visit(value);
+  return [...found];
 }

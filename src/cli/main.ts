@@ -3,7 +3,6 @@ import { ExitCode } from '../engine/report.ts';
 import { playPackage } from '../package-info.ts';
 import { Profiler } from '../profile.ts';
 import { mask } from '../secret.ts';
-import { setVaultPasswordFile } from '../vault/passphrase.ts';
 import { parseCliArgs, USAGE, type CliArgs } from './args.ts';
 import { UserFileLoader } from './load.ts';
 
@@ -40,7 +39,6 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
   let args: CliArgs | undefined;
   try {
     args = parseCliArgs(argv);
-    setVaultPasswordFile(args.vaultPasswordFile);
     if (args.help) {
       streams.stdout.write(`${USAGE}\n`);
       return ExitCode.ok;
@@ -49,7 +47,10 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       streams.stdout.write(`play ${playPackage().version}\n`);
       return ExitCode.ok;
     }
-    return await (await import('./run-command.ts')).runCommand(args, streams, { profiler: options.profiler ?? new Profiler(), loader: options.loader ?? new UserFileLoader({ compileTypeScript: false }) });
+    const [{ runCommand }, { RunContext }] = await Promise.all([import('./run-command.ts'), import('./run-context.ts')]);
+    // One context per run, handed down: the vaults it uses, where their passphrases come from, the profiler.
+    const context = new RunContext({ profiler: options.profiler ?? new Profiler(), vaultPasswordFile: args.vaultPasswordFile, stderr: streams.stderr });
+    return await runCommand(args, streams, { context, loader: options.loader ?? new UserFileLoader({ compileTypeScript: false }) });
   } catch (error) {
     const invalid = error instanceof ValidationError || error instanceof TemplateError;
     const message = error instanceof PlayError ? error.describe() : mask(error instanceof Error ? (error.stack ?? error.message) : String(error));

@@ -3,9 +3,8 @@ import { compileRoleSchemas, compileRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
 import { healthGate, verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
-import type { Profiler } from '../profile.ts';
 import { mask } from '../secret.ts';
-import { deriveVaultKeysAhead, unlockVaults } from '../vault.ts';
+import { vaultsUsedBy } from '../vault.ts';
 import type { CliArgs } from './args.ts';
 import { connector } from './connect.ts';
 import { formatHostList, formatTaskList, listJson } from './listing.ts';
@@ -14,13 +13,14 @@ import { formatGate, plainReporter } from './reporters/plain.ts';
 import { formatHealthTable } from './reporters/health-table.ts';
 import { formatRecap } from './reporters/recap.ts';
 import type { CliStreams } from './main.ts';
+import type { RunContext } from './run-context.ts';
 
 /**
  * What `play PLAYBOOK` and `play verify PLAYBOOK` do once the arguments are parsed: load, compile, run (or list,
  * or verify) and report. Loaded by {@link main} only then, so `play --help` loads none of the engine.
  */
-export async function runCommand(args: CliArgs, streams: CliStreams, helpers: { profiler: Profiler; loader: UserFileLoader }): Promise<number> {
-  const { profiler } = helpers;
+export async function runCommand(args: CliArgs, streams: CliStreams, helpers: { context: RunContext; loader: UserFileLoader }): Promise<number> {
+  const { profiler } = helpers.context;
   try {
     return await loadCompileRun(args, streams, helpers);
   } finally {
@@ -31,7 +31,8 @@ export async function runCommand(args: CliArgs, streams: CliStreams, helpers: { 
   }
 }
 
-async function loadCompileRun(args: CliArgs, streams: CliStreams, { profiler, loader }: { profiler: Profiler; loader: UserFileLoader }): Promise<number> {
+async function loadCompileRun(args: CliArgs, streams: CliStreams, { context, loader }: { context: RunContext; loader: UserFileLoader }): Promise<number> {
+  const { profiler } = context;
   const playbookFile = findPlaybook(args.playbook!);
   // One build for both (when they are TypeScript): a module both import, such as a school's roles, runs once.
   await loader.compile([{ file: playbookFile, what: 'playbook' }, ...(args.inventory ? [{ file: args.inventory, what: 'inventory' as const }] : [])]);
@@ -41,14 +42,18 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams, { profiler, lo
   if (args.inventory) profiler.mark('load inventory');
   if (!inventory) throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
   const listing = args.listHosts || args.listTasks;
+  // The vaults this run uses are the ones its inventory and plays hold secrets of (not those of an inventory
+  // the playbook names when -i replaces it): they are read with this run's passphrases, and no other is opened.
+  const vaults = vaultsUsedBy(inventory, playbook.plays);
+  for (const vault of vaults) vault.useSession(context.vaults);
   // Secrets are revealed synchronously while vars are validated: an encrypted vault's passphrase is asked now,
   // on a terminal, when no password file gives it. Listing reads no secret and asks nothing.
   if (!listing) {
     const stdin = streams.stdin ?? process.stdin;
-    await unlockVaults({ interactive: !args.json && stdin.isTTY === true, stdin, stderr: streams.stderr });
+    await context.vaults.unlock(vaults, { interactive: !args.json && stdin.isTTY === true, stdin, stderr: streams.stderr });
     // A vault's scrypt (0.2-0.4 s) runs off the main thread while the roles' schemas compile and the SSH library
     // loads; the vars are then validated with the keys at hand.
-    const ahead = deriveVaultKeysAhead();
+    const ahead = context.vaults.deriveKeysAhead(vaults);
     compileRoleSchemas(playbook);
     const overSsh = Object.values(inventory.hosts).some((host) => host.connection !== 'local');
     await Promise.all([ahead, overSsh ? import('node-ssh') : undefined]);

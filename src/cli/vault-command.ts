@@ -267,10 +267,10 @@ class VaultSession {
     }
   }
 
-  /** The passphrase file: this command's option, else `--vault-password-file` of play, else the environment's. */
+  /** The passphrase file: this command's option, else the environment's. */
   passwordFile() {
     const own = this.#args.vaultPasswordFile;
-    return own ? ({ path: own, source: '--vault-password-file' } as const) : vaultPasswordFile();
+    return vaultPasswordFile(undefined, own);
   }
 
   async askPassphrase(): Promise<string> {

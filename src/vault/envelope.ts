@@ -91,10 +91,13 @@ export function sealVaultText(plaintext: string, passphrase: string, cost: Scryp
  * {@link WrongVaultPassphraseError}; an envelope changed since it was written is a {@link TamperedVaultError};
  * a version, cipher or KDF this play does not know is a ValidationError saying so. All name `label`.
  *
+ * With `derived`, keys that {@link deriveEnvelopeKeysAhead} made for this passphrase and salt are taken from it
+ * instead of running scrypt again.
+ *
  * @example
  * const plaintext = openVaultEnvelope(path, JSON.parse(readFileSync(path, 'utf8')), passphrase);
  */
-export function openVaultEnvelope(label: string, envelope: unknown, passphrase: string): string {
+export function openVaultEnvelope(label: string, envelope: unknown, passphrase: string, derived?: DerivedVaultKeys): string {
   const fields = checkFieldTypes(label, envelope);
   if (fields['play-vault'] !== 1) throw new ValidationError(`vault ${label} is a play-vault version ${fields['play-vault']} file: this play reads version 1 (a newer play wrote it)`);
   if (fields.digest !== digestOf(fields, fields.data, fields.tag)) throw new TamperedVaultError(label);
@@ -108,7 +111,7 @@ export function openVaultEnvelope(label: string, envelope: unknown, passphrase: 
   ) as Record<keyof typeof SIZES, Buffer | undefined>;
   const data = strictBase64(fields.data);
   if (!bytes.salt || !bytes.iv || !bytes.check || !bytes.tag || !data) throw new TamperedVaultError(label);
-  const { key, check } = deriveKeys(passphrase, bytes.salt, { N, r, p });
+  const { key, check } = deriveKeys(passphrase, bytes.salt, { N, r, p }, derived);
   if (!timingSafeEqual(check, bytes.check)) throw new WrongVaultPassphraseError(label);
   const decipher = createDecipheriv('aes-256-gcm', key, bytes.iv, { authTagLength: SIZES.tag });
   decipher.setAAD(additionalData(fields));
@@ -142,25 +145,49 @@ function costInBounds(cost: { readonly N?: unknown; readonly r?: unknown; readon
   return Number.isInteger(Math.log2(N)) && N >= 2 ** 14 && N <= 2 ** 20 && r >= 1 && r <= 16 && p >= 1 && p <= 4;
 }
 
-/** scrypt's output derived ahead by {@link deriveEnvelopeKeysAhead}, by passphrase, salt and cost (in memory only). */
-const derivedAhead = new Map<string, Buffer>();
+/**
+ * scrypt's output derived ahead by {@link deriveEnvelopeKeysAhead}, by passphrase, salt and cost, in memory only:
+ * one per run (or per vault read on its own), never shared between runs.
+ *
+ * @example
+ * const derived = new DerivedVaultKeys();
+ * await deriveEnvelopeKeysAhead(envelope, passphrase, derived);
+ * openVaultEnvelope(path, envelope, passphrase, derived); // no scrypt on the main thread
+ */
+export class DerivedVaultKeys {
+  readonly #byInput = new Map<string, Buffer>();
+
+  /** The 64 bytes derived for this passphrase, salt and cost, if derived ahead. */
+  get(passphrase: string, salt: Buffer, cost: ScryptCost): Buffer | undefined {
+    return this.#byInput.get(aheadKey(passphrase, salt, cost));
+  }
+
+  /** Keeps the 64 bytes derived for this passphrase, salt and cost. */
+  set(passphrase: string, salt: Buffer, cost: ScryptCost, derived: Buffer): void {
+    this.#byInput.set(aheadKey(passphrase, salt, cost), derived);
+  }
+}
 
 function aheadKey(passphrase: string, salt: Buffer, cost: ScryptCost): string {
   return createHash('sha256').update(passphrase.normalize('NFC')).update('\0').update(salt).update(`\0${cost.N},${cost.r},${cost.p}`).digest('base64');
 }
 
 /** 64 bytes from scrypt: the AES-256 key, then the key-check value. The passphrase is NFC-normalized first. */
-function deriveKeys(passphrase: string, salt: Buffer, cost: ScryptCost): { key: Buffer; check: Buffer } {
-  const derived = derivedAhead.get(aheadKey(passphrase, salt, cost)) ?? scryptSync(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * cost.N * cost.r });
+function deriveKeys(passphrase: string, salt: Buffer, cost: ScryptCost, ahead?: DerivedVaultKeys): { key: Buffer; check: Buffer } {
+  const derived = ahead?.get(passphrase, salt, cost) ?? scryptSync(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * cost.N * cost.r });
   return { key: derived.subarray(0, 32), check: derived.subarray(32) };
 }
 
 /**
- * Runs an envelope's scrypt off the main thread (libuv's pool), so that {@link openVaultEnvelope} with the same
- * passphrase later finds the keys made: a caller overlaps other work with the ~0.2-0.4 s it costs. Only for an
- * envelope whose salt and cost {@link openVaultEnvelope} would accept; anything else is left to it to report.
+ * Runs an envelope's scrypt off the main thread (libuv's pool) and keeps the result in `into`, so that
+ * {@link openVaultEnvelope} with the same passphrase and `into` later finds the keys made: a caller overlaps other
+ * work with the ~0.2-0.4 s it costs. Only for an envelope whose salt and cost {@link openVaultEnvelope} would
+ * accept; anything else is left to it to report.
+ *
+ * @example
+ * await deriveEnvelopeKeysAhead(envelope, passphrase, derived);
  */
-export async function deriveEnvelopeKeysAhead(envelope: unknown, passphrase: string): Promise<void> {
+export async function deriveEnvelopeKeysAhead(envelope: unknown, passphrase: string, into: DerivedVaultKeys): Promise<void> {
   if (typeof envelope !== 'object' || envelope === null) return;
   const fields = envelope as Partial<Record<string, unknown>>;
   if (!costInBounds(fields)) return;
@@ -169,7 +196,7 @@ export async function deriveEnvelopeKeysAhead(envelope: unknown, passphrase: str
   if (!salt) return;
   const cost = { N, r, p };
   const derived = await new Promise<Buffer>((done, fail) => scrypt(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * N * r }, (error, key) => (error ? fail(error) : done(key))));
-  derivedAhead.set(aheadKey(passphrase, salt, cost), derived);
+  into.set(passphrase, salt, cost, derived);
 }
 
 /** The header as AES-GCM additional data: a JSON array in a fixed order, so no field can change unnoticed. */

@@ -25,30 +25,15 @@ export interface PromptStreams {
   readonly stderr?: { write(text: string): unknown };
 }
 
-let passwordFileFromFlag: string | undefined;
-/** Passphrases typed at a prompt this run, by the vault's absolute path. Kept in memory only. */
-const typedPassphrases = new Map<string, string>();
-
 /**
- * Sets the password file given on the command line (`--vault-password-file FILE`); `undefined` unsets it. It wins
- * over `PLAY_VAULT_PASSWORD_FILE` and over a vault's own `passwordFile` setting.
- *
- * @example
- * setVaultPasswordFile(args.vaultPasswordFile);
- */
-export function setVaultPasswordFile(path: string | undefined): void {
-  passwordFileFromFlag = path;
-}
-
-/**
- * The password file to use, in this order: the command line's (see {@link setVaultPasswordFile}), the
+ * The password file to use, in this order: the command line's (`--vault-password-file`, given as `fromFlag`), the
  * environment's `PLAY_VAULT_PASSWORD_FILE`, the project's own setting; undefined when none is given.
  *
  * @example
  * vaultPasswordFile('inventory/.vault-pass') // { path: '/root/.vault-pass', source: 'PLAY_VAULT_PASSWORD_FILE' } when that is set
  */
-export function vaultPasswordFile(projectSetting?: string): VaultPasswordFile | undefined {
-  if (passwordFileFromFlag) return { path: passwordFileFromFlag, source: '--vault-password-file' };
+export function vaultPasswordFile(projectSetting?: string, fromFlag?: string): VaultPasswordFile | undefined {
+  if (fromFlag) return { path: fromFlag, source: '--vault-password-file' };
   const fromEnv = process.env.PLAY_VAULT_PASSWORD_FILE;
   if (fromEnv) return { path: fromEnv, source: 'PLAY_VAULT_PASSWORD_FILE' };
   return projectSetting ? { path: projectSetting, source: 'the project setting' } : undefined;
@@ -71,35 +56,55 @@ export function readVaultPasswordFile(file: VaultPasswordFile): string {
 }
 
 /**
- * The passphrase of a vault when play can have it without asking: from a password file (see
- * {@link vaultPasswordFile}), else one typed earlier in this run; undefined otherwise.
+ * Where one run's vault passphrases come from: the command line's password file, then
+ * `PLAY_VAULT_PASSWORD_FILE`, then a vault's own `passwordFile` setting, else one typed at a prompt earlier in the
+ * run (kept in this object's memory only, so a run's typed passphrases end with it).
  *
  * @example
- * const passphrase = knownVaultPassphrase('/etc/play/smknh.vault');
+ * const passphrases = new PassphraseSource({ passwordFile: args.vaultPasswordFile });
+ * passphrases.known('inventory/smknh.vault', '.vault-pass') // the passphrase, or undefined if it must be asked
  */
-export function knownVaultPassphrase(vaultPath: string, projectSetting?: string): string | undefined {
-  const file = vaultPasswordFile(projectSetting);
-  return file ? readVaultPasswordFile(file) : typedPassphrases.get(resolve(vaultPath));
-}
+export class PassphraseSource {
+  readonly #fromFlag: string | undefined;
+  /** Passphrases typed at a prompt this run, by the vault's absolute path. */
+  readonly #typed = new Map<string, string>();
 
-/**
- * Keeps a passphrase typed at a prompt for a vault, in memory, for the rest of the run.
- *
- * @example
- * rememberTypedPassphrase(path, await askHidden(`Vault passphrase for ${path}: `));
- */
-export function rememberTypedPassphrase(vaultPath: string, passphrase: string): void {
-  typedPassphrases.set(resolve(vaultPath), passphrase);
-}
+  /** `passwordFile` is the command line's `--vault-password-file`: it wins over the environment and the setting. */
+  constructor(options: { readonly passwordFile?: string } = {}) {
+    this.#fromFlag = options.passwordFile;
+  }
 
-/**
- * Forgets every passphrase typed this run (tests; a long-lived process that is done with its vaults).
- *
- * @example
- * afterEach(forgetTypedPassphrases);
- */
-export function forgetTypedPassphrases(): void {
-  typedPassphrases.clear();
+  /**
+   * The password file for a vault with this project setting (see {@link vaultPasswordFile}).
+   *
+   * @example
+   * passphrases.passwordFile('.vault-pass') // { path: '.vault-pass', source: 'the project setting' }
+   */
+  passwordFile(projectSetting?: string): VaultPasswordFile | undefined {
+    return vaultPasswordFile(projectSetting, this.#fromFlag);
+  }
+
+  /**
+   * The passphrase of a vault when play can have it without asking: from a password file, else one typed earlier
+   * in this run; undefined otherwise.
+   *
+   * @example
+   * const passphrase = passphrases.known('/etc/play/smknh.vault');
+   */
+  known(vaultPath: string, projectSetting?: string): string | undefined {
+    const file = this.passwordFile(projectSetting);
+    return file ? readVaultPasswordFile(file) : this.#typed.get(resolve(vaultPath));
+  }
+
+  /**
+   * Keeps a passphrase typed at a prompt for a vault, in memory, for the rest of the run.
+   *
+   * @example
+   * passphrases.remember(path, await askHidden(`Vault passphrase for ${path}: `));
+   */
+  remember(vaultPath: string, passphrase: string): void {
+    this.#typed.set(resolve(vaultPath), passphrase);
+  }
 }
 
 /**

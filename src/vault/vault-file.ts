@@ -3,10 +3,10 @@ import { dirname } from 'node:path';
 import { ValidationError } from '../errors.ts';
 import { writeOwnerOnlyFileAtomically } from './atomic-write.ts';
 import { checkVaultValues, parseVaultValues, type VaultValues } from './contents.ts';
-import { isVaultEnvelope, openVaultEnvelope, sealVaultText } from './envelope.ts';
+import { isVaultEnvelope, openVaultEnvelope, sealVaultText, type DerivedVaultKeys } from './envelope.ts';
 import { SecretUnavailableError, VaultLockedError } from './errors.ts';
 import { checkOwnerOnlyFile } from './owner-only-file.ts';
-import { knownVaultPassphrase } from './passphrase.ts';
+import { PassphraseSource } from './passphrase.ts';
 
 /**
  * How a vault file is stored: an encrypted envelope, or (the old way, still read) a plain JSON object.
@@ -31,17 +31,18 @@ export interface VaultFileContents {
 /**
  * Reads a vault file in either format. The file must exist and be its owner's only (mode 0600); an encrypted one
  * is opened with the passphrase `passphraseFor` returns, and is a {@link VaultLockedError} when it returns
- * undefined. Every failure is a ValidationError naming the file (exit code 2) and quoting no secret.
+ * undefined; keys in `derived` (made ahead for that passphrase) save running scrypt again. Every failure is a
+ * ValidationError naming the file (exit code 2) and quoting no secret.
  *
  * @example
- * const { values, format } = readVaultFile(path, () => knownVaultPassphrase(path));
+ * const { values, format } = readVaultFile(path, () => passphrases.known(path));
  */
-export function readVaultFile(path: string, passphraseFor: () => string | undefined): VaultFileContents {
+export function readVaultFile(path: string, passphraseFor: () => string | undefined, derived?: DerivedVaultKeys): VaultFileContents {
   const parsed = readVaultJson(path);
   if (!isVaultEnvelope(parsed)) return { values: checkVaultValues(path, parsed), format: 'plain' };
   const passphrase = passphraseFor();
   if (passphrase === undefined) throw new VaultLockedError(path);
-  return { values: parseVaultValues(path, openVaultEnvelope(path, parsed, passphrase)), format: 'encrypted', passphrase };
+  return { values: parseVaultValues(path, openVaultEnvelope(path, parsed, passphrase, derived)), format: 'encrypted', passphrase };
 }
 
 /**
@@ -69,14 +70,14 @@ function readVaultJson(path: string): unknown {
 
 /**
  * Reads a vault's secrets, in either format (see {@link readVaultFile}). Without a passphrase, an encrypted vault
- * is opened with one play can get without asking: `--vault-password-file`, `PLAY_VAULT_PASSWORD_FILE`, or one
- * typed earlier in this run. No warning is printed for a plain-text vault here; `openVault` warns.
+ * is opened with the one in `PLAY_VAULT_PASSWORD_FILE`. No warning is printed for a plain-text vault here;
+ * `openVault` warns.
  *
  * @example
  * const values = readVault('inventory/smknh.vault', passphrase); // { tsig_key: '…', … }
  */
 export function readVault(path: string, passphrase?: string): VaultValues {
-  return readVaultFile(path, () => passphrase ?? knownVaultPassphrase(path)).values;
+  return readVaultFile(path, () => passphrase ?? new PassphraseSource().known(path)).values;
 }
 
 /**

@@ -5,40 +5,44 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileRun } from '../../src/engine/compile.ts';
 import { ValidationError } from '../../src/errors.ts';
-import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, mask } from '../../src/index.ts';
-import { openVault } from '../../src/vault/index.ts';
+import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, mask, secret } from '../../src/index.ts';
+import { openVault as openVaultAlone, vaultsUsedBy } from '../../src/vault/index.ts';
 import {
+  FileVault,
   SecretUnavailableError,
   TamperedVaultError,
   VaultLockedError,
+  VaultSession,
   WrongVaultPassphraseError,
   readVault,
-  setVaultPasswordFile,
-  setVaultWarningSink,
-  unlockVaults,
   vaultFormat,
   writeVault,
+  type VaultOptions,
 } from '../../src/vault.ts';
-import { forgetTypedPassphrases } from '../../src/vault/passphrase.ts';
 
 let dir: string;
 let warnings: string[];
-let restoreSink: (line: string) => void;
+/** The session of the run these tests stand for: its warnings go to `warnings`. */
+let session: VaultSession;
 const envPasswordFile = process.env.PLAY_VAULT_PASSWORD_FILE;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'play-vault-'));
   warnings = [];
-  restoreSink = setVaultWarningSink((line) => warnings.push(line));
+  session = new VaultSession({ warn: (line) => warnings.push(line) });
   delete process.env.PLAY_VAULT_PASSWORD_FILE;
 });
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
-  setVaultWarningSink(restoreSink);
-  setVaultPasswordFile(undefined);
-  forgetTypedPassphrases();
   if (envPasswordFile === undefined) delete process.env.PLAY_VAULT_PASSWORD_FILE;
   else process.env.PLAY_VAULT_PASSWORD_FILE = envPasswordFile;
 });
+
+/** Opens a vault as an inventory does, and gives it to this test's run, as the CLI does with the vaults a run uses. */
+function openVault(path: string, options?: VaultOptions): FileVault {
+  const vault = openVaultAlone(path, options);
+  expect(vault).toBeInstanceOf(FileVault);
+  return (vault as FileVault).useSession(session);
+}
 
 /** A password file of mode 0600 holding `passphrase` and a newline. */
 function passwordFile(name: string, passphrase: string): string {
@@ -139,6 +143,17 @@ describe('openVault on an encrypted vault', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('outside any run (a script of its own), reads it the same with a session of its own', () => {
+    const path = join(dir, 'smknh.vault');
+    const vault = openVaultAlone(path);
+    const later = vault.secret('tsig_key');
+    writeVault(path, { tsig_key: 'encrypted-value-5521' }, 'school passphrase');
+    process.env.PLAY_VAULT_PASSWORD_FILE = passwordFile('pass', 'school passphrase');
+    expect(later.reveal()).toBe('encrypted-value-5521');
+    expect(mask('key is encrypted-value-5521')).toBe('key is ********');
+    expect(warnings).toEqual([]);
+  });
+
   it('takes the passphrase file from --vault-password-file, then PLAY_VAULT_PASSWORD_FILE, then its own setting', () => {
     const path = join(dir, 'smknh.vault');
     writeVault(path, { a: 'value-a' }, 'right');
@@ -147,9 +162,9 @@ describe('openVault on an encrypted vault', () => {
     process.env.PLAY_VAULT_PASSWORD_FILE = wrong;
     expect(() => openVault(path, { passwordFile: right }).secret('a').reveal()).toThrow(WrongVaultPassphraseError);
     process.env.PLAY_VAULT_PASSWORD_FILE = right;
-    setVaultPasswordFile(wrong);
+    session = new VaultSession({ passwordFile: wrong });
     expect(() => openVault(path, { passwordFile: right }).secret('a').reveal()).toThrow(WrongVaultPassphraseError);
-    setVaultPasswordFile(right);
+    session = new VaultSession({ passwordFile: right });
     process.env.PLAY_VAULT_PASSWORD_FILE = wrong;
     expect(openVault(path, { passwordFile: wrong }).secret('a').reveal()).toBe('value-a');
   });
@@ -223,7 +238,7 @@ describe('openVault on a plain-text vault', () => {
   });
 });
 
-describe('unlockVaults', () => {
+describe('a run\'s vault session', () => {
   const encrypted = (name: string, passphrase: string) => {
     const path = join(dir, name);
     writeVault(path, { [`${name}_secret`]: `value-of-${name}` }, passphrase);
@@ -235,11 +250,11 @@ describe('unlockVaults', () => {
     const plain = join(dir, 'plain.json');
     writeFileSync(plain, '{"p": "q"}', { mode: 0o600 });
     const secrets = [openVault(a).secret('a_secret'), openVault(b).secret('b_secret'), openVault(c).secret('c_secret'), openVault(withFile, { passwordFile: passwordFile('pass', 'three') }).secret('d_secret')];
-    openVault(plain);
+    const vaults = [...vaultsUsedBy(secrets), openVault(plain)];
     const answers = ['one', 'wrong', 'two'];
     const asked: string[] = [];
     let stderr = '';
-    await unlockVaults({ interactive: true, ask: async (question) => (asked.push(question), answers.shift()!), stderr: { write: (t: string) => (stderr += t) } });
+    await session.unlock(vaults, { interactive: true, ask: async (question) => (asked.push(question), answers.shift()!), stderr: { write: (t: string) => (stderr += t) } });
     expect(asked).toEqual([`Vault passphrase for ${a}: `, `Vault passphrase for ${c}: `, `Vault passphrase for ${c}: `]);
     expect(stderr).toBe(`play: wrong passphrase for vault ${c}, try again\n`);
     expect(secrets.map((s) => s.reveal())).toEqual(['value-of-a', 'value-of-b', 'value-of-c', 'value-of-d']);
@@ -247,18 +262,30 @@ describe('unlockVaults', () => {
     expect(openVault(c).secret('c_secret').reveal()).toBe('value-of-c');
   });
 
+  it('reads only the vaults it is given: one opened but not used by the run is never read nor asked for', async () => {
+    const [used, unused] = [encrypted('used', 'one'), encrypted('unused', 'two')];
+    const inventory = { hosts: { a: { vars: { key: openVault(used).secret('used_secret'), list: [{ deep: openVault(used).secret('used_secret') }] } } } };
+    const otherInventory = { vars: { key: openVault(unused).secret('unused_secret') } };
+    const vaults = vaultsUsedBy(inventory, [{ vars: { plain: secret('given-as-is'), text: 'x' } }]);
+    expect(vaults.map((v) => v.path)).toEqual([used, used]);
+    expect(vaultsUsedBy(otherInventory).map((v) => v.path)).toEqual([unused]);
+    const asked: string[] = [];
+    await session.unlock(vaults, { interactive: true, ask: async (question) => (asked.push(question), 'one') });
+    expect(asked).toEqual([`Vault passphrase for ${used}: `]);
+  });
+
   it('gives up after three wrong passphrases', async () => {
     const a = encrypted('a', 'one');
-    openVault(a);
-    await expect(unlockVaults({ interactive: true, ask: async () => 'wrong', stderr: { write: () => true } })).rejects.toThrow(new WrongVaultPassphraseError(a));
+    await expect(session.unlock([openVault(a)], { interactive: true, ask: async () => 'wrong', stderr: { write: () => true } })).rejects.toThrow(new WrongVaultPassphraseError(a));
   });
 
   it('asks nothing when not interactive (or stdin is no terminal): reading the vault then says how to give the passphrase', async () => {
     const a = encrypted('a', 'one');
-    const secret = openVault(a).secret('a_secret');
+    const vault = openVault(a);
+    const secret = vault.secret('a_secret');
     let asked = 0;
-    await unlockVaults({ interactive: false, ask: async () => (asked++, 'one') });
-    await unlockVaults({ interactive: true, stdin: Object.assign(Readable.from([]), { isTTY: false }) });
+    await session.unlock([vault], { interactive: false, ask: async () => (asked++, 'one') });
+    await session.unlock([vault], { interactive: true, stdin: Object.assign(Readable.from([]), { isTTY: false }) });
     expect(asked).toBe(0);
     expect(() => secret.reveal()).toThrow(new VaultLockedError(a));
   });

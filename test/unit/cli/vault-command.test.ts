@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { selfSignedCertificate, issuedCertificate } from '../../../src/vault/certificate.ts';
 import { VAULT_USAGE, vaultCommand } from '../../../src/cli/vault-command.ts';
-import { readVault, setVaultPasswordFile, vaultFormat, writeVault } from '../../../src/vault.ts';
+import { readVault, vaultFormat, writeVault } from '../../../src/vault.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const PASSPHRASE = 'the school passphrase';
@@ -30,7 +30,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
-  setVaultPasswordFile(undefined);
   for (const [name, value] of Object.entries(savedEnv)) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;

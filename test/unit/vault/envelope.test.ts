@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../src/errors.ts';
-import { deriveEnvelopeKeysAhead, isVaultEnvelope, openVaultEnvelope, sealVaultText, VAULT_SCRYPT_COST } from '../../../src/vault/envelope.ts';
+import { DerivedVaultKeys, deriveEnvelopeKeysAhead, isVaultEnvelope, openVaultEnvelope, sealVaultText, VAULT_SCRYPT_COST } from '../../../src/vault/envelope.ts';
 import { TamperedVaultError, WrongVaultPassphraseError } from '../../../src/vault/errors.ts';
 
 const PLAINTEXT = JSON.stringify({ tsig_key: 'tsig-secret-value-4417', tls_key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' });
@@ -103,15 +103,16 @@ describe('the vault envelope', () => {
 
   it('opens the same with keys derived ahead off the main thread; a wrong passphrase derived ahead is still wrong, and never stands in for the right one', async () => {
     const fresh = JSON.parse(sealVaultText(PLAINTEXT, PASSPHRASE));
-    await deriveEnvelopeKeysAhead(fresh, 'wrong passphrase');
-    await deriveEnvelopeKeysAhead(fresh, PASSPHRASE);
-    expect(openVaultEnvelope('v', fresh, PASSPHRASE)).toBe(PLAINTEXT);
-    expect(() => openVaultEnvelope('v', fresh, 'wrong passphrase')).toThrow(WrongVaultPassphraseError);
+    const derived = new DerivedVaultKeys();
+    await deriveEnvelopeKeysAhead(fresh, 'wrong passphrase', derived);
+    await deriveEnvelopeKeysAhead(fresh, PASSPHRASE, derived);
+    expect(openVaultEnvelope('v', fresh, PASSPHRASE, derived)).toBe(PLAINTEXT);
+    expect(() => openVaultEnvelope('v', fresh, 'wrong passphrase', derived)).toThrow(WrongVaultPassphraseError);
   });
 
   it('derives nothing ahead for an envelope it would refuse (a cost out of bounds, a salt of the wrong size, not an envelope): opening reports it', async () => {
     for (const bad of [{ ...envelope(), N: 2 ** 30 }, { ...envelope(), salt: 'AAAA' }, { tsig_key: 'x' }, null]) {
-      await expect(deriveEnvelopeKeysAhead(bad, PASSPHRASE)).resolves.toBeUndefined();
+      await expect(deriveEnvelopeKeysAhead(bad, PASSPHRASE, new DerivedVaultKeys())).resolves.toBeUndefined();
     }
     expect(failure(redigested({ ...envelope(), N: 2 ** 30 }))).toBeInstanceOf(TamperedVaultError);
   });

@@ -7,11 +7,8 @@ import { ValidationError } from '../../../src/errors.ts';
 import {
   askHidden,
   canAskHidden,
-  forgetTypedPassphrases,
-  knownVaultPassphrase,
   readVaultPasswordFile,
-  rememberTypedPassphrase,
-  setVaultPasswordFile,
+  PassphraseSource,
   vaultPasswordFile,
 } from '../../../src/vault/passphrase.ts';
 
@@ -23,8 +20,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
-  setVaultPasswordFile(undefined);
-  forgetTypedPassphrases();
   if (env === undefined) delete process.env.PLAY_VAULT_PASSWORD_FILE;
   else process.env.PLAY_VAULT_PASSWORD_FILE = env;
 });
@@ -39,21 +34,24 @@ const passwordFile = (name: string, text: string, mode = 0o600) => {
 describe('where the passphrase comes from', () => {
   it('the command line wins over the environment, which wins over the project setting', () => {
     const [flag, fromEnv, setting] = [passwordFile('flag', 'from flag\n'), passwordFile('env', 'from env\n'), passwordFile('setting', 'from setting\n')];
+    const [withoutFlag, withFlag] = [new PassphraseSource(), new PassphraseSource({ passwordFile: flag })];
     expect(vaultPasswordFile()).toBeUndefined();
-    expect(knownVaultPassphrase('v', setting)).toBe('from setting');
+    expect(withoutFlag.known('v', setting)).toBe('from setting');
     process.env.PLAY_VAULT_PASSWORD_FILE = fromEnv;
-    expect(knownVaultPassphrase('v', setting)).toBe('from env');
-    setVaultPasswordFile(flag);
-    expect(vaultPasswordFile(setting)).toEqual({ path: flag, source: '--vault-password-file' });
-    expect(knownVaultPassphrase('v', setting)).toBe('from flag');
-    setVaultPasswordFile(undefined);
+    expect(withoutFlag.known('v', setting)).toBe('from env');
+    expect(vaultPasswordFile(setting, flag)).toEqual({ path: flag, source: '--vault-password-file' });
+    expect(withFlag.passwordFile(setting)).toEqual({ path: flag, source: '--vault-password-file' });
+    expect(withFlag.known('v', setting)).toBe('from flag');
     expect(vaultPasswordFile(setting)).toEqual({ path: fromEnv, source: 'PLAY_VAULT_PASSWORD_FILE' });
+    expect(withoutFlag.passwordFile(setting)).toEqual({ path: fromEnv, source: 'PLAY_VAULT_PASSWORD_FILE' });
   });
 
-  it('a passphrase typed earlier is used when no file is given, for that vault only', () => {
-    rememberTypedPassphrase(join(dir, 'a.vault'), 'typed');
-    expect(knownVaultPassphrase(join(dir, 'a.vault'))).toBe('typed');
-    expect(knownVaultPassphrase(join(dir, 'b.vault'))).toBeUndefined();
+  it('a passphrase typed earlier is used when no file is given, for that vault only, and in that run only', () => {
+    const run = new PassphraseSource();
+    run.remember(join(dir, 'a.vault'), 'typed');
+    expect(run.known(join(dir, 'a.vault'))).toBe('typed');
+    expect(run.known(join(dir, 'b.vault'))).toBeUndefined();
+    expect(new PassphraseSource().known(join(dir, 'a.vault'))).toBeUndefined();
   });
 });
 

@@ -54,7 +54,9 @@ export default defineRole({
   tasks: ({ vars, platform }) => {
     const neverBan = [vars.lanAddress, vars.peerAddress, vars.vip];
     return [
-      packages({ names: ['fail2ban', 'python3-systemd', 'nftables', 'openssh-client'] }),
+      // Without fail2ban's recommends: the systemd backend reads the journal (python3-systemd), bans go through
+      // nftables; whois (mail actions), pyinotify (a file backend) and setuptools' chain are never used.
+      packages({ names: ['fail2ban', 'python3-systemd', 'nftables', 'openssh-client'], installRecommends: false }),
       copy({
         src: HELPER_SOURCE, dest: PEER_BAN_HELPER, owner: 'root', group: 'root', mode: '0755',
         validate: (path) => sh`python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' ${path}`,

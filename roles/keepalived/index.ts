@@ -153,7 +153,8 @@ export default defineRole({
     const gateWeight = vars.primaryPriority - vars.backupPriority + 10;
     const scripts = { stateFile: STATE_FILE, holdForReplication: vars.holdForReplication, resyncSeconds: 10, replicatorUsers: REPLICATOR_USERS, syncFailed: SYNC_FAILED, replicateAll: REPLICATE_ALL };
     return [
-      packages({ names: ['keepalived', 'python3'] }),
+      // Without recommends: ipvsadm is for IPVS, which play does not use; glib's MIME data neither.
+      packages({ names: ['keepalived', 'python3'], installRecommends: false }),
       directory({ path: KEEPALIVED_DIR, owner: 'root', group: 'root', mode: '0755' }),
       directory({ path: SERVICE_PROBE_DIR, owner: 'root', group: 'root', mode: '0755' }),
       copy({

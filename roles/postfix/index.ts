@@ -98,7 +98,8 @@ export default defineRole({
       postfixPackage(vars.domain),
       ...(vars.dkimKey
         ? [
-            packages({ names: ['opendkim'] }),
+            // Without opendkim-tools (the key comes from the vault, not opendkim-genkey).
+            packages({ names: ['opendkim'], installRecommends: false }),
             directory({ path: DKIM_KEY_DIRECTORY, mode: '0700', owner: 'opendkim', group: 'opendkim' }),
             file({ path: dkimKeyPath, content: vars.dkimKey, mode: '0600', owner: 'opendkim', group: 'opendkim', validate: (p) => sh`openssl pkey -noout -in ${p}`, notify: 'restart opendkim' }),
             template({

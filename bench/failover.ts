@@ -13,7 +13,7 @@
  */
 import { LAB_HOSTS, LAB_VIP } from '../test/lab/config.ts';
 import { linkDown, linkUp, powerCut, powerOn } from '../test/lab/faults.ts';
-import { labUp } from '../test/lab/lab.ts';
+import { inLab } from './lab-session.ts';
 import { answersAtVip, untilVip, vipUserChecks } from '../test/e2e/support/failover.ts';
 import { settle, SITE } from './settle.ts';
 import { holdsVip } from '../test/e2e/support/hosts.ts';
@@ -88,38 +88,39 @@ function summary(values: number[]): string {
   return [sorted[0], median, sorted[sorted.length - 1]].map((v) => String(Math.round(v))).join(' / ');
 }
 
-await labUp();
-const deployed = await play(SITE);
-if (deployed.code !== 0) throw new Error(`deploying the site failed (exit ${deployed.code}):\n${deployed.stdout.slice(-3000)}`);
-await settle();
+await inLab(async () => {
+  const deployed = await play(SITE);
+  if (deployed.code !== 0) throw new Error(`deploying the site failed (exit ${deployed.code}):\n${deployed.stdout.slice(-3000)}`);
+  await settle();
 
-// The replication window: from a message's 250 at the primary until the backup has it (kepsek IDLEs there).
-const { ms: window } = await py<{ ms: number[] }>(
-  {
-    op: 'replication-window', host: PRIMARY.address, peer: BACKUP.address, user: 'guru1', password: password('guru1'), from: `guru1@${DOMAIN}`,
-    to: `kepsek@${DOMAIN}`, to_user: 'kepsek', to_password: password('kepsek'), subject: `Window ${token()}`, count: WINDOW_MESSAGES, pace: 0.3,
-  },
-  { timeoutMs: 300_000 },
-);
+  // The replication window: from a message's 250 at the primary until the backup has it (kepsek IDLEs there).
+  const { ms: window } = await py<{ ms: number[] }>(
+    {
+      op: 'replication-window', host: PRIMARY.address, peer: BACKUP.address, user: 'guru1', password: password('guru1'), from: `guru1@${DOMAIN}`,
+      to: `kepsek@${DOMAIN}`, to_user: 'kepsek', to_password: password('kepsek'), subject: `Window ${token()}`, count: WINDOW_MESSAGES, pace: 0.3,
+    },
+    { timeoutMs: 300_000 },
+  );
 
-const results: Record<string, Sample[]> = {};
-for (const [kind, fault] of Object.entries(FAULTS)) {
-  results[kind] = [];
-  for (let i = 0; i < runs; i++) {
-    const sample = await measure(fault);
-    results[kind].push(sample);
-    console.log(`${kind} ${i + 1}/${runs}: ${JSON.stringify(sample)}`);
+  const results: Record<string, Sample[]> = {};
+  for (const [kind, fault] of Object.entries(FAULTS)) {
+    results[kind] = [];
+    for (let i = 0; i < runs; i++) {
+      const sample = await measure(fault);
+      results[kind].push(sample);
+      console.log(`${kind} ${i + 1}/${runs}: ${JSON.stringify(sample)}`);
+    }
   }
-}
 
-console.log(`\nfailover of the school site in the lab, ${runs} runs of each (min / median / max)\n`);
-console.log(`| fault | VIP on the backup (ms) | SMTP banner + EHLO (ms) | IMAPS login (ms) | webmail page (ms) | on the primary alone during the fault (of ${MESSAGES}) | accepted that long before the fault (ms) | lost after the return | twice after the return | of those, resent after an unanswered attempt |`);
-console.log('|---|---|---|---|---|---|---|---|---|---|');
-for (const [kind, samples] of Object.entries(results)) {
-  const column = (key: keyof Sample) => summary(samples.map((s) => s[key]));
-  console.log(`| ${kind} | ${column('vip')} | ${column('smtp')} | ${column('imaps')} | ${column('https')} | ${column('waiting')} | ${column('window')} | ${column('lost')} | ${column('twice')} | ${column('twiceResent')} |`);
-}
+  console.log(`\nfailover of the school site in the lab, ${runs} runs of each (min / median / max)\n`);
+  console.log(`| fault | VIP on the backup (ms) | SMTP banner + EHLO (ms) | IMAPS login (ms) | webmail page (ms) | on the primary alone during the fault (of ${MESSAGES}) | accepted that long before the fault (ms) | lost after the return | twice after the return | of those, resent after an unanswered attempt |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const [kind, samples] of Object.entries(results)) {
+    const column = (key: keyof Sample) => summary(samples.map((s) => s[key]));
+    console.log(`| ${kind} | ${column('vip')} | ${column('smtp')} | ${column('imaps')} | ${column('https')} | ${column('waiting')} | ${column('window')} | ${column('lost')} | ${column('twice')} | ${column('twiceResent')} |`);
+  }
 
-const sortedWindow = [...window].sort((a, b) => a - b);
-const windowAt = (p: number) => Math.round(percentile(sortedWindow, p));
-console.log(`\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${windowAt(50)}, p90 ${windowAt(90)}, p99 ${windowAt(99)}, max ${Math.round(sortedWindow.at(-1)!)}`);
+  const sortedWindow = [...window].sort((a, b) => a - b);
+  const windowAt = (p: number) => Math.round(percentile(sortedWindow, p));
+  console.log(`\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${windowAt(50)}, p90 ${windowAt(90)}, p99 ${windowAt(99)}, max ${Math.round(sortedWindow.at(-1)!)}`);
+});

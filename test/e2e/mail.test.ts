@@ -26,8 +26,13 @@ const [PRIMARY] = SERVERS;
 
 /** The SMTP listeners of a server (25, 587, 465), probed as a mail client sees them: the 220 banner, then EHLO. */
 const smtpChecks = (address: string) => userServiceChecks(address, { domain: DOMAIN }).filter((c) => c.kind === 'smtp');
-/** How long the banners are watched after postfix and dovecot restart: while the other tests of this file run. */
-const BANNER_WATCH_S = 300;
+/**
+ * How long the banners are watched after postfix and dovecot restart: while the other tests of this file run (they
+ * send mail, redeploy, stall DNS, Dovecot, a milter and journald), and at least BANNER_WATCH_MIN_S; the watch itself
+ * stops at BANNER_WATCH_MAX_S. (Idle banners over a long time are the soak's part: `npm run bench:soak`, 10 min.)
+ */
+const BANNER_WATCH_MIN_S = 180;
+const BANNER_WATCH_MAX_S = 900;
 let bannerWatch: ProbeWatch | undefined;
 let bannerWatchStart = 0;
 
@@ -59,11 +64,11 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
     expect(check.code, check.stdout).toBe(0);
   });
 
-  it('postfix and dovecot restarted on the primary: every SMTP banner comes within 2 s at once (the watch goes on for 5 minutes)', async () => {
+  it('postfix and dovecot restarted on the primary: every SMTP banner comes within 2 s at once (the watch goes on while the tests below run)', async () => {
     await stdoutOf(PRIMARY.name, sh`systemctl restart postfix dovecot`);
     bannerWatchStart = Date.now();
     // Every 100 ms from lab-client, each probe given 2 s for the banner and EHLO, while the tests below run.
-    bannerWatch = watchFromClient(smtpChecks(PRIMARY.address), { every: 0.1, timeout: 2, forSeconds: BANNER_WATCH_S });
+    bannerWatch = watchFromClient(smtpChecks(PRIMARY.address), { every: 0.1, timeout: 2, forSeconds: BANNER_WATCH_MAX_S });
     for (const { label } of smtpChecks(PRIMARY.address)) await bannerWatch.firstAnswer(label, bannerWatchStart, 5000);
   });
 
@@ -393,18 +398,19 @@ while True: held.append(s.accept())`;
     }
   });
 
-  it(`for ${BANNER_WATCH_S / 60} minutes after the restart, with the tests above sending mail and redeploying, every SMTP banner on the primary came within 2 s`, async () => {
+  it('while the tests above sent mail, redeployed and stalled DNS, Dovecot, a milter and journald (3 minutes at least), every SMTP banner on the primary came within 2 s', async () => {
     expect(bannerWatch, 'the restart test started the watch').toBeDefined();
-    const left = bannerWatchStart + BANNER_WATCH_S * 1000 - Date.now();
+    const left = bannerWatchStart + BANNER_WATCH_MIN_S * 1000 - Date.now();
     if (left > 0) await new Promise((r) => setTimeout(r, left));
+    const watchedS = (Date.now() - bannerWatchStart) / 1000;
     const results = await bannerWatch!.stop();
     for (const { label } of smtpChecks(PRIMARY.address)) {
       const mine = results.filter((r) => r.label === label);
       // One probe every 100 ms for the whole watch (a few may still be starting when it ends).
-      expect(mine.length, label).toBeGreaterThan(BANNER_WATCH_S * 10 * 0.95);
+      expect(mine.length, label).toBeGreaterThan(watchedS * 10 * 0.95);
       expect(mine.filter((r) => !r.ok).map((r) => `${new Date(r.at! * 1000).toISOString()} ${r.detail}`), label).toEqual([]);
       const ms = mine.map((r) => r.ms).sort((a, b) => a - b);
-      console.log(`${label} on the primary, ${mine.length} probes over ${BANNER_WATCH_S} s: banner + EHLO p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms, max ${ms.at(-1)} ms`);
+      console.log(`${label} on the primary, ${mine.length} probes over ${watchedS.toFixed(0)} s: banner + EHLO p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms, max ${ms.at(-1)} ms`);
     }
   });
   // Drift of main.cf is proven on the whole site: site.test.ts.

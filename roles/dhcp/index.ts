@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { command, copy, defineRole, directory, file, flushHandlers, packages, SecretType, service, sh, Type, type Static } from 'play';
 import { checkSchoolVars, inNetwork, Ipv4, SchoolVars } from '../common/school.ts';
+import { certificateAndKeyFiles } from '../common/certificate-files.ts';
 import { peerFirewallHandlers, peerFirewallTasks } from '../common/peer-firewall.ts';
 import { KEA_PATHS, keaDhcp4ConfigText } from './kea-config.ts';
 import { KEA_CONTROL_PATH, KEA_CONTROL_SOURCE } from './ha-state.ts';
@@ -117,14 +118,9 @@ if nft list table inet ${ISC_DHCP_LEFTOVERS.firewallTable} >/dev/null 2>&1; then
       }),
       // Kea runs as _kea: it reads the key through its group, nobody else can.
       directory({ path: KEA_PATHS.tlsDirectory, mode: '0750', owner: 'root', group: '_kea' }),
-      file({
-        path: KEA_PATHS.certificate, content: vars.replicationCertificate, mode: '0644', owner: 'root', group: 'root',
-        validate: (p) => sh`openssl x509 -noout -in ${p}`, notify: restart,
-      }),
-      file({
-        path: KEA_PATHS.key, content: vars.replicationKey, mode: '0640', owner: 'root', group: '_kea',
-        // The key must parse and belong to the certificate written just before it.
-        validate: (p) => sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${KEA_PATHS.certificate})"`,
+      ...certificateAndKeyFiles({
+        certificate: { path: KEA_PATHS.certificate, content: vars.replicationCertificate, mode: '0644', owner: 'root', group: 'root' },
+        key: { path: KEA_PATHS.key, content: vars.replicationKey, mode: '0640', owner: 'root', group: '_kea' },
         notify: restart,
       }),
       file({

@@ -6,6 +6,7 @@ import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../po
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { homeOf } from '../users/index.ts';
 import { seedMailboxes } from './mailbox-identity.ts';
+import { certificateAndKeyFiles } from '../common/certificate-files.ts';
 import { peerFirewallTasks } from '../common/peer-firewall.ts';
 import { dirname } from 'node:path';
 import { ANY_SYNC_FAILED, MAILSYNC, REPLICATE_ALL, REPLICATOR, REPLICATOR_USERS, SYNC_FAILED, systemdShell } from './replicator-status.ts';
@@ -305,14 +306,9 @@ function replicationTasks(
     }),
     ...(replicator === 'dovecot' ? [group({ name: vars.syncGroup, system: true })] : []),
     directory({ path: REPLICATION_TLS_DIRECTORY, mode: '0755', owner: 'root', group: 'root' }),
-    file({
-      path: vars.certificatePath, content: secrets.certificate, mode: '0644', owner: 'root', group: 'root',
-      validate: (p) => sh`openssl x509 -noout -in ${p}`, notify: certificateHandlers,
-    }),
-    file({
-      path: vars.keyPath, content: secrets.key, mode: '0600', owner: 'root', group: 'root',
-      // The key must parse and belong to the certificate written just before it.
-      validate: (p) => sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${vars.certificatePath})"`,
+    ...certificateAndKeyFiles({
+      certificate: { path: vars.certificatePath, content: secrets.certificate, mode: '0644', owner: 'root', group: 'root' },
+      key: { path: vars.keyPath, content: secrets.key, mode: '0600', owner: 'root', group: 'root' },
       notify: certificateHandlers,
     }),
     ...peerFirewallTasks({

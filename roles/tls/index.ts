@@ -1,4 +1,5 @@
-import { command, defineRole, file, packages, SecretType, sh, Type } from 'play';
+import { command, defineRole, packages, SecretType, sh, Type } from 'play';
+import { certificateAndKeyFiles } from '../common/certificate-files.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { SchoolVars } from '../common/school.ts';
 import { postfixUnit } from '../postfix/config-set.ts';
@@ -39,24 +40,9 @@ export default defineRole({
   tasks: ({ vars }) => [
     // ssl-cert makes the ssl-cert group (and /etc/ssl/private 0710 root:ssl-cert); openssl checks the files.
     packages({ names: ['ssl-cert', 'openssl', 'ca-certificates'] }),
-    file({
-      path: tlsCertificatePath(vars.domain),
-      content: vars.tlsCertificate,
-      mode: '0644',
-      owner: 'root',
-      group: 'root',
-      validate: (p) => sh`openssl x509 -noout -in ${p}`,
-      notify: RELOAD_TLS_USERS,
-    }),
-    file({
-      path: tlsKeyPath(vars.domain),
-      content: vars.tlsKey,
-      mode: '0640',
-      owner: 'root',
-      group: 'ssl-cert',
-      // The key must parse and belong to the certificate written just before it.
-      validate: (p) =>
-        sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${tlsCertificatePath(vars.domain)})"`,
+    ...certificateAndKeyFiles({
+      certificate: { path: tlsCertificatePath(vars.domain), content: vars.tlsCertificate, mode: '0644', owner: 'root', group: 'root' },
+      key: { path: tlsKeyPath(vars.domain), content: vars.tlsKey, mode: '0640', owner: 'root', group: 'ssl-cert' },
       notify: RELOAD_TLS_USERS,
     }),
   ],

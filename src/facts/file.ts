@@ -18,10 +18,22 @@ export type PathState =
 export function parsePathState(stdout: string): PathState {
   const lines = stdout.split('\n');
   const type = lines.shift() as string;
-  if (type !== 'file' && type !== 'directory' && type !== 'link' && type !== 'other') return { type: 'absent' };
+  if (!isPresentType(type)) return { type: 'absent' };
   const linkTarget = type === 'link' ? lines.shift() : undefined;
-  const [mode = '', owner = '', group = ''] = (lines.shift() ?? '').split(' ');
+  const stat = lines.shift() ?? '';
   const sha256 = type === 'file' ? lines.shift()?.trim() || undefined : undefined;
+  return presentPathState(type, stat, sha256, linkTarget);
+}
+
+type PresentType = Exclude<PathState, { type: 'absent' }>['type'];
+
+function isPresentType(type: string | undefined): type is PresentType {
+  return type === 'file' || type === 'directory' || type === 'link' || type === 'other';
+}
+
+/** A present path's state from stat's `MODE OWNER GROUP` line, the file's sum and the link's target, if any. */
+function presentPathState(type: PresentType, stat: string, sha256: string | undefined, linkTarget: string | undefined): PathState {
+  const [mode = '', owner = '', group = ''] = stat.split(' ');
   return {
     type,
     mode: mode.padStart(4, '0'),
@@ -87,18 +99,8 @@ export const pathFamily: ProbeFamily<PathState> = {
     for (let i = 0; i + 1 < linkItems.length; i += 2) targets.set(linkItems[i], linkItems[i + 1]);
     return args.map((path, index) => {
       const type = types[index];
-      if (type !== 'file' && type !== 'directory' && type !== 'link' && type !== 'other') return { type: 'absent' };
-      const [mode = '', owner = '', group = ''] = (stats.get(path) ?? '').split(' ');
-      const sha256 = type === 'file' ? sums.get(path) : undefined;
-      const linkTarget = type === 'link' ? targets.get(path) : undefined;
-      return {
-        type,
-        mode: mode.padStart(4, '0'),
-        owner,
-        group,
-        ...(sha256 ? { sha256 } : {}),
-        ...(linkTarget !== undefined ? { linkTarget } : {}),
-      };
+      if (!isPresentType(type)) return { type: 'absent' };
+      return presentPathState(type, stats.get(path) ?? '', type === 'file' ? sums.get(path) : undefined, type === 'link' ? targets.get(path) : undefined);
     });
   },
 };

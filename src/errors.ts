@@ -1,4 +1,4 @@
-import { mask } from './secret.ts';
+import { MaskTable } from './mask-table.ts';
 
 /** Where an error happened: any of the host, role and task, and the playbook line that declared the task. */
 export interface ErrorPlace {
@@ -12,15 +12,18 @@ export interface ErrorPlace {
 }
 
 /**
- * The base of every error play reports. Its message is built from masked text, so no secret reaches it.
+ * The base of every error play reports. Where it is shown (a run's report and events, `--json`, the CLI's last
+ * line) it is masked with the run's {@link MaskTable}; an error that knows secrets of its own (a command's) is
+ * built from text masked with them, given as `options.masks`.
  *
  * @example
  * throw new PlayError('unknown handler "reload nginx"', { host: 'web1', role: 'nginx' });
  */
 export class PlayError extends Error {
   readonly place: ErrorPlace;
-  constructor(message: string, place: ErrorPlace = {}, options?: { cause?: unknown }) {
-    super(mask(message), options);
+  constructor(message: string, place: ErrorPlace = {}, options: { cause?: unknown; masks?: MaskTable } = {}) {
+    const { masks, ...errorOptions } = options;
+    super(masks ? masks.mask(message) : message, errorOptions);
     this.name = new.target.name;
     this.place = place;
   }
@@ -53,7 +56,10 @@ export class TemplateError extends PlayError {}
 /** A host that cannot be reached or authenticated, or whose host key is unknown or changed. */
 export class ConnectError extends PlayError {}
 
-/** A remote command that exited non-zero. */
+/**
+ * A remote command that exited non-zero. Its message, command and stderr are masked with `masks`: the secrets of
+ * the command that failed (a command may print what it was given).
+ */
 export class CommandError extends PlayError {
   readonly command: string;
   readonly exitCode: number | null;
@@ -68,12 +74,13 @@ export class CommandError extends PlayError {
     place: ErrorPlace = {},
     what = 'command failed',
     showCommand = true,
+    masks: MaskTable = new MaskTable(),
   ) {
     const tail = lastLines(result.stderr || result.stdout, 6);
-    super(`${what} (exit ${result.exitCode})${showCommand ? `: ${result.command}` : ''}${tail ? `\n${tail}` : ''}`, place);
-    this.command = mask(result.command);
+    super(`${what} (exit ${result.exitCode})${showCommand ? `: ${result.command}` : ''}${tail ? `\n${tail}` : ''}`, place, { masks });
+    this.command = masks.mask(result.command);
     this.exitCode = result.exitCode;
-    this.stderr = mask(tail);
+    this.stderr = masks.mask(tail);
   }
 }
 

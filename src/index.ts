@@ -35,7 +35,8 @@ export { osReleaseProbe } from './facts/os-release.ts';
 export { planFile, planAbsent, type WantedFile, type FileAttributes } from './ops/managed-file.ts';
 
 export { sh, raw, quote, joinCommands, asArgument, ShellCommand } from './connection/sh.ts';
-export { secret, Secret, mask } from './secret.ts';
+export { secret, Secret } from './secret.ts';
+export { MaskTable } from './mask-table.ts';
 export { compileRun, type CompiledRun, type CompiledPlay, type HostWork, type HostPlatformWork, type Selection } from './engine/compile.ts';
 export { validateAgainst, type SchemaIssue } from './model/schema.ts';
 export { playPackage, type PlayPackage } from './package-info.ts';

@@ -3,26 +3,9 @@ import { inspect } from 'node:util';
 /** The text shown wherever a secret value would otherwise appear. */
 export const MASK = '********';
 
-const knownSecrets = new Set<string>();
-
 /**
- * The forms a secret takes once something escapes it: inside a JSON string (`--json`, a JSON config), and with
- * backslashes before quotes and backslashes (a PHP or shell string, an error that quotes a line).
- */
-function escapedForms(value: string): string[] {
-  return [JSON.stringify(value).slice(1, -1), value.replace(/['"\\]/g, '\\$&')].filter((form) => form !== value);
-}
-
-/** Registers a secret value for masking, and returns it. */
-function remember(value: string): string {
-  if (value.length > 0) for (const form of [value, ...escapedForms(value)]) knownSecrets.add(form);
-  // A multi-line secret (a key, a certificate) shows up line by line in diffs and logs: mask each line too.
-  for (const line of value.split('\n')) if (line.trim().length >= 4 && line !== value) knownSecrets.add(line);
-  return value;
-}
-
-/**
- * A value that is never shown: it prints as `********` in logs, diffs, errors and reports.
+ * A value that is never shown: it prints as `********` in logs, diffs, errors and reports. Where its revealed value
+ * may end up in text (a rendered file, a command's output), the run's `MaskTable` (src/mask-table.ts) masks it.
  *
  * @example
  * const dbPassword = secret(process.env.DB_PASSWORD!);
@@ -40,13 +23,17 @@ export class Secret {
   /** A value, or a function that loads it when it is first needed (e.g. from a vault file), and where it comes from. */
   constructor(value: string | (() => string), origin?: object) {
     if (typeof value === 'function') this.#load = value;
-    else this.#value = remember(value);
+    else this.#value = value;
     this.origin = origin;
   }
   /** The real value. Only templates, file contents and command builders should call this. */
   reveal(): string {
-    this.#value ??= remember(this.#load!());
+    this.#value ??= this.#load!();
     return this.#value;
+  }
+  /** Whether the value is known without loading it: given as it is, or revealed already. */
+  get isRevealed(): boolean {
+    return this.#value !== undefined;
   }
   toString(): string {
     return MASK;
@@ -79,20 +66,4 @@ secret.fromEnv = function fromEnv(name: string): Secret {
 /** The real value of a secret, or the value itself when it is a plain string. */
 export function reveal(value: string | Secret): string {
   return value instanceof Secret ? value.reveal() : value;
-}
-
-/**
- * Replaces every known secret value in a text with `********`.
- *
- * @example
- * mask(`password=${s.reveal()}`) // 'password=********'
- */
-export function mask(text: string): string {
-  if (knownSecrets.size === 0 || text.length === 0) return text;
-  let masked = text;
-  // Longest first, so a secret that contains another is masked whole.
-  for (const value of [...knownSecrets].sort((a, b) => b.length - a.length)) {
-    if (masked.includes(value)) masked = masked.split(value).join(MASK);
-  }
-  return masked;
 }

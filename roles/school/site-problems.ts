@@ -1,4 +1,4 @@
-import { compileRun, defineInventory, mask, Secret, Type, validateAgainst, ValidationError } from 'play';
+import { compileRun, defineInventory, MaskTable, Secret, Type, validateAgainst, ValidationError } from 'play';
 import { type Vault } from 'play/vault';
 import { AccountName, checkSchoolVars, Ipv4, SchoolVars } from '../common/school.ts';
 import dhcp, { networkBounds } from '../dhcp/index.ts';
@@ -59,13 +59,14 @@ export async function schoolDeployProblems(site: SchoolSite, secrets: Readonly<R
       }),
   };
   const inventory = defineInventory({ ...schoolInventory(site, vault), ssh: { user: 'root' } });
+  // The secrets the compile meets join this table: every message is masked with it.
+  const masks = new MaskTable();
   try {
-    await compileRun(schoolPlaybook(inventory), inventory);
+    await compileRun(schoolPlaybook(inventory), inventory, {}, masks);
     return [];
   } catch (error) {
-    // Messages are masked: the secrets were revealed while the vars were checked, so mask() knows them.
-    if (!(error instanceof ValidationError) || error.issues.length === 0) return [{ message: mask(error instanceof Error ? error.message : String(error)) }];
-    return error.issues.map((issue) => ({ field: fieldOfVar(issue.path, error.place.host), message: mask(issue.message) }));
+    if (!(error instanceof ValidationError) || error.issues.length === 0) return [{ message: masks.mask(error instanceof Error ? error.message : String(error)) }];
+    return error.issues.map((issue) => ({ field: fieldOfVar(issue.path, error.place.host), message: masks.mask(issue.message) }));
   }
 }
 
@@ -118,7 +119,7 @@ function fieldProblems(site: SchoolSite): SchoolSiteProblem[] {
 
 function relationProblems(site: SchoolSite): SchoolSiteProblem[] {
   if (site.primaryAddress === site.backupAddress) return [{ field: 'backupAddress', message: `must differ from the primary's address ${site.primaryAddress}` }];
-  // Loaded lazily and never revealed: a value given to Secret at once would be masked in every output after.
+  // Loaded lazily and never revealed: these checks read no secret.
   const inventory = schoolInventory(site, { path: 'none', secret: () => new Secret(() => 'unused') });
   const problems: SchoolSiteProblem[] = [];
   const add = (field: SchoolSiteField | undefined, message: string) => {

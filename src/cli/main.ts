@@ -2,9 +2,9 @@ import { PlayError, ValidationError, TemplateError } from '../errors.ts';
 import { ExitCode } from '../engine/report.ts';
 import { playPackage } from '../package-info.ts';
 import { Profiler } from '../profile.ts';
-import { mask } from '../secret.ts';
 import { parseCliArgs, USAGE, type CliArgs } from './args.ts';
 import { UserFileLoader } from './load.ts';
+import type { RunContext } from './run-context.ts';
 
 export { formatHostList, formatTaskList } from './listing.ts';
 
@@ -37,6 +37,7 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
   if (argv[0] === 'vault') return (await import('./vault-command.ts')).vaultCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
   if (argv[0] === 'init') return (await import('play/school/init')).initCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
   let args: CliArgs | undefined;
+  let context: RunContext | undefined;
   try {
     args = parseCliArgs(argv);
     if (args.help) {
@@ -47,13 +48,15 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       streams.stdout.write(`play ${playPackage().version}\n`);
       return ExitCode.ok;
     }
-    const [{ runCommand }, { RunContext }] = await Promise.all([import('./run-command.ts'), import('./run-context.ts')]);
+    const [{ runCommand }, contextModule] = await Promise.all([import('./run-command.ts'), import('./run-context.ts')]);
     // One context per run, handed down: the vaults it uses, where their passphrases come from, the profiler.
-    const context = new RunContext({ profiler: options.profiler ?? new Profiler(), vaultPasswordFile: args.vaultPasswordFile, stderr: streams.stderr });
+    context = new contextModule.RunContext({ profiler: options.profiler ?? new Profiler(), vaultPasswordFile: args.vaultPasswordFile, stderr: streams.stderr });
     return await runCommand(args, streams, { context, loader: options.loader ?? new UserFileLoader({ compileTypeScript: false }) });
   } catch (error) {
     const invalid = error instanceof ValidationError || error instanceof TemplateError;
-    const message = error instanceof PlayError ? error.describe() : mask(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    // Masked with the run's table: an error of its compile or run may quote a secret the run met.
+    const described = error instanceof PlayError ? error.describe() : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const message = context ? context.masks.mask(described) : described;
     if (args?.json) streams.stdout.write(`${JSON.stringify({ error: message, exitCode: invalid ? ExitCode.invalid : ExitCode.failed })}\n`);
     streams.stderr.write(`play: ${invalid ? 'invalid input: ' : ''}${message}\n`);
     return invalid ? ExitCode.invalid : ExitCode.failed;

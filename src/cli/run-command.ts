@@ -3,7 +3,6 @@ import { compileRoleSchemas, compileRun } from '../engine/compile.ts';
 import { executeRun } from '../engine/run.ts';
 import { healthGate, verifyPlaybook } from '../engine/verify.ts';
 import { ExitCode, exitCodeOf, type RunReport } from '../engine/report.ts';
-import { mask } from '../secret.ts';
 import { vaultsUsedBy } from '../vault.ts';
 import type { CliArgs } from './args.ts';
 import { connector } from './connect.ts';
@@ -61,11 +60,12 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams, { context, loa
   }
   if (args.command === 'verify') {
     const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
-    const health = await verifyPlaybook(playbook, inventory, { limit: args.limit, connect });
-    streams.stdout.write(args.json ? `${mask(JSON.stringify({ healthy: health.healthy, rows: health.rows, durationMs: Math.round(health.durationMs) }))}\n` : `${mask(formatHealthTable(health))}\n`);
+    const health = await verifyPlaybook(playbook, inventory, { limit: args.limit, connect, masks: context.masks });
+    const shown = args.json ? JSON.stringify({ healthy: health.healthy, rows: health.rows, durationMs: Math.round(health.durationMs) }) : formatHealthTable(health);
+    streams.stdout.write(`${context.masks.mask(shown)}\n`);
     return health.healthy ? ExitCode.ok : ExitCode.failed;
   }
-  const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing });
+  const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing }, context.masks);
   profiler.mark('compile');
   if (listing) {
     const text = [args.listHosts ? formatHostList(run) : '', args.listTasks ? formatTaskList(run) : ''].filter(Boolean).join('\n');
@@ -85,11 +85,11 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams, { context, loa
     flushHandlersOnly: args.flushHandlers,
     waitForLock: !args.noWait,
     profiler,
-    gate: playbook.verify && !args.noGate ? healthGate(playbook, inventory, connect) : undefined,
+    gate: playbook.verify && !args.noGate ? healthGate(playbook, inventory, connect, run.masks) : undefined,
   });
   await live?.done();
   if (args.json) {
-    streams.stdout.write(`${mask(JSON.stringify(jsonReport(report)))}\n`);
+    streams.stdout.write(`${run.masks.mask(JSON.stringify(jsonReport(report)))}\n`);
   } else {
     if (live) printFailures(report, streams);
     if (live) for (const gate of report.gates.filter((g) => g.failed.length)) streams.stdout.write(`\n${formatGate(gate)}\n`);

@@ -1,3 +1,4 @@
+import { MaskTable } from '../mask-table.ts';
 import { Profiler } from '../profile.ts';
 import { VaultSession } from '../vault/session.ts';
 
@@ -6,7 +7,8 @@ import { VaultSession } from '../vault/session.ts';
  * down explicitly: no module keeps any of it. Its profiler times the run's phases; its vault session holds where
  * passphrases come from (`--vault-password-file`, `PLAY_VAULT_PASSWORD_FILE`, a vault's own `passwordFile`, the
  * ones typed at its prompt), the keys derived ahead, and where vault warnings go. The vaults a run uses are found
- * in its inventory and plays and given this session; no other vault is read.
+ * in its inventory and plays and given this session; no other vault is read. Its mask table gathers the secrets the
+ * run meets (compiling, planning, verifying) and masks everything the run shows: reports, `--json`, errors.
  *
  * @example
  * const context = new RunContext({ profiler, vaultPasswordFile: args.vaultPasswordFile, stderr: process.stderr });
@@ -17,6 +19,8 @@ export class RunContext {
   readonly profiler: Profiler;
   /** How this run reaches the vaults it uses. */
   readonly vaults: VaultSession;
+  /** The secrets this run met, masked in all it shows. */
+  readonly masks = new MaskTable();
 
   constructor(options: { readonly profiler?: Profiler; readonly vaultPasswordFile?: string; readonly stderr?: { write(text: string): unknown } } = {}) {
     this.profiler = options.profiler ?? new Profiler();

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PlayError, ValidationError } from '../errors.ts';
-import { mask, MASK, secret } from '../secret.ts';
+import { MaskTable } from '../mask-table.ts';
+import { MASK } from '../secret.ts';
 import { parseVaultValues, type VaultValues } from '../vault/contents.ts';
 import { EditorFailedError, editInRamFolder } from '../vault/edit-session.ts';
 import { VaultLockedError, WrongVaultPassphraseError } from '../vault/errors.ts';
@@ -83,17 +84,19 @@ const ARITY: Record<string, readonly string[]> = {
  * process.exitCode = await vaultCommand(['view', 'inventory/smknh.vault'], process);
  */
 export async function vaultCommand(argv: readonly string[], io: VaultCommandStreams): Promise<number> {
+  // The values the command reads, masked in all it says, its errors too.
+  const masks = new MaskTable();
   try {
     const args = parseVaultArgs(argv);
     if (!args) {
       io.stdout.write(`${VAULT_USAGE}\n`);
       return 0;
     }
-    const session = new VaultSession(args, io);
+    const session = new VaultSession(args, io, masks);
     await session.run();
     return 0;
   } catch (error) {
-    const message = error instanceof PlayError ? error.describe() : mask(error instanceof Error ? error.message : String(error));
+    const message = masks.mask(error instanceof PlayError ? error.describe() : error instanceof Error ? error.message : String(error));
     io.stderr.write(`play vault: ${message}\n`);
     if (error instanceof ValidationError) return 2;
     return error instanceof EditorFailedError && error.signal === 'SIGINT' ? 130 : 1;
@@ -140,10 +143,12 @@ class VaultSession {
   readonly #args: VaultArgs;
   readonly #io: VaultCommandStreams;
   readonly #file: string;
+  readonly #masks: MaskTable;
 
-  constructor(args: VaultArgs, io: VaultCommandStreams) {
+  constructor(args: VaultArgs, io: VaultCommandStreams, masks: MaskTable) {
     this.#args = args;
     this.#io = io;
+    this.#masks = masks;
     this.#file = args.file;
   }
 
@@ -316,7 +321,7 @@ class VaultSession {
   }
 
   say(text: string): void {
-    this.#io.stdout.write(`${mask(text)}\n`);
+    this.#io.stdout.write(`${this.#masks.mask(text)}\n`);
   }
 
   /**
@@ -324,7 +329,7 @@ class VaultSession {
    * three-letter word everywhere would garble messages more than it protects.
    */
   remember(values: Readonly<VaultValues>): void {
-    for (const value of Object.values(values)) if (value.length >= 8) secret(value);
+    for (const value of Object.values(values)) if (value.length >= 8) this.#masks.add(value);
   }
 }
 

@@ -9,5 +9,5 @@ import { quote } from './sh.ts';
  */
 export function becomeRoot(command: ShellCommand, become: boolean): ShellCommand {
   if (!become) return command;
-  return new ShellCommand(`sudo -n -- sh -c ${quote(command.text)}`, `sudo -n -- sh -c ${quote(command.display)}`);
+  return new ShellCommand(`sudo -n -- sh -c ${quote(command.text)}`, `sudo -n -- sh -c ${quote(command.display)}`, command.secrets);
 }

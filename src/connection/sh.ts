@@ -2,12 +2,14 @@ import { Secret, MASK } from '../secret.ts';
 
 /**
  * A shell command for a remote POSIX `/bin/sh`, built only through the {@link sh} tagged template.
- * `text` is what runs; `display` is the same with secrets masked, for logs and errors.
+ * `text` is what runs; `display` is the same with secrets masked, for logs and errors; `secrets` are the secrets
+ * interpolated into it (also through nested commands), for a mask table to mask what the command prints.
  */
 export class ShellCommand {
   constructor(
     readonly text: string,
     readonly display: string,
+    readonly secrets: readonly Secret[] = [],
   ) {}
   toString(): string {
     return this.display;
@@ -31,6 +33,14 @@ export function quote(value: string): string {
 }
 
 type ShellValue = string | number | Secret | ShellCommand | RawShell | readonly (string | number | Secret)[];
+
+/** The secrets an interpolated value holds. */
+function secretsOf(value: ShellValue): readonly Secret[] {
+  if (value instanceof ShellCommand) return value.secrets;
+  if (value instanceof Secret) return [value];
+  if (Array.isArray(value)) return value.filter((v): v is Secret => v instanceof Secret);
+  return [];
+}
 
 function render(value: ShellValue, reveal: boolean): string {
   if (value instanceof ShellCommand) return reveal ? value.text : value.display;
@@ -56,11 +66,13 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Shel
   if (broken >= 0) throw new TypeError(`sh: an invalid escape in the template's text near ${JSON.stringify(strings.raw[broken].slice(0, 40))}: double the backslash`);
   let text = strings[0];
   let display = strings[0];
+  const secrets: Secret[] = [];
   values.forEach((value, i) => {
     text += render(value, true) + strings[i + 1];
     display += render(value, false) + strings[i + 1];
+    secrets.push(...secretsOf(value));
   });
-  return new ShellCommand(text, display);
+  return new ShellCommand(text, display, secrets);
 }
 
 /**
@@ -68,7 +80,7 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Shel
  * displayed form still masks secrets.
  */
 export function asArgument(command: ShellCommand): ShellCommand {
-  return new ShellCommand(quote(command.text), quote(command.display));
+  return new ShellCommand(quote(command.text), quote(command.display), command.secrets);
 }
 
 /** Joins commands with a separator such as `' && '` or `'\n'`. */
@@ -76,5 +88,6 @@ export function joinCommands(commands: readonly ShellCommand[], separator: strin
   return new ShellCommand(
     commands.map((c) => c.text).join(separator),
     commands.map((c) => c.display).join(separator),
+    commands.flatMap((c) => c.secrets),
   );
 }

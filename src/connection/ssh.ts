@@ -123,7 +123,7 @@ export class SshConnection implements Connection {
     this.commandCount++;
     const started = performance.now();
     // Always POSIX sh, whatever the user's login shell is (bash, zsh, fish): probes and writes are sh scripts.
-    const run = this.become ? becomeRoot(command, true) : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display);
+    const run = this.become ? becomeRoot(command, true) : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display, command.secrets);
     const stdin = options.stdin === undefined ? undefined : typeof options.stdin === 'string' ? options.stdin : Readable.from([options.stdin]);
     // node-ssh decodes each packet on its own, which garbles a UTF-8 character split across two packets:
     // keep the raw chunks and decode each stream once, whole.
@@ -166,7 +166,7 @@ export class SshConnection implements Connection {
   hold(command: ShellCommand, options: HoldOptions = {}): HeldCommand {
     this.commandCount++;
     const started = performance.now();
-    const run = this.become ? becomeRoot(command, true) : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display);
+    const run = this.become ? becomeRoot(command, true) : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display, command.secrets);
     // stdin stays open until release(): the command holds what it holds until then, or until sshd sees the
     // connection close (the controller killed) and closes the command's stdin.
     const stdin = new PassThrough();

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import type { Connection, ExecResult } from '../connection/connection.ts';
-import { sh, raw, joinCommands, type ShellCommand } from '../connection/sh.ts';
+import { sh, raw, joinCommands, ShellCommand } from '../connection/sh.ts';
 import { CommandError, type ErrorPlace } from '../errors.ts';
+import { MaskTable } from '../mask-table.ts';
 import { REMOTE_EXIT, REMOTE_MARKER } from '../connection/remote-protocol.ts';
 import type { Step, WriteStep } from '../ops/op.ts';
 
@@ -89,8 +90,10 @@ export function writeBatchCommand(steps: readonly WriteStep[], now = new Date())
   // A script cut short (the connection gone) is never run: its sha256 is checked first.
   const script = Buffer.from(joinCommands(lines, '\n').text.replace(/\n+$/, ''));
   const sha = createHash('sha256').update(script).digest('hex');
+  const run = sh`${raw(BATCH_MARKER)}\ns=$(dd bs=65536 count=${script.length} iflag=count_bytes,fullblock status=none) && [ "$(printf '%s' "$s" | sha256sum | cut -c1-64)" = ${sha} ] || { echo 'the write batch arrived incomplete' >&2; exit ${CONTENT_INCOMPLETE}; }\neval "$s"`;
   return {
-    command: sh`${raw(BATCH_MARKER)}\ns=$(dd bs=65536 count=${script.length} iflag=count_bytes,fullblock status=none) && [ "$(printf '%s' "$s" | sha256sum | cut -c1-64)" = ${sha} ] || { echo 'the write batch arrived incomplete' >&2; exit ${CONTENT_INCOMPLETE}; }\neval "$s"`,
+    // The script's secrets (a validate command's) are the command's: an error masks them.
+    command: new ShellCommand(run.text, run.display, lines.flatMap((line) => line.secrets)),
     stdin: Buffer.concat([script, ...steps.map((s) => s.content)]),
     contentOffset: script.length,
   };
@@ -116,7 +119,8 @@ export async function applyWriteBatch(connection: Connection, steps: readonly Wr
   const stderr = result.stderr.replace(new RegExp(`^${BATCH_FAILED} .*\\n?`, 'm'), '');
   const what =
     result.exitCode === VALIDATE_REFUSED ? `validate refused the new ${step.path}` : result.exitCode === CONTENT_INCOMPLETE ? `the new ${step.path} arrived incomplete (connection dropped?)` : `writing ${step.path} failed`;
-  const error = new CommandError({ ...result, stderr }, places[Math.min(index, steps.length - 1)], what, false);
+  const masks = new MaskTable().addSecretsIn(command.secrets);
+  const error = new CommandError({ ...result, stderr }, places[Math.min(index, steps.length - 1)], what, false, masks);
   // A write script renames its file in only as its last command: its failure left that file as it was.
   error.hostUnchanged = true;
   return { done: index, error };
@@ -131,10 +135,9 @@ export async function applyWriteBatch(connection: Connection, steps: readonly Wr
 export async function applySteps(connection: Connection, steps: readonly Step[], place: ErrorPlace): Promise<ExecResult[]> {
   const results: ExecResult[] = [];
   for (const [index, step] of steps.entries()) {
-    const result =
-      step.kind === 'write'
-        ? await connection.exec(writeCommand(step), { stdin: step.content })
-        : await connection.exec(step.command, step.stdin !== undefined ? { stdin: step.stdin } : {});
+    const command = step.kind === 'write' ? writeCommand(step) : step.command;
+    const stdin = step.kind === 'write' ? step.content : step.stdin;
+    const result = await connection.exec(command, stdin !== undefined ? { stdin } : {});
     results.push(result);
     if (result.exitCode !== 0) {
       const what = step.kind === 'write'
@@ -144,7 +147,9 @@ export async function applySteps(connection: Connection, steps: readonly Step[],
             ? `the new ${step.path} arrived incomplete (connection dropped?)`
             : `writing ${step.path} failed`
         : (step.failure ?? 'command failed');
-      const error = new CommandError(result, place, what, step.kind === 'write' || step.failure === undefined);
+      // What the command prints may quote what it was given: its own secrets are masked in the error.
+      const masks = new MaskTable().addSecretsIn(command.secrets);
+      const error = new CommandError(result, place, what, step.kind === 'write' || step.failure === undefined, masks);
       // A write script renames the new file in only as its last command: its failure left the host as it was. An
       // exec step says which of its exit codes mean the same.
       error.hostUnchanged = index === 0 && (step.kind === 'write' || (result.exitCode !== null && (step.unchangedExitCodes?.includes(result.exitCode) ?? false)));

@@ -7,6 +7,7 @@ import type { Play, Playbook, TaskList } from '../model/playbook.ts';
 import { platformName, samePlatform, type Platform } from '../model/platform.ts';
 import type { Role } from '../model/role.ts';
 import { ajv, validateAgainst } from '../model/schema.ts';
+import { MaskTable } from '../mask-table.ts';
 import { TemplateRenderer } from '../render/template.ts';
 import { Secret } from '../secret.ts';
 import { SecretUnavailableError } from '../vault.ts';
@@ -64,6 +65,8 @@ export interface CompiledRun {
   readonly plays: readonly CompiledPlay[];
   /** Every host some play runs on, in first-seen order. */
   readonly hosts: readonly string[];
+  /** The secrets of the run's vars and prepared files (the table given to {@link compileRun}); the engine adds more. */
+  readonly masks: MaskTable;
 }
 
 /** Which part of the playbook to run. */
@@ -252,10 +255,19 @@ export function compileRoleSchemas(playbook: Playbook): void {
  * mistake that shows on one release only is found here too. Throws {@link ValidationError} or
  * {@link TemplateError} (exit code 2, naming the release when it is one's) before any host is touched.
  *
+ * Every secret of the vars it validates and of what the ops prepare (a template that printed one) is added to
+ * `masks`, the run's table, so the caller masks what it shows, a thrown error's message included, with it; the
+ * table is the run's `masks`. Without one, a new table.
+ *
  * @example
- * const run = await compileRun(playbook, inventory, { limit: 'primary', tags: ['dns'] });
+ * const run = await compileRun(playbook, inventory, { limit: 'primary', tags: ['dns'] }, context.masks);
  */
-export async function compileRun(playbook: Playbook, inventory: Inventory, selection: Selection = {}): Promise<CompiledRun> {
+export async function compileRun(
+  playbook: Playbook,
+  inventory: Inventory,
+  selection: Selection = {},
+  masks: MaskTable = new MaskTable(),
+): Promise<CompiledRun> {
   checkInventory(inventory);
   if (!Array.isArray(playbook.plays) || playbook.plays.length === 0) {
     throw new ValidationError('the playbook has no plays', { file: playbook.source });
@@ -296,14 +308,14 @@ export async function compileRun(playbook: Playbook, inventory: Inventory, selec
     const platforms = playPlatforms(uses[index].entries, playLabel(play, index), place);
     for (const host of hosts) {
       if (!allHosts.includes(host)) allHosts.push(host);
-      work.set(host, await compileHostWork(play, uses[index].entries, name, host, inventory, selection, platforms, templates));
+      work.set(host, await compileHostWork(play, uses[index].entries, name, host, inventory, selection, platforms, templates, masks));
     }
     const size = play.serial ?? Math.max(hosts.length, 1);
     const batches: string[][] = [];
     for (let i = 0; i < hosts.length; i += size) batches.push(hosts.slice(i, i + size));
     plays.push({ name, batches, work, installPackagesFirst: play.installPackagesFirst === true });
   }
-  return { inventory, plays, hosts: allHosts };
+  return { inventory, plays, hosts: allHosts, masks };
 }
 
 /** The releases a play's roles support together, and those only some of them support. */
@@ -364,13 +376,17 @@ async function compileHostWork(
   selection: Selection,
   platforms: PlayPlatforms,
   templates: TemplateRenderer,
+  masks: MaskTable,
 ): Promise<HostPlatformWork> {
   const base = { ...inventoryVars(inventory, host), ...play.vars };
+  // Added before they are read: a secret is masked from the moment it is revealed, in any error after.
+  masks.addSecretsIn(base);
   const releases: readonly (Platform | undefined)[] = platforms.supported.length > 0 ? platforms.supported : [undefined];
   // The vars are the same on every release: validated once; a role's check may depend on the release.
   const owners: { role: Role<TObject>; owner: Owner }[] = [];
   for (const { role, params, tags } of roles) {
     const vars = { ...role.defaults, ...base, ...params };
+    masks.addSecretsIn(vars);
     const invalid = (issues: readonly { path: string; message: string }[], platform?: Platform): never => {
       const on = platform ? ` on ${platformName(platform)}` : '';
       throw new ValidationError(
@@ -387,7 +403,7 @@ async function compileHostWork(
     owners.push({ role, owner: { role: role.name, roleDir: role.dir, vars, tags: [...(play.tags ?? []), ...(tags ?? [])] } });
   }
   const works: HostWork[] = [];
-  for (const platform of releases) works.push(await compilePlatformWork(play, owners, base, name, host, inventory, selection, platform, templates));
+  for (const platform of releases) works.push(await compilePlatformWork(play, owners, base, name, host, inventory, selection, platform, templates, masks));
   return { host, works, unsupported: platforms.unsupported };
 }
 
@@ -410,6 +426,7 @@ async function compilePlatformWork(
   selection: Selection,
   platform: Platform | undefined,
   templates: TemplateRenderer,
+  masks: MaskTable,
 ): Promise<HostWork> {
   const on = platform ? platformName(platform) : undefined;
   const tasks: BoundTask[] = [];
@@ -421,6 +438,8 @@ async function compilePlatformWork(
       let prepared: unknown;
       try {
         if (selection.render !== false) prepared = await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir, templates });
+        // A rendered file that printed a secret is a secret as a whole: each of its lines is masked.
+        masks.addSecretsIn(prepared);
       } catch (error) {
         const placed = placeError(error, { host, role: owner.role, task: task.name, declaredAt: task.declaredAt, ...(on ? { platform: on } : {}) });
         throw placed instanceof TemplateError || placed instanceof ValidationError ? placed : new ValidationError(placed.message, placed.place);

@@ -4,6 +4,7 @@ import { FactCache } from '../facts/cache.ts';
 import { osReleaseProbe } from '../facts/os-release.ts';
 import type { Probe } from '../facts/probe.ts';
 import { parsePlatform, type Platform } from '../model/platform.ts';
+import type { MaskTable } from '../mask-table.ts';
 import { affectedPaths, type Plan, type WriteStep } from '../ops/op.ts';
 import { formatDiff } from '../render/diff.ts';
 import { applySteps, applyWriteBatch } from './apply.ts';
@@ -65,7 +66,7 @@ function probesOf(tasks: readonly BoundTask[]): Probe<unknown>[] {
  * them, and the next run (or `--flush-handlers`) runs them first.
  *
  * @example
- * const host = new HostRun('primary', report, options, emit);
+ * const host = new HostRun('primary', report, options, emit, run.masks);
  * await host.runPlay(play, play.work.get('primary')!);
  * await host.close();
  */
@@ -90,6 +91,8 @@ export class HostRun {
     private readonly report: RunReport,
     private readonly options: HostRunOptions,
     private readonly emit: RunListener,
+    /** The run's mask table: what the host's tasks report is masked with it, and their plans' secrets added to it. */
+    private readonly masks: MaskTable,
   ) {
     this.paths = hostStatePaths(host, options.stateRoot);
     this.recap = report.hosts[host];
@@ -210,7 +213,7 @@ export class HostRun {
       }
       if (!plan.changed) return;
       this.started({ play: play.name, task: PACKAGES_FIRST_TASK, handler: false });
-      this.planned(PACKAGES_FIRST_TASK, plan, undefined);
+      this.planned(PACKAGES_FIRST_TASK, plan, false);
       if (this.check) {
         for (const bound of tasks) this.coveredInCheck.add(bound);
       } else {
@@ -264,18 +267,34 @@ export class HostRun {
     return this.paths;
   }
 
+  /** Records a task's result, its error and summary masked (a failing command may print a secret). */
   record(result: TaskResult, check: boolean): void {
-    this.report.tasks.push(result);
-    this.recap[result.status]++;
-    this.emit({ type: 'task-end', result, check });
+    const shown: TaskResult = {
+      ...result,
+      ...(result.summary !== undefined ? { summary: this.masks.mask(result.summary) } : {}),
+      ...(result.error !== undefined ? { error: this.masks.mask(result.error) } : {}),
+    };
+    this.report.tasks.push(shown);
+    this.recap[shown.status]++;
+    this.emit({ type: 'task-end', result: shown, check });
   }
 
   started(event: { play: string; role?: string; task: string; handler: boolean }): void {
     this.emit({ type: 'task-start', host: this.host, ...event });
   }
 
-  planned(task: string, plan: Extract<Plan, { changed: true }>, diff: string | undefined): void {
-    this.emit({ type: 'task-planned', host: this.host, task, summary: plan.summary, diff, check: this.options.check });
+  /**
+   * Shows a planned change before it is made: the secrets of its commands and diffs join the run's mask table
+   * first (what the commands print, and the old content of a secret file, are masked from now on), then its
+   * diff, masked, is emitted (none when `withDiff` is false) and returned.
+   */
+  planned(task: string, plan: Extract<Plan, { changed: true }>, withDiff = true): string | undefined {
+    for (const step of plan.steps) if (step.kind === 'exec') this.masks.addSecretsIn(step.command.secrets);
+    for (const fileDiff of plan.diffs) this.masks.addSecretsIn([fileDiff.before, fileDiff.after]);
+    const text = withDiff ? plan.diffs.map((fileDiff) => formatDiff(fileDiff, this.masks)).filter(Boolean).join('\n') : '';
+    const diff = text || undefined;
+    this.emit({ type: 'task-planned', host: this.host, task, summary: this.masks.mask(plan.summary), diff, check: this.options.check });
+    return diff;
   }
 
   private async connect(play: CompiledPlay, started: number): Promise<Connection | undefined> {
@@ -286,9 +305,10 @@ export class HostRun {
       const placed = placeError(error, { host: this.host });
       this.out = true;
       this.recap.unreachable++;
-      const result: TaskResult = { host: this.host, play: play.name, task: 'connect', status: 'unreachable', durationMs: performance.now() - started, error: placed.describe() };
+      const shown = this.masks.mask(placed.describe());
+      const result: TaskResult = { host: this.host, play: play.name, task: 'connect', status: 'unreachable', durationMs: performance.now() - started, error: shown };
       this.report.tasks.push(result);
-      this.emit({ type: 'host-unreachable', host: this.host, error: placed.describe() });
+      this.emit({ type: 'host-unreachable', host: this.host, error: shown });
       this.emit({ type: 'task-end', result, check: this.options.check });
       this.emit({ type: 'host-end', host: this.host, play: play.name, failed: true });
       return undefined;
@@ -372,8 +392,7 @@ class PlayOnHost {
     for (const { bound, plan } of changed) {
       this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler: false });
       const done = plan as Extract<Plan, { changed: true }>;
-      diffs.set(bound, done.diffs.map(formatDiff).filter(Boolean).join('\n') || undefined);
-      this.host.planned(bound.task.name, done, diffs.get(bound));
+      diffs.set(bound, this.host.planned(bound.task.name, done));
       for (const name of this.notifiable(bound)) if (!this.notified.has(name) && !owedNow.some((o) => o.handler === name)) owedNow.push({ play: this.play.name, handler: name });
     }
     if (owedNow.length) await this.connection.exec(recordPendingCommand(this.host.state, owedNow));
@@ -481,8 +500,7 @@ class PlayOnHost {
       if (!plan.changed) {
         result = { ...base, status: 'ok', summary: owed ? `${plan.reason} (pending from an earlier run)` : plan.reason, durationMs: performance.now() - taskStarted };
       } else {
-        const diff = plan.diffs.map(formatDiff).filter(Boolean).join('\n') || undefined;
-        this.host.planned(bound.task.name, plan, diff);
+        const diff = this.host.planned(bound.task.name, plan);
         const notify = this.notifiable(bound);
         if (this.host.check) {
           this.pending = true;

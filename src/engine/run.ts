@@ -43,7 +43,8 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
  * first, all hosts at once), each play's host batches in order, the hosts of a batch in parallel (up to `forks`), tasks in order on each host (see {@link HostRun}: the lock, durable handlers), those built for the
  * release the host runs when the play's roles declare platforms (read in the host's first round trip). Each
  * task is planned just before it runs (facts for the rest of the host's tasks gathered in the same round trip),
- * its diff shown, then applied unless `check`. A failed or unreachable host never stops the others.
+ * its diff shown, then applied unless `check`. A failed or unreachable host never stops the others. What the run
+ * reports (diffs, summaries, errors) is masked with the run's table (`run.masks`), which its plans' secrets join.
  *
  * @example
  * const report = await executeRun(await compileRun(playbook, inventory), { check: true, forks: 10, connect });
@@ -53,7 +54,7 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
   const report: RunReport = { check: options.check, hosts: {}, tasks: [], gates: [], durationMs: 0 };
   for (const host of run.hosts) report.hosts[host] = emptyRecap();
   const emit: RunListener = (event) => options.onEvent?.(event);
-  const hosts = new Map<string, HostRun>(run.hosts.map((h) => [h, new HostRun(h, report, options, emit)]));
+  const hosts = new Map<string, HostRun>(run.hosts.map((h) => [h, new HostRun(h, report, options, emit, run.masks)]));
   try {
     const batches = run.plays.flatMap((play) => play.batches.map((batch) => ({ play, batch })));
     // `serial` orders changes, not reads: every host's facts for all its plays are read at once, so a run with

@@ -4,7 +4,7 @@ import type { HealthHost, HealthRow } from '../model/health.ts';
 import { selectHosts } from '../model/host-pattern.ts';
 import { checkInventory, type Inventory } from '../model/inventory.ts';
 import type { Playbook } from '../model/playbook.ts';
-import { mask } from '../secret.ts';
+import type { MaskTable } from '../mask-table.ts';
 import { inventoryVars } from './compile.ts';
 import type { HealthGate } from './run.ts';
 
@@ -18,27 +18,31 @@ export interface HealthReport {
 /**
  * Runs a playbook's health check against the inventory's hosts (all of them, or those `limit` selects):
  * opens one connection per host at once, gives the check every host (an unreachable one with `reachable:
- * false` and a row saying so), and closes them. A check that throws is a failed row, never a crash.
+ * false` and a row saying so), and closes them. A check that throws is a failed row, never a crash. The secrets of
+ * the hosts' vars join `masks`, and every row's detail is masked with it.
  *
  * @example
- * const report = await verifyPlaybook(playbook, inventory, { connect });
+ * const report = await verifyPlaybook(playbook, inventory, { connect, masks: context.masks });
  * process.exitCode = report.healthy ? 0 : 1;
  */
 export async function verifyPlaybook(
   playbook: Playbook,
   inventory: Inventory,
-  options: { limit?: string; connect: (host: string) => Promise<Connection> },
+  options: { limit?: string; connect: (host: string) => Promise<Connection>; masks: MaskTable },
 ): Promise<HealthReport> {
+  const { masks } = options;
   const started = performance.now();
   if (!playbook.verify) throw new ValidationError('the playbook has no health check (its `verify`): nothing to verify', { file: playbook.source });
   checkInventory(inventory);
   const names = options.limit !== undefined ? selectHosts(options.limit, inventory) : Object.keys(inventory.hosts);
+  // A check reads the hosts' vars (a password to log in with): their secrets are masked in what it reports.
+  for (const name of names) masks.addSecretsIn(inventoryVars(inventory, name));
   const opened = await Promise.all(
     names.map(async (name) => {
       try {
         return { name, connection: await options.connect(name) };
       } catch (error) {
-        return { name, error: mask(error instanceof Error ? error.message : String(error)) };
+        return { name, error: masks.mask(error instanceof Error ? error.message : String(error)) };
       }
     }),
   );
@@ -54,12 +58,12 @@ export async function verifyPlaybook(
   try {
     rows = [...unreachable, ...(await playbook.verify(hosts))];
   } catch (error) {
-    rows = [...unreachable, { check: 'health check', ok: false, detail: `failed: ${mask(error instanceof Error ? error.message : String(error))}` }];
+    rows = [...unreachable, { check: 'health check', ok: false, detail: `failed: ${masks.mask(error instanceof Error ? error.message : String(error))}` }];
   } finally {
     await Promise.all(opened.map((o) => o.connection?.close().catch(() => undefined)));
   }
   // A check may quote what a server said; nothing it says may show a secret.
-  rows = rows.map((r) => ({ ...r, detail: mask(r.detail) }));
+  rows = rows.map((r) => ({ ...r, detail: masks.mask(r.detail) }));
   return { rows, healthy: rows.every((r) => r.ok), durationMs: performance.now() - started };
 }
 
@@ -70,11 +74,16 @@ export async function verifyPlaybook(
  * reached, or a check that threw, does.
  *
  * @example
- * executeRun(run, { ..., gate: healthGate(playbook, inventory, connect) })
+ * executeRun(run, { ..., gate: healthGate(playbook, inventory, connect, run.masks) })
  */
-export function healthGate(playbook: Playbook, inventory: Inventory, connect: (host: string) => Promise<Connection>): HealthGate {
+export function healthGate(
+  playbook: Playbook,
+  inventory: Inventory,
+  connect: (host: string) => Promise<Connection>,
+  masks: MaskTable,
+): HealthGate {
   return async (hosts) => {
-    const health = await verifyPlaybook(playbook, inventory, { limit: hosts.join(':'), connect });
+    const health = await verifyPlaybook(playbook, inventory, { limit: hosts.join(':'), connect, masks });
     return health.rows
       .filter((r) => !r.ok && r.gate !== false && (r.host === undefined || hosts.includes(r.host)))
       .map((r) => ({ check: r.check, ...(r.host !== undefined ? { host: r.host } : {}), detail: r.detail }));

@@ -1,5 +1,6 @@
 import type { Connection } from '../connection/connection.ts';
 import { CommandError } from '../errors.ts';
+import { MaskTable } from '../mask-table.ts';
 import { parseProbeAnswer, probeBoundary, probeScript, type Probe, type ProbeFamily, type ProbeIdentity, type ProbeOutput } from './probe.ts';
 
 /**
@@ -24,10 +25,13 @@ export class FactCache {
     if (missing.length === 0) return;
     const list = groupFamilies(missing);
     const boundary = probeBoundary();
-    const result = await this.connection.exec(probeScript(list.map((entry) => entry.probe), boundary));
+    const script = probeScript(list.map((entry) => entry.probe), boundary);
+    const result = await this.connection.exec(script);
     if (result.exitCode !== 0) {
       const asked = missing.map((p) => `${p.id.kind}:${p.id.subject}`);
-      throw new CommandError({ ...result, command: `probe script (${asked.join(', ')})` }, { host: this.connection.host }, 'reading facts failed');
+      const masks = new MaskTable().addSecretsIn(script.secrets);
+      const place = { host: this.connection.host };
+      throw new CommandError({ ...result, command: `probe script (${asked.join(', ')})` }, place, 'reading facts failed', true, masks);
     }
     const outputs = parseProbeAnswer(result.stdout, list.length, boundary);
     list.forEach((entry, index) => entry.store(outputs[index], this.answers));

@@ -83,6 +83,7 @@ export function probeScript(probes: readonly Probe<unknown>[], boundary: string)
   return new ShellCommand(
     [head, ...probes.map((p) => part(p.command.text)), tail].join('\n'),
     [head, ...probes.map((p) => part(p.command.display)), tail].join('\n'),
+    probes.flatMap((p) => p.command.secrets),
   );
 }
 

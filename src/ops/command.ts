@@ -3,7 +3,7 @@ import { PlayError } from '../errors.ts';
 import { commandSucceedsProbe } from '../facts/command-status.ts';
 import { pathProbe } from '../facts/file.ts';
 import type { Probe } from '../facts/probe.ts';
-import { reveal, type Secret } from '../secret.ts';
+import { reveal, Secret } from '../secret.ts';
 import { task, type Op, type Plan, type Task, type TaskOptions } from './op.ts';
 
 /**
@@ -65,10 +65,18 @@ export function command(params: CommandParams): Task {
       return {
         changed: true,
         summary: `run: ${params.cmd.display}`,
-        steps: [{ kind: 'exec', command: params.cmd, ...(params.stdin !== undefined ? { stdin: reveal(params.stdin) } : {}) }],
+        // A secret given on stdin is the command's too: what the command prints of it is masked.
+        steps: [
+          { kind: 'exec', command: withStdinSecret(params.cmd, params.stdin), ...(params.stdin !== undefined ? { stdin: reveal(params.stdin) } : {}) },
+        ],
         diffs: [],
       };
     },
   };
   return task(op, params);
+}
+
+/** The command, carrying the secret given on its stdin among its own (for the run's mask table and its errors). */
+function withStdinSecret(command: ShellCommand, stdin: string | Secret | undefined): ShellCommand {
+  return stdin instanceof Secret ? new ShellCommand(command.text, command.display, [...command.secrets, stdin]) : command;
 }

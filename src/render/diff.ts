@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 // jsdiff is loaded with the first diff to show, not with the engine (a run with nothing to change shows none).
 const requireDiff = () => createRequire(import.meta.url)('diff') as typeof import('diff');
 import type { FileDiff } from '../ops/op.ts';
-import { Secret, mask, reveal } from '../secret.ts';
+import type { MaskTable } from '../mask-table.ts';
+import { Secret, reveal } from '../secret.ts';
 
 /** Past this many added and removed lines, a diff is summarised instead of shown. */
 export const MAX_DIFF_EDITS = 1000;
@@ -31,12 +32,13 @@ function looksBinary(text: string): boolean {
 }
 
 /**
- * A file diff as unified-diff text, with attribute changes after it; secrets masked.
+ * A file diff as unified-diff text, with attribute changes after it; the secrets `masks` knows masked. Contents
+ * given as secrets are not shown at all.
  *
  * @example
- * formatDiff({ path: '/etc/motd', before: 'old\n', after: 'new\n' })
+ * formatDiff({ path: '/etc/motd', before: 'old\n', after: 'new\n' }, run.masks)
  */
-export function formatDiff(fileDiff: FileDiff): string {
+export function formatDiff(fileDiff: FileDiff, masks: MaskTable): string {
   const lines: string[] = [];
   if (fileDiff.before !== undefined || fileDiff.after !== undefined) {
     const before = reveal(fileDiff.before ?? '');
@@ -63,5 +65,5 @@ export function formatDiff(fileDiff: FileDiff): string {
     lines.push(`${attribute.name} ${attribute.before} → ${attribute.after} (${fileDiff.path})`);
   }
   // A secret inside the contents is masked here, once, for every reporter.
-  return mask(lines.join('\n'));
+  return masks.mask(lines.join('\n'));
 }

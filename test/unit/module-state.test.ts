@@ -14,14 +14,6 @@ function sourceFiles(): string[] {
     .sort();
 }
 
-/**
- * Module state not yet moved into the run context, each with why. The mask table (`knownSecrets`) goes next: the
- * run context is to own it, but roles/school/site-problems.ts masks with the module-level `mask()` after a
- * `compileRun` of its own, and changes there belong to the school's roles.
- */
-const LEFT_TO_DO = ['src/secret.ts knownSecrets'];
-const isLeftToDo = (f: ModuleStateFinding) => LEFT_TO_DO.includes(`${f.file} ${f.name}`);
-
 const describeFinding = (f: ModuleStateFinding) => `${f.file}:${f.line} ${f.name}: ${f.why}`;
 
 describe('module state in src', () => {
@@ -34,9 +26,7 @@ describe('module state in src', () => {
 
   it('no module of src keeps mutable state: no module-level let or var, no module-level Map, Set, array or object written after load', () => {
     const findings = moduleStateIn(Object.fromEntries(sourceFiles().map((file) => [file, readFileSync(join(ROOT, file), 'utf8')])));
-    expect(findings.filter((f) => !isLeftToDo(f)).map(describeFinding)).toEqual([]);
-    // The one left to move (issue 24): when it is gone, delete it from LEFT_TO_DO, and this line with it.
-    expect(findings.filter(isLeftToDo).map((f) => `${f.file} ${f.name}`)).toEqual(LEFT_TO_DO);
+    expect(findings.map(describeFinding)).toEqual([]);
   });
 });
 

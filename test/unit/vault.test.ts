@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileRun } from '../../src/engine/compile.ts';
 import { ValidationError } from '../../src/errors.ts';
-import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, mask, secret } from '../../src/index.ts';
+import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, MaskTable, secret } from '../../src/index.ts';
 import { openVault as openVaultAlone, vaultsUsedBy } from '../../src/vault/index.ts';
 import {
   FileVault,
@@ -68,8 +68,10 @@ describe('openVault', () => {
     const later = vault.secret('tsig_key');
     writeFileSync(path, JSON.stringify({ tsig_key: 'vault-value-7731' }), { mode: 0o600 });
     expect(String(later)).toBe('********');
+    const masks = new MaskTable().add(later);
+    expect(masks.mask('key is vault-value-7731')).toBe('key is vault-value-7731');
     expect(later.reveal()).toBe('vault-value-7731');
-    expect(mask('key is vault-value-7731')).toBe('key is ********');
+    expect(masks.mask('key is vault-value-7731')).toBe('key is ********');
   });
 
   it('names the file and the secret when either is missing', () => {
@@ -138,8 +140,9 @@ describe('openVault on an encrypted vault', () => {
     const later = vault.secret('tsig_key');
     writeVault(path, { tsig_key: 'encrypted-value-5521' }, 'school passphrase');
     process.env.PLAY_VAULT_PASSWORD_FILE = passwordFile('pass', 'school passphrase');
+    const masks = new MaskTable().add(later);
     expect(later.reveal()).toBe('encrypted-value-5521');
-    expect(mask('key is encrypted-value-5521')).toBe('key is ********');
+    expect(masks.mask('key is encrypted-value-5521')).toBe('key is ********');
     expect(warnings).toEqual([]);
   });
 
@@ -149,8 +152,9 @@ describe('openVault on an encrypted vault', () => {
     const later = vault.secret('tsig_key');
     writeVault(path, { tsig_key: 'encrypted-value-5521' }, 'school passphrase');
     process.env.PLAY_VAULT_PASSWORD_FILE = passwordFile('pass', 'school passphrase');
+    const masks = new MaskTable().add(later);
     expect(later.reveal()).toBe('encrypted-value-5521');
-    expect(mask('key is encrypted-value-5521')).toBe('key is ********');
+    expect(masks.mask('key is encrypted-value-5521')).toBe('key is ********');
     expect(warnings).toEqual([]);
   });
 

@@ -7,6 +7,7 @@ import { compileRun } from '../../../src/engine/compile.ts';
 import { exitCodeOf } from '../../../src/engine/report.ts';
 import { executeRun, type HealthGate } from '../../../src/engine/run.ts';
 import { formatGate } from '../../../src/cli/reporters/plain.ts';
+import { MaskTable } from '../../../src/mask-table.ts';
 import { healthGate } from '../../../src/engine/verify.ts';
 import { defineInventory, definePlaybook, defineRole, file } from '../../../src/index.ts';
 
@@ -78,6 +79,7 @@ describe('healthGate: the playbook verify of a batch, as the gate counts it', ()
       }),
       inventory,
       async (h) => new LocalConnection(h),
+      new MaskTable(),
     );
 
   it("counts the failing rows of the batch's hosts and the host-less ones, never another host's, the VIP's or gate: false", async () => {

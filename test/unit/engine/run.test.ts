@@ -10,7 +10,7 @@ import { executeRun } from '../../../src/engine/run.ts';
 import { exitCodeOf } from '../../../src/engine/report.ts';
 import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import {
-  Type, command, packages, service, defineInventory, definePlaybook, defineRole, directory, file, flushHandlers, line, sh, template,
+  Type, command, packages, service, defineInventory, definePlaybook, defineRole, directory, file, flushHandlers, line, secret, sh, template,
 } from '../../../src/index.ts';
 
 let dir: string;
@@ -242,5 +242,27 @@ describe('executeRun', () => {
     expect(report.hosts.beta.changed).toBe(1);
     expect(report.hosts.alpha.changed).toBe(1);
     expect(readFileSync(join(dir, 'alpha.txt'), 'utf8')).toBe('alpha');
+  });
+
+  it("masks with the run's own table what its tasks print of a secret: of its vars, and of a command's own", async () => {
+    const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local', vars: { dbPassword: secret('vars-secret-5501') } } } });
+    const own = secret('own-secret-5502');
+    const playbook = definePlaybook({
+      inventory,
+      plays: [{ hosts: 'all', tasks: ({ vars }) => [command({ name: 'leak', cmd: sh`echo ${vars.dbPassword as never} ${own} >&2; exit 3` })] }],
+    });
+    const run = await compileRun(playbook, inventory);
+    const events: string[] = [];
+    const report = await executeRun(run, { check: false, forks: 1, connect: recorder().connect, onEvent: (e) => events.push(JSON.stringify(e)) });
+    const failure = report.tasks.find((t) => t.task === 'leak')!;
+    expect(failure.status).toBe('failed');
+    expect(failure.error).toContain('******** ********');
+    for (const text of [JSON.stringify(report), ...events]) {
+      expect(text).not.toContain('vars-secret-5501');
+      expect(text).not.toContain('own-secret-5502');
+    }
+    // The run's table is its own: it knows both now, and a table of another run knows neither.
+    expect(run.masks.mask('vars-secret-5501 own-secret-5502')).toBe('******** ********');
+    expect((await compileRun(definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'all', tasks: [] }] }), twoHosts())).masks.mask('own-secret-5502')).toBe('own-secret-5502');
   });
 });

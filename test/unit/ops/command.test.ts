@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { command, type CommandParams } from '../../../src/ops/command.ts';
 import { sh } from '../../../src/connection/sh.ts';
 import { PlayError } from '../../../src/errors.ts';
+import { MaskTable } from '../../../src/mask-table.ts';
 import { secret } from '../../../src/secret.ts';
 import { FakeHost, type FakeHostInit } from '../support/fake-host.ts';
 
@@ -75,6 +76,9 @@ describe('command', () => {
     if (!plan.changed) throw new Error('expected a change');
     expect(plan.summary).toBe('run: curl -H ******** https://example.test');
     expect(task.name).toBe('command curl -H ******** https://example.test');
+    // The step's command carries both secrets, for the run's mask table: what the command prints of them is masked.
+    const step = plan.steps[0];
+    expect(step.kind === 'exec' && new MaskTable().addSecretsIn(step.command.secrets).mask('tok-123456 body-secret')).toBe('******** ********');
     await host.apply(plan);
     expect(host.changes).toEqual([{ text: "curl -H tok-123456 https://example.test", stdin: 'body-secret' }]);
   });

@@ -6,6 +6,7 @@ import { sh } from '../../../src/connection/sh.ts';
 import { CommandError, PlayError } from '../../../src/errors.ts';
 import { file } from '../../../src/ops/file.ts';
 import type { Plan, Step, WriteStep } from '../../../src/ops/op.ts';
+import { MaskTable } from '../../../src/mask-table.ts';
 import { formatDiff } from '../../../src/render/diff.ts';
 import { secret, Secret } from '../../../src/secret.ts';
 import { localHost, type LocalHost } from '../support/local-host.ts';
@@ -108,7 +109,7 @@ describe('file: plans', () => {
     const plan = changed(await host.plan(file({ path, content: 'line 1\nnew\nline 3\n' })));
     expect(plan.diffs).toEqual([{ path, before: 'line 1\nold\nline 3\n', after: 'line 1\nnew\nline 3\n' }]);
     expect(writeStep(plan.steps[0])).toMatchObject({ path, mode: '0640', owner: me, group: myGroup });
-    const text = formatDiff(plan.diffs[0]);
+    const text = formatDiff(plan.diffs[0], new MaskTable());
     expect(text).toContain('-old');
     expect(text).toContain('+new');
   });
@@ -126,7 +127,7 @@ describe('file: plans', () => {
     expect(plan.diffs[0].before).toBeInstanceOf(Secret);
     expect(plan.diffs[0].after).toBeInstanceOf(Secret);
     expect(writeStep(plan.steps[0]).content.toString()).toBe('new-secret-content\n');
-    expect(formatDiff(plan.diffs[0])).not.toContain('secret-content');
+    expect(formatDiff(plan.diffs[0], new MaskTable())).not.toContain('secret-content');
   });
 
   it('a directory where a file is wanted is an error', async () => {

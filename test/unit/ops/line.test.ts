@@ -5,6 +5,7 @@ import { sh } from '../../../src/connection/sh.ts';
 import { PlayError } from '../../../src/errors.ts';
 import { editLines, line, type LineParams } from '../../../src/ops/line.ts';
 import type { Plan, PlanContext } from '../../../src/ops/op.ts';
+import { MaskTable } from '../../../src/mask-table.ts';
 import { formatDiff } from '../../../src/render/diff.ts';
 import { localHost, type LocalHost } from '../support/local-host.ts';
 
@@ -73,7 +74,7 @@ describe('line: plans and converge', () => {
     const plan = changed(await host.converge(task()));
     expect(plan.summary).toBe(`update ${path}`);
     expect(plan.diffs[0]).toMatchObject({ before: '# Defaults\nINTERFACESv4=""\nINTERFACESv6=""\n', after: '# Defaults\nINTERFACESv4="eth0"\nINTERFACESv6=""\n' });
-    expect(formatDiff(plan.diffs[0])).toContain('+INTERFACESv4="eth0"');
+    expect(formatDiff(plan.diffs[0], new MaskTable())).toContain('+INTERFACESv4="eth0"');
     expect(readFileSync(path, 'utf8')).toBe('# Defaults\nINTERFACESv4="eth0"\nINTERFACESv6=""\n');
     expect(mode(path)).toBe('0640');
     expect(await host.converge(task())).toMatchObject({ changed: false });

@@ -5,6 +5,7 @@ import { sh } from '../../../src/connection/sh.ts';
 import { TemplateError } from '../../../src/errors.ts';
 import { template, resolveSource } from '../../../src/ops/template.ts';
 import type { Plan, WriteStep } from '../../../src/ops/op.ts';
+import { MaskTable } from '../../../src/mask-table.ts';
 import { formatDiff } from '../../../src/render/diff.ts';
 import { secret } from '../../../src/secret.ts';
 import { localHost, type LocalHost } from '../support/local-host.ts';
@@ -58,7 +59,7 @@ describe('template', () => {
     const plan = changed(await host.plan(zone(['ns1', 'ns2'])));
     expect(plan.summary).toBe(`update ${dest()}`);
     expect(plan.diffs[0]).toMatchObject({ before: expect.stringContaining('@ NS ns1\n'), after: expect.stringContaining('@ NS ns2\n') });
-    expect(formatDiff(plan.diffs[0])).toContain('+@ NS ns2');
+    expect(formatDiff(plan.diffs[0], new MaskTable())).toContain('+@ NS ns2');
     expect((plan.steps[0] as WriteStep).mode).toBe('0640');
   });
 
@@ -86,7 +87,7 @@ describe('template', () => {
     host.vars = { password: secret('tmpl-pw-123') };
     const plan = changed(await host.converge(template({ src: 'pw.ejs', dest: dest(), mode: '0600' })));
     expect(readFileSync(dest(), 'utf8')).toBe('user=app\npassword=tmpl-pw-123\n');
-    expect(formatDiff(plan.diffs[0])).not.toContain('tmpl-pw-123');
+    expect(formatDiff(plan.diffs[0], new MaskTable())).not.toContain('tmpl-pw-123');
     expect(await host.converge(template({ src: 'pw.ejs', dest: dest(), mode: '0600' }))).toMatchObject({ changed: false });
   });
 

@@ -8,7 +8,7 @@ import * as is from 'typescript/unstable/ast/is';
  * module-level `const` holding a Map, Set, array or object that the file writes to after it is loaded.
  *
  * @example
- * const finding: ModuleStateFinding = { file: 'src/secret.ts', line: 6, name: 'knownSecrets', why: 'a module-level Set written by .add' };
+ * const finding: ModuleStateFinding = { file: 'src/cache.ts', line: 3, name: 'seen', why: 'a module-level Set written by .add' };
  */
 export interface ModuleStateFinding {
   readonly file: string;

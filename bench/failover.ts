@@ -53,22 +53,52 @@ const FAULTS: Record<string, { make: () => Promise<void> | void; undo: () => Pro
 async function measure(fault: (typeof FAULTS)[string]): Promise<Sample> {
   const subject = `Bench ${token()}`;
   const sending = py<{ sent: { subject: string; at: number; attempts: number }[] }>(
-    { op: 'send-many', host: LAB_VIP, user: 'guru1', password: password('guru1'), from: `guru1@${DOMAIN}`, to: `kepsek@${DOMAIN}`, subject, count: MESSAGES, pace: 0.1 },
+    {
+      op: 'send-many',
+      host: LAB_VIP,
+      user: 'guru1',
+      password: password('guru1'),
+      from: `guru1@${DOMAIN}`,
+      to: `kepsek@${DOMAIN}`,
+      subject,
+      count: MESSAGES,
+      pace: 0.1,
+    },
     { timeoutMs: 300_000 },
   );
   await new Promise((r) => setTimeout(r, 1500));
   const at = performance.now();
   const faultAt = Date.now() / 1000;
-  const [, vip, answers] = await Promise.all([fault.make(), untilVip('the backup to hold the VIP', () => holdsVip(BACKUP.name), 30_000, at), answersAtVip(vipUserChecks(DOMAIN), at)]);
+  const [, vip, answers] = await Promise.all([
+    fault.make(),
+    untilVip('the backup to hold the VIP', () => holdsVip(BACKUP.name), 30_000, at),
+    answersAtVip(vipUserChecks(DOMAIN), at),
+  ]);
   const { sent } = await sending;
-  const atVip = async () => (await py<{ subjects: string[] }>({ op: 'imaps-subjects', host: LAB_VIP, user: 'kepsek', password: password('kepsek'), subject })).subjects;
+  const atVip = async () =>
+    (
+      await py<{ subjects: string[] }>({
+        op: 'imaps-subjects',
+        host: LAB_VIP,
+        user: 'kepsek',
+        password: password('kepsek'),
+        subject,
+      })
+    ).subjects;
   const during = new Set(await atVip());
   const waiting = sent.filter((m) => !during.has(m.subject));
   await fault.undo();
   await settle();
   // The primary's queue delivers what it held as soon as it is up; replication brings it to the backup.
   let after: string[] = [];
-  await until('every message at the VIP', async () => new Set((after = await atVip())).size >= sent.length, 120_000).catch(() => undefined);
+  await until(
+    'every message at the VIP',
+    async () => {
+      after = await atVip();
+      return new Set(after).size >= sent.length;
+    },
+    120_000,
+  ).catch(() => undefined);
   return {
     vip,
     smtp: answers.smtp,
@@ -78,26 +108,44 @@ async function measure(fault: (typeof FAULTS)[string]): Promise<Sample> {
     window: Math.round(Math.max(0, ...waiting.map((m) => (faultAt - m.at) * 1000))),
     lost: sent.length - new Set(after).size,
     twice: after.length - new Set(after).size,
-    twiceResent: new Set(after.filter((subject, i) => after.indexOf(subject) !== i && (sent.find((m) => m.subject === subject)?.attempts ?? 0) > 1)).size,
+    twiceResent: new Set(
+      after.filter(
+        (subject, i) => after.indexOf(subject) !== i && (sent.find((m) => m.subject === subject)?.attempts ?? 0) > 1,
+      ),
+    ).size,
   };
 }
 
 function summary(values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
-  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  const median =
+    sorted.length % 2
+      ? sorted[(sorted.length - 1) / 2]
+      : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
   return [sorted[0], median, sorted[sorted.length - 1]].map((v) => String(Math.round(v))).join(' / ');
 }
 
 await inLab(async () => {
   const deployed = await play(SITE);
-  if (deployed.code !== 0) throw new Error(`deploying the site failed (exit ${deployed.code}):\n${deployed.stdout.slice(-3000)}`);
+  if (deployed.code !== 0)
+    throw new Error(`deploying the site failed (exit ${deployed.code}):\n${deployed.stdout.slice(-3000)}`);
   await settle();
 
   // The replication window: from a message's 250 at the primary until the backup has it (kepsek IDLEs there).
   const { ms: window } = await py<{ ms: number[] }>(
     {
-      op: 'replication-window', host: PRIMARY.address, peer: BACKUP.address, user: 'guru1', password: password('guru1'), from: `guru1@${DOMAIN}`,
-      to: `kepsek@${DOMAIN}`, to_user: 'kepsek', to_password: password('kepsek'), subject: `Window ${token()}`, count: WINDOW_MESSAGES, pace: 0.3,
+      op: 'replication-window',
+      host: PRIMARY.address,
+      peer: BACKUP.address,
+      user: 'guru1',
+      password: password('guru1'),
+      from: `guru1@${DOMAIN}`,
+      to: `kepsek@${DOMAIN}`,
+      to_user: 'kepsek',
+      to_password: password('kepsek'),
+      subject: `Window ${token()}`,
+      count: WINDOW_MESSAGES,
+      pace: 0.3,
     },
     { timeoutMs: 300_000 },
   );
@@ -113,14 +161,20 @@ await inLab(async () => {
   }
 
   console.log(`\nfailover of the school site in the lab, ${runs} runs of each (min / median / max)\n`);
-  console.log(`| fault | VIP on the backup (ms) | SMTP banner + EHLO (ms) | IMAPS login (ms) | webmail page (ms) | on the primary alone during the fault (of ${MESSAGES}) | accepted that long before the fault (ms) | lost after the return | twice after the return | of those, resent after an unanswered attempt |`);
+  console.log(
+    `| fault | VIP on the backup (ms) | SMTP banner + EHLO (ms) | IMAPS login (ms) | webmail page (ms) | on the primary alone during the fault (of ${MESSAGES}) | accepted that long before the fault (ms) | lost after the return | twice after the return | of those, resent after an unanswered attempt |`,
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const [kind, samples] of Object.entries(results)) {
     const column = (key: keyof Sample) => summary(samples.map((s) => s[key]));
-    console.log(`| ${kind} | ${column('vip')} | ${column('smtp')} | ${column('imaps')} | ${column('https')} | ${column('waiting')} | ${column('window')} | ${column('lost')} | ${column('twice')} | ${column('twiceResent')} |`);
+    console.log(
+      `| ${kind} | ${column('vip')} | ${column('smtp')} | ${column('imaps')} | ${column('https')} | ${column('waiting')} | ${column('window')} | ${column('lost')} | ${column('twice')} | ${column('twiceResent')} |`,
+    );
   }
 
   const sortedWindow = [...window].sort((a, b) => a - b);
   const windowAt = (p: number) => Math.round(percentile(sortedWindow, p));
-  console.log(`\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${windowAt(50)}, p90 ${windowAt(90)}, p99 ${windowAt(99)}, max ${Math.round(sortedWindow.at(-1)!)}`);
+  console.log(
+    `\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${windowAt(50)}, p90 ${windowAt(90)}, p99 ${windowAt(99)}, max ${Math.round(sortedWindow.at(-1)!)}`,
+  );
 });

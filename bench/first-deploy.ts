@@ -22,7 +22,12 @@ interface Report {
   hosts: Record<string, { changed: number; failed: number; unreachable: number; durationMs: number }>;
 }
 
-const samples: Record<string, number[]> = { 'whole run (s)': [], 'packages first, both servers at once (s)': [], "primary's turn (s)": [], "backup's turn (s)": [] };
+const samples: Record<string, number[]> = {
+  'whole run (s)': [],
+  'packages first, both servers at once (s)': [],
+  "primary's turn (s)": [],
+  "backup's turn (s)": [],
+};
 for (let run = 1; run <= runs; run++) {
   await labDown();
   await labUp();
@@ -39,7 +44,9 @@ for (let run = 1; run <= runs; run++) {
   samples['packages first, both servers at once (s)'].push(Math.max(0, ...first));
   // A host's recap time covers its plays; its packages first are counted apart.
   for (const host of ['primary', 'backup']) samples[`${host}'s turn (s)`].push(report.hosts[host].durationMs / 1000);
-  console.log(`run ${run}: ${wall.toFixed(1)} s (packages first ${Math.max(0, ...first).toFixed(1)} s); a second run changed nothing`);
+  console.log(
+    `run ${run}: ${wall.toFixed(1)} s (packages first ${Math.max(0, ...first).toFixed(1)} s); a second run changed nothing`,
+  );
 }
 await labDown();
 
@@ -47,6 +54,13 @@ console.log(`\nfirst deploy of the site on a bare lab, ${runs} run${runs === 1 ?
 console.log('| what | min | median | max |\n|---|---|---|---|');
 for (const [what, values] of Object.entries(samples)) {
   const sorted = [...values].sort((a, b) => a - b);
-  console.log(`| ${what} | ${sorted[0].toFixed(1)} | ${percentile(sorted, 50).toFixed(1)} | ${sorted[sorted.length - 1].toFixed(1)} |`);
+  console.log(
+    `| ${what} | ${sorted[0].toFixed(1)} | ${percentile(sorted, 50).toFixed(1)} | ${sorted[sorted.length - 1].toFixed(1)} |`,
+  );
 }
-console.log(`goal: the whole run at most 120 s (median ${percentile([...samples['whole run (s)']].sort((a, b) => a - b), 50).toFixed(1)} s)`);
+console.log(
+  `goal: the whole run at most 120 s (median ${percentile(
+    [...samples['whole run (s)']].sort((a, b) => a - b),
+    50,
+  ).toFixed(1)} s)`,
+);

@@ -26,7 +26,15 @@ export function writeNoopProject(dir: string, hosts: readonly BenchHost[]): stri
   copyFileSync(join(REPO, 'bench/noop-role.ts'), join(dir, 'noop-role.ts'));
   for (const { name } of hosts) mkdirSync(join(dir, name));
   const inventory = Object.fromEntries(
-    hosts.map(({ name, sshd }) => [name, { address: sshd.host, port: sshd.port, identityFile: sshd.identityFile, vars: { site: name, root: join(dir, name) } }]),
+    hosts.map(({ name, sshd }) => [
+      name,
+      {
+        address: sshd.host,
+        port: sshd.port,
+        identityFile: sshd.identityFile,
+        vars: { site: name, root: join(dir, name) },
+      },
+    ]),
   );
   const playbook = join(dir, 'noop.ts');
   writeFileSync(
@@ -42,6 +50,9 @@ const inventory = defineInventory({
 export default definePlaybook({ inventory, plays: [{ hosts: 'all', roles: [noopBenchRole(${JSON.stringify(join(dir, 'file.ejs'))})] }] });
 `,
   );
-  writeFileSync(join(dir, 'known_hosts'), hosts.map(({ sshd }) => execFileSync('cat', [sshd.knownHostsFile], { encoding: 'utf8' })).join(''));
+  writeFileSync(
+    join(dir, 'known_hosts'),
+    hosts.map(({ sshd }) => execFileSync('cat', [sshd.knownHostsFile], { encoding: 'utf8' })).join(''),
+  );
   return playbook;
 }

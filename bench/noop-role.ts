@@ -14,7 +14,9 @@ export function noopBenchRole(templateFile: string) {
     dir: import.meta.dirname,
     schema: Type.Object({ site: Type.String(), root: Type.String() }),
     tasks: ({ vars }) => [
-      ...Array.from({ length: 30 }, (_, index) => template({ src: templateFile, dest: `${vars.root}/file-${index}.conf`, vars: { index }, mode: '0644' })),
+      ...Array.from({ length: 30 }, (_, index) =>
+        template({ src: templateFile, dest: `${vars.root}/file-${index}.conf`, vars: { index }, mode: '0644' }),
+      ),
       packages({ names: ['bash', 'coreutils', 'dpkg', 'grep', 'sed'] }),
       user({ name: 'daemon' }),
       user({ name: 'bin' }),

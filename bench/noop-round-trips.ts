@@ -33,19 +33,24 @@ try {
     return { report, ms: performance.now() - started };
   };
   const first = await once();
-  console.log(`converge: changed=${first.report.hosts.bench.changed} failed=${first.report.hosts.bench.failed} commands=${first.report.hosts.bench.commands}`);
+  console.log(
+    `converge: changed=${first.report.hosts.bench.changed} failed=${first.report.hosts.bench.failed} commands=${first.report.hosts.bench.commands}`,
+  );
   const timings: number[] = [];
   const commands: number[] = [];
   for (let i = 0; i < runs; i++) {
     const { report, ms } = await once();
-    if (report.hosts.bench.changed !== 0 || report.hosts.bench.failed !== 0) throw new Error(`run ${i} was not a no-op: ${JSON.stringify(report.hosts.bench)}`);
+    if (report.hosts.bench.changed !== 0 || report.hosts.bench.failed !== 0)
+      throw new Error(`run ${i} was not a no-op: ${JSON.stringify(report.hosts.bench)}`);
     timings.push(ms);
     commands.push(report.hosts.bench.commands);
   }
   timings.sort((a, b) => a - b);
   console.log(`no-op runs: ${runs}; tasks per run: 38`);
   console.log(`commands per host per no-op run: min ${Math.min(...commands)} max ${Math.max(...commands)}`);
-  console.log(`wall time per no-op run (connect included): min ${timings[0].toFixed(0)} ms, median ${timings[Math.floor(runs / 2)].toFixed(0)} ms, max ${timings[runs - 1].toFixed(0)} ms`);
+  console.log(
+    `wall time per no-op run (connect included): min ${timings[0].toFixed(0)} ms, median ${timings[Math.floor(runs / 2)].toFixed(0)} ms, max ${timings[runs - 1].toFixed(0)} ms`,
+  );
 } finally {
   await sshd.stop();
   rmSync(root, { recursive: true, force: true });

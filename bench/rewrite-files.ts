@@ -26,12 +26,29 @@ try {
   // 32 KiB per file: a line of 32 bytes, 1024 times.
   const content = (index: number, version: number) => `${`v${version} file ${index}`.padEnd(31, '.')}\n`.repeat(1024);
   const playbook = (version: number) =>
-    definePlaybook({ inventory, plays: [{ hosts: 'all', tasks: Array.from({ length: count }, (_, i) => file({ path: join(root, `file-${i}.conf`), content: content(i, version), mode: '0644' })) }] });
+    definePlaybook({
+      inventory,
+      plays: [
+        {
+          hosts: 'all',
+          tasks: Array.from({ length: count }, (_, i) =>
+            file({ path: join(root, `file-${i}.conf`), content: content(i, version), mode: '0644' }),
+          ),
+        },
+      ],
+    });
   const connect = connector(inventory, { acceptNewHostKeys: false });
   const once = async (version: number) => {
     const started = performance.now();
-    const report = await executeRun(await compileRun(playbook(version), inventory), { check: false, forks: 10, connect });
-    if (report.hosts.bench.failed !== 0 || report.hosts.bench.changed !== count) throw new Error(`version ${version}: ${JSON.stringify(report.hosts.bench)}: ${report.tasks.find((t) => t.error)?.error?.slice(-600)}`);
+    const report = await executeRun(await compileRun(playbook(version), inventory), {
+      check: false,
+      forks: 10,
+      connect,
+    });
+    if (report.hosts.bench.failed !== 0 || report.hosts.bench.changed !== count)
+      throw new Error(
+        `version ${version}: ${JSON.stringify(report.hosts.bench)}: ${report.tasks.find((t) => t.error)?.error?.slice(-600)}`,
+      );
     return { ms: performance.now() - started, commands: report.hosts.bench.commands };
   };
   await once(0);
@@ -45,7 +62,9 @@ try {
   timings.sort((a, b) => a - b);
   console.log(`rewrites: ${runs} of ${count} files × 32 KiB`);
   console.log(`commands per rewrite: min ${Math.min(...commands)} max ${Math.max(...commands)}`);
-  console.log(`wall time per rewrite (connect included): min ${(timings[0] / 1000).toFixed(2)} s, median ${(timings[Math.floor(runs / 2)] / 1000).toFixed(2)} s, max ${(timings[runs - 1] / 1000).toFixed(2)} s (goal: at most 3 s)`);
+  console.log(
+    `wall time per rewrite (connect included): min ${(timings[0] / 1000).toFixed(2)} s, median ${(timings[Math.floor(runs / 2)] / 1000).toFixed(2)} s, max ${(timings[runs - 1] / 1000).toFixed(2)} s (goal: at most 3 s)`,
+  );
 } finally {
   await sshd.stop();
   rmSync(root, { recursive: true, force: true });

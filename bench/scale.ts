@@ -43,21 +43,33 @@ interface Measured {
 
 /** The machine's busy CPU seconds since boot: every field of /proc/stat's `cpu` line but idle and iowait. */
 function machineBusyS(): number {
-  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return (user + nice + system + irq + softirq + steal) / TICKS_PER_S;
 }
 
 function once(playbook: string, forks: number): Measured {
   const timesFile = join(REPO, 'bench', `.scale-time-${process.pid}`);
   const busyBefore = machineBusyS();
-  const run = spawnSync('/usr/bin/time', ['-o', timesFile, '-f', '%e %U %S %M', 'node', BIN, playbook, '--json', '--forks', String(forks)], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const run = spawnSync(
+    '/usr/bin/time',
+    ['-o', timesFile, '-f', '%e %U %S %M', 'node', BIN, playbook, '--json', '--forks', String(forks)],
+    { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   const machineCpuS = machineBusyS() - busyBefore;
   const times = readFileSync(timesFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
   rmSync(timesFile, { force: true });
-  if (run.status !== 0) throw new Error(`play exited ${run.status}:\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-4000)}`);
-  const report = JSON.parse(run.stdout) as { hosts: Record<string, { changed: number; failed: number; commands: number }> };
+  if (run.status !== 0)
+    throw new Error(`play exited ${run.status}:\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-4000)}`);
+  const report = JSON.parse(run.stdout) as {
+    hosts: Record<string, { changed: number; failed: number; commands: number }>;
+  };
   const hosts = Object.values(report.hosts);
-  if (hosts.some((h) => h.changed !== 0 || h.failed !== 0)) throw new Error(`not a no-op: ${JSON.stringify(report.hosts)}`);
+  if (hosts.some((h) => h.changed !== 0 || h.failed !== 0))
+    throw new Error(`not a no-op: ${JSON.stringify(report.hosts)}`);
   const [wallS, userS, systemS, peakKiB] = times;
   return { wallS, cpuS: userS + systemS, machineCpuS, peakMiB: peakKiB / 1024, commands: hosts.map((h) => h.commands) };
 }
@@ -76,11 +88,24 @@ for (const n of sizes) {
   const sshds: TestSshd[] = [];
   try {
     // Started a few at a time: each generates three keys.
-    for (let i = 0; i < n; i += 10) sshds.push(...(await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => startSshd()))));
-    const playbook = relative(REPO, writeNoopProject(dir, sshds.map((sshd, i) => ({ name: `bench${i}`, sshd }))));
-    const converge = spawnSync('node', [BIN, playbook, '--json', '--forks', String(DEFAULT_FORKS)], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (converge.status !== 0) throw new Error(`play did not converge ${n} hosts (exit ${converge.status}):\n${converge.stderr.slice(-4000)}`);
-    const forksHere = n === Math.max(...sizes) ? [...new Set([DEFAULT_FORKS, ...forksTried.filter((f) => f <= n)])] : [DEFAULT_FORKS];
+    for (let i = 0; i < n; i += 10)
+      sshds.push(...(await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => startSshd()))));
+    const playbook = relative(
+      REPO,
+      writeNoopProject(
+        dir,
+        sshds.map((sshd, i) => ({ name: `bench${i}`, sshd })),
+      ),
+    );
+    const converge = spawnSync('node', [BIN, playbook, '--json', '--forks', String(DEFAULT_FORKS)], {
+      cwd: REPO,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    if (converge.status !== 0)
+      throw new Error(`play did not converge ${n} hosts (exit ${converge.status}):\n${converge.stderr.slice(-4000)}`);
+    const forksHere =
+      n === Math.max(...sizes) ? [...new Set([DEFAULT_FORKS, ...forksTried.filter((f) => f <= n)])] : [DEFAULT_FORKS];
     for (const forks of forksHere) {
       const measured: Measured[] = [];
       for (let i = 0; i < runs; i++) measured.push(once(playbook, forks));
@@ -91,7 +116,10 @@ for (const n of sizes) {
       const hostsCpu = measured.map((m) => Math.max(0, m.machineCpuS - m.cpuS));
       const floor = measured.map((m) => m.machineCpuS / CORES);
       rows.push(
-        `| ${n} | ${forks} | ${minMedianMax(wall, 2)} s | ${forks === DEFAULT_FORKS ? ratio : ''} | ${minMedianMax(measured.map((m) => m.cpuS), 2)} s | ${minMedianMax(hostsCpu, 2)} s | ${median(floor).toFixed(2)} s | ${Math.max(...measured.map((m) => m.peakMiB)).toFixed(0)} MiB | ${Math.min(...commands)}–${Math.max(...commands)} |`,
+        `| ${n} | ${forks} | ${minMedianMax(wall, 2)} s | ${forks === DEFAULT_FORKS ? ratio : ''} | ${minMedianMax(
+          measured.map((m) => m.cpuS),
+          2,
+        )} s | ${minMedianMax(hostsCpu, 2)} s | ${median(floor).toFixed(2)} s | ${Math.max(...measured.map((m) => m.peakMiB)).toFixed(0)} MiB | ${Math.min(...commands)}–${Math.max(...commands)} |`,
       );
       console.log(rows.at(-1));
     }
@@ -100,8 +128,14 @@ for (const n of sizes) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-console.log(`\n${runs} no-op runs per row; wall and CPU as min / median / max; peak memory is the largest of the runs.`);
-console.log(`The hosts' CPU is the machine's busy time (/proc/stat) less the controller's; the floor is the machine's busy time ÷ its ${CORES} cores (median).`);
-console.log(`| hosts | --forks | wall | wall ÷ ${sizes[0]} hosts' (median) | controller CPU | hosts' CPU | floor on ${CORES} cores | peak memory | commands per host |`);
+console.log(
+  `\n${runs} no-op runs per row; wall and CPU as min / median / max; peak memory is the largest of the runs.`,
+);
+console.log(
+  `The hosts' CPU is the machine's busy time (/proc/stat) less the controller's; the floor is the machine's busy time ÷ its ${CORES} cores (median).`,
+);
+console.log(
+  `| hosts | --forks | wall | wall ÷ ${sizes[0]} hosts' (median) | controller CPU | hosts' CPU | floor on ${CORES} cores | peak memory | commands per host |`,
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

@@ -15,8 +15,13 @@ export async function unhealthy(): Promise<string> {
   const result = await play(['verify', ...SITE, '--json']);
   if (result.code === 0) return '';
   try {
-    const rows = (JSON.parse(result.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }).rows;
-    return rows.filter((r) => !r.ok).map((r) => `${r.check}${r.host ? ` ${r.host}` : ''}: ${r.detail}`).join('; ');
+    const rows = (
+      JSON.parse(result.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }
+    ).rows;
+    return rows
+      .filter((r) => !r.ok)
+      .map((r) => `${r.check}${r.host ? ` ${r.host}` : ''}: ${r.detail}`)
+      .join('; ');
   } catch {
     return `play verify exited ${result.code}`;
   }
@@ -26,5 +31,12 @@ export async function unhealthy(): Promise<string> {
 export async function settle(): Promise<void> {
   await untilVip('the primary to hold the VIP', onlyHolder(LAB_HOSTS[0].name), 180_000, performance.now(), 250);
   let last = '';
-  await until('play verify to say healthy', async () => (last = await unhealthy()) === '', 300_000, { intervalMs: 2000, state: () => last });
+  const healthy = async () => {
+    last = await unhealthy();
+    return last === '';
+  };
+  await until('play verify to say healthy', healthy, 300_000, {
+    intervalMs: 2000,
+    state: () => last,
+  });
 }

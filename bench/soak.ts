@@ -77,7 +77,8 @@ async function redeploy(): Promise<void> {
   console.log(`  play site: ${changed?.join('; ')}`);
 }
 
-const sleepUntil = (second: number, start: number) => new Promise((r) => setTimeout(r, Math.max(0, start + second * 1000 - Date.now())));
+const sleepUntil = (second: number, start: number) =>
+  new Promise((r) => setTimeout(r, Math.max(0, start + second * 1000 - Date.now())));
 
 /** The longest stretch (ms) from a failed probe's start until a later probe of the same target answered. */
 function longestGap(results: readonly ProbeResult[]): { ms: number; at: number } {
@@ -97,7 +98,8 @@ function longestGap(results: readonly ProbeResult[]): { ms: number; at: number }
 
 await inLab(async () => {
   const deployed = await play(SITE);
-  if (deployed.code !== 0) throw new Error(`deploying the site failed (exit ${deployed.code}):\n${deployed.stdout.slice(-3000)}`);
+  if (deployed.code !== 0)
+    throw new Error(`deploying the site failed (exit ${deployed.code}):\n${deployed.stdout.slice(-3000)}`);
   await settle();
 
   const soak = token();
@@ -107,8 +109,17 @@ await inLab(async () => {
   const recipients = ACCOUNTS.map((a) => `${a}@${DOMAIN}`);
   const sending = py<{ sent: { subject: string; to: string; at: number; attempts: number }[] }>(
     {
-      op: 'send-many', host: LAB_VIP, user: 'guru1', password: password('guru1'), from: `guru1@${DOMAIN}`, to: recipients,
-      subject: `Soak ${soak}`, count: DURATION_S - 5, interval: 1, attach_every: 5, attach_bytes: 100_000,
+      op: 'send-many',
+      host: LAB_VIP,
+      user: 'guru1',
+      password: password('guru1'),
+      from: `guru1@${DOMAIN}`,
+      to: recipients,
+      subject: `Soak ${soak}`,
+      count: DURATION_S - 5,
+      interval: 1,
+      attach_every: 5,
+      attach_bytes: 100_000,
     },
     { timeoutMs: (DURATION_S + 600) * 1000 },
   );
@@ -116,7 +127,11 @@ await inLab(async () => {
   // The year, compressed: each event at its second (scaled to the soak's length), each waiting for the last.
   const at = (fraction: number) => sleepUntil(Math.round(DURATION_S * fraction), start);
   await at(0.05);
-  await event('redeploy with a forced change (postfix reload, dovecot restart, apache reload on each server)', 'deploy', redeploy);
+  await event(
+    'redeploy with a forced change (postfix reload, dovecot restart, apache reload on each server)',
+    'deploy',
+    redeploy,
+  );
   await at(0.2);
   await event('power cut of the primary, 20 s off, until it holds the VIP again', 'failover', async () => {
     await powerCut(PRIMARY.name);
@@ -152,24 +167,46 @@ await inLab(async () => {
   // Every accepted message, read at the VIP once the queues have drained.
   const inboxes = new Map<string, string[]>();
   const readAll = async () => {
-    for (const account of ACCOUNTS) inboxes.set(account, (await py<{ subjects: string[] }>({ op: 'imaps-subjects', host: LAB_VIP, user: account, password: password(account), subject: `Soak ${soak}` })).subjects);
+    for (const account of ACCOUNTS)
+      inboxes.set(
+        account,
+        (
+          await py<{ subjects: string[] }>({
+            op: 'imaps-subjects',
+            host: LAB_VIP,
+            user: account,
+            password: password(account),
+            subject: `Soak ${soak}`,
+          })
+        ).subjects,
+      );
     return [...inboxes.values()].reduce((n, s) => n + new Set(s).size, 0);
   };
-  await until('every accepted message at the VIP', async () => (await readAll()) >= sent.length, 180_000).catch(() => undefined);
+  await until('every accepted message at the VIP', async () => (await readAll()) >= sent.length, 180_000).catch(
+    () => undefined,
+  );
   const found = [...inboxes.entries()].flatMap(([account, subjects]) => subjects.map((s) => `${account} ${s}`));
   const expected = sent.map((m) => `${m.to.split('@')[0]} ${m.subject}`);
   const lost = expected.filter((e) => !found.includes(e));
   const twice = found.filter((f, i) => found.indexOf(f) !== i);
 
-  console.log(`\nsoak of the school site in the lab: ${minutes} min, probes every 100 ms (2 s each), a message every second\n`);
+  console.log(
+    `\nsoak of the school site in the lab: ${minutes} min, probes every 100 ms (2 s each), a message every second\n`,
+  );
   const windows = events.map((e) => ({ ...e, to: e.to + 3000 }));
-  const inside = (r: ProbeResult, kinds: Event['kind'][]) => windows.some((w) => kinds.includes(w.kind) && r.at! * 1000 >= w.from && r.at! * 1000 <= w.to);
-  console.log('| target | probes | no banner within 2 s | of those outside any event | outside failovers | banner + EHLO p50 (ms) | p99 (ms) | longest without SMTP (ms) |');
+  const inside = (r: ProbeResult, kinds: Event['kind'][]) =>
+    windows.some((w) => kinds.includes(w.kind) && r.at! * 1000 >= w.from && r.at! * 1000 <= w.to);
+  console.log(
+    '| target | probes | no banner within 2 s | of those outside any event | outside failovers | banner + EHLO p50 (ms) | p99 (ms) | longest without SMTP (ms) |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const label of Object.keys(TARGETS)) {
     const mine = results.filter((r) => r.label === label);
     const failed = mine.filter((r) => !r.ok);
-    const ms = mine.filter((r) => r.ok).map((r) => r.ms).sort((a, b) => a - b);
+    const ms = mine
+      .filter((r) => r.ok)
+      .map((r) => r.ms)
+      .sort((a, b) => a - b);
     const gap = longestGap(mine);
     console.log(
       `| ${label} | ${mine.length} | ${failed.length} | ${failed.filter((r) => !inside(r, ['failover', 'restart', 'deploy'])).length} | ${failed.filter((r) => !inside(r, ['failover'])).length} | ${Math.round(percentile(ms, 50))} | ${Math.round(percentile(ms, 99))} | ${Math.round(gap.ms)} |`,
@@ -178,12 +215,17 @@ await inLab(async () => {
   console.log('\nfailed probes by event:');
   for (const w of windows) {
     const hit = results.filter((r) => !r.ok && r.at! * 1000 >= w.from && r.at! * 1000 <= w.to);
-    const byTarget = Object.keys(TARGETS).map((t) => `${t} ${hit.filter((r) => r.label === t).length}`).join(', ');
+    const byTarget = Object.keys(TARGETS)
+      .map((t) => `${t} ${hit.filter((r) => r.label === t).length}`)
+      .join(', ');
     console.log(`  ${w.what} (${((w.to - w.from) / 1000).toFixed(0)} s): ${byTarget}`);
   }
   const stray = results.filter((r) => !r.ok && !inside(r, ['failover', 'restart', 'deploy']));
-  for (const r of stray.slice(0, 20)) console.log(`  outside any event: ${new Date(r.at! * 1000).toISOString()} ${r.label}: ${r.detail} (${r.ms} ms)`);
-  console.log(`\nmessages: ${sent.length} accepted (${sent.filter((m) => m.attempts > 1).length} after retries), ${lost.length} lost, ${twice.length} twice`);
+  for (const r of stray.slice(0, 20))
+    console.log(`  outside any event: ${new Date(r.at! * 1000).toISOString()} ${r.label}: ${r.detail} (${r.ms} ms)`);
+  console.log(
+    `\nmessages: ${sent.length} accepted (${sent.filter((m) => m.attempts > 1).length} after retries), ${lost.length} lost, ${twice.length} twice`,
+  );
   for (const l of lost.slice(0, 20)) console.log(`  lost: ${l}`);
   for (const t of twice.slice(0, 20)) console.log(`  twice: ${t}`);
 });

@@ -51,9 +51,16 @@ function figures(report: string, figure: string): { min: number; median: number;
 }
 
 /** A wall time as docs/performance.md's table gives it: min / median / max in seconds. */
-const spread = ({ min, median, max }: { min: number; median: number; max: number }) => `${min.toFixed(3)} / ${median.toFixed(3)} / ${max.toFixed(3)} s`;
+const spread = ({ min, median, max }: { min: number; median: number; max: number }) =>
+  `${min.toFixed(3)} / ${median.toFixed(3)} / ${max.toFixed(3)} s`;
 
-const ansibleEnv = { ...process.env, ANSIBLE_PIPELINING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ANSIBLE_STDOUT_CALLBACK: 'default' };
+const ansibleEnv = {
+  ...process.env,
+  ANSIBLE_PIPELINING: 'True',
+  ANSIBLE_NOCOLOR: '1',
+  ANSIBLE_FORCE_COLOR: '0',
+  ANSIBLE_STDOUT_CALLBACK: 'default',
+};
 /**
  * A school's project outside the repository with this play installed from its packed tarball (npm's cache
  * serves the dependencies). Returns its folder.
@@ -62,20 +69,29 @@ function installedProject(): string {
   const project = mkdtempSync(join(tmpdir(), 'play-bench-school-'));
   const step = (command: string, args: string[], cwd: string) => {
     const r = spawnSync(command, args, { cwd, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+    if (r.status !== 0)
+      throw new Error(`${command} ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
   };
   step('npm', ['pack', '--pack-destination', project], REPO);
   const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'))!;
-  writeFileSync(join(project, 'package.json'), `${JSON.stringify({ name: 'bench-school', private: true, type: 'module' })}\n`);
+  writeFileSync(
+    join(project, 'package.json'),
+    `${JSON.stringify({ name: 'bench-school', private: true, type: 'module' })}\n`,
+  );
   step('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${tarball}`], project);
   return project;
 }
 
 /** The wall times of `npx play PLAYBOOK` in `cwd`, after one run that must change nothing. */
 function npxWall(cwd: string, playbook: string, label: string): { min: number; median: number; max: number } {
-  const once = JSON.parse(spawnSync('npx', ['play', playbook, '--json'], { cwd, encoding: 'utf8' }).stdout) as { hosts: Record<string, { changed: number }> };
+  const once = JSON.parse(spawnSync('npx', ['play', playbook, '--json'], { cwd, encoding: 'utf8' }).stdout) as {
+    hosts: Record<string, { changed: number }>;
+  };
   if (Object.values(once.hosts).some((h) => h.changed !== 0)) throw new Error(`npx play in ${cwd}: not a no-op`);
-  const viaNpx = spawnSync('farm-bench', ['-n', String(runs), '--', 'npx', 'play', playbook], { cwd, encoding: 'utf8' });
+  const viaNpx = spawnSync('farm-bench', ['-n', String(runs), '--', 'npx', 'play', playbook], {
+    cwd,
+    encoding: 'utf8',
+  });
   if (viaNpx.status !== 0) throw new Error(`farm-bench failed:\n${viaNpx.stdout}\n${viaNpx.stderr}`);
   console.log(`\n${label} (${runs} runs):\n${(viaNpx.stdout + viaNpx.stderr).trim()}`);
   return figures(viaNpx.stdout + viaNpx.stderr, 'A wall s');
@@ -93,20 +109,40 @@ for (const n of sizes) {
     const inventory = ansibleInventory(dir, hosts);
     const yml = join(REPO, 'bench/ansible/noop.yml');
     const converge = spawnSync('npx', ['play', playbook, '--json'], { cwd: REPO, encoding: 'utf8' });
-    if (converge.status !== 0) throw new Error(`play did not converge (exit ${converge.status}):\n${converge.stdout}\n${converge.stderr}`);
+    if (converge.status !== 0)
+      throw new Error(`play did not converge (exit ${converge.status}):\n${converge.stdout}\n${converge.stderr}`);
     // The twin after play converged: the same work, so nothing to change on any host.
-    const twin = spawnSync('ansible-playbook', ['-i', inventory, yml], { cwd: REPO, encoding: 'utf8', env: ansibleEnv });
+    const twin = spawnSync('ansible-playbook', ['-i', inventory, yml], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: ansibleEnv,
+    });
     const recap = twin.stdout.split('PLAY RECAP')[1] ?? '';
     const changedHosts = [...recap.matchAll(/^(\S+)\s+:.*changed=(\d+).*failed=(\d+)/gm)];
     if (twin.status !== 0 || changedHosts.length !== n || changedHosts.some((m) => m[2] !== '0' || m[3] !== '0')) {
-      throw new Error(`the Ansible twin did not find play's work done (exit ${twin.status}):\n${twin.stdout}\n${twin.stderr}`);
+      throw new Error(
+        `the Ansible twin did not find play's work done (exit ${twin.status}):\n${twin.stdout}\n${twin.stderr}`,
+      );
     }
-    const again = JSON.parse(spawnSync('npx', ['play', playbook, '--json'], { cwd: REPO, encoding: 'utf8' }).stdout) as { hosts: Record<string, { changed: number; commands: number }> };
-    if (Object.values(again.hosts).some((h) => h.changed !== 0)) throw new Error('play changed something on a converged host');
+    const again = JSON.parse(
+      spawnSync('npx', ['play', playbook, '--json'], { cwd: REPO, encoding: 'utf8' }).stdout,
+    ) as { hosts: Record<string, { changed: number; commands: number }> };
+    if (Object.values(again.hosts).some((h) => h.changed !== 0))
+      throw new Error('play changed something on a converged host');
     const commands = Object.values(again.hosts).map((h) => h.commands);
     const bench = spawnSync(
       'farm-bench',
-      ['-n', String(runs), '--timeout', '3000', '--vs', `env ANSIBLE_PIPELINING=True ansible-playbook -i ${inventory} ${yml}`, '--', BIN, playbook],
+      [
+        '-n',
+        String(runs),
+        '--timeout',
+        '3000',
+        '--vs',
+        `env ANSIBLE_PIPELINING=True ansible-playbook -i ${inventory} ${yml}`,
+        '--',
+        BIN,
+        playbook,
+      ],
       { cwd: REPO, encoding: 'utf8' },
     );
     if (bench.status !== 0) throw new Error(`farm-bench failed:\n${bench.stdout}\n${bench.stderr}`);
@@ -120,15 +156,22 @@ for (const n of sizes) {
     const schoolDir = mkdtempSync(join(school, `hosts${n}-`));
     const schoolPlaybook = relative(school, writeNoopProject(schoolDir, hosts));
     const first = spawnSync('npx', ['play', schoolPlaybook, '--json'], { cwd: school, encoding: 'utf8' });
-    if (first.status !== 0) throw new Error(`play did not converge in the school's project (exit ${first.status}):\n${first.stdout}\n${first.stderr}`);
+    if (first.status !== 0)
+      throw new Error(
+        `play did not converge in the school's project (exit ${first.status}):\n${first.stdout}\n${first.stderr}`,
+      );
     const installed = npxWall(school, schoolPlaybook, `${n} hosts, npx play in a school's project`);
-    rows.push(`| ${n} | ${spread(play)} | ${spread(ansible)} | ${(1 / ratio).toFixed(1)}× | ${spread(installed)} | ${(ansible.median / installed.median).toFixed(1)}× | ${spread(inRepo)} | ${Math.max(...commands)} |`);
+    rows.push(
+      `| ${n} | ${spread(play)} | ${spread(ansible)} | ${(1 / ratio).toFixed(1)}× | ${spread(installed)} | ${(ansible.median / installed.median).toFixed(1)}× | ${spread(inRepo)} | ${Math.max(...commands)} |`,
+    );
   } finally {
     await Promise.all(sshds.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
 }
 rmSync(school, { recursive: true, force: true });
-console.log("\n| hosts | `play` no-op (wall: min / median / max) | Ansible twin | `play` faster by (median of pairs) | `npx play` in a school's project | `npx play` there faster by (ratio of medians) | `npx play` in this repository | play commands per host |");
+console.log(
+  "\n| hosts | `play` no-op (wall: min / median / max) | Ansible twin | `play` faster by (median of pairs) | `npx play` in a school's project | `npx play` there faster by (ratio of medians) | `npx play` in this repository | play commands per host |",
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

@@ -33,7 +33,9 @@ export class PlayError extends Error {
    */
   describe(): string {
     const { host, role, task, declaredAt, file, platform } = this.place;
-    const path = [[host, role, task].filter(Boolean).join(' › '), platform ? `on ${platform}` : ''].filter(Boolean).join(' ');
+    const path = [[host, role, task].filter(Boolean).join(' › '), platform ? `on ${platform}` : '']
+      .filter(Boolean)
+      .join(' ');
     const at = declaredAt ?? file;
     const prefix = [path, at ? `(${at})` : ''].filter(Boolean).join(' ');
     return prefix ? `${prefix}: ${this.message}` : this.message;
@@ -77,7 +79,11 @@ export class CommandError extends PlayError {
     masks: MaskTable = new MaskTable(),
   ) {
     const tail = lastLines(result.stderr || result.stdout, 6);
-    super(`${what} (exit ${result.exitCode})${showCommand ? `: ${result.command}` : ''}${tail ? `\n${tail}` : ''}`, place, { masks });
+    super(
+      `${what} (exit ${result.exitCode})${showCommand ? `: ${result.command}` : ''}${tail ? `\n${tail}` : ''}`,
+      place,
+      { masks },
+    );
     this.command = masks.mask(result.command);
     this.exitCode = result.exitCode;
     this.stderr = masks.mask(tail);

@@ -60,7 +60,8 @@ export class MaskTable {
       seen.add(item);
       if (Array.isArray(item) || item instanceof Set) for (const entry of item) walk(entry);
       else if (item instanceof Map) for (const entry of item.values()) walk(entry);
-      else if ([Object.prototype, null].includes(Object.getPrototypeOf(item))) for (const entry of Object.values(item)) walk(entry);
+      else if ([Object.prototype, null].includes(Object.getPrototypeOf(item)))
+        for (const entry of Object.values(item)) walk(entry);
     };
     walk(value);
     return this;

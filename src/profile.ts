@@ -34,7 +34,14 @@ export class Profiler {
     const phases = this.phases();
     const total = phases.reduce((sum, p) => sum + p.ms, 0);
     const width = Math.max(...phases.map((p) => p.phase.length), 5);
-    const lines = phases.map((p) => `  ${p.phase.padEnd(width)}  ${p.ms.toFixed(0).padStart(6)} ms  ${total > 0 ? ((p.ms / total) * 100).toFixed(0).padStart(3) : '  0'}%`);
-    return ['profile (wall time of each phase):', ...lines, `  ${'total'.padEnd(width)}  ${total.toFixed(0).padStart(6)} ms`].join('\n');
+    const lines = phases.map(
+      (p) =>
+        `  ${p.phase.padEnd(width)}  ${p.ms.toFixed(0).padStart(6)} ms  ${total > 0 ? ((p.ms / total) * 100).toFixed(0).padStart(3) : '  0'}%`,
+    );
+    return [
+      'profile (wall time of each phase):',
+      ...lines,
+      `  ${'total'.padEnd(width)}  ${total.toFixed(0).padStart(6)} ms`,
+    ].join('\n');
   }
 }

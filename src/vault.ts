@@ -6,7 +6,12 @@ import { VaultSession, type SessionVault } from './vault/session.ts';
 import { writeVaultFile, type VaultFileContents } from './vault/vault-file.ts';
 import type { VaultValues } from './vault/contents.ts';
 
-export { SecretUnavailableError, TamperedVaultError, VaultLockedError, WrongVaultPassphraseError } from './vault/errors.ts';
+export {
+  SecretUnavailableError,
+  TamperedVaultError,
+  VaultLockedError,
+  WrongVaultPassphraseError,
+} from './vault/errors.ts';
 export { VaultSession, type UnlockOptions, type VaultSessionOptions } from './vault/session.ts';
 export { readVault, vaultFormat, writeVault, type VaultFormat } from './vault/vault-file.ts';
 export type { SecretShape } from './vault/random-secret.ts';
@@ -110,10 +115,14 @@ export class FileVault implements Vault, SessionVault {
     if (this.#contents) return this.#contents;
     const session = this.#sessionOrOwn();
     if (!existsSync(this.path)) {
-      if (!this.options.generate) throw new SecretUnavailableError(`vault ${this.path} does not exist: create it with \`play vault create ${this.path}\``);
+      if (!this.options.generate)
+        throw new SecretUnavailableError(
+          `vault ${this.path} does not exist: create it with \`play vault create ${this.path}\``,
+        );
       // A new vault is encrypted whenever a passphrase is at hand; otherwise it is plain text, as before.
       const passphrase = session.passphrases.known(this.path, this.options.passwordFile);
-      this.#contents = passphrase === undefined ? { values: {}, format: 'plain' } : { values: {}, format: 'encrypted', passphrase };
+      this.#contents =
+        passphrase === undefined ? { values: {}, format: 'plain' } : { values: {}, format: 'encrypted', passphrase };
       return this.#contents;
     }
     this.#contents = session.read(this.path, this.options.passwordFile);

@@ -1,4 +1,16 @@
-import { command, configSet, defineRole, file, link, packages, SecretType, service, sh, Type, type ShellCommand } from 'play';
+import {
+  command,
+  configSet,
+  defineRole,
+  file,
+  link,
+  packages,
+  SecretType,
+  service,
+  sh,
+  Type,
+  type ShellCommand,
+} from 'play';
 import { SchoolVars } from '../common/school.ts';
 import { TLS12_CIPHERS } from '../tls/index.ts';
 
@@ -58,8 +70,10 @@ export default defineRole({
   defaults: { manageCertificate: true, documentRoot: '/var/lib/roundcube/public_html', hstsMaxAge: 15_552_000 },
   check(vars) {
     const issues: { path: string; message: string }[] = [];
-    if (!/-----BEGIN CERTIFICATE-----/.test(vars.tlsCertificate.reveal())) issues.push({ path: 'vars.tlsCertificate', message: 'must be a PEM certificate' });
-    if (!/-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/.test(vars.tlsKey.reveal())) issues.push({ path: 'vars.tlsKey', message: 'must be a PEM private key' });
+    if (!/-----BEGIN CERTIFICATE-----/.test(vars.tlsCertificate.reveal()))
+      issues.push({ path: 'vars.tlsCertificate', message: 'must be a PEM certificate' });
+    if (!/-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/.test(vars.tlsKey.reveal()))
+      issues.push({ path: 'vars.tlsKey', message: 'must be a PEM private key' });
     return issues;
   },
   tasks: ({ vars }) => {
@@ -68,23 +82,45 @@ export default defineRole({
     return [
       packages({ names: ['apache2', 'ssl-cert'] }),
       // An MPM change needs a full restart; HTTP/2 needs event (Debian's default), never prefork.
-      command({ cmd: sh`a2enmod -q mpm_event`, creates: '/etc/apache2/mods-enabled/mpm_event.load', notify: 'restart apache2' }),
+      command({
+        cmd: sh`a2enmod -q mpm_event`,
+        creates: '/etc/apache2/mods-enabled/mpm_event.load',
+        notify: 'restart apache2',
+      }),
       ...MODULES.map((module) =>
-        command({ cmd: sh`a2enmod -q ${module}`, creates: `/etc/apache2/mods-enabled/${module}.load`, notify: 'reload apache2' }),
+        command({
+          cmd: sh`a2enmod -q ${module}`,
+          creates: `/etc/apache2/mods-enabled/${module}.load`,
+          notify: 'reload apache2',
+        }),
       ),
       ...(vars.manageCertificate
         ? [
             file({
-              path: paths.certificate, content: vars.tlsCertificate, mode: '0644', owner: 'root', group: 'root',
-              validate: (p) => sh`openssl x509 -noout -in ${p}`, notify: 'reload apache2',
+              path: paths.certificate,
+              content: vars.tlsCertificate,
+              mode: '0644',
+              owner: 'root',
+              group: 'root',
+              validate: (p) => sh`openssl x509 -noout -in ${p}`,
+              notify: 'reload apache2',
             }),
             file({
-              path: paths.key, content: vars.tlsKey, mode: '0640', owner: 'root', group: 'ssl-cert',
-              validate: (p) => sh`openssl pkey -noout -in ${p}`, notify: 'reload apache2',
+              path: paths.key,
+              content: vars.tlsKey,
+              mode: '0640',
+              owner: 'root',
+              group: 'ssl-cert',
+              validate: (p) => sh`openssl pkey -noout -in ${p}`,
+              notify: 'reload apache2',
             }),
           ]
         : []),
-      link({ path: '/etc/apache2/sites-enabled/mail.conf', target: '../sites-available/mail.conf', notify: 'reload apache2' }),
+      link({
+        path: '/etc/apache2/sites-enabled/mail.conf',
+        target: '../sites-available/mail.conf',
+        notify: 'reload apache2',
+      }),
       link({ path: '/etc/apache2/sites-enabled/000-default.conf', state: 'absent', notify: 'reload apache2' }),
       // The mail site is a config set of the whole of /etc/apache2 (its links are made just before, so the set's
       // reload is the one that enables it): checked in place by `apache2ctl configtest`, reloaded (apache2ctl

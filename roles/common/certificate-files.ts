@@ -15,10 +15,19 @@ type PemFile = Pick<FileParams, 'path' | 'content' | 'mode' | 'owner' | 'group'>
  *   notify: 'restart kea-dhcp4-server',
  * })
  */
-export function certificateAndKeyFiles(options: { certificate: PemFile; key: PemFile; notify: FileParams['notify'] }): Task[] {
+export function certificateAndKeyFiles(options: {
+  certificate: PemFile;
+  key: PemFile;
+  notify: FileParams['notify'];
+}): Task[] {
   const { certificate, key, notify } = options;
   return [
     file({ ...certificate, validate: (p) => sh`openssl x509 -noout -in ${p}`, notify }),
-    file({ ...key, validate: (p) => sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${certificate.path})"`, notify }),
+    file({
+      ...key,
+      validate: (p) =>
+        sh`test "$(openssl pkey -in ${p} -pubout)" = "$(openssl x509 -noout -pubkey -in ${certificate.path})"`,
+      notify,
+    }),
   ];
 }

@@ -4,7 +4,14 @@ import { REPLICATOR, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator
 import { dhcpHaState, dhcpHaVerdict, KEA_CONTROL_PATH, type DhcpHaState } from '../dhcp/ha-state.ts';
 import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
 import { presentAccounts, type Account, type SchoolVars } from './school.ts';
-import { parseProbeOutput, probeInput, SERVICE_PROBE_PATH, userServiceChecks, type ProbeCheck, type ProbeResult } from './service-probe.ts';
+import {
+  parseProbeOutput,
+  probeInput,
+  SERVICE_PROBE_PATH,
+  userServiceChecks,
+  type ProbeCheck,
+  type ProbeResult,
+} from './service-probe.ts';
 
 /**
  * Seconds each service probe of `play verify` has for all of its steps: what a user waits for at most (an SMTP
@@ -55,7 +62,9 @@ type SchoolHostVars = Pick<SchoolVars, 'vip' | 'lanInterface' | 'lanAddress' | '
 export const STATE_COMMAND_TIMEOUT = 5;
 
 /** The read-only script that prints a server's state as `key=value` lines. */
-export function stateScript(vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'domain' | 'transitionsLog' | 'dkimSelector'>) {
+export function stateScript(
+  vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'domain' | 'transitionsLog' | 'dkimSelector'>,
+) {
   const log = vars.transitionsLog ?? '/var/log/keepalived-transitions.log';
   const certificate = tlsCertificatePath(vars.domain);
   return sh`
@@ -88,7 +97,6 @@ echo "certificate_fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$c
 `;
 }
 
-
 /** `COUNT OLDEST_SECONDS`, as the state script prints postfix's queue. */
 function mailQueueOf(value: string): ServerState['mailQueue'] {
   const [count, oldestSeconds] = value.split(' ').map(Number);
@@ -107,7 +115,9 @@ export function parseServerState(stdout: string): ServerState {
     holdsVip: get('holds_vip') === 'yes',
     keepalived: get('keepalived'),
     vrrpState: get('vrrp_state'),
-    replicationQueue: Object.fromEntries([...values].filter(([k]) => k.startsWith('queue_')).map(([k, v]) => [k.slice('queue_'.length), Number(v)])),
+    replicationQueue: Object.fromEntries(
+      [...values].filter(([k]) => k.startsWith('queue_')).map(([k, v]) => [k.slice('queue_'.length), Number(v)]),
+    ),
     replicationFailedUsers: get('failed_users').split(' ').filter(Boolean),
     mailQueue: values.has('mail_queue') ? mailQueueOf(get('mail_queue')) : undefined,
     serial: get('serial'),
@@ -129,17 +139,36 @@ export interface ExpectedMailAuth {
 }
 
 /** The mail authentication records a server of this school must serve. */
-export function expectedMailAuth(vars: Pick<SchoolHostVars, 'domain' | 'vip' | 'lanAddress' | 'peerAddress' | 'dkimKey' | 'dkimSelector'> & { haRole?: string }): ExpectedMailAuth {
-  const [primary, backup] = vars.haRole === 'backup' ? [vars.peerAddress, vars.lanAddress] : [vars.lanAddress, vars.peerAddress];
-  const site: MailAuthSite = { domain: vars.domain, senders: [primary, backup, vars.vip].filter((a): a is string => !!a), dkimSelector: vars.dkimSelector ?? 'mail' };
-  return { spf: spfText(site), dmarc: dmarcText(site), dkim: vars.dkimKey ? dkimText(vars.dkimKey.reveal()) : undefined };
+export function expectedMailAuth(
+  vars: Pick<SchoolHostVars, 'domain' | 'vip' | 'lanAddress' | 'peerAddress' | 'dkimKey' | 'dkimSelector'> & {
+    haRole?: string;
+  },
+): ExpectedMailAuth {
+  const [primary, backup] =
+    vars.haRole === 'backup' ? [vars.peerAddress, vars.lanAddress] : [vars.lanAddress, vars.peerAddress];
+  const site: MailAuthSite = {
+    domain: vars.domain,
+    senders: [primary, backup, vars.vip].filter((a): a is string => !!a),
+    dkimSelector: vars.dkimSelector ?? 'mail',
+  };
+  return {
+    spf: spfText(site),
+    dmarc: dmarcText(site),
+    dkim: vars.dkimKey ? dkimText(vars.dkimKey.reveal()) : undefined,
+  };
 }
 
 /** The rows of a server's mail authentication records: each must be what the school's keys and addresses give. */
 export function mailAuthRows(host: string, state: ServerState, expected: ExpectedMailAuth): HealthRow[] {
   const row = (check: string, found: string, wanted: string | undefined, name: string): HealthRow | undefined => {
     if (wanted === undefined) return undefined;
-    if (found === wanted) return { check, host, ok: true, detail: check === 'dkim' ? `${name}: the signing key's public half` : `${name}: ${found}` };
+    if (found === wanted)
+      return {
+        check,
+        host,
+        ok: true,
+        detail: check === 'dkim' ? `${name}: the signing key's public half` : `${name}: ${found}`,
+      };
     return { check, host, ok: false, detail: found ? `${name} differs: ${found.slice(0, 80)}` : `${name}: no record` };
   };
   return [
@@ -175,7 +204,12 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
       detail:
         queued.length === 0
           ? 'no replicator answers'
-          : [waiting.length ? `queued: ${waiting.join(', ')}` : 'queue empty', state.replicationFailedUsers.length ? `failed: ${state.replicationFailedUsers.join(' ')}` : 'no failed user'].join('; '),
+          : [
+              waiting.length ? `queued: ${waiting.join(', ')}` : 'queue empty',
+              state.replicationFailedUsers.length
+                ? `failed: ${state.replicationFailedUsers.join(' ')}`
+                : 'no failed user',
+            ].join('; '),
     },
     mailQueueRow(host, state.mailQueue),
     { check: 'dhcp ha', host, ...dhcpHaVerdict(state.dhcpHa) },
@@ -183,7 +217,9 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
       check: 'certificate',
       host,
       ok: state.certificateDays >= CERTIFICATE_MIN_DAYS,
-      detail: state.certificateEnd ? `expires ${state.certificateEnd} (${state.certificateDays} days)` : 'no certificate',
+      detail: state.certificateEnd
+        ? `expires ${state.certificateEnd} (${state.certificateDays} days)`
+        : 'no certificate',
     },
   ];
 }
@@ -191,10 +227,21 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
 /** Postfix's queue: fine while nothing in it has waited longer than {@link MAIL_QUEUE_MAX_AGE} seconds. */
 function mailQueueRow(host: string, queue: ServerState['mailQueue']): HealthRow {
   const check = 'mail queue';
-  if (!queue) return { check, host, ok: false, detail: `postqueue -j failed or took over ${STATE_COMMAND_TIMEOUT} s: is postfix running?` };
+  if (!queue)
+    return {
+      check,
+      host,
+      ok: false,
+      detail: `postqueue -j failed or took over ${STATE_COMMAND_TIMEOUT} s: is postfix running?`,
+    };
   if (queue.count === 0) return { check, host, ok: true, detail: 'empty' };
   const detail = `${queue.count} message${queue.count === 1 ? '' : 's'}, the oldest ${queue.oldestSeconds} s old`;
-  return { check, host, ok: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE, detail: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE ? detail : `${detail}: deliveries are failing (postqueue -p)` };
+  return {
+    check,
+    host,
+    ok: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE,
+    detail: queue.oldestSeconds <= MAIL_QUEUE_MAX_AGE ? detail : `${detail}: deliveries are failing (postqueue -p)`,
+  };
 }
 
 /** The rows about the pair: exactly one VIP holder, equal zone serials, the same certificate on both (not gated). */
@@ -204,14 +251,24 @@ export function pairRows(states: ReadonlyMap<string, ServerState>): HealthRow[] 
   const serials = new Set(entries.map(([, s]) => s.serial));
   const fingerprints = new Set(entries.map(([, s]) => s.certificateFingerprint));
   return [
-    { check: 'vip holder', gate: false, ok: holders.length === 1, detail: holders.length === 0 ? 'nobody holds the VIP' : holders.join(' and ') },
+    {
+      check: 'vip holder',
+      gate: false,
+      ok: holders.length === 1,
+      detail: holders.length === 0 ? 'nobody holds the VIP' : holders.join(' and '),
+    },
     {
       check: 'zone serial',
       gate: false,
       ok: entries.length > 0 && serials.size === 1 && !serials.has(''),
       detail: entries.map(([h, s]) => `${h} ${s.serial || 'none'}`).join(', '),
     },
-    { check: 'same certificate', gate: false, ok: entries.length > 0 && fingerprints.size === 1 && !fingerprints.has(''), detail: fingerprints.size === 1 ? 'on every server' : 'differs between servers' },
+    {
+      check: 'same certificate',
+      gate: false,
+      ok: entries.length > 0 && fingerprints.size === 1 && !fingerprints.has(''),
+      detail: fingerprints.size === 1 ? 'on every server' : 'differs between servers',
+    },
   ];
 }
 
@@ -220,10 +277,20 @@ export function pairRows(states: ReadonlyMap<string, ServerState>): HealthRow[] 
  * address and at the VIP (an IMAPS login with the first present account that has a password), and a DHCP
  * discover on the LAN that waits for an offer from each of the `servers`.
  */
-export function serverProbeChecks(vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'lanAddress' | 'domain' | 'accounts'>, servers: number): ProbeCheck[] {
+export function serverProbeChecks(
+  vars: Pick<SchoolHostVars, 'vip' | 'lanInterface' | 'lanAddress' | 'domain' | 'accounts'>,
+  servers: number,
+): ProbeCheck[] {
   const account = presentAccounts(vars.accounts).find((a) => a.password !== undefined);
-  const options = { domain: vars.domain, login: account ? { user: account.name, password: account.password as Secret } : undefined };
-  return [...userServiceChecks(vars.lanAddress, options), ...userServiceChecks(vars.vip, options), { kind: 'dhcp', label: 'dhcp offer', interface: vars.lanInterface, servers }];
+  const options = {
+    domain: vars.domain,
+    login: account ? { user: account.name, password: account.password as Secret } : undefined,
+  };
+  return [
+    ...userServiceChecks(vars.lanAddress, options),
+    ...userServiceChecks(vars.vip, options),
+    { kind: 'dhcp', label: 'dhcp offer', interface: vars.lanInterface, servers },
+  ];
 }
 
 const shown = (r: ProbeResult) => `${r.detail} (${Math.round(r.ms)} ms)`;
@@ -234,15 +301,22 @@ const named = (r: ProbeResult) => `${r.host}:${r.port} ${shown(r)}`;
  * address and port, and the step that failed). For the pair, one `dhcp offer` row: who offered an address.
  * Per service at the VIP, one row for all servers that looked: fine only when every one of them got an answer.
  */
-export function probeRows(servers: readonly { name: string; lanAddress: string }[], vip: string, found: ReadonlyMap<string, readonly ProbeResult[]>): HealthRow[] {
+export function probeRows(
+  servers: readonly { name: string; lanAddress: string }[],
+  vip: string,
+  found: ReadonlyMap<string, readonly ProbeResult[]>,
+): HealthRow[] {
   const rows: HealthRow[] = [];
   for (const server of servers) {
     for (const r of found.get(server.name) ?? []) {
-      if (r.kind !== 'dhcp' && r.host === server.lanAddress) rows.push({ check: r.label ?? r.kind, host: server.name, ok: r.ok, detail: r.ok ? shown(r) : named(r) });
+      if (r.kind !== 'dhcp' && r.host === server.lanAddress)
+        rows.push({ check: r.label ?? r.kind, host: server.name, ok: r.ok, detail: r.ok ? shown(r) : named(r) });
     }
   }
   if (found.size > 0) rows.push(dhcpOfferRow(servers, found));
-  const atVip = [...found].flatMap(([viewer, results]) => results.filter((r) => r.kind !== 'dhcp' && r.host === vip).map((r) => ({ viewer, r })));
+  const atVip = [...found].flatMap(([viewer, results]) =>
+    results.filter((r) => r.kind !== 'dhcp' && r.host === vip).map((r) => ({ viewer, r })),
+  );
   for (const check of [...new Set(atVip.map(({ r }) => r.label ?? r.kind))]) {
     const views = atVip.filter(({ r }) => (r.label ?? r.kind) === check);
     const ok = views.every(({ r }) => r.ok);
@@ -259,8 +333,13 @@ export function probeRows(servers: readonly { name: string; lanAddress: string }
  * one server answers (the primary, or the standby once it has taken over), so one offer is what a healthy pair
  * gives; which one served is shown, and whether both servers are in their normal state is the `dhcp ha` rows'.
  */
-function dhcpOfferRow(servers: readonly { name: string; lanAddress: string }[], found: ReadonlyMap<string, readonly ProbeResult[]>): HealthRow {
-  const offers = [...found].flatMap(([viewer, results]) => results.filter((r) => r.kind === 'dhcp').flatMap((r) => (r.offers ?? []).map((o) => ({ viewer, ...o }))));
+function dhcpOfferRow(
+  servers: readonly { name: string; lanAddress: string }[],
+  found: ReadonlyMap<string, readonly ProbeResult[]>,
+): HealthRow {
+  const offers = [...found].flatMap(([viewer, results]) =>
+    results.filter((r) => r.kind === 'dhcp').flatMap((r) => (r.offers ?? []).map((o) => ({ viewer, ...o }))),
+  );
   const nameOf = (address: string) => servers.find((s) => s.lanAddress === address)?.name ?? address;
   const byServer = [...new Set(offers.map((o) => o.server))].map((server) => {
     const seen = offers.filter((o) => o.server === server);
@@ -271,7 +350,10 @@ function dhcpOfferRow(servers: readonly { name: string; lanAddress: string }[], 
     // A pair not yet both deployed, or settling after a fault, may answer late: shown, never a gate.
     gate: false,
     ok: offers.length > 0,
-    detail: offers.length > 0 ? `offers ${byServer.join('; ')}` : `no offer (DHCPDISCOVER from ${[...found.keys()].join(', ')})`,
+    detail:
+      offers.length > 0
+        ? `offers ${byServer.join('; ')}`
+        : `no offer (DHCPDISCOVER from ${[...found.keys()].join(', ')})`,
   };
 }
 
@@ -290,21 +372,38 @@ export const schoolHealth: HealthCheck = async (hosts: readonly HealthHost[]) =>
     reachable.flatMap((h) => {
       const vars = h.vars as unknown as SchoolHostVars;
       const state = h.exec(stateScript(vars)).then((result) => {
-        if (result.exitCode !== 0) failures.push({ check: 'state', host: h.name, ok: false, detail: `reading the state failed (exit ${result.exitCode}): ${result.stderr.trim()}` });
+        if (result.exitCode !== 0)
+          failures.push({
+            check: 'state',
+            host: h.name,
+            ok: false,
+            detail: `reading the state failed (exit ${result.exitCode}): ${result.stderr.trim()}`,
+          });
         else states.set(h.name, parseServerState(result.stdout));
       });
-      const probe = h.exec(sh`python3 -I ${SERVICE_PROBE_PATH}`, { stdin: probeInput({ timeout: PROBE_TIMEOUT, checks: serverProbeChecks(vars, hosts.length) }) }).then((result) => {
-        try {
-          if (result.exitCode !== 0 && result.exitCode !== 1) throw new Error(result.stderr.trim() || `exit ${result.exitCode}`);
-          probes.set(h.name, parseProbeOutput(result.stdout));
-        } catch (error) {
-          failures.push({ check: 'service probe', host: h.name, ok: false, detail: `${SERVICE_PROBE_PATH} did not run (is the site deployed?): ${(error as Error).message}` });
-        }
-      });
+      const probe = h
+        .exec(sh`python3 -I ${SERVICE_PROBE_PATH}`, {
+          stdin: probeInput({ timeout: PROBE_TIMEOUT, checks: serverProbeChecks(vars, hosts.length) }),
+        })
+        .then((result) => {
+          try {
+            if (result.exitCode !== 0 && result.exitCode !== 1)
+              throw new Error(result.stderr.trim() || `exit ${result.exitCode}`);
+            probes.set(h.name, parseProbeOutput(result.stdout));
+          } catch (error) {
+            failures.push({
+              check: 'service probe',
+              host: h.name,
+              ok: false,
+              detail: `${SERVICE_PROBE_PATH} did not run (is the site deployed?): ${(error as Error).message}`,
+            });
+          }
+        });
       return [state, probe];
     }),
   );
-  const inOrder = <T>(found: Map<string, T>) => new Map(hosts.filter((h) => found.has(h.name)).map((h) => [h.name, found.get(h.name)!]));
+  const inOrder = <T>(found: Map<string, T>) =>
+    new Map(hosts.filter((h) => found.has(h.name)).map((h) => [h.name, found.get(h.name)!]));
   const servers = hosts.map((h) => ({ name: h.name, lanAddress: String(h.vars.lanAddress) }));
   const serverProbeRows = probeRows(servers, String(hosts[0]?.vars.vip), inOrder(probes));
   return [
@@ -313,7 +412,9 @@ export const schoolHealth: HealthCheck = async (hosts: readonly HealthHost[]) =>
     ...failures,
     ...hosts.flatMap((h) => [
       ...(states.has(h.name) ? serverRows(h.name, states.get(h.name)!) : []),
-      ...(states.has(h.name) ? mailAuthRows(h.name, states.get(h.name)!, expectedMailAuth(h.vars as unknown as SchoolHostVars)) : []),
+      ...(states.has(h.name)
+        ? mailAuthRows(h.name, states.get(h.name)!, expectedMailAuth(h.vars as unknown as SchoolHostVars))
+        : []),
       ...serverProbeRows.filter((r) => r.host === h.name),
     ]),
     ...serverProbeRows.filter((r) => r.host === 'vip'),

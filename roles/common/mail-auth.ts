@@ -36,7 +36,9 @@ export function txtData(text: string): string {
 
 /** A new 2048-bit RSA key for DKIM signing, PKCS#8 PEM (what opendkim reads). */
 export function generateDkimKey(): string {
-  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
 }
 
 /** A TXT record as dig +short prints it, back to its text (quotes and the seams between strings removed). */

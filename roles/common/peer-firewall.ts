@@ -57,8 +57,23 @@ WantedBy=multi-user.target
 `;
   return [
     packages({ names: ['nftables'] }),
-    file({ path: spec.nftPath, content: peerFirewallTable(spec), mode: '0644', owner: 'root', group: 'root', validate: (p) => sh`nft -c -f ${p}`, notify: spec.handlers.apply }),
-    file({ path: `/etc/systemd/system/${spec.unit}`, content: unit, mode: '0644', owner: 'root', group: 'root', notify: [spec.handlers.reloadSystemd, spec.handlers.apply] }),
+    file({
+      path: spec.nftPath,
+      content: peerFirewallTable(spec),
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      validate: (p) => sh`nft -c -f ${p}`,
+      notify: spec.handlers.apply,
+    }),
+    file({
+      path: `/etc/systemd/system/${spec.unit}`,
+      content: unit,
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      notify: [spec.handlers.reloadSystemd, spec.handlers.apply],
+    }),
     service({ name: spec.unit, state: 'started', enabled: true }),
   ];
 }

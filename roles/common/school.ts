@@ -22,17 +22,94 @@ export const AccountName = Type.String({
  * elsewhere (mail to such an account would never reach it).
  */
 export const RESERVED_ACCOUNT_NAMES: ReadonlyMap<string, string> = new Map([
-  ...['root', 'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy', 'www-data', 'backup', 'list', 'irc', 'gnats', 'nobody']
-    .map((n) => [n, 'a Debian system user'] as const),
-  ...['adm', 'tty', 'disk', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio', 'dip', 'operator', 'src', 'shadow', 'utmp', 'video', 'sasl', 'plugdev', 'staff', 'users', 'nogroup']
-    .map((n) => [n, 'a Debian system group'] as const),
-  ...['messagebus', 'sshd', 'polkitd', 'tss', 'statd', 'avahi', 'uuidd', 'tcpdump', 'ntp', 'ntpsec', 'postgres', 'mysql', 'redis', 'opendkim', 'clamav', 'debian-spamd', 'amavis', 'fetchmail', 'dhcpcd', '_kea']
-    .map((n) => [n, 'a system user of Debian packages'] as const),
-  ...['input', 'kvm', 'render', 'sgx', 'netdev', 'crontab', 'lpadmin', 'bluetooth', 'scanner', 'ssl-cert', 'postdrop', 'clock']
-    .map((n) => [n, 'a system group of Debian packages'] as const),
-  ...['postfix', 'dovecot', 'dovenull', 'bind'].map((n) => [n, 'a system user of the mail stack the site installs'] as const),
+  ...[
+    'root',
+    'daemon',
+    'bin',
+    'sys',
+    'sync',
+    'games',
+    'man',
+    'lp',
+    'mail',
+    'news',
+    'uucp',
+    'proxy',
+    'www-data',
+    'backup',
+    'list',
+    'irc',
+    'gnats',
+    'nobody',
+  ].map((n) => [n, 'a Debian system user'] as const),
+  ...[
+    'adm',
+    'tty',
+    'disk',
+    'kmem',
+    'dialout',
+    'fax',
+    'voice',
+    'cdrom',
+    'floppy',
+    'tape',
+    'sudo',
+    'audio',
+    'dip',
+    'operator',
+    'src',
+    'shadow',
+    'utmp',
+    'video',
+    'sasl',
+    'plugdev',
+    'staff',
+    'users',
+    'nogroup',
+  ].map((n) => [n, 'a Debian system group'] as const),
+  ...[
+    'messagebus',
+    'sshd',
+    'polkitd',
+    'tss',
+    'statd',
+    'avahi',
+    'uuidd',
+    'tcpdump',
+    'ntp',
+    'ntpsec',
+    'postgres',
+    'mysql',
+    'redis',
+    'opendkim',
+    'clamav',
+    'debian-spamd',
+    'amavis',
+    'fetchmail',
+    'dhcpcd',
+    '_kea',
+  ].map((n) => [n, 'a system user of Debian packages'] as const),
+  ...[
+    'input',
+    'kvm',
+    'render',
+    'sgx',
+    'netdev',
+    'crontab',
+    'lpadmin',
+    'bluetooth',
+    'scanner',
+    'ssl-cert',
+    'postdrop',
+    'clock',
+  ].map((n) => [n, 'a system group of Debian packages'] as const),
+  ...['postfix', 'dovecot', 'dovenull', 'bind'].map(
+    (n) => [n, 'a system user of the mail stack the site installs'] as const,
+  ),
   ['dovecot-sync', 'the group the dovecot role makes for replication'] as const,
-  ...['postmaster', 'hostmaster', 'webmaster', 'abuse', 'mailer-daemon'].map((n) => [n, 'a role address in /etc/aliases: its mail goes to the postmaster account'] as const),
+  ...['postmaster', 'hostmaster', 'webmaster', 'abuse', 'mailer-daemon'].map(
+    (n) => [n, 'a role address in /etc/aliases: its mail goes to the postmaster account'] as const,
+  ),
 ]);
 
 /** Why an account cannot have this name on the servers, or undefined when it can. */
@@ -64,9 +141,15 @@ export function presentAccounts<T extends Pick<Account, 'state'>>(accounts: read
  */
 export const SchoolVars = Type.Object({
   schoolName: Type.String({ minLength: 1 }),
-  domain: Type.String({ pattern: '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$', description: 'the school mail domain, e.g. smknh.sch.id' }),
+  domain: Type.String({
+    pattern: '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$',
+    description: 'the school mail domain, e.g. smknh.sch.id',
+  }),
   lanInterface: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
-  lanNetwork: Type.String({ pattern: `^(${OCTET}\\.){3}${OCTET}/([0-9]|[12][0-9]|3[0-2])$`, description: 'the LAN in CIDR form' }),
+  lanNetwork: Type.String({
+    pattern: `^(${OCTET}\\.){3}${OCTET}/([0-9]|[12][0-9]|3[0-2])$`,
+    description: 'the LAN in CIDR form',
+  }),
   vip: Ipv4,
   router: Ipv4,
   haRole: Type.Union([Type.Literal('primary'), Type.Literal('backup')]),
@@ -80,9 +163,11 @@ export type SchoolVars = Static<typeof SchoolVars>;
 export function checkSchoolVars(vars: SchoolVars): { path: string; message: string }[] {
   const issues: { path: string; message: string }[] = [];
   for (const key of ['vip', 'router', 'lanAddress', 'peerAddress'] as const) {
-    if (!inNetwork(vars[key], vars.lanNetwork)) issues.push({ path: `vars.${key}`, message: `${vars[key]} is outside the LAN ${vars.lanNetwork}` });
+    if (!inNetwork(vars[key], vars.lanNetwork))
+      issues.push({ path: `vars.${key}`, message: `${vars[key]} is outside the LAN ${vars.lanNetwork}` });
   }
-  if (vars.vip === vars.lanAddress || vars.vip === vars.peerAddress) issues.push({ path: 'vars.vip', message: 'must differ from both servers\' own addresses' });
+  if (vars.vip === vars.lanAddress || vars.vip === vars.peerAddress)
+    issues.push({ path: 'vars.vip', message: "must differ from both servers' own addresses" });
   return issues;
 }
 
@@ -91,7 +176,7 @@ export function inNetwork(address: string, cidr: string): boolean {
   const [network, bits] = cidr.split('/');
   const toNumber = (a: string) => a.split('.').reduce((n, part) => n * 256 + Number(part), 0);
   const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
-  return ((toNumber(address) & mask) >>> 0) === ((toNumber(network) & mask) >>> 0);
+  return (toNumber(address) & mask) >>> 0 === (toNumber(network) & mask) >>> 0;
 }
 
 /** The netmask of a CIDR network, e.g. `255.255.255.0` for /24. */

@@ -14,9 +14,35 @@ export const SERVICE_PROBE_PATH = '/usr/local/lib/play/service-probe';
 /** One probe of a service the way its users use it; `label` names it in the results. */
 export type ProbeCheck =
   | { kind: 'smtp'; host: string; port: number; tls?: boolean; label?: string; timeout?: number }
-  | { kind: 'imap'; host: string; port: number; tls?: boolean; user?: string; password?: string | Secret; label?: string; timeout?: number }
-  | { kind: 'https'; host: string; port: number; servername?: string; path?: string; expect?: string; label?: string; timeout?: number }
-  | { kind: 'dns'; host: string; port?: number; name: string; type?: 'A' | 'SOA' | 'MX' | 'NS' | 'AAAA'; label?: string; timeout?: number }
+  | {
+      kind: 'imap';
+      host: string;
+      port: number;
+      tls?: boolean;
+      user?: string;
+      password?: string | Secret;
+      label?: string;
+      timeout?: number;
+    }
+  | {
+      kind: 'https';
+      host: string;
+      port: number;
+      servername?: string;
+      path?: string;
+      expect?: string;
+      label?: string;
+      timeout?: number;
+    }
+  | {
+      kind: 'dns';
+      host: string;
+      port?: number;
+      name: string;
+      type?: 'A' | 'SOA' | 'MX' | 'NS' | 'AAAA';
+      label?: string;
+      timeout?: number;
+    }
   | { kind: 'dhcp'; interface: string; servers?: number; label?: string; timeout?: number }
   | { kind: 'banner'; host: string; port: number; expect?: string; label?: string; timeout?: number };
 
@@ -57,7 +83,11 @@ export interface ProbeRequest {
  */
 export function probeInput(request: ProbeRequest): string {
   // A Secret turns into its mask through toJSON before a replacer sees it: reveal passwords before that.
-  const checks = request.checks.map((c) => ('password' in c && c.password !== undefined ? { ...c, password: c.password instanceof Secret ? c.password.reveal() : c.password } : c));
+  const checks = request.checks.map((c) =>
+    'password' in c && c.password !== undefined
+      ? { ...c, password: c.password instanceof Secret ? c.password.reveal() : c.password }
+      : c,
+  );
   return JSON.stringify({ ...request, checks });
 }
 
@@ -95,8 +125,23 @@ export function userServiceChecks(address: string, options: UserServiceOptions):
     { kind: 'smtp', label: 'submission 587', host: address, port: 587 },
     { kind: 'smtp', label: 'smtps 465', host: address, port: 465, tls: true },
     { kind: 'imap', label: 'imap 143', host: address, port: 143 },
-    { kind: 'imap', label: options.login ? 'imaps 993 login' : 'imaps 993', host: address, port: 993, tls: true, ...(options.login ?? {}) },
-    { kind: 'https', label: 'webmail 443', host: address, port: 443, servername: mailHost, path: '/', expect: options.webmailMarker ?? WEBMAIL_LOGIN_MARKER },
+    {
+      kind: 'imap',
+      label: options.login ? 'imaps 993 login' : 'imaps 993',
+      host: address,
+      port: 993,
+      tls: true,
+      ...(options.login ?? {}),
+    },
+    {
+      kind: 'https',
+      label: 'webmail 443',
+      host: address,
+      port: 443,
+      servername: mailHost,
+      path: '/',
+      expect: options.webmailMarker ?? WEBMAIL_LOGIN_MARKER,
+    },
     { kind: 'dns', label: 'dns 53', host: address, name: mailHost, type: 'A' },
   ];
 }

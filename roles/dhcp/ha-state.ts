@@ -72,6 +72,10 @@ export function dhcpHaVerdict(state: DhcpHaState): { ok: boolean; detail: string
   if (!state.state) return { ok: false, detail: 'no HA state' };
   const partner = `${state.partnerState || 'unknown'}${state.partnerReachable ? '' : ' (out of touch)'}`;
   const sockets = state.sockets && state.sockets !== 'ready' ? `; DHCP socket: ${state.sockets}` : '';
-  const ok = state.state === HA_NORMAL_STATE && state.partnerState === HA_NORMAL_STATE && state.partnerReachable && !sockets;
-  return { ok, detail: `${state.mode || 'no mode'}, ${state.role || 'no role'}: ${state.state}, partner: ${partner}${sockets}` };
+  const ok =
+    state.state === HA_NORMAL_STATE && state.partnerState === HA_NORMAL_STATE && state.partnerReachable && !sockets;
+  return {
+    ok,
+    detail: `${state.mode || 'no mode'}, ${state.role || 'no role'}: ${state.state}, partner: ${partner}${sockets}`,
+  };
 }

@@ -1,5 +1,18 @@
 import { dirname } from 'node:path';
-import { command, copy, defineRole, directory, file, flushHandlers, packages, SecretType, service, sh, Type, type Static } from 'play';
+import {
+  command,
+  copy,
+  defineRole,
+  directory,
+  file,
+  flushHandlers,
+  packages,
+  SecretType,
+  service,
+  sh,
+  Type,
+  type Static,
+} from 'play';
 import { checkSchoolVars, inNetwork, Ipv4, SchoolVars } from '../common/school.ts';
 import { certificateAndKeyFiles } from '../common/certificate-files.ts';
 import { peerFirewallHandlers, peerFirewallTasks } from '../common/peer-firewall.ts';
@@ -31,10 +44,26 @@ export const DhcpVars = Type.Composite([
     dhcpRange: Type.Object({ start: Ipv4, end: Ipv4 }, { additionalProperties: false }),
     dhcpDefaultLeaseTime: Type.Integer({ minimum: 60 }),
     dhcpMaxLeaseTime: Type.Integer({ minimum: 60 }),
-    dhcpHaPort: Type.Integer({ minimum: 1024, maximum: 65535, description: 'TCP port of the HA hook\'s HTTPS listener on each server' }),
-    dhcpHeartbeatDelay: Type.Integer({ minimum: 1, maximum: 60, description: 'seconds between heartbeats to the peer' }),
-    dhcpMaxResponseDelay: Type.Integer({ minimum: 2, maximum: 600, description: 'seconds without an answer before the peer counts as gone' }),
-    dhcpMaxUnackedClients: Type.Integer({ minimum: 0, maximum: 100, description: 'unanswered clients the standby waits for before it takes over (0: none)' }),
+    dhcpHaPort: Type.Integer({
+      minimum: 1024,
+      maximum: 65535,
+      description: "TCP port of the HA hook's HTTPS listener on each server",
+    }),
+    dhcpHeartbeatDelay: Type.Integer({
+      minimum: 1,
+      maximum: 60,
+      description: 'seconds between heartbeats to the peer',
+    }),
+    dhcpMaxResponseDelay: Type.Integer({
+      minimum: 2,
+      maximum: 600,
+      description: 'seconds without an answer before the peer counts as gone',
+    }),
+    dhcpMaxUnackedClients: Type.Integer({
+      minimum: 0,
+      maximum: 100,
+      description: 'unanswered clients the standby waits for before it takes over (0: none)',
+    }),
     // The vault's replication certificate (self-signed, naming both LAN addresses) and its key: the HA hook's TLS.
     replicationCertificate: SecretType(),
     replicationKey: SecretType(),
@@ -82,16 +111,24 @@ export default defineRole({
   check(vars) {
     const issues = checkSchoolVars(vars);
     const { start, end } = vars.dhcpRange;
-    for (const [key, address] of [['start', start], ['end', end]] as const) {
-      if (!inNetwork(address, vars.lanNetwork)) issues.push({ path: `vars.dhcpRange.${key}`, message: `${address} is outside the LAN ${vars.lanNetwork}` });
+    for (const [key, address] of [
+      ['start', start],
+      ['end', end],
+    ] as const) {
+      if (!inNetwork(address, vars.lanNetwork))
+        issues.push({ path: `vars.dhcpRange.${key}`, message: `${address} is outside the LAN ${vars.lanNetwork}` });
     }
-    if (toNumber(start) > toNumber(end)) issues.push({ path: 'vars.dhcpRange', message: `start ${start} comes after end ${end}` });
+    if (toNumber(start) > toNumber(end))
+      issues.push({ path: 'vars.dhcpRange', message: `start ${start} comes after end ${end}` });
     for (const key of ['vip', 'router', 'lanAddress', 'peerAddress'] as const) {
       const n = toNumber(vars[key]);
-      if (n >= toNumber(start) && n <= toNumber(end)) issues.push({ path: `vars.${key}`, message: `${vars[key]} lies in the DHCP pool ${start}-${end}` });
+      if (n >= toNumber(start) && n <= toNumber(end))
+        issues.push({ path: `vars.${key}`, message: `${vars[key]} lies in the DHCP pool ${start}-${end}` });
     }
-    if (vars.dhcpMaxLeaseTime < vars.dhcpDefaultLeaseTime) issues.push({ path: 'vars.dhcpMaxLeaseTime', message: 'must not be below dhcpDefaultLeaseTime' });
-    if (vars.dhcpMaxResponseDelay <= vars.dhcpHeartbeatDelay) issues.push({ path: 'vars.dhcpMaxResponseDelay', message: 'must be longer than dhcpHeartbeatDelay' });
+    if (vars.dhcpMaxLeaseTime < vars.dhcpDefaultLeaseTime)
+      issues.push({ path: 'vars.dhcpMaxLeaseTime', message: 'must not be below dhcpDefaultLeaseTime' });
+    if (vars.dhcpMaxResponseDelay <= vars.dhcpHeartbeatDelay)
+      issues.push({ path: 'vars.dhcpMaxResponseDelay', message: 'must be longer than dhcpHeartbeatDelay' });
     return issues;
   },
   tasks: ({ vars }) => {
@@ -119,7 +156,13 @@ if nft list table inet ${ISC_DHCP_LEFTOVERS.firewallTable} >/dev/null 2>&1; then
       // Kea runs as _kea: it reads the key through its group, nobody else can.
       directory({ path: KEA_PATHS.tlsDirectory, mode: '0750', owner: 'root', group: '_kea' }),
       ...certificateAndKeyFiles({
-        certificate: { path: KEA_PATHS.certificate, content: vars.replicationCertificate, mode: '0644', owner: 'root', group: 'root' },
+        certificate: {
+          path: KEA_PATHS.certificate,
+          content: vars.replicationCertificate,
+          mode: '0644',
+          owner: 'root',
+          group: 'root',
+        },
         key: { path: KEA_PATHS.key, content: vars.replicationKey, mode: '0640', owner: 'root', group: '_kea' },
         notify: restart,
       }),
@@ -156,5 +199,8 @@ if nft list table inet ${ISC_DHCP_LEFTOVERS.firewallTable} >/dev/null 2>&1; then
     ];
   },
   // The firewall first: Kea's HA port is never open to the LAN, not even for the moment between the two.
-  handlers: () => [...peerFirewallHandlers(HA_FIREWALL), service({ taskName: 'restart kea-dhcp4-server', name: 'kea-dhcp4-server', state: 'restarted' })],
+  handlers: () => [
+    ...peerFirewallHandlers(HA_FIREWALL),
+    service({ taskName: 'restart kea-dhcp4-server', name: 'kea-dhcp4-server', state: 'restarted' }),
+  ],
 });

@@ -85,7 +85,8 @@ export function subnetOf(cidr: string): string {
  * JSON.stringify(keaDhcp4Config({ haRole: 'primary', lanAddress: '198.18.30.1', peerAddress: '198.18.30.2', … }))
  */
 export function keaDhcp4Config(input: KeaConfigInput) {
-  const [primaryAddress, backupAddress] = input.haRole === 'primary' ? [input.lanAddress, input.peerAddress] : [input.peerAddress, input.lanAddress];
+  const [primaryAddress, backupAddress] =
+    input.haRole === 'primary' ? [input.lanAddress, input.peerAddress] : [input.peerAddress, input.lanAddress];
   const hooks = keaHooksDirectory();
   const url = (address: string) => `https://${address}:${input.dhcpHaPort}/`;
   return {
@@ -123,7 +124,12 @@ export function keaDhcp4Config(input: KeaConfigInput) {
                 'max-ack-delay': 5000,
                 'max-unacked-clients': input.dhcpMaxUnackedClients,
                 'sync-timeout': 60000,
-                'multi-threading': { 'enable-multi-threading': true, 'http-dedicated-listener': true, 'http-listener-threads': 2, 'http-client-threads': 2 },
+                'multi-threading': {
+                  'enable-multi-threading': true,
+                  'http-dedicated-listener': true,
+                  'http-listener-threads': 2,
+                  'http-client-threads': 2,
+                },
                 // Mutual TLS with the school's replication certificate (it names both LAN addresses): the peer is
                 // the only client and the only server either one trusts.
                 'trust-anchor': KEA_PATHS.certificate,

@@ -1,4 +1,15 @@
-import { configSet, defineRole, directory, packages, SecretType, service, sh, Type, type ShellCommand, type Static } from 'play';
+import {
+  configSet,
+  defineRole,
+  directory,
+  packages,
+  SecretType,
+  service,
+  sh,
+  Type,
+  type ShellCommand,
+  type Static,
+} from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
 import { zoneFile, type ZoneContent, type ZoneRecord } from './zone.ts';
 import { dkimText, dmarcText, spfText, txtData } from '../common/mail-auth.ts';
@@ -6,7 +17,11 @@ import { dkimText, dmarcText, spfText, txtData } from '../common/mail-auth.ts';
 /** An extra record of the school zone, e.g. `{ name: 'intranet', type: 'A', value: '198.18.30.20' }`. */
 export const DnsRecord = Type.Object(
   {
-    name: Type.String({ pattern: '^(@|\\*|(\\*\\.)?[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?(\\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*)$', description: 'owner, relative to the domain (@ for the domain itself)' }),
+    name: Type.String({
+      pattern:
+        '^(@|\\*|(\\*\\.)?[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?(\\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*)$',
+      description: 'owner, relative to the domain (@ for the domain itself)',
+    }),
     type: Type.Union(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'SRV', 'CAA'].map((t) => Type.Literal(t))),
     value: Type.String({ minLength: 1, pattern: '^[^\\n;]*$', description: 'record data as in a zone file' }),
   },
@@ -41,7 +56,7 @@ const SECONDARY_DIR = '/var/lib/bind';
  */
 export function dnsAnswerProbe(domain: string, authoritative: boolean): ShellCommand {
   return authoritative
-    ? sh`out=$(dig +norec +time=1 +tries=1 @127.0.0.1 ${domain} SOA) && printf '%s\n' "$out" | grep -q 'status: NOERROR' && printf '%s\n' "$out" | grep -Eq 'flags:[a-z ]* aa[ ;]' && printf '%s\n' "$out" | grep -Eq ${`^${domain.replaceAll('.', '\.')}\.[[:space:]].*SOA`}`
+    ? sh`out=$(dig +norec +time=1 +tries=1 @127.0.0.1 ${domain} SOA) && printf '%s\n' "$out" | grep -q 'status: NOERROR' && printf '%s\n' "$out" | grep -Eq 'flags:[a-z ]* aa[ ;]' && printf '%s\n' "$out" | grep -Eq ${`^${domain.replaceAll('.', '.')}.[[:space:]].*SOA`}`
     : sh`dig +norec +time=1 +tries=1 @127.0.0.1 ${domain} SOA | grep -q 'status: '`;
 }
 
@@ -80,7 +95,15 @@ export function schoolZones(vars: DnsVars): ZoneContent[] {
     // Mail authentication: only the two servers and the VIP send as the school, receivers refuse what fails.
     { name: '@', type: 'TXT', value: txtData(spfText(mailAuth)) },
     { name: '_dmarc', type: 'TXT', value: txtData(dmarcText(mailAuth)) },
-    ...(vars.dkimKey ? [{ name: `${vars.dkimSelector}._domainkey`, type: 'TXT', value: () => txtData(dkimText(vars.dkimKey!.reveal())) }] : []),
+    ...(vars.dkimKey
+      ? [
+          {
+            name: `${vars.dkimSelector}._domainkey`,
+            type: 'TXT',
+            value: () => txtData(dkimText(vars.dkimKey!.reveal())),
+          },
+        ]
+      : []),
     ...vars.dnsRecords,
   ];
   const reverse = reverseZone(vars.lanNetwork);
@@ -109,23 +132,33 @@ export default defineRole({
   check(vars) {
     const issues = checkSchoolVars(vars);
     const bits = Number(vars.lanNetwork.split('/')[1]);
-    if (![8, 16, 24].includes(bits)) issues.push({ path: 'vars.lanNetwork', message: `the reverse zone needs a /8, /16 or /24 LAN, got /${bits}` });
+    if (![8, 16, 24].includes(bits))
+      issues.push({ path: 'vars.lanNetwork', message: `the reverse zone needs a /8, /16 or /24 LAN, got /${bits}` });
     const fixed = new Set(['@', 'ns1', 'ns2', 'mail', 'webmail', 'www']);
     vars.dnsRecords.forEach((record, index) => {
-      if (fixed.has(record.name) && record.type === 'CNAME') issues.push({ path: `vars.dnsRecords.${index}`, message: `${record.name} already has records; it cannot be a CNAME` });
+      if (fixed.has(record.name) && record.type === 'CNAME')
+        issues.push({
+          path: `vars.dnsRecords.${index}`,
+          message: `${record.name} already has records; it cannot be a CNAME`,
+        });
     });
     return issues;
   },
   tasks: ({ vars }) => {
     const primary = vars.haRole === 'primary';
-    const zones = schoolZones(vars).map((zone) => ({ zone, file: `${primary ? ZONES_DIR : SECONDARY_DIR}/db.${zone.origin}` }));
+    const zones = schoolZones(vars).map((zone) => ({
+      zone,
+      file: `${primary ? ZONES_DIR : SECONDARY_DIR}/db.${zone.origin}`,
+    }));
     return [
       packages({ names: ['bind9', 'bind9-utils', 'bind9-dnsutils'] }),
       ...(primary
         ? [
             // setgid like /etc/bind itself (GNU chmod never clears a directory's setgid bit with an octal mode).
             directory({ path: ZONES_DIR, mode: '2755', owner: 'root', group: 'bind' }),
-            ...zones.map(({ zone, file }) => zoneFile({ path: file, zone, mode: '0644', owner: 'root', group: 'bind', notify: 'reload named' })),
+            ...zones.map(({ zone, file }) =>
+              zoneFile({ path: file, zone, mode: '0644', owner: 'root', group: 'bind', notify: 'reload named' }),
+            ),
           ]
         : []),
       // The options, the TSIG key and the zone list only make sense together (named.conf.local includes the key by
@@ -134,7 +167,13 @@ export default defineRole({
       configSet({
         tree: BIND_DIR,
         files: [
-          { path: `${BIND_DIR}/named.conf.options`, src: 'named.conf.options.ejs', mode: '0644', owner: 'root', group: 'bind' },
+          {
+            path: `${BIND_DIR}/named.conf.options`,
+            src: 'named.conf.options.ejs',
+            mode: '0644',
+            owner: 'root',
+            group: 'bind',
+          },
           { path: KEY_FILE, src: 'tsig.key.ejs', mode: '0640', owner: 'root', group: 'bind' },
           {
             path: `${BIND_DIR}/named.conf.local`,

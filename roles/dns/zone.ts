@@ -49,7 +49,9 @@ export function zoneText(zone: ZoneContent, serial: number): string {
     `        ${zone.timers.retry} ; retry`,
     `        ${zone.timers.expire} ; expire`,
     `        ${zone.timers.negativeTtl} ) ; negative caching TTL`,
-    ...zone.records.map((r) => `${r.name.padEnd(width)} IN ${r.type.padEnd(5)} ${typeof r.value === 'function' ? r.value() : r.value}`),
+    ...zone.records.map(
+      (r) => `${r.name.padEnd(width)} IN ${r.type.padEnd(5)} ${typeof r.value === 'function' ? r.value() : r.value}`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -70,7 +72,9 @@ export function zoneSerial(text: string | undefined): number | undefined {
  * nextSerial(2025010200, new Date('2025-01-02T11:00:00Z')) // 2025010201
  */
 export function nextSerial(current: number | undefined, now: Date): number {
-  const dated = Number(`${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}${String(now.getUTCDate()).padStart(2, '0')}00`);
+  const dated = Number(
+    `${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}${String(now.getUTCDate()).padStart(2, '0')}00`,
+  );
   const next = current === undefined ? dated : Math.max(current + 1, dated);
   // Serial arithmetic (RFC 1982) allows an increase of at most 2^31 - 1; a zone file only play writes never
   // gets near the 32-bit limit with date-based serials before the year 4294.
@@ -119,7 +123,10 @@ export function zoneFile(params: ZoneFileParams): Task {
       const current = (await context.facts.get(contentProbe(params.path)))?.toString('utf8');
       const serial = chooseSerial(params.zone, current, new Date());
       const content = Buffer.from(zoneText(params.zone, serial));
-      return planFile({ path: params.path, content, mode: params.mode, owner: params.owner, group: params.group, validate }, context);
+      return planFile(
+        { path: params.path, content, mode: params.mode, owner: params.owner, group: params.group, validate },
+        context,
+      );
     },
   };
   return task(op, { ...params, helperFile: import.meta.url });

@@ -1,4 +1,23 @@
-import { command, copy, raw, configSet, defineRole, directory, file, group, packages, SecretType, service, sh, template, Type, type Platform, type Secret, type ShellCommand, type Task } from 'play';
+import {
+  command,
+  copy,
+  raw,
+  configSet,
+  defineRole,
+  directory,
+  file,
+  group,
+  packages,
+  SecretType,
+  service,
+  sh,
+  template,
+  Type,
+  type Platform,
+  type Secret,
+  type ShellCommand,
+  type Task,
+} from 'play';
 import { certificateProblems } from 'play/vault';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { Account, Ipv4, presentAccounts, SchoolVars } from '../common/school.ts';
@@ -9,7 +28,15 @@ import { seedMailboxes } from './mailbox-identity.ts';
 import { certificateAndKeyFiles } from '../common/certificate-files.ts';
 import { peerFirewallTasks } from '../common/peer-firewall.ts';
 import { dirname } from 'node:path';
-import { ANY_SYNC_FAILED, MAILSYNC, REPLICATE_ALL, REPLICATOR, REPLICATOR_USERS, SYNC_FAILED, systemdShell } from './replicator-status.ts';
+import {
+  ANY_SYNC_FAILED,
+  MAILSYNC,
+  REPLICATE_ALL,
+  REPLICATOR,
+  REPLICATOR_USERS,
+  SYNC_FAILED,
+  systemdShell,
+} from './replicator-status.ts';
 
 /** Dovecot's configuration folder: the tree its config set stages whole. */
 export const DOVECOT_DIR = '/etc/dovecot';
@@ -110,7 +137,11 @@ export const SYNC_GROUP = 'dovecot-sync';
  * @example
  * dovecotRelease(DEBIAN_13).template; // 'dovecot-2.4.conf.ejs'
  */
-export function dovecotRelease(platform: Platform): { readonly version: '2.3' | '2.4'; readonly template: string; readonly replicator: 'dovecot' | 'play-mailsync' } {
+export function dovecotRelease(platform: Platform): {
+  readonly version: '2.3' | '2.4';
+  readonly template: string;
+  readonly replicator: 'dovecot' | 'play-mailsync';
+} {
   return platform.major <= 12
     ? { version: '2.3', template: 'dovecot-2.3.conf.ejs', replicator: 'dovecot' }
     : { version: '2.4', template: 'dovecot-2.4.conf.ejs', replicator: 'play-mailsync' };
@@ -137,8 +168,22 @@ export const MAILSYNC_CONTROL_SOCKET = `${MAILSYNC_RUN_DIRECTORY}/control.sock`;
 export const MAILSYNC_STATUS = `${MAILSYNC_RUN_DIRECTORY}/status.json`;
 const MAILSYNC_SOCKETS = [
   // Dovecot's stats process (user dovecot) writes the events; only root asks the daemon for its status.
-  { unit: 'play-mailsync-events.socket', name: 'events', path: MAILSYNC_EVENTS_SOCKET, group: 'dovecot', mode: '0660', purpose: "Dovecot's event exporter writes every mailbox change to it" },
-  { unit: 'play-mailsync-control.socket', name: 'control', path: MAILSYNC_CONTROL_SOCKET, group: 'root', mode: '0600', purpose: 'play-mailsync status and replicate ask the daemon through it' },
+  {
+    unit: 'play-mailsync-events.socket',
+    name: 'events',
+    path: MAILSYNC_EVENTS_SOCKET,
+    group: 'dovecot',
+    mode: '0660',
+    purpose: "Dovecot's event exporter writes every mailbox change to it",
+  },
+  {
+    unit: 'play-mailsync-control.socket',
+    name: 'control',
+    path: MAILSYNC_CONTROL_SOCKET,
+    group: 'root',
+    mode: '0600',
+    purpose: 'play-mailsync status and replicate ask the daemon through it',
+  },
 ] as const;
 const MAILSYNC_SOURCE = new URL('./files/play-mailsync.py', import.meta.url).pathname;
 
@@ -151,34 +196,62 @@ export default defineRole({
   name: 'dovecot',
   dir: import.meta.dirname,
   platforms: SCHOOL_RELEASES,
-  schema: Type.Composite([Type.Pick(SchoolVars, ['schoolName', 'domain']), Type.Object({
-    accounts: Type.Array(Account),
-    listen: Type.String({ minLength: 1, description: "Dovecot's listen addresses" }),
-    maxConnectionsPerUserIp: Type.Integer({ minimum: 1 }),
-    replication: Type.Boolean({ description: 'replicate every mailbox with the peer server, both ways' }),
-    lanAddress: Type.Optional(Ipv4),
-    peerAddress: Type.Optional(Ipv4),
-    doveadmPassword: Type.Optional(SecretType()),
-    // PEM, self-signed, naming both servers' LAN addresses (IP subjectAltNames): the only one trusted for replication.
-    replicationCertificate: Type.Optional(SecretType()),
-    replicationKey: Type.Optional(SecretType()),
-    replicationPort: Type.Integer({ minimum: 1, maximum: 65535 }),
-    replicationSyncTimeout: Type.Integer({ minimum: 0, maximum: 60, description: 'seconds a delivery waits for the peer to have the message (0, the default: none; see the README)' }),
-  })]),
-  defaults: { listen: '*, ::', maxConnectionsPerUserIp: 20, replication: true, replicationPort: 12345, replicationSyncTimeout: 0 },
+  schema: Type.Composite([
+    Type.Pick(SchoolVars, ['schoolName', 'domain']),
+    Type.Object({
+      accounts: Type.Array(Account),
+      listen: Type.String({ minLength: 1, description: "Dovecot's listen addresses" }),
+      maxConnectionsPerUserIp: Type.Integer({ minimum: 1 }),
+      replication: Type.Boolean({ description: 'replicate every mailbox with the peer server, both ways' }),
+      lanAddress: Type.Optional(Ipv4),
+      peerAddress: Type.Optional(Ipv4),
+      doveadmPassword: Type.Optional(SecretType()),
+      // PEM, self-signed, naming both servers' LAN addresses (IP subjectAltNames): the only one trusted for replication.
+      replicationCertificate: Type.Optional(SecretType()),
+      replicationKey: Type.Optional(SecretType()),
+      replicationPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+      replicationSyncTimeout: Type.Integer({
+        minimum: 0,
+        maximum: 60,
+        description: 'seconds a delivery waits for the peer to have the message (0, the default: none; see the README)',
+      }),
+    }),
+  ]),
+  defaults: {
+    listen: '*, ::',
+    maxConnectionsPerUserIp: 20,
+    replication: true,
+    replicationPort: 12345,
+    replicationSyncTimeout: 0,
+  },
   check: (vars, platform) => {
-    const issues = presentAccounts(vars.accounts).length > 0 ? [] : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
+    const issues =
+      presentAccounts(vars.accounts).length > 0
+        ? []
+        : [{ path: 'vars.accounts', message: 'no present account: dovecot would have no user' }];
     if (vars.replicationSyncTimeout > 0 && dovecotRelease(platform).version !== '2.3') {
-      issues.push({ path: 'vars.replicationSyncTimeout', message: `Dovecot ${dovecotRelease(platform).version} (Debian ${platform.major}) has no replicator to wait for: leave it 0` });
+      issues.push({
+        path: 'vars.replicationSyncTimeout',
+        message: `Dovecot ${dovecotRelease(platform).version} (Debian ${platform.major}) has no replicator to wait for: leave it 0`,
+      });
     }
     if (vars.replication) {
-      for (const key of ['lanAddress', 'peerAddress', 'doveadmPassword', 'replicationCertificate', 'replicationKey'] as const) {
-        if (vars[key] === undefined) issues.push({ path: `vars.${key}`, message: 'is required with replication (or set replication: false)' });
+      for (const key of [
+        'lanAddress',
+        'peerAddress',
+        'doveadmPassword',
+        'replicationCertificate',
+        'replicationKey',
+      ] as const) {
+        if (vars[key] === undefined)
+          issues.push({ path: `vars.${key}`, message: 'is required with replication (or set replication: false)' });
       }
-      if (vars.lanAddress !== undefined && vars.lanAddress === vars.peerAddress) issues.push({ path: 'vars.peerAddress', message: 'must be the other server, not this one' });
+      if (vars.lanAddress !== undefined && vars.lanAddress === vars.peerAddress)
+        issues.push({ path: 'vars.peerAddress', message: 'must be the other server, not this one' });
       if (vars.replicationCertificate && vars.replicationKey && vars.lanAddress && vars.peerAddress) {
         const pair = { certificate: vars.replicationCertificate.reveal(), key: vars.replicationKey.reveal() };
-        for (const problem of certificateProblems(pair, [vars.lanAddress, vars.peerAddress])) issues.push({ path: 'vars.replicationCertificate', message: problem });
+        for (const problem of certificateProblems(pair, [vars.lanAddress, vars.peerAddress]))
+          issues.push({ path: 'vars.replicationCertificate', message: problem });
       }
     }
     return issues;
@@ -187,8 +260,13 @@ export default defineRole({
     const present = presentAccounts(vars.accounts);
     const release = dovecotRelease(platform);
     const replication = {
-      replicationPort: vars.replicationPort, lanAddress: vars.lanAddress, peerAddress: vars.peerAddress, firewallPath: REPLICATION_FIREWALL, syncGroup: SYNC_GROUP,
-      certificatePath: REPLICATION_CERTIFICATE, keyPath: REPLICATION_KEY,
+      replicationPort: vars.replicationPort,
+      lanAddress: vars.lanAddress,
+      peerAddress: vars.peerAddress,
+      firewallPath: REPLICATION_FIREWALL,
+      syncGroup: SYNC_GROUP,
+      certificatePath: REPLICATION_CERTIFICATE,
+      keyPath: REPLICATION_KEY,
     };
     return [
       // In force before any restart below: systemd is reloaded at once unless it already applies the bound
@@ -211,8 +289,16 @@ export default defineRole({
       postfixPackage(vars.domain, { taskName: 'package postfix (for the LMTP and SASL sockets)' }),
       packages({ names: ['dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd'] }),
       // Before Dovecot first opens them: every school mailbox starts with the same identity on both servers.
-      ...(vars.replication ? present.map((a) => seedMailboxes(vars.domain, { name: a.name, maildir: `${homeOf(a.name)}/Maildir` })) : []),
-      ...(vars.replication ? replicationTasks({ certificate: vars.replicationCertificate!, key: vars.replicationKey! }, replication, release.replicator) : []),
+      ...(vars.replication
+        ? present.map((a) => seedMailboxes(vars.domain, { name: a.name, maildir: `${homeOf(a.name)}/Maildir` }))
+        : []),
+      ...(vars.replication
+        ? replicationTasks(
+            { certificate: vars.replicationCertificate!, key: vars.replicationKey! },
+            replication,
+            release.replicator,
+          )
+        : []),
       // dovecot.conf, the replication secret it includes and the user list only make sense together: one set,
       // checked as a whole in place (the include names the secret by its absolute path), restarted (a reload when
       // only the user list changed), probed with an IMAP greeting, and rolled back as a whole if Dovecot does not
@@ -228,7 +314,18 @@ export default defineRole({
             group: 'dovecot',
             vars: { accounts: present.map((a) => ({ name: a.name, home: homeOf(a.name) })) },
           },
-          ...(vars.replication ? [{ path: REPLICATION_SECRET, src: 'doveadm-secret.conf.ejs', mode: '0600', owner: 'root', group: 'root', vars: { doveadmPassword: vars.doveadmPassword! } }] : []),
+          ...(vars.replication
+            ? [
+                {
+                  path: REPLICATION_SECRET,
+                  src: 'doveadm-secret.conf.ejs',
+                  mode: '0600',
+                  owner: 'root',
+                  group: 'root',
+                  vars: { doveadmPassword: vars.doveadmPassword! },
+                },
+              ]
+            : []),
           {
             path: `${DOVECOT_DIR}/dovecot.conf`,
             src: release.template,
@@ -251,9 +348,13 @@ export default defineRole({
         ],
         checkInPlace: true,
         // doveconf parses the whole configuration with its include; each user line has eight fields, no password.
-        validate: (dir) => sh`doveconf -n -c ${`${dir}/dovecot.conf`} >/dev/null && awk -F: 'NF != 8 || $1 == "" || $2 != "" { print "bad user line " NR ": " $1 > "/dev/stderr"; bad = 1 } END { exit bad }' ${`${dir}/users`}`,
+        validate: (dir) =>
+          sh`doveconf -n -c ${`${dir}/dovecot.conf`} >/dev/null && awk -F: 'NF != 8 || $1 == "" || $2 != "" { print "bad user line " NR ": " $1 > "/dev/stderr"; bad = 1 } END { exit bad }' ${`${dir}/users`}`,
         // A new dovecot.conf or secret may change listeners and sockets, which only a restart applies.
-        activate: (changed) => (changed.every((path) => path === 'users') ? sh`systemctl reload-or-restart dovecot` : sh`systemctl restart dovecot`),
+        activate: (changed) =>
+          changed.every((path) => path === 'users')
+            ? sh`systemctl reload-or-restart dovecot`
+            : sh`systemctl restart dovecot`,
         restore: sh`systemctl restart dovecot`,
         health: IMAP_GREETING_PROBE,
         healthSeconds: 10,
@@ -262,7 +363,10 @@ export default defineRole({
       // After Dovecot has its configuration: each sync reads the TLS client settings and the secret from it, and
       // stunnel hands the peer's syncs to the socket it names.
       ...(vars.replication && release.replicator === 'play-mailsync'
-        ? [service({ name: REPLICATION_TLS_UNIT, state: 'started', enabled: true }), service({ name: MAILSYNC_UNIT, state: 'started', enabled: true })]
+        ? [
+            service({ name: REPLICATION_TLS_UNIT, state: 'started', enabled: true }),
+            service({ name: MAILSYNC_UNIT, state: 'started', enabled: true }),
+          ]
         : []),
     ];
   },
@@ -287,14 +391,27 @@ export default defineRole({
  */
 function replicationTasks(
   secrets: { certificate: Secret; key: Secret },
-  vars: { replicationPort: number; lanAddress?: string; peerAddress?: string; firewallPath: string; syncGroup: string; certificatePath: string; keyPath: string },
+  vars: {
+    replicationPort: number;
+    lanAddress?: string;
+    peerAddress?: string;
+    firewallPath: string;
+    syncGroup: string;
+    certificatePath: string;
+    keyPath: string;
+  },
   replicator: 'dovecot' | 'play-mailsync',
 ) {
-  const certificateHandlers = replicator === 'dovecot' ? ['restart dovecot'] : ['restart dovecot', 'restart the replication TLS'];
+  const certificateHandlers =
+    replicator === 'dovecot' ? ['restart dovecot'] : ['restart dovecot', 'restart the replication TLS'];
   return [
     file({
       path: KEEPALIVE_SYSCTL,
-      content: `# Managed by play (role dovecot): a replication peer that died mid-sync is noticed within about a minute.\n${Object.entries(TCP_KEEPALIVE).map(([key, value]) => `net.ipv4.tcp_keepalive_${key} = ${value}\n`).join('')}`,
+      content: `# Managed by play (role dovecot): a replication peer that died mid-sync is noticed within about a minute.\n${Object.entries(
+        TCP_KEEPALIVE,
+      )
+        .map(([key, value]) => `net.ipv4.tcp_keepalive_${key} = ${value}\n`)
+        .join('')}`,
       mode: '0644',
       owner: 'root',
       group: 'root',
@@ -307,7 +424,13 @@ function replicationTasks(
     ...(replicator === 'dovecot' ? [group({ name: vars.syncGroup, system: true })] : []),
     directory({ path: REPLICATION_TLS_DIRECTORY, mode: '0755', owner: 'root', group: 'root' }),
     ...certificateAndKeyFiles({
-      certificate: { path: vars.certificatePath, content: secrets.certificate, mode: '0644', owner: 'root', group: 'root' },
+      certificate: {
+        path: vars.certificatePath,
+        content: secrets.certificate,
+        mode: '0644',
+        owner: 'root',
+        group: 'root',
+      },
       key: { path: vars.keyPath, content: secrets.key, mode: '0600', owner: 'root', group: 'root' },
       notify: certificateHandlers,
     }),
@@ -321,7 +444,9 @@ function replicationTasks(
       before: 'dovecot.service',
       handlers: { reloadSystemd: 'reload systemd', apply: 'apply the replication firewall' },
     }),
-    ...(replicator === 'dovecot' ? retryTimerTasks() : [...replicationTlsTasks(vars), ...mailsyncTasks(vars.peerAddress!, vars.replicationPort)]),
+    ...(replicator === 'dovecot'
+      ? retryTimerTasks()
+      : [...replicationTlsTasks(vars), ...mailsyncTasks(vars.peerAddress!, vars.replicationPort)]),
   ];
 }
 
@@ -330,19 +455,37 @@ function replicationTasks(
  * stunnel@.service, our configuration, and a drop-in that restarts it if it ever exits. It starts with Dovecot's
  * service task, once dovecot.conf names the socket it connects to.
  */
-function replicationTlsTasks(vars: { replicationPort: number; lanAddress?: string; certificatePath: string; keyPath: string }): Task[] {
+function replicationTlsTasks(vars: {
+  replicationPort: number;
+  lanAddress?: string;
+  certificatePath: string;
+  keyPath: string;
+}): Task[] {
   return [
     packages({ names: ['stunnel4'] }),
     template({
-      src: 'replication-tls.conf.ejs', dest: REPLICATION_TLS_CONFIG, mode: '0644', owner: 'root', group: 'root',
-      vars: { lanAddress: vars.lanAddress, replicationPort: vars.replicationPort, backendSocket: REPLICATION_BACKEND_SOCKET, certificatePath: vars.certificatePath, keyPath: vars.keyPath },
+      src: 'replication-tls.conf.ejs',
+      dest: REPLICATION_TLS_CONFIG,
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      vars: {
+        lanAddress: vars.lanAddress,
+        replicationPort: vars.replicationPort,
+        backendSocket: REPLICATION_BACKEND_SOCKET,
+        certificatePath: vars.certificatePath,
+        keyPath: vars.keyPath,
+      },
       notify: 'restart the replication TLS',
     }),
     directory({ path: dirname(REPLICATION_TLS_DROP_IN), mode: '0755', owner: 'root', group: 'root' }),
     file({
       path: REPLICATION_TLS_DROP_IN,
-      content: '# Managed by play (role dovecot): the replication port comes back by itself if stunnel ever exits.\n[Service]\nRestart=always\nRestartSec=1\n',
-      mode: '0644', owner: 'root', group: 'root',
+      content:
+        '# Managed by play (role dovecot): the replication port comes back by itself if stunnel ever exits.\n[Service]\nRestart=always\nRestartSec=1\n',
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
       notify: ['reload systemd', 'restart the replication TLS'],
     }),
     command({
@@ -356,12 +499,20 @@ function replicationTlsTasks(vars: { replicationPort: number; lanAddress?: strin
 /** Dovecot 2.3's replicator retries a failed sync only after 5 minutes: a timer retries them every 30 s. */
 function retryTimerTasks(): Task[] {
   return [
-    ...[['replication-retry.service.ejs', REPLICATION_RETRY_UNIT], ['replication-retry.timer.ejs', REPLICATION_RETRY_TIMER]].map(([src, unit]) =>
+    ...[
+      ['replication-retry.service.ejs', REPLICATION_RETRY_UNIT],
+      ['replication-retry.timer.ejs', REPLICATION_RETRY_TIMER],
+    ].map(([src, unit]) =>
       template({
         src,
         dest: `/etc/systemd/system/${unit}`,
         mode: '0644',
-        vars: { retrySeconds: REPLICATION_RETRY_SECONDS, serviceUnit: REPLICATION_RETRY_UNIT, timerUnit: REPLICATION_RETRY_TIMER, retryCommand: RETRY_COMMAND },
+        vars: {
+          retrySeconds: REPLICATION_RETRY_SECONDS,
+          serviceUnit: REPLICATION_RETRY_UNIT,
+          timerUnit: REPLICATION_RETRY_TIMER,
+          retryCommand: RETRY_COMMAND,
+        },
         notify: 'reload systemd',
       }),
     ),
@@ -386,25 +537,42 @@ function mailsyncTasks(peerAddress: string, port: number): Task[] {
   };
   return [
     copy({
-      src: MAILSYNC_SOURCE, dest: MAILSYNC, owner: 'root', group: 'root', mode: '0755',
+      src: MAILSYNC_SOURCE,
+      dest: MAILSYNC,
+      owner: 'root',
+      group: 'root',
+      mode: '0755',
       validate: (path) => sh`python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' ${path}`,
       notify: 'restart play-mailsync',
     }),
     file({
-      path: MAILSYNC_CONFIG, content: `${JSON.stringify(config, null, 2)}\n`, owner: 'root', group: 'root', mode: '0644',
+      path: MAILSYNC_CONFIG,
+      content: `${JSON.stringify(config, null, 2)}\n`,
+      owner: 'root',
+      group: 'root',
+      mode: '0644',
       validate: (p) => sh`python3 -c 'import json, sys; json.load(open(sys.argv[1]))' ${p}`,
       notify: 'restart play-mailsync',
     }),
     ...MAILSYNC_SOCKETS.map((socket) =>
       template({
-        src: 'play-mailsync.socket.ejs', dest: `/etc/systemd/system/${socket.unit}`, mode: '0644',
+        src: 'play-mailsync.socket.ejs',
+        dest: `/etc/systemd/system/${socket.unit}`,
+        mode: '0644',
         vars: { ...socket, serviceUnit: MAILSYNC_UNIT },
         notify: ['reload systemd', 'restart play-mailsync'],
       }),
     ),
     template({
-      src: 'play-mailsync.service.ejs', dest: `/etc/systemd/system/${MAILSYNC_UNIT}`, mode: '0644',
-      vars: { eventsSocketUnit: MAILSYNC_SOCKETS[0].unit, controlSocketUnit: MAILSYNC_SOCKETS[1].unit, mailsyncPath: MAILSYNC, configPath: MAILSYNC_CONFIG },
+      src: 'play-mailsync.service.ejs',
+      dest: `/etc/systemd/system/${MAILSYNC_UNIT}`,
+      mode: '0644',
+      vars: {
+        eventsSocketUnit: MAILSYNC_SOCKETS[0].unit,
+        controlSocketUnit: MAILSYNC_SOCKETS[1].unit,
+        mailsyncPath: MAILSYNC,
+        configPath: MAILSYNC_CONFIG,
+      },
       notify: ['reload systemd', 'restart play-mailsync'],
     }),
     // systemd reads the units just written before the sockets start (a unit it has loaded before is not read again

@@ -16,10 +16,14 @@ export const SCHOOL_MAILBOXES = ['INBOX', 'Drafts', 'Sent', 'Junk', 'Trash'] as 
  * @example
  * mailboxIdentity('smknh.sch.id', 'kepsek', 'INBOX') // { guid: '3f…', uidValidity: 1234567891 }
  */
-export function mailboxIdentity(domain: string, account: string, mailbox: string): { guid: string; uidValidity: number } {
+export function mailboxIdentity(
+  domain: string,
+  account: string,
+  mailbox: string,
+): { guid: string; uidValidity: number } {
   const hash = createHash('sha256').update(`${domain}\0${account}\0${mailbox}`).digest('hex');
   // A positive 31-bit number, never 0 (IMAP's UIDVALIDITY is a non-zero 32-bit value).
-  return { guid: hash.slice(0, 32), uidValidity: (Number.parseInt(hash.slice(32, 40), 16) & 0x7fffffff) || 1 };
+  return { guid: hash.slice(0, 32), uidValidity: Number.parseInt(hash.slice(32, 40), 16) & 0x7fffffff || 1 };
 }
 
 /** The Maildir++ folder of a mailbox, relative to the Maildir: `.` for INBOX, `.Sent` for Sent. */
@@ -32,8 +36,13 @@ export function maildirFolder(mailbox: string): string {
  * {@link mailboxIdentity} (its Maildir folder, `maildirfolder` marker and a `dovecot-uidlist` holding only the
  * GUID and UIDVALIDITY), and the check that all exist. A mailbox that exists is never touched.
  */
-export function seedScript(domain: string, account: { name: string; maildir: string }): { cmd: ShellCommand; done: ShellCommand } {
-  const missing = SCHOOL_MAILBOXES.map((mailbox) => sh`test -e ${`${account.maildir}/${maildirFolder(mailbox)}/dovecot-uidlist`}`);
+export function seedScript(
+  domain: string,
+  account: { name: string; maildir: string },
+): { cmd: ShellCommand; done: ShellCommand } {
+  const missing = SCHOOL_MAILBOXES.map(
+    (mailbox) => sh`test -e ${`${account.maildir}/${maildirFolder(mailbox)}/dovecot-uidlist`}`,
+  );
   const seeds = SCHOOL_MAILBOXES.map((mailbox) => {
     const { guid, uidValidity } = mailboxIdentity(domain, account.name, mailbox);
     return sh`seed ${maildirFolder(mailbox)} ${guid} ${uidValidity}`;

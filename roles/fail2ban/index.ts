@@ -1,6 +1,19 @@
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { postfixUnit } from '../postfix/config-set.ts';
-import { copy, defineRole, directory, file, line, packages, SecretType, service, sh, template, Type, command } from 'play';
+import {
+  copy,
+  defineRole,
+  directory,
+  file,
+  line,
+  packages,
+  SecretType,
+  service,
+  sh,
+  template,
+  Type,
+  command,
+} from 'play';
 import { sshPublicKeyLine } from 'play/vault';
 import { Ipv4 } from '../common/school.ts';
 
@@ -48,7 +61,13 @@ export default defineRole({
       sshPublicKeyLine(key, 'play-peer-ban');
       return [];
     } catch {
-      return [{ path: 'vars.peerBanKey', message: 'must be an ECDSA P-256 private key in PEM (e.g. openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)' }];
+      return [
+        {
+          path: 'vars.peerBanKey',
+          message:
+            'must be an ECDSA P-256 private key in PEM (e.g. openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)',
+        },
+      ];
     }
   },
   tasks: ({ vars, platform }) => {
@@ -58,20 +77,44 @@ export default defineRole({
       // nftables; whois (mail actions), pyinotify (a file backend) and setuptools' chain are never used.
       packages({ names: ['fail2ban', 'python3-systemd', 'nftables', 'openssh-client'], installRecommends: false }),
       copy({
-        src: HELPER_SOURCE, dest: PEER_BAN_HELPER, owner: 'root', group: 'root', mode: '0755',
+        src: HELPER_SOURCE,
+        dest: PEER_BAN_HELPER,
+        owner: 'root',
+        group: 'root',
+        mode: '0755',
         validate: (path) => sh`python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' ${path}`,
       }),
-      file({ path: PEER_BAN_KEY, content: vars.peerBanKey, owner: 'root', group: 'root', mode: '0600', validate: (p) => sh`ssh-keygen -y -f ${p} >/dev/null` }),
+      file({
+        path: PEER_BAN_KEY,
+        content: vars.peerBanKey,
+        owner: 'root',
+        group: 'root',
+        mode: '0600',
+        validate: (p) => sh`ssh-keygen -y -f ${p} >/dev/null`,
+      }),
       template({
-        src: 'play-peer-ban.json.ejs', dest: PEER_BAN_CONFIG, owner: 'root', group: 'root', mode: '0644',
-        vars: { config: { peer: vars.peerAddress, key: PEER_BAN_KEY, knownHosts: PEER_BAN_KNOWN_HOSTS, never: neverBan, banSeconds: vars.banSeconds } },
+        src: 'play-peer-ban.json.ejs',
+        dest: PEER_BAN_CONFIG,
+        owner: 'root',
+        group: 'root',
+        mode: '0644',
+        vars: {
+          config: {
+            peer: vars.peerAddress,
+            key: PEER_BAN_KEY,
+            knownHosts: PEER_BAN_KNOWN_HOSTS,
+            never: neverBan,
+            banSeconds: vars.banSeconds,
+          },
+        },
         validate: (p) => sh`python3 -c 'import json, sys; json.load(open(sys.argv[1]))' ${p}`,
       }),
       // The peer may run the helper's receiving end and nothing else: no shell, no forwarding, from its address only.
       directory({ path: '/root/.ssh', owner: 'root', group: 'root', mode: '0700' }),
       line({
         path: '/root/.ssh/authorized_keys',
-        line: () => `restrict,from="${vars.peerAddress}",command="${PEER_BAN_HELPER} receive" ${sshPublicKeyLine(vars.peerBanKey.reveal(), 'play-peer-ban')}`,
+        line: () =>
+          `restrict,from="${vars.peerAddress}",command="${PEER_BAN_HELPER} receive" ${sshPublicKeyLine(vars.peerBanKey.reveal(), 'play-peer-ban')}`,
         regexp: / play-peer-ban$/,
         create: true,
         owner: 'root',
@@ -79,30 +122,58 @@ export default defineRole({
         mode: '0600',
       }),
       template({
-        src: 'peer-bans.nft.ejs', dest: PEER_BAN_NFT, mode: '0644', vars: { table: PEER_BAN_TABLE },
-        validate: (p) => sh`nft -c -f ${p}`, notify: 'load the peer bans table',
+        src: 'peer-bans.nft.ejs',
+        dest: PEER_BAN_NFT,
+        mode: '0644',
+        vars: { table: PEER_BAN_TABLE },
+        validate: (p) => sh`nft -c -f ${p}`,
+        notify: 'load the peer bans table',
       }),
       template({
-        src: 'peer-bans.service.ejs', dest: `/etc/systemd/system/${PEER_BAN_UNIT}`, mode: '0644',
-        vars: { table: PEER_BAN_TABLE, nftPath: PEER_BAN_NFT }, notify: ['reload systemd', 'load the peer bans table'],
+        src: 'peer-bans.service.ejs',
+        dest: `/etc/systemd/system/${PEER_BAN_UNIT}`,
+        mode: '0644',
+        vars: { table: PEER_BAN_TABLE, nftPath: PEER_BAN_NFT },
+        notify: ['reload systemd', 'load the peer bans table'],
       }),
       service({ name: PEER_BAN_UNIT, state: 'started', enabled: true }),
       // The roundcube-auth jail reads Roundcube's log: fail2ban will not start while it is missing.
-      command({ cmd: sh`install -o www-data -g adm -m 0640 /dev/null ${ROUNDCUBE_ERRORS_LOG}`, creates: ROUNDCUBE_ERRORS_LOG }),
+      command({
+        cmd: sh`install -o www-data -g adm -m 0640 /dev/null ${ROUNDCUBE_ERRORS_LOG}`,
+        creates: ROUNDCUBE_ERRORS_LOG,
+      }),
       template({
-        src: 'play-peer-ban.conf.ejs', dest: '/etc/fail2ban/action.d/play-peer-ban.conf', mode: '0644',
-        vars: { helperPath: PEER_BAN_HELPER, peerAddress: vars.peerAddress }, notify: 'restart fail2ban',
+        src: 'play-peer-ban.conf.ejs',
+        dest: '/etc/fail2ban/action.d/play-peer-ban.conf',
+        mode: '0644',
+        vars: { helperPath: PEER_BAN_HELPER, peerAddress: vars.peerAddress },
+        notify: 'restart fail2ban',
       }),
       // Dovecot 2.4's failed logins (Debian 13), which Debian's filter misses; 2.3's still match.
-      copy({ src: 'dovecot.local', dest: '/etc/fail2ban/filter.d/dovecot.local', owner: 'root', group: 'root', mode: '0644', notify: 'restart fail2ban' }),
+      copy({
+        src: 'dovecot.local',
+        dest: '/etc/fail2ban/filter.d/dovecot.local',
+        owner: 'root',
+        group: 'root',
+        mode: '0644',
+        notify: 'restart fail2ban',
+      }),
       template({
-        src: 'jail.local.ejs', dest: '/etc/fail2ban/jail.local', mode: '0644',
+        src: 'jail.local.ejs',
+        dest: '/etc/fail2ban/jail.local',
+        mode: '0644',
         vars: {
-          schoolName: vars.schoolName, banSeconds: vars.banSeconds, findSeconds: vars.findSeconds, maxRetry: vars.maxRetry, neverBan,
-          roundcubeLog: ROUNDCUBE_ERRORS_LOG, postfixUnit: postfixUnit(platform),
+          schoolName: vars.schoolName,
+          banSeconds: vars.banSeconds,
+          findSeconds: vars.findSeconds,
+          maxRetry: vars.maxRetry,
+          neverBan,
+          roundcubeLog: ROUNDCUBE_ERRORS_LOG,
+          postfixUnit: postfixUnit(platform),
         },
         // fail2ban checks a configuration folder as a whole: the live one with this file in place.
-        validate: (p) => sh`(d=$(mktemp -d) && cp -a /etc/fail2ban/. "$d"/ && cp ${p} "$d/jail.local" && fail2ban-client -c "$d" --test >/dev/null; r=$?; rm -rf "$d"; exit $r)`,
+        validate: (p) =>
+          sh`(d=$(mktemp -d) && cp -a /etc/fail2ban/. "$d"/ && cp ${p} "$d/jail.local" && fail2ban-client -c "$d" --test >/dev/null; r=$?; rm -rf "$d"; exit $r)`,
         notify: 'restart fail2ban',
       }),
       service({ name: 'fail2ban', state: 'started', enabled: true }),

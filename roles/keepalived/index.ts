@@ -1,5 +1,16 @@
 import { dirname } from 'node:path';
-import { configSet, copy, defineRole, directory, packages, service, sh, Type, type ShellCommand, type Static } from 'play';
+import {
+  configSet,
+  copy,
+  defineRole,
+  directory,
+  packages,
+  service,
+  sh,
+  Type,
+  type ShellCommand,
+  type Static,
+} from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
 import { REPLICATE_ALL, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { SERVICE_PROBE_PATH, SERVICE_PROBE_SOURCE, type ProbeCheck } from '../common/service-probe.ts';
@@ -44,7 +55,13 @@ export const TrackedService = Type.Object(
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
     protocol: Type.Union([Type.Literal('smtp'), Type.Literal('imap'), Type.Literal('https'), Type.Literal('banner')]),
     tls: Type.Optional(Type.Boolean({ description: 'TLS from the first byte (smtps, imaps); https always uses it' })),
-    expect: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'https: text the page must hold; banner: how the first line starts' })),
+    expect: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'https: text the page must hold; banner: how the first line starts',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -82,7 +99,8 @@ export const VRRP_REALTIME_PRIORITY = 50;
 export function trackChecks(services: readonly TrackedService[], mailHost: string): ProbeCheck[] {
   return services.map((s): ProbeCheck => {
     const common = { label: `${s.name} ${s.port}`, host: '127.0.0.1', port: s.port };
-    if (s.protocol === 'https') return { kind: 'https', ...common, servername: mailHost, path: '/', ...(s.expect ? { expect: s.expect } : {}) };
+    if (s.protocol === 'https')
+      return { kind: 'https', ...common, servername: mailHost, path: '/', ...(s.expect ? { expect: s.expect } : {}) };
     if (s.protocol === 'banner') return { kind: 'banner', ...common, ...(s.expect ? { expect: s.expect } : {}) };
     return { kind: s.protocol, ...common, ...(s.tls ? { tls: true } : {}) };
   });
@@ -104,15 +122,33 @@ export default defineRole({
       virtualRouterId: Type.Integer({ minimum: 1, maximum: 255, description: 'the VRRP VRID, unique on the LAN' }),
       primaryPriority: Type.Integer({ minimum: 1, maximum: 254 }),
       backupPriority: Type.Integer({ minimum: 1, maximum: 254 }),
-      advertInterval: Type.Number({ minimum: 0.01, maximum: 40.95, description: 'seconds between adverts (VRRPv3: centiseconds allowed)' }),
-      preempt: Type.Boolean({ description: 'a returning primary takes the VIP back (after preemptDelay); false renders nopreempt' }),
-      preemptDelay: Type.Integer({ minimum: 0, maximum: 1000, description: 'seconds a returning primary waits before taking the VIP back' }),
-      trackServices: Type.Array(TrackedService, { description: 'services that must answer on 127.0.0.1, at the protocol level, for this server to hold the VIP' }),
+      advertInterval: Type.Number({
+        minimum: 0.01,
+        maximum: 40.95,
+        description: 'seconds between adverts (VRRPv3: centiseconds allowed)',
+      }),
+      preempt: Type.Boolean({
+        description: 'a returning primary takes the VIP back (after preemptDelay); false renders nopreempt',
+      }),
+      preemptDelay: Type.Integer({
+        minimum: 0,
+        maximum: 1000,
+        description: 'seconds a returning primary waits before taking the VIP back',
+      }),
+      trackServices: Type.Array(TrackedService, {
+        description: 'services that must answer on 127.0.0.1, at the protocol level, for this server to hold the VIP',
+      }),
       trackInterval: Type.Integer({ minimum: 1, maximum: 60 }),
       trackFall: Type.Integer({ minimum: 1, maximum: 20 }),
       trackRise: Type.Integer({ minimum: 1, maximum: 20 }),
-      transitionsLog: Type.String({ pattern: '^/[A-Za-z0-9_./-]+$', description: 'the file every state change is appended to' }),
-      holdForReplication: Type.Boolean({ description: 'a returning primary takes the VIP back only once its mailboxes are synced (needs the dovecot role\'s replication)' }),
+      transitionsLog: Type.String({
+        pattern: '^/[A-Za-z0-9_./-]+$',
+        description: 'the file every state change is appended to',
+      }),
+      holdForReplication: Type.Boolean({
+        description:
+          "a returning primary takes the VIP back only once its mailboxes are synced (needs the dovecot role's replication)",
+      }),
     }),
   ]),
   defaults: {
@@ -134,14 +170,18 @@ export default defineRole({
   check: (vars) => {
     const issues = checkSchoolVars(vars);
     if (vars.primaryPriority <= vars.backupPriority) {
-      issues.push({ path: 'vars.primaryPriority', message: `must be above backupPriority (${vars.backupPriority}) so that the primary is preferred` });
+      issues.push({
+        path: 'vars.primaryPriority',
+        message: `must be above backupPriority (${vars.backupPriority}) so that the primary is preferred`,
+      });
     }
     if (Math.abs(Math.round(vars.advertInterval * 100) - vars.advertInterval * 100) > 1e-6) {
       issues.push({ path: 'vars.advertInterval', message: 'VRRPv3 counts in centiseconds: give at most two decimals' });
     }
     const names = vars.trackServices.map((s) => s.name);
     names.forEach((name, index) => {
-      if (names.indexOf(name) !== index) issues.push({ path: `vars.trackServices.${index}.name`, message: `${name} is listed twice` });
+      if (names.indexOf(name) !== index)
+        issues.push({ path: `vars.trackServices.${index}.name`, message: `${name} is listed twice` });
     });
     return issues;
   },
@@ -151,7 +191,14 @@ export default defineRole({
     // Only the primary is gated: its failing gate puts it just below the backup.
     const replicationGate = vars.holdForReplication && vars.haRole === 'primary';
     const gateWeight = vars.primaryPriority - vars.backupPriority + 10;
-    const scripts = { stateFile: STATE_FILE, holdForReplication: vars.holdForReplication, resyncSeconds: 10, replicatorUsers: REPLICATOR_USERS, syncFailed: SYNC_FAILED, replicateAll: REPLICATE_ALL };
+    const scripts = {
+      stateFile: STATE_FILE,
+      holdForReplication: vars.holdForReplication,
+      resyncSeconds: 10,
+      replicatorUsers: REPLICATOR_USERS,
+      syncFailed: SYNC_FAILED,
+      replicateAll: REPLICATE_ALL,
+    };
     return [
       // Without recommends: ipvsadm is for IPVS, which play does not use; glib's MIME data neither.
       packages({ names: ['keepalived', 'python3'], installRecommends: false }),
@@ -181,18 +228,43 @@ export default defineRole({
             vars: {
               probePath: SERVICE_PROBE_PATH,
               timeout: TRACK_PROBE_TIMEOUT,
-              request: JSON.stringify({ timeout: TRACK_PROBE_TIMEOUT, syslog: 'keepalived-check', checks: trackChecks(vars.trackServices, `mail.${vars.domain}`) }),
+              request: JSON.stringify({
+                timeout: TRACK_PROBE_TIMEOUT,
+                syslog: 'keepalived-check',
+                checks: trackChecks(vars.trackServices, `mail.${vars.domain}`),
+              }),
             },
           },
           { path: NOTIFY_SCRIPT, src: 'notify.sh.ejs', owner: 'root', group: 'root', mode: '0755', vars: scripts },
-          ...(vars.holdForReplication ? [{ path: REPLICATION_GATE_SCRIPT, src: 'replication-caught-up.sh.ejs', owner: 'root', group: 'root', mode: '0755', vars: scripts }] : []),
+          ...(vars.holdForReplication
+            ? [
+                {
+                  path: REPLICATION_GATE_SCRIPT,
+                  src: 'replication-caught-up.sh.ejs',
+                  owner: 'root',
+                  group: 'root',
+                  mode: '0755',
+                  vars: scripts,
+                },
+              ]
+            : []),
           {
             path: KEEPALIVED_CONF,
             src: 'keepalived.conf.ejs',
             owner: 'root',
             group: 'root',
             mode: '0640',
-            vars: { priority, prefix, realtimePriority: VRRP_REALTIME_PRIORITY, trackTimeout: TRACK_SCRIPT_TIMEOUT, checkScript: CHECK_SCRIPT, notifyScript: NOTIFY_SCRIPT, replicationGate, gateScript: REPLICATION_GATE_SCRIPT, gateWeight },
+            vars: {
+              priority,
+              prefix,
+              realtimePriority: VRRP_REALTIME_PRIORITY,
+              trackTimeout: TRACK_SCRIPT_TIMEOUT,
+              checkScript: CHECK_SCRIPT,
+              notifyScript: NOTIFY_SCRIPT,
+              replicationGate,
+              gateScript: REPLICATION_GATE_SCRIPT,
+              gateWeight,
+            },
           },
         ],
         checkInPlace: true,

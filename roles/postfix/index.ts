@@ -1,4 +1,16 @@
-import { command, defineRole, directory, file, packages, SecretType, service, sh, template, Type, type PackagesParams } from 'play';
+import {
+  command,
+  defineRole,
+  directory,
+  file,
+  packages,
+  SecretType,
+  service,
+  sh,
+  template,
+  Type,
+  type PackagesParams,
+} from 'play';
 import { Account, AccountName, Ipv4, presentAccounts, SchoolVars } from '../common/school.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
@@ -63,29 +75,53 @@ export default defineRole({
   name: 'postfix',
   dir: import.meta.dirname,
   platforms: SCHOOL_RELEASES,
-  schema: Type.Composite([Type.Pick(SchoolVars, ['schoolName', 'domain']), Type.Object({
-    accounts: Type.Array(Account),
-    mailHost: Type.Optional(Type.String({ pattern: '^[a-z0-9.-]+$', description: "the server's name in SMTP (default mail.<domain>)" })),
-    relayHost: Type.String({ pattern: '^[^\\s]*$', description: "postfix's relayhost for mail to other domains, e.g. [smtp.isp.example]:587; empty: such mail bounces" }),
-    messageSizeLimit: Type.Integer({ minimum: 1_048_576, description: 'largest message in bytes (attachments grow by a third in base64)' }),
-    postmaster: Type.Optional(Type.String({ pattern: AccountName.pattern, description: 'the account that reads postmaster@, hostmaster@, abuse@ and root (default: the first present account)' })),
-    /** The servers and the VIP: postscreen lets them through untested (health probes, the peer). */
-    lanAddress: Type.Optional(Ipv4),
-    peerAddress: Type.Optional(Ipv4),
-    vip: Type.Optional(Ipv4),
-    /** The school's DKIM signing key (PEM, RSA 2048): with it, opendkim signs outgoing mail; the dns role publishes its public half. */
-    dkimKey: Type.Optional(SecretType()),
-    dkimSelector: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
-    postscreenConnectionLimit: Type.Integer({ minimum: 1, description: 'connections at once per client on port 25' }),
-  })]),
+  schema: Type.Composite([
+    Type.Pick(SchoolVars, ['schoolName', 'domain']),
+    Type.Object({
+      accounts: Type.Array(Account),
+      mailHost: Type.Optional(
+        Type.String({ pattern: '^[a-z0-9.-]+$', description: "the server's name in SMTP (default mail.<domain>)" }),
+      ),
+      relayHost: Type.String({
+        pattern: '^[^\\s]*$',
+        description:
+          "postfix's relayhost for mail to other domains, e.g. [smtp.isp.example]:587; empty: such mail bounces",
+      }),
+      messageSizeLimit: Type.Integer({
+        minimum: 1_048_576,
+        description: 'largest message in bytes (attachments grow by a third in base64)',
+      }),
+      postmaster: Type.Optional(
+        Type.String({
+          pattern: AccountName.pattern,
+          description:
+            'the account that reads postmaster@, hostmaster@, abuse@ and root (default: the first present account)',
+        }),
+      ),
+      /** The servers and the VIP: postscreen lets them through untested (health probes, the peer). */
+      lanAddress: Type.Optional(Ipv4),
+      peerAddress: Type.Optional(Ipv4),
+      vip: Type.Optional(Ipv4),
+      /** The school's DKIM signing key (PEM, RSA 2048): with it, opendkim signs outgoing mail; the dns role publishes its public half. */
+      dkimKey: Type.Optional(SecretType()),
+      dkimSelector: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+      postscreenConnectionLimit: Type.Integer({ minimum: 1, description: 'connections at once per client on port 25' }),
+    }),
+  ]),
   defaults: {
-    relayHost: '', messageSizeLimit: 36_700_160, postscreenConnectionLimit: 20, dkimSelector: 'mail',
+    relayHost: '',
+    messageSizeLimit: 36_700_160,
+    postscreenConnectionLimit: 20,
+    dkimSelector: 'mail',
   },
   check: (vars) => {
     const present = presentAccounts(vars.accounts).map((a) => a.name);
-    if (present.length === 0) return [{ path: 'vars.accounts', message: 'no present account: nobody would read postmaster@' }];
+    if (present.length === 0)
+      return [{ path: 'vars.accounts', message: 'no present account: nobody would read postmaster@' }];
     if (vars.postmaster !== undefined && !present.includes(vars.postmaster)) {
-      return [{ path: 'vars.postmaster', message: `"${vars.postmaster}" is not a present account (${present.join(', ')})` }];
+      return [
+        { path: 'vars.postmaster', message: `"${vars.postmaster}" is not a present account (${present.join(', ')})` },
+      ];
     }
     return [];
   },
@@ -101,10 +137,25 @@ export default defineRole({
             // Without opendkim-tools (the key comes from the vault, not opendkim-genkey).
             packages({ names: ['opendkim'], installRecommends: false }),
             directory({ path: DKIM_KEY_DIRECTORY, mode: '0700', owner: 'opendkim', group: 'opendkim' }),
-            file({ path: dkimKeyPath, content: vars.dkimKey, mode: '0600', owner: 'opendkim', group: 'opendkim', validate: (p) => sh`openssl pkey -noout -in ${p}`, notify: 'restart opendkim' }),
+            file({
+              path: dkimKeyPath,
+              content: vars.dkimKey,
+              mode: '0600',
+              owner: 'opendkim',
+              group: 'opendkim',
+              validate: (p) => sh`openssl pkey -noout -in ${p}`,
+              notify: 'restart opendkim',
+            }),
             template({
-              src: 'opendkim.conf.ejs', dest: '/etc/opendkim.conf', mode: '0644',
-              vars: { domain: vars.domain, selector: vars.dkimSelector, keyPath: dkimKeyPath, socket: 'inet:8891@127.0.0.1' },
+              src: 'opendkim.conf.ejs',
+              dest: '/etc/opendkim.conf',
+              mode: '0644',
+              vars: {
+                domain: vars.domain,
+                selector: vars.dkimSelector,
+                keyPath: dkimKeyPath,
+                socket: 'inet:8891@127.0.0.1',
+              },
               validate: (p) => sh`opendkim -n -x ${p}`,
               notify: 'restart opendkim',
             }),
@@ -119,16 +170,41 @@ export default defineRole({
         validate: (p) => sh`awk '!/^#/ && NF && $1 !~ /^[a-z-]+:$/ { exit 1 }' ${p}`,
         notify: 'rebuild the aliases',
       }),
-      template({ src: 'recipients.ejs', dest: RECIPIENTS, mode: '0644', vars: { names }, validate: tableCheck, notify: 'reload postfix' }),
-      template({ src: 'sender-logins.ejs', dest: SENDER_LOGINS, mode: '0644', vars: { names }, validate: tableCheck, notify: 'reload postfix' }),
-      template({ src: 'school-senders.ejs', dest: SCHOOL_SENDERS, mode: '0644', validate: (p) => sh`awk '!/^#/ && (NF < 2 || $2 !~ /^[45][0-9][0-9]$/) { exit 1 }' ${p}`, notify: 'reload postfix' }),
       template({
-        src: 'postscreen-access.cidr.ejs', dest: POSTSCREEN_ACCESS, mode: '0644',
-        vars: { trusted: [vars.lanAddress, vars.peerAddress, vars.vip].filter((a) => a !== undefined) },
-        validate: (p) => sh`postmap -q 127.0.0.1 cidr:${p} >/dev/null`, notify: 'reload postfix',
+        src: 'recipients.ejs',
+        dest: RECIPIENTS,
+        mode: '0644',
+        vars: { names },
+        validate: tableCheck,
+        notify: 'reload postfix',
       }),
       template({
-        src: 'inbound-header-checks.ejs', dest: INBOUND_HEADER_CHECKS, mode: '0644',
+        src: 'sender-logins.ejs',
+        dest: SENDER_LOGINS,
+        mode: '0644',
+        vars: { names },
+        validate: tableCheck,
+        notify: 'reload postfix',
+      }),
+      template({
+        src: 'school-senders.ejs',
+        dest: SCHOOL_SENDERS,
+        mode: '0644',
+        validate: (p) => sh`awk '!/^#/ && (NF < 2 || $2 !~ /^[45][0-9][0-9]$/) { exit 1 }' ${p}`,
+        notify: 'reload postfix',
+      }),
+      template({
+        src: 'postscreen-access.cidr.ejs',
+        dest: POSTSCREEN_ACCESS,
+        mode: '0644',
+        vars: { trusted: [vars.lanAddress, vars.peerAddress, vars.vip].filter((a) => a !== undefined) },
+        validate: (p) => sh`postmap -q 127.0.0.1 cidr:${p} >/dev/null`,
+        notify: 'reload postfix',
+      }),
+      template({
+        src: 'inbound-header-checks.ejs',
+        dest: INBOUND_HEADER_CHECKS,
+        mode: '0644',
         vars: { domain: vars.domain, domainPattern: vars.domain.replaceAll('.', '\\.') },
         // The rule must parse and must catch the school's own head: postmap -q runs it on a sample header.
         validate: (p) => sh`postmap -q ${`From: <kepsek@${vars.domain}>`} regexp:${p} | grep -q '^REJECT'`,
@@ -136,32 +212,41 @@ export default defineRole({
       }),
       // main.cf and master.cf only make sense together: one set, checked as a whole, reloaded and probed, and
       // rolled back as a whole if postfix does not survive the reload (./config-set.ts).
-      postfixConfigSet([
-        {
-          path: '/etc/postfix/master.cf', src: 'master.cf.ejs', mode: '0644',
-          vars: { dkimMilter, postscreenAccessPath: POSTSCREEN_ACCESS, inboundHeaderChecksPath: INBOUND_HEADER_CHECKS },
-        },
-        {
-          path: '/etc/postfix/main.cf',
-          src: 'main.cf.ejs',
-          mode: '0644',
-          vars: {
-            mailHost,
-            tlsCertificatePath: tlsCertificatePath(vars.domain),
-            tlsKeyPath: tlsKeyPath(vars.domain),
-            lmtpSocket: LMTP_SOCKET,
-            authSocket: AUTH_SOCKET,
-            recipientsPath: RECIPIENTS,
-            senderLoginsPath: SENDER_LOGINS,
-            schoolSendersPath: SCHOOL_SENDERS,
-            outsideBounceText: `mail to other domains is disabled at ${vars.schoolName}`,
-            dkimMilter,
-            tls12Ciphers: TLS12_CIPHERS,
-            postscreenAccessPath: POSTSCREEN_ACCESS,
-            postscreenConnectionLimit: vars.postscreenConnectionLimit,
+      postfixConfigSet(
+        [
+          {
+            path: '/etc/postfix/master.cf',
+            src: 'master.cf.ejs',
+            mode: '0644',
+            vars: {
+              dkimMilter,
+              postscreenAccessPath: POSTSCREEN_ACCESS,
+              inboundHeaderChecksPath: INBOUND_HEADER_CHECKS,
+            },
           },
-        },
-      ], platform),
+          {
+            path: '/etc/postfix/main.cf',
+            src: 'main.cf.ejs',
+            mode: '0644',
+            vars: {
+              mailHost,
+              tlsCertificatePath: tlsCertificatePath(vars.domain),
+              tlsKeyPath: tlsKeyPath(vars.domain),
+              lmtpSocket: LMTP_SOCKET,
+              authSocket: AUTH_SOCKET,
+              recipientsPath: RECIPIENTS,
+              senderLoginsPath: SENDER_LOGINS,
+              schoolSendersPath: SCHOOL_SENDERS,
+              outsideBounceText: `mail to other domains is disabled at ${vars.schoolName}`,
+              dkimMilter,
+              tls12Ciphers: TLS12_CIPHERS,
+              postscreenAccessPath: POSTSCREEN_ACCESS,
+              postscreenConnectionLimit: vars.postscreenConnectionLimit,
+            },
+          },
+        ],
+        platform,
+      ),
       service({ name: 'postfix', state: 'started', enabled: true }),
     ];
   },

@@ -1,4 +1,17 @@
-import { command, copy, defineRole, directory, link, packages, SecretType, service, sh, template, Type, type Platform } from 'play';
+import {
+  command,
+  copy,
+  defineRole,
+  directory,
+  link,
+  packages,
+  SecretType,
+  service,
+  sh,
+  template,
+  Type,
+  type Platform,
+} from 'play';
 import { SchoolVars } from '../common/school.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 
@@ -82,14 +95,27 @@ export default defineRole({
           { package: 'roundcube-core', question: 'roundcube/dbconfig-install', type: 'boolean', value: 'true' },
           { package: 'roundcube-core', question: 'roundcube/database-type', type: 'select', value: 'sqlite3' },
           { package: 'roundcube-core', question: 'roundcube/db/dbname', type: 'string', value: 'roundcube' },
-          { package: 'roundcube-core', question: 'roundcube/db/basepath', type: 'string', value: '/var/lib/dbconfig-common/sqlite3/roundcube' },
+          {
+            package: 'roundcube-core',
+            question: 'roundcube/db/basepath',
+            type: 'string',
+            value: '/var/lib/dbconfig-common/sqlite3/roundcube',
+          },
           { package: 'roundcube-core', question: 'roundcube/reconfigure-webserver', type: 'multiselect', value: '' },
           { package: 'roundcube-core', question: 'roundcube/restart-webserver', type: 'boolean', value: 'false' },
         ],
       }),
       // PHP through php-fpm: apache hands .php files to its socket (Debian's phpN-fpm conf).
-      command({ cmd: sh`a2enmod -q proxy_fcgi setenvif`, creates: '/etc/apache2/mods-enabled/proxy_fcgi.load', notify: 'reload apache2' }),
-      command({ cmd: sh`a2enconf -q ${fpm}`, creates: `/etc/apache2/conf-enabled/${fpm}.conf`, notify: 'reload apache2' }),
+      command({
+        cmd: sh`a2enmod -q proxy_fcgi setenvif`,
+        creates: '/etc/apache2/mods-enabled/proxy_fcgi.load',
+        notify: 'reload apache2',
+      }),
+      command({
+        cmd: sh`a2enconf -q ${fpm}`,
+        creates: `/etc/apache2/conf-enabled/${fpm}.conf`,
+        notify: 'reload apache2',
+      }),
       // Roundcube only at the root of the mail site: no /roundcube alias or directory config of the package.
       link({ path: '/etc/apache2/conf-enabled/roundcube.conf', state: 'absent', notify: 'reload apache2' }),
       template({
@@ -103,7 +129,11 @@ export default defineRole({
       }),
       directory({ path: `/var/lib/roundcube/plugins/${CLIENT_IP_PLUGIN}`, mode: '0755', owner: 'root', group: 'root' }),
       copy({
-        src: CLIENT_IP_PLUGIN_SOURCE, dest: `/var/lib/roundcube/plugins/${CLIENT_IP_PLUGIN}/${CLIENT_IP_PLUGIN}.php`, mode: '0644', owner: 'root', group: 'root',
+        src: CLIENT_IP_PLUGIN_SOURCE,
+        dest: `/var/lib/roundcube/plugins/${CLIENT_IP_PLUGIN}/${CLIENT_IP_PLUGIN}.php`,
+        mode: '0644',
+        owner: 'root',
+        group: 'root',
         validate: (p) => sh`php -l ${p}`,
       }),
       template({

@@ -17,7 +17,11 @@ export interface SchoolSite {
   readonly router: string;
   readonly dhcpRange: { readonly start: string; readonly end: string };
   /** Accounts: the head and the teachers, each with a password from the vault. */
-  readonly accounts: readonly { readonly name: string; readonly fullName: string; readonly state?: 'present' | 'absent' }[];
+  readonly accounts: readonly {
+    readonly name: string;
+    readonly fullName: string;
+    readonly state?: 'present' | 'absent';
+  }[];
   /** Who may log in to the servers over ssh (by key only); root when not given. Never a mail account. */
   readonly sshAdmins?: readonly string[];
 }

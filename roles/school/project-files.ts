@@ -88,14 +88,22 @@ export function schoolProjectFiles(project: SchoolProject): ProjectFile[] {
     { path: 'tsconfig.json', content: tsconfigJson() },
     { path: `inventory/${slug}.ts`, content: inventoryFile(project) },
     { path: 'playbooks/site.ts', content: playbookFile(slug) },
-    { path: '.gitignore', content: `node_modules/\n# The vault's passphrase: never committed (the vault itself is encrypted and is).\n${PROJECT_PASSPHRASE_FILE}\n` },
+    {
+      path: '.gitignore',
+      content: `node_modules/\n# The vault's passphrase: never committed (the vault itself is encrypted and is).\n${PROJECT_PASSPHRASE_FILE}\n`,
+    },
     { path: 'README.md', content: readme(project) },
   ];
 }
 
 /** An npm package name from the school's name: `SMA Harapan Bangsa` → `sma-harapan-bangsa`. */
 function packageName(site: SchoolSite): string {
-  const fromName = site.schoolName.normalize('NFKD').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 200);
+  const fromName = site.schoolName
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 200);
   return `${fromName || schoolSlug(site.domain)}-webmail`;
 }
 
@@ -107,7 +115,9 @@ function packageJson(project: SchoolProject): string {
     type: 'module',
     scripts: { site: 'play site', check: 'play site --check', verify: 'play verify site' },
     dependencies: { play: `^${project.playVersion}` },
-    ...(project.typeScript ? { devDependencies: { '@types/node': project.typeScript.typesNode, typescript: project.typeScript.typescript } } : {}),
+    ...(project.typeScript
+      ? { devDependencies: { '@types/node': project.typeScript.typesNode, typescript: project.typeScript.typescript } }
+      : {}),
   };
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }
@@ -142,7 +152,9 @@ function quoted(text: string): string {
 function inventoryFile(project: SchoolProject): string {
   const { site, ssh } = project;
   const slug = schoolSlug(site.domain);
-  const accounts = site.accounts.map((a) => `    { name: ${quoted(a.name)}, fullName: ${quoted(a.fullName)} },`).join('\n');
+  const accounts = site.accounts
+    .map((a) => `    { name: ${quoted(a.name)}, fullName: ${quoted(a.fullName)} },`)
+    .join('\n');
   const sshFields = [
     `user: ${quoted(ssh.user)}`,
     ...(ssh.identityFile ? [`identityFile: ${quoted(ssh.identityFile)}`] : []),
@@ -209,13 +221,18 @@ function readme(project: SchoolProject): string {
     ['router', site.router],
     ['DHCP pool', `${site.dhcpRange.start} – ${site.dhcpRange.end}`],
     ['accounts', site.accounts.map((a) => (a.fullName === a.name ? a.name : `${a.name} (${a.fullName})`)).join(', ')],
-    ['ssh', `as ${ssh.user}${ssh.identityFile ? ` with ${ssh.identityFile}` : ''}${ssh.knownHostsFile ? `, host keys in ${ssh.knownHostsFile}` : ''}`],
+    [
+      'ssh',
+      `as ${ssh.user}${ssh.identityFile ? ` with ${ssh.identityFile}` : ''}${ssh.knownHostsFile ? `, host keys in ${ssh.knownHostsFile}` : ''}`,
+    ],
   ];
   const cell = (text: string) => text.replace(/\|/g, '\\|');
   const passphrase = {
     'project-file': `The vault's passphrase is in \`${PROJECT_PASSPHRASE_FILE}\` (mode 0600), which \`.gitignore\` keeps out of git: keep a copy somewhere safe (a password manager), because without it the vault cannot be opened. Another admin gets the passphrase from you, not from git.`,
-    'own-file': 'The vault\'s passphrase is in the file you gave `play init`: give it to every run with `--vault-password-file FILE` or `PLAY_VAULT_PASSWORD_FILE=FILE` (or copy it to `.vault-password`, mode 0600, which `.gitignore` keeps out of git).',
-    typed: 'The vault\'s passphrase is the one you typed at `play init`: every run asks for it on the terminal (or give it with `--vault-password-file FILE` or `PLAY_VAULT_PASSWORD_FILE=FILE`).',
+    'own-file':
+      "The vault's passphrase is in the file you gave `play init`: give it to every run with `--vault-password-file FILE` or `PLAY_VAULT_PASSWORD_FILE=FILE` (or copy it to `.vault-password`, mode 0600, which `.gitignore` keeps out of git).",
+    typed:
+      "The vault's passphrase is the one you typed at `play init`: every run asks for it on the terminal (or give it with `--vault-password-file FILE` or `PLAY_VAULT_PASSWORD_FILE=FILE`).",
   }[project.passphrase];
   return `# ${site.schoolName}: webmail
 
@@ -247,11 +264,17 @@ committed**; \`${PROJECT_PASSPHRASE_FILE}\` **is not**. ${passphrase}
 
 | secret | what it is |
 |---|---|
-${schoolSecretCatalog(site.accounts).map((s) => `| \`${s.name}\` | ${cell(s.purpose)} |`).join('\n')}
+${schoolSecretCatalog(site.accounts)
+  .map((s) => `| \`${s.name}\` | ${cell(s.purpose)} |`)
+  .join('\n')}
 
-${project.certificate === 'own'
+${
+  project.certificate === 'own'
     ? 'The TLS certificate (`tls_certificate`, `tls_key`) is the one given to `play init`; renew it before it ends.'
-    : 'The TLS certificate (`tls_certificate`, `tls_key`) is self-signed: mail clients and browsers warn until a CA\'s certificate for mail., webmail. and www.' + site.domain + ' replaces it.'}
+    : "The TLS certificate (`tls_certificate`, `tls_key`) is self-signed: mail clients and browsers warn until a CA's certificate for mail., webmail. and www." +
+      site.domain +
+      ' replaces it.'
+}
 A rotated secret reaches the servers on the next \`npx play site\`.
 `;
 }

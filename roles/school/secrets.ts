@@ -1,4 +1,10 @@
-import { generateSshKey, randomSecret, selfSignedCertificate, type CertificatePair, type SecretShape } from 'play/vault';
+import {
+  generateSshKey,
+  randomSecret,
+  selfSignedCertificate,
+  type CertificatePair,
+  type SecretShape,
+} from 'play/vault';
 import { generateDkimKey } from '../common/mail-auth.ts';
 import type { SchoolSite } from './inventory.ts';
 
@@ -35,16 +41,48 @@ export interface SchoolSecret {
  * SCHOOL_SECRETS.find((s) => s.name === 'keepalived_password')?.source // { kind: 'random', shape: { length: 8 } }
  */
 export const SCHOOL_SECRETS: readonly SchoolSecret[] = [
-  { name: 'tsig_key', purpose: 'bind9 zone transfers between the servers (TSIG, HMAC-SHA256)', source: { kind: 'random', shape: { base64Bytes: 32 } } },
+  {
+    name: 'tsig_key',
+    purpose: 'bind9 zone transfers between the servers (TSIG, HMAC-SHA256)',
+    source: { kind: 'random', shape: { base64Bytes: 32 } },
+  },
   // VRRP's auth_pass keeps only its first 8 characters.
-  { name: 'keepalived_password', purpose: 'keepalived VRRP authentication between the servers', source: { kind: 'random', shape: { length: 8 } } },
-  { name: 'doveadm_password', purpose: 'Dovecot replication between the servers (doveadm)', source: { kind: 'random', shape: { length: 32 } } },
-  { name: 'replication_certificate', purpose: 'TLS certificate of Dovecot replication and Kea DHCP HA, naming both servers\' addresses', source: { kind: 'replication' } },
+  {
+    name: 'keepalived_password',
+    purpose: 'keepalived VRRP authentication between the servers',
+    source: { kind: 'random', shape: { length: 8 } },
+  },
+  {
+    name: 'doveadm_password',
+    purpose: 'Dovecot replication between the servers (doveadm)',
+    source: { kind: 'random', shape: { length: 32 } },
+  },
+  {
+    name: 'replication_certificate',
+    purpose: "TLS certificate of Dovecot replication and Kea DHCP HA, naming both servers' addresses",
+    source: { kind: 'replication' },
+  },
   { name: 'replication_key', purpose: 'the private key of replication_certificate', source: { kind: 'replication' } },
-  { name: 'peer_ban_key', purpose: 'ECDSA P-256 ssh key each server sends its fail2ban bans to the other with', source: { kind: 'ssh-key' } },
-  { name: 'dkim_key', purpose: 'RSA 2048 key postfix signs the school\'s mail with (DKIM); the zone publishes its public half', source: { kind: 'dkim-key' } },
-  { name: 'roundcube_des_key', purpose: 'Roundcube\'s session encryption key (24 characters)', source: { kind: 'random', shape: { length: 24 } } },
-  { name: 'tls_certificate', purpose: 'the TLS certificate of the school\'s mail, webmail and www names (self-signed until a CA\'s replaces it)', source: { kind: 'tls' } },
+  {
+    name: 'peer_ban_key',
+    purpose: 'ECDSA P-256 ssh key each server sends its fail2ban bans to the other with',
+    source: { kind: 'ssh-key' },
+  },
+  {
+    name: 'dkim_key',
+    purpose: "RSA 2048 key postfix signs the school's mail with (DKIM); the zone publishes its public half",
+    source: { kind: 'dkim-key' },
+  },
+  {
+    name: 'roundcube_des_key',
+    purpose: "Roundcube's session encryption key (24 characters)",
+    source: { kind: 'random', shape: { length: 24 } },
+  },
+  {
+    name: 'tls_certificate',
+    purpose: "the TLS certificate of the school's mail, webmail and www names (self-signed until a CA's replaces it)",
+    source: { kind: 'tls' },
+  },
   { name: 'tls_key', purpose: 'the private key of tls_certificate', source: { kind: 'tls' } },
 ];
 
@@ -75,7 +113,11 @@ export function accountSecretName(account: string): string {
 export function schoolSecretCatalog(accounts: readonly { readonly name: string }[]): readonly SchoolSecret[] {
   return [
     ...SCHOOL_SECRETS,
-    ...accounts.map((a) => ({ name: accountSecretName(a.name), purpose: `the mail password of ${a.name}`, source: { kind: 'random', shape: ACCOUNT_PASSWORD_SHAPE } as const })),
+    ...accounts.map((a) => ({
+      name: accountSecretName(a.name),
+      purpose: `the mail password of ${a.name}`,
+      source: { kind: 'random', shape: ACCOUNT_PASSWORD_SHAPE } as const,
+    })),
   ];
 }
 
@@ -110,9 +152,23 @@ export function schoolCertificateNames(site: Pick<SchoolSite, 'domain' | 'vip'>)
  * const values = schoolSecrets(site, { certificate: { certificate: readFileSync('mail.pem', 'utf8'), key: readFileSync('mail.key', 'utf8') } });
  * writeVault('inventory/smahb.vault', values, passphrase);
  */
-export function schoolSecrets(site: SchoolSite, options: { readonly certificate?: CertificatePair } = {}): Record<string, string> {
-  const tls = options.certificate ?? selfSignedCertificate({ organization: site.domain, commonName: `mail.${site.domain}`, names: schoolCertificateNames(site), days: 825 });
-  const replication = selfSignedCertificate({ organization: site.domain, commonName: `replication.${site.domain}`, names: [site.primaryAddress, site.backupAddress] });
+export function schoolSecrets(
+  site: SchoolSite,
+  options: { readonly certificate?: CertificatePair } = {},
+): Record<string, string> {
+  const tls =
+    options.certificate ??
+    selfSignedCertificate({
+      organization: site.domain,
+      commonName: `mail.${site.domain}`,
+      names: schoolCertificateNames(site),
+      days: 825,
+    });
+  const replication = selfSignedCertificate({
+    organization: site.domain,
+    commonName: `replication.${site.domain}`,
+    names: [site.primaryAddress, site.backupAddress],
+  });
   const made: Record<string, string> = {
     tls_certificate: tls.certificate,
     tls_key: tls.key,

@@ -24,14 +24,21 @@ export default defineRole({
   dir: import.meta.dirname,
   schema: Type.Object({
     schoolName: Type.String({ minLength: 1 }),
-    sshAdmins: Type.Array(AccountName, { minItems: 1, uniqueItems: true, description: 'the users allowed to log in over ssh, by key' }),
+    sshAdmins: Type.Array(AccountName, {
+      minItems: 1,
+      uniqueItems: true,
+      description: 'the users allowed to log in over ssh, by key',
+    }),
     accounts: Type.Optional(Type.Array(Account)),
   }),
   defaults: { sshAdmins: ['root'] },
   check: (vars) =>
     (vars.accounts ?? [])
       .filter((a) => vars.sshAdmins.includes(a.name))
-      .map((a) => ({ path: 'vars.sshAdmins', message: `${a.name} is a school mail account: teachers and the head are users, not administrators (they may not log in over ssh)` })),
+      .map((a) => ({
+        path: 'vars.sshAdmins',
+        message: `${a.name} is a school mail account: teachers and the head are users, not administrators (they may not log in over ssh)`,
+      })),
   tasks: ({ vars }) => [
     packages({ names: ['openssh-server'] }),
     template({

@@ -16,8 +16,12 @@ export function tlsKeyPath(domain: string): string {
 
 /** TLS 1.2's cipher suites, in order: ECDHE key exchange and AEAD ciphers only (Mozilla's "intermediate" without DHE). */
 export const TLS12_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
 /** The name of the tls role's handler: it reloads whichever of postfix, dovecot and apache2 are running. */
@@ -33,15 +37,24 @@ export default defineRole({
   platforms: SCHOOL_RELEASES,
   name: 'tls',
   dir: import.meta.dirname,
-  schema: Type.Composite([Type.Pick(SchoolVars, ['domain']), Type.Object({
-    tlsCertificate: SecretType(),
-    tlsKey: SecretType(),
-  })]),
+  schema: Type.Composite([
+    Type.Pick(SchoolVars, ['domain']),
+    Type.Object({
+      tlsCertificate: SecretType(),
+      tlsKey: SecretType(),
+    }),
+  ]),
   tasks: ({ vars }) => [
     // ssl-cert makes the ssl-cert group (and /etc/ssl/private 0710 root:ssl-cert); openssl checks the files.
     packages({ names: ['ssl-cert', 'openssl', 'ca-certificates'] }),
     ...certificateAndKeyFiles({
-      certificate: { path: tlsCertificatePath(vars.domain), content: vars.tlsCertificate, mode: '0644', owner: 'root', group: 'root' },
+      certificate: {
+        path: tlsCertificatePath(vars.domain),
+        content: vars.tlsCertificate,
+        mode: '0644',
+        owner: 'root',
+        group: 'root',
+      },
       key: { path: tlsKeyPath(vars.domain), content: vars.tlsKey, mode: '0640', owner: 'root', group: 'ssl-cert' },
       notify: RELOAD_TLS_USERS,
     }),

@@ -28,9 +28,14 @@ export default defineRole({
     const issues: { path: string; message: string }[] = [];
     const seen = new Set<string>();
     vars.accounts.forEach((account, index) => {
-      if (seen.has(account.name)) issues.push({ path: `vars.accounts[${index}].name`, message: `${account.name} is listed twice` });
+      if (seen.has(account.name))
+        issues.push({ path: `vars.accounts[${index}].name`, message: `${account.name} is listed twice` });
       const reserved = reservedAccountName(account.name);
-      if (reserved) issues.push({ path: `vars.accounts[${index}].name`, message: `"${account.name}" is ${reserved} on Debian 12: choose another name for this account` });
+      if (reserved)
+        issues.push({
+          path: `vars.accounts[${index}].name`,
+          message: `"${account.name}" is ${reserved} on Debian 12: choose another name for this account`,
+        });
       seen.add(account.name);
       if (account.state !== 'absent' && account.password === undefined) {
         issues.push({ path: `vars.accounts[${index}].password`, message: `account ${account.name} needs a password` });
@@ -40,7 +45,8 @@ export default defineRole({
   },
   tasks: ({ vars }) =>
     vars.accounts.flatMap((account): Task[] => {
-      if (account.state === 'absent') return [user({ name: account.name, state: 'absent', removeHome: vars.removeAbsentHomes })];
+      if (account.state === 'absent')
+        return [user({ name: account.name, state: 'absent', removeHome: vars.removeAbsentHomes })];
       const home = homeOf(account.name);
       return [
         user({

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseStrictArgs } from './strict-args.ts';
 import { ValidationError } from '../errors.ts';
 
 /** The command line of a `play` run, parsed. */
@@ -84,7 +84,12 @@ inventory, role vars, template), found before any host is touched; 3 with --chec
 something would change.`;
 
 function list(value: string | undefined): string[] | undefined {
-  return value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter(Boolean);
+  return value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
 }
 
 /**
@@ -94,54 +99,67 @@ function list(value: string | undefined): string[] | undefined {
  * parseCliArgs(['site.ts', '--check', '-l', 'primary'])
  */
 export function parseCliArgs(argv: readonly string[]): CliArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        inventory: { type: 'string', short: 'i' },
-        check: { type: 'boolean', short: 'C', default: false },
-        diff: { type: 'boolean', short: 'D', default: true },
-        'no-diff': { type: 'boolean', default: false },
-        limit: { type: 'string', short: 'l' },
-        tags: { type: 'string', short: 't' },
-        'skip-tags': { type: 'string' },
-        forks: { type: 'string', short: 'f' },
-        json: { type: 'boolean', default: false },
-        'list-hosts': { type: 'boolean', default: false },
-        'list-tasks': { type: 'boolean', default: false },
-        'detailed-exitcode': { type: 'boolean', default: false },
-        'accept-new-host-keys': { type: 'boolean', default: false },
-        'known-hosts': { type: 'string' },
-        'vault-password-file': { type: 'string' },
-        'force-handlers': { type: 'boolean', default: false },
-        'flush-handlers': { type: 'boolean', default: false },
-        'no-wait': { type: 'boolean', default: false },
-        'no-gate': { type: 'boolean', default: false },
-        profile: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    throw new ValidationError(`${(error as Error).message}\n\n${USAGE}`);
-  }
+  const parsed = parseStrictArgs(
+    argv,
+    {
+      inventory: { type: 'string', short: 'i' },
+      check: { type: 'boolean', short: 'C', default: false },
+      diff: { type: 'boolean', short: 'D', default: true },
+      'no-diff': { type: 'boolean', default: false },
+      limit: { type: 'string', short: 'l' },
+      tags: { type: 'string', short: 't' },
+      'skip-tags': { type: 'string' },
+      forks: { type: 'string', short: 'f' },
+      json: { type: 'boolean', default: false },
+      'list-hosts': { type: 'boolean', default: false },
+      'list-tasks': { type: 'boolean', default: false },
+      'detailed-exitcode': { type: 'boolean', default: false },
+      'accept-new-host-keys': { type: 'boolean', default: false },
+      'known-hosts': { type: 'string' },
+      'vault-password-file': { type: 'string' },
+      'force-handlers': { type: 'boolean', default: false },
+      'flush-handlers': { type: 'boolean', default: false },
+      'no-wait': { type: 'boolean', default: false },
+      'no-gate': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', default: false },
+    },
+    (message) => new ValidationError(`${message}\n\n${USAGE}`),
+  );
   const { values } = parsed;
   let positionals = parsed.positionals;
   const command = positionals[0] === 'verify' ? 'verify' : 'run';
   if (command === 'verify') {
     positionals = positionals.slice(1);
-    const runOnly = (['check', 'list-hosts', 'list-tasks', 'detailed-exitcode', 'tags', 'skip-tags', 'force-handlers', 'flush-handlers', 'no-wait', 'no-gate'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
+    const runOnly = (
+      [
+        'check',
+        'list-hosts',
+        'list-tasks',
+        'detailed-exitcode',
+        'tags',
+        'skip-tags',
+        'force-handlers',
+        'flush-handlers',
+        'no-wait',
+        'no-gate',
+      ] as const
+    ).filter((k) => values[k] !== undefined && values[k] !== false);
     if (runOnly.length) throw new ValidationError(`play verify only reads: --${runOnly[0]} has no meaning there`);
   }
-  if (positionals.length > 1) throw new ValidationError(`expected one playbook, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (positionals.length > 1)
+    throw new ValidationError(`expected one playbook, got ${positionals.length}: ${positionals.join(' ')}`);
   const forks = values.forks === undefined ? DEFAULT_FORKS : Number(values.forks);
-  if (!Number.isInteger(forks) || forks < 1) throw new ValidationError(`--forks must be a positive integer, got ${JSON.stringify(values.forks)}`);
+  if (!Number.isInteger(forks) || forks < 1)
+    throw new ValidationError(`--forks must be a positive integer, got ${JSON.stringify(values.forks)}`);
   if (values['detailed-exitcode'] && !values.check) throw new ValidationError('--detailed-exitcode needs --check');
-  if (values.limit !== undefined && values.limit.trim() === '') throw new ValidationError('--limit was given an empty pattern: name hosts or groups (or leave --limit out to run on all)');
-  if (!values.help && !values.version && positionals.length === 0) throw new ValidationError(`no playbook given\n\n${USAGE}`);
+  if (values.limit !== undefined && values.limit.trim() === '')
+    throw new ValidationError(
+      '--limit was given an empty pattern: name hosts or groups (or leave --limit out to run on all)',
+    );
+  if (!values.help && !values.version && positionals.length === 0)
+    throw new ValidationError(`no playbook given\n\n${USAGE}`);
   return {
     command,
     playbook: positionals[0],

@@ -4,15 +4,26 @@ import { platformName } from '../model/platform.ts';
 /** The `--list-hosts` text: each play and the hosts it would run on, in batches. */
 export function formatHostList(run: CompiledRun): string {
   return run.plays
-    .map((play) => `play "${play.name}" (${play.batches.flat().length} hosts):\n${play.batches.map((b, i) => `  ${play.batches.length > 1 ? `batch ${i + 1}: ` : ''}${b.join(', ')}`).join('\n')}`)
+    .map(
+      (play) =>
+        `play "${play.name}" (${play.batches.flat().length} hosts):\n${play.batches.map((b, i) => `  ${play.batches.length > 1 ? `batch ${i + 1}: ` : ''}${b.join(', ')}`).join('\n')}`,
+    )
     .join('\n');
 }
 
 /** One task as the listings show it: role, name, tags and declaring line. */
-const listedTask = (bound: BoundTask) => ({ role: bound.role, task: bound.task.name, tags: bound.tags, declaredAt: bound.task.declaredAt });
+const listedTask = (bound: BoundTask) => ({
+  role: bound.role,
+  task: bound.task.name,
+  tags: bound.tags,
+  declaredAt: bound.task.declaredAt,
+});
 
 /** A work's tasks and handlers as the listings show them. */
-const listedWork = (work: HostWork) => ({ tasks: work.tasks.map(listedTask), handlers: work.handlers.map((t) => t.task.name) });
+const listedWork = (work: HostWork) => ({
+  tasks: work.tasks.map(listedTask),
+  handlers: work.handlers.map((t) => t.task.name),
+});
 
 /** Whether every release's work of a host lists the same tasks and handlers (then they are listed once). */
 function sameOnEveryRelease(choice: HostPlatformWork): boolean {
@@ -21,7 +32,8 @@ function sameOnEveryRelease(choice: HostPlatformWork): boolean {
 }
 
 /** The releases a host's work was built for, as listings name them (none when the play's roles declare none). */
-const releasesOf = (choice: HostPlatformWork) => choice.works.flatMap((w) => (w.platform ? [platformName(w.platform)] : []));
+const releasesOf = (choice: HostPlatformWork) =>
+  choice.works.flatMap((w) => (w.platform ? [platformName(w.platform)] : []));
 
 /**
  * The `--list-tasks` text: for each play and host, its tasks with role, tags and declaring line. When the play's
@@ -36,7 +48,9 @@ export function formatTaskList(run: CompiledRun): string {
   const listWork = (work: HostWork, indent: string) => {
     for (const bound of work.tasks) {
       const tags = bound.tags.length ? ` [${bound.tags.join(', ')}]` : '';
-      lines.push(`${indent}${[bound.role, bound.task.name].filter(Boolean).join(' › ')}${tags}${bound.task.declaredAt ? `  (${bound.task.declaredAt})` : ''}`);
+      lines.push(
+        `${indent}${[bound.role, bound.task.name].filter(Boolean).join(' › ')}${tags}${bound.task.declaredAt ? `  (${bound.task.declaredAt})` : ''}`,
+      );
     }
     if (work.handlers.length) lines.push(`${indent}handlers: ${work.handlers.map((h) => h.task.name).join(', ')}`);
   };
@@ -76,7 +90,13 @@ export function listJson(run: CompiledRun) {
           const releases = releasesOf(choice);
           const platforms = releases.length ? { platforms: releases } : {};
           if (sameOnEveryRelease(choice)) return [h, { ...listedWork(choice.works[0]), ...platforms }];
-          return [h, { ...platforms, byPlatform: Object.fromEntries(choice.works.map((w) => [platformName(w.platform!), listedWork(w)])) }];
+          return [
+            h,
+            {
+              ...platforms,
+              byPlatform: Object.fromEntries(choice.works.map((w) => [platformName(w.platform!), listedWork(w)])),
+            },
+          ];
         }),
       ),
     })),

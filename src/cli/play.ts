@@ -9,4 +9,7 @@ import { main } from './main.ts';
 const profiler = new Profiler({ fromProcessStart: true });
 profiler.mark('node start');
 
-process.exitCode = await main(process.argv.slice(2), process, { profiler, loader: new UserFileLoader({ compileTypeScript: true }) });
+process.exitCode = await main(process.argv.slice(2), process, {
+  profiler,
+  loader: new UserFileLoader({ compileTypeScript: true }),
+});

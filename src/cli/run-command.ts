@@ -18,7 +18,11 @@ import type { RunContext } from './run-context.ts';
  * What `play PLAYBOOK` and `play verify PLAYBOOK` do once the arguments are parsed: load, compile, run (or list,
  * or verify) and report. Loaded by {@link main} only then, so `play --help` loads none of the engine.
  */
-export async function runCommand(args: CliArgs, streams: CliStreams, helpers: { context: RunContext; loader: UserFileLoader }): Promise<number> {
+export async function runCommand(
+  args: CliArgs,
+  streams: CliStreams,
+  helpers: { context: RunContext; loader: UserFileLoader },
+): Promise<number> {
   const { profiler } = helpers.context;
   try {
     return await loadCompileRun(args, streams, helpers);
@@ -30,16 +34,24 @@ export async function runCommand(args: CliArgs, streams: CliStreams, helpers: { 
   }
 }
 
-async function loadCompileRun(args: CliArgs, streams: CliStreams, { context, loader }: { context: RunContext; loader: UserFileLoader }): Promise<number> {
+async function loadCompileRun(
+  args: CliArgs,
+  streams: CliStreams,
+  { context, loader }: { context: RunContext; loader: UserFileLoader },
+): Promise<number> {
   const { profiler } = context;
   const playbookFile = findPlaybook(args.playbook!);
   // One build for both (when they are TypeScript): a module both import, such as a school's roles, runs once.
-  await loader.compile([{ file: playbookFile, what: 'playbook' }, ...(args.inventory ? [{ file: args.inventory, what: 'inventory' as const }] : [])]);
+  await loader.compile([
+    { file: playbookFile, what: 'playbook' },
+    ...(args.inventory ? [{ file: args.inventory, what: 'inventory' as const }] : []),
+  ]);
   const playbook = await loader.loadPlaybook(playbookFile);
   profiler.mark('load playbook');
   const inventory = args.inventory ? await loader.loadInventory(args.inventory) : playbook.inventory;
   if (args.inventory) profiler.mark('load inventory');
-  if (!inventory) throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
+  if (!inventory)
+    throw new ValidationError('the playbook names no inventory; pass one with -i FILE', { file: playbook.source });
   const listing = args.listHosts || args.listTasks;
   // The vaults this run uses are the ones its inventory and plays hold secrets of (not those of an inventory
   // the playbook names when -i replaces it): they are read with this run's passphrases, and no other is opened.
@@ -49,7 +61,11 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams, { context, loa
   // on a terminal, when no password file gives it. Listing reads no secret and asks nothing.
   if (!listing) {
     const stdin = streams.stdin ?? process.stdin;
-    await context.vaults.unlock(vaults, { interactive: !args.json && stdin.isTTY === true, stdin, stderr: streams.stderr });
+    await context.vaults.unlock(vaults, {
+      interactive: !args.json && stdin.isTTY === true,
+      stdin,
+      stderr: streams.stderr,
+    });
     // A vault's scrypt (0.2-0.4 s) runs off the main thread while the roles' schemas compile and the SSH library
     // loads; the vars are then validated with the keys at hand.
     const ahead = context.vaults.deriveKeysAhead(vaults);
@@ -59,23 +75,42 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams, { context, loa
     profiler.mark('vault');
   }
   if (args.command === 'verify') {
-    const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
+    const connect = connector(inventory, {
+      knownHostsFile: args.knownHosts,
+      acceptNewHostKeys: args.acceptNewHostKeys,
+    });
     const health = await verifyPlaybook(playbook, inventory, { limit: args.limit, connect, masks: context.masks });
-    const shown = args.json ? JSON.stringify({ healthy: health.healthy, rows: health.rows, durationMs: Math.round(health.durationMs) }) : formatHealthTable(health);
+    const shown = args.json
+      ? JSON.stringify({ healthy: health.healthy, rows: health.rows, durationMs: Math.round(health.durationMs) })
+      : formatHealthTable(health);
     streams.stdout.write(`${context.masks.mask(shown)}\n`);
     return health.healthy ? ExitCode.ok : ExitCode.failed;
   }
-  const run = await compileRun(playbook, inventory, { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing }, context.masks);
+  const run = await compileRun(
+    playbook,
+    inventory,
+    { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing },
+    context.masks,
+  );
   profiler.mark('compile');
   if (listing) {
-    const text = [args.listHosts ? formatHostList(run) : '', args.listTasks ? formatTaskList(run) : ''].filter(Boolean).join('\n');
+    const text = [args.listHosts ? formatHostList(run) : '', args.listTasks ? formatTaskList(run) : '']
+      .filter(Boolean)
+      .join('\n');
     streams.stdout.write(args.json ? `${JSON.stringify(listJson(run))}\n` : `${text}\n`);
     return ExitCode.ok;
   }
   const connect = connector(inventory, { knownHostsFile: args.knownHosts, acceptNewHostKeys: args.acceptNewHostKeys });
   // listr2 is loaded only for a terminal.
-  const live = !args.json && streams.stdout.isTTY === true && !process.env.CI ? (await import('./reporters/live.ts')).liveReporter(run.hosts, { diff: args.diff }) : undefined;
-  const onEvent = args.json ? undefined : live ? live.onEvent : plainReporter({ write: (t) => streams.stdout.write(t) }, { diff: args.diff });
+  const live =
+    !args.json && streams.stdout.isTTY === true && !process.env.CI
+      ? (await import('./reporters/live.ts')).liveReporter(run.hosts, { diff: args.diff })
+      : undefined;
+  const onEvent = args.json
+    ? undefined
+    : live
+      ? live.onEvent
+      : plainReporter({ write: (t) => streams.stdout.write(t) }, { diff: args.diff });
   const report = await executeRun(run, {
     check: args.check,
     forks: args.forks,
@@ -92,7 +127,8 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams, { context, loa
     streams.stdout.write(`${run.masks.mask(JSON.stringify(jsonReport(report)))}\n`);
   } else {
     if (live) printFailures(report, streams);
-    if (live) for (const gate of report.gates.filter((g) => g.failed.length)) streams.stdout.write(`\n${formatGate(gate)}\n`);
+    if (live)
+      for (const gate of report.gates.filter((g) => g.failed.length)) streams.stdout.write(`\n${formatGate(gate)}\n`);
     streams.stdout.write(`\n${formatRecap(report)}\n`);
   }
   return exitCodeOf(report, { detailed: args.detailedExitcode });
@@ -101,7 +137,20 @@ async function loadCompileRun(args: CliArgs, streams: CliStreams, { context, loa
 function jsonReport(report: RunReport) {
   return {
     check: report.check,
-    hosts: Object.fromEntries(Object.entries(report.hosts).map(([h, r]) => [h, { ok: r.ok, changed: r.changed, failed: r.failed, skipped: r.skipped, unreachable: r.unreachable, commands: r.commands, durationMs: Math.round(r.durationMs) }])),
+    hosts: Object.fromEntries(
+      Object.entries(report.hosts).map(([h, r]) => [
+        h,
+        {
+          ok: r.ok,
+          changed: r.changed,
+          failed: r.failed,
+          skipped: r.skipped,
+          unreachable: r.unreachable,
+          commands: r.commands,
+          durationMs: Math.round(r.durationMs),
+        },
+      ]),
+    ),
     tasks: report.tasks.map((t) => ({ ...t, durationMs: Math.round(t.durationMs) })),
     gates: report.gates,
     durationMs: Math.round(report.durationMs),
@@ -109,6 +158,6 @@ function jsonReport(report: RunReport) {
 }
 
 function printFailures(report: RunReport, streams: CliStreams): void {
-  for (const t of report.tasks.filter((t) => t.error)) streams.stdout.write(`\n${t.host} | ${t.status} | ${t.task}\n  ${t.error!.split('\n').join('\n  ')}\n`);
+  for (const t of report.tasks.filter((t) => t.error))
+    streams.stdout.write(`\n${t.host} | ${t.status} | ${t.task}\n  ${t.error!.split('\n').join('\n  ')}\n`);
 }
-

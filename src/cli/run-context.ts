@@ -22,9 +22,18 @@ export class RunContext {
   /** The secrets this run met, masked in all it shows. */
   readonly masks = new MaskTable();
 
-  constructor(options: { readonly profiler?: Profiler; readonly vaultPasswordFile?: string; readonly stderr?: { write(text: string): unknown } } = {}) {
+  constructor(
+    options: {
+      readonly profiler?: Profiler;
+      readonly vaultPasswordFile?: string;
+      readonly stderr?: { write(text: string): unknown };
+    } = {},
+  ) {
     this.profiler = options.profiler ?? new Profiler();
     const stderr = options.stderr ?? process.stderr;
-    this.vaults = new VaultSession({ passwordFile: options.vaultPasswordFile, warn: (line) => stderr.write(`${line}\n`) });
+    this.vaults = new VaultSession({
+      passwordFile: options.vaultPasswordFile,
+      warn: (line) => stderr.write(`${line}\n`),
+    });
   }
 }

@@ -86,7 +86,12 @@ function userSourcesOnly(esbuild: typeof import('esbuild')): Plugin {
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === 'play-resolving' || args.kind === 'entry-point') return undefined;
         if (args.path.startsWith('node:')) return { path: args.path, external: true };
-        const found = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'play-resolving' });
+        const found = await build.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: 'play-resolving',
+        });
         if (found.errors.length > 0) return { errors: found.errors };
         // A Node builtin without its prefix (`fs`) stays as written; a package is imported where it lies.
         if (found.external) return { path: args.path, external: true };
@@ -95,7 +100,13 @@ function userSourcesOnly(esbuild: typeof import('esbuild')): Plugin {
       build.onLoad({ filter: SOURCE_FILE }, async (args) => {
         const source = readFileSync(args.path, 'utf8');
         const extension = SOURCE_FILE.exec(args.path)![1]!;
-        const loader = extension.includes('t') ? (extension.endsWith('x') ? 'tsx' : 'ts') : extension.endsWith('x') ? 'jsx' : 'js';
+        const loader = extension.includes('t')
+          ? extension.endsWith('x')
+            ? 'tsx'
+            : 'ts'
+          : extension.endsWith('x')
+            ? 'jsx'
+            : 'js';
         let compiled: TransformResult;
         try {
           compiled = await esbuild.transform(source, {
@@ -158,7 +169,13 @@ async function build(entries: readonly string[], keyDir: string): Promise<Manife
 function errorText(error: unknown, keyDir: string): string {
   const failure = error as { errors?: Message[] };
   if (Array.isArray(failure.errors) && failure.errors.length > 0) {
-    return failure.errors.map((e) => (e.location ? `${resolve(keyDir, e.location.file)}:${e.location.line}:${e.location.column + 1}: ${e.text}` : e.text)).join('; ');
+    return failure.errors
+      .map((e) =>
+        e.location
+          ? `${resolve(keyDir, e.location.file)}:${e.location.line}:${e.location.column + 1}: ${e.text}`
+          : e.text,
+      )
+      .join('; ');
   }
   return (error as Error).message;
 }
@@ -170,7 +187,10 @@ function errorText(error: unknown, keyDir: string): string {
  * @example
  * const [playbook] = Object.values(await importCompiled(['/school/playbooks/site.ts']));
  */
-export async function importCompiled(files: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Map<string, unknown>> {
+export async function importCompiled(
+  files: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Map<string, unknown>> {
   const entries = [...new Set(files.map((f) => resolve(f)))].sort();
   const keyDir = join(typeScriptCacheDir(env), cacheKey(entries));
   const manifestFile = join(keyDir, 'manifest.json');
@@ -187,7 +207,8 @@ export async function importCompiled(files: readonly string[], env: NodeJS.Proce
     writeFileSync(temporary, JSON.stringify(built));
     renameSync(temporary, manifestFile);
     // The previous build goes; a run still importing it has already read it.
-    if (manifest && manifest.build !== built.build) rmSync(join(keyDir, manifest.build), { recursive: true, force: true });
+    if (manifest && manifest.build !== built.build)
+      rmSync(join(keyDir, manifest.build), { recursive: true, force: true });
     manifest = built;
   }
   // Stack traces through the compiled modules name the user's own files and lines (their inline source maps).

@@ -1,12 +1,19 @@
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseStrictArgs } from './strict-args.ts';
 import { PlayError, ValidationError } from '../errors.ts';
 import { MaskTable } from '../mask-table.ts';
 import { MASK } from '../secret.ts';
 import { parseVaultValues, type VaultValues } from '../vault/contents.ts';
 import { EditorFailedError, editInRamFolder } from '../vault/edit-session.ts';
 import { VaultLockedError, WrongVaultPassphraseError } from '../vault/errors.ts';
-import { askHidden, askNewPassphrase, canAskHidden, readVaultPasswordFile, vaultPasswordFile, type PromptStreams } from '../vault/passphrase.ts';
+import {
+  askHidden,
+  askNewPassphrase,
+  canAskHidden,
+  readVaultPasswordFile,
+  vaultPasswordFile,
+  type PromptStreams,
+} from '../vault/passphrase.ts';
 import { rotatedSecrets, secretKindOf } from '../vault/rotate.ts';
 import { readVaultFile, vaultFormat, writeVault, writeVaultFile, type VaultFileContents } from '../vault/vault-file.ts';
 
@@ -96,7 +103,9 @@ export async function vaultCommand(argv: readonly string[], io: VaultCommandStre
     await session.run();
     return 0;
   } catch (error) {
-    const message = masks.mask(error instanceof PlayError ? error.describe() : error instanceof Error ? error.message : String(error));
+    const message = masks.mask(
+      error instanceof PlayError ? error.describe() : error instanceof Error ? error.message : String(error),
+    );
     io.stderr.write(`play vault: ${message}\n`);
     if (error instanceof ValidationError) return 2;
     return error instanceof EditorFailedError && error.signal === 'SIGINT' ? 130 : 1;
@@ -105,37 +114,51 @@ export async function vaultCommand(argv: readonly string[], io: VaultCommandStre
 
 /** The parsed arguments, or undefined for `--help`; bad usage is a ValidationError. */
 function parseVaultArgs(argv: readonly string[]): VaultArgs | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        'vault-password-file': { type: 'string' },
-        'new-vault-password-file': { type: 'string' },
-        reveal: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new ValidationError(`${(error as Error).message} (see play vault --help)`);
-  }
+  const parsed = parseStrictArgs(
+    argv,
+    {
+      'vault-password-file': { type: 'string' },
+      'new-vault-password-file': { type: 'string' },
+      reveal: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    (message) => new ValidationError(`${message} (see play vault --help)`),
+  );
   const { values, positionals } = parsed;
   if (values.help) return undefined;
   const [command, ...rest] = positionals;
-  if (!command) throw new ValidationError('which vault command? create, encrypt, view, edit, set, rotate or rekey (see play vault --help)');
+  if (!command)
+    throw new ValidationError(
+      'which vault command? create, encrypt, view, edit, set, rotate or rekey (see play vault --help)',
+    );
   const arity = ARITY[command];
-  if (!arity) throw new ValidationError(`unknown vault command "${command}": create, encrypt, view, edit, set, rotate or rekey (see play vault --help)`);
+  if (!arity)
+    throw new ValidationError(
+      `unknown vault command "${command}": create, encrypt, view, edit, set, rotate or rekey (see play vault --help)`,
+    );
   if (command === 'set' && rest.length > 2) {
-    throw new ValidationError('play vault set reads the value from stdin, never from the command line (where ps and the shell history would show it): play vault set FILE NAME < value-file');
+    throw new ValidationError(
+      'play vault set reads the value from stdin, never from the command line (where ps and the shell history would show it): play vault set FILE NAME < value-file',
+    );
   }
-  if (rest.length !== arity.length) throw new ValidationError(`usage: play vault ${command} ${arity.join(' ')}${command === 'view' ? ' [--reveal]' : ''}`);
+  if (rest.length !== arity.length)
+    throw new ValidationError(
+      `usage: play vault ${command} ${arity.join(' ')}${command === 'view' ? ' [--reveal]' : ''}`,
+    );
   if (values.reveal && command !== 'view') throw new ValidationError('--reveal is an option of play vault view only');
-  if (values['new-vault-password-file'] && command !== 'rekey') throw new ValidationError('--new-vault-password-file is an option of play vault rekey only');
+  if (values['new-vault-password-file'] && command !== 'rekey')
+    throw new ValidationError('--new-vault-password-file is an option of play vault rekey only');
   const [file, name] = rest;
-  if (name !== undefined && !/^[\w.-]+$/.test(name)) throw new ValidationError(`secret name "${name}" must be letters, digits, _ . or -`);
-  return { command, file, name, vaultPasswordFile: values['vault-password-file'], newVaultPasswordFile: values['new-vault-password-file'], reveal: values.reveal };
+  if (name !== undefined && !/^[\w.-]+$/.test(name))
+    throw new ValidationError(`secret name "${name}" must be letters, digits, _ . or -`);
+  return {
+    command,
+    file,
+    name,
+    vaultPasswordFile: values['vault-password-file'],
+    newVaultPasswordFile: values['new-vault-password-file'],
+    reveal: values.reveal,
+  };
 }
 
 /** One `play vault` command: its arguments and streams, and the steps every command shares. */
@@ -173,18 +196,26 @@ class VaultSession {
 
   async create(): Promise<void> {
     const file = this.#file;
-    if (existsSync(file)) throw new ValidationError(`vault ${file} exists already: change it with \`play vault edit ${file}\` or \`play vault set ${file} NAME\``);
+    if (existsSync(file))
+      throw new ValidationError(
+        `vault ${file} exists already: change it with \`play vault edit ${file}\` or \`play vault set ${file} NAME\``,
+      );
     writeVault(file, {}, await this.newPassphrase());
-    this.say(`created the encrypted vault ${file}, empty: add secrets with \`play vault set ${file} NAME\` or \`play vault edit ${file}\``);
+    this.say(
+      `created the encrypted vault ${file}, empty: add secrets with \`play vault set ${file} NAME\` or \`play vault edit ${file}\``,
+    );
   }
 
   async encrypt(): Promise<void> {
     const file = this.#file;
-    if (vaultFormat(file) === 'encrypted') throw new ValidationError(`vault ${file} is encrypted already (a new passphrase: \`play vault rekey ${file}\`)`);
+    if (vaultFormat(file) === 'encrypted')
+      throw new ValidationError(`vault ${file} is encrypted already (a new passphrase: \`play vault rekey ${file}\`)`);
     const { values } = readVaultFile(file, () => undefined);
     this.remember(values);
     writeVault(file, values, await this.newPassphrase());
-    this.say(`encrypted vault ${file} (${count(values)}); if its plain text was ever committed or copied, those values are still there: rotate them (\`play vault rotate ${file} NAME\`)`);
+    this.say(
+      `encrypted vault ${file} (${count(values)}); if its plain text was ever committed or copied, those values are still there: rotate them (\`play vault rotate ${file} NAME\`)`,
+    );
   }
 
   async view(): Promise<void> {
@@ -193,7 +224,9 @@ class VaultSession {
       this.#io.stdout.write(`${JSON.stringify(values, null, 2)}\n`);
       return;
     }
-    const lines = Object.entries(values).map(([name, value]) => `${name}: ${MASK} (${[...value].length} characters${describeKind(value)})`);
+    const lines = Object.entries(values).map(
+      ([name, value]) => `${name}: ${MASK} (${[...value].length} characters${describeKind(value)})`,
+    );
     this.say(lines.length > 0 ? lines.join('\n') : `vault ${this.#file} holds no secrets`);
   }
 
@@ -220,10 +253,13 @@ class VaultSession {
     const name = this.#args.name!;
     const vault = await this.open();
     const value = await this.readValue(name);
-    if (vault.values[name] === value) return this.say(`no change: secret "${name}" in vault ${this.#file} has that value already`);
+    if (vault.values[name] === value)
+      return this.say(`no change: secret "${name}" in vault ${this.#file} has that value already`);
     const verb = name in vault.values ? 'changed' : 'added';
     writeVaultFile(this.#file, { ...vault, values: { ...vault.values, [name]: value } });
-    this.say(`${verb} secret "${name}" in vault ${this.#file} (${[...value].length} characters): the next play run applies it`);
+    this.say(
+      `${verb} secret "${name}" in vault ${this.#file} (${[...value].length} characters): the next play run applies it`,
+    );
   }
 
   async rotate(): Promise<void> {
@@ -232,18 +268,26 @@ class VaultSession {
     const renewed = rotatedSecrets(vault.values, name, this.#file);
     this.remember(renewed);
     writeVaultFile(this.#file, { ...vault, values: { ...vault.values, ...renewed } });
-    const names = Object.keys(renewed).map((n) => `"${n}"`).join(' and ');
-    this.say(`rotated ${names} in vault ${this.#file}: the next play run applies ${Object.keys(renewed).length > 1 ? 'them' : 'it'}`);
+    const names = Object.keys(renewed)
+      .map((n) => `"${n}"`)
+      .join(' and ');
+    this.say(
+      `rotated ${names} in vault ${this.#file}: the next play run applies ${Object.keys(renewed).length > 1 ? 'them' : 'it'}`,
+    );
   }
 
   async rekey(): Promise<void> {
     const file = this.#file;
-    if (vaultFormat(file) === 'plain') throw new ValidationError(`vault ${file} is plain text, with no passphrase to change: encrypt it with \`play vault encrypt ${file}\``);
+    if (vaultFormat(file) === 'plain')
+      throw new ValidationError(
+        `vault ${file} is plain text, with no passphrase to change: encrypt it with \`play vault encrypt ${file}\``,
+      );
     const { values } = await this.open();
     const newFile = this.#args.newVaultPasswordFile;
     let passphrase: string;
     if (newFile) passphrase = readVaultPasswordFile({ path: newFile, source: '--new-vault-password-file' });
-    else if (canAskHidden(this.#io.stdin ?? process.stdin)) passphrase = await askNewPassphrase(this.prompts(), `New passphrase for vault ${file}`);
+    else if (canAskHidden(this.#io.stdin ?? process.stdin))
+      passphrase = await askNewPassphrase(this.prompts(), `New passphrase for vault ${file}`);
     else throw new ValidationError(`give the new passphrase of vault ${file} with --new-vault-password-file FILE`);
     writeVault(file, values, passphrase);
     this.say(`vault ${file} now opens with the new passphrase (${count(values)})`);
@@ -253,7 +297,9 @@ class VaultSession {
   async open(): Promise<VaultFileContents> {
     const file = this.#file;
     if (vaultFormat(file) === 'plain') {
-      this.#io.stderr.write(`play: warning: vault ${file} is plain text: encrypt it with \`play vault encrypt ${file}\`\n`);
+      this.#io.stderr.write(
+        `play: warning: vault ${file} is plain text: encrypt it with \`play vault encrypt ${file}\`\n`,
+      );
       const contents = readVaultFile(file, () => undefined);
       this.remember(contents.values);
       return contents;
@@ -288,7 +334,9 @@ class VaultSession {
     const file = this.passwordFile();
     if (file) return readVaultPasswordFile(file);
     if (!canAskHidden(this.#io.stdin ?? process.stdin)) {
-      throw new ValidationError(`give the passphrase of vault ${this.#file} with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE (or run this on a terminal)`);
+      throw new ValidationError(
+        `give the passphrase of vault ${this.#file} with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE (or run this on a terminal)`,
+      );
     }
     return askNewPassphrase(this.prompts(), `New passphrase for vault ${this.#file}`);
   }

@@ -9,5 +9,9 @@ import { quote } from './sh.ts';
  */
 export function becomeRoot(command: ShellCommand, become: boolean): ShellCommand {
   if (!become) return command;
-  return new ShellCommand(`sudo -n -- sh -c ${quote(command.text)}`, `sudo -n -- sh -c ${quote(command.display)}`, command.secrets);
+  return new ShellCommand(
+    `sudo -n -- sh -c ${quote(command.text)}`,
+    `sudo -n -- sh -c ${quote(command.display)}`,
+    command.secrets,
+  );
 }

@@ -18,7 +18,10 @@ export function knownHostsName(address: string, port: number): string {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${source}$`, 'i');
 }
 
@@ -130,8 +133,10 @@ export class KnownHostsFile {
   keys(name: string): KnownHostKey[] {
     const parsed = this.parsed();
     if (!parsed) return [];
-    let keys = parsed.keysByName.get(name);
-    if (!keys) parsed.keysByName.set(name, (keys = keysOf(parsed.lines, name)));
+    const known = parsed.keysByName.get(name);
+    if (known) return known;
+    const keys = keysOf(parsed.lines, name);
+    parsed.keysByName.set(name, keys);
     return keys;
   }
 
@@ -143,6 +148,8 @@ export class KnownHostsFile {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     const text = existsSync(this.path) ? readFileSync(this.path, 'utf8') : '';
     const prefix = text && !text.endsWith('\n') ? '\n' : '';
-    appendFileSync(this.path, `${prefix}${name} ${keyTypeOf(presented)} ${presented.toString('base64')}\n`, { mode: 0o600 });
+    appendFileSync(this.path, `${prefix}${name} ${keyTypeOf(presented)} ${presented.toString('base64')}\n`, {
+      mode: 0o600,
+    });
   }
 }

@@ -56,7 +56,15 @@ export class LocalConnection implements Connection {
     child.stdin.on('error', () => {});
     const exited = new Promise<ExecResult>((resolve, reject) => {
       child.on('error', reject);
-      child.on('close', (code) => resolve({ command: command.display, exitCode: code, stdout: out.join(''), stderr: err.join(''), durationMs: performance.now() - started }));
+      child.on('close', (code) =>
+        resolve({
+          command: command.display,
+          exitCode: code,
+          stdout: out.join(''),
+          stderr: err.join(''),
+          durationMs: performance.now() - started,
+        }),
+      );
     });
     return {
       exited,

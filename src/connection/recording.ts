@@ -8,7 +8,9 @@ export interface RecordedCommand {
 }
 
 /** Answers a command for a recording connection that has no real host behind it. */
-export type Responder = (command: RecordedCommand) => Partial<Omit<ExecResult, 'command' | 'durationMs'>> | Promise<Partial<Omit<ExecResult, 'command' | 'durationMs'>>>;
+export type Responder = (
+  command: RecordedCommand,
+) => Partial<Omit<ExecResult, 'command' | 'durationMs'>> | Promise<Partial<Omit<ExecResult, 'command' | 'durationMs'>>>;
 
 /**
  * A connection for tests: records every command, and either passes it on to a real connection

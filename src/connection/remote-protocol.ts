@@ -26,7 +26,11 @@ export const REMOTE_EXIT = {
  * The exit codes of a config set's script after which the host is as it was before the set (a handler the set
  * notified is owed nothing).
  */
-export const SET_LEFT_HOST_UNCHANGED: readonly number[] = [REMOTE_EXIT.setRefused, REMOTE_EXIT.setNotStaged, REMOTE_EXIT.setRolledBack];
+export const SET_LEFT_HOST_UNCHANGED: readonly number[] = [
+  REMOTE_EXIT.setRefused,
+  REMOTE_EXIT.setNotStaged,
+  REMOTE_EXIT.setRolledBack,
+];
 
 /** Marker lines: the first line of play's own scripts, so recordings and `ps` tell them apart, and their reports. */
 export const REMOTE_MARKER = {

@@ -62,8 +62,11 @@ function render(value: ShellValue, reveal: boolean): string {
  */
 export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): ShellCommand {
   // A backslash the template cannot read (`\(`, `\1`) leaves its piece undefined: say so rather than run "undefined".
-  const broken = strings.findIndex((piece) => piece === undefined);
-  if (broken >= 0) throw new TypeError(`sh: an invalid escape in the template's text near ${JSON.stringify(strings.raw[broken].slice(0, 40))}: double the backslash`);
+  const broken = strings.findIndex((piece) => typeof piece !== 'string');
+  if (broken >= 0)
+    throw new TypeError(
+      `sh: an invalid escape in the template's text near ${JSON.stringify(strings.raw[broken].slice(0, 40))}: double the backslash`,
+    );
   let text = strings[0];
   let display = strings[0];
   const secrets: Secret[] = [];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
-import type { NodeSSH } from 'node-ssh';
+import type { NodeSSH, SSHExecCommandResponse } from 'node-ssh';
 import type { Connection, ExecOptions, ExecResult, HeldCommand, HoldOptions } from './connection.ts';
 import { ShellCommand, quote } from './sh.ts';
 import { becomeRoot } from './become.ts';
@@ -66,7 +66,11 @@ export class SshConnection implements Connection {
     try {
       privateKey = target.identityFile ? readFileSync(target.identityFile, 'utf8') : undefined;
     } catch (error) {
-      throw new ConnectError(`cannot connect to ${target.user}@${target.address}:${target.port}: cannot read the identity file ${target.identityFile}: ${(error as Error).message}`, { host: target.host }, { cause: error });
+      throw new ConnectError(
+        `cannot connect to ${target.user}@${target.address}:${target.port}: cannot read the identity file ${target.identityFile}: ${(error as Error).message}`,
+        { host: target.host },
+        { cause: error },
+      );
     }
     const sock = new Socket().setNoDelay(true);
     try {
@@ -104,9 +108,13 @@ export class SshConnection implements Connection {
       ssh.dispose();
       sock.destroy();
       const reason = refusal ?? (error instanceof Error ? error.message : String(error));
-      throw new ConnectError(`cannot connect to ${target.user}@${target.address}:${target.port}: ${reason}`, {
-        host: target.host,
-      }, { cause: error });
+      throw new ConnectError(
+        `cannot connect to ${target.user}@${target.address}:${target.port}: ${reason}`,
+        {
+          host: target.host,
+        },
+        { cause: error },
+      );
     }
     const connection = new SshConnection(target.host, ssh, target.become);
     // node-ssh stops listening for 'error' once connected: an unhandled ECONNRESET would crash the process.
@@ -123,13 +131,20 @@ export class SshConnection implements Connection {
     this.commandCount++;
     const started = performance.now();
     // Always POSIX sh, whatever the user's login shell is (bash, zsh, fish): probes and writes are sh scripts.
-    const run = this.become ? becomeRoot(command, true) : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display, command.secrets);
-    const stdin = options.stdin === undefined ? undefined : typeof options.stdin === 'string' ? options.stdin : Readable.from([options.stdin]);
+    const run = this.become
+      ? becomeRoot(command, true)
+      : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display, command.secrets);
+    const stdin =
+      options.stdin === undefined
+        ? undefined
+        : typeof options.stdin === 'string'
+          ? options.stdin
+          : Readable.from([options.stdin]);
     // node-ssh decodes each packet on its own, which garbles a UTF-8 character split across two packets:
     // keep the raw chunks and decode each stream once, whole.
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    let response;
+    let response: SSHExecCommandResponse;
     try {
       const broken = this.brokenBy();
       if (broken) throw broken;
@@ -141,18 +156,26 @@ export class SshConnection implements Connection {
       });
     } catch (error) {
       const reason = error instanceof Error ? `: ${error.message}` : '';
-      throw new ConnectError(`connection lost while running: ${command.display}${reason}`, { host: this.host }, {
-        cause: error,
-      });
+      throw new ConnectError(
+        `connection lost while running: ${command.display}${reason}`,
+        { host: this.host },
+        {
+          cause: error,
+        },
+      );
     }
     // OpenSSH always reports an exit status or a signal; neither means the channel died with the connection,
     // which must not pass for a command that failed (a failed `test -f` reads as "absent").
     if (response.code === null && response.signal === null) {
       const lost = this.brokenBy();
       const reason = lost ? `: ${lost.message}` : '';
-      throw new ConnectError(`connection lost while running: ${command.display}${reason}`, { host: this.host }, {
-        cause: lost,
-      });
+      throw new ConnectError(
+        `connection lost while running: ${command.display}${reason}`,
+        { host: this.host },
+        {
+          cause: lost,
+        },
+      );
     }
     return {
       command: command.display,
@@ -166,7 +189,9 @@ export class SshConnection implements Connection {
   hold(command: ShellCommand, options: HoldOptions = {}): HeldCommand {
     this.commandCount++;
     const started = performance.now();
-    const run = this.become ? becomeRoot(command, true) : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display, command.secrets);
+    const run = this.become
+      ? becomeRoot(command, true)
+      : new ShellCommand(`/bin/sh -c ${quote(command.text)}`, command.display, command.secrets);
     // stdin stays open until release(): the command holds what it holds until then, or until sshd sees the
     // connection close (the controller killed) and closes the command's stdin.
     const stdin = new PassThrough();
@@ -174,8 +199,9 @@ export class SshConnection implements Connection {
     const stderr: Buffer[] = [];
     const exited = (async (): Promise<ExecResult> => {
       const broken = this.brokenBy();
-      if (broken) throw new ConnectError(`connection lost before: ${command.display}: ${broken.message}`, { host: this.host });
-      let response;
+      if (broken)
+        throw new ConnectError(`connection lost before: ${command.display}: ${broken.message}`, { host: this.host });
+      let response: SSHExecCommandResponse;
       try {
         response = await this.ssh.execCommand(run.text, {
           stdin,
@@ -187,12 +213,26 @@ export class SshConnection implements Connection {
           onStderr: (chunk) => stderr.push(chunk),
         });
       } catch (error) {
-        throw new ConnectError(`connection lost while running: ${command.display}`, { host: this.host }, { cause: error });
+        throw new ConnectError(
+          `connection lost while running: ${command.display}`,
+          { host: this.host },
+          { cause: error },
+        );
       }
       if (response.code === null && response.signal === null) {
-        throw new ConnectError(`connection lost while running: ${command.display}`, { host: this.host }, { cause: this.brokenBy() });
+        throw new ConnectError(
+          `connection lost while running: ${command.display}`,
+          { host: this.host },
+          { cause: this.brokenBy() },
+        );
       }
-      return { command: command.display, exitCode: response.code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), durationMs: performance.now() - started };
+      return {
+        command: command.display,
+        exitCode: response.code,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        durationMs: performance.now() - started,
+      };
     })();
     exited.catch(() => undefined);
     return {

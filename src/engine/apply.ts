@@ -30,7 +30,10 @@ function writeBody(step: WriteStep, temp: string, now: Date, fail: (code: number
     sh`dd of="$t" bs=65536 count=${step.content.length} iflag=count_bytes,fullblock conv=fsync status=none || { rm -f "$t"; ${fail(1)}; }`,
     sh`s=$(sha256sum < "$t"); [ "\${s%% *}" = ${sha} ] || { rm -f "$t"; echo "the content of $p arrived incomplete" >&2; ${fail(CONTENT_INCOMPLETE)}; }`,
   ];
-  const owner = step.owner && step.group ? `${step.owner}:${step.group}` : step.owner ?? (step.group ? `:${step.group}` : undefined);
+  const owner =
+    step.owner && step.group
+      ? `${step.owner}:${step.group}`
+      : (step.owner ?? (step.group ? `:${step.group}` : undefined));
   if (owner) lines.push(sh`chown ${owner} "$t" || { rm -f "$t"; ${fail(1)}; }`);
   if (step.mode) lines.push(sh`chmod ${step.mode} "$t" || { rm -f "$t"; ${fail(1)}; }`);
   if (step.validate) {
@@ -38,7 +41,8 @@ function writeBody(step: WriteStep, temp: string, now: Date, fail: (code: number
     lines.push(sh`if ! { ${step.validate(temp)}
 } >&2; then rm -f "$t"; echo "validation refused the new content of $p" >&2; ${fail(VALIDATE_REFUSED)}; fi`);
   }
-  if (step.backup) lines.push(sh`if [ -e "$p" ]; then cp -p "$p" "$p".${timestamp(now)}~ || { rm -f "$t"; ${fail(1)}; }; fi`);
+  if (step.backup)
+    lines.push(sh`if [ -e "$p" ]; then cp -p "$p" "$p".${timestamp(now)}~ || { rm -f "$t"; ${fail(1)}; }; fi`);
   lines.push(sh`mv -f "$t" "$p" || { rm -f "$t"; ${fail(1)}; }`);
   return lines;
 }
@@ -77,13 +81,24 @@ const { writeBatch: BATCH_MARKER, writeDone: BATCH_DONE, writeFailed: BATCH_FAIL
  * @example
  * const { command, stdin } = writeBatchCommand(steps);
  */
-export function writeBatchCommand(steps: readonly WriteStep[], now = new Date()): { command: ShellCommand; stdin: Buffer; contentOffset: number } {
+export function writeBatchCommand(
+  steps: readonly WriteStep[],
+  now = new Date(),
+): { command: ShellCommand; stdin: Buffer; contentOffset: number } {
   // The controller may go away mid-way: the write under way finishes or fails on its own (its content check).
   const lines: ShellCommand[] = [sh`trap '' PIPE HUP`, sh`umask 077`];
   // Left-overs of a killed run, of these files only (another host's run may share a folder), in one command.
   lines.push(joinCommands([sh`rm -f --`, ...steps.map((s) => leftoverGlob(s.path))], ' '));
   steps.forEach((step, index) => {
-    lines.push(...writeBody(step, tempBeside(step.path), now, (code) => sh`echo ${BATCH_FAILED} ${index} ${code} >&2; exit ${code}`), sh`echo ${BATCH_DONE} ${index}`);
+    lines.push(
+      ...writeBody(
+        step,
+        tempBeside(step.path),
+        now,
+        (code) => sh`echo ${BATCH_FAILED} ${index} ${code} >&2; exit ${code}`,
+      ),
+      sh`echo ${BATCH_DONE} ${index}`,
+    );
   });
   // The script itself goes first on stdin, not as the command: a batch of many files is larger than the 128 KiB
   // one argument of `sh -c` may be. The command reads exactly the script's bytes, then runs it on the rest.
@@ -93,7 +108,11 @@ export function writeBatchCommand(steps: readonly WriteStep[], now = new Date())
   const run = sh`${raw(BATCH_MARKER)}\ns=$(dd bs=65536 count=${script.length} iflag=count_bytes,fullblock status=none) && [ "$(printf '%s' "$s" | sha256sum | cut -c1-64)" = ${sha} ] || { echo 'the write batch arrived incomplete' >&2; exit ${CONTENT_INCOMPLETE}; }\neval "$s"`;
   return {
     // The script's secrets (a validate command's) are the command's: an error masks them.
-    command: new ShellCommand(run.text, run.display, lines.flatMap((line) => line.secrets)),
+    command: new ShellCommand(
+      run.text,
+      run.display,
+      lines.flatMap((line) => line.secrets),
+    ),
     stdin: Buffer.concat([script, ...steps.map((s) => s.content)]),
     contentOffset: script.length,
   };
@@ -109,7 +128,11 @@ export interface WriteBatchResult {
  * Writes a batch of files in one round trip ({@link writeBatchCommand}); `places` names each write's task for
  * its error. A connection lost mid-way throws (which writes are in place is then unknown: each is old or new).
  */
-export async function applyWriteBatch(connection: Connection, steps: readonly WriteStep[], places: readonly ErrorPlace[]): Promise<WriteBatchResult> {
+export async function applyWriteBatch(
+  connection: Connection,
+  steps: readonly WriteStep[],
+  places: readonly ErrorPlace[],
+): Promise<WriteBatchResult> {
   const { command, stdin } = writeBatchCommand(steps);
   const result = await connection.exec(command, { stdin });
   if (result.exitCode === 0) return { done: steps.length };
@@ -118,7 +141,11 @@ export async function applyWriteBatch(connection: Connection, steps: readonly Wr
   const step = steps[Math.min(index, steps.length - 1)];
   const stderr = result.stderr.replace(new RegExp(`^${BATCH_FAILED} .*\\n?`, 'm'), '');
   const what =
-    result.exitCode === VALIDATE_REFUSED ? `validate refused the new ${step.path}` : result.exitCode === CONTENT_INCOMPLETE ? `the new ${step.path} arrived incomplete (connection dropped?)` : `writing ${step.path} failed`;
+    result.exitCode === VALIDATE_REFUSED
+      ? `validate refused the new ${step.path}`
+      : result.exitCode === CONTENT_INCOMPLETE
+        ? `the new ${step.path} arrived incomplete (connection dropped?)`
+        : `writing ${step.path} failed`;
   const masks = new MaskTable().addSecretsIn(command.secrets);
   const error = new CommandError({ ...result, stderr }, places[Math.min(index, steps.length - 1)], what, false, masks);
   // A write script renames its file in only as its last command: its failure left that file as it was.
@@ -132,7 +159,11 @@ export async function applyWriteBatch(connection: Connection, steps: readonly Wr
  * @example
  * await applySteps(connection, plan.steps, { host: 'primary', task: 'motd' });
  */
-export async function applySteps(connection: Connection, steps: readonly Step[], place: ErrorPlace): Promise<ExecResult[]> {
+export async function applySteps(
+  connection: Connection,
+  steps: readonly Step[],
+  place: ErrorPlace,
+): Promise<ExecResult[]> {
   const results: ExecResult[] = [];
   for (const [index, step] of steps.entries()) {
     const command = step.kind === 'write' ? writeCommand(step) : step.command;
@@ -140,19 +171,23 @@ export async function applySteps(connection: Connection, steps: readonly Step[],
     const result = await connection.exec(command, stdin !== undefined ? { stdin } : {});
     results.push(result);
     if (result.exitCode !== 0) {
-      const what = step.kind === 'write'
-        ? result.exitCode === VALIDATE_REFUSED
-          ? `validate refused the new ${step.path}`
-          : result.exitCode === CONTENT_INCOMPLETE
-            ? `the new ${step.path} arrived incomplete (connection dropped?)`
-            : `writing ${step.path} failed`
-        : (step.failure ?? 'command failed');
+      const what =
+        step.kind === 'write'
+          ? result.exitCode === VALIDATE_REFUSED
+            ? `validate refused the new ${step.path}`
+            : result.exitCode === CONTENT_INCOMPLETE
+              ? `the new ${step.path} arrived incomplete (connection dropped?)`
+              : `writing ${step.path} failed`
+          : (step.failure ?? 'command failed');
       // What the command prints may quote what it was given: its own secrets are masked in the error.
       const masks = new MaskTable().addSecretsIn(command.secrets);
       const error = new CommandError(result, place, what, step.kind === 'write' || step.failure === undefined, masks);
       // A write script renames the new file in only as its last command: its failure left the host as it was. An
       // exec step says which of its exit codes mean the same.
-      error.hostUnchanged = index === 0 && (step.kind === 'write' || (result.exitCode !== null && (step.unchangedExitCodes?.includes(result.exitCode) ?? false)));
+      error.hostUnchanged =
+        index === 0 &&
+        (step.kind === 'write' ||
+          (result.exitCode !== null && (step.unchangedExitCodes?.includes(result.exitCode) ?? false)));
       throw error;
     }
   }

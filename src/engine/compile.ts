@@ -93,7 +93,7 @@ function revealSecrets(value: unknown, path: string, fail: (path: string, messag
       fail(path, (error as Error).message);
     }
   } else if (Array.isArray(value)) {
-    value.forEach((item, index) => revealSecrets(item, `${path}.${index}`, fail));
+    for (const [index, item] of value.entries()) revealSecrets(item, `${path}.${index}`, fail);
   } else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     for (const [key, item] of Object.entries(value)) revealSecrets(item, `${path}.${key}`, fail);
   }
@@ -120,7 +120,10 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Secret);
 
 const isRole = (value: unknown): value is Role<TObject> =>
-  isPlainObject(value) && typeof value.tasks === 'function' && typeof value.name === 'string' && isPlainObject(value.schema);
+  isPlainObject(value) &&
+  typeof value.tasks === 'function' &&
+  typeof value.name === 'string' &&
+  isPlainObject(value.schema);
 
 /** How many single-character edits turn one name into the other (for "did you mean"). */
 function editDistance(a: string, b: string): number {
@@ -153,7 +156,10 @@ function nearest(key: string, known: readonly string[]): string | undefined {
  */
 function declaresVar(schema: TObject, key: string): boolean {
   if (Object.hasOwn(schema.properties ?? {}, key)) return true;
-  const { additionalProperties, patternProperties } = schema as { additionalProperties?: unknown; patternProperties?: Record<string, unknown> };
+  const { additionalProperties, patternProperties } = schema as {
+    additionalProperties?: unknown;
+    patternProperties?: Record<string, unknown>;
+  };
   if (additionalProperties !== undefined && additionalProperties !== false) return true;
   return Object.keys(patternProperties ?? {}).some((pattern) => new RegExp(pattern, 'u').test(key));
 }
@@ -163,7 +169,11 @@ function declaresVar(schema: TObject, key: string): boolean {
  * with casts): an entry that is not a role, an unknown key of a `{ role, vars, tags }` entry, and a param the
  * role's schema does not declare. Returns the entries and the problems, each with its path in the playbook.
  */
-function roleEntries(play: Play, label: string, playIndex: number): { entries: RoleEntry[]; issues: { path: string; message: string; role?: string }[] } {
+function roleEntries(
+  play: Play,
+  label: string,
+  playIndex: number,
+): { entries: RoleEntry[]; issues: { path: string; message: string; role?: string }[] } {
   const entries: RoleEntry[] = [];
   const issues: { path: string; message: string; role?: string }[] = [];
   const roles: unknown = play.roles ?? [];
@@ -186,10 +196,18 @@ function roleEntries(play: Play, label: string, playIndex: number): { entries: R
     const { vars: params, tags } = written;
     const before = issues.length;
     for (const key of Object.keys(written).filter((k) => !ROLE_USE_KEYS.includes(k))) {
-      issues.push({ path: `${path}.${key}`, role: role.name, message: `${label}: role ${role.name} is used with an unknown key "${key}" (a role use has role, vars and tags)` });
+      issues.push({
+        path: `${path}.${key}`,
+        role: role.name,
+        message: `${label}: role ${role.name} is used with an unknown key "${key}" (a role use has role, vars and tags)`,
+      });
     }
     if (params !== undefined && !isPlainObject(params)) {
-      issues.push({ path: `${path}.vars`, role: role.name, message: `${label}: the vars of role ${role.name} must be an object of its vars, got ${Array.isArray(params) ? 'a list' : typeof params}` });
+      issues.push({
+        path: `${path}.vars`,
+        role: role.name,
+        message: `${label}: the vars of role ${role.name} must be an object of its vars, got ${Array.isArray(params) ? 'a list' : typeof params}`,
+      });
     } else {
       const known = Object.keys(role.schema.properties ?? {}).sort();
       for (const key of Object.keys(params ?? {}).filter((k) => !declaresVar(role.schema, k))) {
@@ -203,14 +221,25 @@ function roleEntries(play: Play, label: string, playIndex: number): { entries: R
       }
     }
     if (tags !== undefined && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) {
-      issues.push({ path: `${path}.tags`, role: role.name, message: `${label}: the tags of role ${role.name} must be a list of strings` });
+      issues.push({
+        path: `${path}.tags`,
+        role: role.name,
+        message: `${label}: the tags of role ${role.name} must be a list of strings`,
+      });
     }
-    if (issues.length === before) entries.push({ role, params: params as RoleEntry['params'], tags: tags as RoleEntry['tags'] });
+    if (issues.length === before)
+      entries.push({ role, params: params as RoleEntry['params'], tags: tags as RoleEntry['tags'] });
   }
   return { entries, issues };
 }
 
-function taskList(list: TaskList | undefined, host: string, vars: Record<string, unknown>, inventory: Inventory, platform: Platform | undefined): readonly Task[] {
+function taskList(
+  list: TaskList | undefined,
+  host: string,
+  vars: Record<string, unknown>,
+  inventory: Inventory,
+  platform: Platform | undefined,
+): readonly Task[] {
   if (!list) return [];
   return typeof list === 'function' ? list({ host, vars, inventory, ...(platform ? { platform } : {}) }) : list;
 }
@@ -299,16 +328,25 @@ export async function compileRun(
     }
     if (limit) hosts = hosts.filter((h) => limit.has(h));
     if (play.serial !== undefined && (!Number.isInteger(play.serial) || play.serial < 1)) {
-      throw new ValidationError(`${name}: serial must be a positive integer, got ${JSON.stringify(play.serial)}`, place);
+      throw new ValidationError(
+        `${name}: serial must be a positive integer, got ${JSON.stringify(play.serial)}`,
+        place,
+      );
     }
     if (play.installPackagesFirst !== undefined && typeof play.installPackagesFirst !== 'boolean') {
-      throw new ValidationError(`${name}: installPackagesFirst must be true or false, got ${JSON.stringify(play.installPackagesFirst)}`, place);
+      throw new ValidationError(
+        `${name}: installPackagesFirst must be true or false, got ${JSON.stringify(play.installPackagesFirst)}`,
+        place,
+      );
     }
     const work = new Map<string, HostPlatformWork>();
     const platforms = playPlatforms(uses[index].entries, playLabel(play, index), place);
     for (const host of hosts) {
       if (!allHosts.includes(host)) allHosts.push(host);
-      work.set(host, await compileHostWork(play, uses[index].entries, name, host, inventory, selection, platforms, templates, masks));
+      work.set(
+        host,
+        await compileHostWork(play, uses[index].entries, name, host, inventory, selection, platforms, templates, masks),
+      );
     }
     const size = play.serial ?? Math.max(hosts.length, 1);
     const batches: string[][] = [];
@@ -335,22 +373,39 @@ function playPlatforms(roles: readonly RoleEntry[], label: string, place: { file
   const named: Platform[] = [];
   for (const { role } of declaring) {
     if (!Array.isArray(role.platforms) || role.platforms.length === 0) {
-      throw new ValidationError(`${label}: role ${role.name} declares no platforms (leave platforms out for a role that runs on any release)`, { ...place, role: role.name });
+      throw new ValidationError(
+        `${label}: role ${role.name} declares no platforms (leave platforms out for a role that runs on any release)`,
+        { ...place, role: role.name },
+      );
     }
     for (const platform of role.platforms) if (!named.some((p) => samePlatform(p, platform))) named.push(platform);
   }
-  const lacking = (platform: Platform) => declaring.filter(({ role }) => !role.platforms!.some((p) => samePlatform(p, platform))).map(({ role }) => role.name);
+  const lacking = (platform: Platform) =>
+    declaring
+      .filter(({ role }) => !role.platforms!.some((p) => samePlatform(p, platform)))
+      .map(({ role }) => role.name);
   const supported = named.filter((platform) => lacking(platform).length === 0);
-  const unsupported = named.filter((platform) => lacking(platform).length > 0).map((platform) => ({ platform, roles: [...new Set(lacking(platform))] }));
+  const unsupported = named
+    .filter((platform) => lacking(platform).length > 0)
+    .map((platform) => ({ platform, roles: [...new Set(lacking(platform))] }));
   if (named.length > 0 && supported.length === 0) {
-    const each = [...new Set(declaring.map(({ role }) => `${role.name} supports ${role.platforms!.map((p) => platformName(p)).join(', ')}`))];
+    const each = [
+      ...new Set(
+        declaring.map(({ role }) => `${role.name} supports ${role.platforms!.map((p) => platformName(p)).join(', ')}`),
+      ),
+    ];
     throw new ValidationError(`${label}: its roles support no release in common (${each.join('; ')})`, place);
   }
   return { supported, unsupported };
 }
 
 /** The issues of a role's `check` for each release, reported once when every release has the same ones. */
-function checkIssues(role: Role<TObject>, vars: Record<string, unknown>, platforms: readonly (Platform | undefined)[], selection: Selection) {
+function checkIssues(
+  role: Role<TObject>,
+  vars: Record<string, unknown>,
+  platforms: readonly (Platform | undefined)[],
+  selection: Selection,
+) {
   const found: { platform?: Platform; issues: { path: string; message: string }[] }[] = [];
   for (const platform of platforms) {
     try {
@@ -363,7 +418,8 @@ function checkIssues(role: Role<TObject>, vars: Record<string, unknown>, platfor
   }
   if (found.length === 0) return undefined;
   const text = (f: (typeof found)[number]) => JSON.stringify(f.issues);
-  if (found.length === platforms.length && found.every((f) => text(f) === text(found[0]))) return { issues: found[0].issues };
+  if (found.length === platforms.length && found.every((f) => text(f) === text(found[0])))
+    return { issues: found[0].issues };
   return found[0];
 }
 
@@ -381,7 +437,8 @@ async function compileHostWork(
   const base = { ...inventoryVars(inventory, host), ...play.vars };
   // Added before they are read: a secret is masked from the moment it is revealed, in any error after.
   masks.addSecretsIn(base);
-  const releases: readonly (Platform | undefined)[] = platforms.supported.length > 0 ? platforms.supported : [undefined];
+  const releases: readonly (Platform | undefined)[] =
+    platforms.supported.length > 0 ? platforms.supported : [undefined];
   // The vars are the same on every release: validated once; a role's check may depend on the release.
   const owners: { role: Role<TObject>; owner: Owner }[] = [];
   for (const { role, params, tags } of roles) {
@@ -400,10 +457,16 @@ async function compileHostWork(
     const checked = role.check ? checkIssues(role, vars, releases, selection) : undefined;
     if (checked) invalid(checked.issues, checked.platform);
     if (selection.render !== false) revealSecrets(vars, 'vars', (path, message) => invalid([{ path, message }]));
-    owners.push({ role, owner: { role: role.name, roleDir: role.dir, vars, tags: [...(play.tags ?? []), ...(tags ?? [])] } });
+    owners.push({
+      role,
+      owner: { role: role.name, roleDir: role.dir, vars, tags: [...(play.tags ?? []), ...(tags ?? [])] },
+    });
   }
   const works: HostWork[] = [];
-  for (const platform of releases) works.push(await compilePlatformWork(play, owners, base, name, host, inventory, selection, platform, templates, masks));
+  for (const platform of releases)
+    works.push(
+      await compilePlatformWork(play, owners, base, name, host, inventory, selection, platform, templates, masks),
+    );
   return { host, works, unsupported: platforms.unsupported };
 }
 
@@ -437,35 +500,67 @@ async function compilePlatformWork(
       if (filter && !selected(tags, selection)) continue;
       let prepared: unknown;
       try {
-        if (selection.render !== false) prepared = await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir, templates });
+        if (selection.render !== false)
+          prepared = await task.op.prepare?.({ host, vars: owner.vars, roleDir: owner.roleDir, templates });
         // A rendered file that printed a secret is a secret as a whole: each of its lines is masked.
         masks.addSecretsIn(prepared);
       } catch (error) {
-        const placed = placeError(error, { host, role: owner.role, task: task.name, declaredAt: task.declaredAt, ...(on ? { platform: on } : {}) });
-        throw placed instanceof TemplateError || placed instanceof ValidationError ? placed : new ValidationError(placed.message, placed.place);
+        const placed = placeError(error, {
+          host,
+          role: owner.role,
+          task: task.name,
+          declaredAt: task.declaredAt,
+          ...(on ? { platform: on } : {}),
+        });
+        throw placed instanceof TemplateError || placed instanceof ValidationError
+          ? placed
+          : new ValidationError(placed.message, placed.place);
       }
       into.push({ task, play: name, role: owner.role, roleDir: owner.roleDir, vars: owner.vars, tags, prepared });
     }
   };
   const context = (vars: Record<string, unknown>) => ({ host, vars, inventory, ...(platform ? { platform } : {}) });
   for (const { role, owner } of owners) {
-    await bind(call(() => role.tasks(context(owner.vars)), host, role.name, on), tasks, owner, true);
-    await bind(call(() => role.handlers?.(context(owner.vars)) ?? [], host, role.name, on), handlers, owner, false);
+    await bind(
+      call(() => role.tasks(context(owner.vars)), host, role.name, on),
+      tasks,
+      owner,
+      true,
+    );
+    await bind(
+      call(() => role.handlers?.(context(owner.vars)) ?? [], host, role.name, on),
+      handlers,
+      owner,
+      false,
+    );
   }
   const owner = { vars: base, tags: play.tags ?? [] };
-  await bind(call(() => taskList(play.tasks, host, base, inventory, platform), host, undefined, on), tasks, owner, true);
-  await bind(call(() => taskList(play.handlers, host, base, inventory, platform), host, undefined, on), handlers, owner, false);
+  await bind(
+    call(() => taskList(play.tasks, host, base, inventory, platform), host, undefined, on),
+    tasks,
+    owner,
+    true,
+  );
+  await bind(
+    call(() => taskList(play.handlers, host, base, inventory, platform), host, undefined, on),
+    handlers,
+    owner,
+    false,
+  );
   const handlerNames = new Set(handlers.map((h) => h.task.name));
   for (const bound of tasks) {
     for (const handler of bound.task.notify) {
       if (!handlerNames.has(handler)) {
-        throw new ValidationError(`notifies unknown handler "${handler}" (handlers: ${[...handlerNames].join(', ') || 'none'})`, {
-          host,
-          role: bound.role,
-          task: bound.task.name,
-          declaredAt: bound.task.declaredAt,
-          ...(on ? { platform: on } : {}),
-        });
+        throw new ValidationError(
+          `notifies unknown handler "${handler}" (handlers: ${[...handlerNames].join(', ') || 'none'})`,
+          {
+            host,
+            role: bound.role,
+            task: bound.task.name,
+            declaredAt: bound.task.declaredAt,
+            ...(on ? { platform: on } : {}),
+          },
+        );
       }
     }
   }
@@ -479,6 +574,8 @@ function call(build: () => readonly Task[], host: string, role?: string, platfor
     return list;
   } catch (error) {
     const placed = placeError(error, { host, role, ...(platform ? { platform } : {}) });
-    throw placed instanceof ValidationError ? placed : new ValidationError(`building the task list failed: ${placed.message}`, placed.place);
+    throw placed instanceof ValidationError
+      ? placed
+      : new ValidationError(`building the task list failed: ${placed.message}`, placed.place);
   }
 }

@@ -24,7 +24,8 @@ export function parseJournal(text: string): PendingHandler[] {
   for (const line of text.split('\n')) {
     try {
       const parsed = JSON.parse(line) as Partial<PendingHandler>;
-      if (typeof parsed.play === 'string' && typeof parsed.handler === 'string') entries.push({ play: parsed.play, handler: parsed.handler });
+      if (typeof parsed.play === 'string' && typeof parsed.handler === 'string')
+        entries.push({ play: parsed.play, handler: parsed.handler });
     } catch {
       // Not an entry.
     }
@@ -57,7 +58,10 @@ export function recordPendingCommand(paths: HostStatePaths, entries: readonly Pe
       sh`set -e`,
       makeStateDir(paths),
       sh`touch ${paths.pendingHandlers}`,
-      ...entries.map((e) => sh`grep -qxF -- ${journalLine(e)} ${paths.pendingHandlers} || printf '%s\n' ${journalLine(e)} >> ${paths.pendingHandlers}`),
+      ...entries.map(
+        (e) =>
+          sh`grep -qxF -- ${journalLine(e)} ${paths.pendingHandlers} || printf '%s\n' ${journalLine(e)} >> ${paths.pendingHandlers}`,
+      ),
       sh`sync ${paths.pendingHandlers} 2>/dev/null || true`,
     ],
     '\n',

@@ -75,13 +75,27 @@ export async function takeHostLock(
   held.exited.then(
     (result) => {
       if (result.exitCode === LOCK_BUSY) {
-        const who = (result.stdout.split('\n').find((l) => l.startsWith('busy ')) ?? 'busy another run').slice('busy '.length);
-        settle!.reject(new HostLockedError(`${connection.host} is locked by another play run (${who}); it was not touched (--no-wait)`, { host: connection.host }));
+        const who = (result.stdout.split('\n').find((l) => l.startsWith('busy ')) ?? 'busy another run').slice(
+          'busy '.length,
+        );
+        settle!.reject(
+          new HostLockedError(
+            `${connection.host} is locked by another play run (${who}); it was not touched (--no-wait)`,
+            { host: connection.host },
+          ),
+        );
       } else {
-        settle!.reject(new PlayError(`the run lock of ${connection.host} ended (exit ${result.exitCode}): ${result.stderr.trim()}`, { host: connection.host }));
+        settle!.reject(
+          new PlayError(`the run lock of ${connection.host} ended (exit ${result.exitCode}): ${result.stderr.trim()}`, {
+            host: connection.host,
+          }),
+        );
       }
     },
-    (error: unknown) => settle!.reject(error instanceof ConnectError ? error : new ConnectError(String(error), { host: connection.host })),
+    (error: unknown) =>
+      settle!.reject(
+        error instanceof ConnectError ? error : new ConnectError(String(error), { host: connection.host }),
+      ),
   );
   await locked;
   return { release: () => held.release() };

@@ -21,16 +21,23 @@ export function needsPlatform(work: HostPlatformWork): boolean {
  * const chosen = chooseWork(play.work.get('primary')!, DEBIAN_13);
  * if ('refused' in chosen) fail(chosen.refused); else run(chosen.work);
  */
-export function chooseWork(work: HostPlatformWork, release: Platform | string | undefined): { work: HostWork } | { refused: string } {
+export function chooseWork(
+  work: HostPlatformWork,
+  release: Platform | string | undefined,
+): { work: HostWork } | { refused: string } {
   if (!needsPlatform(work)) return { work: work.works[0] };
   const supported = work.works.map((w) => platformName(w.platform!)).join(', ');
-  if (release === undefined) return { refused: `the release ${work.host} runs is not known; this play's roles support ${supported}` };
+  if (release === undefined)
+    return { refused: `the release ${work.host} runs is not known; this play's roles support ${supported}` };
   if (typeof release === 'string') return { refused: `${release}; this play's roles support ${supported}` };
   const platform = release;
   const chosen = work.works.find((w) => samePlatform(w.platform!, platform));
   if (chosen) return { work: chosen };
   const runs = `${work.host} runs ${platformName(platform, true)}`;
   const lacking = work.unsupported.find((u) => samePlatform(u.platform, platform));
-  if (lacking) return { refused: `${runs}; ${lacking.roles.length > 1 ? 'roles' : 'role'} ${lacking.roles.join(', ')} of this play ${lacking.roles.length > 1 ? 'do' : 'does'} not support it (all its roles support ${supported})` };
+  if (lacking)
+    return {
+      refused: `${runs}; ${lacking.roles.length > 1 ? 'roles' : 'role'} ${lacking.roles.join(', ')} of this play ${lacking.roles.length > 1 ? 'do' : 'does'} not support it (all its roles support ${supported})`,
+    };
   return { refused: `${runs}; this play's roles support ${supported}` };
 }

@@ -11,7 +11,12 @@ import { applySteps, applyWriteBatch } from './apply.ts';
 import type { BoundTask, CompiledPlay, HostPlatformWork, HostWork } from './compile.ts';
 import { chooseWork, needsPlatform } from './host-platform.ts';
 import type { RunListener } from './events.ts';
-import { clearPendingCommand, pendingHandlersProbe, recordPendingCommand, type PendingHandler } from './handler-journal.ts';
+import {
+  clearPendingCommand,
+  pendingHandlersProbe,
+  recordPendingCommand,
+  type PendingHandler,
+} from './handler-journal.ts';
 import { takeHostLock, type HostLock } from './host-lock.ts';
 import { hostStatePaths, type HostStatePaths } from './host-state.ts';
 import { PACKAGES_FIRST_TASK, packagesFirstPlan, packagesFirstTasks } from './packages-first.ts';
@@ -108,7 +113,8 @@ export class HostRun {
     this.emit({ type: 'host-start', host: this.host, play: play.name });
     const connection = await this.connect(play, started);
     if (!connection) return;
-    const facts = (this.facts ??= new FactCache(connection));
+    this.facts ??= new FactCache(connection);
+    const facts = this.facts;
     const journal = pendingHandlersProbe(this.paths);
     let healthy = false;
     try {
@@ -144,7 +150,10 @@ export class HostRun {
       this.connection ??= this.options.connect(this.host);
       const connection = await this.connection;
       this.facts ??= new FactCache(connection);
-      const probes = [pendingHandlersProbe(this.paths), ...works.flatMap((choice) => choice.works.flatMap((w) => probesOf(w.tasks)))];
+      const probes = [
+        pendingHandlersProbe(this.paths),
+        ...works.flatMap((choice) => choice.works.flatMap((w) => probesOf(w.tasks))),
+      ];
       if (works.some(needsPlatform)) await this.readRelease(this.facts, probes);
       else await this.facts.gather(probes);
     } catch {
@@ -172,18 +181,30 @@ export class HostRun {
    * release's tasks, when not known yet). When the play's roles do not support it, the host fails here, before
    * any change: undefined.
    */
-  private async workOn(play: CompiledPlay, choice: HostPlatformWork, facts: FactCache, alongside: readonly Probe<unknown>[]): Promise<HostWork | undefined> {
-    if (needsPlatform(choice)) await this.readRelease(facts, [...alongside, ...choice.works.flatMap((w) => probesOf(w.tasks))]);
+  private async workOn(
+    play: CompiledPlay,
+    choice: HostPlatformWork,
+    facts: FactCache,
+    alongside: readonly Probe<unknown>[],
+  ): Promise<HostWork | undefined> {
+    if (needsPlatform(choice))
+      await this.readRelease(facts, [...alongside, ...choice.works.flatMap((w) => probesOf(w.tasks))]);
     const chosen = chooseWork(choice, this.release);
     if ('work' in chosen) return chosen.work;
     this.out = true;
-    this.record({ host: this.host, play: play.name, task: PLATFORM_TASK, status: 'failed', durationMs: 0, error: chosen.refused }, this.check);
+    this.record(
+      { host: this.host, play: play.name, task: PLATFORM_TASK, status: 'failed', durationMs: 0, error: chosen.refused },
+      this.check,
+    );
     return undefined;
   }
 
   /** An error outside any task (the journal, the lock, reading the release): recorded as the host's failure. */
   fail(play: CompiledPlay, error: unknown): false {
-    this.record({ host: this.host, play: play.name, task: 'run', durationMs: 0, ...failure(error, { host: this.host }) }, this.check);
+    this.record(
+      { host: this.host, play: play.name, task: 'run', durationMs: 0, ...failure(error, { host: this.host }) },
+      this.check,
+    );
     return false;
   }
 
@@ -198,7 +219,8 @@ export class HostRun {
     const started = performance.now();
     const connection = await this.connect(play, started);
     if (!connection) return;
-    const facts = (this.facts ??= new FactCache(connection));
+    this.facts ??= new FactCache(connection);
+    const facts = this.facts;
     const base = { host: this.host, play: play.name, task: PACKAGES_FIRST_TASK };
     try {
       const work = await this.workOn(play, choice, facts, []);
@@ -224,10 +246,20 @@ export class HostRun {
           facts.invalidate(undefined);
         }
       }
-      this.record({ ...base, status: 'changed', summary: plan.summary, durationMs: performance.now() - started }, this.check);
+      this.record(
+        { ...base, status: 'changed', summary: plan.summary, durationMs: performance.now() - started },
+        this.check,
+      );
     } catch (error) {
       this.out = true;
-      this.record({ ...base, durationMs: performance.now() - started, ...failure(error, { host: this.host, task: PACKAGES_FIRST_TASK }) }, this.check);
+      this.record(
+        {
+          ...base,
+          durationMs: performance.now() - started,
+          ...failure(error, { host: this.host, task: PACKAGES_FIRST_TASK }),
+        },
+        this.check,
+      );
     }
   }
 
@@ -291,9 +323,21 @@ export class HostRun {
   planned(task: string, plan: Extract<Plan, { changed: true }>, withDiff = true): string | undefined {
     for (const step of plan.steps) if (step.kind === 'exec') this.masks.addSecretsIn(step.command.secrets);
     for (const fileDiff of plan.diffs) this.masks.addSecretsIn([fileDiff.before, fileDiff.after]);
-    const text = withDiff ? plan.diffs.map((fileDiff) => formatDiff(fileDiff, this.masks)).filter(Boolean).join('\n') : '';
+    const text = withDiff
+      ? plan.diffs
+          .map((fileDiff) => formatDiff(fileDiff, this.masks))
+          .filter(Boolean)
+          .join('\n')
+      : '';
     const diff = text || undefined;
-    this.emit({ type: 'task-planned', host: this.host, task, summary: this.masks.mask(plan.summary), diff, check: this.options.check });
+    this.emit({
+      type: 'task-planned',
+      host: this.host,
+      task,
+      summary: this.masks.mask(plan.summary),
+      diff,
+      check: this.options.check,
+    });
     return diff;
   }
 
@@ -306,7 +350,14 @@ export class HostRun {
       this.out = true;
       this.recap.unreachable++;
       const shown = this.masks.mask(placed.describe());
-      const result: TaskResult = { host: this.host, play: play.name, task: 'connect', status: 'unreachable', durationMs: performance.now() - started, error: shown };
+      const result: TaskResult = {
+        host: this.host,
+        play: play.name,
+        task: 'connect',
+        status: 'unreachable',
+        durationMs: performance.now() - started,
+        error: shown,
+      };
       this.report.tasks.push(result);
       this.emit({ type: 'host-unreachable', host: this.host, error: shown });
       this.emit({ type: 'task-end', result, check: this.options.check });
@@ -393,11 +444,20 @@ class PlayOnHost {
       this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler: false });
       const done = plan as Extract<Plan, { changed: true }>;
       diffs.set(bound, this.host.planned(bound.task.name, done));
-      for (const name of this.notifiable(bound)) if (!this.notified.has(name) && !owedNow.some((o) => o.handler === name)) owedNow.push({ play: this.play.name, handler: name });
+      for (const name of this.notifiable(bound))
+        if (!this.notified.has(name) && !owedNow.some((o) => o.handler === name))
+          owedNow.push({ play: this.play.name, handler: name });
     }
     if (owedNow.length) await this.connection.exec(recordPendingCommand(this.host.state, owedNow));
     const steps = changed.flatMap(({ plan }) => (plan as Extract<Plan, { changed: true }>).steps as WriteStep[]);
-    const places = changed.flatMap(({ bound, plan }) => (plan as Extract<Plan, { changed: true }>).steps.map(() => ({ host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt })));
+    const places = changed.flatMap(({ bound, plan }) =>
+      (plan as Extract<Plan, { changed: true }>).steps.map(() => ({
+        host: this.host.host,
+        role: bound.role,
+        task: bound.task.name,
+        declaredAt: bound.task.declaredAt,
+      })),
+    );
     let outcome: { done: number; error?: unknown };
     try {
       outcome = await applyWriteBatch(this.connection, steps, places);
@@ -421,14 +481,24 @@ class PlayOnHost {
         stepIndex += count;
         for (const name of bound.task.notify) this.notified.add(name);
         const diff = diffs.get(bound);
-        this.host.record({ ...base, status: 'changed', summary: plan.summary, ...(diff ? { diff } : {}), durationMs: each }, false);
+        this.host.record(
+          { ...base, status: 'changed', summary: plan.summary, ...(diff ? { diff } : {}), durationMs: each },
+          false,
+        );
         continue;
       }
       // The failed task: the ones after it are not run, as when tasks run one by one.
-      const failed = failure(outcome.error, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
+      const failed = failure(outcome.error, {
+        host: this.host.host,
+        role: bound.role,
+        task: bound.task.name,
+        declaredAt: bound.task.declaredAt,
+      });
       if (failed.status === 'failed') {
         // Its file and the later ones were not written: the handlers only they notify are owed nothing.
-        for (const entry of owedNow) if (!this.notified.has(entry.handler)) await this.connection.exec(clearPendingCommand(this.host.state, entry));
+        for (const entry of owedNow)
+          if (!this.notified.has(entry.handler))
+            await this.connection.exec(clearPendingCommand(this.host.state, entry));
       }
       this.host.record({ ...base, durationMs: each, ...failed }, false);
       return false;
@@ -452,7 +522,11 @@ class PlayOnHost {
     const written = new Set<string>();
     let size = 0;
     for (const plan of plans) {
-      if (plan.changed && (plan.steps.some((s) => s.kind !== 'write') || plan.steps.some((s) => written.has((s as WriteStep).path)))) break;
+      if (
+        plan.changed &&
+        (plan.steps.some((s) => s.kind !== 'write') || plan.steps.some((s) => written.has((s as WriteStep).path)))
+      )
+        break;
       if (plan.changed) for (const step of plan.steps as WriteStep[]) written.add(step.path);
       size++;
     }
@@ -471,7 +545,10 @@ class PlayOnHost {
     for (const handler of this.work.handlers) {
       if (!this.notified.delete(handler.task.name)) continue;
       if (!(await this.runTask(handler, [handler], true))) return false;
-      if (!this.host.check) await this.connection.exec(clearPendingCommand(this.host.state, { play: this.play.name, handler: handler.task.name }));
+      if (!this.host.check)
+        await this.connection.exec(
+          clearPendingCommand(this.host.state, { play: this.play.name, handler: handler.task.name }),
+        );
       this.fromEarlierRun.delete(handler.task.name);
     }
     return true;
@@ -480,7 +557,13 @@ class PlayOnHost {
   private async runTask(bound: BoundTask, remaining: readonly BoundTask[], handler: boolean): Promise<boolean> {
     const taskStarted = performance.now();
     const owed = handler && this.fromEarlierRun.has(bound.task.name);
-    const base = { host: this.host.host, play: this.play.name, role: bound.role, task: bound.task.name, ...(handler ? { handler: true } : {}) };
+    const base = {
+      host: this.host.host,
+      play: this.play.name,
+      role: bound.role,
+      task: bound.task.name,
+      ...(handler ? { handler: true } : {}),
+    };
     this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler });
     let result: TaskResult;
     try {
@@ -489,7 +572,10 @@ class PlayOnHost {
         return this.flush();
       }
       if (this.host.coveredInCheck.has(bound)) {
-        this.host.record({ ...base, status: 'ok', summary: `installed first (${PACKAGES_FIRST_TASK})`, durationMs: 0 }, true);
+        this.host.record(
+          { ...base, status: 'ok', summary: `installed first (${PACKAGES_FIRST_TASK})`, durationMs: 0 },
+          true,
+        );
         return true;
       }
       await this.facts.gather(probesOf(remaining));
@@ -498,7 +584,12 @@ class PlayOnHost {
         await this.lockThenReplan(bound, (fresh) => (plan = fresh));
       }
       if (!plan.changed) {
-        result = { ...base, status: 'ok', summary: owed ? `${plan.reason} (pending from an earlier run)` : plan.reason, durationMs: performance.now() - taskStarted };
+        result = {
+          ...base,
+          status: 'ok',
+          summary: owed ? `${plan.reason} (pending from an earlier run)` : plan.reason,
+          durationMs: performance.now() - taskStarted,
+        };
       } else {
         const diff = this.host.planned(bound.task.name, plan);
         const notify = this.notifiable(bound);
@@ -506,10 +597,17 @@ class PlayOnHost {
           this.pending = true;
         } else {
           // Written before the change: a run that fails or dies after it still owes the handler.
-          const owedNow = notify.filter((name) => !this.notified.has(name)).map((name) => ({ play: this.play.name, handler: name }));
+          const owedNow = notify
+            .filter((name) => !this.notified.has(name))
+            .map((name) => ({ play: this.play.name, handler: name }));
           if (owedNow.length) await this.connection.exec(recordPendingCommand(this.host.state, owedNow));
           try {
-            await applySteps(this.connection, plan.steps, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt });
+            await applySteps(this.connection, plan.steps, {
+              host: this.host.host,
+              role: bound.role,
+              task: bound.task.name,
+              declaredAt: bound.task.declaredAt,
+            });
           } catch (error) {
             // A change refused before it was made (validate said no) owes nothing.
             if (error instanceof CommandError && error.hostUnchanged) {
@@ -522,17 +620,39 @@ class PlayOnHost {
         }
         for (const name of bound.task.notify) this.notified.add(name);
         const summary = owed ? `${plan.summary} (pending from an earlier run)` : plan.summary;
-        result = { ...base, status: 'changed', summary, ...(diff ? { diff } : {}), durationMs: performance.now() - taskStarted };
+        result = {
+          ...base,
+          status: 'changed',
+          summary,
+          ...(diff ? { diff } : {}),
+          durationMs: performance.now() - taskStarted,
+        };
       }
     } catch (error) {
-      result = { ...base, durationMs: performance.now() - taskStarted, ...failure(error, { host: this.host.host, role: bound.role, task: bound.task.name, declaredAt: bound.task.declaredAt }) };
+      result = {
+        ...base,
+        durationMs: performance.now() - taskStarted,
+        ...failure(error, {
+          host: this.host.host,
+          role: bound.role,
+          task: bound.task.name,
+          declaredAt: bound.task.declaredAt,
+        }),
+      };
     }
     this.host.record(result, this.host.check);
     return result.status !== 'failed' && result.status !== 'unreachable';
   }
 
   private plan(bound: BoundTask): Promise<Plan> {
-    return bound.task.op.plan({ host: this.host.host, vars: bound.vars, roleDir: bound.roleDir, facts: this.facts, earlierChangesPending: this.pending, prepared: bound.prepared });
+    return bound.task.op.plan({
+      host: this.host.host,
+      vars: bound.vars,
+      roleDir: bound.roleDir,
+      facts: this.facts,
+      earlierChangesPending: this.pending,
+      prepared: bound.prepared,
+    });
   }
 
   /**

@@ -8,7 +8,9 @@ import type { Profiler } from '../profile.ts';
  * The health gate between serial batches: the failing checks of these hosts (read-only, at the protocol level:
  * the playbook's `verify` limited to them). An empty list lets the run go on to the next batch.
  */
-export type HealthGate = (hosts: readonly string[]) => Promise<readonly { readonly check: string; readonly host?: string; readonly detail: string }[]>;
+export type HealthGate = (
+  hosts: readonly string[],
+) => Promise<readonly { readonly check: string; readonly host?: string; readonly detail: string }[]>;
 
 /** How to run a compiled playbook. */
 export interface RunOptions extends HostRunOptions {
@@ -63,7 +65,8 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
     // own changes forget what they touch.
     // The host's release is read in the same round trip when a play's work depends on it.
     const allWork = new Map<string, HostPlatformWork[]>();
-    for (const play of run.plays) for (const [host, work] of play.work) allWork.set(host, [...(allWork.get(host) ?? []), work]);
+    for (const play of run.plays)
+      for (const [host, work] of play.work) allWork.set(host, [...(allWork.get(host) ?? []), work]);
     await eachLimited([...allWork.keys()], options.forks, (host) => hosts.get(host)!.prefetch(allWork.get(host)!));
     options.profiler?.mark('connect and read facts');
     let shownPlay: CompiledPlay | undefined;
@@ -73,7 +76,9 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
         // Packages have no order between hosts: all of the play's hosts install theirs at once, before any batch.
         if (play.installPackagesFirst) {
           const ready = play.batches.flat().filter((h) => !hosts.get(h)!.out);
-          await eachLimited(ready, options.forks, (host) => hosts.get(host)!.installPackagesFirst(play, play.work.get(host)!));
+          await eachLimited(ready, options.forks, (host) =>
+            hosts.get(host)!.installPackagesFirst(play, play.work.get(host)!),
+          );
         }
       }
       shownPlay = play;
@@ -81,7 +86,8 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
       const changedBefore = changesOf(report, active);
       await eachLimited(active, options.forks, (host) => hosts.get(host)!.runPlay(play, play.work.get(host)!));
       if (changesOf(report, active) === changedBefore) continue;
-      for (const later of batches.slice(index + 1).flatMap((b) => b.batch)) if (!active.includes(later)) hosts.get(later)!.forgetFacts();
+      for (const later of batches.slice(index + 1).flatMap((b) => b.batch))
+        if (!active.includes(later)) hosts.get(later)!.forgetFacts();
       if (!options.gate || options.check) continue;
       const failed = await options.gate(active);
       const later = [...new Set(batches.slice(index + 1).flatMap((b) => b.batch))];

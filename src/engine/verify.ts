@@ -32,7 +32,10 @@ export async function verifyPlaybook(
 ): Promise<HealthReport> {
   const { masks } = options;
   const started = performance.now();
-  if (!playbook.verify) throw new ValidationError('the playbook has no health check (its `verify`): nothing to verify', { file: playbook.source });
+  if (!playbook.verify)
+    throw new ValidationError('the playbook has no health check (its `verify`): nothing to verify', {
+      file: playbook.source,
+    });
   checkInventory(inventory);
   const names = options.limit !== undefined ? selectHosts(options.limit, inventory) : Object.keys(inventory.hosts);
   // A check reads the hosts' vars (a password to log in with): their secrets are masked in what it reports.
@@ -51,14 +54,26 @@ export async function verifyPlaybook(
     vars: inventoryVars(inventory, o.name),
     reachable: o.connection !== undefined,
     error: o.error,
-    exec: (command, execOptions) => (o.connection ? o.connection.exec(command, execOptions) : Promise.reject(new Error(`${o.name} is unreachable: ${o.error}`))),
+    exec: (command, execOptions) =>
+      o.connection
+        ? o.connection.exec(command, execOptions)
+        : Promise.reject(new Error(`${o.name} is unreachable: ${o.error}`)),
   }));
-  const unreachable: HealthRow[] = hosts.filter((h) => !h.reachable).map((h) => ({ check: 'reachable', host: h.name, ok: false, detail: h.error ?? 'no connection' }));
+  const unreachable: HealthRow[] = hosts
+    .filter((h) => !h.reachable)
+    .map((h) => ({ check: 'reachable', host: h.name, ok: false, detail: h.error ?? 'no connection' }));
   let rows: readonly HealthRow[];
   try {
     rows = [...unreachable, ...(await playbook.verify(hosts))];
   } catch (error) {
-    rows = [...unreachable, { check: 'health check', ok: false, detail: `failed: ${masks.mask(error instanceof Error ? error.message : String(error))}` }];
+    rows = [
+      ...unreachable,
+      {
+        check: 'health check',
+        ok: false,
+        detail: `failed: ${masks.mask(error instanceof Error ? error.message : String(error))}`,
+      },
+    ];
   } finally {
     await Promise.all(opened.map((o) => o.connection?.close().catch(() => undefined)));
   }

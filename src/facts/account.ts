@@ -21,7 +21,16 @@ export function parseUserAccount(stdout: string): UserAccount | undefined {
   const [passwd, hash = '', groups = ''] = stdout.split('\n');
   if (!passwd) return undefined;
   const [name, , uid, gid, comment = '', home, shell] = passwd.split(':');
-  return { name, uid: Number(uid), gid: Number(gid), comment, home, shell, passwordHash: hash, groups: groups.split(' ').filter(Boolean) };
+  return {
+    name,
+    uid: Number(uid),
+    gid: Number(gid),
+    comment,
+    home,
+    shell,
+    passwordHash: hash,
+    groups: groups.split(' ').filter(Boolean),
+  };
 }
 
 /**
@@ -41,7 +50,10 @@ export function userProbe(name: string): Probe<UserAccount | undefined> {
 
 /** The fields of colon-separated database lines (`getent passwd`, `shadow`, `group`), by their first field. */
 function byName(section: string): Map<string, string[]> {
-  const lines = section.split('\n').filter(Boolean).map((line) => line.split(':'));
+  const lines = section
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(':'));
   return new Map(lines.map((fields) => [fields[0], fields]));
 }
 
@@ -62,14 +74,20 @@ export const usersFamily: ProbeFamily<UserAccount | undefined> = {
     const [passwd = '', shadow = '', group = ''] = output.stdout.split('\0');
     const accounts = byName(passwd);
     const hashes = byName(shadow);
-    const groups = [...byName(group).values()].map(([groupName, , gid, members = '']) => ({ name: groupName, gid: Number(gid), members: members.split(',') }));
+    const groups = [...byName(group).values()].map(([groupName, , gid, members = '']) => ({
+      name: groupName,
+      gid: Number(gid),
+      members: members.split(','),
+    }));
     return args.map((name) => {
       const fields = accounts.get(name);
       if (!fields) return undefined;
       const gid = Number(fields[3]);
       const primary = groups.find((g) => g.gid === gid)?.name ?? String(gid);
       const supplementary = groups.filter((g) => g.members.includes(name) && g.name !== primary).map((g) => g.name);
-      return parseUserAccount(`${fields.join(':')}\n${hashes.get(name)?.[1] ?? ''}\n${[primary, ...supplementary].join(' ')}`);
+      return parseUserAccount(
+        `${fields.join(':')}\n${hashes.get(name)?.[1] ?? ''}\n${[primary, ...supplementary].join(' ')}`,
+      );
     });
   },
 };

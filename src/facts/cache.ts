@@ -1,7 +1,15 @@
 import type { Connection } from '../connection/connection.ts';
 import { CommandError } from '../errors.ts';
 import { MaskTable } from '../mask-table.ts';
-import { parseProbeAnswer, probeBoundary, probeScript, type Probe, type ProbeFamily, type ProbeIdentity, type ProbeOutput } from './probe.ts';
+import {
+  parseProbeAnswer,
+  probeBoundary,
+  probeScript,
+  type Probe,
+  type ProbeFamily,
+  type ProbeIdentity,
+  type ProbeOutput,
+} from './probe.ts';
 
 /**
  * The facts known about one host: answers to probes, gathered in batches (one round trip for many probes),
@@ -25,16 +33,25 @@ export class FactCache {
     if (missing.length === 0) return;
     const list = groupFamilies(missing);
     const boundary = probeBoundary();
-    const script = probeScript(list.map((entry) => entry.probe), boundary);
+    const script = probeScript(
+      list.map((entry) => entry.probe),
+      boundary,
+    );
     const result = await this.connection.exec(script);
     if (result.exitCode !== 0) {
       const asked = missing.map((p) => `${p.id.kind}:${p.id.subject}`);
       const masks = new MaskTable().addSecretsIn(script.secrets);
       const place = { host: this.connection.host };
-      throw new CommandError({ ...result, command: `probe script (${asked.join(', ')})` }, place, 'reading facts failed', true, masks);
+      throw new CommandError(
+        { ...result, command: `probe script (${asked.join(', ')})` },
+        place,
+        'reading facts failed',
+        true,
+        masks,
+      );
     }
     const outputs = parseProbeAnswer(result.stdout, list.length, boundary);
-    list.forEach((entry, index) => entry.store(outputs[index], this.answers));
+    for (const [index, entry] of list.entries()) entry.store(outputs[index], this.answers);
   }
 
   /**
@@ -63,8 +80,14 @@ export class FactCache {
    * accounts, command checks), since a file can change any of those. Without `paths`, every answer goes.
    */
   invalidate(paths?: readonly string[]): void {
-    if (!paths) return this.answers.clear();
-    this.answers.forget((id) => id.path === undefined || paths.some((p) => id.path === p || id.path!.startsWith(p.endsWith('/') ? p : `${p}/`)));
+    if (!paths) {
+      this.answers.clear();
+      return;
+    }
+    this.answers.forget(
+      (id) =>
+        id.path === undefined || paths.some((p) => id.path === p || id.path!.startsWith(p.endsWith('/') ? p : `${p}/`)),
+    );
   }
 }
 
@@ -103,13 +126,14 @@ export class ProbeAnswers {
     return this.byKind.get(id.kind)?.get(id.subject)?.value;
   }
   set(probe: Probe<unknown>, value: unknown): void {
-    let subjects = this.byKind.get(probe.id.kind);
-    if (!subjects) this.byKind.set(probe.id.kind, (subjects = new Map()));
+    const subjects = this.byKind.get(probe.id.kind) ?? new Map();
+    this.byKind.set(probe.id.kind, subjects);
     subjects.set(probe.id.subject, { probe, value });
   }
   /** Forgets the answers whose identity matches. */
   forget(matches: (id: ProbeIdentity) => boolean): void {
-    for (const subjects of this.byKind.values()) for (const [subject, entry] of subjects) if (matches(entry.probe.id)) subjects.delete(subject);
+    for (const subjects of this.byKind.values())
+      for (const [subject, entry] of subjects) if (matches(entry.probe.id)) subjects.delete(subject);
   }
   clear(): void {
     this.byKind.clear();
@@ -137,10 +161,16 @@ export function groupFamilies(probes: readonly Probe<unknown>[]): BatchEntry[] {
       continue;
     }
     const args = members.map((m) => m.family!.argument);
-    const probe: Probe<unknown> = { id: { kind: 'family', subject: family.name }, command: family.command(args), parse: () => undefined };
+    const probe: Probe<unknown> = {
+      id: { kind: 'family', subject: family.name },
+      command: family.command(args),
+      parse: () => undefined,
+    };
     entries.push({
       probe,
-      store: (output, answers) => family.parseAll(output, args).forEach((value, index) => answers.set(members[index], value)),
+      store: (output, answers) => {
+        for (const [index, value] of family.parseAll(output, args).entries()) answers.set(members[index], value);
+      },
     });
   }
   return entries;

@@ -32,7 +32,12 @@ function isPresentType(type: string | undefined): type is PresentType {
 }
 
 /** A present path's state from stat's `MODE OWNER GROUP` line, the file's sum and the link's target, if any. */
-function presentPathState(type: PresentType, stat: string, sha256: string | undefined, linkTarget: string | undefined): PathState {
+function presentPathState(
+  type: PresentType,
+  stat: string,
+  sha256: string | undefined,
+  linkTarget: string | undefined,
+): PathState {
   const [mode = '', owner = '', group = ''] = stat.split(' ');
   return {
     type,
@@ -100,7 +105,12 @@ export const pathFamily: ProbeFamily<PathState> = {
     return args.map((path, index) => {
       const type = types[index];
       if (!isPresentType(type)) return { type: 'absent' };
-      return presentPathState(type, stats.get(path) ?? '', type === 'file' ? sums.get(path) : undefined, type === 'link' ? targets.get(path) : undefined);
+      return presentPathState(
+        type,
+        stats.get(path) ?? '',
+        type === 'file' ? sums.get(path) : undefined,
+        type === 'link' ? targets.get(path) : undefined,
+      );
     });
   },
 };

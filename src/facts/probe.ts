@@ -20,7 +20,17 @@ export interface ProbeOutput {
  * const id: ProbeIdentity = { kind: 'content', subject: '/etc/hosts', path: '/etc/hosts' };
  */
 export interface ProbeIdentity {
-  readonly kind: 'path' | 'content' | 'service' | 'user' | 'group' | 'packages' | 'succeeds' | 'os-release' | 'pending-handlers' | (string & {});
+  readonly kind:
+    | 'path'
+    | 'content'
+    | 'service'
+    | 'user'
+    | 'group'
+    | 'packages'
+    | 'succeeds'
+    | 'os-release'
+    | 'pending-handlers'
+    | (string & {});
   readonly subject: string;
   readonly path?: string;
 }
@@ -60,7 +70,8 @@ export function probeBoundary(): string {
 }
 
 /** The boundary as `printf` escapes (`\\061\\146…`), so the script's own text (visible in `ps`) never holds it. */
-const escaped = (boundary: string) => [...boundary].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('');
+const escaped = (boundary: string) =>
+  [...boundary].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('');
 
 /**
  * One shell script that runs several probes and answers them all in one base64 text. Decoded, it is each

@@ -2,7 +2,12 @@ import { ValidationError } from '../errors.ts';
 import type { InventorySpec } from './inventory.ts';
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
 }
 
 function known(inventory: InventorySpec): string {
@@ -19,9 +24,12 @@ function namesOf(term: string, inventory: InventorySpec): string[] {
   if (Object.hasOwn(groups, term)) return [...groups[term].hosts];
   if (/[*?]/.test(term)) {
     const pattern = globToRegExp(term);
-    const fromGroups = Object.entries(groups).filter(([g]) => pattern.test(g)).flatMap(([, g]) => g.hosts);
+    const fromGroups = Object.entries(groups)
+      .filter(([g]) => pattern.test(g))
+      .flatMap(([, g]) => g.hosts);
     const matched = hosts.filter((h) => pattern.test(h) || fromGroups.includes(h));
-    if (matched.length === 0) throw new ValidationError(`host pattern "${term}" matches no host or group (${known(inventory)})`);
+    if (matched.length === 0)
+      throw new ValidationError(`host pattern "${term}" matches no host or group (${known(inventory)})`);
     return matched;
   }
   throw new ValidationError(`host pattern "${term}" names no host or group (${known(inventory)})`);
@@ -40,8 +48,12 @@ function namesOf(term: string, inventory: InventorySpec): string[] {
  */
 export function selectHosts(pattern: string | readonly string[], inventory: InventorySpec): string[] {
   const shown = typeof pattern === 'string' ? pattern : pattern.join(',');
-  const terms = (typeof pattern === 'string' ? [pattern] : pattern).flatMap((p) => p.split(/[,:]/)).map((t) => t.trim()).filter(Boolean);
-  if (terms.length === 0) throw new ValidationError(`host pattern ${JSON.stringify(shown)} is empty: give host or group names, or all`);
+  const terms = (typeof pattern === 'string' ? [pattern] : pattern)
+    .flatMap((p) => p.split(/[,:]/))
+    .map((t) => t.trim())
+    .filter(Boolean);
+  if (terms.length === 0)
+    throw new ValidationError(`host pattern ${JSON.stringify(shown)} is empty: give host or group names, or all`);
   const positive = terms.filter((t) => !t.startsWith('!') && !t.startsWith('&'));
   let selected: string[] = positive.length === 0 ? Object.keys(inventory.hosts) : [];
   for (const term of positive) {

@@ -82,13 +82,17 @@ export function checkInventory(inventory: Inventory, file = inventory.source ?? 
   const hostNames = new Set(Object.keys(spec.hosts ?? {}));
   for (const [host, definition] of Object.entries(spec.hosts ?? {})) {
     if (typeof definition?.address === 'string' && definition.address !== '' && !isHostAddress(definition.address)) {
-      issues.push({ path: `hosts.${host}.address`, message: `${JSON.stringify(definition.address)} is not an IPv4 or IPv6 address or a host name` });
+      issues.push({
+        path: `hosts.${host}.address`,
+        message: `${JSON.stringify(definition.address)} is not an IPv4 or IPv6 address or a host name`,
+      });
     }
   }
   for (const [group, definition] of Object.entries(spec.groups ?? {})) {
     if (hostNames.has(group)) issues.push({ path: `groups.${group}`, message: `has the same name as a host` });
     definition.hosts?.forEach((host, index) => {
-      if (!hostNames.has(host)) issues.push({ path: `groups.${group}.hosts.${index}`, message: `names unknown host "${host}"` });
+      if (!hostNames.has(host))
+        issues.push({ path: `groups.${group}.hosts.${index}`, message: `names unknown host "${host}"` });
     });
   }
   if (hostNames.size === 0 && issues.length === 0) issues.push({ path: 'hosts', message: 'has no hosts' });
@@ -102,7 +106,8 @@ export function checkInventory(inventory: Inventory, file = inventory.source ?? 
 }
 
 /** A host name as DNS allows it (RFC 1123 labels, dots between them, a trailing dot allowed). */
-const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOST_NAME =
+  /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /**
  * Whether a host's address is one: an IPv4 or IPv6 address or a host name. Anything else (spaces, quotes, `;`)

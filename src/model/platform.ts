@@ -63,7 +63,8 @@ export function parseOsRelease(text: string): Record<string, string> {
     if (!match) continue;
     const [, key, raw] = match;
     let value = raw;
-    if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"')) value = raw.slice(1, -1).replace(/\\([\\"$`])/g, '$1');
+    if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"'))
+      value = raw.slice(1, -1).replace(/\\([\\"$`])/g, '$1');
     else if (raw.length >= 2 && raw.startsWith("'") && raw.endsWith("'")) value = raw.slice(1, -1);
     fields[key] = value;
   }
@@ -80,10 +81,13 @@ export function parseOsRelease(text: string): Record<string, string> {
  */
 export function parsePlatform(osRelease: string, host: string): Platform {
   const fields = parseOsRelease(osRelease);
-  const found = fields.PRETTY_NAME || [fields.NAME, fields.VERSION].filter(Boolean).join(' ') || fields.ID || 'an unknown system';
+  const found =
+    fields.PRETTY_NAME || [fields.NAME, fields.VERSION].filter(Boolean).join(' ') || fields.ID || 'an unknown system';
   if (fields.ID !== 'debian') {
     const id = fields.ID ? `ID=${fields.ID}` : 'no ID';
-    throw new Error(`${host} runs ${found} (${id} in /etc/os-release), not Debian: play's platforms are Debian releases`);
+    throw new Error(
+      `${host} runs ${found} (${id} in /etc/os-release), not Debian: play's platforms are Debian releases`,
+    );
   }
   const version = fields.VERSION_ID;
   if (version === undefined || !/^\d+$/.test(version)) {

@@ -34,14 +34,16 @@ function describe(error: ErrorObject): string {
   if (error.keyword === SECRET_KEYWORD) return 'must be a secret() value, not plain text';
   if (error.keyword === 'required') return `is required`;
   if (error.keyword === 'additionalProperties') return `is not a known property`;
-  if (error.keyword === 'enum') return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (error.keyword === 'enum')
+    return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
   return error.message ?? 'is invalid';
 }
 
 function issuePath(error: ErrorObject, base: string): string {
   const parts = error.instancePath.split('/').filter(Boolean);
   if (error.keyword === 'required') parts.push((error.params as { missingProperty: string }).missingProperty);
-  if (error.keyword === 'additionalProperties') parts.push((error.params as { additionalProperty: string }).additionalProperty);
+  if (error.keyword === 'additionalProperties')
+    parts.push((error.params as { additionalProperty: string }).additionalProperty);
   return [base, ...parts].filter(Boolean).join('.');
 }
 
@@ -58,5 +60,7 @@ export function validateAgainst(schema: TSchema | object, value: unknown, basePa
     // anyOf/oneOf parents repeat their children's complaints.
     .filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'if')
     .map((e) => ({ path: issuePath(e, basePath), message: describe(e) }));
-  return issues.filter((issue, index) => issues.findIndex((o) => o.path === issue.path && o.message === issue.message) === index);
+  return issues.filter(
+    (issue, index) => issues.findIndex((o) => o.path === issue.path && o.message === issue.message) === index,
+  );
 }

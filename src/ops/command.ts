@@ -39,10 +39,16 @@ function shortDisplay(command: ShellCommand): string {
  * command({ cmd: sh`newaliases`, unless: sh`test /etc/aliases.db -nt /etc/aliases` })
  */
 export function command(params: CommandParams): Task {
-  if (!(params.cmd instanceof ShellCommand)) throw new PlayError('command: cmd must be built with sh`…` (a ShellCommand)');
-  if (params.unless !== undefined && !(params.unless instanceof ShellCommand)) throw new PlayError('command: unless must be built with sh`…` (a ShellCommand)');
-  for (const [key, path] of [['creates', params.creates], ['removes', params.removes]] as const) {
-    if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) throw new PlayError(`command: ${key} must be an absolute path, got ${JSON.stringify(path)}`);
+  if (!(params.cmd instanceof ShellCommand))
+    throw new PlayError('command: cmd must be built with sh`…` (a ShellCommand)');
+  if (params.unless !== undefined && !(params.unless instanceof ShellCommand))
+    throw new PlayError('command: unless must be built with sh`…` (a ShellCommand)');
+  for (const [key, path] of [
+    ['creates', params.creates],
+    ['removes', params.removes],
+  ] as const) {
+    if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/')))
+      throw new PlayError(`command: ${key} must be an absolute path, got ${JSON.stringify(path)}`);
   }
   const probes: Probe<unknown>[] = [];
   if (params.creates !== undefined) probes.push(pathProbe(params.creates));
@@ -67,7 +73,11 @@ export function command(params: CommandParams): Task {
         summary: `run: ${params.cmd.display}`,
         // A secret given on stdin is the command's too: what the command prints of it is masked.
         steps: [
-          { kind: 'exec', command: withStdinSecret(params.cmd, params.stdin), ...(params.stdin !== undefined ? { stdin: reveal(params.stdin) } : {}) },
+          {
+            kind: 'exec',
+            command: withStdinSecret(params.cmd, params.stdin),
+            ...(params.stdin !== undefined ? { stdin: reveal(params.stdin) } : {}),
+          },
         ],
         diffs: [],
       };
@@ -78,5 +88,7 @@ export function command(params: CommandParams): Task {
 
 /** The command, carrying the secret given on its stdin among its own (for the run's mask table and its errors). */
 function withStdinSecret(command: ShellCommand, stdin: string | Secret | undefined): ShellCommand {
-  return stdin instanceof Secret ? new ShellCommand(command.text, command.display, [...command.secrets, stdin]) : command;
+  return stdin instanceof Secret
+    ? new ShellCommand(command.text, command.display, [...command.secrets, stdin])
+    : command;
 }

@@ -7,7 +7,16 @@ import { TemplateRenderer } from '../render/template.ts';
 import { PlayError } from '../errors.ts';
 import { Secret } from '../secret.ts';
 import { attributeChanges, normalizeMode, type FileAttributes } from './managed-file.ts';
-import { task, type FileDiff, type Op, type Plan, type PlanContext, type PrepareContext, type Task, type TaskOptions } from './op.ts';
+import {
+  task,
+  type FileDiff,
+  type Op,
+  type Plan,
+  type PlanContext,
+  type PrepareContext,
+  type Task,
+  type TaskOptions,
+} from './op.ts';
 import { resolveSource } from './template.ts';
 
 /** One file of a config set: its path inside the set's tree, and its content or the template that renders it. */
@@ -50,7 +59,6 @@ export interface ConfigSetParams extends TaskOptions {
   /** Where the staged copy of the tree goes (default `/run`: memory, root's alone; the files may hold secrets). */
   readonly stageRoot?: string;
 }
-
 
 interface WantedSetFile {
   readonly path: string;
@@ -102,7 +110,8 @@ export function configSetCommand(params: ConfigSetParams, changed: readonly Want
     ? // $0 and $1 are the staged copy and the tree; $2 is the check, run once the copy is mounted over the tree.
       sh`unshare --mount --propagation private -- sh -c 'mount --bind "$0" "$1" && eval "$2"' "$stage/tree" "$tree" ${asArgument(params.validate(params.tree))}`
     : params.validate(`${stage}/tree`);
-  const activate = typeof params.activate === 'function' ? params.activate(changed.map((f) => f.relative)) : params.activate;
+  const activate =
+    typeof params.activate === 'function' ? params.activate(changed.map((f) => f.relative)) : params.activate;
   lines.push(
     sh`if ! out=$( ( ${check} ) 2>&1 ); then printf '%s\n' "$out" >&2; echo "the staged set was refused by its check (nothing live was changed)" >&2; exit ${REMOTE_EXIT.setRefused}; fi`,
   );
@@ -165,7 +174,8 @@ export function configSet(params: ConfigSetParams): Task {
   const tree = params.tree.replace(/\/+$/, '');
   for (const f of params.files) {
     if (!f.path.startsWith(`${tree}/`)) throw new PlayError(`config set ${tree}: ${f.path} is not inside ${tree}`);
-    if ((f.content === undefined) === (f.src === undefined)) throw new PlayError(`config set ${tree}: ${f.path} needs either content or src`);
+    if ((f.content === undefined) === (f.src === undefined))
+      throw new PlayError(`config set ${tree}: ${f.path} needs either content or src`);
   }
   const modes = params.files.map((f) => normalizeMode(f.mode, `config set file ${f.path}`));
   const wanted = (context: PrepareContext): WantedSetFile[] => {
@@ -173,10 +183,20 @@ export function configSet(params: ConfigSetParams): Task {
     return params.files.map((f, i): WantedSetFile => {
       let content: Buffer | Secret;
       if (f.src !== undefined) {
-        const result = templates.render(resolveSource(f.src, 'templates', context.roleDir), { ...context.vars, ...f.vars });
+        const result = templates.render(resolveSource(f.src, 'templates', context.roleDir), {
+          ...context.vars,
+          ...f.vars,
+        });
         content = result.holdsSecret ? new Secret(result.text) : Buffer.from(result.text);
       } else content = f.content instanceof Secret || Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content!);
-      return { path: f.path, relative: relative(tree, f.path), content, mode: modes[i], owner: f.owner, group: f.group };
+      return {
+        path: f.path,
+        relative: relative(tree, f.path),
+        content,
+        mode: modes[i],
+        owner: f.owner,
+        group: f.group,
+      };
     });
   };
   const op: Op<WantedSetFile[]> = {
@@ -190,21 +210,41 @@ export function configSet(params: ConfigSetParams): Task {
       const diffs: FileDiff[] = [];
       for (const file of files) {
         const state = await context.facts.get(pathProbe(file.path));
-        if (state.type !== 'absent' && state.type !== 'file') throw new PlayError(`${file.path} is a ${state.type}, not a regular file`);
+        if (state.type !== 'absent' && state.type !== 'file')
+          throw new PlayError(`${file.path} is a ${state.type}, not a regular file`);
         const bytes = bytesOf(file.content);
         const sha = createHash('sha256').update(bytes).digest('hex');
         const attributes = state.type === 'file' ? attributeChanges(state, file) : [];
         if (state.type === 'file' && state.sha256 === sha && attributes.length === 0) continue;
         changed.push(file);
-        const asText = (b: Buffer) => (file.content instanceof Secret ? new Secret(b.toString('utf8')) : b.toString('utf8'));
-        const before = state.type === 'absent' ? Buffer.alloc(0) : state.sha256 === sha ? undefined : ((await context.facts.get(contentProbe(file.path))) ?? Buffer.alloc(0));
-        diffs.push({ path: file.path, ...(before !== undefined ? { before: asText(before), after: asText(bytes) } : {}), ...(attributes.length ? { attributes } : {}) });
+        const asText = (b: Buffer) =>
+          file.content instanceof Secret ? new Secret(b.toString('utf8')) : b.toString('utf8');
+        const before =
+          state.type === 'absent'
+            ? Buffer.alloc(0)
+            : state.sha256 === sha
+              ? undefined
+              : ((await context.facts.get(contentProbe(file.path))) ?? Buffer.alloc(0));
+        diffs.push({
+          path: file.path,
+          ...(before !== undefined ? { before: asText(before), after: asText(bytes) } : {}),
+          ...(attributes.length ? { attributes } : {}),
+        });
       }
       if (changed.length === 0) return { changed: false, reason: `the ${files.length} files of the set match` };
       return {
         changed: true,
         summary: `apply config set ${tree} (${changed.map((f) => f.relative).join(', ')}): check, rename in, activate${params.health ? ', probe' : ''}`,
-        steps: [{ kind: 'exec', command: configSetCommand({ ...params, tree }, changed), stdin: Buffer.concat(changed.map((f) => bytesOf(f.content))), affects: changed.map((f) => f.path), failure: `applying config set ${tree} failed`, unchangedExitCodes: SET_LEFT_HOST_UNCHANGED }],
+        steps: [
+          {
+            kind: 'exec',
+            command: configSetCommand({ ...params, tree }, changed),
+            stdin: Buffer.concat(changed.map((f) => bytesOf(f.content))),
+            affects: changed.map((f) => f.path),
+            failure: `applying config set ${tree} failed`,
+            unchangedExitCodes: SET_LEFT_HOST_UNCHANGED,
+          },
+        ],
         diffs,
       };
     },

@@ -2,7 +2,14 @@ import { dirname } from 'node:path';
 import { sh, joinCommands } from '../connection/sh.ts';
 import { pathProbe } from '../facts/file.ts';
 import { PlayError } from '../errors.ts';
-import { attributeChanges, attributeSteps, chmodMode, normalizeMode, planAbsent, type FileAttributes } from './managed-file.ts';
+import {
+  attributeChanges,
+  attributeSteps,
+  chmodMode,
+  normalizeMode,
+  planAbsent,
+  type FileAttributes,
+} from './managed-file.ts';
 import { task, type Op, type Task, type TaskOptions } from './op.ts';
 
 /** A path and every directory above it, e.g. `/a/b` → `['/a/b', '/a']`. */
@@ -51,7 +58,12 @@ export function directory(params: DirectoryParams): Task {
       if (state.type !== 'directory') throw new PlayError(`${params.path} is a ${state.type}, not a directory`);
       const changes = attributeChanges(state, wanted);
       if (changes.length === 0) return { changed: false, reason: 'directory exists with its attributes' };
-      return { changed: true, summary: `set ${changes.map((c) => c.name).join(', ')} of ${params.path}`, steps: attributeSteps(params.path, changes), diffs: [{ path: params.path, attributes: changes }] };
+      return {
+        changed: true,
+        summary: `set ${changes.map((c) => c.name).join(', ')} of ${params.path}`,
+        steps: attributeSteps(params.path, changes),
+        diffs: [{ path: params.path, attributes: changes }],
+      };
     },
   };
   return task(op, params);

@@ -1,7 +1,14 @@
 import type { ShellCommand } from '../connection/sh.ts';
 import { pathProbe } from '../facts/file.ts';
 import { Secret } from '../secret.ts';
-import { attributeChanges, attributeSteps, normalizeMode, planAbsent, planFile, type FileAttributes } from './managed-file.ts';
+import {
+  attributeChanges,
+  attributeSteps,
+  normalizeMode,
+  planAbsent,
+  planFile,
+  type FileAttributes,
+} from './managed-file.ts';
 import { task, type Op, type Plan, type PlanContext, type Task, type TaskOptions } from './op.ts';
 
 /** A file's wanted state: its content (or only its attributes), or its absence. */
@@ -45,6 +52,10 @@ async function planAttributesOnly(path: string, wanted: FileAttributes, context:
   if (state.type === 'absent') return planFile({ path, content: Buffer.alloc(0), ...wanted }, context);
   const changes = attributeChanges(state, wanted);
   if (changes.length === 0) return { changed: false, reason: 'attributes match' };
-  return { changed: true, summary: `set ${changes.map((c) => c.name).join(', ')} of ${path}`, steps: attributeSteps(path, changes), diffs: [{ path, attributes: changes }] };
+  return {
+    changed: true,
+    summary: `set ${changes.map((c) => c.name).join(', ')} of ${path}`,
+    steps: attributeSteps(path, changes),
+    diffs: [{ path, attributes: changes }],
+  };
 }
-

@@ -31,8 +31,10 @@ export interface GroupParams extends Omit<TaskOptions, 'name'> {
  */
 export function group(params: GroupParams): Task {
   const name = params.name;
-  if (typeof name !== 'string' || !/^[^\s:,/]+$/.test(name)) throw new PlayError(`group: invalid group name ${JSON.stringify(name)}`);
-  if (params.gid !== undefined && (!Number.isInteger(params.gid) || params.gid < 0)) throw new PlayError(`group ${name}: gid must be a non-negative integer`);
+  if (typeof name !== 'string' || !/^[^\s:,/]+$/.test(name))
+    throw new PlayError(`group: invalid group name ${JSON.stringify(name)}`);
+  if (params.gid !== undefined && (!Number.isInteger(params.gid) || params.gid < 0))
+    throw new PlayError(`group ${name}: gid must be a non-negative integer`);
   if (params.state !== undefined && params.state !== 'present' && params.state !== 'absent') {
     throw new PlayError(`group ${name}: state must be 'present' or 'absent', got ${JSON.stringify(params.state)}`);
   }
@@ -44,13 +46,23 @@ export function group(params: GroupParams): Task {
       const current = await context.facts.get(groupProbe(name));
       if (params.state === 'absent') {
         if (!current) return { changed: false, reason: `group ${name} does not exist` };
-        return { changed: true, summary: `remove group ${name}`, steps: [{ kind: 'exec', command: sh`groupdel -- ${name}` }], diffs: [] };
+        return {
+          changed: true,
+          summary: `remove group ${name}`,
+          steps: [{ kind: 'exec', command: sh`groupdel -- ${name}` }],
+          diffs: [],
+        };
       }
       if (!current) {
         const flags: string[] = [];
         if (params.gid !== undefined) flags.push('-g', String(params.gid));
         if (params.system) flags.push('-r');
-        return { changed: true, summary: `create group ${name}`, steps: [{ kind: 'exec', command: sh`groupadd ${[...flags, '--', name]}` }], diffs: [] };
+        return {
+          changed: true,
+          summary: `create group ${name}`,
+          steps: [{ kind: 'exec', command: sh`groupadd ${[...flags, '--', name]}` }],
+          diffs: [],
+        };
       }
       if (params.gid !== undefined && params.gid !== current.gid) {
         return {

@@ -30,7 +30,10 @@ export interface LineParams extends FileAttributes, TaskOptions {
  * @example
  * editLines('a=1\n', { line: 'a=2', regexp: /^a=/ }) // 'a=2\n'
  */
-export function editLines(text: string, params: Pick<LineParams, 'regexp' | 'state' | 'insertAfter'> & { line?: string }): string | undefined {
+export function editLines(
+  text: string,
+  params: Pick<LineParams, 'regexp' | 'state' | 'insertAfter'> & { line?: string },
+): string | undefined {
   const endsWithNewline = text === '' || text.endsWith('\n');
   const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
   // A copy without the g/y flags: their `lastIndex` would make `test` skip lines and differ between calls.
@@ -39,7 +42,7 @@ export function editLines(text: string, params: Pick<LineParams, 'regexp' | 'sta
   if (params.state === 'absent') {
     const kept = lines.filter((l) => !matches(l));
     if (kept.length === lines.length) return undefined;
-    return kept.length ? kept.join('\n') + '\n' : '';
+    return kept.length ? `${kept.join('\n')}\n` : '';
   }
   const line = params.line as string;
   const lastMatch = lines.findLastIndex((l) => matches(l));
@@ -49,7 +52,8 @@ export function editLines(text: string, params: Pick<LineParams, 'regexp' | 'sta
   } else if (lines.includes(line)) {
     return undefined;
   } else {
-    const after = params.insertAfter && new RegExp(params.insertAfter.source, params.insertAfter.flags.replace(/[gy]/g, ''));
+    const after =
+      params.insertAfter && new RegExp(params.insertAfter.source, params.insertAfter.flags.replace(/[gy]/g, ''));
     const anchor = after ? lines.findLastIndex((l) => after.test(l)) : -1;
     if (anchor >= 0) lines.splice(anchor + 1, 0, line);
     else lines.push(line);
@@ -65,7 +69,8 @@ export function editLines(text: string, params: Pick<LineParams, 'regexp' | 'sta
  */
 export function line(params: LineParams): Task {
   const mode = normalizeMode(params.mode, `line ${params.path}`);
-  if (params.state !== 'absent' && params.line === undefined) throw new PlayError(`line ${params.path}: line is required`);
+  if (params.state !== 'absent' && params.line === undefined)
+    throw new PlayError(`line ${params.path}: line is required`);
   const wanted = (): string | undefined => {
     const value = typeof params.line === 'function' ? params.line() : params.line;
     if (value?.includes('\n')) throw new PlayError(`line ${params.path}: line must not contain a newline`);
@@ -79,10 +84,16 @@ export function line(params: LineParams): Task {
     async plan(context) {
       const current = await context.facts.get(contentProbe(params.path));
       // A line absent from a missing file is already absent (create: true must not make an empty file).
-      if (current === undefined && params.state === 'absent') return { changed: false, reason: `${params.path} does not exist` };
+      if (current === undefined && params.state === 'absent')
+        return { changed: false, reason: `${params.path} does not exist` };
       if (current === undefined && !params.create) {
         if (context.earlierChangesPending) {
-          return { changed: true, summary: `edit ${params.path} (once an earlier change creates it)`, steps: [], diffs: [] };
+          return {
+            changed: true,
+            summary: `edit ${params.path} (once an earlier change creates it)`,
+            steps: [],
+            diffs: [],
+          };
         }
         throw new PlayError(`${params.path} does not exist (set create: true to create it)`);
       }

@@ -29,14 +29,16 @@ export function link(params: LinkParams): Task {
       if (params.state === 'absent') return planAbsent(params.path, context);
       if (!params.target) throw new PlayError(`link ${params.path}: target is required`);
       const state = await context.facts.get(pathProbe(params.path));
-      if (state.type === 'link' && state.linkTarget === params.target) return { changed: false, reason: `points to ${params.target}` };
+      if (state.type === 'link' && state.linkTarget === params.target)
+        return { changed: false, reason: `points to ${params.target}` };
       if (state.type !== 'absent' && state.type !== 'link' && !params.force) {
         throw new PlayError(`${params.path} is a ${state.type}; set force: true to replace it with a link`);
       }
-      const before = state.type === 'link' ? state.linkTarget ?? '' : state.type;
-      const command = state.type === 'file' || state.type === 'directory'
-        ? sh`rm -f -- ${params.path} 2>/dev/null || rmdir -- ${params.path}; ln -sfn -- ${params.target} ${params.path}`
-        : sh`ln -sfn -- ${params.target} ${params.path}`;
+      const before = state.type === 'link' ? (state.linkTarget ?? '') : state.type;
+      const command =
+        state.type === 'file' || state.type === 'directory'
+          ? sh`rm -f -- ${params.path} 2>/dev/null || rmdir -- ${params.path}; ln -sfn -- ${params.target} ${params.path}`
+          : sh`ln -sfn -- ${params.target} ${params.path}`;
       return {
         changed: true,
         summary: `link ${params.path} → ${params.target}`,

@@ -44,16 +44,23 @@ export function attributeChanges(
   wanted: FileAttributes,
 ): { name: string; before: string; after: string }[] {
   const changes: { name: string; before: string; after: string }[] = [];
-  if (wanted.mode !== undefined && wanted.mode !== current.mode) changes.push({ name: 'mode', before: current.mode, after: wanted.mode });
-  if (wanted.owner !== undefined && wanted.owner !== current.owner) changes.push({ name: 'owner', before: current.owner, after: wanted.owner });
-  if (wanted.group !== undefined && wanted.group !== current.group) changes.push({ name: 'group', before: current.group, after: wanted.group });
+  if (wanted.mode !== undefined && wanted.mode !== current.mode)
+    changes.push({ name: 'mode', before: current.mode, after: wanted.mode });
+  if (wanted.owner !== undefined && wanted.owner !== current.owner)
+    changes.push({ name: 'owner', before: current.owner, after: wanted.owner });
+  if (wanted.group !== undefined && wanted.group !== current.group)
+    changes.push({ name: 'group', before: current.group, after: wanted.group });
   return changes;
 }
 
 /** The commands that set changed attributes of an existing path. */
 export function attributeSteps(path: string, changes: readonly { name: string; after: string }[]): Step[] {
   const commands = changes.map((c) =>
-    c.name === 'mode' ? sh`chmod ${chmodMode(c.after)} ${path}` : c.name === 'owner' ? sh`chown ${c.after} ${path}` : sh`chgrp ${c.after} ${path}`,
+    c.name === 'mode'
+      ? sh`chmod ${chmodMode(c.after)} ${path}`
+      : c.name === 'owner'
+        ? sh`chown ${c.after} ${path}`
+        : sh`chgrp ${c.after} ${path}`,
   );
   return commands.length ? [{ kind: 'exec', command: joinCommands(commands, ' && '), affects: [path] }] : [];
 }
@@ -76,13 +83,31 @@ export async function planFile(wanted: WantedFile, context: PlanContext): Promis
   }
   const bytes = contentBytes(wanted.content);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const asText = (b: Buffer) => (wanted.content instanceof Secret ? new Secret(b.toString('utf8')) : b.toString('utf8'));
+  const asText = (b: Buffer) =>
+    wanted.content instanceof Secret ? new Secret(b.toString('utf8')) : b.toString('utf8');
   if (state.type === 'absent') {
     return {
       changed: true,
       summary: `create ${wanted.path}`,
-      steps: [{ kind: 'write', path: wanted.path, content: bytes, mode: wanted.mode ?? '0644', owner: wanted.owner, group: wanted.group, validate: wanted.validate }],
-      diffs: [{ path: wanted.path, before: '', after: asText(bytes), ...(wanted.mode ? { attributes: [{ name: 'mode', before: '(none)', after: wanted.mode }] } : {}) }],
+      steps: [
+        {
+          kind: 'write',
+          path: wanted.path,
+          content: bytes,
+          mode: wanted.mode ?? '0644',
+          owner: wanted.owner,
+          group: wanted.group,
+          validate: wanted.validate,
+        },
+      ],
+      diffs: [
+        {
+          path: wanted.path,
+          before: '',
+          after: asText(bytes),
+          ...(wanted.mode ? { attributes: [{ name: 'mode', before: '(none)', after: wanted.mode }] } : {}),
+        },
+      ],
     };
   }
   const changes = attributeChanges(state, wanted);
@@ -96,7 +121,12 @@ export async function planFile(wanted: WantedFile, context: PlanContext): Promis
     };
   }
   const before = (await context.facts.get(contentProbe(wanted.path))) ?? Buffer.alloc(0);
-  const diff: FileDiff = { path: wanted.path, before: asText(before), after: asText(bytes), ...(changes.length ? { attributes: changes } : {}) };
+  const diff: FileDiff = {
+    path: wanted.path,
+    before: asText(before),
+    after: asText(bytes),
+    ...(changes.length ? { attributes: changes } : {}),
+  };
   return {
     changed: true,
     summary: `update ${wanted.path}`,
@@ -130,6 +160,13 @@ export async function planAbsent(path: string, context: PlanContext): Promise<Pl
     changed: true,
     summary: `remove ${path}`,
     steps: [{ kind: 'exec', command: sh`rm -rf -- ${path}`, affects: [path] }],
-    diffs: [{ path, ...(before !== undefined ? { before, after: '' } : { attributes: [{ name: 'type', before: state.type, after: 'absent' }] }) }],
+    diffs: [
+      {
+        path,
+        ...(before !== undefined
+          ? { before, after: '' }
+          : { attributes: [{ name: 'type', before: state.type, after: 'absent' }] }),
+      },
+    ],
   };
 }

@@ -199,7 +199,7 @@ export function callerFrame(skipFile?: string): SourceLocation | undefined {
     const match = /\(?((?:file:\/\/)?\/[^()]+?):(\d+):\d+\)?$/.exec(frame.trim());
     if (!match) continue;
     const file = match[1].startsWith('file://') ? fileURLToPath(match[1]) : match[1];
-    if (file.startsWith(libraryDir + '/') || file === skip) continue;
+    if (file.startsWith(`${libraryDir}/`) || file === skip) continue;
     return { file, line: Number(match[2]) };
   }
   return undefined;
@@ -230,7 +230,8 @@ export function callerLocation(skipFile?: string): string | undefined {
  * }
  */
 export function task(op: Op, options: TaskOptions = {}): Task {
-  const notify = options.notify === undefined ? [] : typeof options.notify === 'string' ? [options.notify] : [...options.notify];
+  const notify =
+    options.notify === undefined ? [] : typeof options.notify === 'string' ? [options.notify] : [...options.notify];
   return {
     name: options.name ?? op.title,
     op,

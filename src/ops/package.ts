@@ -52,7 +52,8 @@ function packageNames(params: PackagesParams): string[] {
   const names = [...(params.names ?? []), ...(params.name !== undefined ? [params.name] : [])];
   if (names.length === 0) throw new PlayError('packages: give at least one package in `names` or `name`');
   for (const name of names) {
-    if (typeof name !== 'string' || name.trim() === '') throw new PlayError(`packages: invalid package name ${JSON.stringify(name)}`);
+    if (typeof name !== 'string' || name.trim() === '')
+      throw new PlayError(`packages: invalid package name ${JSON.stringify(name)}`);
   }
   return [...new Set(names)];
 }
@@ -61,7 +62,9 @@ function selectionLine(selection: DebconfSelection, where: string): string {
   const fields = [selection.package, selection.question, selection.type];
   for (const field of fields) {
     if (typeof field !== 'string' || field === '' || /\s/.test(field)) {
-      throw new PlayError(`${where}: preseed package, question and type must be single words, got ${JSON.stringify(field)}`);
+      throw new PlayError(
+        `${where}: preseed package, question and type must be single words, got ${JSON.stringify(field)}`,
+      );
     }
   }
   const value = reveal(selection.value);
@@ -85,10 +88,16 @@ export function packages(params: PackagesParams): Task {
   const names = packageNames(params);
   const title = `package ${names.join(', ')}`;
   const state = params.state ?? 'present';
-  if (state !== 'present' && state !== 'absent') throw new PlayError(`${title}: state must be 'present' or 'absent', got ${JSON.stringify(state)}`);
+  if (state !== 'present' && state !== 'absent')
+    throw new PlayError(`${title}: state must be 'present' or 'absent', got ${JSON.stringify(state)}`);
   // Checked now, so a bad answer is reported before any host is touched.
   const preseed = (params.preseed ?? []).map((s) => selectionLine(s, title));
-  const want: PackageWant = { names, preseed, updateCache: params.updateCache === true, installRecommends: params.installRecommends !== false };
+  const want: PackageWant = {
+    names,
+    preseed,
+    updateCache: params.updateCache === true,
+    installRecommends: params.installRecommends !== false,
+  };
   const op: Op = {
     kind: 'package',
     title,
@@ -108,7 +117,8 @@ export function packages(params: PackagesParams): Task {
           diffs: [],
         };
       }
-      if (missing.length === 0) return { changed: false, reason: `installed: ${names.map((n) => `${n} ${versions.get(n)}`).join(', ')}` };
+      if (missing.length === 0)
+        return { changed: false, reason: `installed: ${names.map((n) => `${n} ${versions.get(n)}`).join(', ')}` };
       const steps = installSteps([{ ...want, names: missing }]);
       return { changed: true, summary: `install ${missing.join(', ')}`, steps, diffs: [] };
     },
@@ -128,8 +138,13 @@ export function installSteps(wants: readonly PackageWant[]): Step[] {
   const preseed = [...new Set(wants.flatMap((w) => w.preseed))];
   if (preseed.length) steps.push({ kind: 'exec', command: sh`debconf-set-selections`, stdin: preseed.join('') });
   const withRecommends = [...new Set(wants.filter((w) => w.installRecommends).flatMap((w) => w.names))];
-  const without = [...new Set(wants.filter((w) => !w.installRecommends).flatMap((w) => w.names))].filter((n) => !withRecommends.includes(n));
-  for (const [names, recommends] of [[withRecommends, raw('')], [without, raw(' --no-install-recommends')]] as const) {
+  const without = [...new Set(wants.filter((w) => !w.installRecommends).flatMap((w) => w.names))].filter(
+    (n) => !withRecommends.includes(n),
+  );
+  for (const [names, recommends] of [
+    [withRecommends, raw('')],
+    [without, raw(' --no-install-recommends')],
+  ] as const) {
     if (names.length === 0) continue;
     steps.push({
       kind: 'exec',

@@ -65,11 +65,15 @@ function actionCommand(manager: ServiceState['manager'], name: string, action: A
  */
 export function service(params: ServiceParams): Task {
   const name = params.name;
-  if (typeof name !== 'string' || name === '' || name.includes('/')) throw new PlayError(`service: invalid service name ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || name === '' || name.includes('/'))
+    throw new PlayError(`service: invalid service name ${JSON.stringify(name)}`);
   if (params.state !== undefined && !STATES.includes(params.state)) {
-    throw new PlayError(`service ${name}: state must be one of ${STATES.join(', ')}, got ${JSON.stringify(params.state)}`);
+    throw new PlayError(
+      `service ${name}: state must be one of ${STATES.join(', ')}, got ${JSON.stringify(params.state)}`,
+    );
   }
-  if (params.state === undefined && params.enabled === undefined) throw new PlayError(`service ${name}: give state, enabled or both`);
+  if (params.state === undefined && params.enabled === undefined)
+    throw new PlayError(`service ${name}: give state, enabled or both`);
   const op: Op = {
     kind: 'service',
     title: `service ${name}`,
@@ -78,11 +82,19 @@ export function service(params: ServiceParams): Task {
       const current = await context.facts.get(serviceProbe(name));
       if (!current.exists) {
         if (!context.earlierChangesPending) throw new PlayError(`service ${name} not found on host`);
-        return { changed: true, summary: `${wantedActions(params, undefined).join(' and ')} ${name} (once an earlier change installs it)`, steps: [], diffs: [] };
+        return {
+          changed: true,
+          summary: `${wantedActions(params, undefined).join(' and ')} ${name} (once an earlier change installs it)`,
+          steps: [],
+          diffs: [],
+        };
       }
       const actions = wantedActions(params, current);
       if (actions.length === 0) {
-        const parts = [params.state !== undefined ? (current.active ? 'running' : 'stopped') : '', params.enabled !== undefined ? (current.enabled ? 'enabled' : 'disabled') : ''];
+        const parts = [
+          params.state !== undefined ? (current.active ? 'running' : 'stopped') : '',
+          params.enabled !== undefined ? (current.enabled ? 'enabled' : 'disabled') : '',
+        ];
         return { changed: false, reason: `${name} is ${parts.filter(Boolean).join(' and ')}` };
       }
       return {

@@ -35,7 +35,10 @@ export function template(params: TemplateParams): Task {
   // A rendering that printed a secret is a secret as a whole: its diff is never shown, old or new.
   const render = (context: PrepareContext): Buffer | Secret => {
     const file = resolveSource(params.src, 'templates', context.roleDir);
-    const { text, holdsSecret } = (context.templates ?? new TemplateRenderer()).render(file, { ...context.vars, ...params.vars });
+    const { text, holdsSecret } = (context.templates ?? new TemplateRenderer()).render(file, {
+      ...context.vars,
+      ...params.vars,
+    });
     return holdsSecret ? new Secret(text) : Buffer.from(text);
   };
   const op: Op<Buffer | Secret> = {

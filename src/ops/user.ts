@@ -52,27 +52,33 @@ function checkField(where: string, field: string, value: string | undefined): vo
 
 function validate(params: UserParams): void {
   const where = `user ${params.name}`;
-  if (typeof params.name !== 'string' || !/^[^\s:/,]+$/.test(params.name)) throw new PlayError(`user: invalid user name ${JSON.stringify(params.name)}`);
+  if (typeof params.name !== 'string' || !/^[^\s:/,]+$/.test(params.name))
+    throw new PlayError(`user: invalid user name ${JSON.stringify(params.name)}`);
   if (params.state !== undefined && params.state !== 'present' && params.state !== 'absent') {
     throw new PlayError(`${where}: state must be 'present' or 'absent', got ${JSON.stringify(params.state)}`);
   }
-  if (params.uid !== undefined && (!Number.isInteger(params.uid) || params.uid < 0)) throw new PlayError(`${where}: uid must be a non-negative integer`);
+  if (params.uid !== undefined && (!Number.isInteger(params.uid) || params.uid < 0))
+    throw new PlayError(`${where}: uid must be a non-negative integer`);
   checkField(where, 'home', params.home);
   checkField(where, 'shell', params.shell);
   checkField(where, 'comment', params.comment);
   if (params.password !== undefined) {
-    if (!(params.password instanceof Secret)) throw new PlayError(`${where}: password must be a secret() value, not plain text`);
+    if (!(params.password instanceof Secret))
+      throw new PlayError(`${where}: password must be a secret() value, not plain text`);
     if (params.passwordHash !== undefined) throw new PlayError(`${where}: give password or passwordHash, not both`);
   }
   if (params.passwordHash !== undefined) {
     const hash = reveal(params.passwordHash);
     // A plain password given by mistake would be stored as a hash nobody can log in with.
     if (/[:\s]/.test(hash) || !(/^\$[0-9a-z]+\$/.test(hash) || /^[!*]/.test(hash))) {
-      throw new PlayError(`${where}: passwordHash must be a crypt hash such as $6$… or $y$… (got a value that is not one)`);
+      throw new PlayError(
+        `${where}: passwordHash must be a crypt hash such as $6$… or $y$… (got a value that is not one)`,
+      );
     }
   }
   for (const group of params.groups ?? []) {
-    if (typeof group !== 'string' || !/^[^\s:,]+$/.test(group)) throw new PlayError(`${where}: invalid group name ${JSON.stringify(group)}`);
+    if (typeof group !== 'string' || !/^[^\s:,]+$/.test(group))
+      throw new PlayError(`${where}: invalid group name ${JSON.stringify(group)}`);
   }
 }
 
@@ -141,7 +147,10 @@ export function user(params: UserParams): Task {
     async plan(context): Promise<Plan> {
       const current = await context.facts.get(userProbe(name));
       // Checked here, not when the task is built: a password from a vault is read only when a run needs it.
-      if (params.password !== undefined && (/[\n\r]/.test(params.password.reveal()) || params.password.reveal() === '')) {
+      if (
+        params.password !== undefined &&
+        (/[\n\r]/.test(params.password.reveal()) || params.password.reveal() === '')
+      ) {
         throw new PlayError(`user ${name}: password must be one non-empty line`);
       }
       if (params.state === 'absent') {
@@ -153,7 +162,12 @@ export function user(params: UserParams): Task {
         return {
           changed: true,
           summary: `remove user ${name}`,
-          steps: [{ kind: 'exec', command: sh`signal=TERM; for try in 1 2 3 4 5; do pkill -$signal -U ${uid} && sleep 0.2; userdel ${[...flags, '--', name]} && exit 0; rc=$?; [ "$rc" -eq 8 ] || exit "$rc"; signal=KILL; done; exit 8` }],
+          steps: [
+            {
+              kind: 'exec',
+              command: sh`signal=TERM; for try in 1 2 3 4 5; do pkill -$signal -U ${uid} && sleep 0.2; userdel ${[...flags, '--', name]} && exit 0; rc=$?; [ "$rc" -eq 8 ] || exit "$rc"; signal=KILL; done; exit 8`,
+            },
+          ],
           diffs: [],
         };
       }
@@ -167,7 +181,8 @@ export function user(params: UserParams): Task {
         if (params.groups?.length) flags.push('-G', unique(params.groups).join(','));
         const steps: Step[] = [{ kind: 'exec', command: sh`useradd ${flags} -- ${name}` }];
         if (params.passwordHash !== undefined) steps.push(passwordStep(name, params.passwordHash));
-        if (params.password !== undefined) steps.push(passwordStep(name, sha512Crypt(params.password.reveal(), randomSalt())));
+        if (params.password !== undefined)
+          steps.push(passwordStep(name, sha512Crypt(params.password.reveal(), randomSalt())));
         return { changed: true, summary: `create user ${name}`, steps, diffs: [] };
       }
       const { fields, flags } = differences(params, current);

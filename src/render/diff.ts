@@ -44,7 +44,9 @@ export function formatDiff(fileDiff: FileDiff, masks: MaskTable): string {
     const before = reveal(fileDiff.before ?? '');
     const after = reveal(fileDiff.after ?? '');
     if (fileDiff.before instanceof Secret || fileDiff.after instanceof Secret) {
-      lines.push(`${fileDiff.path}: secret content ${before === '' ? 'created' : after === '' ? 'removed' : 'changed'} (not shown)`);
+      lines.push(
+        `${fileDiff.path}: secret content ${before === '' ? 'created' : after === '' ? 'removed' : 'changed'} (not shown)`,
+      );
     } else if (looksBinary(before) || looksBinary(after)) {
       lines.push(`Binary file ${fileDiff.path} differs`);
     } else {
@@ -52,12 +54,27 @@ export function formatDiff(fileDiff: FileDiff, masks: MaskTable): string {
       const patch =
         leastLineEdits(before, after) > MAX_DIFF_EDITS
           ? undefined
-          : requireDiff().createTwoFilesPatch(`${fileDiff.path} (before)`, `${fileDiff.path} (after)`, before, after, '', '', { context: 3, maxEditLength: MAX_DIFF_EDITS });
+          : requireDiff().createTwoFilesPatch(
+              `${fileDiff.path} (before)`,
+              `${fileDiff.path} (after)`,
+              before,
+              after,
+              '',
+              '',
+              { context: 3, maxEditLength: MAX_DIFF_EDITS },
+            );
       if (patch === undefined) {
-        lines.push(`${fileDiff.path}: ${lineCount(before)} → ${lineCount(after)} lines; more than ${MAX_DIFF_EDITS} lines differ, not shown`);
+        lines.push(
+          `${fileDiff.path}: ${lineCount(before)} → ${lineCount(after)} lines; more than ${MAX_DIFF_EDITS} lines differ, not shown`,
+        );
       } else {
         // Drop the "Index/====" header lines createTwoFilesPatch adds; keep ---/+++ and hunks.
-        lines.push(...patch.split('\n').filter((l) => !l.startsWith('=====')).filter(Boolean));
+        lines.push(
+          ...patch
+            .split('\n')
+            .filter((l) => !l.startsWith('====='))
+            .filter(Boolean),
+        );
       }
     }
   }

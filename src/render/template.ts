@@ -21,7 +21,10 @@ export interface RenderedTemplate {
  */
 export class TemplateRenderer {
   /** Compiled templates by file and source, each with the printer its `<%= %>` calls (set around each render). */
-  readonly #compiled = new Map<string, { readonly template: ejs.TemplateFunction; readonly printer: { print: (value: unknown) => string } }>();
+  readonly #compiled = new Map<
+    string,
+    { readonly template: ejs.TemplateFunction; readonly printer: { print: (value: unknown) => string } }
+  >();
 
   #compiledTemplate(file: string, source: string) {
     const key = `${file}\0${source}`;
@@ -30,7 +33,13 @@ export class TemplateRenderer {
       const printer = { print: String as (value: unknown) => string };
       // `<%-` (ejs's raw output) becomes `<%=`: both print unescaped here, and only `<%=` reveals secrets
       // and refuses undefined values. Renders are synchronous: the printer is this render's while it runs.
-      const template = ejs.compile(source.replaceAll('<%-', '<%='), { filename: file, escape: (value: unknown) => printer.print(value), strict: false, async: false, cache: false });
+      const template = ejs.compile(source.replaceAll('<%-', '<%='), {
+        filename: file,
+        escape: (value: unknown) => printer.print(value),
+        strict: false,
+        async: false,
+        cache: false,
+      });
       entry = { template, printer };
       this.#compiled.set(key, entry);
     }

@@ -11,7 +11,11 @@ import { basename, dirname, join } from 'node:path';
  * @example
  * writeOwnerOnlyFileAtomically('/etc/play/smknh.vault', envelopeText);
  */
-export function writeOwnerOnlyFileAtomically(path: string, text: string, beforeRename?: (tempPath: string) => void): void {
+export function writeOwnerOnlyFileAtomically(
+  path: string,
+  text: string,
+  beforeRename?: (tempPath: string) => void,
+): void {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fd = openSync(temp, 'wx', 0o600);

@@ -31,8 +31,22 @@ export interface CertificateSpec {
 export function selfSignedCertificate(spec: CertificateSpec): CertificatePair {
   return withTempDir((dir) => {
     const names = spec.names.length > 0 ? ['-addext', `subjectAltName=${altNames(spec)}`] : [];
-    openssl(['req', '-x509', ...newKey(dir), '-days', String(spec.days ?? 3650), '-subj', subject(spec), ...names, '-out', join(dir, 'cert.pem')]);
-    return { certificate: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+    openssl([
+      'req',
+      '-x509',
+      ...newKey(dir),
+      '-days',
+      String(spec.days ?? 3650),
+      '-subj',
+      subject(spec),
+      ...names,
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
+    return {
+      certificate: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    };
   });
 }
 
@@ -58,9 +72,29 @@ export function issuedCertificate(spec: CertificateSpec, issuer: CertificatePair
     ];
     writeFileSync(join(dir, 'extensions.cnf'), `${extensions.join('\n')}\n`);
     openssl(['req', '-new', ...newKey(dir), '-subj', subject(spec), '-out', join(dir, 'request.pem')]);
-    openssl(['x509', '-req', '-in', join(dir, 'request.pem'), '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'), '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', String(spec.days ?? 825), '-extfile', join(dir, 'extensions.cnf'), '-out', join(dir, 'cert.pem')]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      join(dir, 'request.pem'),
+      '-CA',
+      join(dir, 'ca.pem'),
+      '-CAkey',
+      join(dir, 'ca.key'),
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
+      '-days',
+      String(spec.days ?? 825),
+      '-extfile',
+      join(dir, 'extensions.cnf'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
     const leaf = readFileSync(join(dir, 'cert.pem'), 'utf8');
-    return { certificate: `${leaf.trimEnd()}\n${issuer.certificate.trimEnd()}\n`, key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+    return {
+      certificate: `${leaf.trimEnd()}\n${issuer.certificate.trimEnd()}\n`,
+      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    };
   });
 }
 
@@ -73,8 +107,17 @@ function withTempDir<T>(work: (dir: string) => T): T {
   }
 }
 
-const newKey = (dir: string) => ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem')];
-const subject = (spec: CertificateSpec) => `${spec.organization ? `/O=${spec.organization}` : ''}/CN=${spec.commonName}`;
+const newKey = (dir: string) => [
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:prime256v1',
+  '-nodes',
+  '-keyout',
+  join(dir, 'key.pem'),
+];
+const subject = (spec: CertificateSpec) =>
+  `${spec.organization ? `/O=${spec.organization}` : ''}/CN=${spec.commonName}`;
 const altNames = (spec: CertificateSpec) => spec.names.map((n) => (isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
 const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
@@ -91,12 +134,13 @@ export function certificateProblems(pair: CertificatePair, addresses: readonly s
   }
   const problems: string[] = [];
   try {
-    if (!certificate.checkPrivateKey(createPrivateKey(pair.key))) problems.push('the key is not the certificate\'s key');
+    if (!certificate.checkPrivateKey(createPrivateKey(pair.key))) problems.push("the key is not the certificate's key");
   } catch {
     problems.push('the key is not a PEM private key');
   }
   for (const address of addresses) {
-    if (certificate.checkIP(address) === undefined) problems.push(`the certificate does not name ${address} (subjectAltName IP:${address})`);
+    if (certificate.checkIP(address) === undefined)
+      problems.push(`the certificate does not name ${address} (subjectAltName IP:${address})`);
   }
   if (new Date(certificate.validTo) <= now) problems.push(`the certificate ended on ${certificate.validTo}`);
   return problems;

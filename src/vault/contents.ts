@@ -21,7 +21,9 @@ export function parseVaultValues(label: string, text: string): VaultValues {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ValidationError(`vault ${label} is not a JSON object of strings: ${jsonErrorPlace(text, (error as Error).message)}`);
+    throw new ValidationError(
+      `vault ${label} is not a JSON object of strings: ${jsonErrorPlace(text, (error as Error).message)}`,
+    );
   }
   return checkVaultValues(label, parsed);
 }
@@ -40,7 +42,9 @@ export function checkVaultValues(label: string, parsed: unknown): VaultValues {
   }
   for (const [name, value] of Object.entries(parsed)) {
     if (typeof value !== 'string' || value === '') {
-      throw new ValidationError(`vault ${label}: secret "${name}" must be a non-empty string, but it is ${value === '' ? 'an empty string' : kindOf(value)}`);
+      throw new ValidationError(
+        `vault ${label}: secret "${name}" must be a non-empty string, but it is ${value === '' ? 'an empty string' : kindOf(value)}`,
+      );
     }
   }
   return parsed as VaultValues;

@@ -38,7 +38,9 @@ export function ramFolder(env: NodeJS.ProcessEnv = process.env): string {
       // Not there, or not ours to write: try the next.
     }
   }
-  throw new PlayError('no folder in memory to decrypt into (/dev/shm or $XDG_RUNTIME_DIR): play vault edit does not put secrets on a disk; use `play vault view --reveal` and `play vault set` instead');
+  throw new PlayError(
+    'no folder in memory to decrypt into (/dev/shm or $XDG_RUNTIME_DIR): play vault edit does not put secrets on a disk; use `play vault view --reveal` and `play vault set` instead',
+  );
 }
 
 /**
@@ -67,7 +69,8 @@ function shellWords(text: string): string[] {
       i = end < 0 ? text.length : end;
     } else if (char === '"') {
       word ??= '';
-      for (i++; i < text.length && text[i] !== '"'; i++) word += text[i] === '\\' && /["\\$`]/.test(text[i + 1] ?? '') ? text[++i] : text[i];
+      for (i++; i < text.length && text[i] !== '"'; i++)
+        word += text[i] === '\\' && /["\\$`]/.test(text[i + 1] ?? '') ? text[++i] : text[i];
     } else if (char === '\\') {
       word = (word ?? '') + (text[++i] ?? '');
     } else if (/\s/.test(char)) {
@@ -151,7 +154,8 @@ function runEditor(command: string, args: readonly string[], removeFolder: () =>
     child.on('exit', (code, signal) => {
       detach();
       if (code === 0) resolvePromise();
-      else if (signal) reject(new EditorFailedError(`the editor ${command} was stopped by ${signal}: nothing written`, signal));
+      else if (signal)
+        reject(new EditorFailedError(`the editor ${command} was stopped by ${signal}: nothing written`, signal));
       else reject(new EditorFailedError(`the editor ${command} exited with code ${code}: nothing written`));
     });
   });

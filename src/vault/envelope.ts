@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  randomBytes,
+  scrypt,
+  scryptSync,
+  timingSafeEqual,
+} from 'node:crypto';
 import { ValidationError } from '../errors.ts';
 import { TamperedVaultError, WrongVaultPassphraseError } from './errors.ts';
 
@@ -77,7 +85,17 @@ export function sealVaultText(plaintext: string, passphrase: string, cost: Scryp
   const salt = randomBytes(SIZES.salt);
   const iv = randomBytes(SIZES.iv);
   const { key, check } = deriveKeys(passphrase, salt, cost);
-  const header = { 'play-vault': 1, cipher: 'aes-256-gcm', kdf: 'scrypt', N: cost.N, r: cost.r, p: cost.p, salt: b64(salt), iv: b64(iv), check: b64(check) } as const;
+  const header = {
+    'play-vault': 1,
+    cipher: 'aes-256-gcm',
+    kdf: 'scrypt',
+    N: cost.N,
+    r: cost.r,
+    p: cost.p,
+    salt: b64(salt),
+    iv: b64(iv),
+    check: b64(check),
+  } as const;
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: SIZES.tag });
   cipher.setAAD(additionalData(header));
   const data = b64(Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]));
@@ -97,12 +115,22 @@ export function sealVaultText(plaintext: string, passphrase: string, cost: Scryp
  * @example
  * const plaintext = openVaultEnvelope(path, JSON.parse(readFileSync(path, 'utf8')), passphrase);
  */
-export function openVaultEnvelope(label: string, envelope: unknown, passphrase: string, derived?: DerivedVaultKeys): string {
+export function openVaultEnvelope(
+  label: string,
+  envelope: unknown,
+  passphrase: string,
+  derived?: DerivedVaultKeys,
+): string {
   const fields = checkFieldTypes(label, envelope);
-  if (fields['play-vault'] !== 1) throw new ValidationError(`vault ${label} is a play-vault version ${fields['play-vault']} file: this play reads version 1 (a newer play wrote it)`);
+  if (fields['play-vault'] !== 1)
+    throw new ValidationError(
+      `vault ${label} is a play-vault version ${fields['play-vault']} file: this play reads version 1 (a newer play wrote it)`,
+    );
   if (fields.digest !== digestOf(fields, fields.data, fields.tag)) throw new TamperedVaultError(label);
   if (fields.cipher !== 'aes-256-gcm' || fields.kdf !== 'scrypt') {
-    throw new ValidationError(`vault ${label} uses cipher ${fields.cipher} with ${fields.kdf}: this play reads aes-256-gcm with scrypt`);
+    throw new ValidationError(
+      `vault ${label} uses cipher ${fields.cipher} with ${fields.kdf}: this play reads aes-256-gcm with scrypt`,
+    );
   }
   const { N, r, p } = fields;
   if (!costInBounds({ N, r, p })) throw new TamperedVaultError(label);
@@ -123,14 +151,19 @@ export function openVaultEnvelope(label: string, envelope: unknown, passphrase: 
   }
 }
 
-type Header = Pick<VaultEnvelope, 'cipher' | 'kdf' | 'N' | 'r' | 'p' | 'salt' | 'iv' | 'check'> & { readonly 'play-vault': number };
+type Header = Pick<VaultEnvelope, 'cipher' | 'kdf' | 'N' | 'r' | 'p' | 'salt' | 'iv' | 'check'> & {
+  readonly 'play-vault': number;
+};
 type Fields = Header & Pick<VaultEnvelope, 'data' | 'tag' | 'digest'>;
 
 function checkFieldTypes(label: string, envelope: unknown): Fields {
   const fields = envelope as Record<string, unknown>;
   const strings = ['cipher', 'kdf', 'salt', 'iv', 'check', 'data', 'tag', 'digest'];
   const integers = ['play-vault', 'N', 'r', 'p'];
-  const ok = isVaultEnvelope(envelope) && strings.every((name) => typeof fields[name] === 'string') && integers.every((name) => Number.isSafeInteger(fields[name]));
+  const ok =
+    isVaultEnvelope(envelope) &&
+    strings.every((name) => typeof fields[name] === 'string') &&
+    integers.every((name) => Number.isSafeInteger(fields[name]));
   if (!ok) throw new TamperedVaultError(label);
   return fields as unknown as Fields;
 }
@@ -169,12 +202,24 @@ export class DerivedVaultKeys {
 }
 
 function aheadKey(passphrase: string, salt: Buffer, cost: ScryptCost): string {
-  return createHash('sha256').update(passphrase.normalize('NFC')).update('\0').update(salt).update(`\0${cost.N},${cost.r},${cost.p}`).digest('base64');
+  return createHash('sha256')
+    .update(passphrase.normalize('NFC'))
+    .update('\0')
+    .update(salt)
+    .update(`\0${cost.N},${cost.r},${cost.p}`)
+    .digest('base64');
 }
 
 /** 64 bytes from scrypt: the AES-256 key, then the key-check value. The passphrase is NFC-normalized first. */
-function deriveKeys(passphrase: string, salt: Buffer, cost: ScryptCost, ahead?: DerivedVaultKeys): { key: Buffer; check: Buffer } {
-  const derived = ahead?.get(passphrase, salt, cost) ?? scryptSync(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * cost.N * cost.r });
+function deriveKeys(
+  passphrase: string,
+  salt: Buffer,
+  cost: ScryptCost,
+  ahead?: DerivedVaultKeys,
+): { key: Buffer; check: Buffer } {
+  const derived =
+    ahead?.get(passphrase, salt, cost) ??
+    scryptSync(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * cost.N * cost.r });
   return { key: derived.subarray(0, 32), check: derived.subarray(32) };
 }
 
@@ -187,7 +232,11 @@ function deriveKeys(passphrase: string, salt: Buffer, cost: ScryptCost, ahead?: 
  * @example
  * await deriveEnvelopeKeysAhead(envelope, passphrase, derived);
  */
-export async function deriveEnvelopeKeysAhead(envelope: unknown, passphrase: string, into: DerivedVaultKeys): Promise<void> {
+export async function deriveEnvelopeKeysAhead(
+  envelope: unknown,
+  passphrase: string,
+  into: DerivedVaultKeys,
+): Promise<void> {
   if (typeof envelope !== 'object' || envelope === null) return;
   const fields = envelope as Partial<Record<string, unknown>>;
   if (!costInBounds(fields)) return;
@@ -195,7 +244,11 @@ export async function deriveEnvelopeKeysAhead(envelope: unknown, passphrase: str
   const salt = typeof fields.salt === 'string' ? strictBase64(fields.salt, SIZES.salt) : undefined;
   if (!salt) return;
   const cost = { N, r, p };
-  const derived = await new Promise<Buffer>((done, fail) => scrypt(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * N * r }, (error, key) => (error ? fail(error) : done(key))));
+  const derived = await new Promise<Buffer>((done, fail) =>
+    scrypt(passphrase.normalize('NFC'), salt, 64, { ...cost, maxmem: 256 * N * r }, (error, key) =>
+      error ? fail(error) : done(key),
+    ),
+  );
   into.set(passphrase, salt, cost, derived);
 }
 

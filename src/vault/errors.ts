@@ -17,7 +17,9 @@ export class SecretUnavailableError extends ValidationError {}
  */
 export class VaultLockedError extends ValidationError {
   constructor(readonly path: string) {
-    super(`vault ${path} is encrypted: give its passphrase with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE`);
+    super(
+      `vault ${path} is encrypted: give its passphrase with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE`,
+    );
   }
 }
 

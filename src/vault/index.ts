@@ -9,11 +9,33 @@
  * vars: { tsigKey: vault.secret('tsig_key', { base64Bytes: 32 }) }
  */
 export {
-  openVault, vaultsUsedBy, readVault, writeVault, vaultFormat, FileVault, VaultSession,
-  SecretUnavailableError, VaultLockedError, WrongVaultPassphraseError, TamperedVaultError,
-  type Vault, type VaultOptions, type VaultValues, type VaultFormat, type SecretShape, type UnlockOptions, type VaultSessionOptions,
+  openVault,
+  vaultsUsedBy,
+  readVault,
+  writeVault,
+  vaultFormat,
+  FileVault,
+  VaultSession,
+  SecretUnavailableError,
+  VaultLockedError,
+  WrongVaultPassphraseError,
+  TamperedVaultError,
+  type Vault,
+  type VaultOptions,
+  type VaultValues,
+  type VaultFormat,
+  type SecretShape,
+  type UnlockOptions,
+  type VaultSessionOptions,
 } from '../vault.ts';
 export { randomSecret } from './random-secret.ts';
-export { askNewPassphrase, canAskHidden, readVaultPasswordFile, PassphraseSource, type PromptStreams, type VaultPasswordFile } from './passphrase.ts';
+export {
+  askNewPassphrase,
+  canAskHidden,
+  readVaultPasswordFile,
+  PassphraseSource,
+  type PromptStreams,
+  type VaultPasswordFile,
+} from './passphrase.ts';
 export { selfSignedCertificate, certificateProblems, type CertificatePair } from './certificate.ts';
 export { generateSshKey, sshPublicKeyLine } from './ssh-key.ts';

@@ -13,10 +13,14 @@ export function checkOwnerOnlyFile(path: string, what: string): void {
   const stat = statSync(path);
   if ((stat.mode & 0o077) !== 0) {
     const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-    throw new ValidationError(`${what} ${path} is open to others (mode ${mode}): only its owner may read it (chmod 600 ${path})`);
+    throw new ValidationError(
+      `${what} ${path} is open to others (mode ${mode}): only its owner may read it (chmod 600 ${path})`,
+    );
   }
   const uid = process.getuid?.();
   if (uid !== undefined && stat.uid !== uid) {
-    throw new ValidationError(`${what} ${path} belongs to uid ${stat.uid}, not to uid ${uid} who runs play: chown it, or run play as its owner`);
+    throw new ValidationError(
+      `${what} ${path} belongs to uid ${stat.uid}, not to uid ${uid} who runs play: chown it, or run play as its owner`,
+    );
   }
 }

@@ -11,7 +11,11 @@ import { checkOwnerOnlyFile } from './owner-only-file.ts';
  */
 export interface VaultPasswordFile {
   readonly path: string;
-  readonly source: '--vault-password-file' | '--new-vault-password-file' | 'PLAY_VAULT_PASSWORD_FILE' | 'the project setting';
+  readonly source:
+    | '--vault-password-file'
+    | '--new-vault-password-file'
+    | 'PLAY_VAULT_PASSWORD_FILE'
+    | 'the project setting';
 }
 
 /**
@@ -127,7 +131,8 @@ export function canAskHidden(stdin: PromptStreams['stdin'] = process.stdin): boo
 export function askHidden(question: string, streams: PromptStreams = {}): Promise<string> {
   const stdin = streams.stdin ?? process.stdin;
   const stderr = streams.stderr ?? process.stderr;
-  if (!canAskHidden(stdin)) return Promise.reject(new ValidationError('cannot ask for a passphrase: stdin is not a terminal'));
+  if (!canAskHidden(stdin))
+    return Promise.reject(new ValidationError('cannot ask for a passphrase: stdin is not a terminal'));
   stderr.write(question);
   return new Promise((resolvePromise, reject) => {
     let answer: string[] = [];

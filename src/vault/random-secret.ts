@@ -30,7 +30,8 @@ export function randomSecret(shape: SecretShape): string {
   let value = '';
   while (value.length < shape.length) {
     for (const byte of randomBytes(shape.length * 2)) {
-      if (byte < 256 - (256 % SECRET_ALPHABET.length) && value.length < shape.length) value += SECRET_ALPHABET[byte % SECRET_ALPHABET.length];
+      if (byte < 256 - (256 % SECRET_ALPHABET.length) && value.length < shape.length)
+        value += SECRET_ALPHABET[byte % SECRET_ALPHABET.length];
     }
   }
   return value;

@@ -30,7 +30,8 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
 export const SECRET_KINDS: readonly SecretKind[] = [
   {
     name: 'hex',
-    matches: (value) => value.length >= 16 && value.length % 2 === 0 && (/^[0-9a-f]+$/.test(value) || /^[0-9A-F]+$/.test(value)),
+    matches: (value) =>
+      value.length >= 16 && value.length % 2 === 0 && (/^[0-9a-f]+$/.test(value) || /^[0-9A-F]+$/.test(value)),
     renew: (value) => {
       const hex = randomBytes(value.length / 2).toString('hex');
       return /[A-F]/.test(value) ? hex.toUpperCase() : hex;
@@ -44,7 +45,10 @@ export const SECRET_KINDS: readonly SecretKind[] = [
   },
   {
     name: 'base64',
-    matches: (value) => value.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').toString('base64') === value,
+    matches: (value) =>
+      value.length % 4 === 0 &&
+      /^[A-Za-z0-9+/]+={0,2}$/.test(value) &&
+      Buffer.from(value, 'base64').toString('base64') === value,
     renew: (value) => randomSecret({ base64Bytes: Buffer.from(value, 'base64').length }),
   },
   {
@@ -82,19 +86,27 @@ export function rotatedSecrets(values: Readonly<VaultValues>, name: string, vaul
   const pair = certificatePairNames(name);
   if (pair && isCertificate(values[pair.certificate] ?? '')) {
     if (values[pair.key] === undefined) {
-      throw new ValidationError(`secret "${pair.certificate}" is a certificate whose key "${pair.key}" is not in vault ${vaultPath}: play rotates the two together; store new ones with ${setHint([pair.certificate, pair.key])}`);
+      throw new ValidationError(
+        `secret "${pair.certificate}" is a certificate whose key "${pair.key}" is not in vault ${vaultPath}: play rotates the two together; store new ones with ${setHint([pair.certificate, pair.key])}`,
+      );
     }
     return renewCertificatePair(values[pair.certificate], pair, vaultPath, setHint([pair.certificate, pair.key]));
   }
   if (isCertificate(value)) {
-    throw new ValidationError(`secret "${name}" is a certificate, but not one of a pair named <x>_certificate and <x>_key, which play rotates together: store a new one with ${setHint([name])}`);
+    throw new ValidationError(
+      `secret "${name}" is a certificate, but not one of a pair named <x>_certificate and <x>_key, which play rotates together: store a new one with ${setHint([name])}`,
+    );
   }
   const kind = secretKindOf(value);
   if (!kind) {
-    throw new ValidationError(`secret "${name}" in vault ${vaultPath} is not of a kind play can make again (letters and digits, hex, base64, a PEM private key, a self-signed certificate with its key): store a new value with ${setHint([name])}`);
+    throw new ValidationError(
+      `secret "${name}" in vault ${vaultPath} is not of a kind play can make again (letters and digits, hex, base64, a PEM private key, a self-signed certificate with its key): store a new value with ${setHint([name])}`,
+    );
   }
   if (kind.name === 'PEM private key' && !canRenewKey(value)) {
-    throw new ValidationError(`secret "${name}" is a ${privateKey(value)!.asymmetricKeyType} key, a type play cannot make: store a new one with ${setHint([name])}`);
+    throw new ValidationError(
+      `secret "${name}" is a ${privateKey(value)!.asymmetricKeyType} key, a type play cannot make: store a new one with ${setHint([name])}`,
+    );
   }
   return { [name]: kind.renew(value) };
 }
@@ -127,7 +139,10 @@ function renewPrivateKey(pem: string): string {
   let fresh: KeyObject;
   switch (old.asymmetricKeyType) {
     case 'rsa':
-      fresh = generateKeyPairSync('rsa', { modulusLength: details.modulusLength!, publicExponent: Number(details.publicExponent ?? 65537n) }).privateKey;
+      fresh = generateKeyPairSync('rsa', {
+        modulusLength: details.modulusLength!,
+        publicExponent: Number(details.publicExponent ?? 65537n),
+      }).privateKey;
       break;
     case 'ec':
       fresh = generateKeyPairSync('ec', { namedCurve: details.namedCurve! }).privateKey;
@@ -149,18 +164,28 @@ function renewPrivateKey(pem: string): string {
 }
 
 /** The certificate and key made again, self-signed, with the old certificate's subject, names and lifetime. */
-function renewCertificatePair(pem: string, names: { certificate: string; key: string }, vaultPath: string, setHint: string): VaultValues {
+function renewCertificatePair(
+  pem: string,
+  names: { certificate: string; key: string },
+  vaultPath: string,
+  setHint: string,
+): VaultValues {
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(blocks[0] ?? '');
   } catch {
-    throw new ValidationError(`secret "${names.certificate}" in vault ${vaultPath} is not a readable PEM certificate: store a new one with ${setHint}`);
+    throw new ValidationError(
+      `secret "${names.certificate}" in vault ${vaultPath} is not a readable PEM certificate: store a new one with ${setHint}`,
+    );
   }
-  const selfSigned = blocks.length === 1 && certificate.checkIssued(certificate) && certificate.verify(certificate.publicKey);
+  const selfSigned =
+    blocks.length === 1 && certificate.checkIssued(certificate) && certificate.verify(certificate.publicKey);
   if (!selfSigned) {
     const issuer = certificate.issuer.split('\n').join(', ');
-    throw new ValidationError(`secret "${names.certificate}" is issued by a certificate authority (${issuer}), not self-signed: play cannot issue it again; get a new certificate and key from the CA and store them with ${setHint}`);
+    throw new ValidationError(
+      `secret "${names.certificate}" is issued by a certificate authority (${issuer}), not self-signed: play cannot issue it again; get a new certificate and key from the CA and store them with ${setHint}`,
+    );
   }
   const spec = certificateSpecOf(certificate, names.certificate, setHint);
   const pair = selfSignedCertificate(spec);
@@ -169,12 +194,16 @@ function renewCertificatePair(pem: string, names: { certificate: string; key: st
 
 /** The subject (O and CN), subjectAltNames (DNS and IP) and lifetime of a certificate, as play makes them. */
 function certificateSpecOf(certificate: X509Certificate, name: string, setHint: string): CertificateSpec {
-  const refuse = (what: string) => new ValidationError(`secret "${name}" has ${what}, which play's certificates do not carry: make one with openssl and store it with ${setHint}`);
+  const refuse = (what: string) =>
+    new ValidationError(
+      `secret "${name}" has ${what}, which play's certificates do not carry: make one with openssl and store it with ${setHint}`,
+    );
   const subject: Record<string, string> = {};
   for (const line of certificate.subject.split('\n')) {
     const [attribute, ...rest] = line.split('=');
     const value = rest.join('=');
-    if ((attribute !== 'O' && attribute !== 'CN') || attribute in subject || /[/\\"]/.test(value)) throw refuse(`the subject ${certificate.subject.split('\n').join(', ')}`);
+    if ((attribute !== 'O' && attribute !== 'CN') || attribute in subject || /[/\\"]/.test(value))
+      throw refuse(`the subject ${certificate.subject.split('\n').join(', ')}`);
     subject[attribute] = value;
   }
   if (!subject.CN) throw refuse('no common name');
@@ -184,7 +213,9 @@ function certificateSpecOf(certificate: X509Certificate, name: string, setHint: 
     if (!match) throw refuse(`the subjectAltName ${entry}`);
     names.push(match[2]);
   }
-  const days = Math.max(1, Math.round((Date.parse(certificate.validTo) - Date.parse(certificate.validFrom)) / 86_400_000));
+  const days = Math.max(
+    1,
+    Math.round((Date.parse(certificate.validTo) - Date.parse(certificate.validFrom)) / 86_400_000),
+  );
   return { commonName: subject.CN, ...(subject.O ? { organization: subject.O } : {}), names, days };
 }
-

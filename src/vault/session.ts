@@ -106,7 +106,8 @@ export class VaultSession {
    */
   async unlock(vaults: readonly SessionVault[], options: UnlockOptions): Promise<void> {
     const stderr = options.stderr ?? process.stderr;
-    const ask = options.ask ?? (canAskHidden(options.stdin) ? (question: string) => askHidden(question, options) : undefined);
+    const ask =
+      options.ask ?? (canAskHidden(options.stdin) ? (question: string) => askHidden(question, options) : undefined);
     const typed: string[] = [];
     for (const vault of vaults) {
       if (!existsSync(vault.path) || this.passphrases.known(vault.path, vault.passwordFile) !== undefined) continue;
@@ -151,7 +152,8 @@ export class VaultSession {
           if (!existsSync(vault.path)) return;
           const passphrase = this.passphrases.known(vault.path, vault.passwordFile);
           const parsed = parseVaultFileText(vault.path);
-          if (passphrase !== undefined && isVaultEnvelope(parsed)) await deriveEnvelopeKeysAhead(parsed, passphrase, this.derivedKeys);
+          if (passphrase !== undefined && isVaultEnvelope(parsed))
+            await deriveEnvelopeKeysAhead(parsed, passphrase, this.derivedKeys);
         } catch {
           // Reported by the read itself.
         }
@@ -170,7 +172,10 @@ function parseVaultFileText(path: string): unknown {
 }
 
 /** The first passphrase that opens the vault, or undefined. */
-function tryEach(passphrases: readonly string[], open: (passphrase: string) => VaultFileContents): VaultFileContents | undefined {
+function tryEach(
+  passphrases: readonly string[],
+  open: (passphrase: string) => VaultFileContents,
+): VaultFileContents | undefined {
   for (const passphrase of passphrases) {
     try {
       return open(passphrase);

@@ -7,7 +7,9 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
  * const key = generateSshKey(); // '-----BEGIN PRIVATE KEY-----\n…'
  */
 export function generateSshKey(): string {
-  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
 }
 
 /**
@@ -17,7 +19,8 @@ export function generateSshKey(): string {
 export function sshPublicKeyLine(privateKeyPem: string, comment: string): string {
   const jwk = createPublicKey(privateKeyPem).export({ format: 'jwk' });
   if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.x || !jwk.y) throw new Error('not an ECDSA P-256 key');
-  const field = (data: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0].map((_, i) => (data.length >>> (24 - 8 * i)) & 0xff)), data]);
+  const field = (data: Buffer) =>
+    Buffer.concat([Buffer.from([0, 0, 0, 0].map((_, i) => (data.length >>> (24 - 8 * i)) & 0xff)), data]);
   const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
   const blob = Buffer.concat([field(Buffer.from('ecdsa-sha2-nistp256')), field(Buffer.from('nistp256')), field(point)]);
   return `ecdsa-sha2-nistp256 ${blob.toString('base64')} ${comment}`;

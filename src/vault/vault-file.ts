@@ -37,12 +37,20 @@ export interface VaultFileContents {
  * @example
  * const { values, format } = readVaultFile(path, () => passphrases.known(path));
  */
-export function readVaultFile(path: string, passphraseFor: () => string | undefined, derived?: DerivedVaultKeys): VaultFileContents {
+export function readVaultFile(
+  path: string,
+  passphraseFor: () => string | undefined,
+  derived?: DerivedVaultKeys,
+): VaultFileContents {
   const parsed = readVaultJson(path);
   if (!isVaultEnvelope(parsed)) return { values: checkVaultValues(path, parsed), format: 'plain' };
   const passphrase = passphraseFor();
   if (passphrase === undefined) throw new VaultLockedError(path);
-  return { values: parseVaultValues(path, openVaultEnvelope(path, parsed, passphrase, derived)), format: 'encrypted', passphrase };
+  return {
+    values: parseVaultValues(path, openVaultEnvelope(path, parsed, passphrase, derived)),
+    format: 'encrypted',
+    passphrase,
+  };
 }
 
 /**
@@ -57,7 +65,8 @@ export function vaultFormat(path: string): VaultFormat {
 
 /** The parsed JSON of a vault file that exists and is its owner's only. */
 function readVaultJson(path: string): unknown {
-  if (!existsSync(path)) throw new SecretUnavailableError(`vault ${path} does not exist: create it with \`play vault create ${path}\``);
+  if (!existsSync(path))
+    throw new SecretUnavailableError(`vault ${path} does not exist: create it with \`play vault create ${path}\``);
   checkOwnerOnlyFile(path, 'vault');
   const text = readFileSync(path, 'utf8');
   try {
@@ -90,7 +99,8 @@ export function readVault(path: string, passphrase?: string): VaultValues {
  * writeVault('inventory/smknh.vault', { tsig_key: randomBytes(32).toString('base64') }, passphrase);
  */
 export function writeVault(path: string, values: Readonly<VaultValues>, passphrase: string): void {
-  if (passphrase === '') throw new ValidationError(`vault ${path}: an empty passphrase protects nothing: nothing written`);
+  if (passphrase === '')
+    throw new ValidationError(`vault ${path}: an empty passphrase protects nothing: nothing written`);
   const text = sealVaultText(JSON.stringify(checkVaultValues(path, values)), passphrase);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeOwnerOnlyFileAtomically(path, text);

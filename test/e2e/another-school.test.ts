@@ -32,9 +32,18 @@ interface CommandResult {
   readonly stderr: string;
 }
 
-function inFolder(cwd: string, command: string, args: readonly string[], env: Record<string, string> = {}): Promise<CommandResult> {
+function inFolder(
+  cwd: string,
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, CI: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -52,11 +61,18 @@ describe('another school: play installed from its tarball, `play init`, and that
   const env = () => ({ PLAY_VAULT_PASSWORD_FILE: passphraseFile });
   /** Every secret of the school's vault (and its base64 form) replaced, for failure messages. */
   const scrub = (text: string) =>
-    Object.values(secrets ?? {}).reduce((out, value) => out.replaceAll(value, '<secret>').replaceAll(Buffer.from(value).toString('base64'), '<secret-base64>'), text);
+    Object.values(secrets ?? {}).reduce(
+      (out, value) =>
+        out.replaceAll(value, '<secret>').replaceAll(Buffer.from(value).toString('base64'), '<secret-base64>'),
+      text,
+    );
 
   /** What each server's postfix, Dovecot and fail2ban logged in the last two minutes about the LAN client, a ban or a fault. */
   const serversSawClient = () =>
-    eachLabHostSays(sh`journalctl -o short-precise --no-pager --since -120s | grep -E 'postfix|dovecot|fail2ban|play-peer-ban' | grep -F -e ${LAB_CLIENT.address} -e ban -e fatal -e panic -e warning | tail -n 40`, ' (journal)');
+    eachLabHostSays(
+      sh`journalctl -o short-precise --no-pager --since -120s | grep -E 'postfix|dovecot|fail2ban|play-peer-ban' | grep -F -e ${LAB_CLIENT.address} -e ban -e fatal -e panic -e warning | tail -n 40`,
+      ' (journal)',
+    );
 
   beforeAll(async () => {
     await freshLab();
@@ -72,52 +88,118 @@ describe('another school: play installed from its tarball, `play init`, and that
   it('npm pack; npm install of the tarball in a folder outside the repository; npx play init writes the project and its encrypted vault', async () => {
     execFileSync('npm', ['pack', '--pack-destination', work], { cwd: REPO, stdio: 'ignore' });
     const tarball = join(work, readdirSync(work).find((n) => n.endsWith('.tgz'))!);
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: work, stdio: 'ignore' });
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+      cwd: work,
+      stdio: 'ignore',
+    });
 
     const init = await inFolder(work, 'npx', [
-      'play', 'init', 'smkbakti',
-      '--school', SCHOOL, '--domain', DOMAIN, '--lan', `${subnet}.0/24`, '--interface', 'eth0',
-      '--primary', PRIMARY.address, '--backup', BACKUP.address, '--vip', VIP, '--router', CONTROLLER_ADDRESS,
-      '--dhcp-range', `${subnet}.120-${subnet}.180`, '--accounts', `kepala=Kepala Sekolah,${ACCOUNTS.slice(1).join(',')}`,
-      '--ssh-key', LAB_KEY, '--known-hosts', LAB_KNOWN_HOSTS, '--vault-password-file', passphraseFile,
+      'play',
+      'init',
+      'smkbakti',
+      '--school',
+      SCHOOL,
+      '--domain',
+      DOMAIN,
+      '--lan',
+      `${subnet}.0/24`,
+      '--interface',
+      'eth0',
+      '--primary',
+      PRIMARY.address,
+      '--backup',
+      BACKUP.address,
+      '--vip',
+      VIP,
+      '--router',
+      CONTROLLER_ADDRESS,
+      '--dhcp-range',
+      `${subnet}.120-${subnet}.180`,
+      '--accounts',
+      `kepala=Kepala Sekolah,${ACCOUNTS.slice(1).join(',')}`,
+      '--ssh-key',
+      LAB_KEY,
+      '--known-hosts',
+      LAB_KNOWN_HOSTS,
+      '--vault-password-file',
+      passphraseFile,
     ]);
     expect(init.code, init.stderr + init.stdout).toBe(0);
     project = join(work, 'smkbakti');
-    for (const file of ['package.json', 'tsconfig.json', 'inventory/smkbakti.ts', 'inventory/smkbakti.vault', 'playbooks/site.ts', '.gitignore', 'README.md']) {
+    for (const file of [
+      'package.json',
+      'tsconfig.json',
+      'inventory/smkbakti.ts',
+      'inventory/smkbakti.vault',
+      'playbooks/site.ts',
+      '.gitignore',
+      'README.md',
+    ]) {
       expect(statSync(join(project, file)).isFile(), file).toBe(true);
     }
     const vaultText = readFileSync(join(project, 'inventory/smkbakti.vault'), 'utf8');
-    secrets = readVault(join(project, 'inventory/smkbakti.vault'), readFileSync(passphraseFile, 'utf8').replace(/\n$/, ''));
+    secrets = readVault(
+      join(project, 'inventory/smkbakti.vault'),
+      readFileSync(passphraseFile, 'utf8').replace(/\n$/, ''),
+    );
     for (const account of ACCOUNTS) expect(secrets[`account_${account}`], account).toMatch(/^\S{16}$/);
     // Encrypted: no secret is in the committed file.
     for (const value of Object.values(secrets)) expect(vaultText.includes(value)).toBe(false);
     expect(init.stdout + init.stderr).not.toContain(secrets.account_kepala);
 
     // The school's project depends on play: installed from the same tarball (no registry copy of it is asked for).
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project, stdio: 'ignore' });
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+      cwd: project,
+      stdio: 'ignore',
+    });
   }, 600_000);
 
-  it('npx play site deploys it on the bare lab servers with the passphrase from a file', async () => {
-    const site = await inFolder(project, 'npx', ['play', 'site', '--json'], env());
-    let report: { hosts: Record<string, { changed: number; failed: number; unreachable: number }> };
-    try {
-      report = JSON.parse(site.stdout);
-    } catch {
-      throw new Error(`no JSON report (exit ${site.code}):\n${scrub(site.stdout)}\n${scrub(site.stderr)}`);
-    }
-    expect(site.code, scrub(site.stdout + site.stderr)).toBe(0);
-    for (const host of ['primary', 'backup']) {
-      expect(report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });
-      expect(report.hosts[host].changed).toBeGreaterThan(50);
-    }
-  }, DEPLOY_TIMEOUT_MS);
+  it(
+    'npx play site deploys it on the bare lab servers with the passphrase from a file',
+    async () => {
+      const site = await inFolder(project, 'npx', ['play', 'site', '--json'], env());
+      let report: { hosts: Record<string, { changed: number; failed: number; unreachable: number }> };
+      try {
+        report = JSON.parse(site.stdout);
+      } catch {
+        throw new Error(`no JSON report (exit ${site.code}):\n${scrub(site.stdout)}\n${scrub(site.stderr)}`);
+      }
+      expect(site.code, scrub(site.stdout + site.stderr)).toBe(0);
+      for (const host of ['primary', 'backup']) {
+        expect(report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });
+        expect(report.hosts[host].changed).toBeGreaterThan(50);
+      }
+    },
+    DEPLOY_TIMEOUT_MS,
+  );
 
   it('mail between two of its accounts at the VIP: guru.bahasa sends on 587 (STARTTLS + AUTH); kepala reads it over IMAPS, then bk_01 answers tata-usaha', async () => {
     const send = async (from: string, to: string, subject: string) => {
       const sent = await client([
-        'swaks', '--server', VIP, '--port', '587', '--tls', '--helo', 'client.lab.test', '--suppress-data', '--auth-hide-password',
-        '--auth', 'LOGIN', '--auth-user', from, '--auth-password', secrets[`account_${from}`],
-        '--from', `${from}@${DOMAIN}`, '--to', `${to}@${DOMAIN}`, '--header', `Subject: ${subject}`, '--body', `Salam dari ${from}.`,
+        'swaks',
+        '--server',
+        VIP,
+        '--port',
+        '587',
+        '--tls',
+        '--helo',
+        'client.lab.test',
+        '--suppress-data',
+        '--auth-hide-password',
+        '--auth',
+        'LOGIN',
+        '--auth-user',
+        from,
+        '--auth-password',
+        secrets[`account_${from}`],
+        '--from',
+        `${from}@${DOMAIN}`,
+        '--to',
+        `${to}@${DOMAIN}`,
+        '--header',
+        `Subject: ${subject}`,
+        '--body',
+        `Salam dari ${from}.`,
       ]);
       // A refused or cut session says what the servers saw: where the VIP was, and what postfix, Dovecot's auth
       // and fail2ban logged for this client in the last two minutes.
@@ -147,14 +229,18 @@ describe('another school: play installed from its tarball, `play init`, and that
     }
   });
 
-  it('npx play verify site is healthy; a second npx play site changes nothing', async () => {
-    const verify = await inFolder(project, 'npx', ['play', 'verify', 'site'], env());
-    expect(verify.code, scrub(verify.stdout + verify.stderr)).toBe(0);
-    expect(verify.stdout).toMatch(/^healthy: \d+ checks ok$/m);
-    expect(verify.stdout).toMatch(/^smtp 25 +vip +OK +220 mail\.smkbakti\.sch\.id ESMTP/m);
-    const again = await inFolder(project, 'npx', ['play', 'site', '--json'], env());
-    expect(again.code, scrub(again.stdout + again.stderr)).toBe(0);
-    const report = JSON.parse(again.stdout) as { hosts: Record<string, { changed: number; failed: number }> };
-    for (const host of ['primary', 'backup']) expect(report.hosts[host]).toMatchObject({ changed: 0, failed: 0 });
-  }, DEPLOY_TIMEOUT_MS);
+  it(
+    'npx play verify site is healthy; a second npx play site changes nothing',
+    async () => {
+      const verify = await inFolder(project, 'npx', ['play', 'verify', 'site'], env());
+      expect(verify.code, scrub(verify.stdout + verify.stderr)).toBe(0);
+      expect(verify.stdout).toMatch(/^healthy: \d+ checks ok$/m);
+      expect(verify.stdout).toMatch(/^smtp 25 +vip +OK +220 mail\.smkbakti\.sch\.id ESMTP/m);
+      const again = await inFolder(project, 'npx', ['play', 'site', '--json'], env());
+      expect(again.code, scrub(again.stdout + again.stderr)).toBe(0);
+      const report = JSON.parse(again.stdout) as { hosts: Record<string, { changed: number; failed: number }> };
+      for (const host of ['primary', 'backup']) expect(report.hosts[host]).toMatchObject({ changed: 0, failed: 0 });
+    },
+    DEPLOY_TIMEOUT_MS,
+  );
 });

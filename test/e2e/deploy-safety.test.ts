@@ -13,7 +13,8 @@ const CONF = '/etc/apache2/conf-available/play-test.conf';
 const PENDING = '/var/lib/play/primary/pending-handlers';
 
 /** How many times systemd has reloaded apache2 on the primary, from its journal. */
-const reloads = async () => Number((await stdoutOf('primary', sh`journalctl -u apache2 --no-pager -o cat | grep -c '^Reloaded' || true`)).trim());
+const reloads = async () =>
+  Number((await stdoutOf('primary', sh`journalctl -u apache2 --no-pager -o cat | grep -c '^Reloaded' || true`)).trim());
 const drift = () => stdoutOf('primary', sh`sed -i 's|^Alias /play .*|Alias /play /srv/elsewhere|' ${CONF}`);
 const pending = () => stdoutOf('primary', sh`cat ${PENDING} 2>/dev/null || true`);
 const until = async (what: string, condition: () => boolean | Promise<boolean>, ms = 120_000) => {
@@ -37,7 +38,9 @@ describe('deploy safety on the lab: durable handlers and the run lock', () => {
     const before = await reloads();
     const failed = await play([THEN_FAIL]);
     expect(failed.code, failed.stdout).toBe(1);
-    expect(failed.stdout).toMatch(/primary \| changed \| engine › template \/etc\/apache2\/conf-available\/play-test\.conf/);
+    expect(failed.stdout).toMatch(
+      /primary \| changed \| engine › template \/etc\/apache2\/conf-available\/play-test\.conf/,
+    );
     expect(failed.stdout).toMatch(/primary \| failed \| a later step/);
     expect(await stdoutOf('primary', sh`grep '^Alias' ${CONF}`)).toBe('Alias /play /srv/play\n');
     expect(await reloads()).toBe(before);
@@ -46,9 +49,13 @@ describe('deploy safety on the lab: durable handlers and the run lock', () => {
     await stdoutOf('primary', sh`rm /etc/play-fail-now`);
     const next = await play([THEN_FAIL]);
     expect(next.code, next.stdout).toBe(0);
-    expect(next.stdout).toMatch(/primary \| changed \| engine › handler reload apache2 \(.*pending from an earlier run\)/);
+    expect(next.stdout).toMatch(
+      /primary \| changed \| engine › handler reload apache2 \(.*pending from an earlier run\)/,
+    );
     expect(next.stdout).toMatch(/primary \| ok \| engine › template \/etc\/apache2\/conf-available\/play-test\.conf/);
-    expect(next.stdout.indexOf('primary | changed | engine › handler reload apache2')).toBeLessThan(next.stdout.indexOf('primary | ok | engine › template'));
+    expect(next.stdout.indexOf('primary | changed | engine › handler reload apache2')).toBeLessThan(
+      next.stdout.indexOf('primary | ok | engine › template'),
+    );
     expect(await reloads()).toBe(before + 1);
     expect(await pending()).toBe('');
   });
@@ -69,7 +76,9 @@ describe('deploy safety on the lab: durable handlers and the run lock', () => {
     const next = await play([THEN_FAIL, '--no-wait']);
     expect(next.code, next.stdout + next.stderr).toBe(0);
     expect(next.stdout).not.toContain('locked');
-    expect(next.stdout).toMatch(/primary \| changed \| engine › handler reload apache2 \(.*pending from an earlier run\)/);
+    expect(next.stdout).toMatch(
+      /primary \| changed \| engine › handler reload apache2 \(.*pending from an earlier run\)/,
+    );
     expect(await reloads()).toBe(before + 1);
     expect(await pending()).toBe('');
   });
@@ -78,16 +87,26 @@ describe('deploy safety on the lab: durable handlers and the run lock', () => {
     await drift();
     await stdoutOf('primary', sh`touch /etc/play-hold`);
     let holding = false;
-    const first = play([THEN_FAIL], { env: { PLAY_E2E_MOTD: 'written by the first run' }, onStdout: (out) => (holding ||= /primary \| changed \| engine › file \/etc\/motd/.test(out)) });
+    const first = play([THEN_FAIL], {
+      env: { PLAY_E2E_MOTD: 'written by the first run' },
+      onStdout: (out) => (holding ||= /primary \| changed \| engine › file \/etc\/motd/.test(out)),
+    });
     await until('the first run to change the primary', () => holding);
     const refused = await play([THEN_FAIL, '--no-wait'], { env: { PLAY_E2E_MOTD: 'written by the refused run' } });
     expect(refused.code, refused.stdout).toBe(1);
-    expect(refused.stdout).toMatch(/primary is locked by another play run \(root@\S+ pid \d+ since \d{4}-\d\d-\d\dT[\d:.]+Z\); it was not touched \(--no-wait\)/);
+    expect(refused.stdout).toMatch(
+      /primary is locked by another play run \(root@\S+ pid \d+ since \d{4}-\d\d-\d\dT[\d:.]+Z\); it was not touched \(--no-wait\)/,
+    );
     expect(await stdoutOf('primary', sh`cat /etc/motd`)).toBe('written by the first run\n');
 
     let waiting = '';
-    const third = play([THEN_FAIL], { env: { PLAY_E2E_MOTD: 'written by the third run' }, onStdout: (out) => (waiting = out) });
-    await until('the third run to wait for the lock', () => /primary \| waiting for the run lock, held by root@\S+ pid \d+/.test(waiting));
+    const third = play([THEN_FAIL], {
+      env: { PLAY_E2E_MOTD: 'written by the third run' },
+      onStdout: (out) => (waiting = out),
+    });
+    await until('the third run to wait for the lock', () =>
+      /primary \| waiting for the run lock, held by root@\S+ pid \d+/.test(waiting),
+    );
     expect(await stdoutOf('primary', sh`cat /etc/motd`)).toBe('written by the first run\n');
     await stdoutOf('primary', sh`rm -f /etc/play-hold`);
     expect((await first).code).toBe(0);

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
 import { sh } from '../../src/connection/sh.ts';
-import { onHost, powerCut, powerOn } from '../lab/faults.ts';
+import { powerCut, powerOn } from '../lab/faults.ts';
 import { hostPaths } from '../lab/config.ts';
 import { manyFilesContent } from './playbooks/many-files.ts';
 import { play, playJson } from './support/play.ts';
@@ -37,7 +37,9 @@ describe('the engine on the lab hosts', () => {
       expect(await stdoutOf(host, sh`systemctl is-enabled apache2`)).toBe('enabled\n');
       expect(await stdoutOf(host, sh`systemctl is-active apache2`)).toBe('active\n');
       // The site the role configured answers through the service it started.
-      expect(await stdoutOf(host, sh`apache2ctl -t -D DUMP_INCLUDES >/dev/null && cat /srv/play/index.html`)).toContain(`play on ${host}`);
+      expect(await stdoutOf(host, sh`apache2ctl -t -D DUMP_INCLUDES >/dev/null && cat /srv/play/index.html`)).toContain(
+        `play on ${host}`,
+      );
       expect(await stdoutOf(host, sh`id -nG guru1`)).toContain('teachers');
     }
   });
@@ -46,7 +48,10 @@ describe('the engine on the lab hosts', () => {
     const clean = await play([ENGINE, '--check', '--detailed-exitcode']);
     expect(clean.code, clean.stdout).toBe(0);
 
-    await stdoutOf('primary', sh`sed -i 's|^Alias /play .*|Alias /play /srv/elsewhere|' /etc/apache2/conf-available/play-test.conf`);
+    await stdoutOf(
+      'primary',
+      sh`sed -i 's|^Alias /play .*|Alias /play /srv/elsewhere|' /etc/apache2/conf-available/play-test.conf`,
+    );
     const handlersBefore = await stdoutOf('primary', sh`wc -l < /var/log/play-handlers.log`);
     const check = await play([ENGINE, '--check', '--detailed-exitcode']);
     expect(check.code, check.stdout).toBe(3);
@@ -54,14 +59,18 @@ describe('the engine on the lab hosts', () => {
     expect(check.stdout).toContain('+Alias /play /srv/play');
     expect(check.stdout).toMatch(/primary \| would run \| engine › handler log reload/);
     expect(check.stdout).not.toMatch(/backup \| would change/);
-    expect(await stdoutOf('primary', sh`grep '^Alias' /etc/apache2/conf-available/play-test.conf`)).toBe('Alias /play /srv/elsewhere\n');
+    expect(await stdoutOf('primary', sh`grep '^Alias' /etc/apache2/conf-available/play-test.conf`)).toBe(
+      'Alias /play /srv/elsewhere\n',
+    );
     expect(await stdoutOf('primary', sh`wc -l < /var/log/play-handlers.log`)).toBe(handlersBefore);
 
     const fix = await playJson([ENGINE]);
     expect(fix.code).toBe(0);
     expect(fix.report.hosts.primary.changed).toBe(1 + 2);
     expect(fix.report.hosts.backup.changed).toBe(0);
-    expect(await stdoutOf('primary', sh`grep '^Alias' /etc/apache2/conf-available/play-test.conf`)).toBe('Alias /play /srv/play\n');
+    expect(await stdoutOf('primary', sh`grep '^Alias' /etc/apache2/conf-available/play-test.conf`)).toBe(
+      'Alias /play /srv/play\n',
+    );
     expect(Number(await stdoutOf('primary', sh`wc -l < /var/log/play-handlers.log`))).toBe(Number(handlersBefore) + 1);
   });
 
@@ -96,16 +105,23 @@ describe('the engine on the lab hosts', () => {
         }
       }).filter(Boolean).length;
     let kill: (() => void) | undefined;
-    const killed = play([MANY], { env: { PLAY_E2E_VERSION: 'B', PLAY_E2E_SLOW_CHECK: '1' }, onStdout: (_, k) => (kill = k) });
+    const killed = play([MANY], {
+      env: { PLAY_E2E_VERSION: 'B', PLAY_E2E_SLOW_CHECK: '1' },
+      onStdout: (_, k) => (kill = k),
+    });
     const deadline = Date.now() + 120_000;
     while (!(newOn('primary') >= 20 && newOn('backup') >= 20)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for 20 new files on both servers (primary ${newOn('primary')}, backup ${newOn('backup')})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for 20 new files on both servers (primary ${newOn('primary')}, backup ${newOn('backup')})`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
     kill!();
     expect((await killed).code).toBeNull();
 
-    const expected = (index: number, v: string) => createHash('sha256').update(manyFilesContent(index, v)).digest('hex');
+    const expected = (index: number, v: string) =>
+      createHash('sha256').update(manyFilesContent(index, v)).digest('hex');
     for (const host of ['primary', 'backup']) {
       const sums = await stdoutOf(host, sh`cd /srv/many && sha256sum file-*.txt`);
       let versionA = 0;
@@ -124,7 +140,8 @@ describe('the engine on the lab hosts', () => {
 
     const next = await playJson([MANY], { PLAY_E2E_VERSION: 'B' });
     expect(next.code).toBe(0);
-    for (const host of ['primary', 'backup']) expect(await stdoutOf(host, sh`ls -A /srv/many | grep -c '\.play-' || true`), host).toBe('0\n');
+    for (const host of ['primary', 'backup'])
+      expect(await stdoutOf(host, sh`ls -A /srv/many | grep -c '\.play-' || true`), host).toBe('0\n');
     const again = await playJson([MANY], { PLAY_E2E_VERSION: 'B' });
     expect(again.report.hosts.primary.changed).toBe(0);
     expect(again.report.hosts.backup.changed).toBe(0);

@@ -12,9 +12,18 @@ import { nspawnPid } from '../lab/lab.ts';
 function answers(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: address, port, timeout: 1000 });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-    socket.once('error', () => (socket.destroy(), resolve(false)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -26,7 +35,10 @@ describe('the lab', () => {
   it('boots two distinct systemd hosts reachable over ssh', async () => {
     const ids = new Set<string>();
     for (const host of LAB_HOSTS) {
-      const result = await onHost(host.name, sh`cat /proc/1/comm; hostname; cat /etc/machine-id; ip -o -4 addr show dev eth0`);
+      const result = await onHost(
+        host.name,
+        sh`cat /proc/1/comm; hostname; cat /etc/machine-id; ip -o -4 addr show dev eth0`,
+      );
       const [init, hostname, machineId, address] = result.stdout.trim().split('\n');
       expect(init).toBe('systemd');
       expect(hostname).toBe(host.name);
@@ -43,14 +55,19 @@ describe('the lab', () => {
       // The host's PID 1 as the machine sees it: its cgroups in the hierarchies systemd uses (the named one of
       // cgroup v1, the unified one), each in a tree of the host's own.
       const init = execFileSync('pgrep', ['-P', String(nspawnPid(host))], { encoding: 'utf8' }).trim();
-      const paths = readFileSync(`/proc/${init}/cgroup`, 'utf8').split('\n').filter((line) => line.includes(':name=systemd:') || line.startsWith('0::'));
+      const paths = readFileSync(`/proc/${init}/cgroup`, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes(':name=systemd:') || line.startsWith('0::'));
       expect(paths.length).toBeGreaterThan(0);
       for (const path of paths) {
         expect(path).toContain(`/${host.netns}/`);
         trees.add(path);
         listed += 1;
       }
-      const state = await onHost(host.name, sh`systemctl is-system-running --wait; systemctl --failed --no-legend --plain`);
+      const state = await onHost(
+        host.name,
+        sh`systemctl is-system-running --wait; systemctl --failed --no-legend --plain`,
+      );
       expect(state.stdout).toBe('running\n');
     }
     expect(trees.size).toBe(listed); // no cgroup shared by two hosts
@@ -72,7 +89,7 @@ describe('the lab', () => {
     }
   });
 
-  it('queues 512 log datagrams as a real server does (the kernel\'s 10 stays in a container): 200 log lines to a stopped journald never block the sender', async () => {
+  it("queues 512 log datagrams as a real server does (the kernel's 10 stays in a container): 200 log lines to a stopped journald never block the sender", async () => {
     // With 10, a journald busy for a moment held every process that logs, postfix's banners among them.
     for (const host of LAB_HOSTS) {
       const result = await onHost(
@@ -84,12 +101,23 @@ describe('the lab', () => {
   });
 
   it('has lab-client on the bridge at its address, with no DHCP lease, reaching both hosts', () => {
-    const addresses = execFileSync('ip', ['-n', LAB_CLIENT.netns, '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' });
+    const addresses = execFileSync('ip', ['-n', LAB_CLIENT.netns, '-o', '-4', 'addr', 'show', 'dev', 'eth0'], {
+      encoding: 'utf8',
+    });
     expect(addresses).toContain(`${LAB_CLIENT.address}/24`);
     expect(addresses).not.toContain('dynamic');
     for (const host of LAB_HOSTS) {
       // bash's /dev/tcp from inside the client namespace: the client reaches the host's sshd.
-      execFileSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'timeout', '3', 'bash', '-c', `exec 3<>/dev/tcp/${host.address}/22`]);
+      execFileSync('ip', [
+        'netns',
+        'exec',
+        LAB_CLIENT.netns,
+        'timeout',
+        '3',
+        'bash',
+        '-c',
+        `exec 3<>/dev/tcp/${host.address}/22`,
+      ]);
     }
   });
 

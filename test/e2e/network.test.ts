@@ -11,7 +11,7 @@ import { playJson } from './support/play.ts';
 import { raw, sh } from '../../src/connection/sh.ts';
 import dhcp, { ISC_DHCP_LEFTOVERS } from '../../roles/dhcp/index.ts';
 import { peerFirewallTable } from '../../roles/common/peer-firewall.ts';
-import { LAB_CLIENT, LAB_HOSTS, LAB_VIP, CONTROLLER_ADDRESS } from '../lab/config.ts';
+import { LAB_HOSTS, LAB_VIP, CONTROLLER_ADDRESS } from '../lab/config.ts';
 import { labSecret } from '../lab/lab-vault.ts';
 import { onHost, powerCut, powerOn } from '../lab/faults.ts';
 
@@ -57,7 +57,9 @@ describe('dns and dhcp roles on the lab servers', () => {
       expect(second.report.hosts[host]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
       expect(second.report.hosts[host].commands).toBe(1);
       for (const unit of ['named', 'kea-dhcp4-server', 'dhcp-ha-firewall']) {
-        expect(await stdoutOf(host, sh`systemctl is-active ${unit}; systemctl is-enabled ${unit}`)).toBe('active\nenabled\n');
+        expect(await stdoutOf(host, sh`systemctl is-active ${unit}; systemctl is-enabled ${unit}`)).toBe(
+          'active\nenabled\n',
+        );
       }
       // Kea alone serves DHCP: no dhcpd of ISC DHCP (end-of-life), and nothing failed (the package's own start with
       // its sample configuration included).
@@ -70,7 +72,11 @@ describe('dns and dhcp roles on the lab servers', () => {
     // Both servers are deployed at once here: the backup may ask for a zone before the primary serves it. It asks
     // again within 5-30 s (min/max-retry-time), so it holds both zones well within a minute of the run.
     const started = Date.now();
-    await until('the backup to hold both zones', () => [DOMAIN, REVERSE].every((zone) => serialOf(BACKUP, zone) === serialOf(PRIMARY, zone)), 60_000);
+    await until(
+      'the backup to hold both zones',
+      () => [DOMAIN, REVERSE].every((zone) => serialOf(BACKUP, zone) === serialOf(PRIMARY, zone)),
+      60_000,
+    );
     timings['backup held both zones after the run (s)'] = (Date.now() - started) / 1000;
     for (const server of [PRIMARY, BACKUP]) {
       expect(dig(server, '+short', `mail.${DOMAIN}`)).toBe(`${LAB_VIP}\n`);
@@ -78,7 +84,10 @@ describe('dns and dhcp roles on the lab servers', () => {
       expect(dig(server, '+short', `www.${DOMAIN}`)).toBe(`${LAB_VIP}\n`);
       expect(dig(server, '+short', DOMAIN)).toBe(`${LAB_VIP}\n`);
       expect(dig(server, '+short', 'MX', DOMAIN)).toBe(`10 mail.${DOMAIN}.\n`);
-      expect(dig(server, '+short', 'NS', DOMAIN).split('\n').filter(Boolean).sort()).toEqual([`ns1.${DOMAIN}.`, `ns2.${DOMAIN}.`]);
+      expect(dig(server, '+short', 'NS', DOMAIN).split('\n').filter(Boolean).sort()).toEqual([
+        `ns1.${DOMAIN}.`,
+        `ns2.${DOMAIN}.`,
+      ]);
       expect(dig(server, '+short', `ns1.${DOMAIN}`)).toBe(`${PRIMARY}\n`);
       expect(dig(server, '+short', `ns2.${DOMAIN}`)).toBe(`${BACKUP}\n`);
       expect(dig(server, '+short', '-x', LAB_VIP)).toBe(`mail.${DOMAIN}.\n`);
@@ -89,7 +98,7 @@ describe('dns and dhcp roles on the lab servers', () => {
     }
   });
 
-  it('the backup is a secondary: its serials equal the primary\'s, got by TSIG-signed transfers', async () => {
+  it("the backup is a secondary: its serials equal the primary's, got by TSIG-signed transfers", async () => {
     for (const zone of [DOMAIN, REVERSE]) {
       const serial = serialOf(PRIMARY, zone);
       expect(serial).toBeGreaterThan(2000010100);
@@ -99,7 +108,9 @@ describe('dns and dhcp roles on the lab servers', () => {
     expect(await stdoutOf('backup', sh`ls /var/lib/bind`)).toContain(`db.${DOMAIN}`);
     expect((await onHost('backup', sh`test -e /etc/bind/zones`)).exitCode).not.toBe(0);
     // ... and the primary logged the transfers as signed with the key.
-    expect(await stdoutOf('primary', sh`journalctl -u named --no-pager`)).toMatch(new RegExp(`transfer of '${DOMAIN.replaceAll('.', '\\.')}/IN': AXFR started: TSIG ${TSIG_NAME}`));
+    expect(await stdoutOf('primary', sh`journalctl -u named --no-pager`)).toMatch(
+      new RegExp(`transfer of '${DOMAIN.replaceAll('.', '\\.')}/IN': AXFR started: TSIG ${TSIG_NAME}`),
+    );
   });
 
   it('AXFR: refused without the key, served with it (from both servers)', () => {
@@ -109,10 +120,21 @@ describe('dns and dhcp roles on the lab servers', () => {
       expect(refused).toContain('Transfer failed.');
       expect(refused).not.toMatch(/\bIN\s+MX\b/);
       const signed = dig(server, '-y', `hmac-sha256:${TSIG_NAME}:${key}`, 'AXFR', DOMAIN);
-      expect(signed).toMatch(new RegExp(`^mail\\.${DOMAIN.replaceAll('.', '\\.')}\\.\\s+\\d+\\s+IN\\s+A\\s+${LAB_VIP.replaceAll('.', '\\.')}$`, 'm'));
+      expect(signed).toMatch(
+        new RegExp(
+          `^mail\\.${DOMAIN.replaceAll('.', '\\.')}\\.\\s+\\d+\\s+IN\\s+A\\s+${LAB_VIP.replaceAll('.', '\\.')}$`,
+          'm',
+        ),
+      );
       expect(signed).toMatch(/\bIN\s+MX\s+10 mail\./);
       // A wrong key is refused too.
-      const wrong = dig(server, '-y', `hmac-sha256:${TSIG_NAME}:${Buffer.alloc(32, 7).toString('base64')}`, 'AXFR', DOMAIN);
+      const wrong = dig(
+        server,
+        '-y',
+        `hmac-sha256:${TSIG_NAME}:${Buffer.alloc(32, 7).toString('base64')}`,
+        'AXFR',
+        DOMAIN,
+      );
       expect(wrong).not.toMatch(/\bIN\s+MX\b/);
     }
   });
@@ -189,16 +211,30 @@ describe('dns and dhcp roles on the lab servers', () => {
   /** `play verify site --json` (the school's health check): its `dhcp ha` rows (the rest of the site is not deployed here). */
   async function verifiedHa(): Promise<Record<string, { ok: boolean; detail: string }>> {
     const result = await play(['verify', 'playbooks/site.ts', '-i', 'inventory/lab.ts', '--json']);
-    const rows = (JSON.parse(result.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }).rows;
-    return Object.fromEntries(rows.filter((r) => r.check === 'dhcp ha').map((r) => [r.host, { ok: r.ok, detail: r.detail }]));
+    const rows = (
+      JSON.parse(result.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }
+    ).rows;
+    return Object.fromEntries(
+      rows.filter((r) => r.check === 'dhcp ha').map((r) => [r.host, { ok: r.ok, detail: r.detail }]),
+    );
   }
-  const bothHotStandby = async () => (await Promise.all(['primary', 'backup'].map(haState))).every((s) => s.state === 'hot-standby' && s.partner_state === 'hot-standby');
-  const haStory = async () => JSON.stringify(Object.fromEntries(await Promise.all(['primary', 'backup'].map(async (h) => [h, await haState(h).catch((e: Error) => e.message)]))));
+  const bothHotStandby = async () =>
+    (await Promise.all(['primary', 'backup'].map(haState))).every(
+      (s) => s.state === 'hot-standby' && s.partner_state === 'hot-standby',
+    );
+  const haStory = async () =>
+    JSON.stringify(
+      Object.fromEntries(
+        await Promise.all(['primary', 'backup'].map(async (h) => [h, await haState(h).catch((e: Error) => e.message)])),
+      ),
+    );
   /** One DHCPDISCOVER from lab-client (the service probe): the servers that offered, each with its address. */
-  const offers = async () => (await probeFromClient({ timeout: 2, checks: [{ kind: 'dhcp', interface: 'eth0', servers: 2 }] }))[0].offers ?? [];
+  const offers = async () =>
+    (await probeFromClient({ timeout: 2, checks: [{ kind: 'dhcp', interface: 'eth0', servers: 2 }] }))[0].offers ?? [];
 
   it('Kea HA: both servers reach hot-standby and play verify says so; the primary alone answers DHCP', async () => {
-    timings['hot-standby after the run (s)'] = (await until('both servers in hot-standby', bothHotStandby, 90_000, { intervalMs: 500, state: haStory })) / 1000;
+    timings['hot-standby after the run (s)'] =
+      (await until('both servers in hot-standby', bothHotStandby, 90_000, { intervalMs: 500, state: haStory })) / 1000;
     expect(await verifiedHa()).toEqual({
       primary: { ok: true, detail: 'hot-standby, primary: hot-standby, partner: hot-standby' },
       backup: { ok: true, detail: 'hot-standby, standby: hot-standby, partner: hot-standby' },
@@ -210,11 +246,16 @@ describe('dns and dhcp roles on the lab servers', () => {
   it('the HA port: reset for a LAN client, and even the peer gets nothing without the replication certificate', async () => {
     const port = dhcp.defaults!.dhcpHaPort as number;
     // A LAN device: nftables resets the connection before TLS starts.
-    const fromClient = clientStdout('python3', ['-c', `import socket\ntry:\n    socket.create_connection(('${PRIMARY}', ${port}), 3)\n    print('connected')\nexcept OSError as e:\n    print(type(e).__name__)`]);
+    const fromClient = clientStdout('python3', [
+      '-c',
+      `import socket\ntry:\n    socket.create_connection(('${PRIMARY}', ${port}), 3)\n    print('connected')\nexcept OSError as e:\n    print(type(e).__name__)`,
+    ]);
     expect(fromClient.trim()).toBe('ConnectionRefusedError');
     // The peer's address without a client certificate: the TLS handshake or the first read is refused. With the
     // certificate, Kea's listener answers a heartbeat.
-    const ask = (withCertificate: boolean) => sh`python3 - ${PRIMARY} ${String(port)} ${withCertificate ? 'yes' : 'no'} <<'EOF'
+    const ask = (
+      withCertificate: boolean,
+    ) => sh`python3 - ${PRIMARY} ${String(port)} ${withCertificate ? 'yes' : 'no'} <<'EOF'
 import json, socket, ssl, sys
 host, port, cert = sys.argv[1], int(sys.argv[2]), sys.argv[3] == 'yes'
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -255,7 +296,10 @@ EOF`;
     expect(beforeOutage.domain).toBe(DOMAIN);
     // The primary sent the lease to the standby before it answered the client (hot-standby's lease updates).
     const onStandby = await keaCommand('backup', 'lease4-get', { 'ip-address': beforeOutage.address });
-    expect(onStandby, JSON.stringify(onStandby)).toMatchObject({ result: 0, arguments: { 'ip-address': beforeOutage.address, state: 0 } });
+    expect(onStandby, JSON.stringify(onStandby)).toMatchObject({
+      result: 0,
+      arguments: { 'ip-address': beforeOutage.address, state: 0 },
+    });
   });
 
   let duringOutage: Lease;
@@ -263,11 +307,23 @@ EOF`;
     await powerCut('primary');
     const cut = performance.now();
     try {
-      const partnerDown = await until('the standby in partner-down', async () => (await haState('backup')).state === 'partner-down', 60_000, { since: cut, intervalMs: 250, state: haStory });
+      const partnerDown = await until(
+        'the standby in partner-down',
+        async () => (await haState('backup')).state === 'partner-down',
+        60_000,
+        { since: cut, intervalMs: 250, state: haStory },
+      );
       timings['standby in partner-down after the power cut (s)'] = partnerDown / 1000;
-      const offered = await until('an offer from the standby', async () => (await offers()).some((o) => o.server === BACKUP), 60_000, { since: cut, intervalMs: 100 });
+      const offered = await until(
+        'an offer from the standby',
+        async () => (await offers()).some((o) => o.server === BACKUP),
+        60_000,
+        { since: cut, intervalMs: 100 },
+      );
       timings['first offer from the standby after the power cut (s)'] = offered / 1000;
-      duringOutage = timedSync('lease, primary cut', () => lease({ clientId: 'play-outage-client', timeoutSeconds: 60, keep: true }));
+      duringOutage = timedSync('lease, primary cut', () =>
+        lease({ clientId: 'play-outage-client', timeoutSeconds: 60, keep: true }),
+      );
       expect(duringOutage.server).toBe(BACKUP);
       expect(inPool(duringOutage.address)).toBe(true);
       expect(duringOutage.address).not.toBe(beforeOutage.address);
@@ -285,9 +341,17 @@ EOF`;
 
   it('the primary back: both return to hot-standby, and the primary knows the lease the standby gave during the outage', async () => {
     const back = performance.now();
-    timings['hot-standby again after the primary\'s power-on (s)'] = (await until('both servers in hot-standby again', bothHotStandby, 120_000, { since: back, intervalMs: 500, state: haStory })) / 1000;
+    timings["hot-standby again after the primary's power-on (s)"] =
+      (await until('both servers in hot-standby again', bothHotStandby, 120_000, {
+        since: back,
+        intervalMs: 500,
+        state: haStory,
+      })) / 1000;
     const onPrimary = await keaCommand('primary', 'lease4-get', { 'ip-address': duringOutage.address });
-    expect(onPrimary, JSON.stringify(onPrimary)).toMatchObject({ result: 0, arguments: { 'ip-address': duringOutage.address, state: 0 } });
+    expect(onPrimary, JSON.stringify(onPrimary)).toMatchObject({
+      result: 0,
+      arguments: { 'ip-address': duringOutage.address, state: 0 },
+    });
     expect(Object.values(await verifiedHa()).every((r) => r.ok)).toBe(true);
     expect((await offers()).map((o) => o.server)).toEqual([PRIMARY]);
   });
@@ -296,7 +360,13 @@ EOF`;
     await powerCut('backup');
     const cut = performance.now();
     try {
-      timings['primary in partner-down after the backup\'s power cut (s)'] = (await until('the primary in partner-down', async () => (await haState('primary')).state === 'partner-down', 60_000, { since: cut, state: haStory })) / 1000;
+      timings["primary in partner-down after the backup's power cut (s)"] =
+        (await until(
+          'the primary in partner-down',
+          async () => (await haState('primary')).state === 'partner-down',
+          60_000,
+          { since: cut, state: haStory },
+        )) / 1000;
       const got = timedSync('lease, backup cut', () => lease({ timeoutSeconds: 60 }));
       expect(got.server).toBe(PRIMARY);
       expect(inPool(got.address)).toBe(true);
@@ -341,12 +411,20 @@ nft list table inet ${ISC_DHCP_LEFTOVERS.firewallTable} >/dev/null`;
     const upgraded = await timed('run over an ISC DHCP server', () => playJson([NETWORK]));
     expect(upgraded.code, upgraded.stderr).toBe(0);
     const changedTasks = upgraded.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
-    expect(changedTasks).toEqual(expect.arrayContaining(['primary: ISC DHCP from an earlier deploy is stopped and disabled', 'primary: the ISC DHCP failover firewall of an earlier deploy is removed']));
+    expect(changedTasks).toEqual(
+      expect.arrayContaining([
+        'primary: ISC DHCP from an earlier deploy is stopped and disabled',
+        'primary: the ISC DHCP failover firewall of an earlier deploy is removed',
+      ]),
+    );
     expect(upgraded.report.hosts.backup.changed).toBe(0);
     expect((await onHost('primary', sh`pgrep -a dhcpd`)).stdout).toBe('');
     expect((await onHost('primary', sh`systemctl is-enabled isc-dhcp-server`)).stdout.trim()).toBe('disabled');
     expect((await onHost('primary', sh`nft list table inet ${ISC_DHCP_LEFTOVERS.firewallTable}`)).exitCode).not.toBe(0);
-    expect((await onHost('primary', sh`ls ${ISC_DHCP_LEFTOVERS.firewallUnitPath} ${ISC_DHCP_LEFTOVERS.firewallFile}`)).exitCode).not.toBe(0);
+    expect(
+      (await onHost('primary', sh`ls ${ISC_DHCP_LEFTOVERS.firewallUnitPath} ${ISC_DHCP_LEFTOVERS.firewallFile}`))
+        .exitCode,
+    ).not.toBe(0);
     const again = await playJson([NETWORK]);
     for (const host of ['primary', 'backup']) expect(again.report.hosts[host]).toMatchObject({ changed: 0, failed: 0 });
     // Kea alone answers, once the primary Kea just started is back in hot-standby (waiting, syncing, ready: a few

@@ -7,9 +7,22 @@ import { raw, sh } from '../../src/connection/sh.ts';
 import { selfSignedCertificate } from '../../src/vault/certificate.ts';
 import inventory from '../../inventory/lab.ts';
 import { SSHD_HARDENING } from '../../roles/sshd/index.ts';
-import { MAILSYNC_UNIT, REPLICATION_CERTIFICATE, REPLICATION_KEY, REPLICATION_TLS_UNIT } from '../../roles/dovecot/index.ts';
+import {
+  MAILSYNC_UNIT,
+  REPLICATION_CERTIFICATE,
+  REPLICATION_KEY,
+  REPLICATION_TLS_UNIT,
+} from '../../roles/dovecot/index.ts';
 import { REPLICATOR } from '../../roles/dovecot/replicator-status.ts';
-import { LAB_CA_CERTIFICATE, LAB_CLIENT, LAB_DEBIAN, LAB_HOSTS, LAB_NUMBER, LAB_PLATFORM, LAB_VIP } from '../lab/config.ts';
+import {
+  LAB_CA_CERTIFICATE,
+  LAB_CLIENT,
+  LAB_DEBIAN,
+  LAB_HOSTS,
+  LAB_NUMBER,
+  LAB_PLATFORM,
+  LAB_VIP,
+} from '../lab/config.ts';
 import { postfixUnit } from '../../roles/postfix/config-set.ts';
 import { labSecret } from '../lab/lab-vault.ts';
 import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
@@ -33,22 +46,34 @@ const vaultValue = labSecret;
 
 /** How many messages of kepsek's INBOX on one server carry this text in their subject. */
 async function countOn(host: string, subject: string): Promise<number> {
-  return (await stdoutOf(host, sh`doveadm -f flow fetch -u kepsek hdr.subject mailbox INBOX header Subject ${subject}`)).split('\n').filter(Boolean).length;
+  return (await stdoutOf(host, sh`doveadm -f flow fetch -u kepsek hdr.subject mailbox INBOX header Subject ${subject}`))
+    .split('\n')
+    .filter(Boolean).length;
 }
 
 /** Delivers a message to kepsek on a server, handed in by root through sendmail (the one local sender allowed). */
 async function deliverOn(host: string, subject: string, body: string): Promise<void> {
-  const result = await onHost(host, sh`printf 'Subject: %s\n\n%s\n' ${subject} ${body} | /usr/sbin/sendmail ${`kepsek@${domain}`}`);
+  const result = await onHost(
+    host,
+    sh`printf 'Subject: %s\n\n%s\n' ${subject} ${body} | /usr/sbin/sendmail ${`kepsek@${domain}`}`,
+  );
   expect(result.exitCode, result.stderr).toBe(0);
 }
 
 /** Captures the frames of one TCP port on a bridge port (a host's veth) into a pcap file, from when it listens until stopped. */
 async function capture(veth: string, port: number, file: string): Promise<{ stop: () => Promise<Buffer> }> {
-  const child = spawn('tcpdump', ['--immediate-mode', '-Z', 'root', '-i', veth, '-U', '-s', '0', '-w', file, 'tcp', 'port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    'tcpdump',
+    ['--immediate-mode', '-Z', 'root', '-i', veth, '-U', '-s', '0', '-w', file, 'tcp', 'port', String(port)],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  await until('tcpdump to listen', async () => stderr.includes('listening on'), 10_000, { intervalMs: 50, state: () => stderr });
+  await until('tcpdump to listen', async () => stderr.includes('listening on'), 10_000, {
+    intervalMs: 50,
+    state: () => stderr,
+  });
   return {
     stop: async () => {
       child.kill('SIGINT');
@@ -91,13 +116,16 @@ function connectFromClient(host: string, port: number): string {
 /** The addresses in a server's set of bans received from the other server. */
 async function peerBans(host: string): Promise<string[]> {
   const listed = await stdoutOf(host, sh`nft -j list set inet ${PEER_BAN_TABLE} v4`);
-  const set = (JSON.parse(listed) as { nftables: { set?: { elem?: ({ elem: { val: string } } | string)[] } }[] }).nftables.find((x) => x.set)?.set;
+  const set = (
+    JSON.parse(listed) as { nftables: { set?: { elem?: ({ elem: { val: string } } | string)[] } }[] }
+  ).nftables.find((x) => x.set)?.set;
   return (set?.elem ?? []).map((e) => (typeof e === 'string' ? e : e.elem.val));
 }
 
 /** Lifts every ban on both servers (fail2ban's and those received from the peer). */
 async function unbanAll(): Promise<void> {
-  for (const server of [PRIMARY, BACKUP]) await onHost(server.name, sh`fail2ban-client unban --all; nft flush set inet ${PEER_BAN_TABLE} v4`);
+  for (const server of [PRIMARY, BACKUP])
+    await onHost(server.name, sh`fail2ban-client unban --all; nft flush set inet ${PEER_BAN_TABLE} v4`);
 }
 
 describe('a hostile LAN: each attack on the deployed school site, and what stops it', () => {
@@ -134,9 +162,12 @@ describe('a hostile LAN: each attack on the deployed school site, and what stops
     }
   });
 
-  it(`a device that takes the backup's address gets no mail and no way in: its certificate is refused, ${LAB_DEBIAN === 12 ? 'without one the password is still asked' : "so is none (stunnel holds the port: Dovecot 2.4 accepts any client certificate), with the real one the password is still asked"}, and as the replica the primary's replication refuses it`, async () => {
+  it(`a device that takes the backup's address gets no mail and no way in: its certificate is refused, ${LAB_DEBIAN === 12 ? 'without one the password is still asked' : 'so is none (stunnel holds the port: Dovecot 2.4 accepts any client certificate), with the real one the password is still asked'}, and as the replica the primary's replication refuses it`, async () => {
     // Its own certificate, even one naming the right addresses: not the one the servers trust.
-    const forged = selfSignedCertificate({ commonName: `replication.${domain}`, names: [PRIMARY.address, BACKUP.address] });
+    const forged = selfSignedCertificate({
+      commonName: `replication.${domain}`,
+      names: [PRIMARY.address, BACKUP.address],
+    });
     const certFile = join(work, 'forged.pem');
     const keyFile = join(work, 'forged.key');
     writeFileSync(certFile, forged.certificate);
@@ -144,30 +175,44 @@ describe('a hostile LAN: each attack on the deployed school site, and what stops
     const since = (await stdoutOf(PRIMARY.name, sh`date '+%Y-%m-%d %H:%M:%S'`)).trim();
     // The real replication certificate and key (read before the device takes the backup's address).
     const real = join(work, 'replication.pem');
-    writeFileSync(real, await stdoutOf(BACKUP.name, sh`cat ${REPLICATION_CERTIFICATE} ${REPLICATION_KEY}`), { mode: 0o600 });
+    writeFileSync(real, await stdoutOf(BACKUP.name, sh`cat ${REPLICATION_CERTIFICATE} ${REPLICATION_KEY}`), {
+      mode: 0o600,
+    });
     const undo = await impersonateBackup();
     try {
       // As a doveadm client, from the backup's address (which the port's firewall lets in).
       const hello = 'VERSION\tdoveadm-server\t1\t0\n';
-      const withCertificate = fromClient('bash', ['-c', `(sleep 1; printf '${hello.replace(/\t/g, '\\t').replace(/\n/g, '\\n')}'; sleep 1) | timeout 8 openssl s_client -connect ${PRIMARY.address}:${REPLICATION_PORT} -cert ${certFile} -key ${keyFile} -quiet`]);
+      const withCertificate = fromClient('bash', [
+        '-c',
+        `(sleep 1; printf '${hello.replace(/\t/g, '\\t').replace(/\n/g, '\\n')}'; sleep 1) | timeout 8 openssl s_client -connect ${PRIMARY.address}:${REPLICATION_PORT} -cert ${certFile} -key ${keyFile} -quiet`,
+      ]);
       expect(withCertificate.stdout, 'what the primary answered a forged certificate').toBe('');
       const guess = Buffer.from('doveadm\0doveadm\0guessed').toString('base64');
-      const guessing = (certificate: string) => `(sleep 1; printf 'VERSION\\tdoveadm-server\\t1\\t0\\nPLAIN\\t${guess}\\n'; sleep 1) | timeout 8 openssl s_client -connect ${PRIMARY.address}:${REPLICATION_PORT} ${certificate} -quiet`;
+      const guessing = (certificate: string) =>
+        `(sleep 1; printf 'VERSION\\tdoveadm-server\\t1\\t0\\nPLAIN\\t${guess}\\n'; sleep 1) | timeout 8 openssl s_client -connect ${PRIMARY.address}:${REPLICATION_PORT} ${certificate} -quiet`;
       const withoutCertificate = fromClient('bash', ['-c', guessing('')]);
       if (LAB_DEBIAN === 12) {
         // The doveadm protocol's failure line, and never its success ('+').
-        expect(withoutCertificate.stdout, 'what the primary answered no certificate and a guessed password').toMatch(/^-$/m);
+        expect(withoutCertificate.stdout, 'what the primary answered no certificate and a guessed password').toMatch(
+          /^-$/m,
+        );
         expect(withoutCertificate.stdout).not.toMatch(/^\+/m);
       } else {
         expect(withoutCertificate.stdout, 'what the primary answered no certificate and a guessed password').toBe('');
         // Even the replication certificate itself (a thief of the backup's key) must still give the password.
         const withRealCertificate = fromClient('bash', ['-c', guessing(`-cert ${real}`)]);
-        expect(withRealCertificate.stdout, 'what the primary answered the real certificate and a guessed password').toMatch(/^-$/m);
+        expect(
+          withRealCertificate.stdout,
+          'what the primary answered the real certificate and a guessed password',
+        ).toMatch(/^-$/m);
         expect(withRealCertificate.stdout).not.toMatch(/^\+/m);
       }
 
       // As the replica: a plain listener on the backup's address and port records whatever the primary sends it.
-      const listener = fromClientAsync(['python3', '-c', RECORDING_LISTENER, BACKUP.address, String(REPLICATION_PORT), '12'], { timeoutMs: 20_000 });
+      const listener = fromClientAsync(
+        ['python3', '-c', RECORDING_LISTENER, BACKUP.address, String(REPLICATION_PORT), '12'],
+        { timeoutMs: 20_000 },
+      );
       await new Promise((r) => setTimeout(r, 500));
       const text = `Nilai rapor ${token()}`;
       await deliverOn(PRIMARY.name, `Rapor ${token()}`, text);
@@ -176,37 +221,57 @@ describe('a hostile LAN: each attack on the deployed school site, and what stops
       // carries its ALPN name, "doveadm"), never application data, never the doveadm protocol in clear.
       expect(received.length, 'bytes the primary sent the impersonator').toBeGreaterThan(0);
       const kinds = new Set(tlsRecords(received).map(({ type, handshake }) => `${type}/${handshake}`));
-      expect(kinds, 'the kinds of TLS record (type/handshake message) sent to the impersonator').toEqual(new Set(['22/1']));
+      expect(kinds, 'the kinds of TLS record (type/handshake message) sent to the impersonator').toEqual(
+        new Set(['22/1']),
+      );
       expect(received.includes(Buffer.from(text)), 'the message text sent to the impersonator').toBe(false);
-      expect(received.includes(Buffer.from('VERSION\tdoveadm')), 'the doveadm protocol sent to the impersonator').toBe(false);
+      expect(received.includes(Buffer.from('VERSION\tdoveadm')), 'the doveadm protocol sent to the impersonator').toBe(
+        false,
+      );
     } finally {
       await undo();
     }
-    const journal = (unit: string) => stdoutOf(PRIMARY.name, sh`journalctl -u ${unit} --no-pager --since ${since} -o cat`);
+    const journal = (unit: string) =>
+      stdoutOf(PRIMARY.name, sh`journalctl -u ${unit} --no-pager --since ${since} -o cat`);
     if (LAB_DEBIAN === 12) {
       const dovecotLog = await journal('dovecot');
       // Dovecot words the refused certificate after when the client's bytes arrived: as a failed handshake, or as a
       // client gone before it; either way OpenSSL's own reason, the certificate that did not verify.
       const backupAddress = escapeRegExp(BACKUP.address);
-      expect(dovecotLog).toMatch(new RegExp(`doveadm\\(${backupAddress}\\): Error: (?:doveadm client disconnected before handshake|SSL handshake failed): SSL_accept\\(\\) failed: error:0A000086:SSL routines::certificate verify failed`));
-      expect(dovecotLog).toContain(`doveadm(${BACKUP.address}): Error: doveadm client didn't authenticate as 'doveadm'`);
+      expect(dovecotLog).toMatch(
+        new RegExp(
+          `doveadm\\(${backupAddress}\\): Error: (?:doveadm client disconnected before handshake|SSL handshake failed): SSL_accept\\(\\) failed: error:0A000086:SSL routines::certificate verify failed`,
+        ),
+      );
+      expect(dovecotLog).toContain(
+        `doveadm(${BACKUP.address}): Error: doveadm client didn't authenticate as 'doveadm'`,
+      );
       expect(dovecotLog).toMatch(/doveadm\(kepsek\): Error: doveadm server disconnected before handshake/);
     } else {
       // stunnel refused the forged certificate and the missing one in the handshake, with OpenSSL's own reasons.
       const tlsLog = await journal(REPLICATION_TLS_UNIT);
       expect(tlsLog).toMatch(/SSL_accept: .*error:0A000086:SSL routines::certificate verify failed/);
       expect(tlsLog).toMatch(/SSL_accept: .*error:0A0000C7:SSL routines::peer did not return a certificate/);
-      expect(await journal('dovecot')).toContain("doveadm: Error: tcp: doveadm client didn't authenticate as 'doveadm'");
+      expect(await journal('dovecot')).toContain(
+        "doveadm: Error: tcp: doveadm client didn't authenticate as 'doveadm'",
+      );
       expect(await journal(MAILSYNC_UNIT)).toMatch(/kepsek: sync failed \(exit \d+/);
     }
     // The real backup, back on its cable, catches up.
     await onHost(PRIMARY.name, sh`${raw(REPLICATOR)} replicate -f kepsek`);
-    await until('the backup to catch up', async () => (await stdoutOf(PRIMARY.name, sh`${raw(REPLICATOR)} status kepsek`)).match(/^kepsek .* -\s*$/m) !== null, 60_000);
-    expect(await stdoutOf(PRIMARY.name, sh`openssl x509 -noout -fingerprint -sha256 -in ${REPLICATION_CERTIFICATE}`)).toBe(await stdoutOf(BACKUP.name, sh`openssl x509 -noout -fingerprint -sha256 -in ${REPLICATION_CERTIFICATE}`));
+    await until(
+      'the backup to catch up',
+      async () =>
+        (await stdoutOf(PRIMARY.name, sh`${raw(REPLICATOR)} status kepsek`)).match(/^kepsek .* -\s*$/m) !== null,
+      60_000,
+    );
+    expect(
+      await stdoutOf(PRIMARY.name, sh`openssl x509 -noout -fingerprint -sha256 -in ${REPLICATION_CERTIFICATE}`),
+    ).toBe(await stdoutOf(BACKUP.name, sh`openssl x509 -noout -fingerprint -sha256 -in ${REPLICATION_CERTIFICATE}`));
   });
 
   it('no unauthenticated sending from the server itself: www-data (a compromised PHP) can neither send as the school on 127.0.0.1:25, nor relay, nor use sendmail', async () => {
-    const asWebServer = String.raw`
+    const asWebServer = `
 import json, smtplib
 s = smtplib.SMTP('127.0.0.1', 25, timeout=10); s.ehlo('web.local')
 out = {}
@@ -215,10 +280,18 @@ s.mail('a@outside.test'); out['relay'] = list(s.rcpt('b@outside.test')); s.quit(
 print(json.dumps(out, default=lambda b: b.decode()))
 `.replaceAll('DOMAIN', JSON.stringify(domain));
     for (const server of [PRIMARY, BACKUP]) {
-      const answers = JSON.parse(await stdoutOf(server.name, sh`runuser -u www-data -- python3 -c ${asWebServer}`)) as Record<string, unknown[]>;
-      expect(answers['school sender'][2]).toEqual([553, expect.stringContaining(`Sender address rejected: a ${domain} sender must log in`)]);
+      const answers = JSON.parse(
+        await stdoutOf(server.name, sh`runuser -u www-data -- python3 -c ${asWebServer}`),
+      ) as Record<string, unknown[]>;
+      expect(answers['school sender'][2]).toEqual([
+        553,
+        expect.stringContaining(`Sender address rejected: a ${domain} sender must log in`),
+      ]);
       expect(answers.relay).toEqual([554, expect.stringContaining('Relay access denied')]);
-      const sendmail = await onHost(server.name, sh`echo 'Subject: injected' | runuser -u www-data -- /usr/sbin/sendmail -f ${`kepsek@${domain}`} ${`guru1@${domain}`}`);
+      const sendmail = await onHost(
+        server.name,
+        sh`echo 'Subject: injected' | runuser -u www-data -- /usr/sbin/sendmail -f ${`kepsek@${domain}`} ${`guru1@${domain}`}`,
+      );
       expect(sendmail.exitCode, 'sendmail as www-data').not.toBe(0);
       expect(sendmail.stderr).toContain('User www-data(33) is not allowed to submit mail');
     }
@@ -226,9 +299,33 @@ print(json.dumps(out, default=lambda b: b.decode()))
 
   it('a spoofed From: kepsek@ in mail from outside (port 25) is refused, whatever the envelope says; an honest outside sender still gets through', async () => {
     for (const server of [PRIMARY, BACKUP]) {
-      const spoofed = await swaks(server.address, ['--port', '25', '--from', 'tu@dinas.test', '--to', `guru1@${domain}`, '--header', `From: Kepala Sekolah <kepsek@${domain}>`, '--header', `Subject: Pengumuman ${token()}`]);
-      expect(spoofed.output, `${server.name}: a From header with the school's domain from outside`).toMatch(new RegExp(`550 5\\.7\\.1 mail from outside may not claim to be from ${escapeRegExp(domain)}`));
-      const honest = await swaks(server.address, ['--port', '25', '--from', 'tu@dinas.test', '--to', `guru1@${domain}`, '--header', 'From: Tata Usaha Dinas <tu@dinas.test>', '--header', `Subject: Surat ${token()}`]);
+      const spoofed = await swaks(server.address, [
+        '--port',
+        '25',
+        '--from',
+        'tu@dinas.test',
+        '--to',
+        `guru1@${domain}`,
+        '--header',
+        `From: Kepala Sekolah <kepsek@${domain}>`,
+        '--header',
+        `Subject: Pengumuman ${token()}`,
+      ]);
+      expect(spoofed.output, `${server.name}: a From header with the school's domain from outside`).toMatch(
+        new RegExp(`550 5\\.7\\.1 mail from outside may not claim to be from ${escapeRegExp(domain)}`),
+      );
+      const honest = await swaks(server.address, [
+        '--port',
+        '25',
+        '--from',
+        'tu@dinas.test',
+        '--to',
+        `guru1@${domain}`,
+        '--header',
+        'From: Tata Usaha Dinas <tu@dinas.test>',
+        '--header',
+        `Subject: Surat ${token()}`,
+      ]);
       expect(honest.code, honest.output).toBe(0);
     }
   });
@@ -237,42 +334,91 @@ print(json.dumps(out, default=lambda b: b.decode()))
     // A source address postscreen has never seen, so nothing is cached for it.
     fromClient('ip', ['addr', 'add', `${PRETENDER}/24`, 'dev', 'eth0']);
     try {
-      const bot = JSON.parse(fromClient('python3', ['-c', PREGREET, PRIMARY.address, PRETENDER, domain]).stdout) as { banner: string; reply: string };
+      const bot = JSON.parse(fromClient('python3', ['-c', PREGREET, PRIMARY.address, PRETENDER, domain]).stdout) as {
+        banner: string;
+        reply: string;
+      };
       expect(bot.reply).toContain('550 5.5.1 Protocol error');
-      const journal = await stdoutOf(PRIMARY.name, sh`journalctl -u ${postfixUnit(LAB_PLATFORM)} --no-pager -o cat --since -30s`);
+      const journal = await stdoutOf(
+        PRIMARY.name,
+        sh`journalctl -u ${postfixUnit(LAB_PLATFORM)} --no-pager -o cat --since -30s`,
+      );
       expect(journal).toMatch(new RegExp(`^PREGREET \\d+ after [\\d.]+ from \\[${escapeRegExp(PRETENDER)}\\]`, 'm'));
     } finally {
       fromClient('ip', ['addr', 'del', `${PRETENDER}/24`, 'dev', 'eth0']);
     }
   });
 
-  it('webmail logins reach Dovecot with the browser\'s address (login_trusted_networks + play_client_ip), so wrong webmail passwords ban that browser, not 127.0.0.1', async () => {
+  it("webmail logins reach Dovecot with the browser's address (login_trusted_networks + play_client_ip), so wrong webmail passwords ban that browser, not 127.0.0.1", async () => {
     try {
       const first = fromClient('python3', ['-c', WEBMAIL_LOGIN, PRIMARY.address, 'guru2', 'not-the-password']);
       expect(first.stdout.trim()).toBe('401 not logged in');
       const journal = await stdoutOf(PRIMARY.name, sh`journalctl -u dovecot --no-pager -o cat --since -30s`);
-      expect(journal).toMatch(new RegExp(`auth failed, \\d+ attempts.*user=<guru2>.*rip=${escapeRegExp(LAB_CLIENT.address)},`));
-      for (let i = 0; i < 6; i++) fromClient('python3', ['-c', WEBMAIL_LOGIN, PRIMARY.address, 'guru2', 'not-the-password']);
-      await until('lab-client to be banned for its webmail logins', async () => connectFromClient(PRIMARY.address, 443) === 'refused', 20_000);
+      expect(journal).toMatch(
+        new RegExp(`auth failed, \\d+ attempts.*user=<guru2>.*rip=${escapeRegExp(LAB_CLIENT.address)},`),
+      );
+      for (let i = 0; i < 6; i++)
+        fromClient('python3', ['-c', WEBMAIL_LOGIN, PRIMARY.address, 'guru2', 'not-the-password']);
+      await until(
+        'lab-client to be banned for its webmail logins',
+        async () => connectFromClient(PRIMARY.address, 443) === 'refused',
+        20_000,
+      );
       const banned = await stdoutOf(PRIMARY.name, sh`fail2ban-client banned`);
       expect(banned).toContain(LAB_CLIENT.address);
       expect(banned).not.toContain('127.0.0.1');
-      await until('the backup to hold the ban too', async () => (await peerBans(BACKUP.name)).includes(LAB_CLIENT.address), 10_000);
+      await until(
+        'the backup to hold the ban too',
+        async () => (await peerBans(BACKUP.name)).includes(LAB_CLIENT.address),
+        10_000,
+      );
     } finally {
       await unbanAll();
     }
   });
   it('DKIM: mail a teacher sends is signed, and dkimpy verifies it against the key the zone publishes (resolved through the lab DNS); a changed body fails; play verify checks SPF, DMARC and DKIM on both servers', async () => {
-    const request = { host: LAB_VIP, user: 'guru1', password: password('guru1'), from: `guru1@${domain}`, to: `kepsek@${domain}`, reader: 'kepsek', readerPassword: password('kepsek'), dns: LAB_VIP };
+    const request = {
+      host: LAB_VIP,
+      user: 'guru1',
+      password: password('guru1'),
+      from: `guru1@${domain}`,
+      to: `kepsek@${domain}`,
+      reader: 'kepsek',
+      readerPassword: password('kepsek'),
+      dns: LAB_VIP,
+    };
     // Debian's python3, with python3-dkim and python3-dnspython.
-    const result = fromClient('/usr/bin/python3', ['-c', DKIM_CHECK], { input: JSON.stringify(request), timeoutMs: 60_000 });
-    const checked = JSON.parse(result.stdout || '{}') as { signed?: boolean; valid?: boolean; tamperedValid?: boolean; domain?: string; selector?: string };
-    expect(checked, scrub(result.stderr)).toMatchObject({ signed: true, valid: true, tamperedValid: false, domain, selector: 'mail' });
+    const result = fromClient('/usr/bin/python3', ['-c', DKIM_CHECK], {
+      input: JSON.stringify(request),
+      timeoutMs: 60_000,
+    });
+    const checked = JSON.parse(result.stdout || '{}') as {
+      signed?: boolean;
+      valid?: boolean;
+      tamperedValid?: boolean;
+      domain?: string;
+      selector?: string;
+    };
+    expect(checked, scrub(result.stderr)).toMatchObject({
+      signed: true,
+      valid: true,
+      tamperedValid: false,
+      domain,
+      selector: 'mail',
+    });
     const health = await play(['verify', ...SITE, '--json']);
-    const rows = (JSON.parse(health.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }).rows;
+    const rows = (
+      JSON.parse(health.stdout) as { rows: { check: string; host?: string; ok: boolean; detail: string }[] }
+    ).rows;
     for (const host of ['primary', 'backup']) {
-      expect(rows.find((r) => r.check === 'spf' && r.host === host)).toMatchObject({ ok: true, detail: `TXT: v=spf1 ip4:${PRIMARY.address} ip4:${BACKUP.address} ip4:${LAB_VIP} -all` });
-      expect(rows.find((r) => r.check === 'dmarc' && r.host === host)).toMatchObject({ ok: true, detail: `TXT _dmarc: v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${domain}` });
+      expect(rows.find((r) => r.check === 'spf' && r.host === host)).toMatchObject({
+        ok: true,
+        detail: `TXT: v=spf1 ip4:${PRIMARY.address} ip4:${BACKUP.address} ip4:${LAB_VIP} -all`,
+      });
+      expect(rows.find((r) => r.check === 'dmarc' && r.host === host)).toMatchObject({
+        ok: true,
+        detail: `TXT _dmarc: v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${domain}`,
+      });
       expect(rows.find((r) => r.check === 'dkim' && r.host === host)).toMatchObject({ ok: true });
     }
   });
@@ -285,7 +431,8 @@ print(json.dumps(out, default=lambda b: b.decode()))
       // Every violation, also of code that catches the error it throws (Roundcube wraps its eval() in try).
       await page.exposeFunction('reportCspViolation', (text: string) => violations.push(text));
       await page.addInitScript({
-        content: "document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' in ' + e.sourceFile + ':' + e.lineNumber));",
+        content:
+          "document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' in ' + e.sourceFile + ':' + e.lineNumber));",
       });
       page.on('console', (message) => {
         if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
@@ -301,7 +448,12 @@ print(json.dumps(out, default=lambda b: b.decode()))
       await deliverOn(PRIMARY.name, subject, 'Rapat guru hari Senin.');
       await webmailLogin(page, `https://${mailHost}/`, 'kepsek', password('kepsek'));
       await webmailOpen(page, `https://${mailHost}/`, subject, 'security-csp');
-      const body = await page.frameLocator('#messagecontframe').locator('#messagebody, body').first().innerText().catch(async () => page.locator('#messagebody').innerText());
+      const body = await page
+        .frameLocator('#messagecontframe')
+        .locator('#messagebody, body')
+        .first()
+        .textContent()
+        .catch(async () => page.locator('#messagebody').textContent());
       expect(body).toContain('Rapat guru hari Senin.');
       const session = (await page.context().cookies()).find((c) => c.name === 'roundcube_sessid');
       expect(session).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Strict' });
@@ -316,51 +468,129 @@ print(json.dumps(out, default=lambda b: b.decode()))
    * runs to its end (the test checks it did); the budget only has to hold a slow machine.
    */
   const TESTSSL_TIMEOUT_MS = 1_200_000;
-  it('testssl.sh from lab-client against 443, 465, 587 (STARTTLS), 993 and 143 (STARTTLS) on the VIP: no finding rated HIGH or CRITICAL', async () => {
-    const targets: [number, string[]][] = [[443, []], [465, []], [587, ['-t', 'smtp']], [993, []], [143, ['-t', 'imap']]];
-    const runs = await Promise.all(
-      targets.map(async ([port, starttls]) => {
-        const json = join(work, `testssl-${port}.json`);
-        // Every check that rates a finding (protocols, cipher categories, forward secrecy, the server's picks, its
-        // certificate, HTTP headers, the vulnerabilities): testssl's default run less -e (each of 370 ciphers on its
-        // own) and -c (client simulations), which only add INFO lines and take half of its time.
-        const checks = ['--protocols', '--standard', '--fs', '--server-preference', '--server-defaults', '--header', '--vulnerable'];
-        const run = await fromClientAsync(['testssl', '--quiet', '--warnings', 'off', '--color', '0', '--ip', 'one', '--add-ca', LAB_CA_CERTIFICATE, ...checks, '--jsonfile', json, ...starttls, `${LAB_VIP}:${port}`], { timeoutMs: TESTSSL_TIMEOUT_MS });
-        return { port, run, findings: JSON.parse(readFileSync(json, 'utf8')) as { id: string; severity: string; finding: string }[] };
-      }),
-    );
-    for (const { port, run, findings } of runs) {
-      expect(run.stdout, `testssl on ${port} ran to its end`).toMatch(/Done .* -->> [\d.]+:\d+ /);
-      expect(findings.find((f) => f.id === 'TLS1_2')?.finding, `${port}: TLS 1.2`).toBe('offered');
-      expect(findings.find((f) => f.id === 'TLS1_1')?.finding, `${port}: TLS 1.1`).toBe('not offered');
-      expect(findings.filter((f) => f.severity === 'HIGH' || f.severity === 'CRITICAL').map((f) => `${port} ${f.id}: ${f.finding}`)).toEqual([]);
-    }
-  }, TESTSSL_TIMEOUT_MS + 60_000);
+  it(
+    'testssl.sh from lab-client against 443, 465, 587 (STARTTLS), 993 and 143 (STARTTLS) on the VIP: no finding rated HIGH or CRITICAL',
+    async () => {
+      const targets: [number, string[]][] = [
+        [443, []],
+        [465, []],
+        [587, ['-t', 'smtp']],
+        [993, []],
+        [143, ['-t', 'imap']],
+      ];
+      const runs = await Promise.all(
+        targets.map(async ([port, starttls]) => {
+          const json = join(work, `testssl-${port}.json`);
+          // Every check that rates a finding (protocols, cipher categories, forward secrecy, the server's picks, its
+          // certificate, HTTP headers, the vulnerabilities): testssl's default run less -e (each of 370 ciphers on its
+          // own) and -c (client simulations), which only add INFO lines and take half of its time.
+          const checks = [
+            '--protocols',
+            '--standard',
+            '--fs',
+            '--server-preference',
+            '--server-defaults',
+            '--header',
+            '--vulnerable',
+          ];
+          const run = await fromClientAsync(
+            [
+              'testssl',
+              '--quiet',
+              '--warnings',
+              'off',
+              '--color',
+              '0',
+              '--ip',
+              'one',
+              '--add-ca',
+              LAB_CA_CERTIFICATE,
+              ...checks,
+              '--jsonfile',
+              json,
+              ...starttls,
+              `${LAB_VIP}:${port}`,
+            ],
+            { timeoutMs: TESTSSL_TIMEOUT_MS },
+          );
+          return {
+            port,
+            run,
+            findings: JSON.parse(readFileSync(json, 'utf8')) as { id: string; severity: string; finding: string }[],
+          };
+        }),
+      );
+      for (const { port, run, findings } of runs) {
+        expect(run.stdout, `testssl on ${port} ran to its end`).toMatch(/Done .* -->> [\d.]+:\d+ /);
+        expect(findings.find((f) => f.id === 'TLS1_2')?.finding, `${port}: TLS 1.2`).toBe('offered');
+        expect(findings.find((f) => f.id === 'TLS1_1')?.finding, `${port}: TLS 1.1`).toBe('not offered');
+        expect(
+          findings
+            .filter((f) => f.severity === 'HIGH' || f.severity === 'CRITICAL')
+            .map((f) => `${port} ${f.id}: ${f.finding}`),
+        ).toEqual([]);
+      }
+    },
+    TESTSSL_TIMEOUT_MS + 60_000,
+  );
 
   it('nmap from lab-client: the open TCP ports of the VIP and of each server are exactly those docs/security.md lists, and DNS answers on 53/udp', async () => {
-    const table = readFileSync(join(REPO, 'docs', 'security.md'), 'utf8').split('<!-- open-ports -->')[1].split('<!-- /open-ports -->')[0];
+    const table = readFileSync(join(REPO, 'docs', 'security.md'), 'utf8')
+      .split('<!-- open-ports -->')[1]
+      .split('<!-- /open-ports -->')[0];
     const listed = (where: 'each server' | 'the VIP') =>
-      table.split('\n').filter((row) => row.startsWith('| ') && row.includes(where)).flatMap((row) => [...row.split('|')[1].matchAll(/(\d+)\/tcp/g)].map((m) => Number(m[1]))).sort((a, b) => a - b);
-    const targets = [[LAB_VIP, 'the VIP'], [PRIMARY.address, 'each server'], [BACKUP.address, 'each server']] as const;
+      table
+        .split('\n')
+        .filter((row) => row.startsWith('| ') && row.includes(where))
+        .flatMap((row) => [...row.split('|')[1].matchAll(/(\d+)\/tcp/g)].map((m) => Number(m[1])))
+        .sort((a, b) => a - b);
+    const targets = [
+      [LAB_VIP, 'the VIP'],
+      [PRIMARY.address, 'each server'],
+      [BACKUP.address, 'each server'],
+    ] as const;
     // One nmap for the three addresses (it scans them side by side); its grepable output has one Ports line each.
     const addresses = targets.map(([target]) => target);
-    const tcp = await fromClientAsync(['nmap', '-Pn', '-sS', '-p-', '-T4', '--open', '-oG', '-', ...addresses], { timeoutMs: 300_000 });
-    const udp = await fromClientAsync(['nmap', '-Pn', '-sU', '-p', '53', '-oG', '-', ...addresses], { timeoutMs: 120_000 });
-    const portsLine = (stdout: string, target: string) => stdout.split('\n').find((line) => line.startsWith(`Host: ${target} `) && line.includes('Ports: ')) ?? '';
+    const tcp = await fromClientAsync(['nmap', '-Pn', '-sS', '-p-', '-T4', '--open', '-oG', '-', ...addresses], {
+      timeoutMs: 300_000,
+    });
+    const udp = await fromClientAsync(['nmap', '-Pn', '-sU', '-p', '53', '-oG', '-', ...addresses], {
+      timeoutMs: 120_000,
+    });
+    const portsLine = (stdout: string, target: string) =>
+      stdout.split('\n').find((line) => line.startsWith(`Host: ${target} `) && line.includes('Ports: ')) ?? '';
     for (const [target, where] of targets) {
-      const open = [...portsLine(tcp.stdout, target).matchAll(/(\d+)\/open\/tcp/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+      const open = [...portsLine(tcp.stdout, target).matchAll(/(\d+)\/open\/tcp/g)]
+        .map((m) => Number(m[1]))
+        .sort((a, b) => a - b);
       expect(open, `open TCP ports of ${target}`).toEqual(listed(where));
       expect(portsLine(udp.stdout, target), `53/udp on ${target}`).toMatch(/53\/open\/udp/);
     }
   });
-  it('an ssh tunnel to 127.0.0.1:25 with a teacher\'s right password is refused: only keys, only the administrators, no forwarding for anyone', async () => {
+  it("an ssh tunnel to 127.0.0.1:25 with a teacher's right password is refused: only keys, only the administrators, no forwarding for anyone", async () => {
     const askpass = join(work, 'askpass');
     writeFileSync(askpass, '#!/bin/sh\nprintf "%s\\n" "$TEACHER_PASSWORD"\n', { mode: 0o700 });
     for (const server of [PRIMARY, BACKUP]) {
-      const tunnel = fromClient('env', [
-        `TEACHER_PASSWORD=${password('guru1')}`, `SSH_ASKPASS=${askpass}`, 'SSH_ASKPASS_REQUIRE=force',
-        'ssh', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=5', '-N', '-L', '2525:127.0.0.1:25', `guru1@${server.address}`,
-      ], { timeoutMs: 20_000 });
+      const tunnel = fromClient(
+        'env',
+        [
+          `TEACHER_PASSWORD=${password('guru1')}`,
+          `SSH_ASKPASS=${askpass}`,
+          'SSH_ASKPASS_REQUIRE=force',
+          'ssh',
+          '-o',
+          'StrictHostKeyChecking=no',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          '-o',
+          'ConnectTimeout=5',
+          '-N',
+          '-L',
+          '2525:127.0.0.1:25',
+          `guru1@${server.address}`,
+        ],
+        { timeoutMs: 20_000 },
+      );
       expect(tunnel.code, `${server.name}: ssh -L as guru1`).toBe(255);
       expect(tunnel.stderr).toContain(`guru1@${server.address}: Permission denied (publickey).`);
       // What sshd would do for anyone from the LAN, and for root.
@@ -375,9 +605,19 @@ print(json.dumps(out, default=lambda b: b.decode()))
 
   it('sshd: administrators that leave out the user play connects as are refused on the server; the live file stays and root still logs in', async () => {
     const before = await stdoutOf(PRIMARY.name, sh`sha256sum ${SSHD_HARDENING}`);
-    const run = await play(['playbooks/site.ts', '-i', 'test/e2e/inventories/lab-other-admins.ts', '-l', 'primary', '-t', 'sshd']);
+    const run = await play([
+      'playbooks/site.ts',
+      '-i',
+      'test/e2e/inventories/lab-other-admins.ts',
+      '-l',
+      'primary',
+      '-t',
+      'sshd',
+    ]);
     expect(run.code, run.stdout).toBe(1);
-    expect(run.stdout + run.stderr).toContain('sshd: this configuration would lock out root, the user play connects as');
+    expect(run.stdout + run.stderr).toContain(
+      'sshd: this configuration would lock out root, the user play connects as',
+    );
     expect(await stdoutOf(PRIMARY.name, sh`sha256sum ${SSHD_HARDENING}`)).toBe(before);
     expect(await stdoutOf(PRIMARY.name, sh`id -un`)).toBe('root\n');
   });
@@ -390,10 +630,15 @@ print(json.dumps(out, default=lambda b: b.decode()))
       // Refused logins first (Dovecot), then refused connections (the ban).
       expect(answers[0]).toBe('refused login');
       expect(answers.at(-1)).toBe('connection refused');
-      expect((await stdoutOf(PRIMARY.name, sh`fail2ban-client get dovecot banned`))).toContain(LAB_CLIENT.address);
-      await until('the backup to hold the ban the primary sent', async () => (await peerBans(BACKUP.name)).includes(LAB_CLIENT.address), 10_000);
+      expect(await stdoutOf(PRIMARY.name, sh`fail2ban-client get dovecot banned`)).toContain(LAB_CLIENT.address);
+      await until(
+        'the backup to hold the ban the primary sent',
+        async () => (await peerBans(BACKUP.name)).includes(LAB_CLIENT.address),
+        10_000,
+      );
       for (const host of [LAB_VIP, PRIMARY.address, BACKUP.address]) {
-        for (const port of [993, 25, 443, 22]) expect(connectFromClient(host, port), `${host}:${port} for the banned client`).toBe('refused');
+        for (const port of [993, 25, 443, 22])
+          expect(connectFromClient(host, port), `${host}:${port} for the banned client`).toBe('refused');
       }
       // Another LAN device (the controller, on the bridge) is not banned.
       expect(spawnSync('python3', ['-c', CONNECT, LAB_VIP, '993'], { encoding: 'utf8' }).stdout).toBe('open\n');
@@ -413,16 +658,34 @@ print(json.dumps(out, default=lambda b: b.decode()))
   });
 
   it('play-peer-ban with a dead peer: the local ban is at once and fail2ban never waits; a flood of bans all reach a live peer', async () => {
-    const helper = (args: string) => stdoutOf(PRIMARY.name, sh`s=$(date +%s%N); ${PEER_BAN_HELPER} ${args.split(' ')}; echo $(( ($(date +%s%N) - s) / 1000000 ))`);
+    const helper = (args: string) =>
+      stdoutOf(
+        PRIMARY.name,
+        sh`s=$(date +%s%N); ${PEER_BAN_HELPER} ${args.split(' ')}; echo $(( ($(date +%s%N) - s) / 1000000 ))`,
+      );
     linkDown(BACKUP.name);
     try {
       // fail2ban's own command: bans here, calls the helper, which must not hold it up for the dead peer.
-      const took = Number((await stdoutOf(PRIMARY.name, sh`s=$(date +%s%N); fail2ban-client set dovecot banip ${stranger(7)} >/dev/null; echo $(( ($(date +%s%N) - s) / 1000000 ))`)).trim());
+      const took = Number(
+        (
+          await stdoutOf(
+            PRIMARY.name,
+            sh`s=$(date +%s%N); fail2ban-client set dovecot banip ${stranger(7)} >/dev/null; echo $(( ($(date +%s%N) - s) / 1000000 ))`,
+          )
+        ).trim(),
+      );
       expect(took, 'ms fail2ban-client banip took with the peer unplugged').toBeLessThan(2000);
-      expect(Number((await helper(`send ban ${stranger(8)} 60`)).trim()), 'ms the helper took with the peer unplugged').toBeLessThan(1000);
+      expect(
+        Number((await helper(`send ban ${stranger(8)} 60`)).trim()),
+        'ms the helper took with the peer unplugged',
+      ).toBeLessThan(1000);
       expect(await stdoutOf(PRIMARY.name, sh`fail2ban-client get dovecot banned`)).toContain(stranger(7));
       await new Promise((r) => setTimeout(r, 6000));
-      expect(await stdoutOf(PRIMARY.name, sh`journalctl -t play-peer-ban --no-pager -o cat --since -30s`)).toMatch(new RegExp(`ban (?:${[stranger(7), stranger(8)].map(escapeRegExp).join('|')}) on the peer ${escapeRegExp(BACKUP.address)} (failed|: no answer within 5 s)`));
+      expect(await stdoutOf(PRIMARY.name, sh`journalctl -t play-peer-ban --no-pager -o cat --since -30s`)).toMatch(
+        new RegExp(
+          `ban (?:${[stranger(7), stranger(8)].map(escapeRegExp).join('|')}) on the peer ${escapeRegExp(BACKUP.address)} (failed|: no answer within 5 s)`,
+        ),
+      );
     } finally {
       linkUp(BACKUP.name);
     }
@@ -431,15 +694,21 @@ print(json.dumps(out, default=lambda b: b.decode()))
     const flood = Array.from({ length: 40 }, (_, i) => stranger(i + 100));
     await onHost(PRIMARY.name, sh`for ip in ${flood}; do fail2ban-client set sshd banip "$ip" >/dev/null; done`);
     let held: string[] = [];
-    await until('the peer to hold all 40 bans', async () => {
-      held = await peerBans(BACKUP.name);
-      return flood.every((ip) => held.includes(ip));
-    }, 30_000, { intervalMs: 500, state: () => `${flood.filter((ip) => held.includes(ip)).length} of 40 held` });
+    await until(
+      'the peer to hold all 40 bans',
+      async () => {
+        held = await peerBans(BACKUP.name);
+        return flood.every((ip) => held.includes(ip));
+      },
+      30_000,
+      { intervalMs: 500, state: () => `${flood.filter((ip) => held.includes(ip)).length} of 40 held` },
+    );
     await unbanAll();
   });
 
   it("play-peer-ban's receiving end takes a ban and nothing else: not one of the servers or the VIP, not a command, not a long time; the key runs nothing but it", async () => {
-    const receive = (request: string) => onHost(BACKUP.name, sh`SSH_ORIGINAL_COMMAND=${request} ${PEER_BAN_HELPER} receive`);
+    const receive = (request: string) =>
+      onHost(BACKUP.name, sh`SSH_ORIGINAL_COMMAND=${request} ${PEER_BAN_HELPER} receive`);
     for (const [request, refusal] of [
       [`ban ${PRIMARY.address} 60`, 'refusing to ban'],
       [`ban ${LAB_VIP} 60`, 'refusing to ban'],
@@ -455,7 +724,10 @@ print(json.dumps(out, default=lambda b: b.decode()))
     }
     expect(await peerBans(BACKUP.name)).toEqual([]);
     // The primary's key on the backup: whatever it asks for, it gets the helper (a shell command is an unknown request).
-    const asked = await onHost(PRIMARY.name, sh`ssh -n -i /etc/fail2ban/play-peer.key -o BatchMode=yes -o UserKnownHostsFile=/etc/fail2ban/play-peer.known_hosts root@${BACKUP.address} 'cat /etc/shadow'`);
+    const asked = await onHost(
+      PRIMARY.name,
+      sh`ssh -n -i /etc/fail2ban/play-peer.key -o BatchMode=yes -o UserKnownHostsFile=/etc/fail2ban/play-peer.known_hosts root@${BACKUP.address} 'cat /etc/shadow'`,
+    );
     expect(asked.exitCode).not.toBe(0);
     expect(asked.stdout).toBe('');
     expect(asked.stderr).toContain("play-peer-ban: unknown request 'cat /etc/shadow'");
@@ -466,7 +738,11 @@ print(json.dumps(out, default=lambda b: b.decode()))
     await until('the backup to hold the ban', async () => (await peerBans(BACKUP.name)).includes(stranger(5)), 10_000);
     await powerCut(BACKUP.name);
     await powerOn(BACKUP.name);
-    await until('the backup, booted, to hold the ban again', async () => (await peerBans(BACKUP.name)).includes(stranger(5)), 60_000);
+    await until(
+      'the backup, booted, to hold the ban again',
+      async () => (await peerBans(BACKUP.name)).includes(stranger(5)),
+      60_000,
+    );
     await unbanAll();
     await untilVip('the primary to hold the VIP', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
   });
@@ -483,7 +759,7 @@ function stranger(host: number): string {
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** One IMAP login with a wrong password (python3 in lab-client): 'refused login', 'connection refused' or what else happened. */
-const WRONG_IMAP_LOGIN = String.raw`
+const WRONG_IMAP_LOGIN = `
 import imaplib, ssl, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 try:
@@ -498,7 +774,7 @@ except imaplib.IMAP4.error:
 `;
 
 /** A TCP connect (python3): 'open', 'refused' or 'timeout'. */
-const CONNECT = String.raw`
+const CONNECT = `
 import socket, sys
 try:
     socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close(); print('open')
@@ -530,7 +806,7 @@ print(json.dumps({'banner': text.split('\r\n')[0], 'reply': text}))
 `;
 
 /** A webmail login with a form, as a browser posts it (python3 in lab-client): the HTTP status and whether it got in. */
-const WEBMAIL_LOGIN = String.raw`
+const WEBMAIL_LOGIN = `
 import http.cookiejar, re, ssl, sys, urllib.error, urllib.parse, urllib.request
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx), urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -594,7 +870,7 @@ function tlsRecords(bytes: Buffer): { type: number; handshake: number | null }[]
 }
 
 /** A TCP listener (python3, in lab-client): accepts for N seconds and prints in hex every byte it was sent. */
-const RECORDING_LISTENER = String.raw`
+const RECORDING_LISTENER = `
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(5); s.settimeout(0.5)

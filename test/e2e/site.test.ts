@@ -26,7 +26,11 @@ import { webmailLogin, webmailOpen, webmailSend } from './support/webmail.ts';
 
 /** The school's site playbook on the lab's inventory: exactly the README's deploy. */
 const SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts'];
-const { domain, schoolName, dhcpRange } = inventory.groups!.servers.vars as { domain: string; schoolName: string; dhcpRange: { start: string; end: string } };
+const { domain, schoolName, dhcpRange } = inventory.groups!.servers.vars as {
+  domain: string;
+  schoolName: string;
+  dhcpRange: { start: string; end: string };
+};
 const MAIL = `mail.${domain}`;
 const WEBMAIL = `https://${MAIL}/`;
 const [PRIMARY, BACKUP] = LAB_HOSTS;
@@ -39,7 +43,10 @@ const SITE_TIMEOUT_MS = 1_500_000;
  * probe counts when it ended, and there must have been answers throughout (more than 10).
  */
 function longestGap(results: readonly { ok: boolean; at?: number; ms: number }[], since: number): number {
-  const answers = results.filter((r) => r.ok && r.at! * 1000 >= since).map((r) => r.at! * 1000 + r.ms).sort((a, b) => a - b);
+  const answers = results
+    .filter((r) => r.ok && r.at! * 1000 >= since)
+    .map((r) => r.at! * 1000 + r.ms)
+    .sort((a, b) => a - b);
   expect(answers.length).toBeGreaterThan(10);
   return Math.max(...answers.slice(1).map((t, i) => t - answers[i]));
 }
@@ -70,7 +77,11 @@ async function postfixSetFails(masterCf: (original: string) => string, label: st
   const masterPid = () => stdoutOf(PRIMARY.name, sh`cat /var/spool/postfix/pid/master.pid`);
   const pidBefore = await masterPid();
   const content = masterCf(original);
-  const watch = watchFromClient([{ kind: 'smtp', label: 'smtp', host: PRIMARY.address, port: 25 }], { every: 0.05, timeout: 1, forSeconds: 120 });
+  const watch = watchFromClient([{ kind: 'smtp', label: 'smtp', host: PRIMARY.address, port: 25 }], {
+    every: 0.05,
+    timeout: 1,
+    forSeconds: 120,
+  });
   const startedAt = Date.now();
   let result: Awaited<ReturnType<typeof play>>;
   try {
@@ -85,7 +96,9 @@ async function postfixSetFails(masterCf: (original: string) => string, label: st
   expect(await masterPid(), 'postfix was restarted').toBe(pidBefore);
   const gap = longestGap(watch.results, startedAt);
   timings[`${label}: longest gap in SMTP answers on the primary (ms)`] = Math.round(gap);
-  expect(gap, 'port 25 went unanswered as long as a restart takes, though postfix was at most reloaded').toBeLessThan(2_000);
+  expect(gap, 'port 25 went unanswered as long as a restart takes, though postfix was at most reloaded').toBeLessThan(
+    2_000,
+  );
   await expectSiteUnchanged();
   return output;
 }
@@ -112,63 +125,83 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     console.log(`site e2e timings (s): ${JSON.stringify(timings)}`);
   });
 
-  it('takes both bare servers to the working system; a second run changes nothing; --check then reports nothing to do', async () => {
-    let started = Date.now();
-    const first = await playJson(SITE);
-    timings['first run'] = (Date.now() - started) / 1000;
-    expect(first.code, scrub(first.stderr + first.stdout)).toBe(0);
-    for (const host of ['primary', 'backup']) {
-      expect(first.report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });
-      expect(first.report.hosts[host].changed).toBeGreaterThan(50);
-    }
-    // The health gate ran after each server's batch, and both were healthy at the protocol level; and after the
-    // last play (replication settled) when it had failed syncs of the primary's to retry, both servers at once.
-    const gates = (first.report as unknown as { gates: { hosts: string[]; failed: unknown[] }[] }).gates;
-    expect(gates.slice(0, 2)).toEqual([
-      { hosts: [PRIMARY.name], failed: [], skipped: [] },
-      { hosts: [BACKUP.name], failed: [], skipped: [] },
-    ]);
-    expect(gates.slice(2)).toEqual(gates.length === 3 ? [{ hosts: [PRIMARY.name, BACKUP.name], failed: [], skipped: [] }] : []);
-    started = Date.now();
-    const second = await playJson(SITE);
-    timings['second run'] = (Date.now() - started) / 1000;
-    expect(second.code, scrub(second.stdout)).toBe(0);
-    for (const host of ['primary', 'backup']) {
-      expect(second.report.hosts[host]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
-      expect(second.report.hosts[host].commands).toBeLessThanOrEqual(2);
-    }
-    const check = await play([...SITE, '--check', '--detailed-exitcode']);
-    expect(check.code, scrub(check.stdout)).toBe(0);
-    expect(check.stdout).toMatch(/^primary +ok=\d+ changed=0 /m);
-    expect(check.stdout).toMatch(/^backup +ok=\d+ changed=0 /m);
-    for (const { name } of LAB_HOSTS) {
-      expect(await stdoutOf(name, sh`systemctl --failed --no-legend --plain`)).toBe('');
-      for (const unit of ['named', 'kea-dhcp4-server', 'apache2', phpFpm(LAB_PLATFORM), postfixUnit(LAB_PLATFORM), 'dovecot', 'keepalived']) {
-        expect(await stdoutOf(name, sh`systemctl is-active ${unit}`), `${name}: ${unit}`).toBe('active\n');
+  it(
+    'takes both bare servers to the working system; a second run changes nothing; --check then reports nothing to do',
+    async () => {
+      let started = Date.now();
+      const first = await playJson(SITE);
+      timings['first run'] = (Date.now() - started) / 1000;
+      expect(first.code, scrub(first.stderr + first.stdout)).toBe(0);
+      for (const host of ['primary', 'backup']) {
+        expect(first.report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });
+        expect(first.report.hosts[host].changed).toBeGreaterThan(50);
       }
-    }
-  }, SITE_TIMEOUT_MS);
+      // The health gate ran after each server's batch, and both were healthy at the protocol level; and after the
+      // last play (replication settled) when it had failed syncs of the primary's to retry, both servers at once.
+      const gates = (first.report as unknown as { gates: { hosts: string[]; failed: unknown[] }[] }).gates;
+      expect(gates.slice(0, 2)).toEqual([
+        { hosts: [PRIMARY.name], failed: [], skipped: [] },
+        { hosts: [BACKUP.name], failed: [], skipped: [] },
+      ]);
+      expect(gates.slice(2)).toEqual(
+        gates.length === 3 ? [{ hosts: [PRIMARY.name, BACKUP.name], failed: [], skipped: [] }] : [],
+      );
+      started = Date.now();
+      const second = await playJson(SITE);
+      timings['second run'] = (Date.now() - started) / 1000;
+      expect(second.code, scrub(second.stdout)).toBe(0);
+      for (const host of ['primary', 'backup']) {
+        expect(second.report.hosts[host]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+        expect(second.report.hosts[host].commands).toBeLessThanOrEqual(2);
+      }
+      const check = await play([...SITE, '--check', '--detailed-exitcode']);
+      expect(check.code, scrub(check.stdout)).toBe(0);
+      expect(check.stdout).toMatch(/^primary +ok=\d+ changed=0 /m);
+      expect(check.stdout).toMatch(/^backup +ok=\d+ changed=0 /m);
+      for (const { name } of LAB_HOSTS) {
+        expect(await stdoutOf(name, sh`systemctl --failed --no-legend --plain`)).toBe('');
+        for (const unit of [
+          'named',
+          'kea-dhcp4-server',
+          'apache2',
+          phpFpm(LAB_PLATFORM),
+          postfixUnit(LAB_PLATFORM),
+          'dovecot',
+          'keepalived',
+        ]) {
+          expect(await stdoutOf(name, sh`systemctl is-active ${unit}`), `${name}: ${unit}`).toBe('active\n');
+        }
+      }
+    },
+    SITE_TIMEOUT_MS,
+  );
 
-  it('a power outage the UPS saw coming (both servers shut down cleanly, then booted together): every unit comes back, the primary takes the VIP, and the site is kept as the snapshot the HA and security files start from', async () => {
-    let started = Date.now();
-    await snapshotDeployedSite();
-    timings['powered off, saved and booted'] = (Date.now() - started) / 1000;
-    // The lab returns once each host's systemd has finished booting (is-system-running --wait), and the primary holds the VIP.
-    for (const { name } of LAB_HOSTS) expect(await stdoutOf(name, sh`systemctl --failed --no-legend --plain`), `failed units on ${name}`).toBe('');
-    started = Date.now();
-    const check = await play([...SITE, '--check', '--detailed-exitcode']);
-    timings['--check after the boot'] = (Date.now() - started) / 1000;
-    expect(check.code, scrub(check.stdout)).toBe(0);
-  }, SITE_TIMEOUT_MS);
+  it(
+    'a power outage the UPS saw coming (both servers shut down cleanly, then booted together): every unit comes back, the primary takes the VIP, and the site is kept as the snapshot the HA and security files start from',
+    async () => {
+      let started = Date.now();
+      await snapshotDeployedSite();
+      timings['powered off, saved and booted'] = (Date.now() - started) / 1000;
+      // The lab returns once each host's systemd has finished booting (is-system-running --wait), and the primary holds the VIP.
+      for (const { name } of LAB_HOSTS)
+        expect(await stdoutOf(name, sh`systemctl --failed --no-legend --plain`), `failed units on ${name}`).toBe('');
+      started = Date.now();
+      const check = await play([...SITE, '--check', '--detailed-exitcode']);
+      timings['--check after the boot'] = (Date.now() - started) / 1000;
+      expect(check.code, scrub(check.stdout)).toBe(0);
+    },
+    SITE_TIMEOUT_MS,
+  );
 
   it('one server holds the VIP, the primary (once its mailboxes are synced and its preempt delay is over)', async () => {
     await untilVip('the primary to hold the VIP alone', onlyHolder(PRIMARY.name), 120_000, performance.now(), 250);
     expect(await vipHolders()).toEqual([PRIMARY.name]);
   });
 
-  it('DNS: both servers answer mail (and webmail, www) with the VIP and the MX; the backup\'s serial equals the primary\'s', () => {
+  it("DNS: both servers answer mail (and webmail, www) with the VIP and the MX; the backup's serial equals the primary's", () => {
     for (const server of [PRIMARY.address, BACKUP.address]) {
-      for (const name of ['mail', 'webmail', 'www']) expect(dig(server, '+short', `${name}.${domain}`), `${name} at ${server}`).toBe(`${LAB_VIP}\n`);
+      for (const name of ['mail', 'webmail', 'www'])
+        expect(dig(server, '+short', `${name}.${domain}`), `${name} at ${server}`).toBe(`${LAB_VIP}\n`);
       expect(dig(server, '+short', 'MX', domain)).toBe(`10 mail.${domain}.\n`);
       expect(digHeader(dig(server, `mail.${domain}`)).flags).toContain('aa');
     }
@@ -190,7 +223,21 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     const file = join(work, 'jadwal-ujian.pdf');
     writeFileSync(file, attachment);
     const subject = `Jadwal ujian ${token()}`;
-    const sent = await swaks(LAB_VIP, [...login('guru1'), '--from', `guru1@${domain}`, '--to', `kepsek@${domain}`, '--header', `Subject: ${subject}`, '--body', 'Jadwal ujian terlampir.', '--attach-type', 'application/pdf', '--attach', `@${file}`]);
+    const sent = await swaks(LAB_VIP, [
+      ...login('guru1'),
+      '--from',
+      `guru1@${domain}`,
+      '--to',
+      `kepsek@${domain}`,
+      '--header',
+      `Subject: ${subject}`,
+      '--body',
+      'Jadwal ujian terlampir.',
+      '--attach-type',
+      'application/pdf',
+      '--attach',
+      `@${file}`,
+    ]);
     expect(sent.code, sent.output).toBe(0);
     expect(sent.output).toMatch(/<- +220 .*ESMTP/);
     expect(sent.output).toMatch(/<~ +235 /);
@@ -199,9 +246,25 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     const [received] = await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]);
     expect(received, 'the message reached kepsek').toBeDefined();
     expect(received.from).toContain(`guru1@${domain}`);
-    expect(received.attachments).toEqual([{ filename: 'jadwal-ujian.pdf', size: attachment.length, sha256: createHash('sha256').update(attachment).digest('hex') }]);
+    expect(received.attachments).toEqual([
+      {
+        filename: 'jadwal-ujian.pdf',
+        size: attachment.length,
+        sha256: createHash('sha256').update(attachment).digest('hex'),
+      },
+    ]);
 
-    const reply = await swaks(LAB_VIP, [...login('kepsek'), '--from', `kepsek@${domain}`, '--to', `guru1@${domain}`, '--header', `Subject: Re: ${subject}`, '--body', 'Sudah saya terima.']);
+    const reply = await swaks(LAB_VIP, [
+      ...login('kepsek'),
+      '--from',
+      `kepsek@${domain}`,
+      '--to',
+      `guru1@${domain}`,
+      '--header',
+      `Subject: Re: ${subject}`,
+      '--body',
+      'Sudah saya terima.',
+    ]);
     expect(reply.code, reply.output).toBe(0);
     const [answer] = await inbox(LAB_VIP, 'guru1', ['SUBJECT', `Re: ${subject}`]);
     expect(answer, 'the reply reached guru1').toBeDefined();
@@ -227,7 +290,12 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     });
 
     it('no plaintext IMAP login: LOGINDISABLED on 143 before STARTTLS; IMAPS on 993 logs in', async () => {
-      const answer = await py<{ before: string[]; loginBeforeTls: string; loginAfterTls: string }>({ op: 'imap-plain', host: LAB_VIP, user: 'guru1', password: password('guru1') });
+      const answer = await py<{ before: string[]; loginBeforeTls: string; loginAfterTls: string }>({
+        op: 'imap-plain',
+        host: LAB_VIP,
+        user: 'guru1',
+        password: password('guru1'),
+      });
       expect(answer.before).toContain('LOGINDISABLED');
       expect(answer.loginBeforeTls).toMatch(/^refused/);
       expect(answer.loginAfterTls).toBe('OK');
@@ -236,7 +304,13 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
 
     it('TLS 1.2 minimum: TLS 1.1 refused, TLS 1.2 accepted on 993, 465, 587 and 443', async () => {
       for (const { port, starttls } of [{ port: 993 }, { port: 465 }, { port: 587, starttls: 'smtp' }]) {
-        const base = ['openssl', 's_client', '-connect', `${LAB_VIP}:${port}`, ...(starttls ? ['-starttls', starttls] : [])];
+        const base = [
+          'openssl',
+          's_client',
+          '-connect',
+          `${LAB_VIP}:${port}`,
+          ...(starttls ? ['-starttls', starttls] : []),
+        ];
         const old = await client([...base, '-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0'], { timeoutMs: 20_000 });
         expect(old.code, `${port}: TLS 1.1 accepted\n${old.output}`).not.toBe(0);
         const current = await client([...base, '-tls1_2'], { timeoutMs: 20_000 });
@@ -248,11 +322,16 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
 
     it('the sender must match the login: guru1 as kepsek@ → 553', async () => {
       const forged = await swaks(LAB_VIP, [...login('guru1'), '--from', `kepsek@${domain}`, '--to', `guru2@${domain}`]);
-      expect(forged.output).toMatch(/553 5\.7\.1 <kepsek@smknh\.sch\.id>: Sender address rejected: not owned by user guru1/);
+      expect(forged.output).toMatch(
+        /553 5\.7\.1 <kepsek@smknh\.sch\.id>: Sender address rejected: not owned by user guru1/,
+      );
     });
 
     it('no user enumeration: VRFY root → 502', async () => {
-      expect(await py({ op: 'vrfy', host: LAB_VIP, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
+      expect(await py({ op: 'vrfy', host: LAB_VIP, port: 25 })).toEqual({
+        code: 502,
+        text: '5.5.1 VRFY command is disabled',
+      });
     });
 
     it('DNS not abusable: recursion and AXFR refused to an outsider asking the VIP; AXFR without the key refused to the LAN', async () => {
@@ -264,8 +343,12 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     });
 
     it('webmail hygiene: HTTP → 301 to HTTPS; the installer is not served', () => {
-      expect(curlAt(LAB_VIP, MAIL, ['-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://${MAIL}/`])).toBe(`301 ${WEBMAIL}`);
-      expect(curlAt(LAB_VIP, MAIL, ['-k', '-o', '/dev/null', '-w', '%{http_code}', `${WEBMAIL}installer/`])).not.toBe('200');
+      expect(curlAt(LAB_VIP, MAIL, ['-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://${MAIL}/`])).toBe(
+        `301 ${WEBMAIL}`,
+      );
+      expect(curlAt(LAB_VIP, MAIL, ['-k', '-o', '/dev/null', '-w', '%{http_code}', `${WEBMAIL}installer/`])).not.toBe(
+        '200',
+      );
       const page = fromClient('curl', ['-sSk', '--max-time', '20', '--resolve', `${MAIL}:443:${LAB_VIP}`, WEBMAIL]);
       expect(page.stdout).toContain(`<title>${schoolName} :: `);
     });
@@ -279,27 +362,40 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
       const attachment = { name: 'undangan-rapat.pdf', mimeType: 'application/pdf', buffer: randomBytes(120_000) };
       await webmailLogin(page, WEBMAIL, 'guru1', password('guru1'));
       await screenshot(page, 'site-guru1-inbox');
-      await webmailSend(page, WEBMAIL, { to: `kepsek@${domain}`, subject, body: 'Undangan rapat guru terlampir.', attachment }, 'site-guru1');
+      await webmailSend(
+        page,
+        WEBMAIL,
+        { to: `kepsek@${domain}`, subject, body: 'Undangan rapat guru terlampir.', attachment },
+        'site-guru1',
+      );
 
       // kepsek at a browser of his own.
       const kepsek = await browser.newSession();
       await webmailLogin(kepsek, WEBMAIL, 'kepsek', password('kepsek'));
       const shown = await webmailOpen(kepsek, WEBMAIL, subject, 'site-kepsek').catch(async (error: Error) => {
         // A session is kept by the server that holds the VIP: say whether the VIP moved meanwhile.
-        throw new Error(`${error.message}\nVIP holders now: ${(await vipHolders()).join(', ') || 'none'}\n${await keepalivedStory()}`);
+        throw new Error(
+          `${error.message}\nVIP holders now: ${(await vipHolders()).join(', ') || 'none'}\n${await keepalivedStory()}`,
+        );
       });
       expect(shown.join(' ')).toContain(attachment.name);
 
       // What the browser showed is what arrived: the same bytes, read over IMAPS.
       const [received] = await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]);
       expect(received.from).toContain(`guru1@${domain}`);
-      expect(received.attachments).toEqual([{ filename: attachment.name, size: attachment.buffer.length, sha256: createHash('sha256').update(attachment.buffer).digest('hex') }]);
+      expect(received.attachments).toEqual([
+        {
+          filename: attachment.name,
+          size: attachment.buffer.length,
+          sha256: createHash('sha256').update(attachment.buffer).digest('hex'),
+        },
+      ]);
     } finally {
       await browser.close();
     }
   });
 
-  it('syncs the primary could not make while the backup was away are settled by the site\'s last play: retried, waited for, then verify is healthy; a second run finds nothing to do', async () => {
+  it("syncs the primary could not make while the backup was away are settled by the site's last play: retried, waited for, then verify is healthy; a second run finds nothing to do", async () => {
     const SETTLE = ['test/e2e/playbooks/replication-settled.ts'];
     const failedSyncs = sh`${raw(REPLICATOR_USERS)} | awk ${SYNC_FAILED} | wc -l`;
     // On Debian 12 only the task may retry them: Dovecot 2.3's retry timer is stopped for the test. On Debian 13
@@ -309,16 +405,25 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     try {
       await stdoutOf(BACKUP.name, sh`systemctl stop dovecot`);
       await stdoutOf(PRIMARY.name, sh`${raw(REPLICATE_ALL)}`);
-      await until('the primary to hold failed syncs', async () => Number(await stdoutOf(PRIMARY.name, failedSyncs)) > 0, 30_000);
+      await until(
+        'the primary to hold failed syncs',
+        async () => Number(await stdoutOf(PRIMARY.name, failedSyncs)) > 0,
+        30_000,
+      );
       await stdoutOf(BACKUP.name, sh`systemctl start dovecot`);
       const settled = await playJson(SETTLE);
       expect(settled.code, scrub(settled.stderr + settled.stdout)).toBe(0);
       const rows = settled.report.tasks.map((t) => `${t.host}: ${t.status} ${t.task}`);
       if (retryTimer) expect(rows).toEqual(['primary: changed replication with the peer settled (no failed sync)']);
-      else expect(rows).toEqual([expect.stringMatching(/^primary: (changed|ok) replication with the peer settled \(no failed sync\)$/)]);
+      else
+        expect(rows).toEqual([
+          expect.stringMatching(/^primary: (changed|ok) replication with the peer settled \(no failed sync\)$/),
+        ]);
       expect(Number(await stdoutOf(PRIMARY.name, failedSyncs))).toBe(0);
       const again = await playJson(SETTLE);
-      expect(again.report.tasks.map((t) => `${t.host}: ${t.status} ${(t as { summary?: string }).summary}`)).toEqual(['primary: ok unless check succeeded']);
+      expect(again.report.tasks.map((t) => `${t.host}: ${t.status} ${(t as { summary?: string }).summary}`)).toEqual([
+        'primary: ok unless check succeeded',
+      ]);
     } finally {
       await stdoutOf(BACKUP.name, sh`systemctl start dovecot`);
       if (retryTimer) await stdoutOf(PRIMARY.name, sh`systemctl start ${retryTimer}`);
@@ -328,7 +433,10 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
   });
 
   it('drift: a hand edit of main.cf on the primary is shown by --check (exit 3) and left alone; a run restores it and reloads postfix', async () => {
-    await stdoutOf(PRIMARY.name, sh`sed -i 's/^disable_vrfy_command = yes$/disable_vrfy_command = no/' /etc/postfix/main.cf && postfix reload`);
+    await stdoutOf(
+      PRIMARY.name,
+      sh`sed -i 's/^disable_vrfy_command = yes$/disable_vrfy_command = no/' /etc/postfix/main.cf && postfix reload`,
+    );
     expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).not.toMatchObject({ code: 502 });
 
     const check = await play([...SITE, '--check', '--detailed-exitcode']);
@@ -337,99 +445,174 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     expect(check.stdout).toContain('+disable_vrfy_command = yes');
     expect(check.stdout).toMatch(/primary \| would change \| postfix › config set \/etc\/postfix/);
     expect(check.stdout).not.toMatch(/backup \| would (change|run)/);
-    expect(await stdoutOf(PRIMARY.name, sh`grep '^disable_vrfy_command' /etc/postfix/main.cf`)).toBe('disable_vrfy_command = no\n');
+    expect(await stdoutOf(PRIMARY.name, sh`grep '^disable_vrfy_command' /etc/postfix/main.cf`)).toBe(
+      'disable_vrfy_command = no\n',
+    );
 
     const fix = await playJson(SITE);
     expect(fix.code, scrub(fix.stdout)).toBe(0);
     const changed = fix.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
     // main.cf and master.cf are one config set: checked together, renamed in, reloaded and probed by the set itself.
     expect(changed).toEqual(['primary: config set /etc/postfix']);
-    expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
+    expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({
+      code: 502,
+      text: '5.5.1 VRFY command is disabled',
+    });
   });
 
-  it('a postfix config set adding a listener on a port another program holds is refused by its check: exit 1, nothing live changed, no reload, port 25 answering throughout', async () => {
-    const holder = "import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 2525)); s.listen()\nwhile True: time.sleep(60)";
-    await stdoutOf(PRIMARY.name, sh`systemd-run --quiet --unit=play-test-port-holder python3 -c ${holder} && for i in $(seq 1 50); do ss -Hltn 'sport = :2525' | grep -q . && exit 0; sleep 0.1; done; exit 1`);
-    let output: string;
-    try {
-      output = await postfixSetFails((original) => `${original}2525      inet  n       -       y       -       -       smtpd\n`, 'refused set');
-    } finally {
-      await stdoutOf(PRIMARY.name, sh`systemctl stop play-test-port-holder`);
-    }
-    expect(output).toContain(`applying config set /etc/postfix failed (exit ${REMOTE_EXIT.setRefused})`);
-    expect(output).toMatch(/2525: port 2525 is already taken by "python3"/);
-    expect(output).toContain('the staged set was refused by its check (nothing live was changed)');
-  }, SITE_TIMEOUT_MS);
+  it(
+    'a postfix config set adding a listener on a port another program holds is refused by its check: exit 1, nothing live changed, no reload, port 25 answering throughout',
+    async () => {
+      const holder =
+        "import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 2525)); s.listen()\nwhile True: time.sleep(60)";
+      await stdoutOf(
+        PRIMARY.name,
+        sh`systemd-run --quiet --unit=play-test-port-holder python3 -c ${holder} && for i in $(seq 1 50); do ss -Hltn 'sport = :2525' | grep -q . && exit 0; sleep 0.1; done; exit 1`,
+      );
+      let output: string;
+      try {
+        output = await postfixSetFails(
+          (original) => `${original}2525      inet  n       -       y       -       -       smtpd\n`,
+          'refused set',
+        );
+      } finally {
+        await stdoutOf(PRIMARY.name, sh`systemctl stop play-test-port-holder`);
+      }
+      expect(output).toContain(`applying config set /etc/postfix failed (exit ${REMOTE_EXIT.setRefused})`);
+      expect(output).toMatch(/2525: port 2525 is already taken by "python3"/);
+      expect(output).toContain('the staged set was refused by its check (nothing live was changed)');
+    },
+    SITE_TIMEOUT_MS,
+  );
 
-  it('rollback: a postfix config set that passes its check but fails its probe (port 25 taken off loopback) is rolled back with a reload: exit 1 with both errors, the old master.cf back, port 25 answering throughout', async () => {
-    // postscreen on the LAN address alone: a valid master.cf that postfix reloads on, but 127.0.0.1:25 stops
-    // answering, and the set's probe (the banner on loopback) fails.
-    const output = await postfixSetFails((original) => {
-      const lanOnly = original.replace(/^smtp( +inet )/m, `${PRIMARY.address}:smtp$1`);
-      expect(lanOnly).not.toBe(original);
-      return lanOnly;
-    }, 'rollback');
-    // Both errors: what the probe met, and that the old files are back with postfix on them (reloaded twice, on the
-    // new files and then on the old, never restarted: the helper checked the master's pid).
-    expect(output).toContain('applying config set /etc/postfix failed (exit 96)');
-    expect(output).toContain('the health probe failed after activation');
-    expect(output).toContain('rolled back: the previous files are in place and the service was put back on them');
-    expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({ code: 502, text: '5.5.1 VRFY command is disabled' });
-    expect(await stdoutOf(PRIMARY.name, sh`timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/25 && head -c 3 <&3'`)).toBe('220');
-  }, SITE_TIMEOUT_MS);
+  it(
+    'rollback: a postfix config set that passes its check but fails its probe (port 25 taken off loopback) is rolled back with a reload: exit 1 with both errors, the old master.cf back, port 25 answering throughout',
+    async () => {
+      // postscreen on the LAN address alone: a valid master.cf that postfix reloads on, but 127.0.0.1:25 stops
+      // answering, and the set's probe (the banner on loopback) fails.
+      const output = await postfixSetFails((original) => {
+        const lanOnly = original.replace(/^smtp( +inet )/m, `${PRIMARY.address}:smtp$1`);
+        expect(lanOnly).not.toBe(original);
+        return lanOnly;
+      }, 'rollback');
+      // Both errors: what the probe met, and that the old files are back with postfix on them (reloaded twice, on the
+      // new files and then on the old, never restarted: the helper checked the master's pid).
+      expect(output).toContain('applying config set /etc/postfix failed (exit 96)');
+      expect(output).toContain('the health probe failed after activation');
+      expect(output).toContain('rolled back: the previous files are in place and the service was put back on them');
+      expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({
+        code: 502,
+        text: '5.5.1 VRFY command is disabled',
+      });
+      expect(await stdoutOf(PRIMARY.name, sh`timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/25 && head -c 3 <&3'`)).toBe(
+        '220',
+      );
+    },
+    SITE_TIMEOUT_MS,
+  );
 
-  it('rollback: a dovecot config set that passes doveconf but cannot be started (an address the server lacks) is rolled back: exit 1 with both errors, the old files back, IMAP answering again after a restart', async () => {
-    const files = sh`cat /etc/dovecot/dovecot.conf /etc/dovecot/users /etc/dovecot/doveadm-secret.conf | sha256sum`;
-    const before = await stdoutOf(PRIMARY.name, files);
-    const watch = watchFromClient([{ kind: 'imap', label: 'imap', host: PRIMARY.address, port: 143 }], { every: 0.05, timeout: 1, forSeconds: 120 });
-    let result: Awaited<ReturnType<typeof play>>;
-    const startedAt = Date.now();
-    try {
-      result = await play(['test/e2e/playbooks/dovecot-listen-elsewhere.ts']);
-      await new Promise((r) => setTimeout(r, 1000));
-    } finally {
-      await watch.stop();
-    }
-    const output = result.stdout + result.stderr;
-    expect(result.code, scrub(output)).toBe(1);
-    expect(output).toContain('applying config set /etc/dovecot failed (exit 96)');
-    expect(output).toMatch(/activation failed: .*dovecot\.service/);
-    expect(output).toContain('rolled back: the previous files are in place and the service was put back on them');
-    expect(await stdoutOf(PRIMARY.name, files)).toBe(before);
-    expect(await stdoutOf(PRIMARY.name, sh`ls -A /etc/dovecot | grep -c play-set || true`)).toBe('0\n');
-    // Dovecot runs the old configuration again: IMAPS logs guru1 in at the primary.
-    const answer = await py<{ loginAfterTls: string }>({ op: 'imap-plain', host: PRIMARY.address, user: 'guru1', password: password('guru1') });
-    expect(answer.loginAfterTls).toMatch(/^OK/);
-    const gap = longestGap(watch.results, startedAt);
-    timings['rollback: longest gap in IMAP answers on the primary (ms)'] = Math.round(gap);
-    expect(gap, 'port 143 went unanswered for longer than two restarts of Dovecot take on a busy machine').toBeLessThan(10_000);
-    await expectSiteUnchanged();
-  }, SITE_TIMEOUT_MS);
+  it(
+    'rollback: a dovecot config set that passes doveconf but cannot be started (an address the server lacks) is rolled back: exit 1 with both errors, the old files back, IMAP answering again after a restart',
+    async () => {
+      const files = sh`cat /etc/dovecot/dovecot.conf /etc/dovecot/users /etc/dovecot/doveadm-secret.conf | sha256sum`;
+      const before = await stdoutOf(PRIMARY.name, files);
+      const watch = watchFromClient([{ kind: 'imap', label: 'imap', host: PRIMARY.address, port: 143 }], {
+        every: 0.05,
+        timeout: 1,
+        forSeconds: 120,
+      });
+      let result: Awaited<ReturnType<typeof play>>;
+      const startedAt = Date.now();
+      try {
+        result = await play(['test/e2e/playbooks/dovecot-listen-elsewhere.ts']);
+        await new Promise((r) => setTimeout(r, 1000));
+      } finally {
+        await watch.stop();
+      }
+      const output = result.stdout + result.stderr;
+      expect(result.code, scrub(output)).toBe(1);
+      expect(output).toContain('applying config set /etc/dovecot failed (exit 96)');
+      expect(output).toMatch(/activation failed: .*dovecot\.service/);
+      expect(output).toContain('rolled back: the previous files are in place and the service was put back on them');
+      expect(await stdoutOf(PRIMARY.name, files)).toBe(before);
+      expect(await stdoutOf(PRIMARY.name, sh`ls -A /etc/dovecot | grep -c play-set || true`)).toBe('0\n');
+      // Dovecot runs the old configuration again: IMAPS logs guru1 in at the primary.
+      const answer = await py<{ loginAfterTls: string }>({
+        op: 'imap-plain',
+        host: PRIMARY.address,
+        user: 'guru1',
+        password: password('guru1'),
+      });
+      expect(answer.loginAfterTls).toMatch(/^OK/);
+      const gap = longestGap(watch.results, startedAt);
+      timings['rollback: longest gap in IMAP answers on the primary (ms)'] = Math.round(gap);
+      expect(
+        gap,
+        'port 143 went unanswered for longer than two restarts of Dovecot take on a busy machine',
+      ).toBeLessThan(10_000);
+      await expectSiteUnchanged();
+    },
+    SITE_TIMEOUT_MS,
+  );
 
-  it('health gate: a deploy that breaks SMTP on the primary stops before the backup is touched; the VIP moves to the backup and mail keeps flowing at the VIP; a good deploy then repairs the primary', async () => {
-    const broken = await playJson(['test/e2e/playbooks/site-breaks-smtp.ts', '-i', 'inventory/lab.ts']);
-    expect(broken.code, scrub(broken.stdout)).toBe(1);
-    const gates = (broken.report as unknown as { gates: { hosts: string[]; failed: { check: string; host?: string; detail: string }[]; skipped: string[] }[] }).gates;
-    expect(gates).toHaveLength(1);
-    // Skipped: the backup's batch, and both servers' part of the site's last play (replication settled).
-    expect(gates[0]).toMatchObject({ hosts: [PRIMARY.name], skipped: [BACKUP.name, PRIMARY.name] });
-    expect(gates[0].failed).toContainEqual(expect.objectContaining({ check: 'smtp 25', host: PRIMARY.name }));
-    expect(broken.report.hosts.backup).toMatchObject({ ok: 0, changed: 0, failed: 0 });
-    expect(await stdoutOf(BACKUP.name, sh`test -e /etc/play-gate-marker && echo touched || echo untouched`)).toBe('untouched\n');
+  it(
+    'health gate: a deploy that breaks SMTP on the primary stops before the backup is touched; the VIP moves to the backup and mail keeps flowing at the VIP; a good deploy then repairs the primary',
+    async () => {
+      const broken = await playJson(['test/e2e/playbooks/site-breaks-smtp.ts', '-i', 'inventory/lab.ts']);
+      expect(broken.code, scrub(broken.stdout)).toBe(1);
+      const gates = (
+        broken.report as unknown as {
+          gates: { hosts: string[]; failed: { check: string; host?: string; detail: string }[]; skipped: string[] }[];
+        }
+      ).gates;
+      expect(gates).toHaveLength(1);
+      // Skipped: the backup's batch, and both servers' part of the site's last play (replication settled).
+      expect(gates[0]).toMatchObject({ hosts: [PRIMARY.name], skipped: [BACKUP.name, PRIMARY.name] });
+      expect(gates[0].failed).toContainEqual(expect.objectContaining({ check: 'smtp 25', host: PRIMARY.name }));
+      expect(broken.report.hosts.backup).toMatchObject({ ok: 0, changed: 0, failed: 0 });
+      expect(await stdoutOf(BACKUP.name, sh`test -e /etc/play-gate-marker && echo touched || echo untouched`)).toBe(
+        'untouched\n',
+      );
 
-    await untilVip('the backup to take the VIP from the primary whose port 25 is gone', onlyHolder(BACKUP.name), 30_000, performance.now(), 100);
-    const subject = `Selama gangguan ${token()}`;
-    const sent = await swaks(LAB_VIP, [...login('guru1'), '--from', `guru1@${domain}`, '--to', `kepsek@${domain}`, '--header', `Subject: ${subject}`, '--body', 'Tetap terkirim.']);
-    expect(sent.code, sent.output).toBe(0);
-    expect(sent.output).toMatch(/<~ +250 2\.0\.0 Ok: queued/);
-    const [received] = await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]);
-    expect(received, 'the message sent at the VIP during the fault reached kepsek').toBeDefined();
+      await untilVip(
+        'the backup to take the VIP from the primary whose port 25 is gone',
+        onlyHolder(BACKUP.name),
+        30_000,
+        performance.now(),
+        100,
+      );
+      const subject = `Selama gangguan ${token()}`;
+      const sent = await swaks(LAB_VIP, [
+        ...login('guru1'),
+        '--from',
+        `guru1@${domain}`,
+        '--to',
+        `kepsek@${domain}`,
+        '--header',
+        `Subject: ${subject}`,
+        '--body',
+        'Tetap terkirim.',
+      ]);
+      expect(sent.code, sent.output).toBe(0);
+      expect(sent.output).toMatch(/<~ +250 2\.0\.0 Ok: queued/);
+      const [received] = await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]);
+      expect(received, 'the message sent at the VIP during the fault reached kepsek').toBeDefined();
 
-    const repaired = await playJson(SITE);
-    expect(repaired.code, scrub(repaired.stdout)).toBe(0);
-    const changed = repaired.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
-    expect(changed).toEqual(['primary: config set /etc/postfix']);
-    expect((repaired.report as unknown as { gates: { failed: unknown[] }[] }).gates.map((g) => g.failed)).toEqual([[]]);
-    await untilVip('the repaired primary to take the VIP back', onlyHolder(PRIMARY.name), 180_000, performance.now(), 250);
-  }, SITE_TIMEOUT_MS);
+      const repaired = await playJson(SITE);
+      expect(repaired.code, scrub(repaired.stdout)).toBe(0);
+      const changed = repaired.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
+      expect(changed).toEqual(['primary: config set /etc/postfix']);
+      expect((repaired.report as unknown as { gates: { failed: unknown[] }[] }).gates.map((g) => g.failed)).toEqual([
+        [],
+      ]);
+      await untilVip(
+        'the repaired primary to take the VIP back',
+        onlyHolder(PRIMARY.name),
+        180_000,
+        performance.now(),
+        250,
+      );
+    },
+    SITE_TIMEOUT_MS,
+  );
 });

@@ -14,8 +14,7 @@ import { definePlaybook } from '../../src/model/playbook.ts';
 import inventory from '../../inventory/lab.ts';
 import keepalived from '../../roles/keepalived/index.ts';
 import { LAB_CLIENT, LAB_HOSTS, LAB_VIP } from '../lab/config.ts';
-import { labHost, linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
-import { nspawnPid } from '../lab/lab.ts';
+import { linkDown, linkUp, onHost, powerCut, powerOn, startService, stopService } from '../lab/faults.ts';
 
 const run = promisify(execFile);
 
@@ -37,7 +36,10 @@ function inClient(program: string, args: readonly string[], timeout = 10_000) {
 
 /** Whether sshd's banner comes from VIP:22, seen from lab-client (a TCP connect alone proves nothing). */
 async function vipAnswers(): Promise<boolean> {
-  const [ssh] = await probeFromClient({ timeout: 2, checks: [{ kind: 'banner', host: LAB_VIP, port: 22, expect: 'SSH-2.0-' }] });
+  const [ssh] = await probeFromClient({
+    timeout: 2,
+    checks: [{ kind: 'banner', host: LAB_VIP, port: 22, expect: 'SSH-2.0-' }],
+  });
   return ssh.ok;
 }
 
@@ -51,20 +53,30 @@ async function whoAnswers(): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-  const key = stdout.split('\n').find((l) => l.startsWith(`${LAB_VIP} ssh-ed25519 `))?.split(' ')[2];
+  const key = stdout
+    .split('\n')
+    .find((l) => l.startsWith(`${LAB_VIP} ssh-ed25519 `))
+    ?.split(' ')[2];
   if (!key) return undefined;
   return [...hostKeys].find(([, k]) => k === key)?.[0] ?? `an unknown key ${key}`;
 }
 
 /** The milliseconds from `since` until sshd's banner (the tracked service here) comes from the VIP, seen from lab-client. */
-const firstSshBanner = async (since: number) => (await answersAtVip([{ kind: 'banner', label: 'ssh', host: LAB_VIP, port: 22, expect: 'SSH-2.0-' }], since)).ssh;
+const firstSshBanner = async (since: number) =>
+  (await answersAtVip([{ kind: 'banner', label: 'ssh', host: LAB_VIP, port: 22, expect: 'SSH-2.0-' }], since)).ssh;
 const only = onlyHolder;
 
 /** After the primary's power came back, or its service or link: it takes the VIP back once the preempt delay is over. */
 async function expectPrimaryBack(label: string, since: number): Promise<void> {
   const watch = watchHolders();
   try {
-    timings[label] = await untilVip('the primary to take the VIP back', only(PRIMARY.name), PREEMPT_DELAY_MS + 60_000, since, 100);
+    timings[label] = await untilVip(
+      'the primary to take the VIP back',
+      only(PRIMARY.name),
+      PREEMPT_DELAY_MS + 60_000,
+      since,
+      100,
+    );
   } finally {
     const { longestDoubleMs } = await watch.stop();
     timings[`${label}: longest overlap of two holders`] = longestDoubleMs;
@@ -79,17 +91,25 @@ async function expectPrimaryBack(label: string, since: number): Promise<void> {
 describe('keepalived: the school VIP on the lab', () => {
   beforeAll(async () => {
     await freshLab();
-    for (const host of LAB_HOSTS) hostKeys.set(host.name, (await stdoutOf(host.name, sh`cat /etc/ssh/ssh_host_ed25519_key.pub`)).split(' ')[1]);
+    for (const host of LAB_HOSTS)
+      hostKeys.set(host.name, (await stdoutOf(host.name, sh`cat /etc/ssh/ssh_host_ed25519_key.pub`)).split(' ')[1]);
   });
 
   afterAll(() => {
     if (Object.keys(timings).length === 0) return;
-    console.log(`keepalived timings (ms):\n${Object.entries(timings).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
+    console.log(
+      `keepalived timings (ms):\n${Object.entries(timings)
+        .map(([k, v]) => `  ${k}: ${v}`)
+        .join('\n')}`,
+    );
   });
 
   it('refuses a VIP outside the LAN before any host is touched, naming role, host and var', async () => {
     // In the engine: compiling the run (what play does before it connects anywhere) throws.
-    const playbook = definePlaybook({ inventory, plays: [{ hosts: 'servers', vars: { vip: OUTSIDE_VIP }, roles: [keepalived] }] });
+    const playbook = definePlaybook({
+      inventory,
+      plays: [{ hosts: 'servers', vars: { vip: OUTSIDE_VIP }, roles: [keepalived] }],
+    });
     const error = await compileRun(playbook, inventory).then(
       () => undefined,
       (e: unknown) => e,
@@ -97,7 +117,10 @@ describe('keepalived: the school VIP on the lab', () => {
     expect(error).toBeInstanceOf(ValidationError);
     const validation = error as ValidationError;
     expect(validation.place).toMatchObject({ host: 'primary', role: 'keepalived' });
-    expect(validation.issues).toContainEqual({ path: 'vars.vip', message: expect.stringContaining(`${OUTSIDE_VIP} is outside the LAN`) });
+    expect(validation.issues).toContainEqual({
+      path: 'vars.vip',
+      message: expect.stringContaining(`${OUTSIDE_VIP} is outside the LAN`),
+    });
 
     // Through the real binary: exit 2, and no ssh login reached either host while it ran (the hosts share this
     // machine's clock; a second of margin on both sides keeps the test's own logins out of the window).
@@ -117,7 +140,8 @@ describe('keepalived: the school VIP on the lab', () => {
       const hour = sh`journalctl -u ssh.service -o cat --no-pager --since ${`@${from - 3600}`} --until ${`@${to}`} | grep -c 'Accepted publickey' || true`;
       expect(Number(await stdoutOf(host.name, hour))).toBeGreaterThan(0);
     }
-    for (const host of LAB_HOSTS) expect((await onHost(host.name, sh`test -e /etc/keepalived/keepalived.conf`)).exitCode).toBe(1);
+    for (const host of LAB_HOSTS)
+      expect((await onHost(host.name, sh`test -e /etc/keepalived/keepalived.conf`)).exitCode).toBe(1);
   });
 
   let convergedAt = 0;
@@ -130,7 +154,8 @@ describe('keepalived: the school VIP on the lab', () => {
 
     const second = await playJson([PLAYBOOK]);
     expect(second.code).toBe(0);
-    for (const host of LAB_HOSTS) expect(second.report.hosts[host.name]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+    for (const host of LAB_HOSTS)
+      expect(second.report.hosts[host.name]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
     const check = await play([PLAYBOOK, '--check', '--detailed-exitcode']);
     expect(check.code, check.stdout).toBe(0);
 
@@ -152,9 +177,18 @@ describe('keepalived: the school VIP on the lab', () => {
       // The VRRP process (keepalived's child) runs SCHED_RR, so a loaded server still adverts on time.
       expect(conf).toMatch(/^\s*vrrp_rt_priority 50$/m);
       expect(conf).toMatch(/^\s*vrrp_lower_prio_no_advert$/m);
-      expect(await stdoutOf(host, sh`ps -o cls=,rtprio= --ppid "$(systemctl show -P MainPID keepalived)"`)).toMatch(/^\s*RR\s+50\s*$/m);
-      expect(await stdoutOf(host, sh`stat -c '%U %G %a' /etc/keepalived/check-services.sh /etc/keepalived/notify.sh`)).toBe('root root 755\nroot root 755\n');
-      expect(await stdoutOf(host, sh`keepalived --config-test -f /etc/keepalived/keepalived.conf && systemctl is-enabled keepalived && systemctl is-active keepalived`)).toBe('enabled\nactive\n');
+      expect(await stdoutOf(host, sh`ps -o cls=,rtprio= --ppid "$(systemctl show -P MainPID keepalived)"`)).toMatch(
+        /^\s*RR\s+50\s*$/m,
+      );
+      expect(
+        await stdoutOf(host, sh`stat -c '%U %G %a' /etc/keepalived/check-services.sh /etc/keepalived/notify.sh`),
+      ).toBe('root root 755\nroot root 755\n');
+      expect(
+        await stdoutOf(
+          host,
+          sh`keepalived --config-test -f /etc/keepalived/keepalived.conf && systemctl is-enabled keepalived && systemctl is-active keepalived`,
+        ),
+      ).toBe('enabled\nactive\n');
     }
   });
 
@@ -162,7 +196,7 @@ describe('keepalived: the school VIP on the lab', () => {
     // The role's configuration with an authentication block added (what the paper had), checked on a copy.
     const script = [
       't=$(mktemp /etc/keepalived/auth-test.XXXXXX) || exit 99',
-      "awk '{ print } /^ *check_unicast_src$/ { print \"  authentication {\"; print \"    auth_type PASS\"; print \"    auth_pass 12345678\"; print \"  }\" }' /etc/keepalived/keepalived.conf > \"$t\"",
+      'awk \'{ print } /^ *check_unicast_src$/ { print "  authentication {"; print "    auth_type PASS"; print "    auth_pass 12345678"; print "  }" }\' /etc/keepalived/keepalived.conf > "$t"',
       'grep -q auth_pass "$t" || { rm -f "$t"; exit 98; }',
       'keepalived --config-test -f "$t"; status=$?',
       'rm -f "$t"',
@@ -173,9 +207,15 @@ describe('keepalived: the school VIP on the lab', () => {
     expect(result.stdout + result.stderr).toContain('VRRP version 3 does not support authentication');
   });
 
-  it('exactly one server holds the VIP, the primary; from lab-client the VIP answers with the primary\'s ssh host key', async () => {
+  it("exactly one server holds the VIP, the primary; from lab-client the VIP answers with the primary's ssh host key", async () => {
     // Started together, the backup may win the first election; the primary takes over after the preempt delay.
-    await untilVip('the primary to hold the VIP alone', only(PRIMARY.name), PREEMPT_DELAY_MS + 60_000, convergedAt, 100);
+    await untilVip(
+      'the primary to hold the VIP alone',
+      only(PRIMARY.name),
+      PREEMPT_DELAY_MS + 60_000,
+      convergedAt,
+      100,
+    );
     for (const host of LAB_HOSTS) {
       const addresses = await stdoutOf(host.name, sh`ip -o addr show dev eth0`);
       if (host === PRIMARY) expect(addresses).toContain(`inet ${LAB_VIP}/24`);
@@ -185,29 +225,52 @@ describe('keepalived: the school VIP on the lab', () => {
     expect(await whoAnswers()).toBe(PRIMARY.name);
   });
 
-  it('VRRP only from the peer: forged adverts from lab-client change nothing (the same advert from the peer\'s address is obeyed)', async () => {
+  it("VRRP only from the peer: forged adverts from lab-client change nothing (the same advert from the peer's address is obeyed)", async () => {
     // Settled first: right after a converge the pair may still be electing (the backup handing over to the primary).
-    await untilVip('the primary to hold the VIP alone for 3 s', async () => {
-      const steady = watchHolders();
-      await new Promise((r) => setTimeout(r, 3000));
-      return (await steady.stop()).most === 1 && (await holders()).join() === PRIMARY.name;
-    }, 60_000);
-    const transitions = async (host: string) => (await stdoutOf(host, sh`cat /var/log/keepalived-transitions.log`)).split('\n').filter(Boolean);
+    await untilVip(
+      'the primary to hold the VIP alone for 3 s',
+      async () => {
+        const steady = watchHolders();
+        await new Promise((r) => setTimeout(r, 3000));
+        return (await steady.stop()).most === 1 && (await holders()).join() === PRIMARY.name;
+      },
+      60_000,
+    );
+    const transitions = async (host: string) =>
+      (await stdoutOf(host, sh`cat /var/log/keepalived-transitions.log`)).split('\n').filter(Boolean);
     const before = { primary: await transitions(PRIMARY.name), backup: await transitions(BACKUP.name) };
     const watch = watchHolders();
     // 30 adverts over 3 s claiming priority 254 (every configured one is lower) for our VRID, sent to the master:
     // faster than advert_int, so a master whose advert timer each dropped packet restarted would fall silent.
-    await inClient('/usr/bin/python3', [FORGER, LAB_CLIENT.address, PRIMARY.address, String(VRID), '254', LAB_VIP, '30', '0.1'], 20_000);
+    await inClient(
+      '/usr/bin/python3',
+      [FORGER, LAB_CLIENT.address, PRIMARY.address, String(VRID), '254', LAB_VIP, '30', '0.1'],
+      20_000,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const { most } = await watch.stop();
     expect(most).toBe(1);
     expect(await holders()).toEqual([PRIMARY.name]);
     // Not even for a moment between two samples: neither server changed state while the forger sent.
-    expect((await transitions(PRIMARY.name)).slice(before.primary.length), 'the primary\'s transitions during the forgery').toEqual([]);
-    expect((await transitions(BACKUP.name)).slice(before.backup.length), 'the backup\'s transitions during the forgery').toEqual([]);
+    expect(
+      (await transitions(PRIMARY.name)).slice(before.primary.length),
+      "the primary's transitions during the forgery",
+    ).toEqual([]);
+    expect(
+      (await transitions(BACKUP.name)).slice(before.backup.length),
+      "the backup's transitions during the forgery",
+    ).toEqual([]);
     // The journal may take a moment to have keepalived's lines.
-    await untilVip('the primary to log the forged adverts as not from its peer', async () =>
-      (await stdoutOf(PRIMARY.name, sh`journalctl -u keepalived -o cat --no-pager`)).includes(`unicast source address ${LAB_CLIENT.address} not a unicast peer`), 10_000, performance.now(), 500);
+    await untilVip(
+      'the primary to log the forged adverts as not from its peer',
+      async () =>
+        (await stdoutOf(PRIMARY.name, sh`journalctl -u keepalived -o cat --no-pager`)).includes(
+          `unicast source address ${LAB_CLIENT.address} not a unicast peer`,
+        ),
+      10_000,
+      performance.now(),
+      500,
+    );
 
     // The control: the forger's packets are well-formed. Sent with the backup's address as source (IP_TRANSPARENT),
     // they pass check_unicast_src and the primary yields; a spoofer on the LAN is beyond what VRRP can stop.
@@ -218,8 +281,14 @@ describe('keepalived: the school VIP on the lab', () => {
       's = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112); s.setsockopt(socket.SOL_IP, 19, 1); s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255); s.bind((src, 0))',
       'for _ in range(10): s.sendto(forge.advert(src, dst, vrid, 254, vip), (dst, 0)); time.sleep(0.1)',
     ].join('\n');
-    await inClient('/usr/bin/python3', ['-c', spoof, FORGER, BACKUP.address, PRIMARY.address, String(VRID), LAB_VIP], 20_000);
-    expect(await stdoutOf(PRIMARY.name, sh`journalctl -u keepalived -o cat --no-pager`)).toContain(`received advert from ${BACKUP.address} with higher priority 254`);
+    await inClient(
+      '/usr/bin/python3',
+      ['-c', spoof, FORGER, BACKUP.address, PRIMARY.address, String(VRID), LAB_VIP],
+      20_000,
+    );
+    expect(await stdoutOf(PRIMARY.name, sh`journalctl -u keepalived -o cat --no-pager`)).toContain(
+      `received advert from ${BACKUP.address} with higher priority 254`,
+    );
     await expectPrimaryBack('spoofed advert → primary holds the VIP again', performance.now());
   });
 
@@ -288,7 +357,12 @@ describe('keepalived: the school VIP on the lab', () => {
     const upAt = performance.now();
     // Without carrier the primary's keepalived goes FAULT and drops the VIP, so the cut side holds nothing.
     timings['link cut: servers holding the VIP during the cut (count)'] = partition.length;
-    timings['link up → exactly one holder'] = await untilVip('exactly one holder', async () => (await holders()).length === 1, 10_000, upAt);
+    timings['link up → exactly one holder'] = await untilVip(
+      'exactly one holder',
+      async () => (await holders()).length === 1,
+      10_000,
+      upAt,
+    );
     const watch = watchHolders();
     await new Promise((r) => setTimeout(r, 3000));
     const { longestDoubleMs } = await watch.stop();
@@ -300,10 +374,14 @@ describe('keepalived: the school VIP on the lab', () => {
   it('logs every transition (MASTER, BACKUP, FAULT) on both servers, in its log file and the journal', async () => {
     const primary = await stdoutOf(PRIMARY.name, sh`cat /var/log/keepalived-transitions.log`);
     const backup = await stdoutOf(BACKUP.name, sh`cat /var/log/keepalived-transitions.log`);
-    for (const state of ['MASTER', 'BACKUP', 'FAULT']) expect(primary).toMatch(new RegExp(`^\\S+Z primary INSTANCE school_vip ${state} priority=150$`, 'm'));
-    for (const state of ['MASTER', 'BACKUP']) expect(backup).toMatch(new RegExp(`^\\S+Z backup INSTANCE school_vip ${state} priority=100$`, 'm'));
+    for (const state of ['MASTER', 'BACKUP', 'FAULT'])
+      expect(primary).toMatch(new RegExp(`^\\S+Z primary INSTANCE school_vip ${state} priority=150$`, 'm'));
+    for (const state of ['MASTER', 'BACKUP'])
+      expect(backup).toMatch(new RegExp(`^\\S+Z backup INSTANCE school_vip ${state} priority=100$`, 'm'));
     // The backup took the VIP at least at the power cut, the stopped service and the cut link.
     expect((backup.match(/ MASTER /g) ?? []).length).toBeGreaterThanOrEqual(3);
-    expect(await stdoutOf(BACKUP.name, sh`journalctl -t keepalived-notify -o cat --no-pager`)).toContain('backup INSTANCE school_vip MASTER');
+    expect(await stdoutOf(BACKUP.name, sh`journalctl -t keepalived-notify -o cat --no-pager`)).toContain(
+      'backup INSTANCE school_vip MASTER',
+    );
   });
 });

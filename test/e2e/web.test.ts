@@ -1,12 +1,11 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
 import inventory from '../../inventory/lab.ts';
 import { LAB_HOSTS, LAB_PLATFORM } from '../lab/config.ts';
 import { phpVersion } from '../../roles/roundcube/index.ts';
 import { labSecret } from '../lab/lab-vault.ts';
-import { onHost } from '../lab/faults.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
 import { stdoutOf } from './support/hosts.ts';
@@ -30,7 +29,8 @@ describe('the webmail site (roles apache and roundcube) on the lab', () => {
   it('takes both bare hosts to the webmail; a second run changes nothing and --check finds nothing to do', async () => {
     const first = await playJson([WEB]);
     expect(first.code, first.stderr + first.stdout).toBe(0);
-    for (const host of ['primary', 'backup']) expect(first.report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });
+    for (const host of ['primary', 'backup'])
+      expect(first.report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });
     const second = await playJson([WEB]);
     expect(second.code, second.stderr + second.stdout).toBe(0);
     for (const host of ['primary', 'backup']) {
@@ -43,13 +43,24 @@ describe('the webmail site (roles apache and roundcube) on the lab', () => {
 
   it('answers HTTP with a 301 to https://mail.<domain>/ (any name, any path)', () => {
     for (const { address } of LAB_HOSTS) {
-      expect(curl(address, ['-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://${MAIL}/`])).toBe(`301 https://${MAIL}/`);
-      expect(curl(address, ['-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', `Host: www.${domain}`, `http://${address}/?_task=mail`]))
-        .toBe(`301 https://${MAIL}/?_task=mail`);
+      expect(curl(address, ['-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://${MAIL}/`])).toBe(
+        `301 https://${MAIL}/`,
+      );
+      expect(
+        curl(address, [
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code} %{redirect_url}',
+          '-H',
+          `Host: www.${domain}`,
+          `http://${address}/?_task=mail`,
+        ]),
+      ).toBe(`301 https://${MAIL}/?_task=mail`);
     }
   });
 
-  it('serves Roundcube\'s login page over HTTPS at the root, with the school\'s name, over HTTP/2', () => {
+  it("serves Roundcube's login page over HTTPS at the root, with the school's name, over HTTP/2", () => {
     for (const { address } of LAB_HOSTS) {
       const out = curl(address, ['-k', '--http2', '-w', '\n%{http_code} %{http_version}', `https://${MAIL}/`]);
       const status = out.slice(out.lastIndexOf('\n') + 1);
@@ -61,7 +72,7 @@ describe('the webmail site (roles apache and roundcube) on the lab', () => {
     }
   });
 
-  it('presents the school\'s certificate (the vault\'s) on both servers, and refuses TLS 1.1 while 1.2 works', () => {
+  it("presents the school's certificate (the vault's) on both servers, and refuses TLS 1.1 while 1.2 works", () => {
     const vaultCertificate = new X509Certificate(labSecret('tls_certificate'));
     for (const { address } of LAB_HOSTS) {
       const tls12 = handshake(address, 'tls1_2');
@@ -88,54 +99,76 @@ describe('the webmail site (roles apache and roundcube) on the lab', () => {
       const https = fromClient('curl', ['-sSk', '--max-time', '20', `https://${address}/`]);
       expect(https.stdout).toContain(`<title>${schoolName} :: `);
       expect(https.stdout).not.toContain('Apache2 Debian Default Page');
-      const http = fromClient('curl', ['-sS', '--max-time', '20', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://${address}/`]);
+      const http = fromClient('curl', [
+        '-sS',
+        '--max-time',
+        '20',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{redirect_url}',
+        `http://${address}/`,
+      ]);
       expect(http.stdout).toBe(`301 https://${MAIL}/`);
       expect((await stdoutOf(name, sh`ls /etc/apache2/sites-enabled`)).trim()).toBe('mail.conf');
     }
   });
 
-  it('has the same des_key on both servers: the vault\'s, not one Debian generated', async () => {
+  it("has the same des_key on both servers: the vault's, not one Debian generated", async () => {
     const desKeyLine = sh`grep -E ${"^\\$config\\['des_key'\\] *="} /etc/roundcube/config.inc.php`;
-    const [primaryLine, backupLine] = await Promise.all([stdoutOf(PRIMARY.name, desKeyLine), stdoutOf(BACKUP.name, desKeyLine)]);
+    const [primaryLine, backupLine] = await Promise.all([
+      stdoutOf(PRIMARY.name, desKeyLine),
+      stdoutOf(BACKUP.name, desKeyLine),
+    ]);
     const vaultKey = labSecret('roundcube_des_key');
     // Only hashes are compared, so a failure never prints the key.
     expect(sha256(primaryLine) === sha256(backupLine)).toBe(true);
     expect(sha256(primaryLine) === sha256(`$config['des_key'] = '${vaultKey}';\n`)).toBe(true);
-    expect(await stdoutOf(PRIMARY.name, sh`stat -c '%a %U:%G' /etc/roundcube/config.inc.php`)).toBe('640 root:www-data\n');
+    expect(await stdoutOf(PRIMARY.name, sh`stat -c '%a %U:%G' /etc/roundcube/config.inc.php`)).toBe(
+      '640 root:www-data\n',
+    );
   });
 
-  it('gives Roundcube TLS settings that verify the server\'s certificate under the mail host name', async () => {
+  it("gives Roundcube TLS settings that verify the server's certificate under the mail host name", async () => {
     // IMAP and SMTP are not there yet (another role): check the very options Roundcube uses against this
     // server's HTTPS, which presents the same certificate; a wrong peer name must fail.
-    const probe = (peer: string) => sh`php -r ${`include "/etc/roundcube/config.inc.php"; $o = $config["imap_conn_options"]; $o["ssl"]["peer_name"] = $argv[1]; $s = @stream_socket_client("ssl://localhost:443", $e, $m, 5, STREAM_CLIENT_CONNECT, stream_context_create($o)); echo $s ? "verified" : "refused";`} ${peer}`;
+    const probe = (peer: string) =>
+      sh`php -r ${`include "/etc/roundcube/config.inc.php"; $o = $config["imap_conn_options"]; $o["ssl"]["peer_name"] = $argv[1]; $s = @stream_socket_client("ssl://localhost:443", $e, $m, 5, STREAM_CLIENT_CONNECT, stream_context_create($o)); echo $s ? "verified" : "refused";`} ${peer}`;
     for (const { name } of LAB_HOSTS) {
-      expect(await stdoutOf(name, sh`grep -E ${"^\\$config\\['(imap|smtp)_host'\\]"} /etc/roundcube/config.inc.php`))
-        .toBe(`$config['imap_host'] = 'ssl://localhost:993';\n$config['smtp_host'] = 'tls://localhost:587';\n`);
+      expect(
+        await stdoutOf(name, sh`grep -E ${"^\\$config\\['(imap|smtp)_host'\\]"} /etc/roundcube/config.inc.php`),
+      ).toBe(`$config['imap_host'] = 'ssl://localhost:993';\n$config['smtp_host'] = 'tls://localhost:587';\n`);
       expect(await stdoutOf(name, probe(MAIL))).toBe('verified');
       expect(await stdoutOf(name, probe('not-the-mail-host.example'))).toBe('refused');
     }
   });
 
   it('lets php-fpm take attachments up to 18 MB (messages up to 25 MB)', async () => {
-    const settings = await stdoutOf(PRIMARY.name, sh`${`php-fpm${phpVersion(LAB_PLATFORM)}`} -i | grep -E '^(upload_max_filesize|post_max_size) '`);
+    const settings = await stdoutOf(
+      PRIMARY.name,
+      sh`${`php-fpm${phpVersion(LAB_PLATFORM)}`} -i | grep -E '^(upload_max_filesize|post_max_size) '`,
+    );
     expect(settings).toContain('upload_max_filesize => 18M => 18M');
     expect(settings).toContain('post_max_size => 25M => 25M');
   });
 
   it('repairs a hand-broken mail site: the new one is checked in place of the broken one, then apache reloads', async () => {
     await stdoutOf(BACKUP.name, sh`echo 'NoSuchDirective on' >> /etc/apache2/sites-available/mail.conf`);
-    const reloads = async () => (await stdoutOf(BACKUP.name, sh`journalctl -u apache2 -o cat | grep -c '^Reloaded' || true`)).trim();
+    const reloads = async () =>
+      (await stdoutOf(BACKUP.name, sh`journalctl -u apache2 -o cat | grep -c '^Reloaded' || true`)).trim();
     const before = await reloads();
     const fix = await playJson([WEB]);
     expect(fix.code, fix.stdout + fix.stderr).toBe(0);
     expect(fix.report.hosts.primary.changed).toBe(0);
     // The site is a config set: checked, renamed in, reloaded and probed by the set itself.
-    expect(fix.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`)).toEqual(['backup: config set /etc/apache2']);
+    expect(fix.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`)).toEqual([
+      'backup: config set /etc/apache2',
+    ]);
     expect(Number(await reloads())).toBe(Number(before) + 1);
     expect(await stdoutOf(BACKUP.name, sh`apache2ctl configtest 2>&1`)).toContain('Syntax OK');
   });
 
-  it('shows the Roundcube login form with the school\'s name in a real browser (screenshot in test/artifacts/)', async () => {
+  it("shows the Roundcube login form with the school's name in a real browser (screenshot in test/artifacts/)", async () => {
     const lab = await launchBrowser({ hosts: { [MAIL]: PRIMARY.address } });
     try {
       const page = await lab.context.newPage();

@@ -73,7 +73,11 @@ export async function startAptProxy(address: string): Promise<void> {
     ].join('\n'),
   );
   run('/usr/sbin/apt-cacher-ng', ['-c', CONFIG_DIR, 'ForeGround=0']);
-  await waitFor('the apt proxy to listen', () => runningPid() !== undefined && run('ss', ['-Htln', `src ${address}:${APT_PROXY_PORT}`]).trim() !== '', 10_000);
+  await waitFor(
+    'the apt proxy to listen',
+    () => runningPid() !== undefined && run('ss', ['-Htln', `src ${address}:${APT_PROXY_PORT}`]).trim() !== '',
+    10_000,
+  );
 }
 
 /** Stops the proxy (harmless when it does not run); its cache stays. */

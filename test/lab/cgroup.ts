@@ -11,7 +11,8 @@ function hierarchies(): string[] {
   const pathIn = (prefix: string) => lines.find((line) => line.startsWith(prefix))?.slice(prefix.length) ?? '/';
   const found: string[] = [];
   const named = lines.find((line) => line.split(':')[1] === 'name=systemd');
-  if (named && existsSync('/sys/fs/cgroup/systemd/cgroup.procs')) found.push(join('/sys/fs/cgroup/systemd', named.split(':')[2]));
+  if (named && existsSync('/sys/fs/cgroup/systemd/cgroup.procs'))
+    found.push(join('/sys/fs/cgroup/systemd', named.split(':')[2]));
   if (existsSync('/sys/fs/cgroup/unified/cgroup.procs')) found.push(join('/sys/fs/cgroup/unified', pathIn('0::')));
   else if (existsSync('/sys/fs/cgroup/cgroup.controllers')) found.push(join('/sys/fs/cgroup', pathIn('0::')));
   return found;

@@ -18,8 +18,7 @@ try {
     // the cache stays.
     installMachinePackages();
     for (const major of RELEASES) await prepareDebianRoot(major);
-  }
-  else {
+  } else {
     process.stderr.write('usage: tsx test/lab/cli.ts up|down|install\n');
     process.exitCode = 2;
   }

@@ -10,7 +10,8 @@ export const LAB_NUMBER = labNumber(process.env.PLAY_LAB);
 
 function labNumber(value: string | undefined): number {
   const number = Number(value ?? 30);
-  if (!Number.isInteger(number) || number < 30 || number > 99) throw new Error(`PLAY_LAB must be an integer from 30 to 99, got ${value}`);
+  if (!Number.isInteger(number) || number < 30 || number > 99)
+    throw new Error(`PLAY_LAB must be an integer from 30 to 99, got ${value}`);
   return number;
 }
 
@@ -33,7 +34,8 @@ export const LAB_PLATFORM: Platform = LAB_DEBIAN === 12 ? DEBIAN_12 : DEBIAN_13;
 function debianMajor(value: string | undefined): DebianMajor {
   if (value === undefined || value === '') return DEFAULT_DEBIAN;
   const major = Number(value);
-  if (!(major in DEBIAN_RELEASES)) throw new Error(`PLAY_LAB_DEBIAN must be one of ${Object.keys(DEBIAN_RELEASES).join(', ')}, got ${value}`);
+  if (!(major in DEBIAN_RELEASES))
+    throw new Error(`PLAY_LAB_DEBIAN must be one of ${Object.keys(DEBIAN_RELEASES).join(', ')}, got ${value}`);
   return major as DebianMajor;
 }
 
@@ -67,8 +69,18 @@ export interface LabHost {
 
 /** The two servers. */
 export const LAB_HOSTS: readonly LabHost[] = [
-  { name: 'primary', address: `${subnet}.1`, netns: `playlab${suffix}-primary`, veth: `plv${LAB_NUMBER === 30 ? '' : LAB_NUMBER}-primary` },
-  { name: 'backup', address: `${subnet}.2`, netns: `playlab${suffix}-backup`, veth: `plv${LAB_NUMBER === 30 ? '' : LAB_NUMBER}-backup` },
+  {
+    name: 'primary',
+    address: `${subnet}.1`,
+    netns: `playlab${suffix}-primary`,
+    veth: `plv${LAB_NUMBER === 30 ? '' : LAB_NUMBER}-primary`,
+  },
+  {
+    name: 'backup',
+    address: `${subnet}.2`,
+    netns: `playlab${suffix}-backup`,
+    veth: `plv${LAB_NUMBER === 30 ? '' : LAB_NUMBER}-backup`,
+  },
 ];
 
 /** The client: a bare network namespace (no systemd) for client-side checks. */
@@ -116,7 +128,23 @@ export const LAB_KNOWN_HOSTS = join(STATE_DIR, 'known_hosts');
 
 /** What the machine needs to run the lab and its client-side checks. */
 export const MACHINE_PACKAGES = [
-  'systemd-container', 'mmdebstrap', 'apt-cacher-ng', 'openssh-server', 'openssh-client', 'iproute2', 'dnsutils', 'swaks', 'isc-dhcp-client', 'curl', 'openssl', 'chromium', 'tcpdump', 'python3-dkim', 'python3-dnspython', 'nmap', 'testssl.sh',
+  'systemd-container',
+  'mmdebstrap',
+  'apt-cacher-ng',
+  'openssh-server',
+  'openssh-client',
+  'iproute2',
+  'dnsutils',
+  'swaks',
+  'isc-dhcp-client',
+  'curl',
+  'openssl',
+  'chromium',
+  'tcpdump',
+  'python3-dkim',
+  'python3-dnspython',
+  'nmap',
+  'testssl.sh',
 ];
 
 /**
@@ -125,14 +153,59 @@ export const MACHINE_PACKAGES = [
  */
 export const HOST_PACKAGES: Readonly<Record<DebianMajor, readonly string[]>> = {
   12: [
-    'apache2', 'bind9', 'bind9-utils', 'isc-dhcp-server', 'postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd',
-    'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.2-fpm', 'php-gd', 'php-zip', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables',
-    'python3-milter', 'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools', 'kea-dhcp4-server',
+    'apache2',
+    'bind9',
+    'bind9-utils',
+    'isc-dhcp-server',
+    'postfix',
+    'dovecot-core',
+    'dovecot-imapd',
+    'dovecot-lmtpd',
+    'roundcube',
+    'roundcube-sqlite3',
+    'roundcube-plugins',
+    'sqlite3',
+    'php8.2-fpm',
+    'php-gd',
+    'php-zip',
+    'keepalived',
+    'ssl-cert',
+    'ca-certificates',
+    'nftables',
+    'python3-milter',
+    'fail2ban',
+    'python3-systemd',
+    'opendkim',
+    'opendkim-tools',
+    'kea-dhcp4-server',
   ],
   13: [
-    'apache2', 'bind9', 'bind9-utils', 'isc-dhcp-server', 'postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd',
-    'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php8.4-fpm', 'php-gd', 'php-zip', 'keepalived', 'ssl-cert', 'ca-certificates', 'nftables',
-    'python3-milter', 'fail2ban', 'python3-systemd', 'opendkim', 'opendkim-tools', 'kea-dhcp4-server', 'stunnel4',
+    'apache2',
+    'bind9',
+    'bind9-utils',
+    'isc-dhcp-server',
+    'postfix',
+    'dovecot-core',
+    'dovecot-imapd',
+    'dovecot-lmtpd',
+    'roundcube',
+    'roundcube-sqlite3',
+    'roundcube-plugins',
+    'sqlite3',
+    'php8.4-fpm',
+    'php-gd',
+    'php-zip',
+    'keepalived',
+    'ssl-cert',
+    'ca-certificates',
+    'nftables',
+    'python3-milter',
+    'fail2ban',
+    'python3-systemd',
+    'opendkim',
+    'opendkim-tools',
+    'kea-dhcp4-server',
+    'stunnel4',
   ],
 };
 
@@ -141,8 +214,15 @@ export const HOST_PACKAGES: Readonly<Record<DebianMajor, readonly string[]>> = {
  * for dpkg's lock, and the others only cost time and memory in a container.
  */
 export const MASKED_UNITS = [
-  'apt-daily.timer', 'apt-daily-upgrade.timer', 'e2scrub_all.timer', 'e2scrub_reap.service', 'fstrim.timer',
-  'man-db.timer', 'dpkg-db-backup.timer', 'getty@tty1.service', 'console-getty.service',
+  'apt-daily.timer',
+  'apt-daily-upgrade.timer',
+  'e2scrub_all.timer',
+  'e2scrub_reap.service',
+  'fstrim.timer',
+  'man-db.timer',
+  'dpkg-db-backup.timer',
+  'getty@tty1.service',
+  'console-getty.service',
 ];
 
 /** Paths of one host's files under the state folder. */

@@ -32,13 +32,20 @@ function recipe(major: DebianMajor): { readonly suite: string; readonly args: re
 }
 
 function sources(suite: string): string[] {
-  return [`deb ${MIRROR} ${suite} main`, `deb ${MIRROR} ${suite}-updates main`, `deb ${SECURITY_MIRROR} ${suite}-security main`];
+  return [
+    `deb ${MIRROR} ${suite} main`,
+    `deb ${MIRROR} ${suite}-updates main`,
+    `deb ${SECURITY_MIRROR} ${suite}-security main`,
+  ];
 }
 
 /** The folder of a release's root in the cache: named by its recipe, so a changed recipe builds a new root. */
 export function debianRootDir(major: DebianMajor): string {
   const { args } = recipe(major);
-  const hash = createHash('sha256').update(JSON.stringify([args, sources(DEBIAN_RELEASES[major])])).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(JSON.stringify([args, sources(DEBIAN_RELEASES[major])]))
+    .digest('hex')
+    .slice(0, 12);
   return join(CACHE_DIR, 'roots', `debian-${major}-${hash}`);
 }
 
@@ -81,13 +88,18 @@ export function debianRoot(major: DebianMajor, proxyAddress: string): string {
     ...sources(suite),
   ]);
   renameSync(building, dir);
-  log(`Debian ${major} root built in ${((performance.now() - started) / 1000).toFixed(0)} s: ${installedPackages(dir)} packages`);
+  log(
+    `Debian ${major} root built in ${((performance.now() - started) / 1000).toFixed(0)} s: ${installedPackages(dir)} packages`,
+  );
   return dir;
 }
 
 /** How many packages a root has installed. */
 export function installedPackages(root: string): number {
-  return run('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f=${db:Status-Abbrev}\n']).split('\n').filter((line) => line.startsWith('ii')).length;
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format, not a template
+  return run('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f=${db:Status-Abbrev}\n'])
+    .split('\n')
+    .filter((line) => line.startsWith('ii')).length;
 }
 
 /**

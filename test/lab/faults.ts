@@ -1,4 +1,4 @@
-import { sh } from '../../src/connection/sh.ts';
+import type { sh } from '../../src/connection/sh.ts';
 import { LAB_HOSTS, type LabHost } from './config.ts';
 import { bootHost, connectToHost, nspawnPid, prepareNetwork, waitUntilReady } from './lab.ts';
 import { alive, childrenOf, run, waitFor } from './system.ts';

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { certificateProblems, issuedCertificate, selfSignedCertificate, type CertificatePair } from '../../src/vault/certificate.ts';
+import {
+  certificateProblems,
+  issuedCertificate,
+  selfSignedCertificate,
+  type CertificatePair,
+} from '../../src/vault/certificate.ts';
 import { readVault, writeVault } from '../../src/vault.ts';
 import { schoolCertificateNames, schoolSecrets } from '../../roles/school/secrets.ts';
 import { LAB_CA_CERTIFICATE, LAB_CA_KEY, LAB_SITE, LAB_VAULT, LAB_VAULT_PASSWORD_FILE, STATE_DIR } from './config.ts';
@@ -37,14 +42,30 @@ export function writeLabVault(): void {
   const ca = labCertificateAuthority();
   const servers = [LAB_SITE.primaryAddress, LAB_SITE.backupAddress];
   const tlsFits = kept.tls_key && kept.tls_certificate?.endsWith(ca.certificate);
-  const replicationFits = kept.replication_key && kept.replication_certificate && certificateProblems({ certificate: kept.replication_certificate, key: kept.replication_key }, servers).length === 0;
+  const replicationFits =
+    kept.replication_key &&
+    kept.replication_certificate &&
+    certificateProblems({ certificate: kept.replication_certificate, key: kept.replication_key }, servers).length === 0;
   const fresh = schoolSecrets(LAB_SITE, {
     certificate: tlsFits
       ? { certificate: kept.tls_certificate, key: kept.tls_key }
-      : issuedCertificate({ organization: LAB_SITE.domain, commonName: `mail.${LAB_SITE.domain}`, names: schoolCertificateNames(LAB_SITE), days: 825 }, ca, 'http://ca.lab.test/lab.crl'),
+      : issuedCertificate(
+          {
+            organization: LAB_SITE.domain,
+            commonName: `mail.${LAB_SITE.domain}`,
+            names: schoolCertificateNames(LAB_SITE),
+            days: 825,
+          },
+          ca,
+          'http://ca.lab.test/lab.crl',
+        ),
   });
   const values = { ...fresh, ...kept };
-  if (!replicationFits) Object.assign(values, { replication_certificate: fresh.replication_certificate, replication_key: fresh.replication_key });
+  if (!replicationFits)
+    Object.assign(values, {
+      replication_certificate: fresh.replication_certificate,
+      replication_key: fresh.replication_key,
+    });
   if (!tlsFits) Object.assign(values, { tls_certificate: fresh.tls_certificate, tls_key: fresh.tls_key });
   if (JSON.stringify(values) !== JSON.stringify(kept)) writeVault(LAB_VAULT, values, passphrase);
 }

@@ -1,11 +1,34 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { SshConnection } from '../../src/connection/ssh.ts';
 import { sh } from '../../src/connection/sh.ts';
 import {
-  BRIDGE, CONTROLLER_ADDRESS, LAB_CLIENT, LAB_DEBIAN, LAB_HOSTS, LAB_KEY, LAB_KNOWN_HOSTS, MACHINE_PACKAGES, MASKED_UNITS,
-  PREFIX_LENGTH, STATE_DIR, hostPaths, type DebianMajor, type LabHost,
+  BRIDGE,
+  CONTROLLER_ADDRESS,
+  LAB_CLIENT,
+  LAB_DEBIAN,
+  LAB_HOSTS,
+  LAB_KEY,
+  LAB_KNOWN_HOSTS,
+  MACHINE_PACKAGES,
+  MASKED_UNITS,
+  PREFIX_LENGTH,
+  STATE_DIR,
+  hostPaths,
+  type DebianMajor,
+  type LabHost,
 } from './config.ts';
 import { aptProxyConf, startAptProxy, stopAptProxy } from './apt-proxy.ts';
 import { hostCgroups, removeHostCgroups } from './cgroup.ts';
@@ -15,9 +38,16 @@ import { alive, attempt, childrenOf, run, waitFor } from './system.ts';
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format, not a template
+const DPKG_STATUS_FORMAT = '-f=${db:Status-Abbrev}';
+
 /** Installs on the machine what the lab and its client checks need (only what is missing). */
 export function installMachinePackages(): void {
-  const missing = MACHINE_PACKAGES.filter((p) => !attempt('dpkg-query', ['-W', '-f=${db:Status-Abbrev}', p]) || !run('dpkg-query', ['-W', '-f=${db:Status-Abbrev}', p]).startsWith('ii'));
+  const missing = MACHINE_PACKAGES.filter(
+    (p) =>
+      !attempt('dpkg-query', ['-W', DPKG_STATUS_FORMAT, p]) ||
+      !run('dpkg-query', ['-W', DPKG_STATUS_FORMAT, p]).startsWith('ii'),
+  );
   if (missing.length === 0) return;
   log(`installing on this machine: ${missing.join(' ')}`);
   run('apt-get', ['update', '-q']);
@@ -77,7 +107,11 @@ function strayNspawns(): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const ours = cmdline.some((a) => a.startsWith(`${STATE_DIR}/`) || LAB_HOSTS.some((h) => a === `--network-namespace-path=/run/netns/${h.netns}`));
+      const ours = cmdline.some(
+        (a) =>
+          a.startsWith(`${STATE_DIR}/`) ||
+          LAB_HOSTS.some((h) => a === `--network-namespace-path=/run/netns/${h.netns}`),
+      );
       if (cmdline[0]?.endsWith('systemd-nspawn') && ours) pids.push(Number(entry));
     } catch {
       // The process ended while we looked.
@@ -90,14 +124,25 @@ function prepareRoot(host: LabHost, lower: string): void {
   const paths = hostPaths(host.name);
   for (const dir of [paths.upper, paths.work, paths.root]) mkdirSync(dir, { recursive: true });
   if (mountsUnder(paths.root).length === 0) {
-    run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${paths.upper},workdir=${paths.work}`, paths.root]);
+    run('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${lower},upperdir=${paths.upper},workdir=${paths.work}`,
+      paths.root,
+    ]);
   }
   const root = paths.root;
   const marker = join(paths.dir, 'prepared');
   if (existsSync(marker)) return;
   writeFileSync(join(root, 'etc/hostname'), `${host.name}\n`);
-  writeFileSync(join(root, 'etc/hosts'), `127.0.0.1\tlocalhost\n${host.address}\t${host.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
-  for (const key of readdirSync(join(root, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_'))) rmSync(join(root, 'etc/ssh', key));
+  writeFileSync(
+    join(root, 'etc/hosts'),
+    `127.0.0.1\tlocalhost\n${host.address}\t${host.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+  );
+  for (const key of readdirSync(join(root, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_')))
+    rmSync(join(root, 'etc/ssh', key));
   run('ssh-keygen', ['-A', '-f', root]);
   writeFileSync(join(root, 'etc/machine-id'), `${run('systemd-id128', ['new']).trim()}\n`);
   // Debian's archive through the lab's proxy, as a school's server reaches it through its own mirror or proxy.
@@ -121,7 +166,8 @@ export function prepareNetwork(host: { netns: string; veth: string; address: str
   }
   run('ip', ['link', 'set', host.veth, 'master', BRIDGE, 'up']);
   const addresses = run('ip', ['-n', host.netns, '-o', 'addr', 'show', 'dev', 'eth0']);
-  if (!addresses.includes(`${host.address}/`)) run('ip', ['-n', host.netns, 'addr', 'add', `${host.address}/${PREFIX_LENGTH}`, 'dev', 'eth0']);
+  if (!addresses.includes(`${host.address}/`))
+    run('ip', ['-n', host.netns, 'addr', 'add', `${host.address}/${PREFIX_LENGTH}`, 'dev', 'eth0']);
   run('ip', ['-n', host.netns, 'link', 'set', 'eth0', 'up']);
   run('ip', ['-n', host.netns, 'link', 'set', 'lo', 'up']);
   // What systemd as PID 1 sets on a real server (at least 512 datagrams queued on a unix socket), and cannot set
@@ -140,15 +186,31 @@ export function bootHost(host: LabHost): void {
   const child = spawn(
     'sh',
     [
-      '-c', 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; exec "$@"', 'sh', ...hostCgroups(host.netns), '--',
-      'systemd-nspawn', '-D', paths.root, '-b', '--register=no', '--keep-unit', `--network-namespace-path=/run/netns/${host.netns}`,
-      '--capability=CAP_NET_ADMIN', '-M', host.name,
+      '-c',
+      'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; exec "$@"',
+      'sh',
+      ...hostCgroups(host.netns),
+      '--',
+      'systemd-nspawn',
+      '-D',
+      paths.root,
+      '-b',
+      '--register=no',
+      '--keep-unit',
+      `--network-namespace-path=/run/netns/${host.netns}`,
+      '--capability=CAP_NET_ADMIN',
+      '-M',
+      host.name,
     ],
     // /proc/sys/net writable, as on a real server (nspawn mounts all of /proc/sys read-only by default): a role may
     // set its namespace's own network sysctls (the dovecot role's TCP keepalive); the rest of /proc/sys stays read-only.
     // The unified cgroup hierarchy inside the host, although this machine runs cgroup v1 (hybrid): Debian 13's
     // systemd 257 no longer supports v1 and prints errors about its symlinks without it (shared/LAB.md).
-    { detached: true, stdio: ['ignore', out, out], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network', SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } },
+    {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network', SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' },
+    },
   );
   closeSync(out);
   child.unref();
@@ -199,14 +261,21 @@ async function updatePackageLists(host: LabHost): Promise<void> {
   const connection = await connectToHost(host);
   try {
     const result = await connection.exec(sh`apt-get update -q`);
-    if (result.exitCode !== 0) throw new Error(`apt-get update on ${host.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
+    if (result.exitCode !== 0)
+      throw new Error(`apt-get update on ${host.name} exited ${result.exitCode}: ${result.stderr.trim()}`);
   } finally {
     await connection.close();
   }
 }
 
 function writeKnownHosts(): void {
-  const lines = LAB_HOSTS.map((h) => `${h.address} ${readFileSync(join(hostPaths(h.name).root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}`);
+  const lines = LAB_HOSTS.map(
+    (h) =>
+      `${h.address} ${readFileSync(join(hostPaths(h.name).root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8')
+        .split(' ')
+        .slice(0, 2)
+        .join(' ')}`,
+  );
   writeFileSync(LAB_KNOWN_HOSTS, `${lines.join('\n')}\n`);
 }
 
@@ -275,10 +344,12 @@ export async function labDown(): Promise<void> {
     attempt('ip', ['netns', 'del', netns]);
   }
   await stopAptProxy();
-  for (const link of [...LAB_HOSTS.map((h) => h.veth), LAB_CLIENT.veth, BRIDGE]) if (linkExists(link)) attempt('ip', ['link', 'del', link]);
+  for (const link of [...LAB_HOSTS.map((h) => h.veth), LAB_CLIENT.veth, BRIDGE])
+    if (linkExists(link)) attempt('ip', ['link', 'del', link]);
   for (const point of mountsUnder(STATE_DIR)) {
     if (!attempt('umount', [point])) attempt('umount', ['-l', point]);
   }
-  if (mountsUnder(STATE_DIR).length > 0) throw new Error(`still mounted under ${STATE_DIR}: ${mountsUnder(STATE_DIR).join(', ')}`);
+  if (mountsUnder(STATE_DIR).length > 0)
+    throw new Error(`still mounted under ${STATE_DIR}: ${mountsUnder(STATE_DIR).join(', ')}`);
   rmSync(STATE_DIR, { recursive: true, force: true });
 }

@@ -47,7 +47,10 @@ function snapshotName(): string {
 function stateEntries(): string[] {
   return [
     ...readdirSync(STATE_DIR).filter((name) => !['hosts', 'apt-proxy'].includes(name)),
-    ...LAB_HOSTS.flatMap((host) => [relative(STATE_DIR, hostPaths(host.name).upper), relative(STATE_DIR, join(hostPaths(host.name).dir, 'prepared'))]),
+    ...LAB_HOSTS.flatMap((host) => [
+      relative(STATE_DIR, hostPaths(host.name).upper),
+      relative(STATE_DIR, join(hostPaths(host.name).dir, 'prepared')),
+    ]),
   ];
 }
 
@@ -59,7 +62,8 @@ function stateEntries(): string[] {
 export function restoreSiteSnapshot(): boolean {
   const snapshot = join(SNAPSHOTS_DIR, snapshotName());
   if (!existsSync(snapshot)) return false;
-  if (existsSync(STATE_DIR)) throw new Error(`the lab's state folder ${STATE_DIR} still exists: take the lab down first`);
+  if (existsSync(STATE_DIR))
+    throw new Error(`the lab's state folder ${STATE_DIR} still exists: take the lab down first`);
   const started = performance.now();
   // cp -a keeps what an overlay's upper folder is made of: owners, modes, xattrs (opaque folders) and whiteouts.
   run('cp', ['-a', snapshot, STATE_DIR]);
@@ -90,5 +94,7 @@ export async function saveSiteSnapshot(): Promise<void> {
     if (old !== `${name}.partial`) rmSync(join(SNAPSHOTS_DIR, old), { recursive: true, force: true });
   }
   renameSync(partial, join(SNAPSHOTS_DIR, name));
-  log(`saved the deployed site as ${join(SNAPSHOTS_DIR, name)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `saved the deployed site as ${join(SNAPSHOTS_DIR, name)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 }

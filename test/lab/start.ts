@@ -13,9 +13,14 @@ const repo = join(import.meta.dirname, '../..');
 const domain = 'smknh.sch.id';
 
 await labUp();
-const deploy = spawnSync(process.execPath, [join(repo, 'dist/src/cli/play.js'), 'site', '-i', 'inventory/lab.ts'], { cwd: repo, stdio: 'inherit' });
+const deploy = spawnSync(process.execPath, [join(repo, 'dist/src/cli/play.js'), 'site', '-i', 'inventory/lab.ts'], {
+  cwd: repo,
+  stdio: 'inherit',
+});
 if (deploy.status !== 0) {
-  process.stderr.write(`\nThe deploy failed (exit ${deploy.status}); the lab is still up for a look (npm run lab:down removes it).\n`);
+  process.stderr.write(
+    `\nThe deploy failed (exit ${deploy.status}); the lab is still up for a look (npm run lab:down removes it).\n`,
+  );
   process.exit(deploy.status ?? 1);
 }
 const accounts = ['kepsek', 'guru1', 'guru2', 'guru3', 'guru4'];

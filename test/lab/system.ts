@@ -1,11 +1,17 @@
 import { spawnSync } from 'node:child_process';
 
 /** Runs a program on the machine; throws with its stderr when it fails. */
-export function run(program: string, args: readonly string[], options: { input?: string; quiet?: boolean } = {}): string {
+export function run(
+  program: string,
+  args: readonly string[],
+  options: { input?: string; quiet?: boolean } = {},
+): string {
   const result = spawnSync(program, args, { encoding: 'utf8', input: options.input, maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw result.error;
   if (result.status !== 0) {
-    throw new Error(`${program} ${args.join(' ')} exited ${result.status}: ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n')}`);
+    throw new Error(
+      `${program} ${args.join(' ')} exited ${result.status}: ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n')}`,
+    );
   }
   return result.stdout;
 }
@@ -33,7 +39,12 @@ export function childrenOf(pid: number): number[] {
 }
 
 /** Waits until a condition holds, polling; throws after the timeout with the description. */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await condition()) return;

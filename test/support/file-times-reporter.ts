@@ -13,6 +13,8 @@ export default class FileTimesReporter implements Reporter {
     const total = rows.reduce((sum, r) => sum + r.seconds, 0);
     const width = Math.max(...rows.map((r) => r.file.length));
     const lines = rows.map((r) => `  ${r.file.padEnd(width)}  ${r.seconds.toFixed(1).padStart(8)} s  ${r.state}`);
-    process.stdout.write(`\nTime per test file (tests and hooks, slowest first):\n${lines.join('\n')}\n  ${'all files'.padEnd(width)}  ${total.toFixed(1).padStart(8)} s\n`);
+    process.stdout.write(
+      `\nTime per test file (tests and hooks, slowest first):\n${lines.join('\n')}\n  ${'all files'.padEnd(width)}  ${total.toFixed(1).padStart(8)} s\n`,
+    );
   }
 }

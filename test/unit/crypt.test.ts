@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { matchesSha512Crypt, randomSalt, sha512Crypt } from '../../src/crypt.ts';
 
-const openssl = (password: string, salt: string) => execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: password, encoding: 'utf8' }).trim();
+const openssl = (password: string, salt: string) =>
+  execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: password, encoding: 'utf8' }).trim();
 
 describe('sha512Crypt', () => {
   it.each([

@@ -25,15 +25,28 @@ describe('module state in src', () => {
   });
 
   it('no module of src keeps mutable state: no module-level let or var, no module-level Map, Set, array or object written after load', () => {
-    const findings = moduleStateIn(Object.fromEntries(sourceFiles().map((file) => [file, readFileSync(join(ROOT, file), 'utf8')])));
+    const findings = moduleStateIn(
+      Object.fromEntries(sourceFiles().map((file) => [file, readFileSync(join(ROOT, file), 'utf8')])),
+    );
     expect(findings.map(describeFinding)).toEqual([]);
   });
 });
 
 describe('the search for module state', () => {
   it('finds a module-level let or var, naming file and line, and not one inside a function', () => {
-    const text = ['const fine = 1;', 'let count = 0;', 'export var legacy = "x";', 'function f() {', '  let local = 1;', '  return local;', '}'].join('\n');
-    expect(moduleStateIn({ 'x.ts': text }).map(describeFinding)).toEqual(['x.ts:2 count: a module-level let', 'x.ts:3 legacy: a module-level var']);
+    const text = [
+      'const fine = 1;',
+      'let count = 0;',
+      'export var legacy = "x";',
+      'function f() {',
+      '  let local = 1;',
+      '  return local;',
+      '}',
+    ].join('\n');
+    expect(moduleStateIn({ 'x.ts': text }).map(describeFinding)).toEqual([
+      'x.ts:2 count: a module-level let',
+      'x.ts:3 legacy: a module-level var',
+    ]);
   });
 
   it('finds a module-level Map, Set, array or object written anywhere in the file, and only those', () => {
@@ -64,7 +77,19 @@ describe('the search for module state', () => {
   });
 
   it('finds a container cleared or emptied by delete, inside a class method too', () => {
-    const text = ['const byName: Record<string, string> = {};', 'const all = new Set<string>();', 'class C {', '  reset() {', '    delete byName.x;', '    all.clear();', '  }', '}'].join('\n');
-    expect(moduleStateIn({ 'z.ts': text }).map(describeFinding)).toEqual(['z.ts:1 byName: a module-level object written by delete', 'z.ts:2 all: a module-level Set written by .clear']);
+    const text = [
+      'const byName: Record<string, string> = {};',
+      'const all = new Set<string>();',
+      'class C {',
+      '  reset() {',
+      '    delete byName.x;',
+      '    all.clear();',
+      '  }',
+      '}',
+    ].join('\n');
+    expect(moduleStateIn({ 'z.ts': text }).map(describeFinding)).toEqual([
+      'z.ts:1 byName: a module-level object written by delete',
+      'z.ts:2 all: a module-level Set written by .clear',
+    ]);
   });
 });

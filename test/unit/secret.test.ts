@@ -11,7 +11,9 @@ describe('secret and its mask table', () => {
     const masks = new MaskTable().add(s);
     expect(masks.mask(`plain ${value} end`)).toBe(`plain ${MASK} end`);
     expect(masks.mask(JSON.stringify({ error: `failed with ${value}` }))).toBe(`{"error":"failed with ${MASK}"}`);
-    expect(masks.mask(`$config['des_key'] = '${value.replace(/['"\\]/g, '\\$&')}';`)).toBe(`$config['des_key'] = '${MASK}';`);
+    expect(masks.mask(`$config['des_key'] = '${value.replace(/['"\\]/g, '\\$&')}';`)).toBe(
+      `$config['des_key'] = '${MASK}';`,
+    );
   });
 
   it('masks each line of a multi-line secret', () => {
@@ -29,7 +31,11 @@ describe('secret and its mask table', () => {
   });
 
   it('finds the secrets inside vars: plain objects, arrays and maps, at any depth', () => {
-    const masks = new MaskTable().addSecretsIn({ a: [{ b: secret('deep-secret-1') }], m: new Map([['k', secret('map-secret-2')]]), plain: 'not-secret-3' });
+    const masks = new MaskTable().addSecretsIn({
+      a: [{ b: secret('deep-secret-1') }],
+      m: new Map([['k', secret('map-secret-2')]]),
+      plain: 'not-secret-3',
+    });
     expect(masks.mask('deep-secret-1 map-secret-2 not-secret-3')).toBe(`${MASK} ${MASK} not-secret-3`);
   });
 

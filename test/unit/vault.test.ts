@@ -5,7 +5,16 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileRun } from '../../src/engine/compile.ts';
 import { ValidationError } from '../../src/errors.ts';
-import { SecretType, Type, defineInventory, definePlaybook, defineRole, file, MaskTable, secret } from '../../src/index.ts';
+import {
+  SecretType,
+  Type,
+  defineInventory,
+  definePlaybook,
+  defineRole,
+  file,
+  MaskTable,
+  secret,
+} from '../../src/index.ts';
 import { openVault as openVaultAlone, vaultsUsedBy } from '../../src/vault/index.ts';
 import {
   FileVault,
@@ -77,7 +86,9 @@ describe('openVault', () => {
   it('names the file and the secret when either is missing', () => {
     expect(() => openVault(join(dir, 'none.json')).secret('a').reveal()).toThrow(/vault .*none\.json does not exist/);
     writeFileSync(join(dir, 'v.json'), '{}', { mode: 0o600 });
-    expect(() => openVault(join(dir, 'v.json')).secret('keepalived').reveal()).toThrow(new SecretUnavailableError(`secret "keepalived" is not in vault ${join(dir, 'v.json')}`));
+    expect(() => openVault(join(dir, 'v.json')).secret('keepalived').reveal()).toThrow(
+      new SecretUnavailableError(`secret "keepalived" is not in vault ${join(dir, 'v.json')}`),
+    );
   });
 
   it('refuses a vault others may read or change, naming the file, its mode and the fix', () => {
@@ -85,7 +96,11 @@ describe('openVault', () => {
       const path = join(dir, `open-${mode.toString(8)}.json`);
       writeFileSync(path, '{"a": "b"}');
       chmodSync(path, mode);
-      expect(() => openVault(path).secret('a').reveal()).toThrow(new ValidationError(`vault ${path} is open to others (mode 0${mode.toString(8)}): only its owner may read it (chmod 600 ${path})`));
+      expect(() => openVault(path).secret('a').reveal()).toThrow(
+        new ValidationError(
+          `vault ${path} is open to others (mode 0${mode.toString(8)}): only its owner may read it (chmod 600 ${path})`,
+        ),
+      );
     }
   });
 
@@ -93,7 +108,9 @@ describe('openVault', () => {
     const path = join(dir, 'theirs.json');
     writeFileSync(path, '{"a": "b"}', { mode: 0o600 });
     chownSync(path, 65534, 65534);
-    expect(() => openVault(path).secret('a').reveal()).toThrow(`vault ${path} belongs to uid 65534, not to uid ${process.getuid!()} who runs play`);
+    expect(() => openVault(path).secret('a').reveal()).toThrow(
+      `vault ${path} belongs to uid 65534, not to uid ${process.getuid!()} who runs play`,
+    );
   });
 
   it.each([
@@ -179,18 +196,28 @@ describe('openVault on an encrypted vault', () => {
     const error = thrown(() => openVault(path).secret('a').reveal());
     expect(error).toBeInstanceOf(VaultLockedError);
     expect(error).toBeInstanceOf(ValidationError);
-    expect(error.message).toBe(`vault ${path} is encrypted: give its passphrase with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE`);
+    expect(error.message).toBe(
+      `vault ${path} is encrypted: give its passphrase with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE`,
+    );
   });
 
   it('a wrong passphrase and a changed file are invalid input naming the file, and quote no secret', () => {
     const path = join(dir, 'smknh.vault');
     writeVault(path, { a: 'value-a-7781' }, 'right');
-    const wrong = thrown(() => openVault(path, { passwordFile: passwordFile('wrong', 'wrong') }).secret('a').reveal());
+    const wrong = thrown(() =>
+      openVault(path, { passwordFile: passwordFile('wrong', 'wrong') })
+        .secret('a')
+        .reveal(),
+    );
     expect(wrong).toEqual(new WrongVaultPassphraseError(path));
     const envelope = JSON.parse(readFileSync(path, 'utf8'));
     envelope.data = `${envelope.data.slice(0, -4)}${envelope.data.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
     writeFileSync(path, JSON.stringify(envelope), { mode: 0o600 });
-    const tampered = thrown(() => openVault(path, { passwordFile: passwordFile('right', 'right') }).secret('a').reveal());
+    const tampered = thrown(() =>
+      openVault(path, { passwordFile: passwordFile('right', 'right') })
+        .secret('a')
+        .reveal(),
+    );
     expect(tampered).toBeInstanceOf(TamperedVaultError);
     expect(tampered.message).toBe(`vault ${path} was changed since it was written (authentication failed)`);
   });
@@ -200,14 +227,18 @@ describe('openVault on an encrypted vault', () => {
     writeVault(path, { a: 'value-a' }, 'right');
     const open = passwordFile('open', 'right');
     chmodSync(open, 0o644);
-    expect(() => openVault(path, { passwordFile: open }).secret('a').reveal()).toThrow(`vault password file ${open} is open to others (mode 0644)`);
+    expect(() => openVault(path, { passwordFile: open }).secret('a').reveal()).toThrow(
+      `vault password file ${open} is open to others (mode 0644)`,
+    );
   });
 
   it('with generate, writes new secrets back encrypted, under the same passphrase', () => {
     const path = join(dir, 'smknh.vault');
     writeVault(path, { kept: 'kept-value-1' }, 'right');
     const pass = passwordFile('pass', 'right');
-    const made = openVault(path, { generate: true, passwordFile: pass }).secret('doveadm_password', { length: 32 }).reveal();
+    const made = openVault(path, { generate: true, passwordFile: pass })
+      .secret('doveadm_password', { length: 32 })
+      .reveal();
     expect(made).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(vaultFormat(path)).toBe('encrypted');
     expect(readFileSync(path, 'utf8')).not.toContain(made);
@@ -217,7 +248,9 @@ describe('openVault on an encrypted vault', () => {
 
   it('with generate and a passphrase at hand, makes a new vault encrypted', () => {
     const path = join(dir, 'new', 'smknh.vault');
-    openVault(path, { generate: true, passwordFile: passwordFile('pass', 'right') }).secret('tsig_key', { base64Bytes: 32 }).reveal();
+    openVault(path, { generate: true, passwordFile: passwordFile('pass', 'right') })
+      .secret('tsig_key', { base64Bytes: 32 })
+      .reveal();
     expect(vaultFormat(path)).toBe('encrypted');
     expect(Object.keys(readVault(path, 'right'))).toEqual(['tsig_key']);
     expect(warnings).toEqual([]);
@@ -230,7 +263,9 @@ describe('openVault on a plain-text vault', () => {
     writeFileSync(path, JSON.stringify({ a: 'plain-a', b: 'plain-b' }), { mode: 0o600 });
     expect(openVault(path).secret('a').reveal()).toBe('plain-a');
     expect(openVault(path).secret('b').reveal()).toBe('plain-b');
-    expect(warnings).toEqual([`play: warning: vault ${path} is plain text: encrypt it with \`play vault encrypt ${path}\``]);
+    expect(warnings).toEqual([
+      `play: warning: vault ${path} is plain text: encrypt it with \`play vault encrypt ${path}\``,
+    ]);
   });
 
   it('with generate, keeps it plain text', () => {
@@ -242,7 +277,7 @@ describe('openVault on a plain-text vault', () => {
   });
 });
 
-describe('a run\'s vault session', () => {
+describe("a run's vault session", () => {
   const encrypted = (name: string, passphrase: string) => {
     const path = join(dir, name);
     writeVault(path, { [`${name}_secret`]: `value-of-${name}` }, passphrase);
@@ -250,16 +285,37 @@ describe('a run\'s vault session', () => {
   };
 
   it('asks once for the vaults that need a passphrase, tries it on the next, and keeps it for reveal()', async () => {
-    const [a, b, c, withFile] = [encrypted('a', 'one'), encrypted('b', 'one'), encrypted('c', 'two'), encrypted('d', 'three')];
+    const [a, b, c, withFile] = [
+      encrypted('a', 'one'),
+      encrypted('b', 'one'),
+      encrypted('c', 'two'),
+      encrypted('d', 'three'),
+    ];
     const plain = join(dir, 'plain.json');
     writeFileSync(plain, '{"p": "q"}', { mode: 0o600 });
-    const secrets = [openVault(a).secret('a_secret'), openVault(b).secret('b_secret'), openVault(c).secret('c_secret'), openVault(withFile, { passwordFile: passwordFile('pass', 'three') }).secret('d_secret')];
+    const secrets = [
+      openVault(a).secret('a_secret'),
+      openVault(b).secret('b_secret'),
+      openVault(c).secret('c_secret'),
+      openVault(withFile, { passwordFile: passwordFile('pass', 'three') }).secret('d_secret'),
+    ];
     const vaults = [...vaultsUsedBy(secrets), openVault(plain)];
     const answers = ['one', 'wrong', 'two'];
     const asked: string[] = [];
     let stderr = '';
-    await session.unlock(vaults, { interactive: true, ask: async (question) => (asked.push(question), answers.shift()!), stderr: { write: (t: string) => (stderr += t) } });
-    expect(asked).toEqual([`Vault passphrase for ${a}: `, `Vault passphrase for ${c}: `, `Vault passphrase for ${c}: `]);
+    await session.unlock(vaults, {
+      interactive: true,
+      ask: async (question) => {
+        asked.push(question);
+        return answers.shift()!;
+      },
+      stderr: { write: (t: string) => (stderr += t) },
+    });
+    expect(asked).toEqual([
+      `Vault passphrase for ${a}: `,
+      `Vault passphrase for ${c}: `,
+      `Vault passphrase for ${c}: `,
+    ]);
     expect(stderr).toBe(`play: wrong passphrase for vault ${c}, try again\n`);
     expect(secrets.map((s) => s.reveal())).toEqual(['value-of-a', 'value-of-b', 'value-of-c', 'value-of-d']);
     // Typed passphrases stay in memory for vaults opened again this run.
@@ -268,19 +324,33 @@ describe('a run\'s vault session', () => {
 
   it('reads only the vaults it is given: one opened but not used by the run is never read nor asked for', async () => {
     const [used, unused] = [encrypted('used', 'one'), encrypted('unused', 'two')];
-    const inventory = { hosts: { a: { vars: { key: openVault(used).secret('used_secret'), list: [{ deep: openVault(used).secret('used_secret') }] } } } };
+    const inventory = {
+      hosts: {
+        a: {
+          vars: { key: openVault(used).secret('used_secret'), list: [{ deep: openVault(used).secret('used_secret') }] },
+        },
+      },
+    };
     const otherInventory = { vars: { key: openVault(unused).secret('unused_secret') } };
     const vaults = vaultsUsedBy(inventory, [{ vars: { plain: secret('given-as-is'), text: 'x' } }]);
     expect(vaults.map((v) => v.path)).toEqual([used, used]);
     expect(vaultsUsedBy(otherInventory).map((v) => v.path)).toEqual([unused]);
     const asked: string[] = [];
-    await session.unlock(vaults, { interactive: true, ask: async (question) => (asked.push(question), 'one') });
+    await session.unlock(vaults, {
+      interactive: true,
+      ask: async (question) => {
+        asked.push(question);
+        return 'one';
+      },
+    });
     expect(asked).toEqual([`Vault passphrase for ${used}: `]);
   });
 
   it('gives up after three wrong passphrases', async () => {
     const a = encrypted('a', 'one');
-    await expect(session.unlock([openVault(a)], { interactive: true, ask: async () => 'wrong', stderr: { write: () => true } })).rejects.toThrow(new WrongVaultPassphraseError(a));
+    await expect(
+      session.unlock([openVault(a)], { interactive: true, ask: async () => 'wrong', stderr: { write: () => true } }),
+    ).rejects.toThrow(new WrongVaultPassphraseError(a));
   });
 
   it('asks nothing when not interactive (or stdin is no terminal): reading the vault then says how to give the passphrase', async () => {
@@ -288,7 +358,13 @@ describe('a run\'s vault session', () => {
     const vault = openVault(a);
     const secret = vault.secret('a_secret');
     let asked = 0;
-    await session.unlock([vault], { interactive: false, ask: async () => (asked++, 'one') });
+    await session.unlock([vault], {
+      interactive: false,
+      ask: async () => {
+        asked++;
+        return 'one';
+      },
+    });
     await session.unlock([vault], { interactive: true, stdin: Object.assign(Readable.from([]), { isTTY: false }) });
     expect(asked).toBe(0);
     expect(() => secret.reveal()).toThrow(new VaultLockedError(a));
@@ -302,7 +378,11 @@ describe('secrets in vars', () => {
     tasks: ({ vars }) => [file({ path: '/tmp/never', content: vars.authPass })],
   });
   const playbookWith = (path: string) => {
-    const inventory = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local', vars: { authPass: openVault(path).secret('auth_pass') } } } });
+    const inventory = defineInventory({
+      hosts: {
+        primary: { address: 'localhost', connection: 'local', vars: { authPass: openVault(path).secret('auth_pass') } },
+      },
+    });
     return definePlaybook({ inventory, plays: [{ hosts: 'all', roles: [role] }] });
   };
 

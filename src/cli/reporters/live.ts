@@ -26,7 +26,12 @@ export function liveReporter(hosts: readonly string[], options: { diff: boolean 
         }),
       rendererOptions: { persistentOutput: true, outputBar: 12 },
     })),
-    { concurrent: true, exitOnError: false, renderer: 'default', rendererOptions: { collapseSubtasks: false, collapseErrors: false } },
+    {
+      concurrent: true,
+      exitOnError: false,
+      renderer: 'default',
+      rendererOptions: { collapseSubtasks: false, collapseErrors: false },
+    },
   );
   const running = list.run().catch(() => undefined);
 

@@ -18,7 +18,10 @@ export function plainReporter(out: Output, options: { diff: boolean }): (event: 
         out.write(`\nPLAY [${event.play}] hosts: ${event.hosts.join(', ') || '(none)'}\n`);
         break;
       case 'task-planned':
-        if (options.diff && event.diff) out.write(`${event.host} | ${event.check ? 'would change' : 'changing'}: ${event.task}\n${indent(event.diff)}\n`);
+        if (options.diff && event.diff)
+          out.write(
+            `${event.host} | ${event.check ? 'would change' : 'changing'}: ${event.task}\n${indent(event.diff)}\n`,
+          );
         break;
       case 'task-end': {
         const r = event.result;
@@ -44,7 +47,11 @@ export function plainReporter(out: Output, options: { diff: boolean }): (event: 
  * The health gate's verdict after a batch, e.g. `GATE after primary: FAILED, smtp 25 primary: …; the run stops,
  * backup not touched`.
  */
-export function formatGate(gate: { hosts: readonly string[]; failed: readonly { check: string; host?: string; detail: string }[]; skipped: readonly string[] }): string {
+export function formatGate(gate: {
+  hosts: readonly string[];
+  failed: readonly { check: string; host?: string; detail: string }[];
+  skipped: readonly string[];
+}): string {
   if (gate.failed.length === 0) return `GATE after ${gate.hosts.join(', ')}: ok`;
   const checks = gate.failed.map((f) => `${f.check}${f.host ? ` ${f.host}` : ''}: ${f.detail}`).join('; ');
   const stop = gate.skipped.length ? `; the run stops, ${gate.skipped.join(', ')} not touched` : '';
@@ -52,5 +59,8 @@ export function formatGate(gate: { hosts: readonly string[]; failed: readonly { 
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => `    ${l}`).join('\n');
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 }

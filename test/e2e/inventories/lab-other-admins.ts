@@ -7,4 +7,7 @@ import lab from '../../../inventory/lab.ts';
  */
 const { source: _source, ...spec } = lab;
 const servers = spec.groups!.servers;
-export default defineInventory({ ...spec, groups: { ...spec.groups, servers: { ...servers, vars: { ...servers.vars, sshAdmins: ['schooladmin'] } } } });
+export default defineInventory({
+  ...spec,
+  groups: { ...spec.groups, servers: { ...servers, vars: { ...servers.vars, sshAdmins: ['schooladmin'] } } },
+});

@@ -9,5 +9,11 @@ import dovecot from '../../../roles/dovecot/index.ts';
  */
 export default definePlaybook({
   inventory,
-  plays: [{ name: 'dovecot on an address the server lacks', hosts: 'primary', roles: [{ role: dovecot, vars: { listen: '198.18.99.99' } }] }],
+  plays: [
+    {
+      name: 'dovecot on an address the server lacks',
+      hosts: 'primary',
+      roles: [{ role: dovecot, vars: { listen: '198.18.99.99' } }],
+    },
+  ],
 });

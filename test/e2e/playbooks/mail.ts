@@ -22,8 +22,12 @@ const extra = process.env.PLAY_E2E_EXTRA_ACCOUNT;
 const named = process.env.PLAY_E2E_NAMED_ACCOUNTS;
 const borrowed = accounts.find((a) => a.name === 'guru4')?.password;
 const added = [
-  ...(extra === 'present' || extra === 'absent' ? [{ name: 'alumni1', fullName: 'Alumni (test)', password: borrowed, state: extra }] : []),
-  ...(named === 'present' || named === 'absent' ? NAMED_ACCOUNTS.map((name) => ({ name, fullName: `Akun ${name}`, password: borrowed, state: named })) : []),
+  ...(extra === 'present' || extra === 'absent'
+    ? [{ name: 'alumni1', fullName: 'Alumni (test)', password: borrowed, state: extra }]
+    : []),
+  ...(named === 'present' || named === 'absent'
+    ? NAMED_ACCOUNTS.map((name) => ({ name, fullName: `Akun ${name}`, password: borrowed, state: named }))
+    : []),
 ];
 const vars = added.length > 0 ? { accounts: [...accounts, ...added] } : undefined;
 

@@ -22,7 +22,9 @@ export default definePlaybook({
       hosts: ['primary', 'backup'],
       tasks: [
         directory({ path: '/srv/many', mode: '0755' }),
-        ...Array.from({ length: FILES }, (_, index) => file({ path: `/srv/many/file-${index}.txt`, content: manyFilesContent(index, version), ...slowCheck })),
+        ...Array.from({ length: FILES }, (_, index) =>
+          file({ path: `/srv/many/file-${index}.txt`, content: manyFilesContent(index, version), ...slowCheck }),
+        ),
       ],
     },
   ],

@@ -12,5 +12,7 @@ const dnsRecords = extra ? [{ name: extra[0], type: extra[1], value: extra.slice
 
 export default definePlaybook({
   inventory,
-  plays: [{ name: 'network services on the lab', hosts: 'servers', roles: [{ role: dns, vars: { dnsRecords } }, dhcp] }],
+  plays: [
+    { name: 'network services on the lab', hosts: 'servers', roles: [{ role: dns, vars: { dnsRecords } }, dhcp] },
+  ],
 });

@@ -16,7 +16,18 @@ export default definePlaybook({
     {
       name: 'postfix with a master.cf of the test',
       hosts: 'primary',
-      tasks: [postfixConfigSet([{ path: '/etc/postfix/master.cf', content: readFileSync(process.env.PLAY_E2E_MASTER_CF!, 'utf8'), mode: '0644' }], LAB_PLATFORM)],
+      tasks: [
+        postfixConfigSet(
+          [
+            {
+              path: '/etc/postfix/master.cf',
+              content: readFileSync(process.env.PLAY_E2E_MASTER_CF!, 'utf8'),
+              mode: '0644',
+            },
+          ],
+          LAB_PLATFORM,
+        ),
+      ],
     },
   ],
 });

@@ -18,8 +18,22 @@ export default definePlaybook({
           ...play,
           tasks: ({ host }: { host: string }) =>
             host === 'primary'
-              ? [line({ name: 'a bad change', path: '/etc/postfix/master.cf', regexp: /^smtp +inet /, line: '#smtp inet (taken out by a bad deploy)', notify: 'reload postfix' })]
-              : [file({ name: 'the backup was touched', path: '/etc/play-gate-marker', content: 'the backup batch ran\n' })],
+              ? [
+                  line({
+                    name: 'a bad change',
+                    path: '/etc/postfix/master.cf',
+                    regexp: /^smtp +inet /,
+                    line: '#smtp inet (taken out by a bad deploy)',
+                    notify: 'reload postfix',
+                  }),
+                ]
+              : [
+                  file({
+                    name: 'the backup was touched',
+                    path: '/etc/play-gate-marker',
+                    content: 'the backup batch ran\n',
+                  }),
+                ],
         },
   ),
 });

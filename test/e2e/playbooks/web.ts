@@ -4,4 +4,7 @@ import apache from '../../../roles/apache/index.ts';
 import roundcube from '../../../roles/roundcube/index.ts';
 
 /** The web part of the mail stack on both lab servers: apache2 with the mail site, and Roundcube. */
-export default definePlaybook({ inventory, plays: [{ name: 'webmail on the lab', hosts: 'servers', roles: [apache, roundcube] }] });
+export default definePlaybook({
+  inventory,
+  plays: [{ name: 'webmail on the lab', hosts: 'servers', roles: [apache, roundcube] }],
+});

@@ -36,8 +36,14 @@ export async function launchBrowser(options: { hosts?: Readonly<Record<string, s
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
       ...(rules.length ? [`--host-resolver-rules=${rules.join(', ')}`] : []),
     ],
   });

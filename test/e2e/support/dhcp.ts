@@ -30,7 +30,9 @@ export function lease(options: { clientId?: string; timeoutSeconds?: number; kee
   );
   const args = ['-cf', files.cf, '-lf', files.lf, '-pf', files.pf, '-sf', '/bin/true'];
   try {
-    const got = spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'dhclient', '-v', '-1', ...args, 'eth0'], { encoding: 'utf8' });
+    const got = spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'dhclient', '-v', '-1', ...args, 'eth0'], {
+      encoding: 'utf8',
+    });
     if (got.status !== 0) throw new Error(`dhclient exited ${got.status}: ${got.stderr}`);
     const text = readFileSync(files.lf, 'utf8');
     const option = (name: string) => new RegExp(`option ${name} ([^;]+);`).exec(text)?.[1] ?? '';
@@ -43,7 +45,9 @@ export function lease(options: { clientId?: string; timeoutSeconds?: number; kee
     };
   } finally {
     // Release the lease (or, to keep it, only stop) the dhclient that went to the background.
-    spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'dhclient', options.keep ? '-x' : '-r', ...args, 'eth0'], { encoding: 'utf8' });
+    spawnSync('ip', ['netns', 'exec', LAB_CLIENT.netns, 'dhclient', options.keep ? '-x' : '-r', ...args, 'eth0'], {
+      encoding: 'utf8',
+    });
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -54,8 +58,15 @@ export function lease(options: { clientId?: string; timeoutSeconds?: number; kee
  * @example
  * await keaCommand('primary', 'lease4-get', { 'ip-address': '198.18.30.150' }) // { result: 0, arguments: { … } }
  */
-export async function keaCommand(host: string, command: string, args?: Record<string, unknown>): Promise<{ result: number; text?: string; arguments?: Record<string, unknown> }> {
-  const got = await onHost(host, args ? sh`${KEA_CONTROL_PATH} ${command} ${JSON.stringify(args)}` : sh`${KEA_CONTROL_PATH} ${command}`);
+export async function keaCommand(
+  host: string,
+  command: string,
+  args?: Record<string, unknown>,
+): Promise<{ result: number; text?: string; arguments?: Record<string, unknown> }> {
+  const got = await onHost(
+    host,
+    args ? sh`${KEA_CONTROL_PATH} ${command} ${JSON.stringify(args)}` : sh`${KEA_CONTROL_PATH} ${command}`,
+  );
   if (got.exitCode !== 0) throw new Error(`kea-control ${command} on ${host} exited ${got.exitCode}: ${got.stderr}`);
   return JSON.parse(got.stdout);
 }
@@ -68,6 +79,11 @@ export async function keaCommand(host: string, command: string, args?: Record<st
  */
 export async function haState(host: string): Promise<Record<string, string>> {
   const got = await onHost(host, sh`${KEA_CONTROL_PATH} ha-status`);
-  const values = got.stdout.split('\n').filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')).replace(/^dhcp_ha_/, ''), line.slice(line.indexOf('=') + 1)]);
-  return Object.fromEntries(values.length > 0 ? values : [['error', `no answer (exit ${got.exitCode}): ${got.stderr.trim()}`]]);
+  const values = got.stdout
+    .split('\n')
+    .filter((line) => line.includes('='))
+    .map((line) => [line.slice(0, line.indexOf('=')).replace(/^dhcp_ha_/, ''), line.slice(line.indexOf('=') + 1)]);
+  return Object.fromEntries(
+    values.length > 0 ? values : [['error', `no answer (exit ${got.exitCode}): ${got.stderr.trim()}`]],
+  );
 }

@@ -15,7 +15,14 @@ export function vipUserChecks(domain: string): (ProbeCheck & { label: string })[
   return [
     { kind: 'smtp', label: 'smtp', host: LAB_VIP, port: 25 },
     { kind: 'imap', label: 'imaps', host: LAB_VIP, port: 993, tls: true, user: 'guru1', password: password('guru1') },
-    { kind: 'https', label: 'https', host: LAB_VIP, port: 443, servername: `mail.${domain}`, expect: WEBMAIL_LOGIN_MARKER },
+    {
+      kind: 'https',
+      label: 'https',
+      host: LAB_VIP,
+      port: 443,
+      servername: `mail.${domain}`,
+      expect: WEBMAIL_LOGIN_MARKER,
+    },
   ];
 }
 
@@ -58,8 +65,18 @@ export async function answersAtVip(
  * Polls (every `intervalMs`) until the condition holds; the milliseconds since `since`. A timeout names the holders
  * and tells what keepalived did on each server ({@link keepalivedStory}).
  */
-export function untilVip(what: string, condition: () => Promise<boolean>, timeoutMs: number, since = performance.now(), intervalMs = 20): Promise<number> {
-  return until(what, condition, timeoutMs, { since, intervalMs, state: async () => `holders now: ${(await vipHolders()).join(', ') || 'none'}\n${await keepalivedStory()}` });
+export function untilVip(
+  what: string,
+  condition: () => Promise<boolean>,
+  timeoutMs: number,
+  since = performance.now(),
+  intervalMs = 20,
+): Promise<number> {
+  return until(what, condition, timeoutMs, {
+    since,
+    intervalMs,
+    state: async () => `holders now: ${(await vipHolders()).join(', ') || 'none'}\n${await keepalivedStory()}`,
+  });
 }
 
 /** A condition: this server, and only it, holds the VIP. */
@@ -103,7 +120,9 @@ export function watchHolders() {
  * warnings and errors, such as a sync that keeps failing).
  */
 export async function keepalivedStory(): Promise<string> {
-  return eachLabHostSays(sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30; journalctl -t keepalived-check -o short-precise --no-pager -n 5; doveadm replicator status '*' 2>&1 | head -n 8; journalctl -u dovecot -p warning -o short-precise --no-pager -n 15`);
+  return eachLabHostSays(
+    sh`tail -n 8 /var/log/keepalived-transitions.log; journalctl -u keepalived -o short-precise --no-pager -n 30; journalctl -t keepalived-check -o short-precise --no-pager -n 5; doveadm replicator status '*' 2>&1 | head -n 8; journalctl -u dovecot -p warning -o short-precise --no-pager -n 15`,
+  );
 }
 
 /** What a command printed on each lab server, under the server's name (`unreachable: …` for one that is down), for a failure's message. */

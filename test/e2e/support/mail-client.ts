@@ -30,19 +30,41 @@ export interface MailClientResult {
 }
 
 /** Runs a real client program in lab-client (198.18.N.50); passwords never reach a failure message. */
-export async function client(args: readonly string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<MailClientResult> {
+export async function client(
+  args: readonly string[],
+  options: { stdin?: string; timeoutMs?: number } = {},
+): Promise<MailClientResult> {
   const { code, stdout, stderr } = await fromClientAsync(args, { input: options.stdin, timeoutMs: options.timeoutMs });
   return { code, stdout: scrub(stdout), output: scrub(stdout + stderr) };
 }
 
 /** swaks against a lab server; the password never appears in its transcript (-ahp) and DATA is summarized. */
 export function swaks(server: string, args: readonly string[]): Promise<MailClientResult> {
-  return client(['swaks', '--server', server, '--helo', 'client.lab.test', '--suppress-data', '--auth-hide-password', ...args]);
+  return client([
+    'swaks',
+    '--server',
+    server,
+    '--helo',
+    'client.lab.test',
+    '--suppress-data',
+    '--auth-hide-password',
+    ...args,
+  ]);
 }
 
 /** swaks arguments to log in on submission (587) with STARTTLS, or on smtps (465) with implicit TLS. */
 export function login(account: string, port: 587 | 465 = 587): string[] {
-  return ['--port', String(port), port === 465 ? '--tls-on-connect' : '--tls', '--auth', 'LOGIN', '--auth-user', account, '--auth-password', password(account)];
+  return [
+    '--port',
+    String(port),
+    port === 465 ? '--tls-on-connect' : '--tls',
+    '--auth',
+    'LOGIN',
+    '--auth-user',
+    account,
+    '--auth-password',
+    password(account),
+  ];
 }
 
 // A small IMAP/SMTP client for what swaks and openssl do not do (IMAP logins and searches, SMTP VRFY):
@@ -189,7 +211,10 @@ print(json.dumps(out))
 
 /** Runs one request of the Python client in the client namespace and parses its answer. */
 export async function py<T>(request: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<T> {
-  const result = await client(['/usr/bin/python3', '-c', PY_CLIENT], { stdin: JSON.stringify(request), timeoutMs: options.timeoutMs });
+  const result = await client(['/usr/bin/python3', '-c', PY_CLIENT], {
+    stdin: JSON.stringify(request),
+    timeoutMs: options.timeoutMs,
+  });
   if (result.code !== 0) throw new Error(`python client ${String(request.op)} exited ${result.code}: ${result.output}`);
   return JSON.parse(result.stdout) as T;
 }
@@ -207,8 +232,21 @@ export interface FoundMessage {
  * `['SUBJECT', 'Rapor x']`), read over IMAPS (993); waits up to `wait` seconds for delivery. The password is the lab
  * school's unless `secret` gives another school's.
  */
-export async function inbox(server: string, account: string, criteria: string[], wait = 30, secret = password(account)): Promise<FoundMessage[]> {
-  const answer = await py<{ login: string; messages: FoundMessage[] }>({ op: 'imaps-find', host: server, user: account, password: secret, criteria, wait });
+export async function inbox(
+  server: string,
+  account: string,
+  criteria: string[],
+  wait = 30,
+  secret = password(account),
+): Promise<FoundMessage[]> {
+  const answer = await py<{ login: string; messages: FoundMessage[] }>({
+    op: 'imaps-find',
+    host: server,
+    user: account,
+    password: secret,
+    criteria,
+    wait,
+  });
   if (answer.login !== 'OK') throw new Error(`IMAPS login of ${account} at ${server}: ${answer.login}`);
   return answer.messages;
 }

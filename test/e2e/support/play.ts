@@ -17,7 +17,10 @@ export interface PlayResult {
  * @example
  * const { code, stdout } = await play(['test/e2e/playbooks/engine.ts', '--json']);
  */
-export function play(args: readonly string[], options: { env?: Record<string, string>; onStdout?: (text: string, kill: () => void) => void } = {}): Promise<PlayResult> {
+export function play(
+  args: readonly string[],
+  options: { env?: Record<string, string>; onStdout?: (text: string, kill: () => void) => void } = {},
+): Promise<PlayResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(REPO, 'dist/src/cli/play.js'), ...args], {
       cwd: REPO,
@@ -39,7 +42,10 @@ export function play(args: readonly string[], options: { env?: Record<string, st
 /** Runs `play --json` and parses its report. */
 export async function playJson(args: readonly string[], env?: Record<string, string>) {
   const result = await play([...args, '--json'], { env });
-  let report: { hosts: Record<string, { ok: number; changed: number; failed: number; unreachable: number; commands: number }>; tasks: { host: string; task: string; status: string; diff?: string; error?: string }[] };
+  let report: {
+    hosts: Record<string, { ok: number; changed: number; failed: number; unreachable: number; commands: number }>;
+    tasks: { host: string; task: string; status: string; diff?: string; error?: string }[];
+  };
   try {
     report = JSON.parse(result.stdout);
   } catch {

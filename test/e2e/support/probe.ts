@@ -1,6 +1,13 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { parseProbeOutput, probeInput, SERVICE_PROBE_SOURCE, type ProbeCheck, type ProbeRequest, type ProbeResult } from '../../../roles/common/service-probe.ts';
+import {
+  parseProbeOutput,
+  probeInput,
+  SERVICE_PROBE_SOURCE,
+  type ProbeCheck,
+  type ProbeRequest,
+  type ProbeResult,
+} from '../../../roles/common/service-probe.ts';
 import { LAB_CLIENT } from '../../lab/config.ts';
 import { fromClientAsync } from './client.ts';
 
@@ -12,8 +19,12 @@ import { fromClientAsync } from './client.ts';
  * const [smtp] = await probeFromClient({ timeout: 2, checks: [{ kind: 'smtp', host: LAB_VIP, port: 25 }] });
  */
 export async function probeFromClient(request: ProbeRequest): Promise<ProbeResult[]> {
-  const result = await fromClientAsync(['/usr/bin/python3', '-I', SERVICE_PROBE_SOURCE], { input: probeInput(request), timeoutMs: (request.timeout + 10) * 1000 });
-  if (result.code !== 0 && result.code !== 1) throw new Error(`the service probe exited ${result.code}: ${result.stderr}`);
+  const result = await fromClientAsync(['/usr/bin/python3', '-I', SERVICE_PROBE_SOURCE], {
+    input: probeInput(request),
+    timeoutMs: (request.timeout + 10) * 1000,
+  });
+  if (result.code !== 0 && result.code !== 1)
+    throw new Error(`the service probe exited ${result.code}: ${result.stderr}`);
   return parseProbeOutput(result.stdout);
 }
 
@@ -35,8 +46,13 @@ export interface ProbeWatch {
  * const watch = watchFromClient([{ kind: 'smtp', label: 'smtp vip', host: LAB_VIP, port: 25 }], { every: 0.1, timeout: 2, forSeconds: 300 });
  * await watch.stop();
  */
-export function watchFromClient(checks: readonly ProbeCheck[], options: { every: number; timeout: number; forSeconds: number }): ProbeWatch {
-  const child = spawn('ip', ['netns', 'exec', LAB_CLIENT.netns, '/usr/bin/python3', '-I', SERVICE_PROBE_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function watchFromClient(
+  checks: readonly ProbeCheck[],
+  options: { every: number; timeout: number; forSeconds: number },
+): ProbeWatch {
+  const child = spawn('ip', ['netns', 'exec', LAB_CLIENT.netns, '/usr/bin/python3', '-I', SERVICE_PROBE_SOURCE], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const results: ProbeResult[] = [];
   const waiting = new Set<() => void>();
   let stderr = '';
@@ -63,7 +79,11 @@ export function watchFromClient(checks: readonly ProbeCheck[], options: { every:
         };
         const timer = setTimeout(() => {
           finish();
-          reject(new Error(`no probe of ${label} passed within ${timeoutMs} ms (last: ${results.filter((r) => r.label === label).at(-1)?.detail ?? 'none'}) ${stderr}`));
+          reject(
+            new Error(
+              `no probe of ${label} passed within ${timeoutMs} ms (last: ${results.filter((r) => r.label === label).at(-1)?.detail ?? 'none'}) ${stderr}`,
+            ),
+          );
         }, timeoutMs);
         const finish = () => {
           clearTimeout(timer);

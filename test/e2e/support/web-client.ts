@@ -13,9 +13,17 @@ export function curlAt(address: string, hostName: string, args: readonly string[
 }
 
 /** A TLS handshake from lab-client to a server's 443 offering only one protocol version. */
-export function httpsHandshake(address: string, hostName: string, version: 'tls1_1' | 'tls1_2'): { code: number | null; output: string } {
+export function httpsHandshake(
+  address: string,
+  hostName: string,
+  version: 'tls1_1' | 'tls1_2',
+): { code: number | null; output: string } {
   // OpenSSL 3 refuses to offer TLS 1.1 at its default security level: level 0 makes the client really try,
   // so a failure is the server's refusal.
-  const result = fromClient('openssl', ['s_client', '-connect', `${address}:443`, '-servername', hostName, `-${version}`, '-cipher', 'DEFAULT@SECLEVEL=0'], { input: 'Q\n' });
+  const result = fromClient(
+    'openssl',
+    ['s_client', '-connect', `${address}:443`, '-servername', hostName, `-${version}`, '-cipher', 'DEFAULT@SECLEVEL=0'],
+    { input: 'Q\n' },
+  );
   return { code: result.code, output: result.stdout + result.stderr };
 }

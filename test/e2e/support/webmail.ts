@@ -18,7 +18,12 @@ export async function webmailLogin(page: Page, url: string, user: string, passwo
 export async function webmailSend(
   page: Page,
   url: string,
-  message: { to: string; subject: string; body: string; attachment: { name: string; mimeType: string; buffer: Buffer } },
+  message: {
+    to: string;
+    subject: string;
+    body: string;
+    attachment: { name: string; mimeType: string; buffer: Buffer };
+  },
   shots: string,
 ): Promise<void> {
   await page.goto(`${url}?_task=mail&_action=compose`);
@@ -28,9 +33,16 @@ export async function webmailSend(
   await to.press('Enter');
   await page.fill('#compose-subject', message.subject);
   await page.fill('#composebody', message.body);
-  await page.setInputFiles('input[type=file][name="_attachments[]"]', { name: message.attachment.name, mimeType: message.attachment.mimeType, buffer: message.attachment.buffer });
+  await page.setInputFiles('input[type=file][name="_attachments[]"]', {
+    name: message.attachment.name,
+    mimeType: message.attachment.mimeType,
+    buffer: message.attachment.buffer,
+  });
   // The upload is done when its list entry no longer shows the upload progress.
-  await page.locator('#attachment-list li:not(.uploading)', { hasText: message.attachment.name }).first().waitFor({ timeout: 30_000 });
+  await page
+    .locator('#attachment-list li:not(.uploading)', { hasText: message.attachment.name })
+    .first()
+    .waitFor({ timeout: 30_000 });
   await screenshot(page, `${shots}-compose`);
   await page.locator('button.send, a.send').first().click();
   await page.waitForURL(/_task=mail(?!.*_action=compose)/, { timeout: 30_000 });
@@ -41,15 +53,26 @@ export async function webmailSend(
  * Opens the newest message with this subject in the inbox and returns the attachment names it shows.
  * Polls the inbox for up to `timeoutMs` (delivery takes a moment).
  */
-export async function webmailOpen(page: Page, url: string, subject: string, shots: string, timeoutMs = 30_000): Promise<string[]> {
+export async function webmailOpen(
+  page: Page,
+  url: string,
+  subject: string,
+  shots: string,
+  timeoutMs = 30_000,
+): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await page.goto(`${url}?_task=mail&_mbox=INBOX`);
     await page.waitForSelector('#mailboxlist', { timeout: 30_000 }).catch(async (error: Error) => {
       // What the browser showed instead (a login form: the session was lost; an error page): for the failure's message.
       await screenshot(page, `${shots}-no-mailbox`).catch(() => undefined);
-      const heading = await page.locator('h1, h2, #message, .boxerror').allInnerTexts().catch(() => []);
-      throw new Error(`no folder list at ${page.url()} ("${await page.title().catch(() => '?')}"; ${heading.join(' | ').slice(0, 200) || 'no heading'}; screenshot ${shots}-no-mailbox): ${error.message}`);
+      const heading = await page
+        .locator('h1, h2, #message, .boxerror')
+        .allInnerTexts()
+        .catch(() => []);
+      throw new Error(
+        `no folder list at ${page.url()} ("${await page.title().catch(() => '?')}"; ${heading.join(' | ').slice(0, 200) || 'no heading'}; screenshot ${shots}-no-mailbox): ${error.message}`,
+      );
     });
     await page.waitForLoadState('networkidle');
     const row = page.locator('#messagelist tr', { hasText: subject }).first();
@@ -59,7 +82,9 @@ export async function webmailOpen(page: Page, url: string, subject: string, shot
       await page.waitForURL(/_action=show/, { timeout: 30_000 });
       await page.waitForSelector('#messagebody, #message-content', { timeout: 30_000 });
       await screenshot(page, `${shots}-message`);
-      return page.locator('#attachment-list li a.filename, #attachment-list li .attachment-name, #attachment-list li').allInnerTexts();
+      return page
+        .locator('#attachment-list li a.filename, #attachment-list li .attachment-name, #attachment-list li')
+        .allInnerTexts();
     }
     if (Date.now() > deadline) throw new Error(`no message "${subject}" in the inbox after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 1000));

@@ -10,6 +10,7 @@ describe('parseCliArgs', () => {
   });
 
   it('refuses a --forks that is not a positive integer, naming it', () => {
-    for (const bad of ['0', '-2', '2.5', 'many']) expect(() => parseCliArgs(['site.ts', `--forks=${bad}`])).toThrow(/--forks must be a positive integer/);
+    for (const bad of ['0', '-2', '2.5', 'many'])
+      expect(() => parseCliArgs(['site.ts', `--forks=${bad}`])).toThrow(/--forks must be a positive integer/);
   });
 });

@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +45,10 @@ async function play(args: readonly string[], dir: string): Promise<Outcome> {
 }
 
 /** Runs the real binary (`node dist/src/cli/play.js`, built by `npm run build`). */
-function spawnPlay(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Outcome> {
+function spawnPlay(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<Outcome> {
   const started = performance.now();
   return new Promise((resolvePromise) => {
     execFile(
@@ -57,22 +69,40 @@ function snapshot(dir: string): Record<string, { content: string; mode: number; 
   for (const name of readdirSync(dir, { recursive: true }) as string[]) {
     const path = join(dir, name);
     const stat = statSync(path);
-    out[name] = { content: stat.isFile() ? readFileSync(path).toString('base64') : '(dir)', mode: stat.mode, mtimeMs: stat.mtimeMs };
+    out[name] = {
+      content: stat.isFile() ? readFileSync(path).toString('base64') : '(dir)',
+      mode: stat.mode,
+      mtimeMs: stat.mtimeMs,
+    };
   }
   return out;
 }
 
 /** The 1-based line of the fixture that holds `marker`. */
 function lineOf(file: string, marker: string): number {
-  const index = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(marker));
+  const index = readFileSync(file, 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes(marker));
   if (index < 0) throw new Error(`${marker} not in ${file}`);
   return index + 1;
 }
 
 interface JsonReport {
   check: boolean;
-  hosts: Record<string, { ok: number; changed: number; failed: number; skipped: number; unreachable: number; commands: number }>;
-  tasks: { host: string; play: string; role?: string; task: string; status: string; durationMs: number; diff?: string; error?: string }[];
+  hosts: Record<
+    string,
+    { ok: number; changed: number; failed: number; skipped: number; unreachable: number; commands: number }
+  >;
+  tasks: {
+    host: string;
+    play: string;
+    role?: string;
+    task: string;
+    status: string;
+    durationMs: number;
+    diff?: string;
+    error?: string;
+  }[];
 }
 
 const totalChanged = (report: JsonReport) => Object.values(report.hosts).reduce((n, h) => n + h.changed, 0);
@@ -123,8 +153,17 @@ describe('play CLI: successful runs', { timeout: 60_000 }, () => {
     const result = await play([fixture('site.ts'), '--json', '--profile'], dir);
     expect(result.code).toBe(0);
     expect(() => JSON.parse(result.stdout)).not.toThrow();
-    const lines = result.stderr.split('\n').filter((l) => /^  \S/.test(l));
-    expect(lines.map((l) => l.trim().split(/\s{2,}/)[0])).toEqual(['load playbook', 'vault', 'compile', 'connect and read facts', 'plan and apply', 'close connections', 'report', 'total']);
+    const lines = result.stderr.split('\n').filter((l) => /^ {2}\S/.test(l));
+    expect(lines.map((l) => l.trim().split(/\s{2,}/)[0])).toEqual([
+      'load playbook',
+      'vault',
+      'compile',
+      'connect and read facts',
+      'plan and apply',
+      'close connections',
+      'report',
+      'total',
+    ]);
     const ms = lines.map((l) => Number(/(\d+) ms/.exec(l)![1]));
     // The total is the sum of the phases (each rounded).
     expect(Math.abs(ms.slice(0, -1).reduce((a, b) => a + b, 0) - ms.at(-1)!)).toBeLessThanOrEqual(ms.length);
@@ -148,19 +187,30 @@ describe('play CLI: successful runs', { timeout: 60_000 }, () => {
     expect(Object.keys(report.hosts).sort()).toEqual(['alpha', 'beta']);
     for (const host of ['alpha', 'beta']) {
       const recap = report.hosts[host];
-      for (const key of ['ok', 'changed', 'failed', 'skipped', 'unreachable', 'commands'] as const) expect(typeof recap[key]).toBe('number');
+      for (const key of ['ok', 'changed', 'failed', 'skipped', 'unreachable', 'commands'] as const)
+        expect(typeof recap[key]).toBe('number');
       expect(recap).toMatchObject({ ok: 0, changed: 5, failed: 0, skipped: 0, unreachable: 0 });
       expect(recap.commands).toBeGreaterThan(0);
     }
     expect(report.tasks.length).toBe(10);
     for (const t of report.tasks) {
-      expect(t).toMatchObject({ host: expect.any(String), play: 'site', role: expect.any(String), task: expect.any(String), status: expect.any(String), durationMs: expect.any(Number) });
+      expect(t).toMatchObject({
+        host: expect.any(String),
+        play: 'site',
+        role: expect.any(String),
+        task: expect.any(String),
+        status: expect.any(String),
+        durationMs: expect.any(Number),
+      });
     }
     const motd = report.tasks.find((t) => t.host === 'alpha' && t.task === 'motd file')!;
     expect(motd).toMatchObject({ role: 'motd', status: 'changed' });
     expect(motd.diff).toContain('+hello from alpha');
     expect(report.tasks.find((t) => t.host === 'beta' && t.task === 'static file')!.diff).toContain('+static');
-    expect(report.tasks.find((t) => t.host === 'alpha' && t.task === 'note motd')).toMatchObject({ status: 'changed', handler: true });
+    expect(report.tasks.find((t) => t.host === 'alpha' && t.task === 'note motd')).toMatchObject({
+      status: 'changed',
+      handler: true,
+    });
   });
 
   it('--limit narrows the hosts that run', async () => {
@@ -179,7 +229,7 @@ describe('play CLI: successful runs', { timeout: 60_000 }, () => {
     expect(readdirSync(dir).sort()).toEqual(['alpha.static', 'beta.static']);
   });
 
-  it('-i replaces the playbook\'s inventory', async () => {
+  it("-i replaces the playbook's inventory", async () => {
     const result = await play([fixture('site.ts'), '--json', '-i', fixture('inventory-other.ts')], dir);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as JsonReport;
@@ -343,7 +393,7 @@ describe('play CLI: invalid input exits 2 and touches nothing', { timeout: 60_00
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('notifies unknown handler "restart nothing"');
     expect(result.stderr).toContain('notifying file');
-    expect(result.stderr).toContain(`test/fixtures/cli/broken/unknown-handler.ts:${lineOf(file, 'NOTIFY-TASK')}`);
+    expect(result.stderr).toContain(`test/fixtures/cli/broken/unknown-handler.ts:${lineOf(file, 'NOTIFY-TASK') + 1}`);
     expectUntouched();
   });
 
@@ -434,7 +484,9 @@ describe('play CLI: secrets never appear in output', { timeout: 60_000 }, () => 
     const outputs: Outcome[] = [];
     // Each run a process of its own, as in real life: one that never saw the old value cannot mask it by value.
     const run = async (args: string[], value: string) => {
-      const result = await spawnPlay([fixture('rotate.ts'), ...args], { env: { PLAY_TEST_DIR: dir, PLAY_TEST_ROTATE: value } });
+      const result = await spawnPlay([fixture('rotate.ts'), ...args], {
+        env: { PLAY_TEST_DIR: dir, PLAY_TEST_ROTATE: value },
+      });
       outputs.push(result);
       return result;
     };
@@ -486,7 +538,9 @@ describe('play CLI: listing connects to nothing', { timeout: 60_000 }, () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('play "lab" (2 hosts):\n  alpha, far');
-    expect(result.stdout).toMatch(/far:\n\s+motd › motd file \[motd\]\s+\(test\/fixtures\/cli\/roles\/motd\/index\.ts:\d+\)/);
+    expect(result.stdout).toMatch(
+      /far:\n\s+motd › motd file \[motd\]\s+\(test\/fixtures\/cli\/roles\/motd\/index\.ts:\d+\)/,
+    );
     expect(result.stdout).toContain('handlers: note motd');
     expect(result.stdout).not.toContain('PLAY RECAP');
     expect(open).not.toHaveBeenCalled();
@@ -520,7 +574,7 @@ describe('play CLI: listing connects to nothing', { timeout: 60_000 }, () => {
     expect(result.stdout).not.toContain('motd file');
   });
 
-  it('-i lists the other inventory\'s hosts', async () => {
+  it("-i lists the other inventory's hosts", async () => {
     const result = await play([fixture('site.ts'), '--list-hosts', '-i', fixture('inventory-other.ts')], dir);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('play "site" (1 hosts):\n  gamma\n');
@@ -602,7 +656,10 @@ describe('play verify', () => {
 
     const json = await play(['verify', fixture('health.ts'), '--json', '-l', 'beta'], dir);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ healthy: false, rows: [{ check: 'health file', host: 'beta', ok: false, detail: 'says broken (greeting hello)' }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      healthy: false,
+      rows: [{ check: 'health file', host: 'beta', ok: false, detail: 'says broken (greeting hello)' }],
+    });
   });
 
   it('refuses flags that change or plan things (exit 2), and a playbook without a health check', async () => {

@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.ts';
 
-const FIXTURE = join(resolve(fileURLToPath(new URL('../../..', import.meta.url))), 'test/fixtures/cli/broken/bad-role-param.mjs');
+const FIXTURE = join(
+  resolve(fileURLToPath(new URL('../../..', import.meta.url))),
+  'test/fixtures/cli/broken/bad-role-param.mjs',
+);
 const MESSAGE = 'play "greeters": role motd has no var "greting" (did you mean "greeting"? its vars: greeting, port)';
 
 let dir: string;
@@ -19,7 +22,10 @@ async function play(args: readonly string[]): Promise<{ code: number; stdout: st
   process.env.PLAY_TEST_DIR = dir;
   let stdout = '';
   let stderr = '';
-  const code = await main(args, { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } });
+  const code = await main(args, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+  });
   return { code, stdout, stderr };
 }
 

@@ -83,10 +83,17 @@ describe('play over a real sshd', () => {
         ssh: { user: 'root', identityFile: sshd.identityFile, knownHostsFile: sshd.knownHostsFile },
       })};\n`,
     );
-    const accepted = () => sshd.log().split('\n').filter((line) => line.includes('Accepted publickey for root')).length;
+    const accepted = () =>
+      sshd
+        .log()
+        .split('\n')
+        .filter((line) => line.includes('Accepted publickey for root')).length;
     const before = accepted();
     let stderr = '';
-    const code = await main([playbook, '-i', badInventory], { stdout: { write: () => true, isTTY: false }, stderr: { write: (t: string) => (stderr += t) } });
+    const code = await main([playbook, '-i', badInventory], {
+      stdout: { write: () => true, isTTY: false },
+      stderr: { write: (t: string) => (stderr += t) },
+    });
     expect(code).toBe(2);
     expect(stderr).toContain('vars.root');
     await new Promise((r) => setTimeout(r, 300));

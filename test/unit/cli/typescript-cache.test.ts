@@ -23,8 +23,14 @@ beforeEach(() => {
   project = mkdtempSync(join(tmpdir(), 'play-tscache-'));
   env = { PLAY_CACHE_DIR: join(project, '.cache') };
   // A package with different files for import and require: the build must pick Node's ESM choice.
-  write('node_modules/dual/package.json', JSON.stringify({ name: 'dual', type: 'module', exports: { '.': { import: './esm.js', require: './cjs.cjs' } } }));
-  write('node_modules/dual/esm.js', 'export const flavour = "esm";\nglobalThis.dualLoads = (globalThis.dualLoads ?? 0) + 1;\n');
+  write(
+    'node_modules/dual/package.json',
+    JSON.stringify({ name: 'dual', type: 'module', exports: { '.': { import: './esm.js', require: './cjs.cjs' } } }),
+  );
+  write(
+    'node_modules/dual/esm.js',
+    'export const flavour = "esm";\nglobalThis.dualLoads = (globalThis.dualLoads ?? 0) + 1;\n',
+  );
   write('node_modules/dual/cjs.cjs', 'exports.flavour = "cjs";\n');
 });
 
@@ -34,9 +40,17 @@ afterEach(() => {
 
 describe('importCompiled (user TypeScript compiled into a cache)', () => {
   it('types are stripped, each file keeps its own import.meta, and packages are imported where they lie (import condition)', async () => {
-    write('roles/web/index.ts', 'import { flavour } from "dual";\nexport const where: string = import.meta.dirname;\nexport const url: string = import.meta.url;\nexport const file: string = import.meta.filename;\nexport { flavour };\n');
-    const entry = write('playbooks/site.ts', 'import * as web from "../roles/web/index.ts";\ninterface X { a: number }\nconst x: X = { a: 1 };\nexport default { web, x, here: import.meta.dirname };\n');
-    const module = (await importCompiled([entry], env)).get(entry) as { default: { web: Record<string, string>; x: { a: number }; here: string } };
+    write(
+      'roles/web/index.ts',
+      'import { flavour } from "dual";\nexport const where: string = import.meta.dirname;\nexport const url: string = import.meta.url;\nexport const file: string = import.meta.filename;\nexport { flavour };\n',
+    );
+    const entry = write(
+      'playbooks/site.ts',
+      'import * as web from "../roles/web/index.ts";\ninterface X { a: number }\nconst x: X = { a: 1 };\nexport default { web, x, here: import.meta.dirname };\n',
+    );
+    const module = (await importCompiled([entry], env)).get(entry) as {
+      default: { web: Record<string, string>; x: { a: number }; here: string };
+    };
     expect(module.default.x).toEqual({ a: 1 });
     expect(module.default.here).toBe(join(project, 'playbooks'));
     expect(module.default.web.where).toBe(join(project, 'roles/web'));
@@ -47,7 +61,10 @@ describe('importCompiled (user TypeScript compiled into a cache)', () => {
 
   it('two entries share the modules both import: a package and a local module each run once', async () => {
     (globalThis as { dualLoads?: number }).dualLoads = 0;
-    write('roles/count.ts', 'import "dual";\nexport const runs = ((globalThis as any).countRuns = ((globalThis as any).countRuns ?? 0) + 1);\n');
+    write(
+      'roles/count.ts',
+      'import "dual";\nexport const runs = ((globalThis as any).countRuns = ((globalThis as any).countRuns ?? 0) + 1);\n',
+    );
     const site = write('playbooks/site.ts', 'import { runs } from "../roles/count.ts";\nexport default runs;\n');
     const inventory = write('inventory/lab.ts', 'import { runs } from "../roles/count.ts";\nexport default runs;\n');
     (globalThis as { countRuns?: number }).countRuns = 0;
@@ -73,13 +90,17 @@ describe('importCompiled (user TypeScript compiled into a cache)', () => {
     const now = builds();
     expect(now).toHaveLength(1);
     expect(now).not.toEqual(first);
-    const manifest = JSON.parse(readFileSync(join(typeScriptCacheDir(env), readdirSync(typeScriptCacheDir(env))[0]!, 'manifest.json'), 'utf8')) as { sources: { path: string }[] };
+    const manifest = JSON.parse(
+      readFileSync(join(typeScriptCacheDir(env), readdirSync(typeScriptCacheDir(env))[0]!, 'manifest.json'), 'utf8'),
+    ) as { sources: { path: string }[] };
     expect(manifest.sources.map((s) => s.path).sort()).toEqual([entry, helper].sort());
   });
 
   it('a syntax error names the file, line and column; a missing import names what is missing', async () => {
     const broken = write('playbooks/broken.ts', 'const a = 1;\nexport default {\n  a: ,\n};\n');
-    await expect(importCompiled([broken], env)).rejects.toThrow(new RegExp(`${broken.replaceAll('.', '\\.')}:3:6: Unexpected ","`));
+    await expect(importCompiled([broken], env)).rejects.toThrow(
+      new RegExp(`${broken.replaceAll('.', '\\.')}:3:6: Unexpected ","`),
+    );
     const missing = write('playbooks/missing.ts', 'import x from "../roles/nowhere.ts";\nexport default x;\n');
     await expect(importCompiled([missing], env)).rejects.toThrow(/Could not resolve "\.\.\/roles\/nowhere\.ts"/);
   });

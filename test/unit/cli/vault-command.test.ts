@@ -18,7 +18,11 @@ const outputs: string[] = [];
 let dir: string;
 let vault: string;
 let pass: string;
-const savedEnv = { EDITOR: process.env.EDITOR, VISUAL: process.env.VISUAL, PLAY_VAULT_PASSWORD_FILE: process.env.PLAY_VAULT_PASSWORD_FILE };
+const savedEnv = {
+  EDITOR: process.env.EDITOR,
+  VISUAL: process.env.VISUAL,
+  PLAY_VAULT_PASSWORD_FILE: process.env.PLAY_VAULT_PASSWORD_FILE,
+};
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'play-vault-cmd-'));
   vault = join(dir, 'inventory', 'smknh.vault');
@@ -47,7 +51,10 @@ interface Outcome {
 }
 
 /** Runs `play vault …` in this process with captured streams; stdin is the given text (not a terminal). */
-async function playVault(args: readonly string[], options: { stdin?: string; reveals?: boolean } = {}): Promise<Outcome> {
+async function playVault(
+  args: readonly string[],
+  options: { stdin?: string; reveals?: boolean } = {},
+): Promise<Outcome> {
   let stdout = '';
   let stderr = '';
   const code = await vaultCommand(args, {
@@ -88,7 +95,9 @@ describe('play vault create', () => {
     expect(readVault(vault, PASSPHRASE)).toEqual({});
     const again = await playVault(withPass('create', vault));
     expect(again.code).toBe(2);
-    expect(again.stderr).toBe(`play vault: vault ${vault} exists already: change it with \`play vault edit ${vault}\` or \`play vault set ${vault} NAME\`\n`);
+    expect(again.stderr).toBe(
+      `play vault: vault ${vault} exists already: change it with \`play vault edit ${vault}\` or \`play vault set ${vault} NAME\`\n`,
+    );
   });
 
   it('takes the passphrase file from PLAY_VAULT_PASSWORD_FILE, and without any (and no terminal) says how to give one', async () => {
@@ -116,7 +125,10 @@ describe('play vault encrypt', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readVault(path, PASSPHRASE)).toEqual(values);
     const again = await playVault(withPass('encrypt', path));
-    expect(again).toMatchObject({ code: 2, stderr: `play vault: vault ${path} is encrypted already (a new passphrase: \`play vault rekey ${path}\`)\n` });
+    expect(again).toMatchObject({
+      code: 2,
+      stderr: `play vault: vault ${path} is encrypted already (a new passphrase: \`play vault rekey ${path}\`)\n`,
+    });
   });
 });
 
@@ -126,7 +138,9 @@ describe('play vault view', () => {
     vaultWith({ tls_key: key, keepalived_password: 'Kq7mPx2R' });
     const shown = await playVault(withPass('view', vault));
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toBe(`tls_key: ******** (${key.length} characters, PEM private key)\nkeepalived_password: ******** (8 characters, letters and digits)\n`);
+    expect(shown.stdout).toBe(
+      `tls_key: ******** (${key.length} characters, PEM private key)\nkeepalived_password: ******** (8 characters, letters and digits)\n`,
+    );
   });
 
   it('with --reveal prints the JSON, values and all', async () => {
@@ -141,15 +155,25 @@ describe('play vault view', () => {
     writeFileSync(join(dir, 'wrong'), 'not it\n', { mode: 0o600 });
     const wrong = await playVault(['view', vault, '--vault-password-file', join(dir, 'wrong')]);
     expect(wrong).toMatchObject({ code: 2, stdout: '', stderr: `play vault: vault ${vault}: wrong passphrase\n` });
-    writeFileSync(vault, readFileSync(vault, 'utf8').replace(/"tag": "(.)/, (_, c) => `"tag": "${c === 'A' ? 'B' : 'A'}`), { mode: 0o600 });
+    writeFileSync(
+      vault,
+      readFileSync(vault, 'utf8').replace(/"tag": "(.)/, (_, c) => `"tag": "${c === 'A' ? 'B' : 'A'}`),
+      { mode: 0o600 },
+    );
     const changed = await playVault(withPass('view', vault));
-    expect(changed).toMatchObject({ code: 2, stderr: `play vault: vault ${vault} was changed since it was written (authentication failed)\n` });
+    expect(changed).toMatchObject({
+      code: 2,
+      stderr: `play vault: vault ${vault} was changed since it was written (authentication failed)\n`,
+    });
   });
 
   it('without a passphrase and no terminal, says how to give one', async () => {
     vaultWith({ tsig_key: 'value-for-locked-1' });
     const locked = await playVault(['view', vault]);
-    expect(locked).toMatchObject({ code: 2, stderr: `play vault: vault ${vault} is encrypted: give its passphrase with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE\n` });
+    expect(locked).toMatchObject({
+      code: 2,
+      stderr: `play vault: vault ${vault} is encrypted: give its passphrase with --vault-password-file FILE or PLAY_VAULT_PASSWORD_FILE\n`,
+    });
   });
 
   it('reads a plain-text vault too, with the warning', async () => {
@@ -157,7 +181,11 @@ describe('play vault view', () => {
     const path = join(dir, 'plain.json');
     writeFileSync(path, '{"a": "plain-view-value-9"}', { mode: 0o600 });
     const shown = await playVault(['view', path]);
-    expect(shown).toMatchObject({ code: 0, stdout: 'a: ******** (18 characters)\n', stderr: `play: warning: vault ${path} is plain text: encrypt it with \`play vault encrypt ${path}\`\n` });
+    expect(shown).toMatchObject({
+      code: 0,
+      stdout: 'a: ******** (18 characters)\n',
+      stderr: `play: warning: vault ${path} is plain text: encrypt it with \`play vault encrypt ${path}\`\n`,
+    });
   });
 });
 
@@ -167,8 +195,13 @@ describe('play vault set', () => {
     SECRETS.add('new-value-from-stdin');
     const done = await playVault(withPass('set', vault, 'doveadm_password'), { stdin: 'new-value-from-stdin\n' });
     expect(done).toMatchObject({ code: 0, stderr: '' });
-    expect(done.stdout).toBe(`added secret "doveadm_password" in vault ${vault} (20 characters): the next play run applies it\n`);
-    expect(readVault(vault, PASSPHRASE)).toEqual({ kept: 'kept-value-for-set', doveadm_password: 'new-value-from-stdin' });
+    expect(done.stdout).toBe(
+      `added secret "doveadm_password" in vault ${vault} (20 characters): the next play run applies it\n`,
+    );
+    expect(readVault(vault, PASSPHRASE)).toEqual({
+      kept: 'kept-value-for-set',
+      doveadm_password: 'new-value-from-stdin',
+    });
   });
 
   it('keeps a multi-line value (a PEM key) as it is', async () => {
@@ -185,16 +218,26 @@ describe('play vault set', () => {
     expect(onArgv.code).toBe(2);
     expect(onArgv.stderr).toContain('reads the value from stdin, never from the command line');
     const empty = await playVault(withPass('set', vault, 'name'), { stdin: '\n' });
-    expect(empty).toMatchObject({ code: 2, stderr: 'play vault: the value of "name" is empty (give it on stdin): nothing written\n' });
+    expect(empty).toMatchObject({
+      code: 2,
+      stderr: 'play vault: the value of "name" is empty (give it on stdin): nothing written\n',
+    });
     expect(readVault(vault, PASSPHRASE)).toEqual({ kept: 'kept-value-for-set' });
   });
 });
 
 describe('play vault rotate', () => {
   it('replaces one secret by a new one of the same kind, leaving the others alone', async () => {
-    const values = vaultWith({ tsig_key: Buffer.alloc(32, 7).toString('base64'), roundcube_des_key: 'abcdefghijkmnpqrstuvwxyz', keepalived_password: 'Kq7mPx2R' });
+    const values = vaultWith({
+      tsig_key: Buffer.alloc(32, 7).toString('base64'),
+      roundcube_des_key: 'abcdefghijkmnpqrstuvwxyz',
+      keepalived_password: 'Kq7mPx2R',
+    });
     const done = await playVault(withPass('rotate', vault, 'tsig_key'));
-    expect(done).toMatchObject({ code: 0, stdout: `rotated "tsig_key" in vault ${vault}: the next play run applies it\n` });
+    expect(done).toMatchObject({
+      code: 0,
+      stdout: `rotated "tsig_key" in vault ${vault}: the next play run applies it\n`,
+    });
     const after = readVault(vault, PASSPHRASE);
     SECRETS.add(after.tsig_key);
     expect(after.tsig_key).not.toBe(values.tsig_key);
@@ -203,10 +246,16 @@ describe('play vault rotate', () => {
   });
 
   it('makes a self-signed certificate and its key again, together', async () => {
-    const pair = selfSignedCertificate({ organization: 'smknh.sch.id', commonName: 'replication.smknh.sch.id', names: ['192.168.30.1', '192.168.30.2'] });
+    const pair = selfSignedCertificate({
+      organization: 'smknh.sch.id',
+      commonName: 'replication.smknh.sch.id',
+      names: ['192.168.30.1', '192.168.30.2'],
+    });
     vaultWith({ replication_certificate: pair.certificate, replication_key: pair.key });
     const done = await playVault(withPass('rotate', vault, 'replication_key'));
-    expect(done.stdout).toBe(`rotated "replication_certificate" and "replication_key" in vault ${vault}: the next play run applies them\n`);
+    expect(done.stdout).toBe(
+      `rotated "replication_certificate" and "replication_key" in vault ${vault}: the next play run applies them\n`,
+    );
     const after = readVault(vault, PASSPHRASE);
     SECRETS.add(after.replication_key);
     expect(after.replication_certificate).not.toBe(pair.certificate);
@@ -243,7 +292,10 @@ describe('play vault rekey', () => {
   it('without a new passphrase and no terminal, says how to give one', async () => {
     vaultWith({ tsig_key: 'value-for-rekey-78' });
     const refused = await playVault(withPass('rekey', vault));
-    expect(refused).toMatchObject({ code: 2, stderr: `play vault: give the new passphrase of vault ${vault} with --new-vault-password-file FILE\n` });
+    expect(refused).toMatchObject({
+      code: 2,
+      stderr: `play vault: give the new passphrase of vault ${vault} with --new-vault-password-file FILE\n`,
+    });
   });
 });
 
@@ -272,8 +324,18 @@ describe('play vault edit', () => {
 
   it.each([
     ['a failing editor', 'exit 1', 1, 'exited with code 1: nothing written'],
-    ['an edit that is not JSON', `printf '{"tsig_key": "half-typed' > "$1"`, 2, `vault VAULT is not a JSON object of strings: invalid JSON at line 1, column 25: the edit is not kept, nothing written`],
-    ['an edit with a value that is not a string', `printf '{"tsig_key": 42}' > "$1"`, 2, 'secret "tsig_key" must be a non-empty string, but it is a number'],
+    [
+      'an edit that is not JSON',
+      `printf '{"tsig_key": "half-typed' > "$1"`,
+      2,
+      `vault VAULT is not a JSON object of strings: invalid JSON at line 1, column 25: the edit is not kept, nothing written`,
+    ],
+    [
+      'an edit with a value that is not a string',
+      `printf '{"tsig_key": 42}' > "$1"`,
+      2,
+      'secret "tsig_key" must be a non-empty string, but it is a number',
+    ],
   ])('leaves the vault as it was after %s, and removes the decrypted file', async (_, body, code, message) => {
     vaultWith({ tsig_key: 'value-kept-after-bad-edit' });
     const before = readFileSync(vault, 'utf8');
@@ -286,9 +348,15 @@ describe('play vault edit', () => {
   });
 
   /** `play vault edit` in its own process, under an editor that waits; resolves once the editor has the file. */
-  function editInChild(): Promise<{ child: ReturnType<typeof spawn>; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> }> {
+  function editInChild(): Promise<{
+    child: ReturnType<typeof spawn>;
+    exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  }> {
     const runner = join(dir, 'runner.mts');
-    writeFileSync(runner, `import { vaultCommand } from ${JSON.stringify(join(ROOT, 'src/cli/vault-command.ts'))};\nprocess.exitCode = await vaultCommand(process.argv.slice(2), process);\n`);
+    writeFileSync(
+      runner,
+      `import { vaultCommand } from ${JSON.stringify(join(ROOT, 'src/cli/vault-command.ts'))};\nprocess.exitCode = await vaultCommand(process.argv.slice(2), process);\n`,
+    );
     const child = spawn(process.execPath, ['--import', 'tsx', runner, ...withPass('edit', vault)], {
       cwd: ROOT,
       env: { ...process.env, EDITOR: editor('exec sleep 30') },
@@ -296,7 +364,9 @@ describe('play vault edit', () => {
     });
     let stderr = '';
     child.stderr!.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((done) => child.on('exit', (code, signal) => done({ code, signal, stderr })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((done) =>
+      child.on('exit', (code, signal) => done({ code, signal, stderr })),
+    );
     return new Promise((ready, fail) => {
       const started = Date.now();
       const poll = setInterval(() => {
@@ -339,9 +409,19 @@ describe('play vault edit', () => {
 describe('play vault usage', () => {
   it('prints the usage with --help, and refuses unknown commands and options (exit 2)', async () => {
     expect(await playVault(['--help'])).toEqual({ code: 0, stdout: `${VAULT_USAGE}\n`, stderr: '' });
-    expect(await playVault(['shred', 'x'])).toMatchObject({ code: 2, stderr: 'play vault: unknown vault command "shred": create, encrypt, view, edit, set, rotate or rekey (see play vault --help)\n' });
+    expect(await playVault(['shred', 'x'])).toMatchObject({
+      code: 2,
+      stderr:
+        'play vault: unknown vault command "shred": create, encrypt, view, edit, set, rotate or rekey (see play vault --help)\n',
+    });
     expect((await playVault(['view', 'x', '--colour'])).code).toBe(2);
-    expect(await playVault(['view'])).toMatchObject({ code: 2, stderr: 'play vault: usage: play vault view FILE [--reveal]\n' });
-    expect(await playVault(['set', 'x', 'y', '--reveal'])).toMatchObject({ code: 2, stderr: 'play vault: --reveal is an option of play vault view only\n' });
+    expect(await playVault(['view'])).toMatchObject({
+      code: 2,
+      stderr: 'play vault: usage: play vault view FILE [--reveal]\n',
+    });
+    expect(await playVault(['set', 'x', 'y', '--reveal'])).toMatchObject({
+      code: 2,
+      stderr: 'play vault: --reveal is an option of play vault view only\n',
+    });
   });
 });

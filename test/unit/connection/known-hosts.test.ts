@@ -128,7 +128,12 @@ describe.skipIf(!hasSshKeygen)('hashed entries written by ssh-keygen -H', () => 
   it('are hashed, and found by name', () => {
     const text = readFileSync(join(dir, 'known_hosts'), 'utf8');
     expect(text).not.toContain('plain.example.org');
-    expect(text.split('\n').filter(Boolean).every((l) => l.startsWith('|1|'))).toBe(true);
+    expect(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => l.startsWith('|1|')),
+    ).toBe(true);
     const key = Buffer.from(pub.split(' ')[1], 'base64');
     expect(keysFor(text, 'plain.example.org')).toEqual([{ type: 'ssh-ed25519', key, revoked: false }]);
     expect(keysFor(text, '[10.1.2.3]:2222')).toEqual([{ type: 'ssh-ed25519', key, revoked: false }]);
@@ -171,7 +176,9 @@ describe('KnownHostsFile', () => {
     const file = new KnownHostsFile(path);
     file.add('[127.0.0.1]:2222', keyA);
     expect(readFileSync(path, 'utf8')).toBe(`[127.0.0.1]:2222 ssh-ed25519 ${b64(keyA)}\n`);
-    expect(keysFor(readFileSync(path, 'utf8'), '[127.0.0.1]:2222')).toEqual([{ type: 'ssh-ed25519', key: keyA, revoked: false }]);
+    expect(keysFor(readFileSync(path, 'utf8'), '[127.0.0.1]:2222')).toEqual([
+      { type: 'ssh-ed25519', key: keyA, revoked: false },
+    ]);
     expect(file.verdict('[127.0.0.1]:2222', keyA)).toBe('known');
     expect(file.verdict('[127.0.0.1]:2222', keyB)).toBe('changed');
     expect(file.verdict('127.0.0.1', keyA)).toBe('unknown');

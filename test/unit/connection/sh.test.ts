@@ -101,6 +101,7 @@ describe('sh', () => {
     '"double" quotes',
     '$(touch /tmp/play-pwned)',
     '`touch /tmp/play-pwned`',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion that sh must quote, on purpose
     '${HOME}',
     '$HOME',
     '$$ $? $! $0 $@ $*',

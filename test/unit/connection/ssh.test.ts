@@ -55,7 +55,10 @@ function freshKnownHosts(): string {
 }
 
 function acceptedLogins(): number {
-  return sshd.log().split('\n').filter((line) => line.includes('Accepted publickey for root')).length;
+  return sshd
+    .log()
+    .split('\n')
+    .filter((line) => line.includes('Accepted publickey for root')).length;
 }
 
 async function openError(t: SshTarget): Promise<ConnectError> {
@@ -157,7 +160,7 @@ describe('SshConnection against a real sshd', () => {
       expect(result.stdout).toBe('0\n42\n');
     });
 
-    it('runs commands through /bin/sh, not the login shell (root\'s is bash here)', async () => {
+    it("runs commands through /bin/sh, not the login shell (root's is bash here)", async () => {
       const login = execFileSync('getent', ['passwd', 'root'], { encoding: 'utf8' }).trim().split(':').at(-1);
       const result = await connection.exec(sh`readlink -f /proc/$$/exe`);
       expect(result.stdout.trim()).toBe(realpathSync('/bin/sh'));
@@ -333,7 +336,9 @@ describe('SshConnection against a real sshd', () => {
       const proxyPort = (proxy.address() as AddressInfo).port;
       const knownHostsFile = freshKnownHosts();
       try {
-        const connection = await SshConnection.open(target({ port: proxyPort, knownHostsFile, acceptNewHostKeys: true }));
+        const connection = await SshConnection.open(
+          target({ port: proxyPort, knownHostsFile, acceptNewHostKeys: true }),
+        );
         try {
           expect((await connection.exec(sh`echo via proxy`)).stdout).toBe('via proxy\n');
           expect(clientSides).toHaveLength(1);

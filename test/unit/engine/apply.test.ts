@@ -24,7 +24,10 @@ const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8).padStart(4, 
 
 describe('writeCommand', () => {
   it('names a backup after the time, as PATH.YYYYMMDDTHHMMSS~', () => {
-    const command = writeCommand({ kind: 'write', path: '/etc/motd', content: Buffer.from('x'), backup: true }, new Date('2024-03-05T07:08:09.123Z'));
+    const command = writeCommand(
+      { kind: 'write', path: '/etc/motd', content: Buffer.from('x'), backup: true },
+      new Date('2024-03-05T07:08:09.123Z'),
+    );
     expect(command.text).toContain('"$p".20240305T070809~');
   });
 
@@ -51,7 +54,12 @@ describe('writeCommand', () => {
 
   it('masks a secret in the validate command when shown', () => {
     const token = secret('validate-token-1');
-    const command = writeCommand({ kind: 'write', path: '/etc/x', content: Buffer.from('x'), validate: (p) => sh`check --token ${token} ${p}` });
+    const command = writeCommand({
+      kind: 'write',
+      path: '/etc/x',
+      content: Buffer.from('x'),
+      validate: (p) => sh`check --token ${token} ${p}`,
+    });
     expect(command.text).toContain('validate-token-1');
     expect(command.display).not.toContain('validate-token-1');
     expect(command.display).toContain(MASK);
@@ -62,10 +70,26 @@ describe('writeCommand validate', () => {
   it('a validate that is a list is judged as a whole: its last command refusing refuses the content', async () => {
     const path = join(dir, 'listed');
     writeFileSync(path, 'old\n');
-    const refusing = await connection.exec(writeCommand({ kind: 'write', path, content: Buffer.from('new\n'), validate: (p) => sh`true; grep -q nothing-like-this ${p}` }), { stdin: Buffer.from('new\n') });
+    const refusing = await connection.exec(
+      writeCommand({
+        kind: 'write',
+        path,
+        content: Buffer.from('new\n'),
+        validate: (p) => sh`true; grep -q nothing-like-this ${p}`,
+      }),
+      { stdin: Buffer.from('new\n') },
+    );
     expect(refusing.exitCode).toBe(VALIDATE_REFUSED);
     expect(readFileSync(path, 'utf8')).toBe('old\n');
-    const passing = await connection.exec(writeCommand({ kind: 'write', path, content: Buffer.from('new\n'), validate: (p) => sh`true && grep -q new ${p}` }), { stdin: Buffer.from('new\n') });
+    const passing = await connection.exec(
+      writeCommand({
+        kind: 'write',
+        path,
+        content: Buffer.from('new\n'),
+        validate: (p) => sh`true && grep -q new ${p}`,
+      }),
+      { stdin: Buffer.from('new\n') },
+    );
     expect(passing.exitCode).toBe(0);
     expect(readFileSync(path, 'utf8')).toBe('new\n');
   });
@@ -83,7 +107,11 @@ describe('applySteps', () => {
   it('removes temp files a killed run left behind', async () => {
     writeFileSync(join(dir, '.out.play-deadbeef.tmp'), 'left over');
     writeFileSync(join(dir, '.other.play-deadbeef.tmp'), 'not ours');
-    await applySteps(connection, [{ kind: 'write', path: join(dir, 'out'), content: Buffer.from('x'), mode: '0644' }], {});
+    await applySteps(
+      connection,
+      [{ kind: 'write', path: join(dir, 'out'), content: Buffer.from('x'), mode: '0644' }],
+      {},
+    );
     expect(readdirSync(dir).sort()).toEqual(['.other.play-deadbeef.tmp', 'out']);
   });
 
@@ -132,16 +160,20 @@ describe('applySteps', () => {
   });
 
   it('a failing command does not show a secret', async () => {
-    const error = (await applySteps(connection, [{ kind: 'exec', command: sh`echo ${secret('apply-secret-9')} >&2; exit 1` }], {}).catch(
-      (e: unknown) => e,
-    )) as CommandError;
+    const error = (await applySteps(
+      connection,
+      [{ kind: 'exec', command: sh`echo ${secret('apply-secret-9')} >&2; exit 1` }],
+      {},
+    ).catch((e: unknown) => e)) as CommandError;
     expect(error.message).not.toContain('apply-secret-9');
     expect(error.stderr).not.toContain('apply-secret-9');
   });
 
   it('a write into a missing directory fails with "writing ... failed"', async () => {
     const path = join(dir, 'missing', 'f');
-    await expect(applySteps(connection, [{ kind: 'write', path, content: Buffer.from('x') }], {})).rejects.toThrow(`writing ${path} failed`);
+    await expect(applySteps(connection, [{ kind: 'write', path, content: Buffer.from('x') }], {})).rejects.toThrow(
+      `writing ${path} failed`,
+    );
   });
 
   it('a refused validate says so and keeps the old file', async () => {

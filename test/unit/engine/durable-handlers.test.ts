@@ -32,10 +32,20 @@ function playbook() {
   const role = defineRole({
     name: 'svc',
     tasks: () => [
-      file({ name: 'config', path: join(dir, 'svc.conf'), content: readFileSync(join(dir, 'wanted'), 'utf8'), notify: 'reload svc' }),
-      command({ name: 'later step', cmd: sh`if [ -f ${join(dir, 'broken')} ]; then echo broken >&2; exit 9; fi; echo task >> ${join(dir, 'log')}` }),
+      file({
+        name: 'config',
+        path: join(dir, 'svc.conf'),
+        content: readFileSync(join(dir, 'wanted'), 'utf8'),
+        notify: 'reload svc',
+      }),
+      command({
+        name: 'later step',
+        cmd: sh`if [ -f ${join(dir, 'broken')} ]; then echo broken >&2; exit 9; fi; echo task >> ${join(dir, 'log')}`,
+      }),
     ],
-    handlers: () => [command({ name: 'reload svc', cmd: sh`echo reload $(cat ${join(dir, 'svc.conf')}) >> ${join(dir, 'log')}` })],
+    handlers: () => [
+      command({ name: 'reload svc', cmd: sh`echo reload $(cat ${join(dir, 'svc.conf')}) >> ${join(dir, 'log')}` }),
+    ],
   });
   const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local' } } });
   return definePlaybook({ inventory, plays: [{ name: 'service', hosts: 'alpha', roles: [role] }] });
@@ -43,7 +53,12 @@ function playbook() {
 
 async function run(options: Partial<RunOptions> = {}) {
   const book = playbook();
-  return executeRun(await compileRun(book, book.inventory), { check: false, forks: 1, connect: async (h) => new LocalConnection(h), ...options });
+  return executeRun(await compileRun(book, book.inventory), {
+    check: false,
+    forks: 1,
+    connect: async (h) => new LocalConnection(h),
+    ...options,
+  });
 }
 
 describe('durable handlers', () => {
@@ -105,18 +120,32 @@ describe('durable handlers', () => {
     rmSync(join(dir, 'broken'));
     const refusing = defineRole({
       name: 'svc',
-      tasks: () => [file({ name: 'config', path: join(dir, 'svc.conf'), content: 'bad\n', validate: (p) => sh`test "$(cat ${p})" != bad`, notify: 'reload svc' })],
+      tasks: () => [
+        file({
+          name: 'config',
+          path: join(dir, 'svc.conf'),
+          content: 'bad\n',
+          validate: (p) => sh`test "$(cat ${p})" != bad`,
+          notify: 'reload svc',
+        }),
+      ],
       handlers: () => [command({ name: 'reload svc', cmd: sh`echo reload >> ${join(dir, 'log')}` })],
     });
     const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local' } } });
     const book = definePlaybook({ inventory, plays: [{ name: 'service', hosts: 'alpha', roles: [refusing] }] });
-    const refused = await executeRun(await compileRun(book, inventory), { check: false, forks: 1, connect: async (h) => new LocalConnection(h) });
+    const refused = await executeRun(await compileRun(book, inventory), {
+      check: false,
+      forks: 1,
+      connect: async (h) => new LocalConnection(h),
+    });
     expect(refused.hosts.alpha.failed).toBe(1);
     expect(refused.tasks[0].error).toContain('validate refused');
     expect(existsSync(join(dir, 'svc.conf'))).toBe(false);
     expect(journal()).toBe('');
     const next = await run();
-    expect(next.tasks.filter((t) => t.handler).map((t) => t.summary ?? '')).not.toContainEqual(expect.stringContaining('pending from an earlier run'));
+    expect(next.tasks.filter((t) => t.handler).map((t) => t.summary ?? '')).not.toContainEqual(
+      expect.stringContaining('pending from an earlier run'),
+    );
   });
 
   /** A config set of one file whose check or activation may fail, notifying a reload; its run's journal after it. */
@@ -143,7 +172,11 @@ describe('durable handlers', () => {
     });
     const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local' } } });
     const book = definePlaybook({ inventory, plays: [{ name: 'service', hosts: 'alpha', roles: [role] }] });
-    const result = await executeRun(await compileRun(book, inventory), { check: false, forks: 1, connect: async (h) => new LocalConnection(h) });
+    const result = await executeRun(await compileRun(book, inventory), {
+      check: false,
+      forks: 1,
+      connect: async (h) => new LocalConnection(h),
+    });
     return { result, file: readFileSync(join(dir, 'tree', 'svc.conf'), 'utf8') };
   }
 
@@ -185,7 +218,12 @@ describe('the run lock in a run', () => {
     const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local' } } });
     const slow = defineRole({
       name: 'slow',
-      tasks: () => [command({ name: 'hold on', cmd: sh`touch ${join(dir, 'started')}; while [ ! -f ${join(dir, 'go')} ]; do sleep 0.05; done` })],
+      tasks: () => [
+        command({
+          name: 'hold on',
+          cmd: sh`touch ${join(dir, 'started')}; while [ ! -f ${join(dir, 'go')} ]; do sleep 0.05; done`,
+        }),
+      ],
     });
     const quick = defineRole({ name: 'quick', tasks: () => [file({ path: join(dir, 'quick.txt'), content: 'x\n' })] });
     const first = definePlaybook({ inventory, plays: [{ hosts: 'alpha', roles: [slow] }] });
@@ -195,12 +233,17 @@ describe('the run lock in a run', () => {
     while (!existsSync(join(dir, 'started'))) await new Promise((r) => setTimeout(r, 20));
     const refused = await executeRun(await compileRun(second, inventory), { ...options, waitForLock: false });
     expect(refused.hosts.alpha.failed).toBe(1);
-    expect(refused.tasks[0].error).toMatch(/alpha is locked by another play run \(\S+@\S+ pid \d+ since \d{4}-\d\d-\d\dT/);
+    expect(refused.tasks[0].error).toMatch(
+      /alpha is locked by another play run \(\S+@\S+ pid \d+ since \d{4}-\d\d-\d\dT/,
+    );
     expect(existsSync(join(dir, 'quick.txt'))).toBe(false);
 
     // A waiting run goes on once the first is done.
     const waits: string[] = [];
-    const waiting = executeRun(await compileRun(second, inventory), { ...options, onEvent: (e) => e.type === 'host-waiting' && waits.push(e.holder) });
+    const waiting = executeRun(await compileRun(second, inventory), {
+      ...options,
+      onEvent: (e) => e.type === 'host-waiting' && waits.push(e.holder),
+    });
     await new Promise((r) => setTimeout(r, 300));
     expect(existsSync(join(dir, 'quick.txt'))).toBe(false);
     writeFileSync(join(dir, 'go'), '');
@@ -226,7 +269,10 @@ describe('a controller killed between a change and its handler (the real binary,
     // The waiting task's shell outlives the controller for a moment; let the next run's task pass at once.
     writeFileSync(join(dir, 'go'), '');
     const next = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [bin, playbookFile, '--no-wait'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [bin, playbookFile, '--no-wait'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));

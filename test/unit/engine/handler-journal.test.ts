@@ -6,7 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { sh } from '../../../src/connection/sh.ts';
 import { FactCache } from '../../../src/facts/cache.ts';
-import { clearPendingCommand, parseJournal, pendingHandlersProbe, recordPendingCommand, type PendingHandler } from '../../../src/engine/handler-journal.ts';
+import {
+  clearPendingCommand,
+  parseJournal,
+  pendingHandlersProbe,
+  recordPendingCommand,
+  type PendingHandler,
+} from '../../../src/engine/handler-journal.ts';
 import { hostStatePaths } from '../../../src/engine/host-state.ts';
 
 let root: string;
@@ -16,12 +22,13 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-const read = async (host = 'primary', at = root) => new FactCache(local).get(pendingHandlersProbe(hostStatePaths(host, at)));
+const read = async (host = 'primary', at = root) =>
+  new FactCache(local).get(pendingHandlersProbe(hostStatePaths(host, at)));
 
 describe('the pending-handler journal on a host', () => {
   const odd: PendingHandler[] = [
     { play: 'mail servers', handler: 'reload postfix' },
-    { play: "it's \"quoted\"", handler: 'tab\there $(reboot) `id`' },
+    { play: 'it\'s "quoted"', handler: 'tab\there $(reboot) `id`' },
     { play: 'ünïcode', handler: 'line\nbreak' },
     { play: 'mail servers', handler: '-n starts with a dash' },
   ];
@@ -52,7 +59,9 @@ describe('the pending-handler journal on a host', () => {
   });
 
   it('skips lines that are not entries (a torn write, a hand edit)', () => {
-    expect(parseJournal('{"play":"a","handler":"b"}\n{"play":"a","hand\nnot json\n{"play":1,"handler":"x"}\n\n')).toEqual([{ play: 'a', handler: 'b' }]);
+    expect(
+      parseJournal('{"play":"a","handler":"b"}\n{"play":"a","hand\nnot json\n{"play":1,"handler":"x"}\n\n'),
+    ).toEqual([{ play: 'a', handler: 'b' }]);
   });
 
   it('on a full disk the record fails (the run then stops before the change) and the entries before it still read', async () => {

@@ -18,9 +18,20 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function deploy(gate: HealthGate, options: { check?: boolean } = {}) {
-  const role = defineRole({ name: 'web', tasks: ({ host }) => [file({ path: join(dir, `${host}.conf`), content: 'new\n' })] });
-  const inventory = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local' }, backup: { address: 'localhost', connection: 'local' } } });
-  const playbook = definePlaybook({ inventory, plays: [{ name: 'pair', hosts: ['primary', 'backup'], serial: 1, roles: [role] }] });
+  const role = defineRole({
+    name: 'web',
+    tasks: ({ host }) => [file({ path: join(dir, `${host}.conf`), content: 'new\n' })],
+  });
+  const inventory = defineInventory({
+    hosts: {
+      primary: { address: 'localhost', connection: 'local' },
+      backup: { address: 'localhost', connection: 'local' },
+    },
+  });
+  const playbook = definePlaybook({
+    inventory,
+    plays: [{ name: 'pair', hosts: ['primary', 'backup'], serial: 1, roles: [role] }],
+  });
   const asked: string[][] = [];
   const report = await executeRun(await compileRun(playbook, inventory), {
     check: options.check ?? false,
@@ -36,7 +47,11 @@ async function deploy(gate: HealthGate, options: { check?: boolean } = {}) {
 
 describe('the health gate between serial batches', () => {
   it('a failing check after the first batch stops the run: the next batch is never touched, exit 1, the check named', async () => {
-    const broken = { check: 'smtp 25', host: 'primary', detail: '198.18.30.1:25 banner: no answer within the deadline (2001 ms)' };
+    const broken = {
+      check: 'smtp 25',
+      host: 'primary',
+      detail: '198.18.30.1:25 banner: no answer within the deadline (2001 ms)',
+    };
     const { report, asked } = await deploy(async (hosts) => (hosts.includes('primary') ? [broken] : []));
     expect(asked).toEqual([['primary']]);
     expect(existsSync(join(dir, 'primary.conf'))).toBe(true);
@@ -44,7 +59,9 @@ describe('the health gate between serial batches', () => {
     expect(report.gates).toEqual([{ hosts: ['primary'], failed: [broken], skipped: ['backup'] }]);
     expect(report.hosts.backup).toMatchObject({ ok: 0, changed: 0 });
     expect(exitCodeOf(report)).toBe(1);
-    expect(formatGate(report.gates[0])).toBe('GATE after primary: FAILED, smtp 25 primary: 198.18.30.1:25 banner: no answer within the deadline (2001 ms); the run stops, backup not touched');
+    expect(formatGate(report.gates[0])).toBe(
+      'GATE after primary: FAILED, smtp 25 primary: 198.18.30.1:25 banner: no answer within the deadline (2001 ms); the run stops, backup not touched',
+    );
   });
 
   it('a healthy batch lets the run go on; the gate runs after each batch that changed something', async () => {
@@ -66,8 +83,16 @@ describe('the health gate between serial batches', () => {
 });
 
 describe('healthGate: the playbook verify of a batch, as the gate counts it', () => {
-  const inventory = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local' }, backup: { address: 'localhost', connection: 'local' } } });
-  const gateOf = (rows: { check: string; host?: string; ok: boolean; detail: string; gate?: boolean }[], seen: string[][] = []) =>
+  const inventory = defineInventory({
+    hosts: {
+      primary: { address: 'localhost', connection: 'local' },
+      backup: { address: 'localhost', connection: 'local' },
+    },
+  });
+  const gateOf = (
+    rows: { check: string; host?: string; ok: boolean; detail: string; gate?: boolean }[],
+    seen: string[][] = [],
+  ) =>
     healthGate(
       definePlaybook({
         inventory,

@@ -14,7 +14,18 @@ import { executeRun } from '../../../src/engine/run.ts';
 import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import { formatTaskList, listJson } from '../../../src/cli/listing.ts';
 import {
-  DEBIAN_12, DEBIAN_13, TemplateError, Type, ValidationError, defineInventory, definePlaybook, defineRole, file, template, type Platform, type Playbook,
+  DEBIAN_12,
+  DEBIAN_13,
+  TemplateError,
+  Type,
+  ValidationError,
+  defineInventory,
+  definePlaybook,
+  defineRole,
+  file,
+  template,
+  type Platform,
+  type Playbook,
 } from '../../../src/index.ts';
 
 const os = (major: number, codename: string) =>
@@ -43,7 +54,9 @@ class ReleaseConnection implements Connection {
     return this.local.commandCount;
   }
   private rewrite(command: ShellCommand) {
-    const text = command.text.replaceAll('/etc/os-release', this.osRelease).replaceAll('/usr/lib/os-release', this.osRelease);
+    const text = command.text
+      .replaceAll('/etc/os-release', this.osRelease)
+      .replaceAll('/usr/lib/os-release', this.osRelease);
     return new ShellCommand(text, command.display);
   }
   exec(command: ShellCommand, options?: ExecOptions) {
@@ -71,7 +84,10 @@ function hostsRunning(releases: Record<string, string>) {
 }
 
 const inventory = defineInventory({
-  hosts: { primary: { address: 'localhost', connection: 'local' }, backup: { address: 'localhost', connection: 'local' } },
+  hosts: {
+    primary: { address: 'localhost', connection: 'local' },
+    backup: { address: 'localhost', connection: 'local' },
+  },
   groups: { mail: { hosts: ['primary', 'backup'] } },
   vars: { pool: 'www' },
 });
@@ -88,7 +104,11 @@ function php(root: string, platforms: readonly Platform[] = [DEBIAN_12, DEBIAN_1
       const version = platform.major >= 13 ? '8.4' : '8.2';
       return [
         file({ name: `php${version}-fpm`, path: join(root, `${host}-version`), content: `${version}\n` }),
-        template({ src: join(root, 'pool.ejs'), dest: join(root, `${host}-pool.conf`), vars: { socket: `/run/php/php${version}-fpm.sock` } }),
+        template({
+          src: join(root, 'pool.ejs'),
+          dest: join(root, `${host}-pool.conf`),
+          vars: { socket: `/run/php/php${version}-fpm.sock` },
+        }),
       ];
     },
   });
@@ -96,19 +116,28 @@ function php(root: string, platforms: readonly Platform[] = [DEBIAN_12, DEBIAN_1
 
 /** A role that runs on any release. */
 function motd(root: string) {
-  return defineRole({ name: 'motd', tasks: ({ host }) => [file({ path: join(root, `${host}-motd`), content: 'welcome\n' })] });
+  return defineRole({
+    name: 'motd',
+    tasks: ({ host }) => [file({ path: join(root, `${host}-motd`), content: 'welcome\n' })],
+  });
 }
 
 async function refusal(playbook: Playbook): Promise<ValidationError | TemplateError> {
-  const error = await compileRun(playbook, playbook.inventory).then(() => undefined, (e: unknown) => e);
+  const error = await compileRun(playbook, playbook.inventory).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error instanceof ValidationError || error instanceof TemplateError).toBe(true);
   return error as ValidationError;
 }
 
 describe('compileRun with platforms', () => {
-  it('builds and renders each host\'s work for every release the roles support, before any connection', async () => {
+  it("builds and renders each host's work for every release the roles support, before any connection", async () => {
     const built: string[] = [];
-    const playbook = definePlaybook({ inventory, plays: [{ hosts: 'mail', roles: [php(dir, undefined, built), motd(dir)] }] });
+    const playbook = definePlaybook({
+      inventory,
+      plays: [{ hosts: 'mail', roles: [php(dir, undefined, built), motd(dir)] }],
+    });
     const run = await compileRun(playbook, inventory);
     expect(built).toEqual(['primary 12', 'primary 13', 'backup 12', 'backup 13']);
     const { works, unsupported } = run.plays[0].work.get('primary')!;
@@ -121,15 +150,27 @@ describe('compileRun with platforms', () => {
   });
 
   it('a release only some roles support is compiled for none and remembered as unsupported, with those roles', async () => {
-    const playbook = definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [php(dir), { ...motd(dir), name: 'dovecot', platforms: [DEBIAN_13] }] }] });
+    const playbook = definePlaybook({
+      inventory,
+      plays: [{ hosts: 'primary', roles: [php(dir), { ...motd(dir), name: 'dovecot', platforms: [DEBIAN_13] }] }],
+    });
     const { works, unsupported } = (await compileRun(playbook, inventory)).plays[0].work.get('primary')!;
     expect(works.map((w) => w.platform)).toEqual([DEBIAN_13]);
     expect(unsupported).toEqual([{ platform: DEBIAN_12, roles: ['dovecot'] }]);
   });
 
   it('refuses roles with no release in common (exit 2)', async () => {
-    const error = await refusal(definePlaybook({ inventory, plays: [{ name: 'web', hosts: 'primary', roles: [php(dir, [DEBIAN_12]), { ...motd(dir), platforms: [DEBIAN_13] }] }] }));
-    expect(error.message).toBe('play "web": its roles support no release in common (php supports Debian 12; motd supports Debian 13)');
+    const error = await refusal(
+      definePlaybook({
+        inventory,
+        plays: [
+          { name: 'web', hosts: 'primary', roles: [php(dir, [DEBIAN_12]), { ...motd(dir), platforms: [DEBIAN_13] }] },
+        ],
+      }),
+    );
+    expect(error.message).toBe(
+      'play "web": its roles support no release in common (php supports Debian 12; motd supports Debian 13)',
+    );
   });
 
   it('names the release whose task list or template fails, and connects to nothing', async () => {
@@ -137,11 +178,15 @@ describe('compileRun with platforms', () => {
     const broken = defineRole({
       name: 'dovecot',
       platforms: [DEBIAN_12, DEBIAN_13],
-      tasks: ({ host, platform }) => [template({ src: join(dir, 'conf.ejs'), dest: join(dir, `${host}.conf`), vars: { platform: platform.major } })],
+      tasks: ({ host, platform }) => [
+        template({ src: join(dir, 'conf.ejs'), dest: join(dir, `${host}.conf`), vars: { platform: platform.major } }),
+      ],
     });
     const error = await refusal(definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [broken] }] }));
     expect(error).toBeInstanceOf(TemplateError);
-    expect(error.describe()).toMatch(/^primary › dovecot › template .* on Debian 13 \(.*host-platform\.test\.ts:\d+\): /);
+    expect(error.describe()).toMatch(
+      /^primary › dovecot › template .* on Debian 13 \(.*host-platform\.test\.ts:\d+\): /,
+    );
     expect(error.describe()).toContain('missing');
 
     const throwing = defineRole({
@@ -153,32 +198,56 @@ describe('compileRun with platforms', () => {
       },
     });
     const built = await refusal(definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [throwing] }] }));
-    expect(built.describe()).toBe('primary › dovecot on Debian 12: building the task list failed: Dovecot 2.3 is not written yet');
+    expect(built.describe()).toBe(
+      'primary › dovecot on Debian 12: building the task list failed: Dovecot 2.3 is not written yet',
+    );
   });
 
-  it('runs a role\'s check for each release and names the release whose vars it refuses', async () => {
+  it("runs a role's check for each release and names the release whose vars it refuses", async () => {
     const role = defineRole({
       name: 'dovecot',
       platforms: [DEBIAN_12, DEBIAN_13],
       schema: Type.Object({ sslMinProtocol: Type.String() }),
       defaults: { sslMinProtocol: 'TLSv1' },
-      check: (vars, platform) => (platform.major >= 13 && vars.sslMinProtocol === 'TLSv1' ? [{ path: 'vars.sslMinProtocol', message: 'Dovecot 2.4 has no TLSv1' }] : []),
+      check: (vars, platform) =>
+        platform.major >= 13 && vars.sslMinProtocol === 'TLSv1'
+          ? [{ path: 'vars.sslMinProtocol', message: 'Dovecot 2.4 has no TLSv1' }]
+          : [],
       tasks: () => [],
     });
     const error = await refusal(definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [role] }] }));
     expect(error).toBeInstanceOf(ValidationError);
-    expect(error.message).toBe('invalid vars for role dovecot on host primary on Debian 13:\n  vars.sslMinProtocol: Dovecot 2.4 has no TLSv1');
+    expect(error.message).toBe(
+      'invalid vars for role dovecot on host primary on Debian 13:\n  vars.sslMinProtocol: Dovecot 2.4 has no TLSv1',
+    );
     // The same issue on every release names none; so does a schema error, which is the same on all.
-    const always = defineRole({ ...role, check: () => [{ path: 'vars.sslMinProtocol', message: 'never' }] } as typeof role);
-    expect((await refusal(definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [always] }] }))).message).toBe('invalid vars for role dovecot on host primary:\n  vars.sslMinProtocol: never');
-    const wrongType = definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [{ role, vars: { sslMinProtocol: 3 as unknown as string } }] }] });
+    const always = defineRole({
+      ...role,
+      check: () => [{ path: 'vars.sslMinProtocol', message: 'never' }],
+    } as typeof role);
+    expect((await refusal(definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [always] }] }))).message).toBe(
+      'invalid vars for role dovecot on host primary:\n  vars.sslMinProtocol: never',
+    );
+    const wrongType = definePlaybook({
+      inventory,
+      plays: [{ hosts: 'primary', roles: [{ role, vars: { sslMinProtocol: 3 as unknown as string } }] }],
+    });
     expect((await refusal(wrongType)).message).toMatch(/^invalid vars for role dovecot on host primary:\n/);
   });
 
   it('compiles roles without platforms once, with no platform, as before', async () => {
     const seen: unknown[] = [];
-    const role = defineRole({ name: 'motd', tasks: ({ platform }) => (seen.push(platform), []) });
-    const run = await compileRun(definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [role] }] }), inventory);
+    const role = defineRole({
+      name: 'motd',
+      tasks: ({ platform }) => {
+        seen.push(platform);
+        return [];
+      },
+    });
+    const run = await compileRun(
+      definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [role] }] }),
+      inventory,
+    );
     expect(seen).toEqual([undefined]);
     expect(run.plays[0].work.get('primary')!.works).toHaveLength(1);
     expect(run.plays[0].work.get('primary')!.works[0].platform).toBeUndefined();
@@ -202,13 +271,23 @@ describe('executeRun with platforms', () => {
     }
     // A second run changes nothing and costs one round trip: the release travels with the other facts.
     const again = hostsRunning({ primary: TRIXIE, backup: BOOKWORM });
-    const second = await executeRun(await compileRun(playbook, inventory), { check: false, forks: 2, connect: again.connect });
+    const second = await executeRun(await compileRun(playbook, inventory), {
+      check: false,
+      forks: 2,
+      connect: again.connect,
+    });
     expect(second.hosts.primary).toMatchObject({ changed: 0, failed: 0, commands: 1 });
     expect(second.hosts.backup).toMatchObject({ changed: 0, failed: 0, commands: 1 });
   });
 
   it('fails a host whose release no role supports, before any change, and runs the others', async () => {
-    const playbook = definePlaybook({ inventory, plays: [{ name: 'web', hosts: 'mail', roles: [php(dir), motd(dir)] }, { hosts: 'mail', roles: [motd(dir)] }] });
+    const playbook = definePlaybook({
+      inventory,
+      plays: [
+        { name: 'web', hosts: 'mail', roles: [php(dir), motd(dir)] },
+        { hosts: 'mail', roles: [motd(dir)] },
+      ],
+    });
     const { connections, connect } = hostsRunning({ primary: BULLSEYE, backup: BOOKWORM });
     const report = await executeRun(await compileRun(playbook, inventory), { check: false, forks: 2, connect });
     const failure = report.tasks.find((t) => t.host === 'primary')!;
@@ -226,9 +305,15 @@ describe('executeRun with platforms', () => {
   it('names the roles that lack a release some role supports, and what a testing host runs', async () => {
     const dovecot = defineRole({ name: 'dovecot', platforms: [DEBIAN_13], tasks: () => [] });
     const playbook = definePlaybook({ inventory, plays: [{ hosts: 'mail', roles: [php(dir), dovecot] }] });
-    const report = await executeRun(await compileRun(playbook, inventory), { check: true, forks: 2, connect: hostsRunning({ primary: BOOKWORM, backup: SID }).connect });
+    const report = await executeRun(await compileRun(playbook, inventory), {
+      check: true,
+      forks: 2,
+      connect: hostsRunning({ primary: BOOKWORM, backup: SID }).connect,
+    });
     const error = (host: string) => report.tasks.find((t) => t.host === host)!.error;
-    expect(error('primary')).toBe('primary runs Debian 12 (bookworm); role dovecot of this play does not support it (all its roles support Debian 13)');
+    expect(error('primary')).toBe(
+      'primary runs Debian 12 (bookworm); role dovecot of this play does not support it (all its roles support Debian 13)',
+    );
     expect(error('backup')).toBe(
       "backup runs Debian GNU/Linux forky/sid (no VERSION_ID in /etc/os-release): a Debian without a release number (testing or unstable) is no platform roles support; this play's roles support Debian 13",
     );
@@ -240,13 +325,17 @@ describe('executeRun with platforms', () => {
     const report = await executeRun(await compileRun(playbook, inventory), { check: false, forks: 2, connect });
     expect(exitCodeOf(report)).toBe(0);
     expect(readFileSync(join(dir, 'backup-motd'), 'utf8')).toBe('welcome\n');
-    for (const c of connections.values()) for (const command of c.commands) expect(command.text).not.toContain('os-release');
+    for (const c of connections.values())
+      for (const command of c.commands) expect(command.text).not.toContain('os-release');
   });
 });
 
 describe('chooseWork', () => {
   it('takes the only work of a play without platforms, whatever the host runs', async () => {
-    const run = await compileRun(definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [motd(dir)] }] }), inventory);
+    const run = await compileRun(
+      definePlaybook({ inventory, plays: [{ hosts: 'primary', roles: [motd(dir)] }] }),
+      inventory,
+    );
     const choice = run.plays[0].work.get('primary')!;
     expect(chooseWork(choice, undefined)).toEqual({ work: choice.works[0] });
     expect(chooseWork(choice, 'primary runs Ubuntu')).toEqual({ work: choice.works[0] });
@@ -255,15 +344,29 @@ describe('chooseWork', () => {
 
 describe('listing with platforms', () => {
   it('lists the tasks per release when they differ, once when they do not', async () => {
-    const playbook = definePlaybook({ inventory, plays: [{ name: 'web', hosts: 'primary', roles: [php(dir)] }, { name: 'motd', hosts: 'primary', roles: [motd(dir), php(dir)], tasks: [] }] });
-    const same = definePlaybook({ inventory, plays: [{ name: 'same', hosts: 'primary', roles: [{ ...motd(dir), platforms: [DEBIAN_12, DEBIAN_13] }] }] });
+    const playbook = definePlaybook({
+      inventory,
+      plays: [
+        { name: 'web', hosts: 'primary', roles: [php(dir)] },
+        { name: 'motd', hosts: 'primary', roles: [motd(dir), php(dir)], tasks: [] },
+      ],
+    });
+    const same = definePlaybook({
+      inventory,
+      plays: [{ name: 'same', hosts: 'primary', roles: [{ ...motd(dir), platforms: [DEBIAN_12, DEBIAN_13] }] }],
+    });
     const run = await compileRun(playbook, inventory, { render: false });
     const text = formatTaskList(run);
     expect(text).toContain('  primary (Debian 12, Debian 13):\n    on Debian 12:\n      php › php8.2-fpm');
     expect(text).toContain('    on Debian 13:\n      php › php8.4-fpm');
     const once = formatTaskList(await compileRun(same, inventory, { render: false }));
-    expect(once).toMatch(/^play "same":\n {2}primary \(Debian 12, Debian 13\):\n {4}motd › file \S+primary-motd {2}\(\S+host-platform\.test\.ts:\d+\)$/);
-    const json = listJson(run).plays[0].hosts.primary as { platforms: string[]; byPlatform: Record<string, { tasks: { task: string }[] }> };
+    expect(once).toMatch(
+      /^play "same":\n {2}primary \(Debian 12, Debian 13\):\n {4}motd › file \S+primary-motd {2}\(\S+host-platform\.test\.ts:\d+\)$/,
+    );
+    const json = listJson(run).plays[0].hosts.primary as {
+      platforms: string[];
+      byPlatform: Record<string, { tasks: { task: string }[] }>;
+    };
     expect(json.platforms).toEqual(['Debian 12', 'Debian 13']);
     expect(json.byPlatform['Debian 13'].tasks[0].task).toBe('php8.4-fpm');
   });

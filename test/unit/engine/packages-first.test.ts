@@ -22,8 +22,14 @@ beforeEach(() => {
     writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
     chmodSync(join(bin, name), 0o755);
   };
-  script('dpkg-query', `shift 2; [ "$1" = -- ] && shift; for n in "$@"; do grep -qx "$n" "$PLAY_FAKE_DPKG" 2>/dev/null && printf '%s\\tii \\t1.0\\n' "$n"; done; exit 0`);
-  script('apt-get', `echo "apt-get $*" >> "$PLAY_FAKE_DPKG.log"; [ "$1" = install ] || exit 0; while [ "$1" != -- ]; do shift; done; shift; for n in "$@"; do echo "$n" >> "$PLAY_FAKE_DPKG"; done`);
+  script(
+    'dpkg-query',
+    `shift 2; [ "$1" = -- ] && shift; for n in "$@"; do grep -qx "$n" "$PLAY_FAKE_DPKG" 2>/dev/null && printf '%s\\tii \\t1.0\\n' "$n"; done; exit 0`,
+  );
+  script(
+    'apt-get',
+    `echo "apt-get $*" >> "$PLAY_FAKE_DPKG.log"; [ "$1" = install ] || exit 0; while [ "$1" != -- ]; do shift; done; shift; for n in "$@"; do echo "$n" >> "$PLAY_FAKE_DPKG"; done`,
+  );
   script('debconf-set-selections', `{ echo debconf; cat; } >> "$PLAY_FAKE_DPKG.log"`);
   savedPath = process.env.PATH;
   process.env.PATH = `${bin}:${process.env.PATH}`;
@@ -34,30 +40,58 @@ afterEach(() => {
 });
 
 const inventory = () =>
-  defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local' }, backup: { address: 'localhost', connection: 'local' } } });
+  defineInventory({
+    hosts: {
+      primary: { address: 'localhost', connection: 'local' },
+      backup: { address: 'localhost', connection: 'local' },
+    },
+  });
 
 // Each host's "dpkg" lives in its own file: the connection sets PLAY_FAKE_DPKG for every command it runs.
 const connect = async (host: string) => {
   const local = new LocalConnection(host);
   const exec = local.exec.bind(local);
-  local.exec = (command, options) => exec(sh`PLAY_FAKE_DPKG=${join(dir, `${host}.installed`)}; export PLAY_FAKE_DPKG; ${command}`, options);
+  local.exec = (command, options) =>
+    exec(sh`PLAY_FAKE_DPKG=${join(dir, `${host}.installed`)}; export PLAY_FAKE_DPKG; ${command}`, options);
   return local;
 };
-const installed = (host: string) => readFileSync(join(dir, `${host}.installed`), 'utf8').split('\n').filter(Boolean);
+const installed = (host: string) =>
+  readFileSync(join(dir, `${host}.installed`), 'utf8')
+    .split('\n')
+    .filter(Boolean);
 const aptLog = (host: string) => readFileSync(join(dir, `${host}.installed.log`), 'utf8');
 
-const web = defineRole({ name: 'web', tasks: () => [packages({ names: ['apache2', 'ssl-cert'] }), file({ path: join(dir, 'web.conf'), content: 'web\n' })] });
+const web = defineRole({
+  name: 'web',
+  tasks: () => [packages({ names: ['apache2', 'ssl-cert'] }), file({ path: join(dir, 'web.conf'), content: 'web\n' })],
+});
 const mail = defineRole({
   name: 'mail',
   tasks: () => [
-    packages({ name: 'postfix', preseed: [{ package: 'postfix', question: 'postfix/mailname', type: 'string', value: 'smknh.sch.id' }] }),
+    packages({
+      name: 'postfix',
+      preseed: [{ package: 'postfix', question: 'postfix/mailname', type: 'string', value: 'smknh.sch.id' }],
+    }),
     packages({ names: ['roundcube'], installRecommends: false }),
     // It notifies a handler, which must see its own task change: never installed first.
     packages({ name: 'opendkim', notify: 'restart opendkim' }),
   ],
   handlers: () => [file({ name: 'restart opendkim', path: join(dir, 'opendkim-restarted'), content: 'yes\n' })],
 });
-const site = (extra: Partial<Play> = {}) => definePlaybook({ inventory: inventory(), plays: [{ name: 'site', hosts: ['primary', 'backup'], serial: 1, roles: [web, mail], installPackagesFirst: true, ...extra }] });
+const site = (extra: Partial<Play> = {}) =>
+  definePlaybook({
+    inventory: inventory(),
+    plays: [
+      {
+        name: 'site',
+        hosts: ['primary', 'backup'],
+        serial: 1,
+        roles: [web, mail],
+        installPackagesFirst: true,
+        ...extra,
+      },
+    ],
+  });
 
 async function run(playbook: ReturnType<typeof site>, check = false) {
   const events: string[] = [];
@@ -68,14 +102,17 @@ async function run(playbook: ReturnType<typeof site>, check = false) {
     stateRoot: join(dir, 'state'),
     onEvent: (e) => {
       if (e.type === 'host-start') events.push(`start ${e.host}`);
-      if (e.type === 'task-end') events.push(`${e.result.host} ${e.result.status} ${e.result.task}${e.result.summary ? `: ${e.result.summary}` : ''}`);
+      if (e.type === 'task-end')
+        events.push(
+          `${e.result.host} ${e.result.status} ${e.result.task}${e.result.summary ? `: ${e.result.summary}` : ''}`,
+        );
     },
   });
   return { report, events };
 }
 
 describe('a play that installs its packages first', () => {
-  it('installs every host\'s packages in one round of apt-get before the first batch, whatever serial says; the tasks then find them installed', async () => {
+  it("installs every host's packages in one round of apt-get before the first batch, whatever serial says; the tasks then find them installed", async () => {
     const { report, events } = await run(site());
     expect(events.slice(0, 2).sort()).toEqual([
       `backup changed ${PACKAGES_FIRST_TASK}: install apache2, ssl-cert, postfix, roundcube`,
@@ -119,15 +156,23 @@ describe('a play that installs its packages first', () => {
   });
 
   it('a host whose install fails is out of the run; the other goes on', async () => {
-    writeFileSync(join(dir, 'bin', 'apt-get'), `#!/bin/sh\n[ "$PLAY_FAKE_DPKG" = "${join(dir, 'backup.installed')}" ] && { echo 'E: Unable to locate package roundcube' >&2; exit 100; }\nwhile [ "$1" != -- ]; do shift; done; shift; for n in "$@"; do echo "$n" >> "$PLAY_FAKE_DPKG"; done\n`);
+    writeFileSync(
+      join(dir, 'bin', 'apt-get'),
+      `#!/bin/sh\n[ "$PLAY_FAKE_DPKG" = "${join(dir, 'backup.installed')}" ] && { echo 'E: Unable to locate package roundcube' >&2; exit 100; }\nwhile [ "$1" != -- ]; do shift; done; shift; for n in "$@"; do echo "$n" >> "$PLAY_FAKE_DPKG"; done\n`,
+    );
     const { report, events } = await run(site());
-    expect(report.tasks.find((t) => t.host === 'backup' && t.task === PACKAGES_FIRST_TASK)).toMatchObject({ status: 'failed', error: expect.stringContaining('Unable to locate package roundcube') });
+    expect(report.tasks.find((t) => t.host === 'backup' && t.task === PACKAGES_FIRST_TASK)).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('Unable to locate package roundcube'),
+    });
     expect(events).not.toContain('start backup');
     expect(report.hosts.primary.failed).toBe(0);
     expect(installed('primary')).toContain('roundcube');
   });
 
   it('refuses an installPackagesFirst that is not a boolean, naming the play', async () => {
-    await expect(compileRun(site({ installPackagesFirst: 'yes' as unknown as boolean }), inventory())).rejects.toThrow('site: installPackagesFirst must be true or false, got "yes"');
+    await expect(compileRun(site({ installPackagesFirst: 'yes' as unknown as boolean }), inventory())).rejects.toThrow(
+      'site: installPackagesFirst must be true or false, got "yes"',
+    );
   });
 });

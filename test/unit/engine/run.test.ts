@@ -10,7 +10,20 @@ import { executeRun } from '../../../src/engine/run.ts';
 import { exitCodeOf } from '../../../src/engine/report.ts';
 import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import {
-  Type, command, packages, service, defineInventory, definePlaybook, defineRole, directory, file, flushHandlers, line, secret, sh, template,
+  Type,
+  command,
+  packages,
+  service,
+  defineInventory,
+  definePlaybook,
+  defineRole,
+  directory,
+  file,
+  flushHandlers,
+  line,
+  secret,
+  sh,
+  template,
 } from '../../../src/index.ts';
 
 let dir: string;
@@ -38,7 +51,10 @@ function snapshot(root: string): Record<string, string> {
 
 const twoHosts = () =>
   defineInventory({
-    hosts: { alpha: { address: 'localhost', connection: 'local', vars: { name: 'alpha' } }, beta: { address: 'localhost', connection: 'local', vars: { name: 'beta' } } },
+    hosts: {
+      alpha: { address: 'localhost', connection: 'local', vars: { name: 'alpha' } },
+      beta: { address: 'localhost', connection: 'local', vars: { name: 'beta' } },
+    },
     groups: { pair: { hosts: ['alpha', 'beta'] } },
   });
 
@@ -57,7 +73,7 @@ function siteRole(root: string) {
   return defineRole({
     name: 'site',
     schema: Type.Object({ name: Type.String() }),
-    tasks: ({ vars, host }) => [
+    tasks: ({ host }) => [
       directory({ path: join(root, host), mode: '0750' }),
       file({ path: join(root, host, 'static.txt'), content: 'static\n', mode: '0640', notify: 'second' }),
       template({ src: join(root, 'site.ejs'), dest: join(root, host, 'site.conf'), notify: ['first', 'second'] }),
@@ -75,12 +91,20 @@ function siteRole(root: string) {
 describe('executeRun', () => {
   it('converges, then a second run changes nothing', async () => {
     const playbook = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'pair', roles: [siteRole(dir)] }] });
-    const first = await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 10, connect: recorder().connect });
+    const first = await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 10,
+      connect: recorder().connect,
+    });
     expect(first.hosts.alpha.changed).toBe(5 + 2);
     expect(readFileSync(join(dir, 'beta', 'site.conf'), 'utf8')).toBe('name=beta\n');
     expect(readFileSync(join(dir, 'alpha', 'static.txt'), 'utf8')).toBe('static\n');
     expect(readFileSync(join(dir, 'alpha', 'lines.txt'), 'utf8')).toBe('extra\n');
-    const second = await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 10, connect: recorder().connect });
+    const second = await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 10,
+      connect: recorder().connect,
+    });
     expect(second.hosts.alpha).toMatchObject({ changed: 0, ok: 5, failed: 0 });
     expect(second.hosts.beta).toMatchObject({ changed: 0, ok: 5, failed: 0 });
     // A no-op run of the whole role costs one round trip per host: all probes travel together.
@@ -88,10 +112,19 @@ describe('executeRun', () => {
   });
 
   it('--check sends no mutating command and leaves every file as it was', async () => {
-    const playbook = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'pair', roles: [siteRole(dir)], tasks: [command({ cmd: sh`touch ${join(dir, 'unguarded')}` })] }] });
+    const playbook = definePlaybook({
+      inventory: twoHosts(),
+      plays: [
+        { hosts: 'pair', roles: [siteRole(dir)], tasks: [command({ cmd: sh`touch ${join(dir, 'unguarded')}` })] },
+      ],
+    });
     const before = snapshot(dir);
     const { connections, connect } = recorder();
-    const report = await executeRun(await compileRun(playbook, playbook.inventory), { check: true, forks: 10, connect });
+    const report = await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: true,
+      forks: 10,
+      connect,
+    });
     expect(snapshot(dir)).toEqual(before);
     for (const connection of connections.values()) {
       expect(connection.commands.length).toBeGreaterThan(0);
@@ -100,20 +133,33 @@ describe('executeRun', () => {
     // Every task and the notified handlers are reported as changes that would happen.
     expect(report.hosts.alpha.changed).toBe(5 + 1 + 2);
     // Handlers in definition order on each host (the two hosts run side by side, so their lines interleave).
-    for (const host of ['alpha', 'beta']) expect(report.tasks.filter((t) => t.handler && t.host === host).map((t) => t.task)).toEqual(['first', 'second']);
+    for (const host of ['alpha', 'beta'])
+      expect(report.tasks.filter((t) => t.handler && t.host === host).map((t) => t.task)).toEqual(['first', 'second']);
     expect(exitCodeOf(report, { detailed: true })).toBe(3);
     expect(existsSync(join(dir, 'unguarded'))).toBe(false);
   });
 
   it('runs notified handlers once, in definition order, only when a notifying task changed', async () => {
     const playbook = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'alpha', roles: [siteRole(dir)] }] });
-    await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 1, connect: recorder().connect });
+    await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 1,
+      connect: recorder().connect,
+    });
     // "second" was notified twice (file, template) and "first" once, after it: each runs once, first before second.
     expect(readFileSync(join(dir, 'alpha', 'handlers.log'), 'utf8')).toBe('first\nsecond\n');
-    await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 1, connect: recorder().connect });
+    await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 1,
+      connect: recorder().connect,
+    });
     expect(readFileSync(join(dir, 'alpha', 'handlers.log'), 'utf8')).toBe('first\nsecond\n');
     writeFileSync(join(dir, 'alpha', 'site.conf'), 'drifted\n');
-    await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 1, connect: recorder().connect });
+    await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 1,
+      connect: recorder().connect,
+    });
     expect(readFileSync(join(dir, 'alpha', 'handlers.log'), 'utf8')).toBe('first\nsecond\nfirst\nsecond\n');
   });
 
@@ -121,17 +167,23 @@ describe('executeRun', () => {
     const log = join(dir, 'log');
     const playbook = definePlaybook({
       inventory: twoHosts(),
-      plays: [{
-        hosts: 'alpha',
-        tasks: [
-          file({ path: join(dir, 'a'), content: 'a', notify: 'h' }),
-          flushHandlers(),
-          command({ cmd: sh`echo task >> ${log}` }),
-        ],
-        handlers: [command({ name: 'h', cmd: sh`echo handler >> ${log}` })],
-      }],
+      plays: [
+        {
+          hosts: 'alpha',
+          tasks: [
+            file({ path: join(dir, 'a'), content: 'a', notify: 'h' }),
+            flushHandlers(),
+            command({ cmd: sh`echo task >> ${log}` }),
+          ],
+          handlers: [command({ name: 'h', cmd: sh`echo handler >> ${log}` })],
+        },
+      ],
     });
-    await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 1, connect: recorder().connect });
+    await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 1,
+      connect: recorder().connect,
+    });
     expect(readFileSync(log, 'utf8')).toBe('handler\ntask\n');
   });
 
@@ -146,7 +198,13 @@ describe('executeRun', () => {
     const playbook = definePlaybook({
       inventory,
       plays: [
-        { hosts: 'all', tasks: ({ host }) => [command({ cmd: host === 'bad' ? sh`echo boom >&2; exit 7` : sh`true`, name: 'maybe fail' }), file({ path: join(dir, host), content: host })] },
+        {
+          hosts: 'all',
+          tasks: ({ host }) => [
+            command({ cmd: host === 'bad' ? sh`echo boom >&2; exit 7` : sh`true`, name: 'maybe fail' }),
+            file({ path: join(dir, host), content: host }),
+          ],
+        },
         { hosts: 'all', tasks: ({ host }) => [file({ path: join(dir, `${host}-2`), content: host })] },
       ],
     });
@@ -187,7 +245,15 @@ describe('executeRun', () => {
   it('--check carries predicted state: a service its package would install is "would start", not an error', async () => {
     const playbook = definePlaybook({
       inventory: twoHosts(),
-      plays: [{ hosts: 'alpha', tasks: [packages({ names: ['play-test-no-such-package'] }), service({ name: 'play-test-no-such-service', state: 'started', enabled: true })] }],
+      plays: [
+        {
+          hosts: 'alpha',
+          tasks: [
+            packages({ names: ['play-test-no-such-package'] }),
+            service({ name: 'play-test-no-such-service', state: 'started', enabled: true }),
+          ],
+        },
+      ],
     });
     const { connections, connect } = recorder();
     const report = await executeRun(await compileRun(playbook, playbook.inventory), { check: true, forks: 1, connect });
@@ -195,35 +261,66 @@ describe('executeRun', () => {
     expect(report.tasks[1].summary).toMatch(/start/);
     for (const c of connections.get('alpha')!.commands) expect(c.text.startsWith(REMOTE_MARKER.probe)).toBe(true);
     // Without the package change before it, the same service is an error: the host really lacks it.
-    const alone = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'alpha', tasks: [service({ name: 'play-test-no-such-service', state: 'started' })] }] });
-    const failed = await executeRun(await compileRun(alone, alone.inventory), { check: true, forks: 1, connect: recorder().connect });
+    const alone = definePlaybook({
+      inventory: twoHosts(),
+      plays: [{ hosts: 'alpha', tasks: [service({ name: 'play-test-no-such-service', state: 'started' })] }],
+    });
+    const failed = await executeRun(await compileRun(alone, alone.inventory), {
+      check: true,
+      forks: 1,
+      connect: recorder().connect,
+    });
     expect(failed.tasks[0].status).toBe('failed');
     expect(failed.tasks[0].error).toContain('not found');
   });
 
   it('serial runs batches one after the other, in the order the play names the hosts', async () => {
     const order: string[] = [];
-    const playbook = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: ['beta', 'alpha'], serial: 1, tasks: ({ host }) => [file({ path: join(dir, host), content: host })] }] });
+    const playbook = definePlaybook({
+      inventory: twoHosts(),
+      plays: [
+        { hosts: ['beta', 'alpha'], serial: 1, tasks: ({ host }) => [file({ path: join(dir, host), content: host })] },
+      ],
+    });
     await executeRun(await compileRun(playbook, playbook.inventory), {
-      check: false, forks: 10, connect: recorder().connect,
-      onEvent: (e) => { if (e.type === 'host-start' || e.type === 'host-end') order.push(`${e.type}:${e.host}`); },
+      check: false,
+      forks: 10,
+      connect: recorder().connect,
+      onEvent: (e) => {
+        if (e.type === 'host-start' || e.type === 'host-end') order.push(`${e.type}:${e.host}`);
+      },
     });
     expect(order).toEqual(['host-start:beta', 'host-end:beta', 'host-start:alpha', 'host-end:alpha']);
   });
   it('serial orders changes, not reads: every host is probed before the first batch runs, one command per host for a no-op', async () => {
-    const playbook = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: ['beta', 'alpha'], serial: 1, tasks: ({ host }) => [file({ path: join(dir, host), content: host })] }] });
-    await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 10, connect: recorder().connect });
+    const playbook = definePlaybook({
+      inventory: twoHosts(),
+      plays: [
+        { hosts: ['beta', 'alpha'], serial: 1, tasks: ({ host }) => [file({ path: join(dir, host), content: host })] },
+      ],
+    });
+    await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 10,
+      connect: recorder().connect,
+    });
     const log: string[] = [];
     const { connections, connect } = recorder();
     const report = await executeRun(await compileRun(playbook, playbook.inventory), {
-      check: false, forks: 10,
+      check: false,
+      forks: 10,
       connect: async (host) => {
         const c = await connect(host);
         const exec = c.exec.bind(c);
-        c.exec = (command, options) => (log.push(`probe:${host}`), exec(command, options));
+        c.exec = (command, options) => {
+          log.push(`probe:${host}`);
+          return exec(command, options);
+        };
         return c;
       },
-      onEvent: (e) => { if (e.type === 'host-start') log.push(`start:${e.host}`); },
+      onEvent: (e) => {
+        if (e.type === 'host-start') log.push(`start:${e.host}`);
+      },
     });
     expect(log).toEqual(['probe:beta', 'probe:alpha', 'start:beta', 'start:alpha']);
     for (const host of ['alpha', 'beta']) expect(report.hosts[host]).toMatchObject({ changed: 0, commands: 1 });
@@ -236,24 +333,51 @@ describe('executeRun', () => {
     writeFileSync(join(dir, 'alpha.txt'), 'alpha');
     const playbook = definePlaybook({
       inventory: twoHosts(),
-      plays: [{ hosts: ['beta', 'alpha'], serial: 1, tasks: ({ host }) => (host === 'beta' ? [file({ path: join(dir, 'alpha.txt'), content: 'beta was here' })] : [file({ path: join(dir, 'alpha.txt'), content: 'alpha' })]) }],
+      plays: [
+        {
+          hosts: ['beta', 'alpha'],
+          serial: 1,
+          tasks: ({ host }) =>
+            host === 'beta'
+              ? [file({ path: join(dir, 'alpha.txt'), content: 'beta was here' })]
+              : [file({ path: join(dir, 'alpha.txt'), content: 'alpha' })],
+        },
+      ],
     });
-    const report = await executeRun(await compileRun(playbook, playbook.inventory), { check: false, forks: 10, connect: recorder().connect });
+    const report = await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 10,
+      connect: recorder().connect,
+    });
     expect(report.hosts.beta.changed).toBe(1);
     expect(report.hosts.alpha.changed).toBe(1);
     expect(readFileSync(join(dir, 'alpha.txt'), 'utf8')).toBe('alpha');
   });
 
   it("masks with the run's own table what its tasks print of a secret: of its vars, and of a command's own", async () => {
-    const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local', vars: { dbPassword: secret('vars-secret-5501') } } } });
+    const inventory = defineInventory({
+      hosts: { alpha: { address: 'localhost', connection: 'local', vars: { dbPassword: secret('vars-secret-5501') } } },
+    });
     const own = secret('own-secret-5502');
     const playbook = definePlaybook({
       inventory,
-      plays: [{ hosts: 'all', tasks: ({ vars }) => [command({ name: 'leak', cmd: sh`echo ${vars.dbPassword as never} ${own} >&2; exit 3` })] }],
+      plays: [
+        {
+          hosts: 'all',
+          tasks: ({ vars }) => [
+            command({ name: 'leak', cmd: sh`echo ${vars.dbPassword as never} ${own} >&2; exit 3` }),
+          ],
+        },
+      ],
     });
     const run = await compileRun(playbook, inventory);
     const events: string[] = [];
-    const report = await executeRun(run, { check: false, forks: 1, connect: recorder().connect, onEvent: (e) => events.push(JSON.stringify(e)) });
+    const report = await executeRun(run, {
+      check: false,
+      forks: 1,
+      connect: recorder().connect,
+      onEvent: (e) => events.push(JSON.stringify(e)),
+    });
     const failure = report.tasks.find((t) => t.task === 'leak')!;
     expect(failure.status).toBe('failed');
     expect(failure.error).toContain('******** ********');
@@ -263,6 +387,10 @@ describe('executeRun', () => {
     }
     // The run's table is its own: it knows both now, and a table of another run knows neither.
     expect(run.masks.mask('vars-secret-5501 own-secret-5502')).toBe('******** ********');
-    expect((await compileRun(definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'all', tasks: [] }] }), twoHosts())).masks.mask('own-secret-5502')).toBe('own-secret-5502');
+    expect(
+      (
+        await compileRun(definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'all', tasks: [] }] }), twoHosts())
+      ).masks.mask('own-secret-5502'),
+    ).toBe('own-secret-5502');
   });
 });

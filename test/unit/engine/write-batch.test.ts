@@ -27,7 +27,10 @@ function setup(tasks: (version: string) => Task[], handlers: Task[] = []) {
   const connections: RecordingConnection[] = [];
   const run = async (version: string) => {
     const inventory = defineInventory({ hosts: { alpha: { address: 'localhost', connection: 'local' } } });
-    const playbook = definePlaybook({ inventory, plays: [{ name: 'batch', hosts: 'alpha', tasks: tasks(version), handlers }] });
+    const playbook = definePlaybook({
+      inventory,
+      plays: [{ name: 'batch', hosts: 'alpha', tasks: tasks(version), handlers }],
+    });
     const connect = async (host: string) => {
       const c = new RecordingConnection(host, new LocalConnection(host));
       connections.push(c);
@@ -49,7 +52,9 @@ function setup(tasks: (version: string) => Task[], handlers: Task[] = []) {
 }
 
 const files = (version: string, extra: (i: number) => Partial<Parameters<typeof file>[0]> = () => ({})) =>
-  Array.from({ length: FILES }, (_, i) => file({ path: path(i), content: content(i, version), mode: '0644', ...extra(i) }));
+  Array.from({ length: FILES }, (_, i) =>
+    file({ path: path(i), content: content(i, version), mode: '0644', ...extra(i) }),
+  );
 
 describe('write batches', () => {
   it('rewrites 30 changed files in a handful of round trips, every diff shown before the writes, each file checked and renamed in', async () => {
@@ -67,7 +72,11 @@ describe('write batches', () => {
     // Every diff is shown (planned) before any file of the batch is reported written.
     const firstEnd = events.findIndex((e) => e.startsWith('changed'));
     expect(events.slice(0, firstEnd).filter((e) => e.startsWith('planned'))).toHaveLength(FILES);
-    expect(report.tasks.filter((t) => t.status === 'changed').every((t) => t.diff?.includes('-A:') && t.diff.includes('+B:'))).toBe(true);
+    expect(
+      report.tasks
+        .filter((t) => t.status === 'changed')
+        .every((t) => t.diff?.includes('-A:') && t.diff.includes('+B:')),
+    ).toBe(true);
     // A no-op after it: one command.
     expect((await run('B')).report.hosts.alpha).toMatchObject({ changed: 0, commands: 1 });
   });
@@ -75,8 +84,19 @@ describe('write batches', () => {
   it('a write its validate refuses stops the batch: the files before it are new, it and those after it are old, the tasks after it do not run', async () => {
     const log = join(dir, 'handlers.log');
     const run = setup(
-      (v) => [...files(v, (i) => (i === 12 ? { validate: (p: string) => sh`grep -q '^A:' ${p}`, notify: 'late' } : i < 5 ? { notify: 'early' } : {}))],
-      [command({ name: 'early', cmd: sh`echo early >> ${log}` }), command({ name: 'late', cmd: sh`echo late >> ${log}` })],
+      (v) => [
+        ...files(v, (i) =>
+          i === 12
+            ? { validate: (p: string) => sh`grep -q '^A:' ${p}`, notify: 'late' }
+            : i < 5
+              ? { notify: 'early' }
+              : {},
+        ),
+      ],
+      [
+        command({ name: 'early', cmd: sh`echo early >> ${log}` }),
+        command({ name: 'late', cmd: sh`echo late >> ${log}` }),
+      ],
     );
     await run('A');
     rmSync(log, { force: true });
@@ -87,7 +107,8 @@ describe('write batches', () => {
     expect(failed.error).toContain(`validate refused the new ${path(12)}`);
     expect(report.tasks.filter((t) => t.status === 'changed')).toHaveLength(12);
     expect(report.tasks).toHaveLength(13);
-    for (let i = 0; i < FILES; i++) expect(readFileSync(path(i), 'utf8'), `file ${i}`).toBe(content(i, i < 12 ? 'B' : 'A'));
+    for (let i = 0; i < FILES; i++)
+      expect(readFileSync(path(i), 'utf8'), `file ${i}`).toBe(content(i, i < 12 ? 'B' : 'A'));
     expect(leftovers()).toEqual([]);
     // 'early' was notified by files that were written: it stays owed; 'late' only by the refused one: owed nothing.
     const journal = readFileSync(join(process.env.PLAY_STATE_DIR!, 'alpha', 'pending-handlers'), 'utf8');
@@ -115,7 +136,12 @@ describe('write batches', () => {
 });
 
 describe('applyWriteBatch', () => {
-  const step = (i: number, v: string): WriteStep => ({ kind: 'write', path: path(i), content: Buffer.from(content(i, v)), mode: '0640' });
+  const step = (i: number, v: string): WriteStep => ({
+    kind: 'write',
+    path: path(i),
+    content: Buffer.from(content(i, v)),
+    mode: '0640',
+  });
 
   it('a content cut short mid-way (the controller gone) leaves every file old or new, and no temp file', async () => {
     for (let i = 0; i < 5; i++) writeFileSync(path(i), content(i, 'A'));
@@ -132,8 +158,14 @@ describe('applyWriteBatch', () => {
 
   it('a script cut short runs nothing: it is checked whole before a line of it runs', async () => {
     for (let i = 0; i < 3; i++) writeFileSync(path(i), content(i, 'A'));
-    const { command: batch, stdin, contentOffset } = writeBatchCommand(Array.from({ length: 3 }, (_, i) => step(i, 'B')));
-    const result = await new LocalConnection('local').exec(batch, { stdin: stdin.subarray(0, Math.floor(contentOffset * 0.8)) });
+    const {
+      command: batch,
+      stdin,
+      contentOffset,
+    } = writeBatchCommand(Array.from({ length: 3 }, (_, i) => step(i, 'B')));
+    const result = await new LocalConnection('local').exec(batch, {
+      stdin: stdin.subarray(0, Math.floor(contentOffset * 0.8)),
+    });
     expect(result.exitCode).toBe(98);
     expect(result.stderr).toContain('the write batch arrived incomplete');
     expect(result.stdout).not.toContain('play-write-done');
@@ -142,7 +174,11 @@ describe('applyWriteBatch', () => {
 
   it('names the failed write and how many are in place', async () => {
     const steps = [step(0, 'B'), { ...step(1, 'B'), path: join(dir, 'no-such-dir', 'f') }, step(2, 'B')];
-    const outcome = await applyWriteBatch(new LocalConnection('local'), steps, steps.map((s) => ({ host: 'local', task: `file ${s.path}` })));
+    const outcome = await applyWriteBatch(
+      new LocalConnection('local'),
+      steps,
+      steps.map((s) => ({ host: 'local', task: `file ${s.path}` })),
+    );
     expect(outcome.done).toBe(1);
     expect(outcome.error?.message).toContain(`writing ${join(dir, 'no-such-dir', 'f')} failed`);
     expect(outcome.error?.message).toContain('directory of');

@@ -5,11 +5,15 @@ import { sh } from '../../../src/connection/sh.ts';
 import { FactCache } from '../../../src/facts/cache.ts';
 import { contentProbe, pathProbe } from '../../../src/facts/file.ts';
 import { packagesProbe } from '../../../src/facts/packages.ts';
-import { type Probe } from '../../../src/facts/probe.ts';
+import type { Probe } from '../../../src/facts/probe.ts';
 import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import { CommandError } from '../../../src/errors.ts';
 
-const echoProbe = (key: string, text: string): Probe<string> => ({ id: { kind: 'test', subject: key }, command: sh`printf %s ${text}`, parse: (o) => o.stdout });
+const echoProbe = (key: string, text: string): Probe<string> => ({
+  id: { kind: 'test', subject: key },
+  command: sh`printf %s ${text}`,
+  parse: (o) => o.stdout,
+});
 
 function setup() {
   const connection = new RecordingConnection('local', new LocalConnection('local'));
@@ -66,7 +70,11 @@ describe('FactCache', () => {
   it('invalidate() forgets every answer', async () => {
     const { connection, facts } = setup();
     let counter = 0;
-    const counting: Probe<number> = { id: { kind: 'test', subject: 'count' }, command: sh`echo`, parse: () => ++counter };
+    const counting: Probe<number> = {
+      id: { kind: 'test', subject: 'count' },
+      command: sh`echo`,
+      parse: () => ++counter,
+    };
     expect(await facts.get(counting)).toBe(1);
     expect(await facts.get(counting)).toBe(1);
     facts.invalidate();
@@ -76,7 +84,11 @@ describe('FactCache', () => {
 
   it('a failing probe is an answer, not an error', async () => {
     const { facts } = setup();
-    const failing: Probe<number> = { id: { kind: 'test', subject: 'fails' }, command: sh`exit 4`, parse: (o) => o.exitCode };
+    const failing: Probe<number> = {
+      id: { kind: 'test', subject: 'fails' },
+      command: sh`exit 4`,
+      parse: (o) => o.exitCode,
+    };
     expect(await facts.get(failing)).toBe(4);
   });
 
@@ -94,7 +106,13 @@ describe('invalidate(paths)', () => {
   it('keeps facts of other paths, drops those of the paths, what lies under them, and every non-path fact', async () => {
     const connection = new RecordingConnection('local', new LocalConnection('local'));
     const facts = new FactCache(connection);
-    await facts.gather([pathProbe('/etc/a'), pathProbe('/etc/a/b'), contentProbe('/etc/ab'), pathProbe('/srv/x'), packagesProbe(['bash'])]);
+    await facts.gather([
+      pathProbe('/etc/a'),
+      pathProbe('/etc/a/b'),
+      contentProbe('/etc/ab'),
+      pathProbe('/srv/x'),
+      packagesProbe(['bash']),
+    ]);
     expect(connection.commandCount).toBe(1);
     facts.invalidate(['/etc/a']);
     // /srv/x and /etc/ab (not under /etc/a) stay; /etc/a, /etc/a/b and the packages fact are asked again.

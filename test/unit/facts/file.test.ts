@@ -23,9 +23,17 @@ describe('parsePathState', () => {
       `file\n644 root root\n${'a'.repeat(64)}\n`,
       { type: 'file', mode: '0644', owner: 'root', group: 'root', sha256: 'a'.repeat(64) },
     ],
-    ['file without hash (unreadable)', 'file\n600 root shadow\n', { type: 'file', mode: '0600', owner: 'root', group: 'shadow' }],
+    [
+      'file without hash (unreadable)',
+      'file\n600 root shadow\n',
+      { type: 'file', mode: '0600', owner: 'root', group: 'shadow' },
+    ],
     ['directory', 'directory\n1777 root root\n', { type: 'directory', mode: '1777', owner: 'root', group: 'root' }],
-    ['setuid', `file\n4755 root root\n${'b'.repeat(64)}`, { type: 'file', mode: '4755', owner: 'root', group: 'root', sha256: 'b'.repeat(64) }],
+    [
+      'setuid',
+      `file\n4755 root root\n${'b'.repeat(64)}`,
+      { type: 'file', mode: '4755', owner: 'root', group: 'root', sha256: 'b'.repeat(64) },
+    ],
     [
       'link',
       'link\n../sites-available/mail.conf\n777 root root\n',
@@ -61,14 +69,36 @@ describe('pathProbe and contentProbe on real paths', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads every kind of path in one command', async () => {
-    const names = ['file.txt', 'empty', 'sub', 'link', 'dangling', 'fifo', 'absent', "we'ird $(name) *", 'sub/absent/deeper'];
+    const names = [
+      'file.txt',
+      'empty',
+      'sub',
+      'link',
+      'dangling',
+      'fifo',
+      'absent',
+      "we'ird $(name) *",
+      'sub/absent/deeper',
+    ];
     await facts.gather(names.map((n) => pathProbe(join(dir, n))));
     expect(connection.commandCount).toBe(1);
     const state = (n: string) => facts.get(pathProbe(join(dir, n)));
-    expect(await state('file.txt')).toEqual({ type: 'file', mode: '0640', owner: me, group: myGroup, sha256: sha('hello\n') });
+    expect(await state('file.txt')).toEqual({
+      type: 'file',
+      mode: '0640',
+      owner: me,
+      group: myGroup,
+      sha256: sha('hello\n'),
+    });
     expect(await state('empty')).toEqual({ type: 'file', mode: '0644', owner: me, group: myGroup, sha256: sha('') });
     expect(await state('sub')).toEqual({ type: 'directory', mode: '2750', owner: me, group: myGroup });
-    expect(await state('link')).toEqual({ type: 'link', mode: '0777', owner: me, group: myGroup, linkTarget: 'file.txt' });
+    expect(await state('link')).toEqual({
+      type: 'link',
+      mode: '0777',
+      owner: me,
+      group: myGroup,
+      linkTarget: 'file.txt',
+    });
     expect(await state('dangling')).toMatchObject({ type: 'link', linkTarget: '/nonexistent/target' });
     expect(await state('fifo')).toMatchObject({ type: 'other', owner: me });
     expect(await state('absent')).toEqual({ type: 'absent' });
@@ -80,7 +110,20 @@ describe('pathProbe and contentProbe on real paths', () => {
   it('answers many paths together (one stat, one sha256sum) exactly as it answers each alone', async () => {
     writeFileSync(join(dir, 'new\nline'), 'nl');
     writeFileSync(join(dir, 'two  spaces'), 'sp');
-    const names = ['file.txt', 'empty', 'sub', 'link', 'dangling', 'fifo', 'absent', "we'ird $(name) *", 'new\nline', 'two  spaces', 'binary', 'file.txt'];
+    const names = [
+      'file.txt',
+      'empty',
+      'sub',
+      'link',
+      'dangling',
+      'fifo',
+      'absent',
+      "we'ird $(name) *",
+      'new\nline',
+      'two  spaces',
+      'binary',
+      'file.txt',
+    ];
     const together = new FactCache(new LocalConnection('local'));
     await together.gather(names.map((n) => pathProbe(join(dir, n))));
     for (const name of names) {

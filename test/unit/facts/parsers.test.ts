@@ -53,13 +53,37 @@ describe('parseServiceState', () => {
       'systemd\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled',
       { manager: 'systemd', exists: true, active: false, enabled: false },
     ],
-    ['systemd, failed', 'systemd\nLoadState=loaded\nActiveState=failed\nUnitFileState=enabled', { exists: true, active: false, enabled: true }],
-    ['systemd, starting', 'systemd\nLoadState=loaded\nActiveState=activating\nUnitFileState=static', { active: true, enabled: true }],
-    ['systemd, masked', 'systemd\nLoadState=masked\nActiveState=inactive\nUnitFileState=masked', { exists: false, active: false, enabled: false }],
-    ['systemd, no such unit', 'systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=', { manager: 'systemd', exists: false, active: false, enabled: false }],
-    ['sysv, running, enabled', 'sysv\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled', { manager: 'sysv', exists: true, active: true, enabled: true }],
+    [
+      'systemd, failed',
+      'systemd\nLoadState=loaded\nActiveState=failed\nUnitFileState=enabled',
+      { exists: true, active: false, enabled: true },
+    ],
+    [
+      'systemd, starting',
+      'systemd\nLoadState=loaded\nActiveState=activating\nUnitFileState=static',
+      { active: true, enabled: true },
+    ],
+    [
+      'systemd, masked',
+      'systemd\nLoadState=masked\nActiveState=inactive\nUnitFileState=masked',
+      { exists: false, active: false, enabled: false },
+    ],
+    [
+      'systemd, no such unit',
+      'systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=',
+      { manager: 'systemd', exists: false, active: false, enabled: false },
+    ],
+    [
+      'sysv, running, enabled',
+      'sysv\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled',
+      { manager: 'sysv', exists: true, active: true, enabled: true },
+    ],
     ['sysv, not found', 'sysv\nLoadState=not-found', { manager: 'sysv', exists: false, active: false, enabled: false }],
-    ['value with =', 'systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\nDescription=a=b', { exists: true }],
+    [
+      'value with =',
+      'systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\nDescription=a=b',
+      { exists: true },
+    ],
   ])('%s', (_, stdout, expected) => {
     expect(parseServiceState(stdout)).toMatchObject(expected);
   });
@@ -67,7 +91,9 @@ describe('parseServiceState', () => {
 
 describe('parseUserAccount', () => {
   it('reads passwd, shadow hash and groups', () => {
-    const account = parseUserAccount('guru1:x:1001:1001:Guru Satu,,,:/home/guru1:/bin/bash\n$y$j9T$abc$def\nguru1 sudo staff\n');
+    const account = parseUserAccount(
+      'guru1:x:1001:1001:Guru Satu,,,:/home/guru1:/bin/bash\n$y$j9T$abc$def\nguru1 sudo staff\n',
+    );
     expect(account).toMatchObject({
       name: 'guru1',
       uid: 1001,
@@ -100,8 +126,18 @@ describe('usersFamily', () => {
   const group = 'root:x:0:\nsudo:x:27:guru2,guru1\nguru1:x:1001:guru1\nmail:x:8:guru1\nstaff:x:50:guru10\n';
 
   it('gives each account its hash and its groups as id -Gn orders them: primary first, then the groups listing it', () => {
-    const [guru1, svc, missing] = usersFamily.parseAll(output(`${passwd}\0${shadow}\0${group}`), ['guru1', 'svc', 'nobody-here']);
-    expect(guru1).toMatchObject({ name: 'guru1', uid: 1001, gid: 1001, passwordHash: '$y$j9T$abc$def', groups: ['guru1', 'sudo', 'mail'] });
+    const [guru1, svc, missing] = usersFamily.parseAll(output(`${passwd}\0${shadow}\0${group}`), [
+      'guru1',
+      'svc',
+      'nobody-here',
+    ]);
+    expect(guru1).toMatchObject({
+      name: 'guru1',
+      uid: 1001,
+      gid: 1001,
+      passwordHash: '$y$j9T$abc$def',
+      groups: ['guru1', 'sudo', 'mail'],
+    });
     // A primary group without an entry shows as its number, as id -Gn prints it.
     expect(svc).toMatchObject({ name: 'svc', gid: 4242, passwordHash: '!', groups: ['4242'] });
     expect(missing).toBeUndefined();
@@ -144,23 +180,34 @@ describe('account, group, package, service and command probes on this machine', 
     expect(await facts.get(userProbe('no-such-user-play'))).toBeUndefined();
     expect(await facts.get(groupProbe('root'))).toMatchObject({ name: 'root', gid: 0 });
     expect(await facts.get(groupProbe('no-such-group-play'))).toBeUndefined();
-    expect(await facts.get(serviceProbe('no-such-service-play'))).toMatchObject({ exists: false, active: false, enabled: false });
+    expect(await facts.get(serviceProbe('no-such-service-play'))).toMatchObject({
+      exists: false,
+      active: false,
+      enabled: false,
+    });
     expect(await facts.get(commandSucceedsProbe(sh`test -d /`))).toBe(true);
     expect(await facts.get(commandSucceedsProbe(sh`test -d /no/such/dir`))).toBe(false);
     expect(local.commandCount).toBe(1);
   });
 
   it('every account of this machine, asked in one batch, has the uid, hash and groups that getent and id -Gn give', async () => {
-    const names = execFileSync('getent', ['passwd'], { encoding: 'utf8' }).trim().split('\n').map((line) => line.split(':')[0]);
+    const names = execFileSync('getent', ['passwd'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((line) => line.split(':')[0]);
     const local = new LocalConnection('local');
     const facts = new FactCache(local);
     await facts.gather([...names, 'no-such-user-play'].map((name) => userProbe(name)));
     expect(local.commandCount).toBe(1);
     for (const name of names) {
       const account = await facts.get(userProbe(name));
-      const [, , uid, gid, , home, shell] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
+      const [, , uid, gid, , home, shell] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' })
+        .trim()
+        .split(':');
       expect(account, name).toMatchObject({ name, uid: Number(uid), gid: Number(gid), home, shell });
-      expect(account?.passwordHash, name).toBe(execFileSync('getent', ['shadow', name], { encoding: 'utf8' }).split(':')[1]);
+      expect(account?.passwordHash, name).toBe(
+        execFileSync('getent', ['shadow', name], { encoding: 'utf8' }).split(':')[1],
+      );
       expect(account?.groups, name).toEqual(execFileSync('id', ['-Gn', name], { encoding: 'utf8' }).trim().split(' '));
     }
     expect(await facts.get(userProbe('no-such-user-play'))).toBeUndefined();
@@ -194,17 +241,25 @@ describe('account, group, package, service and command probes on this machine', 
     for (const probe of probes) {
       const alone = new FactCache(new LocalConnection('local'));
       await alone.gather([probe]);
-      expect(await together.get(probe as never), `${probe.id.kind}:${probe.id.subject}`).toEqual(await alone.get(probe as never));
+      expect(await together.get(probe as never), `${probe.id.kind}:${probe.id.subject}`).toEqual(
+        await alone.get(probe as never),
+      );
     }
     // A batch answers only what each probe asked: no package of another probe leaks into its answer.
-    expect([...(await together.get(probes[0] as ReturnType<typeof packagesProbe>)).keys()].sort()).toEqual(['bash', 'coreutils']);
+    expect([...(await together.get(probes[0] as ReturnType<typeof packagesProbe>)).keys()].sort()).toEqual([
+      'bash',
+      'coreutils',
+    ]);
   });
 
   it('the service family reads one systemctl show for all units, its blocks in order', () => {
     const [probe] = [serviceProbe('a')];
     const family = probe.family!.kind;
-    const stdout = 'systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n';
-    expect(family.command(['a', 'b.socket']).text).toContain("systemctl show -p LoadState -p ActiveState -p UnitFileState -- a.service b.socket");
+    const stdout =
+      'systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n';
+    expect(family.command(['a', 'b.socket']).text).toContain(
+      'systemctl show -p LoadState -p ActiveState -p UnitFileState -- a.service b.socket',
+    );
     expect(family.parseAll({ exitCode: 0, stdout, bytes: Buffer.from(stdout) }, ['a', 'b', 'c'])).toEqual([
       { manager: 'systemd', exists: true, active: true, enabled: true },
       { manager: 'systemd', exists: false, active: false, enabled: false },

@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { sh } from '../../../src/connection/sh.ts';
-import { parseProbeAnswer, probeBoundary, probeScript, type Probe, type ProbeOutput } from '../../../src/facts/probe.ts';
+import {
+  parseProbeAnswer,
+  probeBoundary,
+  probeScript,
+  type Probe,
+  type ProbeOutput,
+} from '../../../src/facts/probe.ts';
 import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
 import { MASK, secret } from '../../../src/secret.ts';
 
-const identity = (key: string, command: ReturnType<typeof sh>): Probe<ProbeOutput> => ({ id: { kind: 'test', subject: key }, command, parse: (o) => o });
+const identity = (key: string, command: ReturnType<typeof sh>): Probe<ProbeOutput> => ({
+  id: { kind: 'test', subject: key },
+  command,
+  parse: (o) => o,
+});
 
 async function runProbes(probes: Probe<unknown>[]): Promise<ProbeOutput[]> {
   const local = new LocalConnection('local');
@@ -120,7 +130,11 @@ describe('parseProbeAnswer', () => {
 
   it('a probe that prints another boundary, or a boundary without its line, keeps it as output', () => {
     const other = 'ffffffffffffffffffffffff';
-    const outputs = parseProbeAnswer(answer(`\n${other} 0\n${boundary}\n${boundary} 1\nok\n${boundary} 0\n`), 2, boundary);
+    const outputs = parseProbeAnswer(
+      answer(`\n${other} 0\n${boundary}\n${boundary} 1\nok\n${boundary} 0\n`),
+      2,
+      boundary,
+    );
     expect(outputs).toEqual([
       { exitCode: 1, stdout: `\n${other} 0\n${boundary}`, bytes: Buffer.from(`\n${other} 0\n${boundary}`) },
       { exitCode: 0, stdout: 'ok', bytes: Buffer.from('ok') },

@@ -5,7 +5,12 @@ import { selectHosts } from '../../../src/model/host-pattern.ts';
 
 describe('selectHosts', () => {
   const inventory = defineInventory({
-    hosts: { primary: { address: '198.18.0.1' }, backup: { address: '198.18.0.2' }, web1: { address: '198.18.0.3' }, web2: { address: '198.18.0.4' } },
+    hosts: {
+      primary: { address: '198.18.0.1' },
+      backup: { address: '198.18.0.2' },
+      web1: { address: '198.18.0.3' },
+      web2: { address: '198.18.0.4' },
+    },
     groups: { mail: { hosts: ['primary', 'backup'] }, web: { hosts: ['web1', 'web2'] } },
   });
 
@@ -16,7 +21,10 @@ describe('selectHosts', () => {
     ['web*', ['web1', 'web2']],
     ['mail,web1', ['primary', 'backup', 'web1']],
     ['all:&web', ['web1', 'web2']],
-    [['backup', 'primary'], ['backup', 'primary']],
+    [
+      ['backup', 'primary'],
+      ['backup', 'primary'],
+    ],
     // Removals alone start from all, as in Ansible.
     ['!backup', ['primary', 'web1', 'web2']],
     ['!mail:!web2', ['web1']],

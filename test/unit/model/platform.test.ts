@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEBIAN_12, DEBIAN_13, parseOsRelease, parsePlatform, platformName, samePlatform } from '../../../src/model/platform.ts';
+import {
+  DEBIAN_12,
+  DEBIAN_13,
+  parseOsRelease,
+  parsePlatform,
+  platformName,
+  samePlatform,
+} from '../../../src/model/platform.ts';
 
 // As the hosts have them (Debian 13.2 and 12 images, a trixie/sid system, Ubuntu 24.04).
 const TRIXIE = `PRETTY_NAME="Debian GNU/Linux 13 (trixie)"
@@ -66,14 +73,18 @@ describe('parsePlatform', () => {
   });
 
   it('refuses a system that is not Debian, even one like it', () => {
-    expect(() => parsePlatform(UBUNTU, 'primary')).toThrow("primary runs Ubuntu 24.04.1 LTS (ID=ubuntu in /etc/os-release), not Debian: play's platforms are Debian releases");
+    expect(() => parsePlatform(UBUNTU, 'primary')).toThrow(
+      "primary runs Ubuntu 24.04.1 LTS (ID=ubuntu in /etc/os-release), not Debian: play's platforms are Debian releases",
+    );
     expect(() => parsePlatform('', 'primary')).toThrow('primary runs an unknown system (no ID in /etc/os-release)');
   });
 });
 
 describe('parseOsRelease', () => {
   it('unquotes values as the shell would and skips comments and blank lines', () => {
-    expect(parseOsRelease(`# comment\n\nA="x \\"y\\" \\$z"\nB='single $q'\nC=bare\n  D="spaced"  \nnot a field\n`)).toEqual({
+    expect(
+      parseOsRelease(`# comment\n\nA="x \\"y\\" \\$z"\nB='single $q'\nC=bare\n  D="spaced"  \nnot a field\n`),
+    ).toEqual({
       A: 'x "y" $z',
       B: 'single $q',
       C: 'bare',

@@ -1,5 +1,14 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +19,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const BIN = join(ROOT, 'dist/src/cli/play.js');
 
-function run(file: string, args: readonly string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  file: string,
+  args: readonly string[],
+  cwd: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(file, args, { cwd, env: { ...process.env, CI: '1' }, timeout: 120_000 }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
@@ -74,12 +87,19 @@ describe('a role finds its templates wherever it is loaded from', () => {
     const project = join(dir, 'installed');
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'school', private: true, type: 'module' }));
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project, stdio: 'ignore' });
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+      cwd: project,
+      stdio: 'ignore',
+    });
 
     // A role of the package: its folder is inside node_modules and holds the templates it names.
     const probe = await run(
       process.execPath,
-      ['--input-type=module', '-e', `const role = (await import('play/roles/postfix')).default; const { readdirSync } = await import('node:fs'); console.log(JSON.stringify({ dir: role.dir, templates: readdirSync(role.dir + '/templates') }));`],
+      [
+        '--input-type=module',
+        '-e',
+        `const role = (await import('play/roles/postfix')).default; const { readdirSync } = await import('node:fs'); console.log(JSON.stringify({ dir: role.dir, templates: readdirSync(role.dir + '/templates') }));`,
+      ],
       project,
     );
     expect(probe.stderr).toBe('');
@@ -96,7 +116,9 @@ describe('a role finds its templates wherever it is loaded from', () => {
     expect(readFileSync(join(project, 'out/greeting'), 'utf8')).toBe('hello from here\n');
     // Nothing of the tests or the lab went into the package.
     const shipped = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-    expect(shipped.filter((f) => /^package\/(test|bench|inventory|playbooks|src)\//.test(f) || f.includes('.state'))).toEqual([]);
+    expect(
+      shipped.filter((f) => /^package\/(test|bench|inventory|playbooks|src)\//.test(f) || f.includes('.state')),
+    ).toEqual([]);
     expect(shipped).toContain('package/dist/roles/postfix/templates/main.cf.ejs');
     expect(shipped).toContain('package/dist/src/cli/play.js');
   }, 180_000);

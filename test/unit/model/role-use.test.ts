@@ -12,7 +12,9 @@ const TYPES = join(ROOT, 'test/fixtures/types');
 const TSC = join(ROOT, 'node_modules/.bin/tsc');
 
 const temps: string[] = [];
-afterAll(() => temps.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
 
 /**
  * Runs `tsc --noEmit` on one fixture alone, through a small tsconfig that extends the repo's (same options; only
@@ -44,7 +46,13 @@ function diagnostics(output: string, file: string): { at: string[]; lines: strin
   const name = file.split('/').pop()!.replace(/\./g, '\\.');
   const pattern = new RegExp(`${name}\\((\\d+),\\d+\\): error (TS\\d+): `);
   const lines = output.split('\n').filter((l) => pattern.test(l));
-  return { at: lines.map((l) => { const [, line, code] = pattern.exec(l)!; return `${line}: ${code}`; }), lines };
+  return {
+    at: lines.map((l) => {
+      const [, line, code] = pattern.exec(l)!;
+      return `${line}: ${code}`;
+    }),
+    lines,
+  };
 }
 
 /** What a fixture expects: one `// error TSnnnn` comment on each line that must fail. */
@@ -55,7 +63,9 @@ function expectedErrors(file: string): string[] {
 }
 
 describe('typed role params (tsc)', () => {
-  it('a key a role does not have, a value of the wrong type and a key of another role fail to compile, each on its line', { timeout: 120_000 }, async () => {
+  it('a key a role does not have, a value of the wrong type and a key of another role fail to compile, each on its line', {
+    timeout: 120_000,
+  }, async () => {
     const file = join(TYPES, 'bad-role-vars.ts');
     const expected = expectedErrors(file);
     expect(expected.length).toBeGreaterThanOrEqual(9);
@@ -64,13 +74,17 @@ describe('typed role params (tsc)', () => {
     const { at, lines } = diagnostics(output, file);
     expect(at, output).toEqual(expected);
     // The messages a user sees: the misspelled key, the role's vars and TypeScript's suggestion.
-    expect(lines[0]).toContain("'manageCertificat' does not exist in type 'Partial<{ documentRoot: string; domain: string; hstsMaxAge: number; manageCertificate: boolean;");
+    expect(lines[0]).toContain(
+      "'manageCertificat' does not exist in type 'Partial<{ documentRoot: string; domain: string; hstsMaxAge: number; manageCertificate: boolean;",
+    );
     expect(lines[0]).toContain("Did you mean to write 'manageCertificate'?");
     expect(lines[2]).toContain("'holdForReplication' does not exist in type 'Partial<{ documentRoot: string;");
     expect(lines[3]).toContain("'ned' does not exist in type '{ start: string; end: string; }'");
   });
 
-  it('every shape of role use with fitting params compiles: inline, use(), lists and plays built apart', { timeout: 120_000 }, async () => {
+  it('every shape of role use with fitting params compiles: inline, use(), lists and plays built apart', {
+    timeout: 120_000,
+  }, async () => {
     const { code, output } = await typecheck(join(TYPES, 'good-role-vars.ts'));
     expect(output).toBe('');
     expect(code).toBe(0);

@@ -21,24 +21,57 @@ const checks = (succeeds: boolean): FakeHostInit => ({
 });
 
 const cases: Case[] = [
-  { name: 'no guard: changed every run', host: {}, params: { cmd: newaliases }, expected: { summary: 'run: newaliases', command: 'newaliases' } },
-  { name: 'creates exists', host: { paths: { '/etc/ssl/dh.pem': 'file' } }, params: { cmd: sh`openssl dhparam -out /etc/ssl/dh.pem 2048`, creates: '/etc/ssl/dh.pem' }, expected: { reason: '/etc/ssl/dh.pem exists (creates)' } },
+  {
+    name: 'no guard: changed every run',
+    host: {},
+    params: { cmd: newaliases },
+    expected: { summary: 'run: newaliases', command: 'newaliases' },
+  },
+  {
+    name: 'creates exists',
+    host: { paths: { '/etc/ssl/dh.pem': 'file' } },
+    params: { cmd: sh`openssl dhparam -out /etc/ssl/dh.pem 2048`, creates: '/etc/ssl/dh.pem' },
+    expected: { reason: '/etc/ssl/dh.pem exists (creates)' },
+  },
   {
     name: 'creates missing',
     host: {},
     params: { cmd: sh`openssl dhparam -out ${'/etc/ssl/dh.pem'} 2048`, creates: '/etc/ssl/dh.pem' },
-    expected: { summary: 'run: openssl dhparam -out /etc/ssl/dh.pem 2048', command: 'openssl dhparam -out /etc/ssl/dh.pem 2048' },
+    expected: {
+      summary: 'run: openssl dhparam -out /etc/ssl/dh.pem 2048',
+      command: 'openssl dhparam -out /etc/ssl/dh.pem 2048',
+    },
   },
-  { name: 'creates is a directory', host: { paths: { '/var/lib/x': 'directory' } }, params: { cmd: sh`mkdir /var/lib/x`, creates: '/var/lib/x' }, expected: { reason: '/var/lib/x exists (creates)' } },
-  { name: 'removes missing', host: {}, params: { cmd: sh`a2dissite 000-default`, removes: '/etc/apache2/sites-enabled/000-default.conf' }, expected: { reason: '/etc/apache2/sites-enabled/000-default.conf does not exist (removes)' } },
+  {
+    name: 'creates is a directory',
+    host: { paths: { '/var/lib/x': 'directory' } },
+    params: { cmd: sh`mkdir /var/lib/x`, creates: '/var/lib/x' },
+    expected: { reason: '/var/lib/x exists (creates)' },
+  },
+  {
+    name: 'removes missing',
+    host: {},
+    params: { cmd: sh`a2dissite 000-default`, removes: '/etc/apache2/sites-enabled/000-default.conf' },
+    expected: { reason: '/etc/apache2/sites-enabled/000-default.conf does not exist (removes)' },
+  },
   {
     name: 'removes exists',
     host: { paths: { '/etc/apache2/sites-enabled/000-default.conf': 'file' } },
     params: { cmd: sh`a2dissite 000-default`, removes: '/etc/apache2/sites-enabled/000-default.conf' },
     expected: { summary: 'run: a2dissite 000-default', command: 'a2dissite 000-default' },
   },
-  { name: 'unless succeeds', host: checks(true), params: { cmd: newaliases, unless: fresh }, expected: { reason: 'unless check succeeded' } },
-  { name: 'unless fails', host: checks(false), params: { cmd: newaliases, unless: fresh }, expected: { summary: 'run: newaliases', command: 'newaliases' } },
+  {
+    name: 'unless succeeds',
+    host: checks(true),
+    params: { cmd: newaliases, unless: fresh },
+    expected: { reason: 'unless check succeeded' },
+  },
+  {
+    name: 'unless fails',
+    host: checks(false),
+    params: { cmd: newaliases, unless: fresh },
+    expected: { summary: 'run: newaliases', command: 'newaliases' },
+  },
   {
     name: 'hostile values in cmd are quoted',
     host: {},
@@ -78,9 +111,11 @@ describe('command', () => {
     expect(task.name).toBe('command curl -H ******** https://example.test');
     // The step's command carries both secrets, for the run's mask table: what the command prints of them is masked.
     const step = plan.steps[0];
-    expect(step.kind === 'exec' && new MaskTable().addSecretsIn(step.command.secrets).mask('tok-123456 body-secret')).toBe('******** ********');
+    expect(
+      step.kind === 'exec' && new MaskTable().addSecretsIn(step.command.secrets).mask('tok-123456 body-secret'),
+    ).toBe('******** ********');
     await host.apply(plan);
-    expect(host.changes).toEqual([{ text: "curl -H tok-123456 https://example.test", stdin: 'body-secret' }]);
+    expect(host.changes).toEqual([{ text: 'curl -H tok-123456 https://example.test', stdin: 'body-secret' }]);
   });
 
   it('converges with creates', async () => {
@@ -100,7 +135,12 @@ describe('command', () => {
   it('converges with unless', async () => {
     let built = false;
     const host = new FakeHost({
-      onCommand: (c) => (c.text === fresh.text ? { exitCode: built ? 0 : 1 } : c.text === 'newaliases' ? ((built = true), { exitCode: 0 }) : undefined),
+      onCommand: (c) => {
+        if (c.text === fresh.text) return { exitCode: built ? 0 : 1 };
+        if (c.text !== 'newaliases') return undefined;
+        built = true;
+        return { exitCode: 0 };
+      },
     });
     const { first, second } = await host.converge(command({ cmd: newaliases, unless: fresh }));
     expect(first.changed).toBe(true);

@@ -24,8 +24,10 @@ beforeEach(() => {
 });
 afterEach(() => host.cleanup());
 
-const log = () => (existsSync(join(host.dir, 'log')) ? readFileSync(join(host.dir, 'log'), 'utf8').trim().split('\n') : []);
-const leftovers = () => [...readdirSync(tree, { recursive: true }), ...readdirSync(stageRoot)].map(String).filter((n) => n.includes('play-'));
+const log = () =>
+  existsSync(join(host.dir, 'log')) ? readFileSync(join(host.dir, 'log'), 'utf8').trim().split('\n') : [];
+const leftovers = () =>
+  [...readdirSync(tree, { recursive: true }), ...readdirSync(stageRoot)].map(String).filter((n) => n.includes('play-'));
 
 function set(overrides: Partial<ConfigSetParams> = {}) {
   const logFile = join(host.dir, 'log');
@@ -36,7 +38,8 @@ function set(overrides: Partial<ConfigSetParams> = {}) {
       { path: join(tree, 'conf.d/extra.conf'), content: 'extra new\n' },
     ],
     // The check sees the whole staged tree: both new files together, and the files the set does not manage.
-    validate: (dir) => sh`grep -q 'main new' ${`${dir}/main.conf`} && grep -q 'extra new' ${`${dir}/conf.d/extra.conf`} && test -f ${`${dir}/untouched.conf`} && echo checked ${dir} >> ${logFile}`,
+    validate: (dir) =>
+      sh`grep -q 'main new' ${`${dir}/main.conf`} && grep -q 'extra new' ${`${dir}/conf.d/extra.conf`} && test -f ${`${dir}/untouched.conf`} && echo checked ${dir} >> ${logFile}`,
     activate: sh`echo "activate $(cat ${join(tree, 'main.conf')})" >> ${logFile}`,
     health: sh`echo health >> ${logFile}`,
     stageRoot,
@@ -154,7 +157,8 @@ describe('configSet', () => {
     await host.converge(
       set({
         checkInPlace: true,
-        validate: (dir) => sh`{ printf '%s: ' ${`checked ${dir}`}; echo "$(cat ${join(dir, 'main.conf')}) + $(cat ${includes})"; } >> ${logFile}`,
+        validate: (dir) =>
+          sh`{ printf '%s: ' ${`checked ${dir}`}; echo "$(cat ${join(dir, 'main.conf')}) + $(cat ${includes})"; } >> ${logFile}`,
         activate: sh`echo "activate $(cat ${includes})" >> ${logFile}; grep -c ${tree} /proc/self/mountinfo >> ${logFile} || true`,
       }),
     );
@@ -162,7 +166,12 @@ describe('configSet', () => {
   });
 
   it('checkInPlace: a refused set leaves the live tree as it was, unmounted', async () => {
-    const message = await fails(set({ checkInPlace: true, validate: (dir) => sh`grep -q 'main new' ${join(dir, 'main.conf')} && echo 'bad include' >&2 && false` }));
+    const message = await fails(
+      set({
+        checkInPlace: true,
+        validate: (dir) => sh`grep -q 'main new' ${join(dir, 'main.conf')} && echo 'bad include' >&2 && false`,
+      }),
+    );
     expect(message).toContain(`exit ${REMOTE_EXIT.setRefused}`);
     expect(message).toContain('bad include');
     expect(readFileSync(join(tree, 'main.conf'), 'utf8')).toBe('main old\n');
@@ -173,12 +182,23 @@ describe('configSet', () => {
   it('an activation chosen by what changed: it is told the changed paths inside the tree', async () => {
     const logFile = join(host.dir, 'log');
     writeFileSync(join(tree, 'main.conf'), 'main new\n');
-    await host.converge(set({ activate: (changed) => (changed.includes('main.conf') ? sh`echo restart >> ${logFile}` : sh`echo "reload for ${changed.join(' ')}" >> ${logFile}`) }));
+    await host.converge(
+      set({
+        activate: (changed) =>
+          changed.includes('main.conf')
+            ? sh`echo restart >> ${logFile}`
+            : sh`echo "reload for ${changed.join(' ')}" >> ${logFile}`,
+      }),
+    );
     expect(log().slice(1)).toEqual(['reload for conf.d/extra.conf', 'health']);
   });
 
   it('refuses a file outside its tree, and a file with neither content nor template', () => {
-    expect(() => configSet({ tree, files: [{ path: '/etc/passwd', content: 'x' }], validate: () => sh`true`, activate: sh`true` })).toThrow(/is not inside/);
-    expect(() => configSet({ tree, files: [{ path: join(tree, 'a') }], validate: () => sh`true`, activate: sh`true` })).toThrow(/needs either content or src/);
+    expect(() =>
+      configSet({ tree, files: [{ path: '/etc/passwd', content: 'x' }], validate: () => sh`true`, activate: sh`true` }),
+    ).toThrow(/is not inside/);
+    expect(() =>
+      configSet({ tree, files: [{ path: join(tree, 'a') }], validate: () => sh`true`, activate: sh`true` }),
+    ).toThrow(/needs either content or src/);
   });
 });

@@ -60,7 +60,9 @@ describe('copy', () => {
 
   it('a missing source is a PlayError before any command', async () => {
     await expect(host.plan(copy({ src: 'nope.txt', dest: join(host.dir, 'x') }))).rejects.toThrow(PlayError);
-    await expect(host.plan(copy({ src: 'nope.txt', dest: join(host.dir, 'x') }))).rejects.toThrow(/cannot read .*files\/nope\.txt/);
+    await expect(host.plan(copy({ src: 'nope.txt', dest: join(host.dir, 'x') }))).rejects.toThrow(
+      /cannot read .*files\/nope\.txt/,
+    );
     expect(host.connection.commandCount).toBe(0);
   });
 

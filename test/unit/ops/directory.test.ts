@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, chmodSync, statSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import { PlayError } from '../../../src/errors.ts';
 import { directory } from '../../../src/ops/directory.ts';
 import type { Plan } from '../../../src/ops/op.ts';
 import { localHost, type LocalHost } from '../support/local-host.ts';
+import { modeOf, ownerOf } from '../support/path-owner.ts';
 
 const isRoot = process.getuid?.() === 0;
 let host: LocalHost;
@@ -18,8 +18,7 @@ function changed(plan: Plan): Extract<Plan, { changed: true }> {
   if (!plan.changed) throw new Error(`expected a change, got: ${plan.reason}`);
   return plan;
 }
-const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8).padStart(4, '0');
-const ownerOf = (p: string) => execFileSync('stat', ['-c', '%U:%G', p], { encoding: 'utf8' }).trim();
+const mode = modeOf;
 
 describe('directory: plans', () => {
   it.each<[string, number | undefined, string | undefined, string | false]>([
@@ -93,7 +92,9 @@ describe('directory: converge', () => {
     mkdirSync(path);
     await host.converge(directory({ path, owner: 'nobody', group: 'nogroup' }));
     expect(ownerOf(path)).toBe('nobody:nogroup');
-    expect(await host.converge(directory({ path, owner: 'nobody', group: 'nogroup' }))).toMatchObject({ changed: false });
+    expect(await host.converge(directory({ path, owner: 'nobody', group: 'nogroup' }))).toMatchObject({
+      changed: false,
+    });
   });
 
   it('absent removes the directory with its content, then is unchanged', async () => {

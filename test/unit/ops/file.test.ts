@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sh } from '../../../src/connection/sh.ts';
@@ -10,26 +10,18 @@ import { MaskTable } from '../../../src/mask-table.ts';
 import { formatDiff } from '../../../src/render/diff.ts';
 import { secret, Secret } from '../../../src/secret.ts';
 import { localHost, type LocalHost } from '../support/local-host.ts';
+import { modeOf, ownerOf } from '../support/path-owner.ts';
 
 const isRoot = process.getuid?.() === 0;
 const me = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
 const myGroup = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
-
-/** Mode of a path as four octal digits. */
-export function modeOf(path: string): string {
-  return (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
-}
-/** `owner:group` of a path. */
-export function ownerOf(path: string): string {
-  return execFileSync('stat', ['-c', '%U:%G', path], { encoding: 'utf8' }).trim();
-}
 
 function changed(plan: Plan): Extract<Plan, { changed: true }> {
   if (!plan.changed) throw new Error(`expected a change, got: ${plan.reason}`);
   return plan;
 }
 const writeStep = (step: Step | undefined): WriteStep => {
-  if (!step || step.kind !== 'write') throw new Error(`expected a write step, got ${step?.kind}`);
+  if (step?.kind !== 'write') throw new Error(`expected a write step, got ${step?.kind}`);
   return step;
 };
 
@@ -88,7 +80,9 @@ describe('file: plans', () => {
   it('a mode change only is one chmod, and a diff of attributes only', async () => {
     const path = put('f', 'a\n', 0o644);
     const plan = changed(await host.plan(file({ path, content: 'a\n', mode: '0600' })));
-    expect(plan.steps).toEqual([{ kind: 'exec', command: expect.objectContaining({ text: `chmod 00600 ${path}` }), affects: [path] }]);
+    expect(plan.steps).toEqual([
+      { kind: 'exec', command: expect.objectContaining({ text: `chmod 00600 ${path}` }), affects: [path] },
+    ]);
     expect(plan.diffs).toEqual([{ path, attributes: [{ name: 'mode', before: '0644', after: '0600' }] }]);
   });
 
@@ -97,7 +91,9 @@ describe('file: plans', () => {
     const plan = changed(await host.plan(file({ path, content: 'a\n', owner: 'nobody', group: 'nogroup' })));
     expect(plan.summary).toBe(`set owner, group of ${path}`);
     expect(plan.steps).toHaveLength(1);
-    expect((plan.steps[0] as { command: { text: string } }).command.text).toBe(`chown nobody ${path} && chgrp nogroup ${path}`);
+    expect((plan.steps[0] as { command: { text: string } }).command.text).toBe(
+      `chown nobody ${path} && chgrp nogroup ${path}`,
+    );
     expect(plan.diffs[0].attributes).toEqual([
       { name: 'owner', before: me, after: 'nobody' },
       { name: 'group', before: myGroup, after: 'nogroup' },
@@ -117,7 +113,11 @@ describe('file: plans', () => {
   it('a content and mode change lists the mode in the diff', async () => {
     const path = put('f', 'a\n', 0o644);
     const plan = changed(await host.plan(file({ path, content: 'b\n', mode: '0600' })));
-    expect(plan.diffs[0]).toMatchObject({ before: 'a\n', after: 'b\n', attributes: [{ name: 'mode', before: '0644', after: '0600' }] });
+    expect(plan.diffs[0]).toMatchObject({
+      before: 'a\n',
+      after: 'b\n',
+      attributes: [{ name: 'mode', before: '0644', after: '0600' }],
+    });
     expect(writeStep(plan.steps[0]).mode).toBe('0600');
   });
 
@@ -212,7 +212,9 @@ describe('file: converge', () => {
     const path = join(host.dir, 'pw');
     await host.converge(file({ path, content: secret('real-pass\n'), mode: '0600' }));
     expect(readFileSync(path, 'utf8')).toBe('real-pass\n');
-    expect(await host.converge(file({ path, content: secret('real-pass\n'), mode: '0600' }))).toMatchObject({ changed: false });
+    expect(await host.converge(file({ path, content: secret('real-pass\n'), mode: '0600' }))).toMatchObject({
+      changed: false,
+    });
   });
 
   it('changes the mode only', async () => {
@@ -268,13 +270,17 @@ describe('file: converge', () => {
 
   it('validate also checks a new file, and a refused new file is not created', async () => {
     const path = join(host.dir, 'new.conf');
-    await expect(host.converge(file({ path, content: 'bad\n', validate: (p) => sh`grep -q good ${p}` }))).rejects.toThrow(CommandError);
+    await expect(
+      host.converge(file({ path, content: 'bad\n', validate: (p) => sh`grep -q good ${p}` })),
+    ).rejects.toThrow(CommandError);
     expect(readdirSync(host.dir)).toEqual([]);
   });
 
   it('validate sees the new content with its final mode', async () => {
     const path = put('conf', 'x\n');
-    await host.converge(file({ path, content: 'y\n', mode: '0600', validate: (p) => sh`test "$(stat -c %a ${p})" = 600` }));
+    await host.converge(
+      file({ path, content: 'y\n', mode: '0600', validate: (p) => sh`test "$(stat -c %a ${p})" = 600` }),
+    );
     expect(readFileSync(path, 'utf8')).toBe('y\n');
   });
 

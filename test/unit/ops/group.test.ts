@@ -11,14 +11,54 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'new group', host: {}, params: { name: 'vmail' }, expected: { summary: 'create group vmail', commands: ['groupadd -- vmail'] } },
-  { name: 'new system group with gid', host: {}, params: { name: 'vmail', gid: 5000, system: true }, expected: { summary: 'create group vmail', commands: ['groupadd -g 5000 -r -- vmail'] } },
-  { name: 'exists, any gid', host: { groups: { vmail: 1234 } }, params: { name: 'vmail' }, expected: { reason: 'group vmail exists (gid 1234)' } },
-  { name: 'exists with that gid', host: { groups: { vmail: 5000 } }, params: { name: 'vmail', gid: 5000 }, expected: { reason: 'group vmail exists (gid 5000)' } },
-  { name: 'gid differs', host: { groups: { vmail: 1234 } }, params: { name: 'vmail', gid: 5000 }, expected: { summary: 'update group vmail (gid 1234 → 5000)', commands: ['groupmod -g 5000 -- vmail'] } },
-  { name: 'absent and there', host: { groups: { games: 60 } }, params: { name: 'games', state: 'absent' }, expected: { summary: 'remove group games', commands: ['groupdel -- games'] } },
-  { name: 'absent already', host: {}, params: { name: 'games', state: 'absent' }, expected: { reason: 'group games does not exist' } },
-  { name: 'hostile name is quoted', host: {}, params: { name: 'g;$(reboot)' }, expected: { summary: 'create group g;$(reboot)', commands: ["groupadd -- 'g;$(reboot)'"] } },
+  {
+    name: 'new group',
+    host: {},
+    params: { name: 'vmail' },
+    expected: { summary: 'create group vmail', commands: ['groupadd -- vmail'] },
+  },
+  {
+    name: 'new system group with gid',
+    host: {},
+    params: { name: 'vmail', gid: 5000, system: true },
+    expected: { summary: 'create group vmail', commands: ['groupadd -g 5000 -r -- vmail'] },
+  },
+  {
+    name: 'exists, any gid',
+    host: { groups: { vmail: 1234 } },
+    params: { name: 'vmail' },
+    expected: { reason: 'group vmail exists (gid 1234)' },
+  },
+  {
+    name: 'exists with that gid',
+    host: { groups: { vmail: 5000 } },
+    params: { name: 'vmail', gid: 5000 },
+    expected: { reason: 'group vmail exists (gid 5000)' },
+  },
+  {
+    name: 'gid differs',
+    host: { groups: { vmail: 1234 } },
+    params: { name: 'vmail', gid: 5000 },
+    expected: { summary: 'update group vmail (gid 1234 → 5000)', commands: ['groupmod -g 5000 -- vmail'] },
+  },
+  {
+    name: 'absent and there',
+    host: { groups: { games: 60 } },
+    params: { name: 'games', state: 'absent' },
+    expected: { summary: 'remove group games', commands: ['groupdel -- games'] },
+  },
+  {
+    name: 'absent already',
+    host: {},
+    params: { name: 'games', state: 'absent' },
+    expected: { reason: 'group games does not exist' },
+  },
+  {
+    name: 'hostile name is quoted',
+    host: {},
+    params: { name: 'g;$(reboot)' },
+    expected: { summary: 'create group g;$(reboot)', commands: ["groupadd -- 'g;$(reboot)'"] },
+  },
 ];
 
 describe('group', () => {
@@ -28,11 +68,9 @@ describe('group', () => {
     expectPlan(plan, expected);
   });
 
-  it.each([
-    [{ name: 'vmail', gid: 5000 }],
-    [{ name: 'vmail', state: 'absent' }],
-    [{ name: 'odd;group$(x)' }],
-  ] as [GroupParams][])('converges %#', async (params) => {
+  it.each([[{ name: 'vmail', gid: 5000 }], [{ name: 'vmail', state: 'absent' }], [{ name: 'odd;group$(x)' }]] as [
+    GroupParams,
+  ][])('converges %#', async (params) => {
     const host = new FakeHost({ groups: { vmail: 1234 } });
     const { first, second } = await host.converge(group(params));
     expect(first.changed).toBe(true);
@@ -41,7 +79,10 @@ describe('group', () => {
 
   it('names the task', () => {
     expect(group({ name: 'vmail' }).name).toBe('group vmail');
-    expect(group({ name: 'vmail', taskName: 'mail group', tags: ['mail'] })).toMatchObject({ name: 'mail group', tags: ['mail'] });
+    expect(group({ name: 'vmail', taskName: 'mail group', tags: ['mail'] })).toMatchObject({
+      name: 'mail group',
+      tags: ['mail'],
+    });
   });
 
   it.each([

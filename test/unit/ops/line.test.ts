@@ -25,13 +25,33 @@ describe('editLines', () => {
     ['leaves a matching line that is already right', 'a=1\nb=2\n', { line: 'a=1', regexp: /^a=/ }, undefined],
     ['keeps a missing final newline when replacing', 'a=1\nb=2', { line: 'b=3', regexp: /^b=/ }, 'a=1\nb=3'],
     ['adds when nothing matches the regexp', 'b=2\n', { line: 'a=1', regexp: /^a=/ }, 'b=2\na=1\n'],
-    ['leaves the line when present though the regexp does not match', 'a=1\n', { line: 'a=1', regexp: /^zzz/ }, undefined],
-    ['replaces a commented default', '#PermitRootLogin yes\nX\n', { line: 'PermitRootLogin no', regexp: /^#?PermitRootLogin\b/ }, 'PermitRootLogin no\nX\n'],
+    [
+      'leaves the line when present though the regexp does not match',
+      'a=1\n',
+      { line: 'a=1', regexp: /^zzz/ },
+      undefined,
+    ],
+    [
+      'replaces a commented default',
+      '#PermitRootLogin yes\nX\n',
+      { line: 'PermitRootLogin no', regexp: /^#?PermitRootLogin\b/ },
+      'PermitRootLogin no\nX\n',
+    ],
     ['a global regexp still finds the last match', 'a=1\na=2\n', { line: 'a=9', regexp: /^a=/g }, 'a=1\na=9\n'],
     // insertAfter
-    ['inserts after the last anchor', '[main]\nx=1\n[other]\ny=1\n', { line: 'z=1', insertAfter: /^\[main\]/ }, '[main]\nz=1\nx=1\n[other]\ny=1\n'],
+    [
+      'inserts after the last anchor',
+      '[main]\nx=1\n[other]\ny=1\n',
+      { line: 'z=1', insertAfter: /^\[main\]/ },
+      '[main]\nz=1\nx=1\n[other]\ny=1\n',
+    ],
     ['inserts at the end when the anchor is missing', 'a\n', { line: 'z', insertAfter: /^nope/ }, 'a\nz\n'],
-    ['does not insert when the regexp matches', 'k=1\n[s]\n', { line: 'k=2', regexp: /^k=/, insertAfter: /^\[s\]/ }, 'k=2\n[s]\n'],
+    [
+      'does not insert when the regexp matches',
+      'k=1\n[s]\n',
+      { line: 'k=2', regexp: /^k=/, insertAfter: /^\[s\]/ },
+      'k=2\n[s]\n',
+    ],
     // absent
     ['removes a line', 'a\nb\nc\n', { line: 'b', state: 'absent' }, 'a\nc\n'],
     ['removes every line matching the regexp', 'a=1\nb\na=2\n', { regexp: /^a=/, state: 'absent' }, 'b\n'],
@@ -73,7 +93,10 @@ describe('line: plans and converge', () => {
     const task = () => line({ path, regexp: /^INTERFACESv4=/, line: 'INTERFACESv4="eth0"' });
     const plan = changed(await host.converge(task()));
     expect(plan.summary).toBe(`update ${path}`);
-    expect(plan.diffs[0]).toMatchObject({ before: '# Defaults\nINTERFACESv4=""\nINTERFACESv6=""\n', after: '# Defaults\nINTERFACESv4="eth0"\nINTERFACESv6=""\n' });
+    expect(plan.diffs[0]).toMatchObject({
+      before: '# Defaults\nINTERFACESv4=""\nINTERFACESv6=""\n',
+      after: '# Defaults\nINTERFACESv4="eth0"\nINTERFACESv6=""\n',
+    });
     expect(formatDiff(plan.diffs[0], new MaskTable())).toContain('+INTERFACESv4="eth0"');
     expect(readFileSync(path, 'utf8')).toBe('# Defaults\nINTERFACESv4="eth0"\nINTERFACESv6=""\n');
     expect(mode(path)).toBe('0640');
@@ -131,7 +154,9 @@ describe('line: plans and converge', () => {
   it('absent on a missing file is unchanged, even with create: true', async () => {
     const path = join(host.dir, 'missing');
     expect(await host.converge(line({ path, line: 'x', state: 'absent' }))).toMatchObject({ changed: false });
-    expect(await host.converge(line({ path, line: 'x', state: 'absent', create: true }))).toMatchObject({ changed: false });
+    expect(await host.converge(line({ path, line: 'x', state: 'absent', create: true }))).toMatchObject({
+      changed: false,
+    });
     expect(existsSync(path)).toBe(false);
   });
 
@@ -150,7 +175,9 @@ describe('line: plans and converge', () => {
 
   it('validate refusing the edit keeps the old file and no temp file', async () => {
     const path = put('conf', 'good\n');
-    await expect(host.converge(line({ path, line: 'bad', regexp: /^good$/, validate: (p) => sh`grep -q good ${p}` }))).rejects.toThrow(/validate refused/);
+    await expect(
+      host.converge(line({ path, line: 'bad', regexp: /^good$/, validate: (p) => sh`grep -q good ${p}` })),
+    ).rejects.toThrow(/validate refused/);
     expect(readFileSync(path, 'utf8')).toBe('good\n');
     expect(readdirSync(host.dir)).toEqual(['conf']);
   });

@@ -27,18 +27,26 @@ describe('link', () => {
   it('creates a relative link, then is unchanged', async () => {
     const plan = changed(await host.converge(link({ path: path(), target: '../sites-available/mail.conf' })));
     expect(plan.summary).toBe(`link ${path()} → ../sites-available/mail.conf`);
-    expect(plan.diffs).toEqual([{ path: path(), attributes: [{ name: 'link', before: 'absent', after: '../sites-available/mail.conf' }] }]);
+    expect(plan.diffs).toEqual([
+      { path: path(), attributes: [{ name: 'link', before: 'absent', after: '../sites-available/mail.conf' }] },
+    ]);
     expect(readlinkSync(path())).toBe('../sites-available/mail.conf');
     expect(readFileSync(path(), 'utf8')).toBe('mail\n');
-    expect(await host.converge(link({ path: path(), target: '../sites-available/mail.conf' }))).toMatchObject({ changed: false });
+    expect(await host.converge(link({ path: path(), target: '../sites-available/mail.conf' }))).toMatchObject({
+      changed: false,
+    });
   });
 
   it('retargets an existing link', async () => {
     symlinkSync('../sites-available/mail.conf', path());
     const plan = changed(await host.converge(link({ path: path(), target: '../sites-available/web.conf' })));
-    expect(plan.diffs[0].attributes).toEqual([{ name: 'link', before: '../sites-available/mail.conf', after: '../sites-available/web.conf' }]);
+    expect(plan.diffs[0].attributes).toEqual([
+      { name: 'link', before: '../sites-available/mail.conf', after: '../sites-available/web.conf' },
+    ]);
     expect(readlinkSync(path())).toBe('../sites-available/web.conf');
-    expect(await host.converge(link({ path: path(), target: '../sites-available/web.conf' }))).toMatchObject({ changed: false });
+    expect(await host.converge(link({ path: path(), target: '../sites-available/web.conf' }))).toMatchObject({
+      changed: false,
+    });
   });
 
   it('retargets a link that points to a directory (replacing the link, not writing inside it)', async () => {

@@ -79,7 +79,10 @@ const cases: Case[] = [
     name: 'hostile names are quoted',
     host: {},
     params: { names: ['evil; rm -rf /', 'a b', "it's"] },
-    expected: { summary: "install evil; rm -rf /, a b, it's", commands: [`${INSTALL} -- 'evil; rm -rf /' 'a b' 'it'\\''s'`] },
+    expected: {
+      summary: "install evil; rm -rf /, a b, it's",
+      commands: [`${INSTALL} -- 'evil; rm -rf /' 'a b' 'it'\\''s'`],
+    },
   },
 ];
 
@@ -112,7 +115,8 @@ describe('packages', () => {
     );
     expect(install.kind === 'exec' && install.command.text).toBe(`${INSTALL} -- postfix roundcube`);
     expect(plan.summary).not.toContain('s3cret-db-pass');
-    for (const step of plan.steps) if (step.kind === 'exec') expect(step.command.text + step.command.display).not.toContain('s3cret-db-pass');
+    for (const step of plan.steps)
+      if (step.kind === 'exec') expect(step.command.text + step.command.display).not.toContain('s3cret-db-pass');
 
     const { second } = await host.converge(task);
     expect(second.changed).toBe(false);

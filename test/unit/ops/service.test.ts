@@ -15,19 +15,57 @@ const running = { active: true, enabled: true };
 const stopped = { active: false, enabled: false };
 
 const cases: Case[] = [
-  { name: 'running and enabled: unchanged', host: { services: { nginx: running } }, params: { name: 'nginx', state: 'started', enabled: true }, expected: { reason: 'nginx is running and enabled' } },
+  {
+    name: 'running and enabled: unchanged',
+    host: { services: { nginx: running } },
+    params: { name: 'nginx', state: 'started', enabled: true },
+    expected: { reason: 'nginx is running and enabled' },
+  },
   {
     name: 'stopped and disabled: start and enable',
     host: { services: { nginx: stopped } },
     params: { name: 'nginx', state: 'started', enabled: true },
-    expected: { summary: 'start and enable nginx', commands: ['systemctl start -- nginx', 'systemctl enable -- nginx'] },
+    expected: {
+      summary: 'start and enable nginx',
+      commands: ['systemctl start -- nginx', 'systemctl enable -- nginx'],
+    },
   },
-  { name: 'stop a running one', host: { services: { nginx: running } }, params: { name: 'nginx', state: 'stopped' }, expected: { summary: 'stop nginx', commands: ['systemctl stop -- nginx'] } },
-  { name: 'already stopped', host: { services: { nginx: stopped } }, params: { name: 'nginx', state: 'stopped' }, expected: { reason: 'nginx is stopped' } },
-  { name: 'disable only', host: { services: { nginx: running } }, params: { name: 'nginx', enabled: false }, expected: { summary: 'disable nginx', commands: ['systemctl disable -- nginx'] } },
-  { name: 'enabled only, already', host: { services: { nginx: stopped } }, params: { name: 'nginx', enabled: false }, expected: { reason: 'nginx is disabled' } },
-  { name: 'restarted always changes', host: { services: { nginx: running } }, params: { name: 'nginx', state: 'restarted' }, expected: { summary: 'restart nginx', commands: ['systemctl restart -- nginx'] } },
-  { name: 'reloaded always changes', host: { services: { nginx: running } }, params: { name: 'nginx', state: 'reloaded' }, expected: { summary: 'reload nginx', commands: ['systemctl reload -- nginx'] } },
+  {
+    name: 'stop a running one',
+    host: { services: { nginx: running } },
+    params: { name: 'nginx', state: 'stopped' },
+    expected: { summary: 'stop nginx', commands: ['systemctl stop -- nginx'] },
+  },
+  {
+    name: 'already stopped',
+    host: { services: { nginx: stopped } },
+    params: { name: 'nginx', state: 'stopped' },
+    expected: { reason: 'nginx is stopped' },
+  },
+  {
+    name: 'disable only',
+    host: { services: { nginx: running } },
+    params: { name: 'nginx', enabled: false },
+    expected: { summary: 'disable nginx', commands: ['systemctl disable -- nginx'] },
+  },
+  {
+    name: 'enabled only, already',
+    host: { services: { nginx: stopped } },
+    params: { name: 'nginx', enabled: false },
+    expected: { reason: 'nginx is disabled' },
+  },
+  {
+    name: 'restarted always changes',
+    host: { services: { nginx: running } },
+    params: { name: 'nginx', state: 'restarted' },
+    expected: { summary: 'restart nginx', commands: ['systemctl restart -- nginx'] },
+  },
+  {
+    name: 'reloaded always changes',
+    host: { services: { nginx: running } },
+    params: { name: 'nginx', state: 'reloaded' },
+    expected: { summary: 'reload nginx', commands: ['systemctl reload -- nginx'] },
+  },
   {
     name: 'a unit name with a suffix',
     host: { services: { 'dovecot.socket': stopped } },
@@ -70,13 +108,22 @@ describe('service', () => {
 
   it('a missing unit is an error on a real run', async () => {
     const host = new FakeHost();
-    await expect(host.plan(service({ name: 'nginx', state: 'started' }))).rejects.toThrow(new PlayError('service nginx not found on host'));
+    await expect(host.plan(service({ name: 'nginx', state: 'started' }))).rejects.toThrow(
+      new PlayError('service nginx not found on host'),
+    );
   });
 
   it('a missing unit is a pending change when earlier changes are pending', async () => {
     const host = new FakeHost();
-    const plan = await host.plan(service({ name: 'nginx', state: 'started', enabled: true }), { earlierChangesPending: true });
-    expect(plan).toEqual({ changed: true, summary: 'start and enable nginx (once an earlier change installs it)', steps: [], diffs: [] });
+    const plan = await host.plan(service({ name: 'nginx', state: 'started', enabled: true }), {
+      earlierChangesPending: true,
+    });
+    expect(plan).toEqual({
+      changed: true,
+      summary: 'start and enable nginx (once an earlier change installs it)',
+      steps: [],
+      diffs: [],
+    });
   });
 
   it.each(['systemd', 'sysv'] as const)('converges (%s)', async (manager) => {
@@ -102,7 +149,9 @@ describe('service', () => {
 
   it('reload of a stopped service fails at apply, as systemctl does', async () => {
     const host = new FakeHost({ services: { nginx: stopped } });
-    await expect(host.apply(await host.plan(service({ name: 'nginx', state: 'reloaded' })))).rejects.toThrow(/cannot reload/);
+    await expect(host.apply(await host.plan(service({ name: 'nginx', state: 'reloaded' })))).rejects.toThrow(
+      /cannot reload/,
+    );
   });
 
   it('names the task, or taskName for handlers', () => {

@@ -18,7 +18,10 @@ beforeEach(() => {
   mkdirSync(join(roleDir, 'templates'), { recursive: true });
   host.roleDir = roleDir;
   host.vars = { domain: 'smknh.sch.id', serial: 2024010101 };
-  writeFileSync(join(roleDir, 'templates', 'zone.ejs'), '$ORIGIN <%= domain %>.\n; serial <%= serial %>\n<% for (const ns of nameservers) { %>@ NS <%= ns %>\n<% } %>');
+  writeFileSync(
+    join(roleDir, 'templates', 'zone.ejs'),
+    '$ORIGIN <%= domain %>.\n; serial <%= serial %>\n<% for (const ns of nameservers) { %>@ NS <%= ns %>\n<% } %>',
+  );
 });
 afterEach(() => host.cleanup());
 
@@ -58,7 +61,10 @@ describe('template', () => {
     await host.converge(zone(['ns1']));
     const plan = changed(await host.plan(zone(['ns1', 'ns2'])));
     expect(plan.summary).toBe(`update ${dest()}`);
-    expect(plan.diffs[0]).toMatchObject({ before: expect.stringContaining('@ NS ns1\n'), after: expect.stringContaining('@ NS ns2\n') });
+    expect(plan.diffs[0]).toMatchObject({
+      before: expect.stringContaining('@ NS ns1\n'),
+      after: expect.stringContaining('@ NS ns2\n'),
+    });
     expect(formatDiff(plan.diffs[0], new MaskTable())).toContain('+@ NS ns2');
     expect((plan.steps[0] as WriteStep).mode).toBe('0640');
   });
@@ -88,14 +94,18 @@ describe('template', () => {
     const plan = changed(await host.converge(template({ src: 'pw.ejs', dest: dest(), mode: '0600' })));
     expect(readFileSync(dest(), 'utf8')).toBe('user=app\npassword=tmpl-pw-123\n');
     expect(formatDiff(plan.diffs[0], new MaskTable())).not.toContain('tmpl-pw-123');
-    expect(await host.converge(template({ src: 'pw.ejs', dest: dest(), mode: '0600' }))).toMatchObject({ changed: false });
+    expect(await host.converge(template({ src: 'pw.ejs', dest: dest(), mode: '0600' }))).toMatchObject({
+      changed: false,
+    });
   });
 
   it('validate refusing the rendered file keeps the old one', async () => {
     writeFileSync(dest(), 'good\n');
     writeFileSync(join(roleDir, 'templates', 'v.ejs'), '<%= word %>\n');
     host.vars = { word: 'bad' };
-    await expect(host.converge(template({ src: 'v.ejs', dest: dest(), validate: (p) => sh`grep -q good ${p}` }))).rejects.toThrow(/validate refused/);
+    await expect(
+      host.converge(template({ src: 'v.ejs', dest: dest(), validate: (p) => sh`grep -q good ${p}` })),
+    ).rejects.toThrow(/validate refused/);
     expect(readFileSync(dest(), 'utf8')).toBe('good\n');
   });
 

@@ -16,7 +16,14 @@ interface Case {
   readonly expected: ExpectedPlan;
 }
 
-const guru1 = { uid: 1001, home: '/home/guru1', shell: '/bin/bash', comment: 'Guru Satu', hash: HASH, groups: ['mail', 'users'] };
+const guru1 = {
+  uid: 1001,
+  home: '/home/guru1',
+  shell: '/bin/bash',
+  comment: 'Guru Satu',
+  hash: HASH,
+  groups: ['mail', 'users'],
+};
 const groups = { mail: 8, users: 100, staff: 50 };
 
 /** The removal the user op runs: the user's processes ended (TERM, then KILL), userdel retried while it says busy. */
@@ -27,7 +34,15 @@ const cases: Case[] = [
   {
     name: 'new user: one useradd with every field, then chpasswd',
     host: { groups },
-    params: { name: 'guru1', uid: 1001, home: '/home/guru1', shell: '/bin/bash', comment: 'Guru Satu', groups: ['users', 'mail'], passwordHash: HASH },
+    params: {
+      name: 'guru1',
+      uid: 1001,
+      home: '/home/guru1',
+      shell: '/bin/bash',
+      comment: 'Guru Satu',
+      groups: ['users', 'mail'],
+      passwordHash: HASH,
+    },
     expected: {
       summary: 'create user guru1',
       commands: ["useradd -m -u 1001 -d /home/guru1 -s /bin/bash -c 'Guru Satu' -G mail,users -- guru1", 'chpasswd -e'],
@@ -40,7 +55,19 @@ const cases: Case[] = [
     params: { name: 'vmail', system: true, createHome: false, shell: '/usr/sbin/nologin' },
     expected: { summary: 'create user vmail', commands: ['useradd -M -r -s /usr/sbin/nologin -- vmail'] },
   },
-  { name: 'existing and matching: unchanged', host: { groups, users: { guru1 } }, params: { name: 'guru1', uid: 1001, shell: '/bin/bash', groups: ['users', 'mail'], passwordHash: HASH, comment: 'Guru Satu' }, expected: { reason: 'user guru1 exists as wanted' } },
+  {
+    name: 'existing and matching: unchanged',
+    host: { groups, users: { guru1 } },
+    params: {
+      name: 'guru1',
+      uid: 1001,
+      shell: '/bin/bash',
+      groups: ['users', 'mail'],
+      passwordHash: HASH,
+      comment: 'Guru Satu',
+    },
+    expected: { reason: 'user guru1 exists as wanted' },
+  },
   {
     name: 'existing: only the differing fields',
     host: { groups, users: { guru1 } },
@@ -51,7 +78,10 @@ const cases: Case[] = [
     name: 'existing: home, uid and comment',
     host: { groups, users: { guru1 } },
     params: { name: 'guru1', uid: 2001, home: '/srv/guru1', comment: 'Guru 1' },
-    expected: { summary: 'update user guru1 (uid, home, comment)', commands: ["usermod -u 2001 -d /srv/guru1 -c 'Guru 1' -- guru1"] },
+    expected: {
+      summary: 'update user guru1 (uid, home, comment)',
+      commands: ["usermod -u 2001 -d /srv/guru1 -c 'Guru 1' -- guru1"],
+    },
   },
   {
     name: 'exact groups: an empty list removes every supplementary group',
@@ -71,17 +101,42 @@ const cases: Case[] = [
     params: { name: 'guru1', groups: ['staff', 'mail'], appendGroups: true },
     expected: { summary: 'update user guru1 (groups)', commands: ['usermod -a -G staff -- guru1'] },
   },
-  { name: 'appendGroups: all there', host: { groups, users: { guru1 } }, params: { name: 'guru1', groups: ['mail'], appendGroups: true }, expected: { reason: 'user guru1 exists as wanted' } },
+  {
+    name: 'appendGroups: all there',
+    host: { groups, users: { guru1 } },
+    params: { name: 'guru1', groups: ['mail'], appendGroups: true },
+    expected: { reason: 'user guru1 exists as wanted' },
+  },
   {
     name: 'password differs: chpasswd only',
     host: { groups, users: { guru1 } },
     params: { name: 'guru1', passwordHash: secret(OTHER) },
     expected: { summary: 'update user guru1 (password)', commands: ['chpasswd -e'], stdin: [`guru1:${OTHER}\n`] },
   },
-  { name: 'password equal (as a secret)', host: { groups, users: { guru1 } }, params: { name: 'guru1', passwordHash: secret(HASH) }, expected: { reason: 'user guru1 exists as wanted' } },
-  { name: 'absent and there', host: { users: { old: {} } }, params: { name: 'old', state: 'absent', removeHome: true }, expected: { summary: 'remove user old', commands: [removal('userdel -r -- old')] } },
-  { name: 'absent, keep home', host: { users: { old: {} } }, params: { name: 'old', state: 'absent' }, expected: { summary: 'remove user old', commands: [removal('userdel -- old')] } },
-  { name: 'absent already', host: {}, params: { name: 'old', state: 'absent' }, expected: { reason: 'user old does not exist' } },
+  {
+    name: 'password equal (as a secret)',
+    host: { groups, users: { guru1 } },
+    params: { name: 'guru1', passwordHash: secret(HASH) },
+    expected: { reason: 'user guru1 exists as wanted' },
+  },
+  {
+    name: 'absent and there',
+    host: { users: { old: {} } },
+    params: { name: 'old', state: 'absent', removeHome: true },
+    expected: { summary: 'remove user old', commands: [removal('userdel -r -- old')] },
+  },
+  {
+    name: 'absent, keep home',
+    host: { users: { old: {} } },
+    params: { name: 'old', state: 'absent' },
+    expected: { summary: 'remove user old', commands: [removal('userdel -- old')] },
+  },
+  {
+    name: 'absent already',
+    host: {},
+    params: { name: 'old', state: 'absent' },
+    expected: { reason: 'user old does not exist' },
+  },
   {
     name: 'hostile values are quoted',
     host: { groups: { 'g;x': 7 } },
@@ -107,7 +162,8 @@ describe('user', () => {
     const { first, second } = await host.converge(task);
     if (!first.changed) throw new Error('expected a change');
     expect(first.summary).not.toContain(HASH);
-    for (const step of first.steps) if (step.kind === 'exec') expect(step.command.text + step.command.display).not.toContain(HASH);
+    for (const step of first.steps)
+      if (step.kind === 'exec') expect(step.command.text + step.command.display).not.toContain(HASH);
     for (const command of host.connection.commands) expect(command.text).not.toContain(HASH);
     expect(host.changes.find((c) => c.text === 'chpasswd -e')?.stdin).toBe(`guru2:${HASH}\n`);
     expect(second).toEqual({ changed: false, reason: 'user guru2 exists as wanted' });
@@ -135,16 +191,34 @@ describe('user', () => {
 
   it('converges: create, then update, each time unchanged afterwards', async () => {
     const host = new FakeHost({ groups });
-    const create = user({ name: 'guru1', shell: '/bin/bash', groups: ['mail', 'users'], comment: 'Guru Satu', passwordHash: HASH });
+    const create = user({
+      name: 'guru1',
+      shell: '/bin/bash',
+      groups: ['mail', 'users'],
+      comment: 'Guru Satu',
+      passwordHash: HASH,
+    });
     const one = await host.converge(create);
     expect(one.first.changed).toBe(true);
     expect(one.second.changed).toBe(false);
     expect(host.state.paths.get('/home/guru1')).toBe('directory');
-    const update = user({ name: 'guru1', uid: 3000, shell: '/usr/sbin/nologin', groups: ['staff'], comment: 'Guru, retired', passwordHash: '!' });
+    const update = user({
+      name: 'guru1',
+      uid: 3000,
+      shell: '/usr/sbin/nologin',
+      groups: ['staff'],
+      comment: 'Guru, retired',
+      passwordHash: '!',
+    });
     const two = await host.converge(update);
     expect(two.first).toMatchObject({ summary: 'update user guru1 (uid, shell, comment, groups, password)' });
     expect(two.second.changed).toBe(false);
-    expect(host.state.users.get('guru1')).toMatchObject({ uid: 3000, shell: '/usr/sbin/nologin', groups: ['staff'], hash: '!' });
+    expect(host.state.users.get('guru1')).toMatchObject({
+      uid: 3000,
+      shell: '/usr/sbin/nologin',
+      groups: ['staff'],
+      hash: '!',
+    });
   });
 
   it('converges: remove', async () => {

@@ -17,7 +17,18 @@ import { LAB_VAULT, LAB_VAULT_PASSWORD_FILE } from '../../lab/config.ts';
 // imported; the vaults they name exist, with their passphrase at hand, so that any read would succeed and be seen.
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const FS_FUNCTIONS = ['readFileSync', 'existsSync', 'statSync', 'lstatSync', 'openSync', 'accessSync', 'readFile', 'stat', 'open', 'createReadStream'] as const;
+const FS_FUNCTIONS = [
+  'readFileSync',
+  'existsSync',
+  'statSync',
+  'lstatSync',
+  'openSync',
+  'accessSync',
+  'readFile',
+  'stat',
+  'open',
+  'createReadStream',
+] as const;
 const PROMISE_FUNCTIONS = ['readFile', 'stat', 'open', 'access'] as const;
 
 const OTHER_INVENTORY = `import { join } from 'node:path';
@@ -39,7 +50,8 @@ const savedEnv = { PLAY_VAULT: process.env.PLAY_VAULT, PLAY_VAULT_PASSWORD_FILE:
 function record(target: Record<string, unknown>, name: string): void {
   const original = target[name] as (...args: unknown[]) => unknown;
   target[name] = function recorded(this: unknown, ...args: unknown[]) {
-    const path = args[0] instanceof URL ? fileURLToPath(args[0]) : typeof args[0] === 'string' ? resolve(args[0]) : undefined;
+    const path =
+      args[0] instanceof URL ? fileURLToPath(args[0]) : typeof args[0] === 'string' ? resolve(args[0]) : undefined;
     if (path && vaultFiles.includes(path)) touched.push(`${name} ${path}`);
     return original.apply(this, args);
   };
@@ -59,9 +71,16 @@ beforeAll(() => {
   initProject = mkdtempSync(join(ROOT, 'test', 'unit', 'playbooks', '.init-project-'));
   const files = schoolProjectFiles({
     site: {
-      schoolName: 'Import Test School', domain: 'import.test', lanInterface: 'eth0', lanNetwork: '10.9.0.0/24',
-      primaryAddress: '10.9.0.1', backupAddress: '10.9.0.2', vip: '10.9.0.254', router: '10.9.0.254',
-      dhcpRange: { start: '10.9.0.100', end: '10.9.0.200' }, accounts: [{ name: 'guru1', fullName: 'Guru 1' }],
+      schoolName: 'Import Test School',
+      domain: 'import.test',
+      lanInterface: 'eth0',
+      lanNetwork: '10.9.0.0/24',
+      primaryAddress: '10.9.0.1',
+      backupAddress: '10.9.0.2',
+      vip: '10.9.0.254',
+      router: '10.9.0.254',
+      dhcpRange: { start: '10.9.0.100', end: '10.9.0.200' },
+      accounts: [{ name: 'guru1', fullName: 'Guru 1' }],
     },
     ssh: { user: 'root' },
     playVersion: '0.1.0',
@@ -74,11 +93,23 @@ beforeAll(() => {
   }
   // An inventory of its own, for a run that replaces the playbook's inventory with it (-i).
   writeFileSync(join(initProject, 'inventory', 'other.ts'), OTHER_INVENTORY);
-  writeVault(join(initProject, 'inventory', 'other.vault'), { other_key: 'import-test-other-key-4410' }, 'import test passphrase');
+  writeVault(
+    join(initProject, 'inventory', 'other.vault'),
+    { other_key: 'import-test-other-key-4410' },
+    'import test passphrase',
+  );
   const initVault = join(initProject, projectVaultPath('import.test'));
   writeVault(initVault, { tsig_key: 'import-test-init-key-7731' }, 'import test passphrase');
   writeFileSync(join(initProject, '.vault-password'), 'import test passphrase\n', { mode: 0o600 });
-  vaultFiles = [smknhVault, passwordFile, initVault, join(initProject, '.vault-password'), join(initProject, 'inventory', 'other.vault'), LAB_VAULT, LAB_VAULT_PASSWORD_FILE].map((p) => resolve(p));
+  vaultFiles = [
+    smknhVault,
+    passwordFile,
+    initVault,
+    join(initProject, '.vault-password'),
+    join(initProject, 'inventory', 'other.vault'),
+    LAB_VAULT,
+    LAB_VAULT_PASSWORD_FILE,
+  ].map((p) => resolve(p));
   for (const name of FS_FUNCTIONS) record(fs as unknown as Record<string, unknown>, name);
   for (const name of PROMISE_FUNCTIONS) record(fsPromises as unknown as Record<string, unknown>, name);
   // `import { readFileSync } from 'node:fs'` in src sees the recording functions too.
@@ -97,12 +128,22 @@ afterAll(() => {
 });
 
 /** The .ts files of a folder of the repository (or of the init project), as absolute paths. */
-const tsFiles = (folder: string) => readdirSync(folder).filter((name) => name.endsWith('.ts')).map((name) => join(folder, name));
+const tsFiles = (folder: string) =>
+  readdirSync(folder)
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => join(folder, name));
 
 describe('importing playbooks and inventories', () => {
   it('reads no vault and no password file: every playbook and inventory of the project, and those play init writes', async () => {
-    const files = [...tsFiles(join(ROOT, 'playbooks')), ...tsFiles(join(ROOT, 'inventory')), ...tsFiles(join(initProject, 'inventory')), ...tsFiles(join(initProject, 'playbooks'))];
-    expect(files.map((f) => f.slice(ROOT.length))).toEqual(expect.arrayContaining(['playbooks/site.ts', 'inventory/lab.ts', 'inventory/smknh.ts']));
+    const files = [
+      ...tsFiles(join(ROOT, 'playbooks')),
+      ...tsFiles(join(ROOT, 'inventory')),
+      ...tsFiles(join(initProject, 'inventory')),
+      ...tsFiles(join(initProject, 'playbooks')),
+    ];
+    expect(files.map((f) => f.slice(ROOT.length))).toEqual(
+      expect.arrayContaining(['playbooks/site.ts', 'inventory/lab.ts', 'inventory/smknh.ts']),
+    );
     expect(files.length).toBeGreaterThanOrEqual(5);
     const vaults = [];
     for (const file of files) {
@@ -111,7 +152,12 @@ describe('importing playbooks and inventories', () => {
     }
     expect(touched).toEqual([]);
     // They do name the vaults: the school's, the lab's and the init project's (and the other), described but not read.
-    const named = [process.env.PLAY_VAULT!, LAB_VAULT, join(initProject, projectVaultPath('import.test')), join(initProject, 'inventory', 'other.vault')];
+    const named = [
+      process.env.PLAY_VAULT!,
+      LAB_VAULT,
+      join(initProject, projectVaultPath('import.test')),
+      join(initProject, 'inventory', 'other.vault'),
+    ];
     expect(new Set(vaults.map((v) => resolve(v.path)))).toEqual(new Set(named.map((p) => resolve(p))));
   });
 
@@ -121,16 +167,26 @@ describe('importing playbooks and inventories', () => {
     expect(vault.secret('tsig_key').reveal()).toBe('import-test-tsig-key-5521');
     const vaultPath = resolve(process.env.PLAY_VAULT!);
     expect(touched.some((t) => t.endsWith(` ${vaultPath}`))).toBe(true);
-    expect(touched.filter((t) => !t.endsWith(` ${vaultPath}`) && !t.endsWith(` ${resolve(process.env.PLAY_VAULT_PASSWORD_FILE!)}`))).toEqual([]);
+    expect(
+      touched.filter(
+        (t) => !t.endsWith(` ${vaultPath}`) && !t.endsWith(` ${resolve(process.env.PLAY_VAULT_PASSWORD_FILE!)}`),
+      ),
+    ).toEqual([]);
   });
 
   it('a run with -i opens the vault of the inventory it uses, not the one the playbook imported', async () => {
     await import('../../../playbooks/site.ts');
     touched.length = 0;
     let output = '';
-    const streams = { stdout: { write: (t: string) => (output += t) }, stderr: { write: (t: string) => (output += t) } };
+    const streams = {
+      stdout: { write: (t: string) => (output += t) },
+      stderr: { write: (t: string) => (output += t) },
+    };
     // The school's roles refuse this inventory's vars (exit 2): the vaults are unlocked before, which is what is seen.
-    const code = await main([join(ROOT, 'playbooks', 'site.ts'), '-i', join(initProject, 'inventory', 'other.ts'), '--check'], streams);
+    const code = await main(
+      [join(ROOT, 'playbooks', 'site.ts'), '-i', join(initProject, 'inventory', 'other.ts'), '--check'],
+      streams,
+    );
     expect(code, output).toBe(2);
     const other = resolve(join(initProject, 'inventory', 'other.vault'));
     expect(touched.some((t) => t.endsWith(` ${other}`))).toBe(true);

@@ -18,9 +18,24 @@ let vaultPath: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'play-site-'));
   const tls = selfSignedCertificate({ commonName: 'mail.test.example', names: ['mail.test.example'], days: 30 });
-  const replication = selfSignedCertificate({ commonName: 'replication.school.test', names: [school.primaryAddress, school.backupAddress], days: 30 });
+  const replication = selfSignedCertificate({
+    commonName: 'replication.school.test',
+    names: [school.primaryAddress, school.backupAddress],
+    days: 30,
+  });
   vaultPath = join(dir, 'vault.json');
-  writeFileSync(vaultPath, JSON.stringify({ tls_key: tls.key, tls_certificate: tls.certificate, replication_key: replication.key, replication_certificate: replication.certificate, peer_ban_key: generateSshKey(), dkim_key: generateDkimKey() }), { mode: 0o600 });
+  writeFileSync(
+    vaultPath,
+    JSON.stringify({
+      tls_key: tls.key,
+      tls_certificate: tls.certificate,
+      replication_key: replication.key,
+      replication_certificate: replication.certificate,
+      peer_ban_key: generateSshKey(),
+      dkim_key: generateDkimKey(),
+    }),
+    { mode: 0o600 },
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -44,7 +59,10 @@ function inventoryFor(site: SchoolSite, tweak: (inventory: ReturnType<typeof sch
 }
 
 async function refusal(inventory: ReturnType<typeof defineInventory>): Promise<ValidationError> {
-  const error = await compileRun(site, inventory).then(() => undefined, (e) => e);
+  const error = await compileRun(site, inventory).then(
+    () => undefined,
+    (e) => e,
+  );
   expect(error).toBeInstanceOf(ValidationError);
   return error as ValidationError;
 }
@@ -54,7 +72,19 @@ describe('the site playbook', () => {
     const run = await compileRun(site, inventoryFor(school));
     expect(run.plays[0].batches).toEqual([['primary'], ['backup']]);
     const roles = new Set(run.plays[0].work.get('primary')!.works[0].tasks.map((t) => t.role));
-    expect([...roles]).toEqual(['sshd', 'tls', 'users', 'dovecot', 'postfix', 'dns', 'dhcp', 'apache', 'roundcube', 'fail2ban', 'keepalived']);
+    expect([...roles]).toEqual([
+      'sshd',
+      'tls',
+      'users',
+      'dovecot',
+      'postfix',
+      'dns',
+      'dhcp',
+      'apache',
+      'roundcube',
+      'fail2ban',
+      'keepalived',
+    ]);
   });
 
   it('refuses a VIP outside the LAN, naming role, host and var, before any host is touched', async () => {
@@ -66,7 +96,17 @@ describe('the site playbook', () => {
 
   it("refuses a replication certificate that does not name both servers' addresses, before any host is touched", async () => {
     // The servers moved (another LAN), the vault still holds the old certificate.
-    const error = await refusal(inventoryFor({ ...school, lanNetwork: '198.18.91.0/24', primaryAddress: '198.18.91.1', backupAddress: '198.18.91.2', vip: '198.18.91.254', router: '198.18.91.10', dhcpRange: { start: '198.18.91.100', end: '198.18.91.200' } }));
+    const error = await refusal(
+      inventoryFor({
+        ...school,
+        lanNetwork: '198.18.91.0/24',
+        primaryAddress: '198.18.91.1',
+        backupAddress: '198.18.91.2',
+        vip: '198.18.91.254',
+        router: '198.18.91.10',
+        dhcpRange: { start: '198.18.91.100', end: '198.18.91.200' },
+      }),
+    );
     expect(error.message).toMatch(/role dovecot on host (primary|backup)/);
     expect(error.message).toContain('vars.replicationCertificate');
     expect(error.message).toContain('the certificate does not name 198.18.91.1 (subjectAltName IP:198.18.91.1)');
@@ -91,16 +131,23 @@ describe('the site playbook', () => {
   });
 
   it('refuses a postmaster that is not a present account, naming the var and the accounts', async () => {
-    const error = await refusal(inventoryFor(school, (inventory) => void ((inventory.groups.servers.vars as Record<string, unknown>).postmaster = 'nobody')));
+    const error = await refusal(
+      inventoryFor(school, (inventory) => {
+        (inventory.groups.servers.vars as Record<string, unknown>).postmaster = 'nobody';
+      }),
+    );
     expect(error.message).toMatch(/role postfix on host (backup|primary)/);
     expect(error.message).toContain('vars.postmaster');
     expect(error.message).toContain('"nobody" is not a present account (kepsek, guru1');
   });
 
-  it('the school\'s own inventory lists hosts and tasks with no vault and no connection', async () => {
+  it("the school's own inventory lists hosts and tasks with no vault and no connection", async () => {
     const open = vi.spyOn(SshConnection, 'open');
     let stdout = '';
-    const code = await main(['playbooks/site.ts', '--list-hosts', '--list-tasks'], { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true } });
+    const code = await main(['playbooks/site.ts', '--list-hosts', '--list-tasks'], {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: () => true },
+    });
     expect(code).toBe(0);
     expect(stdout).toContain('batch 1: primary');
     expect(stdout).toContain('keepalived › config set /etc/keepalived');
@@ -109,7 +156,10 @@ describe('the site playbook', () => {
   });
 
   const withAccounts = (names: string[]) =>
-    inventoryFor({ ...school, accounts: [...SMKNH_ACCOUNTS, ...names.map((name) => ({ name, fullName: `Akun ${name}` }))] });
+    inventoryFor({
+      ...school,
+      accounts: [...SMKNH_ACCOUNTS, ...names.map((name) => ({ name, fullName: `Akun ${name}` }))],
+    });
 
   it('refuses an account named like a Debian system user or group, naming the account and why, before any host is touched', async () => {
     for (const [name, why] of [
@@ -154,7 +204,10 @@ export default defineInventory({ ...schoolInventory({ ...site, accounts: [...SMK
     );
     const open = vi.spyOn(SshConnection, 'open');
     let stderr = '';
-    const code = await main(['playbooks/site.ts', '-i', file, '--check'], { stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t) } });
+    const code = await main(['playbooks/site.ts', '-i', file, '--check'], {
+      stdout: { write: () => true },
+      stderr: { write: (t: string) => (stderr += t) },
+    });
     expect(code).toBe(2);
     expect(stderr).toContain('"operator" is a Debian system group on Debian 12');
     expect(open).not.toHaveBeenCalled();

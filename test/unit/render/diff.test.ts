@@ -33,7 +33,7 @@ describe('formatDiff', () => {
   });
 
   it('shows only context of three lines around a change', () => {
-    const before = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join('\n') + '\n';
+    const before = `${Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join('\n')}\n`;
     const after = before.replace('line 10\n', 'line ten\n');
     const text = formatDiff({ path: '/f', before, after }, masks);
     expect(text).toContain('@@ -7,7 +7,7 @@');
@@ -46,22 +46,28 @@ describe('formatDiff', () => {
   });
 
   it('lists attribute changes after the content', () => {
-    const text = formatDiff({
-      path: '/etc/shadow',
-      before: 'x\n',
-      after: 'y\n',
-      attributes: [
-        { name: 'mode', before: '0644', after: '0640' },
-        { name: 'group', before: 'root', after: 'shadow' },
-      ],
-    }, masks);
+    const text = formatDiff(
+      {
+        path: '/etc/shadow',
+        before: 'x\n',
+        after: 'y\n',
+        attributes: [
+          { name: 'mode', before: '0644', after: '0640' },
+          { name: 'group', before: 'root', after: 'shadow' },
+        ],
+      },
+      masks,
+    );
     const lines = text.split('\n');
     expect(lines.at(-2)).toBe('mode 0644 → 0640 (/etc/shadow)');
     expect(lines.at(-1)).toBe('group root → shadow (/etc/shadow)');
   });
 
   it('shows only attributes when the content does not change', () => {
-    const text = formatDiff({ path: '/srv', attributes: [{ name: 'owner', before: 'root', after: 'www-data' }] }, masks);
+    const text = formatDiff(
+      { path: '/srv', attributes: [{ name: 'owner', before: 'root', after: 'www-data' }] },
+      masks,
+    );
     expect(text).toBe('owner root → www-data (/srv)');
   });
 
@@ -72,23 +78,34 @@ describe('formatDiff', () => {
 
   it('masks a secret value inside the contents', () => {
     const password = secret('diff-pass-1');
-    const text = formatDiff({ path: '/etc/app.conf', before: 'password = old\n', after: `password = ${password.reveal()}\n` }, new MaskTable().add(password));
+    const text = formatDiff(
+      { path: '/etc/app.conf', before: 'password = old\n', after: `password = ${password.reveal()}\n` },
+      new MaskTable().add(password),
+    );
     expect(text).not.toContain('diff-pass-1');
     expect(text).toContain(`+password = ${MASK}`);
   });
 
   it('masks contents given as secrets', () => {
-    const text = formatDiff({ path: '/etc/key', before: secret('old-key-value-x'), after: secret('new-key-value-y') }, masks);
+    const text = formatDiff(
+      { path: '/etc/key', before: secret('old-key-value-x'), after: secret('new-key-value-y') },
+      masks,
+    );
     expect(text).not.toContain('old-key-value-x');
     expect(text).not.toContain('new-key-value-y');
     expect(text).toContain('/etc/key');
     expect(text).toMatch(/secret content changed/);
-    expect(formatDiff({ path: '/etc/key', before: '', after: secret('created-key-z') }, masks)).not.toContain('created-key-z');
+    expect(formatDiff({ path: '/etc/key', before: '', after: secret('created-key-z') }, masks)).not.toContain(
+      'created-key-z',
+    );
   });
 
   it('masks a multi-line secret, whose lines the diff prefixes one by one', () => {
     const key = secret('-----BEGIN KEY-----\nMIIEsecretline1\nMIIEsecretline2\n-----END KEY-----\n');
-    const inline = formatDiff({ path: '/etc/dkim.conf', before: 'key:\n', after: `key:\n${key.reveal()}` }, new MaskTable().add(key));
+    const inline = formatDiff(
+      { path: '/etc/dkim.conf', before: 'key:\n', after: `key:\n${key.reveal()}` },
+      new MaskTable().add(key),
+    );
     expect(inline).not.toContain('MIIEsecretline1');
     expect(inline).not.toContain('MIIEsecretline2');
     const whole = formatDiff({ path: '/etc/dkim.key', before: '', after: key }, masks);
@@ -106,7 +123,7 @@ describe('large rewrites', () => {
   });
 
   it('still shows a diff of a few changed lines in a large file', () => {
-    const before = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+    const before = `${Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n')}\n`;
     const after = before.replace('line 2500\n', 'line 2500 changed\n');
     const text = formatDiff({ path: '/srv/big', before, after }, masks);
     expect(text).toContain('-line 2500\n+line 2500 changed');

@@ -40,7 +40,10 @@ describe('renderTemplate', () => {
   });
 
   it('runs loops and conditions', () => {
-    const file = templateFile('loop.ejs', '<% for (const h of hosts) { %>server <%= h %>;\n<% } %><% if (extra) { %>extra\n<% } %>');
+    const file = templateFile(
+      'loop.ejs',
+      '<% for (const h of hosts) { %>server <%= h %>;\n<% } %><% if (extra) { %>extra\n<% } %>',
+    );
     expect(renderTemplate(file, { hosts: ['ns1', 'ns2'], extra: false })).toBe('server ns1;\nserver ns2;\n');
   });
 
@@ -116,7 +119,10 @@ describe('raw output tags', () => {
 describe('one template rendered many times (compiled once)', () => {
   it('each render prints its own values and tells its own secrets, and an edited file renders anew', async () => {
     const file = templateFile('many.conf.ejs', 'key = <%= key %>\n');
-    expect(renderTemplateFile(file, { key: secret('s3cret-one') })).toEqual({ text: 'key = s3cret-one\n', holdsSecret: true });
+    expect(renderTemplateFile(file, { key: secret('s3cret-one') })).toEqual({
+      text: 'key = s3cret-one\n',
+      holdsSecret: true,
+    });
     expect(renderTemplateFile(file, { key: 'plain' })).toEqual({ text: 'key = plain\n', holdsSecret: false });
     expect(() => renderTemplateFile(file, {})).toThrow(TemplateError);
     expect(renderTemplateFile(file, { key: 'again' })).toEqual({ text: 'key = again\n', holdsSecret: false });
@@ -127,7 +133,13 @@ describe('one template rendered many times (compiled once)', () => {
   it('a template that renders another through include prints with the outer render rules', () => {
     templateFile('part.ejs', 'inner = <%= inner %>');
     const outer = templateFile('outer.ejs', "<%- include('part.ejs', { inner }) %>\nouter = <%= outer %>\n");
-    expect(renderTemplateFile(outer, { inner: secret('in-secret'), outer: 'o' })).toEqual({ text: 'inner = in-secret\nouter = o\n', holdsSecret: true });
-    expect(renderTemplateFile(outer, { inner: 'i', outer: 'o' })).toEqual({ text: 'inner = i\nouter = o\n', holdsSecret: false });
+    expect(renderTemplateFile(outer, { inner: secret('in-secret'), outer: 'o' })).toEqual({
+      text: 'inner = in-secret\nouter = o\n',
+      holdsSecret: true,
+    });
+    expect(renderTemplateFile(outer, { inner: 'i', outer: 'o' })).toEqual({
+      text: 'inner = i\nouter = o\n',
+      holdsSecret: false,
+    });
   });
 });

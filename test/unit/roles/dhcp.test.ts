@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dhcp from '../../../roles/dhcp/index.ts';
-import { HA_SERVER_NAMES, KEA_PATHS, keaDhcp4Config, keaDhcp4ConfigText, subnetOf, type KeaConfigInput } from '../../../roles/dhcp/kea-config.ts';
+import {
+  HA_SERVER_NAMES,
+  KEA_PATHS,
+  keaDhcp4Config,
+  keaDhcp4ConfigText,
+  subnetOf,
+  type KeaConfigInput,
+} from '../../../roles/dhcp/kea-config.ts';
 import { dhcpHaState, dhcpHaVerdict, KEA_CONTROL_SOURCE } from '../../../roles/dhcp/ha-state.ts';
 
 const PRIMARY: KeaConfigInput = {
@@ -24,33 +31,57 @@ const PRIMARY: KeaConfigInput = {
   dhcpMaxResponseDelay: 6,
   dhcpMaxUnackedClients: 0,
 };
-const BACKUP: KeaConfigInput = { ...PRIMARY, haRole: 'backup', lanAddress: PRIMARY.peerAddress, peerAddress: PRIMARY.lanAddress };
+const BACKUP: KeaConfigInput = {
+  ...PRIMARY,
+  haRole: 'backup',
+  lanAddress: PRIMARY.peerAddress,
+  peerAddress: PRIMARY.lanAddress,
+};
 
 /** The configuration as Kea reads it: the file's text without its `#` header, parsed as JSON. */
 const parsed = (input: KeaConfigInput) => JSON.parse(keaDhcp4ConfigText(input).replace(/^#.*\n/, ''));
-const haOf = (config: ReturnType<typeof parsed>) => config.Dhcp4['hooks-libraries'].find((h: { library: string }) => h.library.endsWith('/libdhcp_ha.so')).parameters['high-availability'][0];
+const haOf = (config: ReturnType<typeof parsed>) =>
+  config.Dhcp4['hooks-libraries'].find((h: { library: string }) => h.library.endsWith('/libdhcp_ha.so')).parameters[
+    'high-availability'
+  ][0];
 
 describe('the dhcp role: Kea in hot-standby', () => {
   it('renders JSON Kea reads: one header comment, then the same object keaDhcp4Config returns', () => {
     const text = keaDhcp4ConfigText(PRIMARY);
     expect(text.split('\n')[0]).toMatch(/^# Managed by play \(role dhcp\).*this is the primary\.$/);
-    expect(text.split('\n').slice(1).every((line) => !line.startsWith('#'))).toBe(true);
+    expect(
+      text
+        .split('\n')
+        .slice(1)
+        .every((line) => !line.startsWith('#')),
+    ).toBe(true);
     expect(parsed(PRIMARY)).toEqual(keaDhcp4Config(PRIMARY));
   });
 
-  it('one subnet on the LAN interface with the school\'s pool, router, both DNS servers (primary first) and domain', () => {
+  it("one subnet on the LAN interface with the school's pool, router, both DNS servers (primary first) and domain", () => {
     for (const input of [PRIMARY, BACKUP]) {
       const { Dhcp4 } = parsed(input);
       expect(Dhcp4['interfaces-config']).toEqual({ interfaces: ['eth0'], 'dhcp-socket-type': 'raw' });
       expect(Dhcp4.subnet4).toEqual([
-        { id: 1, subnet: '198.18.30.0/24', interface: 'eth0', pools: [{ pool: '198.18.30.100 - 198.18.30.200' }], 'option-data': [{ name: 'routers', data: '198.18.30.10' }] },
+        {
+          id: 1,
+          subnet: '198.18.30.0/24',
+          interface: 'eth0',
+          pools: [{ pool: '198.18.30.100 - 198.18.30.200' }],
+          'option-data': [{ name: 'routers', data: '198.18.30.10' }],
+        },
       ]);
       expect(Dhcp4['option-data']).toEqual([
         { name: 'domain-name', data: 'smknh.sch.id' },
         { name: 'domain-name-servers', data: '198.18.30.1, 198.18.30.2' },
       ]);
       expect(Dhcp4).toMatchObject({ 'valid-lifetime': 3600, 'max-valid-lifetime': 7200, authoritative: true });
-      expect(Dhcp4['lease-database']).toEqual({ type: 'memfile', persist: true, name: KEA_PATHS.leaseFile, 'lfc-interval': 3600 });
+      expect(Dhcp4['lease-database']).toEqual({
+        type: 'memfile',
+        persist: true,
+        name: KEA_PATHS.leaseFile,
+        'lfc-interval': 3600,
+      });
       expect(Dhcp4['control-socket']).toEqual({ 'socket-type': 'unix', 'socket-name': '/run/kea/kea4-ctrl-socket' });
       expect(Dhcp4['multi-threading']['enable-multi-threading']).toBe(true);
     }
@@ -90,19 +121,25 @@ describe('the dhcp role: Kea in hot-standby', () => {
     expect(subnetOf('10.1.130.9/17')).toBe('10.1.128.0/17');
   });
 
-  it('refuses a pool outside the LAN or holding a server, and a heartbeat slower than the peer\'s deadline', () => {
+  it("refuses a pool outside the LAN or holding a server, and a heartbeat slower than the peer's deadline", () => {
     const vars = { ...dhcp.defaults, ...PRIMARY, schoolName: 'S', vip: '198.18.30.254', peerName: 'backup' } as never;
     expect(dhcp.check!(vars)).toEqual([]);
-    const issues = dhcp.check!({ ...(vars as object), dhcpRange: { start: '198.18.30.1', end: '198.18.31.5' }, dhcpHeartbeatDelay: 6 } as never);
+    const issues = dhcp.check!({
+      ...(vars as object),
+      dhcpRange: { start: '198.18.30.1', end: '198.18.31.5' },
+      dhcpHeartbeatDelay: 6,
+    } as never);
     expect(issues).toHaveLength(6);
-    expect(issues).toEqual(expect.arrayContaining([
-      { path: 'vars.dhcpRange.end', message: '198.18.31.5 is outside the LAN 198.18.30.0/24' },
-      { path: 'vars.lanAddress', message: '198.18.30.1 lies in the DHCP pool 198.18.30.1-198.18.31.5' },
-      { path: 'vars.peerAddress', message: '198.18.30.2 lies in the DHCP pool 198.18.30.1-198.18.31.5' },
-      { path: 'vars.router', message: '198.18.30.10 lies in the DHCP pool 198.18.30.1-198.18.31.5' },
-      { path: 'vars.vip', message: '198.18.30.254 lies in the DHCP pool 198.18.30.1-198.18.31.5' },
-      { path: 'vars.dhcpMaxResponseDelay', message: 'must be longer than dhcpHeartbeatDelay' },
-    ]));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        { path: 'vars.dhcpRange.end', message: '198.18.31.5 is outside the LAN 198.18.30.0/24' },
+        { path: 'vars.lanAddress', message: '198.18.30.1 lies in the DHCP pool 198.18.30.1-198.18.31.5' },
+        { path: 'vars.peerAddress', message: '198.18.30.2 lies in the DHCP pool 198.18.30.1-198.18.31.5' },
+        { path: 'vars.router', message: '198.18.30.10 lies in the DHCP pool 198.18.30.1-198.18.31.5' },
+        { path: 'vars.vip', message: '198.18.30.254 lies in the DHCP pool 198.18.30.1-198.18.31.5' },
+        { path: 'vars.dhcpMaxResponseDelay', message: 'must be longer than dhcpHeartbeatDelay' },
+      ]),
+    );
   });
 });
 
@@ -119,14 +156,22 @@ const STATUS_GET = {
         'ha-mode': 'hot-standby',
         'ha-servers': {
           local: { role: 'primary', scopes: ['primary'], state: 'hot-standby' },
-          remote: { age: 1, 'in-touch': true, 'last-scopes': [], 'last-state': 'hot-standby', role: 'standby', 'communication-interrupted': false, 'unacked-clients': 0 },
+          remote: {
+            age: 1,
+            'in-touch': true,
+            'last-scopes': [],
+            'last-state': 'hot-standby',
+            role: 'standby',
+            'communication-interrupted': false,
+            'unacked-clients': 0,
+          },
         },
       },
     ],
   },
 };
 
-describe('kea-control: Kea\'s control socket from a server\'s shell', () => {
+describe("kea-control: Kea's control socket from a server's shell", () => {
   let dir = '';
   let server: Server;
   const received: string[] = [];
@@ -159,32 +204,60 @@ describe('kea-control: Kea\'s control socket from a server\'s shell', () => {
       child.stderr.on('data', (d) => (stderr += d));
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
-  const values = (stdout: string) => new Map(stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  const values = (stdout: string) =>
+    new Map(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
 
   it('ha-status: asks status-get and prints the HA state as key=value lines', async () => {
     const got = await run('ha-status');
     expect(got.code).toBe(0);
     expect(JSON.parse(received.at(-1)!)).toEqual({ command: 'status-get' });
     const state = dhcpHaState((key) => values(got.stdout).get(key) ?? '');
-    expect(state).toEqual({ mode: 'hot-standby', role: 'primary', state: 'hot-standby', partnerRole: 'standby', partnerState: 'hot-standby', partnerReachable: true, sockets: 'ready', error: '' });
-    expect(dhcpHaVerdict(state)).toEqual({ ok: true, detail: 'hot-standby, primary: hot-standby, partner: hot-standby' });
+    expect(state).toEqual({
+      mode: 'hot-standby',
+      role: 'primary',
+      state: 'hot-standby',
+      partnerRole: 'standby',
+      partnerState: 'hot-standby',
+      partnerReachable: true,
+      sockets: 'ready',
+      error: '',
+    });
+    expect(dhcpHaVerdict(state)).toEqual({
+      ok: true,
+      detail: 'hot-standby, primary: hot-standby, partner: hot-standby',
+    });
   });
 
-  it('a command with arguments: Kea\'s answer as JSON', async () => {
+  it("a command with arguments: Kea's answer as JSON", async () => {
     answer = { result: 0, text: 'IPv4 lease found.', arguments: { 'ip-address': '198.18.30.150' } };
     const got = await run('lease4-get', '{"ip-address": "198.18.30.150"}');
     expect(got.code).toBe(0);
-    expect(JSON.parse(received.at(-1)!)).toEqual({ command: 'lease4-get', arguments: { 'ip-address': '198.18.30.150' } });
+    expect(JSON.parse(received.at(-1)!)).toEqual({
+      command: 'lease4-get',
+      arguments: { 'ip-address': '198.18.30.150' },
+    });
     expect(JSON.parse(got.stdout)).toEqual(answer);
     answer = STATUS_GET;
   });
 
   it('says why when Kea cannot be asked, and refuses a bad command line', async () => {
-    const missing = spawnSync('python3', ['-I', KEA_CONTROL_SOURCE, '--socket', join(dir, 'none'), 'ha-status'], { encoding: 'utf8' });
+    const missing = spawnSync('python3', ['-I', KEA_CONTROL_SOURCE, '--socket', join(dir, 'none'), 'ha-status'], {
+      encoding: 'utf8',
+    });
     expect(missing.status).toBe(1);
     expect(missing.stdout).toBe('dhcp_ha_error=No such file or directory\n');
-    expect(dhcpHaVerdict(dhcpHaState((key) => values(missing.stdout).get(key) ?? ''))).toEqual({ ok: false, detail: 'Kea does not answer: No such file or directory' });
-    expect(spawnSync('python3', ['-I', KEA_CONTROL_SOURCE, 'lease4-get', '{not json'], { encoding: 'utf8' }).status).toBe(2);
+    expect(dhcpHaVerdict(dhcpHaState((key) => values(missing.stdout).get(key) ?? ''))).toEqual({
+      ok: false,
+      detail: 'Kea does not answer: No such file or directory',
+    });
+    expect(
+      spawnSync('python3', ['-I', KEA_CONTROL_SOURCE, 'lease4-get', '{not json'], { encoding: 'utf8' }).status,
+    ).toBe(2);
     expect(spawnSync('python3', ['-I', KEA_CONTROL_SOURCE], { encoding: 'utf8' }).status).toBe(2);
   });
 });

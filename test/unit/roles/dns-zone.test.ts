@@ -57,8 +57,13 @@ describe('zoneFile, a custom op built from the public API', () => {
   });
 
   it('asks for the file content once: the probe it reads is the one planFile reads', () => {
-    const ids = zoneFile({ path, zone: zone('198.18.41.1') }).op.probes().map((p) => p.id);
-    expect(ids).toEqual([{ kind: 'path', subject: path, path }, { kind: 'content', subject: path, path }]);
+    const ids = zoneFile({ path, zone: zone('198.18.41.1') })
+      .op.probes()
+      .map((p) => p.id);
+    expect(ids).toEqual([
+      { kind: 'path', subject: path, path },
+      { kind: 'content', subject: path, path },
+    ]);
   });
 
   it("names the caller's line as where the task was declared, not zone.ts", () => {

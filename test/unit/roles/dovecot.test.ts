@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import dovecot, {
-  DOVECOT_STOP_SECONDS, KEEPALIVE_SYSCTL, MAILSYNC_UNIT, REPLICATION_BACKEND_SOCKET, REPLICATION_RETRY_TIMER, REPLICATION_TLS_CONFIG, REPLICATION_TLS_UNIT, STOP_DROP_IN, TCP_KEEPALIVE,
+  DOVECOT_STOP_SECONDS,
+  KEEPALIVE_SYSCTL,
+  MAILSYNC_UNIT,
+  REPLICATION_BACKEND_SOCKET,
+  REPLICATION_RETRY_TIMER,
+  REPLICATION_TLS_CONFIG,
+  REPLICATION_TLS_UNIT,
+  STOP_DROP_IN,
+  TCP_KEEPALIVE,
 } from '../../../roles/dovecot/index.ts';
 import { MAILSYNC } from '../../../roles/dovecot/replicator-status.ts';
 import { DEBIAN_12, DEBIAN_13 } from '../../../src/model/platform.ts';
@@ -27,12 +35,17 @@ describe('the dovecot role', () => {
     const task = dovecot.tasks(context)[dropIn];
     // Reloaded unless systemd already shows the bound: the package may have been installed before or after.
     const bound = '[ "$(systemctl show -p TimeoutStopUSec --value dovecot.service)" = 10s ]';
-    const applies = (yes: boolean) => new FakeHost({ onCommand: (c) => (c.text === bound ? { exitCode: yes ? 0 : 1 } : undefined) });
+    const applies = (yes: boolean) =>
+      new FakeHost({ onCommand: (c) => (c.text === bound ? { exitCode: yes ? 0 : 1 } : undefined) });
     const reload = await applies(false).plan(dovecot.tasks(context)[dropIn + 1]);
-    expect(reload.changed && reload.steps.map((s) => s.kind === 'exec' && s.command.text)).toEqual(['systemctl daemon-reload']);
+    expect(reload.changed && reload.steps.map((s) => s.kind === 'exec' && s.command.text)).toEqual([
+      'systemctl daemon-reload',
+    ]);
     expect((await applies(true).plan(dovecot.tasks(context)[dropIn + 1])).changed).toBe(false);
     const plan = await new FakeHost().plan(task);
-    expect(plan.changed && plan.steps[0].kind === 'write' && plan.steps[0].content.toString()).toMatch(new RegExp(`^\\[Service\\]\\nTimeoutStopSec=${DOVECOT_STOP_SECONDS}s$`, 'm'));
+    expect(plan.changed && plan.steps[0].kind === 'write' && plan.steps[0].content.toString()).toMatch(
+      new RegExp(`^\\[Service\\]\\nTimeoutStopSec=${DOVECOT_STOP_SECONDS}s$`, 'm'),
+    );
   });
 
   it('reloads systemd before it restarts Dovecot, so a restart runs with the drop-in just written', () => {
@@ -41,7 +54,18 @@ describe('the dovecot role', () => {
   });
 
   it('with replication, sets the kernel TCP keepalive to notice a dead peer in about a minute, and applies it at once unless the kernel already has it', async () => {
-    const replicating = { ...context, vars: { ...vars, replication: true, lanAddress: '198.18.30.1', peerAddress: '198.18.30.2', doveadmPassword: secret('pw'), replicationCertificate: secret('cert'), replicationKey: secret('key') } };
+    const replicating = {
+      ...context,
+      vars: {
+        ...vars,
+        replication: true,
+        lanAddress: '198.18.30.1',
+        peerAddress: '198.18.30.2',
+        doveadmPassword: secret('pw'),
+        replicationCertificate: secret('cert'),
+        replicationKey: secret('key'),
+      },
+    };
     const tasks = dovecot.tasks(replicating);
     const names = tasks.map((t) => t.name);
     const at = names.indexOf(`file ${KEEPALIVE_SYSCTL}`);
@@ -50,15 +74,26 @@ describe('the dovecot role', () => {
     expect(at).toBeLessThan(names.findIndex((n) => n.startsWith('config set ')));
     const plan = await new FakeHost().plan(tasks[at]);
     const content = plan.changed && plan.steps[0].kind === 'write' ? plan.steps[0].content.toString() : '';
-    const settings = Object.fromEntries([...content.matchAll(/^(net\.ipv4\.\S+) = (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
-    expect(settings).toEqual({ 'net.ipv4.tcp_keepalive_time': 30, 'net.ipv4.tcp_keepalive_intvl': 10, 'net.ipv4.tcp_keepalive_probes': 3 });
+    const settings = Object.fromEntries(
+      [...content.matchAll(/^(net\.ipv4\.\S+) = (\d+)$/gm)].map((m) => [m[1], Number(m[2])]),
+    );
+    expect(settings).toEqual({
+      'net.ipv4.tcp_keepalive_time': 30,
+      'net.ipv4.tcp_keepalive_intvl': 10,
+      'net.ipv4.tcp_keepalive_probes': 3,
+    });
     // Real kernel settings (as this machine's kernel names them), and a dead peer noticed within about a minute.
-    for (const key of Object.keys(settings)) expect(existsSync(`/proc/sys/${key.replaceAll('.', '/')}`), key).toBe(true);
+    for (const key of Object.keys(settings))
+      expect(existsSync(`/proc/sys/${key.replaceAll('.', '/')}`), key).toBe(true);
     expect(TCP_KEEPALIVE.time + TCP_KEEPALIVE.intvl * TCP_KEEPALIVE.probes).toBeLessThanOrEqual(60);
-    const unless = '[ "$(sysctl -n net.ipv4.tcp_keepalive_time net.ipv4.tcp_keepalive_intvl net.ipv4.tcp_keepalive_probes | tr \'\\n\' \' \')" = \'30 10 3 \' ]';
-    const has = (yes: boolean) => new FakeHost({ onCommand: (c) => (c.text === unless ? { exitCode: yes ? 0 : 1 } : undefined) });
+    const unless =
+      "[ \"$(sysctl -n net.ipv4.tcp_keepalive_time net.ipv4.tcp_keepalive_intvl net.ipv4.tcp_keepalive_probes | tr '\\n' ' ')\" = '30 10 3 ' ]";
+    const has = (yes: boolean) =>
+      new FakeHost({ onCommand: (c) => (c.text === unless ? { exitCode: yes ? 0 : 1 } : undefined) });
     const apply = await has(false).plan(tasks[at + 1]);
-    expect(apply.changed && apply.steps.map((s) => s.kind === 'exec' && s.command.text)).toEqual([`sysctl -q -p ${KEEPALIVE_SYSCTL}`]);
+    expect(apply.changed && apply.steps.map((s) => s.kind === 'exec' && s.command.text)).toEqual([
+      `sysctl -q -p ${KEEPALIVE_SYSCTL}`,
+    ]);
     expect((await has(true).plan(tasks[at + 1])).changed).toBe(false);
   });
 
@@ -66,7 +101,15 @@ describe('the dovecot role', () => {
     const replicating = (platform: typeof DEBIAN_12) => ({
       ...context,
       platform,
-      vars: { ...vars, replication: true, lanAddress: '198.18.30.1', peerAddress: '198.18.30.2', doveadmPassword: secret('pw'), replicationCertificate: secret('cert'), replicationKey: secret('key') },
+      vars: {
+        ...vars,
+        replication: true,
+        lanAddress: '198.18.30.1',
+        peerAddress: '198.18.30.2',
+        doveadmPassword: secret('pw'),
+        replicationCertificate: secret('cert'),
+        replicationKey: secret('key'),
+      },
     });
     /** dovecot.conf as the role's config set renders it for a release (prepared as the engine does, before any host). */
     const renderedConf = async (platform: typeof DEBIAN_12) => {
@@ -77,7 +120,9 @@ describe('the dovecot role', () => {
       await host.gather(task.op.probes());
       const plan = await task.op.plan({ ...host.context(), ...where });
       // The set's files travel in its one command's stdin.
-      const sent = plan.changed ? plan.steps.map((step) => (step.kind === 'exec' ? (step.stdin?.toString() ?? '') : '')).join('') : '';
+      const sent = plan.changed
+        ? plan.steps.map((step) => (step.kind === 'exec' ? (step.stdin?.toString() ?? '') : '')).join('')
+        : '';
       const at = sent.indexOf('# Managed by play (role dovecot): the whole configuration');
       expect(at).toBeGreaterThanOrEqual(0);
       return sent.slice(at);
@@ -98,16 +143,20 @@ describe('the dovecot role', () => {
       expect(names).toContain('service play-mailsync-events.socket');
       expect(names).toContain('service play-mailsync-control.socket');
       // The daemon starts after Dovecot has its configuration (its syncs read the TLS client settings from it).
-      expect(names.indexOf(`service ${MAILSYNC_UNIT}`)).toBeGreaterThan(names.findIndex((n) => n.startsWith('config set ')));
+      expect(names.indexOf(`service ${MAILSYNC_UNIT}`)).toBeGreaterThan(
+        names.findIndex((n) => n.startsWith('config set ')),
+      );
       expect(names).not.toContain(`service ${REPLICATION_RETRY_TIMER}`);
       const conf = await renderedConf(DEBIAN_13);
       // Dovecot 2.4 refuses a configuration whose first setting is not its version.
-      expect(conf.split('\n').find((line) => line !== '' && !line.startsWith('#'))).toMatch(/^dovecot_config_version = 2\.4\./);
+      expect(conf.split('\n').find((line) => line !== '' && !line.startsWith('#'))).toMatch(
+        /^dovecot_config_version = 2\.4\./,
+      );
       expect(conf).toMatch(/^event_exporter mailsync \{$/m);
       expect(conf).not.toMatch(/^(service (replicator|aggregator) \{|mail_plugins|replication_)/m);
     });
 
-    it('Debian 13: stunnel holds the replication port and refuses any client certificate but the replication one; Dovecot\'s doveadm server is behind it on a root-only socket that still asks for the secret', async () => {
+    it("Debian 13: stunnel holds the replication port and refuses any client certificate but the replication one; Dovecot's doveadm server is behind it on a root-only socket that still asks for the secret", async () => {
       const tasks = dovecot.tasks(replicating(DEBIAN_13));
       const names = tasks.map((t) => t.name);
       expect(names).toContain('package stunnel4');
@@ -124,12 +173,20 @@ describe('the dovecot role', () => {
       const stunnel = plan.changed && plan.steps[0].kind === 'write' ? plan.steps[0].content.toString() : '';
       const settings = Object.fromEntries([...stunnel.matchAll(/^(\w+) = (.*)$/gm)].map((m) => [m[1], m[2]]));
       expect(settings).toMatchObject({
-        foreground: 'yes', accept: '198.18.30.1:12345', connect: REPLICATION_BACKEND_SOCKET, verifyPeer: 'yes', sslVersionMin: 'TLSv1.3',
-        cert: '/etc/dovecot/replication/certificate.pem', CAfile: '/etc/dovecot/replication/certificate.pem', key: '/etc/dovecot/replication/key.pem',
+        foreground: 'yes',
+        accept: '198.18.30.1:12345',
+        connect: REPLICATION_BACKEND_SOCKET,
+        verifyPeer: 'yes',
+        sslVersionMin: 'TLSv1.3',
+        cert: '/etc/dovecot/replication/certificate.pem',
+        CAfile: '/etc/dovecot/replication/certificate.pem',
+        key: '/etc/dovecot/replication/key.pem',
       });
       const conf = await renderedConf(DEBIAN_13);
       expect(conf).not.toMatch(/inet_listener replication/);
-      const listener = /unix_listener (\S+) \{\n\s+mode = (\d+)\n\s+user = (\S+)\n\s+group = (\S+)\n/.exec(conf.slice(conf.indexOf('service doveadm {')));
+      const listener = /unix_listener (\S+) \{\n\s+mode = (\d+)\n\s+user = (\S+)\n\s+group = (\S+)\n/.exec(
+        conf.slice(conf.indexOf('service doveadm {')),
+      );
       // Not 0600: Dovecot takes a 0600 doveadm socket for pre-authenticated, and would not ask for the secret.
       expect(listener?.slice(1)).toEqual([REPLICATION_BACKEND_SOCKET.split('/').at(-1), '0660', 'root', 'root']);
     });

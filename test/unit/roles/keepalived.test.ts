@@ -17,10 +17,21 @@ describe('the keepalived role', () => {
   });
 
   it('its track script is valid bash that hands the probe its request on stdin', () => {
-    const request = JSON.stringify({ timeout: TRACK_PROBE_TIMEOUT, syslog: 'keepalived-check', checks: trackChecks(MAIL_STACK_SERVICES, 'mail.x') });
+    const request = JSON.stringify({
+      timeout: TRACK_PROBE_TIMEOUT,
+      syslog: 'keepalived-check',
+      checks: trackChecks(MAIL_STACK_SERVICES, 'mail.x'),
+    });
     const template = join(import.meta.dirname, '../../../roles/keepalived/templates/check-services.sh.ejs');
-    const script = renderTemplate(template, { trackServices: MAIL_STACK_SERVICES, probePath: '/usr/local/lib/play/service-probe', timeout: TRACK_PROBE_TIMEOUT, request });
+    const script = renderTemplate(template, {
+      trackServices: MAIL_STACK_SERVICES,
+      probePath: '/usr/local/lib/play/service-probe',
+      timeout: TRACK_PROBE_TIMEOUT,
+      request,
+    });
     expect(spawnSync('bash', ['-n'], { input: script }).status).toBe(0);
-    expect(script).toContain(`exec /usr/bin/python3 -I /usr/local/lib/play/service-probe >/dev/null <<'REQUEST'\n${request}\nREQUEST\n`);
+    expect(script).toContain(
+      `exec /usr/bin/python3 -I /usr/local/lib/play/service-probe >/dev/null <<'REQUEST'\n${request}\nREQUEST\n`,
+    );
   });
 });

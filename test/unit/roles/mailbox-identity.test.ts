@@ -17,14 +17,26 @@ describe('mailbox identity', () => {
     expect(a.guid).toMatch(/^[0-9a-f]{32}$/);
     expect(a.uidValidity).toBeGreaterThan(0);
     expect(a.uidValidity).toBeLessThan(2 ** 31);
-    const others = [mailboxIdentity('smknh.sch.id', 'kepsek', 'Sent'), mailboxIdentity('smknh.sch.id', 'guru1', 'INBOX'), mailboxIdentity('other.sch.id', 'kepsek', 'INBOX')];
+    const others = [
+      mailboxIdentity('smknh.sch.id', 'kepsek', 'Sent'),
+      mailboxIdentity('smknh.sch.id', 'guru1', 'INBOX'),
+      mailboxIdentity('other.sch.id', 'kepsek', 'INBOX'),
+    ];
     for (const other of others) expect(other.guid).not.toBe(a.guid);
   });
 
   it('seeds the missing mailboxes of a Maildir as Dovecot writes them, and never touches one that exists', () => {
     dir = mkdtempSync(join(tmpdir(), 'play-maildir-'));
     const maildir = join(dir, 'Maildir');
-    execFileSync('install', ['-d', '-m', '0700', maildir, join(maildir, 'cur'), join(maildir, 'new'), join(maildir, 'tmp')]);
+    execFileSync('install', [
+      '-d',
+      '-m',
+      '0700',
+      maildir,
+      join(maildir, 'cur'),
+      join(maildir, 'new'),
+      join(maildir, 'tmp'),
+    ]);
     // Sent already exists (Dovecot made it): its uidlist must stay as it is.
     execFileSync('install', ['-d', '-m', '0700', join(maildir, '.Sent')]);
     writeFileSync(join(maildir, '.Sent/dovecot-uidlist'), '3 V42 N7 Gffffffffffffffffffffffffffffffff\n');
@@ -41,6 +53,8 @@ describe('mailbox identity', () => {
       expect(statSync(join(folder, 'dovecot-uidlist')).mode & 0o777).toBe(0o600);
       expect(existsSync(join(folder, 'maildirfolder'))).toBe(mailbox !== 'INBOX');
     }
-    expect(readFileSync(join(maildir, '.Sent/dovecot-uidlist'), 'utf8')).toBe('3 V42 N7 Gffffffffffffffffffffffffffffffff\n');
+    expect(readFileSync(join(maildir, '.Sent/dovecot-uidlist'), 'utf8')).toBe(
+      '3 V42 N7 Gffffffffffffffffffffffffffffffff\n',
+    );
   });
 });

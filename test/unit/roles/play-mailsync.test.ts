@@ -30,6 +30,24 @@ echo "end $$ $user $(date +%s%3N) $rc" >> "$d/calls"
 exit $rc
 `;
 
+/** What play-mailsync's status file says of each user (the fields these tests read). */
+interface MailsyncStatus {
+  daemonStarted?: number;
+  startPassDone?: number;
+  users: Record<
+    string,
+    {
+      lastOk?: number;
+      lastFullOk?: number;
+      failed?: boolean;
+      pending?: boolean;
+      running?: boolean;
+      exitCode?: number;
+      lastError?: string | null;
+    }
+  >;
+}
+
 interface Call {
   pid: number;
   user: string;
@@ -79,7 +97,12 @@ function eventLine(user: string, name = 'mail_delivery_finished'): string {
     start_time: now - 0.01,
     end_time: now,
     categories: ['lda', 'mail', 'mailbox'],
-    fields: { user, mailbox: 'INBOX', message_id: '<x@y>', ...(name === 'imap_command_finished' ? { cmd_name: 'STORE', tagged_reply_state: 'OK' } : {}) },
+    fields: {
+      user,
+      mailbox: 'INBOX',
+      message_id: '<x@y>',
+      ...(name === 'imap_command_finished' ? { cmd_name: 'STORE', tagged_reply_state: 'OK' } : {}),
+    },
   })}\n`;
 }
 
@@ -97,7 +120,10 @@ class Lab {
     labs.push(this);
     writeFileSync(join(this.dir, 'doveadm'), FAKE_DOVEADM);
     chmodSync(join(this.dir, 'doveadm'), 0o755);
-    writeFileSync(join(this.dir, 'users'), ['# the school', ...USERS.map((u) => `${u}:{CRYPT}$2y$x:5000:5000::/home/${u}::`), ''].join('\n'));
+    writeFileSync(
+      join(this.dir, 'users'),
+      ['# the school', ...USERS.map((u) => `${u}:{CRYPT}$2y$x:5000:5000::/home/${u}::`), ''].join('\n'),
+    );
     this.config = {
       peer: '192.0.2.2',
       port: 12345,
@@ -125,13 +151,19 @@ class Lab {
   /** Starts the daemon (optionally through a wrapper command) and waits until its control socket answers. */
   async start(wrapper: string[] = [], env: NodeJS.ProcessEnv = {}, controlPath = this.config.controlSocket as string) {
     this.stderr = '';
-    const daemon = spawn(wrapper[0] ?? 'python3', [...wrapper.slice(1), DAEMON, 'daemon', '--config', this.configPath], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const daemon = spawn(
+      wrapper[0] ?? 'python3',
+      [...wrapper.slice(1), DAEMON, 'daemon', '--config', this.configPath],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     this.daemon = daemon;
     daemon.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exit = new Promise((resolve) => daemon.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+    this.exit = new Promise((resolve) =>
+      daemon.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+    );
     await waitFor('the daemon to listen', () => existsSync(controlPath) || daemon.exitCode !== null);
     expect(daemon.exitCode, this.stderr).toBe(null);
   }
@@ -147,7 +179,14 @@ class Lab {
     for (const line of text.split('\n')) {
       const f = line.split(' ');
       if (f[0] === 'start') {
-        byPid.set(Number(f[1]), { pid: Number(f[1]), user: f[2], start: Number(f[3]), full: f[4] === 'full', listenFds: f[5], args: f.slice(6).join(' ') });
+        byPid.set(Number(f[1]), {
+          pid: Number(f[1]),
+          user: f[2],
+          start: Number(f[3]),
+          full: f[4] === 'full',
+          listenFds: f[5],
+          args: f.slice(6).join(' '),
+        });
       } else if (f[0] === 'end' && byPid.has(Number(f[1]))) {
         Object.assign(byPid.get(Number(f[1]))!, { end: Number(f[3]), rc: Number(f[4]) });
       } else if (f[0] === 'child' && byPid.has(Number(f[1]))) {
@@ -167,12 +206,20 @@ class Lab {
     await waitFor('the status after the pass', () => USERS.every((u) => this.status()?.users?.[u]?.lastOk));
   }
 
-  status(): any {
+  /** The daemon's status file as it is now, or undefined while it has written none (or is writing it). */
+  status(): MailsyncStatus | undefined {
     try {
-      return JSON.parse(readFileSync(this.config.statusFile as string, 'utf8'));
+      return JSON.parse(readFileSync(this.config.statusFile as string, 'utf8')) as MailsyncStatus;
     } catch {
       return undefined;
     }
+  }
+
+  /** The daemon's status file, which must be there. */
+  written(): MailsyncStatus {
+    const status = this.status();
+    if (!status) throw new Error(`play-mailsync wrote no status to ${String(this.config.statusFile)}`);
+    return status;
   }
 
   cli(...args: string[]) {
@@ -188,7 +235,12 @@ class Lab {
     return lines.slice(1).map((line) => {
       const f = line.trim().split(/\s+/);
       const age = f[f.length - 2];
-      return { user: f[0], fields: f, success: age === '-' ? undefined : age.split(':').reduce((s, x) => s * 60 + Number(x), 0), failed: f[f.length - 1] };
+      return {
+        user: f[0],
+        fields: f,
+        success: age === '-' ? undefined : age.split(':').reduce((s, x) => s * 60 + Number(x), 0),
+        failed: f[f.length - 1],
+      };
     });
   }
 
@@ -239,10 +291,16 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     expect(lab.calls().length).toBe(before + 1); // that user only, once
 
     const status = await waitFor('guru1 ok in the status', () => {
-      const s = lab.status();
-      return s.users.guru1.lastOk >= call.start / 1000 - 0.1 && s;
+      const s = lab.written();
+      return (s.users.guru1.lastOk ?? 0) >= call.start / 1000 - 0.1 && s;
     });
-    expect(status.users.guru1).toMatchObject({ failed: false, pending: false, running: false, exitCode: 0, lastError: null });
+    expect(status.users.guru1).toMatchObject({
+      failed: false,
+      pending: false,
+      running: false,
+      exitCode: 0,
+      lastError: null,
+    });
     expect(status.daemonStarted).toBeTypeOf('number');
     expect(status.startPassDone).toBeTypeOf('number');
 
@@ -286,7 +344,9 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
       await sleep(20);
     }
     socket.end();
-    const after = await waitFor('a sync after the last event', () => lab.of('guru1', last).find((c) => c.end !== undefined));
+    const after = await waitFor('a sync after the last event', () =>
+      lab.of('guru1', last).find((c) => c.end !== undefined),
+    );
     await sleep(500);
 
     const calls = lab.of('guru1', from);
@@ -315,7 +375,7 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     }
     expect(lab.rows().find((r) => r.user === 'guru1')!.failed).toBe('y');
     expect(lab.rows().find((r) => r.user === 'guru2')!.failed).toBe('-');
-    expect(lab.status().users.guru1).toMatchObject({ failed: true, exitCode: 75 });
+    expect(lab.written().users.guru1).toMatchObject({ failed: true, exitCode: 75 });
     expect(lab.cli('status').stdout).toMatch(/^Queued 'failed' requests +1$/m);
     expect(lab.stderr).toMatch(/guru1: sync failed \(exit 75/);
 
@@ -323,7 +383,7 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     const healed = Date.now();
     await waitFor('the recovery', () => lab.of('guru1', healed).find((c) => c.rc === 0), 5000);
     await waitFor('y cleared', () => lab.rows().find((r) => r.user === 'guru1')!.failed === '-');
-    expect(lab.status().users.guru1).toMatchObject({ failed: false, exitCode: 0, lastError: null });
+    expect(lab.written().users.guru1).toMatchObject({ failed: false, exitCode: 0, lastError: null });
     // stderr comes through a pipe, read apart from the status file: wait for it rather than race it.
     await waitFor('the recovery logged', () => /guru1: synced again after \d+ failed attempts/.test(lab.stderr));
   });
@@ -353,12 +413,15 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     lab.mode('guru1', 'exit2once');
     lab.mode('guru2', 'exit 2');
     await lab.start();
-    const [first, second] = await waitFor('the rerun to end', () => lab.of('guru1')[1]?.end !== undefined && lab.of('guru1'));
+    const [first, second] = await waitFor(
+      'the rerun to end',
+      () => lab.of('guru1')[1]?.end !== undefined && lab.of('guru1'),
+    );
     expect(first.rc).toBe(2);
     expect(second.rc).toBe(0);
     expect(second.start - first.end!).toBeLessThan(500); // at once, not after a 1 s backoff
     await waitFor('guru1 ok', () => lab.status()?.users.guru1.lastOk);
-    expect(lab.status().users.guru1.failed).toBe(false);
+    expect(lab.written().users.guru1.failed).toBe(false);
     expect(lab.stderr).not.toMatch(/guru1/);
 
     // A user whose mailbox keeps changing: 1 + 5 reruns, then a failure with backoff.
@@ -366,7 +429,9 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     const runs = lab.of('guru2');
     expect(runs.length).toBe(6);
     for (let i = 1; i < runs.length; i++) expect(runs[i].start - runs[i - 1].end!).toBeLessThan(500);
-    await waitFor('the failure logged', () => /guru2: sync failed \(exit 2 .*6 times in a row\); retry in 1s/.test(lab.stderr));
+    await waitFor('the failure logged', () =>
+      /guru2: sync failed \(exit 2 .*6 times in a row\); retry in 1s/.test(lab.stderr),
+    );
   });
 
   it('stops within 2 s on SIGTERM, killing a running sync, and syncs every user again on the next start', async () => {
@@ -457,9 +522,11 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
 
     const asked = lab.cli('replicate', '-f', '*');
     expect(asked).toMatchObject({ status: 0, stdout: '', stderr: '' });
-    await waitFor('a full sync of every user', () => USERS.every((u) => lab.of(u, from).some((c) => c.full && c.rc === 0)));
+    await waitFor('a full sync of every user', () =>
+      USERS.every((u) => lab.of(u, from).some((c) => c.full && c.rc === 0)),
+    );
     expect(lab.of('guru1', from)[0].args).toBe('sync -u guru1 -N -l 30 -T 45 -f tcps:192.0.2.2:12345');
-    await waitFor('lastFullOk', () => USERS.every((u) => lab.status().users[u].lastFullOk));
+    await waitFor('lastFullOk', () => USERS.every((u) => lab.written().users[u].lastFullOk));
     expect(lab.rows().every((r) => /^\d\d:\d\d:\d\d$/.test(r.fields[3]))).toBe(true); // the full-sync column
     expect(lab.cli('replicate', 'nobody').status).toBe(67);
 
@@ -478,7 +545,9 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     try {
       t = Date.now();
       const silent = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn('python3', [DAEMON, '--config', lab.configPath, 'status', '*'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn('python3', [DAEMON, '--config', lab.configPath, 'status', '*'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
         child.on('exit', (code) => resolve({ code, stderr }));

@@ -3,11 +3,25 @@ import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { newListenersFreeCheck, postfixActivate, postfixFilesCool, postfixRestore, postfixTreeCheck, SMTP_BANNER_PROBE } from '../../../roles/postfix/config-set.ts';
+import {
+  newListenersFreeCheck,
+  postfixActivate,
+  postfixFilesCool,
+  postfixRestore,
+  postfixTreeCheck,
+  SMTP_BANNER_PROBE,
+} from '../../../roles/postfix/config-set.ts';
 
-describe('the postfix set\'s shell', () => {
+describe("the postfix set's shell", () => {
   it('every command parses in /bin/sh, with an odd staging path', () => {
-    for (const command of [postfixTreeCheck("/run/play stage/'x'"), newListenersFreeCheck('/run/x'), postfixActivate('postfix@-'), postfixRestore('postfix'), SMTP_BANNER_PROBE, postfixFilesCool("/etc/post fix/'x'")]) {
+    for (const command of [
+      postfixTreeCheck("/run/play stage/'x'"),
+      newListenersFreeCheck('/run/x'),
+      postfixActivate('postfix@-'),
+      postfixRestore('postfix'),
+      SMTP_BANNER_PROBE,
+      postfixFilesCool("/etc/post fix/'x'"),
+    ]) {
       expect(command.text).not.toContain('undefined');
       expect(() => execFileSync('sh', ['-n', '-c', command.text])).not.toThrow();
     }

@@ -1,5 +1,16 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -29,11 +40,22 @@ const SITE_FLAGS: Record<string, string> = {
   '--accounts': 'kepsek=Kepala Sekolah,guru1,guru.mtk',
 };
 const ACCOUNTS = [{ name: 'kepsek' }, { name: 'guru1' }, { name: 'guru.mtk' }];
-const FILES = ['package.json', 'tsconfig.json', 'inventory/smahb.ts', 'inventory/smahb.vault', 'playbooks/site.ts', '.gitignore', 'README.md', '.vault-password'];
+const FILES = [
+  'package.json',
+  'tsconfig.json',
+  'inventory/smahb.ts',
+  'inventory/smahb.vault',
+  'playbooks/site.ts',
+  '.gitignore',
+  'README.md',
+  '.vault-password',
+];
 
 /** The flags of the test school with some changed (a value of undefined drops the flag). */
 function flags(changes: Record<string, string | undefined> = {}): string[] {
-  return Object.entries({ ...SITE_FLAGS, ...changes }).flatMap(([flag, value]) => (value === undefined ? [] : [flag, value]));
+  return Object.entries({ ...SITE_FLAGS, ...changes }).flatMap(([flag, value]) =>
+    value === undefined ? [] : [flag, value],
+  );
 }
 
 interface Outcome {
@@ -66,8 +88,17 @@ function filesUnder(dir: string): string[] {
 
 /** Whether any secret (or one line of a multi-line one) shows up in a text. */
 function leakedSecrets(text: string, values: Readonly<Record<string, string>>, passphrase: string): string[] {
-  const lines = Object.entries(values).flatMap(([name, value]) => [[name, value], ...value.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')).map((l) => [name, l])]);
-  return [...lines.filter(([, value]) => text.includes(value)).map(([name]) => name), ...(text.includes(passphrase) ? ['the passphrase'] : [])];
+  const lines = Object.entries(values).flatMap(([name, value]) => [
+    [name, value],
+    ...value
+      .split('\n')
+      .filter((l) => l.length >= 16 && !l.startsWith('-----'))
+      .map((l) => [name, l]),
+  ]);
+  return [
+    ...lines.filter(([, value]) => text.includes(value)).map(([name]) => name),
+    ...(text.includes(passphrase) ? ['the passphrase'] : []),
+  ];
 }
 
 let work: string;
@@ -85,7 +116,7 @@ afterEach(() => {
   else process.env.PLAY_VAULT_PASSWORD_FILE = savedPasswordFile;
 });
 
-describe('play init: a new school\'s project', () => {
+describe("play init: a new school's project", () => {
   let project: string;
   let outcome: Outcome;
   beforeAll(async () => {
@@ -120,13 +151,26 @@ describe('play init: a new school\'s project', () => {
     const inventory = readFileSync(join(project, 'inventory/smahb.ts'), 'utf8');
     expect(inventory).toContain("import { defineInventory } from 'play';\nimport { openVault } from 'play/vault';");
     expect(inventory).toContain("from 'play/school';");
-    for (const value of ['SMA Harapan Bangsa', 'smahb.sch.id', 'ens18', '10.20.0.0/24', '10.20.0.1', '10.20.0.2', '10.20.0.254', '10.20.0.10', '10.20.0.100', '10.20.0.200']) {
+    for (const value of [
+      'SMA Harapan Bangsa',
+      'smahb.sch.id',
+      'ens18',
+      '10.20.0.0/24',
+      '10.20.0.1',
+      '10.20.0.2',
+      '10.20.0.254',
+      '10.20.0.10',
+      '10.20.0.100',
+      '10.20.0.200',
+    ]) {
       expect(inventory).toContain(`'${value}'`);
     }
     expect(inventory).toContain("{ name: 'kepsek', fullName: 'Kepala Sekolah' }");
     expect(inventory).toContain("{ name: 'guru1', fullName: 'guru1' }");
     expect(inventory).toContain("{ name: 'guru.mtk', fullName: 'guru.mtk' }");
-    expect(inventory).toContain("openVault(join(import.meta.dirname, 'smahb.vault'), { passwordFile: join(import.meta.dirname, '../.vault-password') })");
+    expect(inventory).toContain(
+      "openVault(join(import.meta.dirname, 'smahb.vault'), { passwordFile: join(import.meta.dirname, '../.vault-password') })",
+    );
     expect(inventory).toContain("ssh: { user: 'root' }");
     expect(readFileSync(join(project, 'playbooks/site.ts'), 'utf8')).toBe(
       "import { schoolPlaybook } from 'play/school';\nimport inventory from '../inventory/smahb.ts';\n\n/** The school's webmail on its two servers: `npx play site` (`--check` first), `npx play verify site` after. */\nexport default schoolPlaybook(inventory);\n",
@@ -136,31 +180,70 @@ describe('play init: a new school\'s project', () => {
   it('writes package.json, tsconfig.json, .gitignore and a README for the school', () => {
     const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
     const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(pkg).toMatchObject({ name: 'sma-harapan-bangsa-webmail', private: true, type: 'module', scripts: { site: 'play site', check: 'play site --check', verify: 'play verify site' } });
-    expect(pkg.dependencies).toEqual({ play: `^${own.version}` });
-    expect(pkg.devDependencies).toEqual({ '@types/node': own.devDependencies['@types/node'], typescript: own.devDependencies.typescript });
-    expect(JSON.parse(readFileSync(join(project, 'tsconfig.json'), 'utf8')).compilerOptions).toMatchObject({
-      module: 'NodeNext', moduleResolution: 'NodeNext', allowImportingTsExtensions: true, noEmit: true, strict: true, types: ['node'],
+    expect(pkg).toMatchObject({
+      name: 'sma-harapan-bangsa-webmail',
+      private: true,
+      type: 'module',
+      scripts: { site: 'play site', check: 'play site --check', verify: 'play verify site' },
     });
-    expect(readFileSync(join(project, '.gitignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['node_modules/', '.vault-password']));
+    expect(pkg.dependencies).toEqual({ play: `^${own.version}` });
+    expect(pkg.devDependencies).toEqual({
+      '@types/node': own.devDependencies['@types/node'],
+      typescript: own.devDependencies.typescript,
+    });
+    expect(JSON.parse(readFileSync(join(project, 'tsconfig.json'), 'utf8')).compilerOptions).toMatchObject({
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      allowImportingTsExtensions: true,
+      noEmit: true,
+      strict: true,
+      types: ['node'],
+    });
+    expect(readFileSync(join(project, '.gitignore'), 'utf8').split('\n')).toEqual(
+      expect.arrayContaining(['node_modules/', '.vault-password']),
+    );
     const readme = readFileSync(join(project, 'README.md'), 'utf8');
-    for (const text of ['npm install', 'npx play site --check', 'npx play site', 'npx play verify site', 'npx play vault view inventory/smahb.vault', 'npx play vault rotate inventory/smahb.vault account_kepsek', '**is\ncommitted**', '`.vault-password` **is not**', '10.20.0.254']) {
+    for (const text of [
+      'npm install',
+      'npx play site --check',
+      'npx play site',
+      'npx play verify site',
+      'npx play vault view inventory/smahb.vault',
+      'npx play vault rotate inventory/smahb.vault account_kepsek',
+      '**is\ncommitted**',
+      '`.vault-password` **is not**',
+      '10.20.0.254',
+    ]) {
       expect(readme).toContain(text);
     }
     for (const name of schoolSecretNames(ACCOUNTS)) expect(readme).toContain(`\`${name}\``);
   });
 
-  it('is an inventory and a playbook the repo\'s loader opens: play and play/school resolve, the vault opens with the project\'s passphrase', async () => {
+  it("is an inventory and a playbook the repo's loader opens: play and play/school resolve, the vault opens with the project's passphrase", async () => {
     // As an installed play would be: node_modules/play is this checkout (its `play-source` export condition
     // resolves play and play/school to the sources under the unit tests).
     mkdirSync(join(project, 'node_modules'), { recursive: true });
     symlinkSync(ROOT, join(project, 'node_modules/play'));
     try {
       const inventory = await loadInventory(join(project, 'inventory/smahb.ts'));
-      expect(Object.fromEntries(Object.entries(inventory.hosts).map(([name, host]) => [name, host.address]))).toEqual({ primary: '10.20.0.1', backup: '10.20.0.2' });
+      expect(Object.fromEntries(Object.entries(inventory.hosts).map(([name, host]) => [name, host.address]))).toEqual({
+        primary: '10.20.0.1',
+        backup: '10.20.0.2',
+      });
       const vars = inventory.groups!.servers.vars!;
-      expect(vars).toMatchObject({ schoolName: 'SMA Harapan Bangsa', domain: 'smahb.sch.id', vip: '10.20.0.254', sshAdmins: ['root'] });
-      const secrets = Object.values(vars).flatMap((v) => (v instanceof Secret ? [v] : Array.isArray(v) ? v.flatMap((a) => (a?.password instanceof Secret ? [a.password] : [])) : []));
+      expect(vars).toMatchObject({
+        schoolName: 'SMA Harapan Bangsa',
+        domain: 'smahb.sch.id',
+        vip: '10.20.0.254',
+        sshAdmins: ['root'],
+      });
+      const secrets = Object.values(vars).flatMap((v) =>
+        v instanceof Secret
+          ? [v]
+          : Array.isArray(v)
+            ? v.flatMap((a) => (a?.password instanceof Secret ? [a.password] : []))
+            : [],
+      );
       expect(secrets.length).toBe(schoolSecretNames(ACCOUNTS).length);
       for (const secret of secrets) expect(secret.reveal()).not.toBe('');
       const playbook = await loadPlaybook(join(project, 'playbooks/site.ts'));
@@ -201,8 +284,16 @@ describe('play init refuses invalid input, naming the flag, and writes nothing',
   beforeAll(() => {
     certificates = join(work, 'certificates');
     mkdirSync(certificates);
-    const own = selfSignedCertificate({ commonName: 'mail.smahb.sch.id', names: ['mail.smahb.sch.id', 'webmail.smahb.sch.id'], days: 30 });
-    const other = selfSignedCertificate({ commonName: 'mail.smahb.sch.id', names: ['mail.smahb.sch.id', 'webmail.smahb.sch.id'], days: 30 });
+    const own = selfSignedCertificate({
+      commonName: 'mail.smahb.sch.id',
+      names: ['mail.smahb.sch.id', 'webmail.smahb.sch.id'],
+      days: 30,
+    });
+    const other = selfSignedCertificate({
+      commonName: 'mail.smahb.sch.id',
+      names: ['mail.smahb.sch.id', 'webmail.smahb.sch.id'],
+      days: 30,
+    });
     const elsewhere = selfSignedCertificate({ commonName: 'mail.example.org', names: ['mail.example.org'], days: 30 });
     writeFileSync(join(certificates, 'mail.pem'), own.certificate);
     writeFileSync(join(certificates, 'mail.key'), own.key);
@@ -231,9 +322,24 @@ describe('play init refuses invalid input, naming the flag, and writes nothing',
     ['an account listed twice', { '--accounts': 'guru1,guru2,guru1=Guru Satu' }, '--accounts', 'guru1 is listed twice'],
     ['no account', { '--accounts': ' , ' }, '--accounts', 'at least one account'],
     ['a full name with a colon', { '--accounts': 'guru1=Guru: Satu' }, '--accounts', "without ':'"],
-    ['a pool holding the VIP', { '--vip': '10.20.0.150' }, '--dhcp-range', 'the VIP: 10.20.0.150 lies in the DHCP pool'],
-    ['a pool holding the primary', { '--dhcp-range': '10.20.0.1-10.20.0.5' }, '--dhcp-range', 'the primary: 10.20.0.1 lies in the DHCP pool'],
-    ['a pool ending before it starts', { '--dhcp-range': '10.20.0.200-10.20.0.100' }, '--dhcp-range', 'comes after end'],
+    [
+      'a pool holding the VIP',
+      { '--vip': '10.20.0.150' },
+      '--dhcp-range',
+      'the VIP: 10.20.0.150 lies in the DHCP pool',
+    ],
+    [
+      'a pool holding the primary',
+      { '--dhcp-range': '10.20.0.1-10.20.0.5' },
+      '--dhcp-range',
+      'the primary: 10.20.0.1 lies in the DHCP pool',
+    ],
+    [
+      'a pool ending before it starts',
+      { '--dhcp-range': '10.20.0.200-10.20.0.100' },
+      '--dhcp-range',
+      'comes after end',
+    ],
     ['a pool outside the LAN', { '--dhcp-range': '10.20.0.100-10.20.1.20' }, '--dhcp-range', 'outside the LAN'],
     ['a pool that is not FROM-TO', { '--dhcp-range': '10.20.0.100' }, '--dhcp-range', 'is not FROM-TO'],
     ['an ssh user who is a mail account', { '--ssh-user': 'guru1' }, '--ssh-user', 'school mail account'],
@@ -249,12 +355,37 @@ describe('play init refuses invalid input, naming the flag, and writes nothing',
   });
 
   it.each([
-    ['a certificate without its key', () => ['--certificate', join(certificates, 'mail.pem')], '--certificate', 'needs --key'],
+    [
+      'a certificate without its key',
+      () => ['--certificate', join(certificates, 'mail.pem')],
+      '--certificate',
+      'needs --key',
+    ],
     ['a key without its certificate', () => ['--key', join(certificates, 'mail.key')], '--key', 'needs --certificate'],
-    ['a certificate that cannot be read', () => ['--certificate', join(certificates, 'missing.pem'), '--key', join(certificates, 'mail.key')], '--certificate', 'cannot be read: ENOENT'],
-    ['a key that is not the certificate\'s', () => ['--certificate', join(certificates, 'mail.pem'), '--key', join(certificates, 'other.key')], '--key', 'the key is not the certificate\'s key'],
-    ['a certificate for another domain', () => ['--certificate', join(certificates, 'elsewhere.pem'), '--key', join(certificates, 'elsewhere.key')], '--certificate', 'does not name mail.smahb.sch.id'],
-    ['an ssh key that cannot be read', () => ['--ssh-key', join(certificates, 'missing_ed25519')], '--ssh-key', 'cannot be read'],
+    [
+      'a certificate that cannot be read',
+      () => ['--certificate', join(certificates, 'missing.pem'), '--key', join(certificates, 'mail.key')],
+      '--certificate',
+      'cannot be read: ENOENT',
+    ],
+    [
+      "a key that is not the certificate's",
+      () => ['--certificate', join(certificates, 'mail.pem'), '--key', join(certificates, 'other.key')],
+      '--key',
+      "the key is not the certificate's key",
+    ],
+    [
+      'a certificate for another domain',
+      () => ['--certificate', join(certificates, 'elsewhere.pem'), '--key', join(certificates, 'elsewhere.key')],
+      '--certificate',
+      'does not name mail.smahb.sch.id',
+    ],
+    [
+      'an ssh key that cannot be read',
+      () => ['--ssh-key', join(certificates, 'missing_ed25519')],
+      '--ssh-key',
+      'cannot be read',
+    ],
   ])('%s', async (_what, extra, flag, message) => {
     const dir = join(work, `refused-${Math.random().toString(36).slice(2)}`);
     const outcome = await init([dir, ...flags(), ...extra()]);
@@ -267,20 +398,22 @@ describe('play init refuses invalid input, naming the flag, and writes nothing',
   it('refuses a folder holding any file it would write, naming the file, and adds nothing', async () => {
     const dir = join(work, 'existing');
     mkdirSync(join(dir, 'playbooks'), { recursive: true });
-    writeFileSync(join(dir, 'playbooks/site.ts'), '// the school\'s own\n');
+    writeFileSync(join(dir, 'playbooks/site.ts'), "// the school's own\n");
     writeFileSync(join(dir, 'notes.txt'), 'keep\n');
     const outcome = await init([dir, ...flags()]);
     expect(outcome.code).toBe(2);
     expect(outcome.stderr).toContain(`${join(dir, 'playbooks/site.ts')} already exists`);
     expect(filesUnder(dir)).toEqual(['notes.txt', 'playbooks/site.ts']);
-    expect(readFileSync(join(dir, 'playbooks/site.ts'), 'utf8')).toBe('// the school\'s own\n');
+    expect(readFileSync(join(dir, 'playbooks/site.ts'), 'utf8')).toBe("// the school's own\n");
   });
 
   it('refuses missing flags without a terminal, naming every one', async () => {
     const dir = join(work, 'missing');
     const outcome = await init([dir, ...flags({ '--lan': undefined, '--vip': undefined })]);
     expect(outcome.code).toBe(2);
-    expect(outcome.stderr).toBe('play init: missing --lan, --vip (give them, or run play init on a terminal to be asked)\n');
+    expect(outcome.stderr).toBe(
+      'play init: missing --lan, --vip (give them, or run play init on a terminal to be asked)\n',
+    );
     expect(existsSync(dir)).toBe(false);
     const noDir = await init(flags());
     expect(noDir.code).toBe(2);
@@ -312,19 +445,38 @@ describe('play init refuses invalid input, naming the flag, and writes nothing',
     symlinkSync(join(work, 'nowhere'), join(dir, 'playbooks'));
     const outcome = await init([dir, ...flags()]);
     expect(outcome.code).toBe(1);
-    expect(outcome.stderr).toBe(`play init: writing the project in ${dir} failed (EEXIST at ${join(dir, 'playbooks')}): what was written is removed again\n`);
+    expect(outcome.stderr).toBe(
+      `play init: writing the project in ${dir} failed (EEXIST at ${join(dir, 'playbooks')}): what was written is removed again\n`,
+    );
     expect(readdirSync(dir)).toEqual(['playbooks']);
   });
 });
 
 describe('play init with what the admin gives', () => {
-  it('keeps the school\'s own certificate, and the passphrase of a given password file (then no .vault-password)', async () => {
-    const own = selfSignedCertificate({ commonName: 'mail.smahb.sch.id', names: ['mail.smahb.sch.id', 'webmail.smahb.sch.id', 'www.smahb.sch.id'], days: 90 });
+  it("keeps the school's own certificate, and the passphrase of a given password file (then no .vault-password)", async () => {
+    const own = selfSignedCertificate({
+      commonName: 'mail.smahb.sch.id',
+      names: ['mail.smahb.sch.id', 'webmail.smahb.sch.id', 'www.smahb.sch.id'],
+      days: 90,
+    });
     writeFileSync(join(work, 'own.pem'), own.certificate);
     writeFileSync(join(work, 'own.key'), own.key, { mode: 0o600 });
     writeFileSync(join(work, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
     const dir = join(work, 'own');
-    const outcome = await init([dir, ...flags({ '--ssh-user': 'admin' }), '--certificate', join(work, 'own.pem'), '--key', join(work, 'own.key'), '--vault-password-file', join(work, 'pass'), '--ssh-key', join(work, 'own.key'), '--known-hosts', join(work, 'known_hosts')]);
+    const outcome = await init([
+      dir,
+      ...flags({ '--ssh-user': 'admin' }),
+      '--certificate',
+      join(work, 'own.pem'),
+      '--key',
+      join(work, 'own.key'),
+      '--vault-password-file',
+      join(work, 'pass'),
+      '--ssh-key',
+      join(work, 'own.key'),
+      '--known-hosts',
+      join(work, 'known_hosts'),
+    ]);
     expect(outcome.stderr).toBe('');
     expect(outcome.code).toBe(0);
     expect(existsSync(join(dir, '.vault-password'))).toBe(false);
@@ -333,7 +485,9 @@ describe('play init with what the admin gives', () => {
     expect(values.tls_key).toBe(own.key);
     expect(leakedSecrets(outcome.stdout, values, 'correct horse battery staple')).toEqual([]);
     const inventory = readFileSync(join(dir, 'inventory/smahb.ts'), 'utf8');
-    expect(inventory).toContain(`ssh: { user: 'admin', identityFile: '${join(work, 'own.key')}', knownHostsFile: '${join(work, 'known_hosts')}' }`);
+    expect(inventory).toContain(
+      `ssh: { user: 'admin', identityFile: '${join(work, 'own.key')}', knownHostsFile: '${join(work, 'known_hosts')}' }`,
+    );
     expect(inventory).toContain("sshAdmins: ['admin']");
     expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain('the one given to `play init`');
   });
@@ -345,17 +499,24 @@ describe('play init with what the admin gives', () => {
     const outcome = await init([dir, ...flags()]);
     expect(outcome.code).toBe(0);
     expect(existsSync(join(dir, '.vault-password'))).toBe(false);
-    expect(Object.keys(readVault(join(dir, 'inventory/smahb.vault'), 'from the environment')).length).toBe(schoolSecretNames(ACCOUNTS).length);
+    expect(Object.keys(readVault(join(dir, 'inventory/smahb.vault'), 'from the environment')).length).toBe(
+      schoolSecretNames(ACCOUNTS).length,
+    );
   });
 
   it('asks for the missing values on a terminal', async () => {
     const stdin = Object.assign(new PassThrough(), { isTTY: true });
     const dir = join(work, 'asked');
     stdin.end(`${dir}\n10.20.0.0/24\n\n10.20.0.254\nkepsek=Kepala Sekolah, guru1\n`);
-    const outcome = await init(flags({ '--lan': undefined, '--vip': undefined, '--accounts': undefined }), { stdin, isTTY: true });
+    const outcome = await init(flags({ '--lan': undefined, '--vip': undefined, '--accounts': undefined }), {
+      stdin,
+      isTTY: true,
+    });
     expect(outcome.code).toBe(0);
     // Questions go to stderr; an empty answer is asked again.
-    expect(outcome.stderr).toBe('Project folder: LAN in CIDR form (e.g. 192.168.10.0/24): Virtual address (VIP) of mail. and webmail.: Virtual address (VIP) of mail. and webmail.: Accounts, comma-separated, LOGIN or LOGIN=Full Name (e.g. kepsek=Kepala Sekolah,guru1): ');
+    expect(outcome.stderr).toBe(
+      'Project folder: LAN in CIDR form (e.g. 192.168.10.0/24): Virtual address (VIP) of mail. and webmail.: Virtual address (VIP) of mail. and webmail.: Accounts, comma-separated, LOGIN or LOGIN=Full Name (e.g. kepsek=Kepala Sekolah,guru1): ',
+    );
     const inventory = readFileSync(join(dir, 'inventory/smahb.ts'), 'utf8');
     expect(inventory).toContain("lanNetwork: '10.20.0.0/24'");
     expect(inventory).toContain("vip: '10.20.0.254'");
@@ -366,7 +527,13 @@ describe('play init with what the admin gives', () => {
 
   /** A terminal that can go raw (no echo), answering each passphrase question as it is asked. */
   function passphraseTerminal(answers: string[]) {
-    const stdin = Object.assign(new PassThrough(), { isTTY: true, isRaw: false, setRawMode(raw: boolean) { stdin.isRaw = raw; } });
+    const stdin = Object.assign(new PassThrough(), {
+      isTTY: true,
+      isRaw: false,
+      setRawMode(raw: boolean) {
+        stdin.isRaw = raw;
+      },
+    });
     let stderr = '';
     const write = (text: string) => {
       stderr += text;
@@ -382,7 +549,9 @@ describe('play init with what the admin gives', () => {
     expect(outcome.code).toBe(0);
     expect(terminal.stderr()).toBe('New vault passphrase: \nNew vault passphrase (again): \n');
     expect(existsSync(join(dir, '.vault-password'))).toBe(false);
-    expect(Object.keys(readVault(join(dir, 'inventory/smahb.vault'), 'typed at the terminal')).length).toBe(schoolSecretNames(ACCOUNTS).length);
+    expect(Object.keys(readVault(join(dir, 'inventory/smahb.vault'), 'typed at the terminal')).length).toBe(
+      schoolSecretNames(ACCOUNTS).length,
+    );
     expect(outcome.stdout).toContain('every run asks for it');
   });
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { SchoolVars as SchoolVarsSchema, checkSchoolVars, inNetwork, netmaskOf, type SchoolVars } from '../../../roles/common/school.ts';
+import {
+  SchoolVars as SchoolVarsSchema,
+  checkSchoolVars,
+  inNetwork,
+  netmaskOf,
+  type SchoolVars,
+} from '../../../roles/common/school.ts';
 import { validateAgainst } from '../../../src/model/schema.ts';
 
 const vars: SchoolVars = {
@@ -33,7 +39,9 @@ describe('school vars', () => {
   it('accepts the school, refuses a VIP outside the LAN or equal to a server', () => {
     expect(validateAgainst(SchoolVarsSchema, vars, 'vars')).toEqual([]);
     expect(checkSchoolVars(vars)).toEqual([]);
-    expect(checkSchoolVars({ ...vars, vip: '198.19.99.254' })).toEqual([{ path: 'vars.vip', message: '198.19.99.254 is outside the LAN 198.18.30.0/24' }]);
+    expect(checkSchoolVars({ ...vars, vip: '198.19.99.254' })).toEqual([
+      { path: 'vars.vip', message: '198.19.99.254 is outside the LAN 198.18.30.0/24' },
+    ]);
     expect(checkSchoolVars({ ...vars, vip: '198.18.30.1' })[0].path).toBe('vars.vip');
   });
 

@@ -6,11 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { probeInput, SERVICE_PROBE_SOURCE, type ProbeCheck, type ProbeResult } from '../../../roles/common/service-probe.ts';
+import {
+  probeInput,
+  SERVICE_PROBE_SOURCE,
+  type ProbeCheck,
+  type ProbeResult,
+} from '../../../roles/common/service-probe.ts';
 import { secret } from '../../../src/secret.ts';
 
 /** Runs the real probe program (python3) with a request on stdin: its exit code, results, stderr and wall time. */
-function probe(request: Record<string, unknown>): Promise<{ code: number | null; results: ProbeResult[]; lines: ProbeResult[]; stderr: string; wallMs: number }> {
+function probe(
+  request: Record<string, unknown>,
+): Promise<{ code: number | null; results: ProbeResult[]; lines: ProbeResult[]; stderr: string; wallMs: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('python3', ['-I', SERVICE_PROBE_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -20,7 +27,10 @@ function probe(request: Record<string, unknown>): Promise<{ code: number | null;
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeResult & { results?: ProbeResult[] });
+      const lines = stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ProbeResult & { results?: ProbeResult[] });
       resolve({ code, results: lines[0]?.results ?? [], lines, stderr, wallMs: performance.now() - started });
     });
     child.stdin.end(typeof request.raw === 'string' ? request.raw : probeInput(request as never));
@@ -31,7 +41,10 @@ const servers: (Server | UdpSocket)[] = [];
 const sockets = new Set<Socket>();
 
 /** A TCP server on 127.0.0.1 that treats each connection with `handle`; resolves to its port. */
-function tcp(handle: (socket: Socket) => void, make: (h: (s: Socket) => void) => Server = (h) => createServer(h)): Promise<number> {
+function tcp(
+  handle: (socket: Socket) => void,
+  make: (h: (s: Socket) => void) => Server = (h) => createServer(h),
+): Promise<number> {
   const server = make((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -39,7 +52,9 @@ function tcp(handle: (socket: Socket) => void, make: (h: (s: Socket) => void) =>
     handle(socket);
   });
   servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 }
 
 /** Answers each line the client sends with `reply(line)` (nothing when it returns undefined). */
@@ -47,8 +62,7 @@ function lines(socket: Socket, reply: (line: string) => string | undefined) {
   let buffer = '';
   socket.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
-    let at: number;
-    while ((at = buffer.indexOf('\n')) >= 0) {
+    for (let at = buffer.indexOf('\n'); at >= 0; at = buffer.indexOf('\n')) {
       const line = buffer.slice(0, at).replace(/\r$/, '');
       buffer = buffer.slice(at + 1);
       const answer = reply(line);
@@ -59,7 +73,13 @@ function lines(socket: Socket, reply: (line: string) => string | undefined) {
 
 const smtp = (socket: Socket) => {
   socket.write('220 fake.test ESMTP\r\n');
-  lines(socket, (line) => (/^EHLO/i.test(line) ? '250-fake.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n' : /^QUIT/i.test(line) ? '221 bye\r\n' : '500 what\r\n'));
+  lines(socket, (line) =>
+    /^EHLO/i.test(line)
+      ? '250-fake.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n'
+      : /^QUIT/i.test(line)
+        ? '221 bye\r\n'
+        : '500 what\r\n',
+  );
 };
 
 const PASSWORD = 'Imap-S3cret"\\x';
@@ -71,7 +91,9 @@ const imap = (socket: Socket) => {
     if (command === 'LOGIN') {
       // The probe quotes the password as an IMAP string; a server that echoes what it got must not reveal it.
       const quoted = `"${PASSWORD.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-      return line.endsWith(` ${quoted}`) ? `${tag} OK logged in\r\n` : `${tag} NO [AUTHENTICATIONFAILED] bad login: ${line}\r\n`;
+      return line.endsWith(` ${quoted}`)
+        ? `${tag} OK logged in\r\n`
+        : `${tag} NO [AUTHENTICATIONFAILED] bad login: ${line}\r\n`;
     }
     if (command === 'LOGOUT') return `* BYE\r\n${tag} OK bye\r\n`;
     return `${tag} BAD what\r\n`;
@@ -88,17 +110,37 @@ let dnsPort: number;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'play-probe-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=fake.test', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=fake.test',
+      '-keyout',
+      join(dir, 'k'),
+      '-out',
+      join(dir, 'c'),
+    ],
+    { stdio: 'ignore' },
+  );
   key = readFileSync(join(dir, 'k'), 'utf8');
   cert = readFileSync(join(dir, 'c'), 'utf8');
-  const page = (body: string, status = '200 OK', close = true) => (socket: Socket) =>
-    lines(socket, (line) => {
-      if (line !== '') return undefined;
-      const answer = `HTTP/1.1 ${status}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-      socket.write(answer);
-      if (close) socket.end();
-      return undefined;
-    });
+  const page =
+    (body: string, status = '200 OK', close = true) =>
+    (socket: Socket) =>
+      lines(socket, (line) => {
+        if (line !== '') return undefined;
+        const answer = `HTTP/1.1 ${status}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+        socket.write(answer);
+        if (close) socket.end();
+        return undefined;
+      });
   ports = {
     smtp: await tcp(smtp),
     smtps: await tcp(smtp, tlsServer),
@@ -122,7 +164,9 @@ beforeAll(async () => {
     ssh: await tcp((socket) => socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n')),
   };
   const closed = createServer();
-  ports.closed = await new Promise<number>((resolve) => closed.listen(0, '127.0.0.1', () => resolve((closed.address() as { port: number }).port)));
+  ports.closed = await new Promise<number>((resolve) =>
+    closed.listen(0, '127.0.0.1', () => resolve((closed.address() as { port: number }).port)),
+  );
   await new Promise((r) => closed.close(r));
 
   // A DNS server: an answer for known.test, NXDOMAIN for anything else, and silence for silent.test.
@@ -152,7 +196,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const at = (port: keyof typeof ports | number) => ({ host: '127.0.0.1', port: typeof port === 'number' ? port : ports[port] });
+const at = (port: keyof typeof ports | number) => ({
+  host: '127.0.0.1',
+  port: typeof port === 'number' ? port : ports[port],
+});
 
 describe('the service probe (roles/common/files/service-probe.py)', () => {
   it('speaks each protocol: an SMTP banner and EHLO (plain and TLS), IMAP CAPABILITY and a login, a web page, a DNS answer, a first line', async () => {
@@ -212,7 +259,9 @@ describe('the service probe (roles/common/files/service-probe.py)', () => {
       'banner, then nothing': 'EHLO: no answer within the deadline',
       'TLS to a silent server': 'TLS handshake: no answer within the deadline',
       'closed port': 'connect: Connection refused',
-      'wrong password': expect.stringMatching(/^LOGIN as kepsek: NO \[AUTHENTICATIONFAILED\] bad login: p2 LOGIN "kepsek" "\*{8}"$/),
+      'wrong password': expect.stringMatching(
+        /^LOGIN as kepsek: NO \[AUTHENTICATIONFAILED\] bad login: p2 LOGIN "kepsek" "\*{8}"$/,
+      ),
       'no login form': "page: status 200 but no 'rcmloginuser' in it",
       503: 'response: HTTP/1.1 503 Service Unavailable',
       nxdomain: 'query nowhere.test A: NXDOMAIN, 0 answers',
@@ -228,7 +277,10 @@ describe('the service probe (roles/common/files/service-probe.py)', () => {
   });
 
   it('a page that arrives whole counts even when the server keeps the connection open', async () => {
-    const { results } = await probe({ timeout: 1, checks: [{ kind: 'https', ...at('lingering'), expect: 'rcmloginuser' }] });
+    const { results } = await probe({
+      timeout: 1,
+      checks: [{ kind: 'https', ...at('lingering'), expect: 'rcmloginuser' }],
+    });
     expect(results[0]).toMatchObject({ ok: true, detail: "HTTP/1.1 200 OK, the page has 'rcmloginuser'" });
   });
 
@@ -241,20 +293,33 @@ describe('the service probe (roles/common/files/service-probe.py)', () => {
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
       child.on('close', () => resolve({ stdout: out, stderr: err }));
-      child.stdin.end(JSON.stringify({ timeout: 2, checks: [{ kind: 'imap', ...at('imap'), user: 'kepsek', password }] }));
+      child.stdin.end(
+        JSON.stringify({ timeout: 2, checks: [{ kind: 'imap', ...at('imap'), user: 'kepsek', password }] }),
+      );
     });
     expect(stdout).toContain('NO [AUTHENTICATIONFAILED]');
     expect(stdout + stderr).not.toContain(password);
   });
 
   it('keeps answering while clients flood the same server: 60 probes at once all pass', async () => {
-    const { code, results } = await probe({ timeout: 5, checks: Array.from({ length: 60 }, () => ({ kind: 'smtp', ...at('smtp') })) });
+    const { code, results } = await probe({
+      timeout: 5,
+      checks: Array.from({ length: 60 }, () => ({ kind: 'smtp', ...at('smtp') })),
+    });
     expect(results.filter((r) => !r.ok)).toEqual([]);
     expect(code).toBe(0);
   });
 
   it('repeats each check every `every` seconds without waiting for the last one, one JSON line per probe', async () => {
-    const { code, lines } = await probe({ timeout: 0.5, every: 0.1, for: 1, checks: [{ kind: 'smtp', label: 'good', ...at('smtp') }, { kind: 'smtp', label: 'stalled', ...at('silent') }] });
+    const { code, lines } = await probe({
+      timeout: 0.5,
+      every: 0.1,
+      for: 1,
+      checks: [
+        { kind: 'smtp', label: 'good', ...at('smtp') },
+        { kind: 'smtp', label: 'stalled', ...at('silent') },
+      ],
+    });
     const good = lines.filter((l) => l.label === 'good');
     const stalled = lines.filter((l) => l.label === 'stalled');
     // Ten starts each, though every stalled probe takes five intervals.
@@ -274,16 +339,28 @@ describe('the service probe (roles/common/files/service-probe.py)', () => {
     child.stdin.end(JSON.stringify({ timeout: 1, every: 0.1, for: 60, checks: [{ kind: 'smtp', ...at('silent') }] }));
     // Signalled once the first probe has printed (its deadline passed): by then about ten more are under way,
     // however slowly python started on a busy machine.
-    await vi.waitFor(() => expect(stdout, 'the first probe to print').toContain('\n'), { timeout: 20_000, interval: 20 });
+    await vi.waitFor(() => expect(stdout, 'the first probe to print').toContain('\n'), {
+      timeout: 20_000,
+      interval: 20,
+    });
     const printedBefore = stdout.split('\n').filter(Boolean).length;
     const signalledAt = Date.now() / 1000;
     const stoppedAt = performance.now();
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child.on('close', resolve));
-    const printed = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeResult);
+    const printed = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as ProbeResult);
     // The ones under way when the signal came each printed once their deadline passed; none started after it.
-    expect(printed.length - printedBefore, 'probes under way at the signal that printed afterwards').toBeGreaterThanOrEqual(3);
-    expect(printed.filter((r) => r.at! > signalledAt + 0.05), 'probes started after the signal').toEqual([]);
+    expect(
+      printed.length - printedBefore,
+      'probes under way at the signal that printed afterwards',
+    ).toBeGreaterThanOrEqual(3);
+    expect(
+      printed.filter((r) => r.at! > signalledAt + 0.05),
+      'probes started after the signal',
+    ).toEqual([]);
     expect(new Set(printed.map((r) => r.at)).size, 'each probe printed once').toBe(printed.length);
     expect(printed.every((r) => !r.ok && r.detail === 'banner: no answer within the deadline')).toBe(true);
     expect(code).toBe(1);
@@ -294,9 +371,15 @@ describe('the service probe (roles/common/files/service-probe.py)', () => {
     for (const [raw, message] of [
       ['not json', /^service-probe: /],
       ['{"checks": []}', /the request needs a non-empty list "checks"/],
-      ['{"checks": [{"kind": "gopher", "host": "x"}]}', /checks\[0\]: kind must be one of banner, dhcp, dns, https, imap, smtp/],
+      [
+        '{"checks": [{"kind": "gopher", "host": "x"}]}',
+        /checks\[0\]: kind must be one of banner, dhcp, dns, https, imap, smtp/,
+      ],
       ['{"checks": [{"kind": "dns", "host": "127.0.0.1"}]}', /checks\[0\] \(dns\): "name" is required/],
-      ['{"timeout": 0, "checks": [{"kind": "smtp", "host": "127.0.0.1"}]}', /"timeout" must be a number of seconds from 0 to 60/],
+      [
+        '{"timeout": 0, "checks": [{"kind": "smtp", "host": "127.0.0.1"}]}',
+        /"timeout" must be a number of seconds from 0 to 60/,
+      ],
     ] as const) {
       const { code, stderr, lines } = await probe({ raw });
       expect(code, raw).toBe(2);

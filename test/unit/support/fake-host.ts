@@ -109,7 +109,8 @@ export function shellWords(text: string): string[] {
       i++;
       continue;
     }
-    if (STOP.has(text[i])) throw new Error(`fake host: unexpected operator ${JSON.stringify(text[i])} in ${JSON.stringify(text)}`);
+    if (STOP.has(text[i]))
+      throw new Error(`fake host: unexpected operator ${JSON.stringify(text[i])} in ${JSON.stringify(text)}`);
     const { word, end } = readWord(text, i);
     words.push(word);
     i = end;
@@ -184,7 +185,12 @@ export class FakeHost {
       onCommand: init.onCommand,
     };
     for (const [name, user] of Object.entries(init.users ?? {})) {
-      const uid = user.uid ?? this.nextId(1000, [...this.state.users.values()].map((u) => u.uid));
+      const uid =
+        user.uid ??
+        this.nextId(
+          1000,
+          [...this.state.users.values()].map((u) => u.uid),
+        );
       if (user.gid === undefined && !this.state.groups.has(name)) this.state.groups.set(name, { gid: uid });
       this.state.users.set(name, {
         uid,
@@ -266,10 +272,19 @@ export class FakeHost {
     // exactly those.
     const batch = groupFamilies(asking);
     const boundary = boundaryIn(script);
-    if (probeScript(batch.map((entry) => entry.probe), boundary).text !== script) throw new Error(`fake host: unexpected probe script:\n${script}`);
+    if (
+      probeScript(
+        batch.map((entry) => entry.probe),
+        boundary,
+      ).text !== script
+    )
+      throw new Error(`fake host: unexpected probe script:\n${script}`);
     for (const probe of asking) this.answered.set(probe, true);
     const answers = batch.map(({ probe }) => {
-      const answer = probe.id.kind === 'family' && probe.id.subject === pathFamily.name ? this.answerPathFamily(probe.command.text) : this.answerProbe(probe.command.text);
+      const answer =
+        probe.id.kind === 'family' && probe.id.subject === pathFamily.name
+          ? this.answerPathFamily(probe.command.text)
+          : this.answerProbe(probe.command.text);
       return `${answer.stdout ?? ''}\n${boundary} ${answer.exitCode}\n`;
     });
     return ok(`${Buffer.from(answers.join('')).toString('base64')}\n`);
@@ -280,10 +295,16 @@ export class FakeHost {
     const firstLine = text.slice(0, text.indexOf('\n'));
     const paths = shellWords(firstLine).slice(2);
     if (pathFamily.command(paths).text !== text) throw new Error(`fake host: path family not recognised:\n${text}`);
-    const types = paths.map((p) => (this.state.paths.get(p) === 'directory' ? 'directory' : this.state.paths.has(p) ? 'file' : 'absent'));
-    const stats = paths.flatMap((p, i) => (types[i] === 'absent' ? [] : [p, types[i] === 'directory' ? '755 root root' : '644 root root']));
-    const sums = paths.filter((_, i) => types[i] === 'file').map((p) => `${createHash('sha256').update('').digest('hex')}  ${p}`);
-    return ok([...types, '', ...stats, '', ...sums, ''].join('\0') + '\0');
+    const types = paths.map((p) =>
+      this.state.paths.get(p) === 'directory' ? 'directory' : this.state.paths.has(p) ? 'file' : 'absent',
+    );
+    const stats = paths.flatMap((p, i) =>
+      types[i] === 'absent' ? [] : [p, types[i] === 'directory' ? '755 root root' : '644 root root'],
+    );
+    const sums = paths
+      .filter((_, i) => types[i] === 'file')
+      .map((p) => `${createHash('sha256').update('').digest('hex')}  ${p}`);
+    return ok(`${[...types, '', ...stats, '', ...sums, ''].join('\0')}\0`);
   }
 
   private answerProbe(text: string): FakeAnswer {
@@ -302,7 +323,9 @@ export class FakeHost {
       const words = shellWords(text.slice(0, text.indexOf(' 2>/dev/null; true')));
       const names = words.slice(words.indexOf('--') + 1);
       expectSame(packagesProbe(names).command.text);
-      const lines = names.filter((n) => this.state.packages.has(n)).map((n) => `${n}\tii \t${this.state.packages.get(n)}`);
+      const lines = names
+        .filter((n) => this.state.packages.has(n))
+        .map((n) => `${n}\tii \t${this.state.packages.get(n)}`);
       return ok(lines.join('\n'));
     }
     if (text.startsWith('if [ -d /run/systemd/system ]')) {
@@ -311,16 +334,35 @@ export class FakeHost {
       expectSame(serviceProbe(name).command.text);
       const service = this.state.services.get(name.replace(/\.service$/, ''));
       const head = this.state.manager;
-      if (!service) return ok(head === 'systemd' ? 'systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=' : 'sysv\nLoadState=not-found');
-      return ok(`${head}\nLoadState=loaded\nActiveState=${service.active ? 'active' : 'inactive'}\nUnitFileState=${service.enabled ? 'enabled' : 'disabled'}`);
+      if (!service)
+        return ok(
+          head === 'systemd'
+            ? 'systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState='
+            : 'sysv\nLoadState=not-found',
+        );
+      return ok(
+        `${head}\nLoadState=loaded\nActiveState=${service.active ? 'active' : 'inactive'}\nUnitFileState=${service.enabled ? 'enabled' : 'disabled'}`,
+      );
     }
     if (text.startsWith('getent passwd -- ')) {
       const names = shellWords(text.slice(0, text.indexOf(';'))).slice(3);
       expectSame(usersFamily.command(names).text);
-      const found = names.filter((name) => this.state.users.has(name)).map((name) => [name, this.state.users.get(name)!] as const);
-      const passwd = found.map(([name, u]) => `${name}:x:${u.uid}:${u.gid}:${u.comment}:${u.home}:${u.shell}\n`).join('');
+      const found = names
+        .filter((name) => this.state.users.has(name))
+        .map((name) => [name, this.state.users.get(name)!] as const);
+      const passwd = found
+        .map(([name, u]) => `${name}:x:${u.uid}:${u.gid}:${u.comment}:${u.home}:${u.shell}\n`)
+        .join('');
       const shadow = found.map(([name, u]) => `${name}:${u.hash}:19000:0:99999:7:::\n`).join('');
-      const group = [...this.state.groups].map(([name, g]) => `${name}:x:${g.gid}:${[...this.state.users].filter(([, u]) => u.groups.includes(name)).map(([n]) => n).join(',')}\n`).join('');
+      const group = [...this.state.groups]
+        .map(
+          ([name, g]) =>
+            `${name}:x:${g.gid}:${[...this.state.users]
+              .filter(([, u]) => u.groups.includes(name))
+              .map(([n]) => n)
+              .join(',')}\n`,
+        )
+        .join('');
       return ok(`${passwd}\0${shadow}\0${group}`);
     }
     if (text.startsWith('getent group -- ')) {
@@ -342,7 +384,10 @@ export class FakeHost {
     const custom = this.state.onCommand?.(command);
     if (custom) return custom;
     // The user op's removal: its processes ended (none run here), then its userdel.
-    const removal = /^signal=TERM; for try in 1 2 3 4 5; do pkill -\$signal -U \d+ && sleep 0\.2; (userdel .*?) && exit 0; rc=\$\?; /.exec(command.text);
+    const removal =
+      /^signal=TERM; for try in 1 2 3 4 5; do pkill -\$signal -U \d+ && sleep 0\.2; (userdel .*?) && exit 0; rc=\$\?; /.exec(
+        command.text,
+      );
     if (removal) return this.run({ ...command, text: removal[1] });
     const words = shellWords(command.text);
     const env = words[0] === 'DEBIAN_FRONTEND=noninteractive' ? words.shift() : undefined;
@@ -383,7 +428,12 @@ export class FakeHost {
       case 'groupadd': {
         const { flags, rest } = parseFlags(args, 'g');
         if (this.state.groups.has(rest[0])) return fail(9, `groupadd: group '${rest[0]}' already exists`);
-        const gid = flags.has('-g') ? Number(flags.get('-g')) : this.nextId(flags.has('-r') ? 100 : 1000, [...this.state.groups.values()].map((g) => g.gid));
+        const gid = flags.has('-g')
+          ? Number(flags.get('-g'))
+          : this.nextId(
+              flags.has('-r') ? 100 : 1000,
+              [...this.state.groups.values()].map((g) => g.gid),
+            );
         this.state.groups.set(rest[0], { gid });
         return ok();
       }
@@ -404,7 +454,8 @@ export class FakeHost {
         for (const path of args.filter((a) => !a.startsWith('-'))) this.state.paths.delete(path);
         return ok();
     }
-    if (program.startsWith('/etc/init.d/')) return this.serviceAction(args[0], program.slice('/etc/init.d/'.length), 'sysv');
+    if (program.startsWith('/etc/init.d/'))
+      return this.serviceAction(args[0], program.slice('/etc/init.d/'.length), 'sysv');
     return ok();
   }
 
@@ -421,7 +472,8 @@ export class FakeHost {
       if (unknown.length) return fail(100, `E: Unable to locate package ${unknown[0]}`);
       for (const name of names) {
         this.state.packages.set(name, '1.0-1');
-        for (const unit of this.state.packageServices[name] ?? []) this.state.services.set(unit, { active: true, enabled: true });
+        for (const unit of this.state.packageServices[name] ?? [])
+          this.state.services.set(unit, { active: true, enabled: true });
       }
       return ok();
     }
@@ -433,7 +485,8 @@ export class FakeHost {
   }
 
   private serviceAction(action: string, name: string, manager: 'systemd' | 'sysv'): FakeAnswer {
-    if (manager !== this.state.manager) return fail(127, `fake host: ${manager} command on a ${this.state.manager} host`);
+    if (manager !== this.state.manager)
+      return fail(127, `fake host: ${manager} command on a ${this.state.manager} host`);
     const service = this.state.services.get(name.replace(/\.service$/, ''));
     if (!service) return fail(5, `Failed to ${action} ${name}: Unit ${name} not found.`);
     switch (action) {
@@ -467,8 +520,19 @@ export class FakeHost {
     const missing = this.missingGroups(flags.get('-G'));
     if (missing) return fail(6, `useradd: group '${missing}' does not exist`);
     const system = flags.has('-r');
-    const uid = flags.has('-u') ? Number(flags.get('-u')) : this.nextId(system ? 100 : 1000, [...this.state.users.values()].map((u) => u.uid));
-    if (!this.state.groups.has(name)) this.state.groups.set(name, { gid: this.nextId(uid, [...this.state.groups.values()].map((g) => g.gid)) });
+    const uid = flags.has('-u')
+      ? Number(flags.get('-u'))
+      : this.nextId(
+          system ? 100 : 1000,
+          [...this.state.users.values()].map((u) => u.uid),
+        );
+    if (!this.state.groups.has(name))
+      this.state.groups.set(name, {
+        gid: this.nextId(
+          uid,
+          [...this.state.groups.values()].map((g) => g.gid),
+        ),
+      });
     const home = flags.get('-d') ?? `/home/${name}`;
     this.state.users.set(name, {
       uid,
@@ -525,5 +589,9 @@ export function expectPlan(plan: Plan, expected: ExpectedPlan): void {
 function boundaryIn(script: string): string {
   const escapes = /printf '\\n((?:\\[0-7]{3})+) %d\\n'/.exec(script)?.[1];
   if (!escapes) throw new Error(`fake host: no boundary in the probe script:\n${script}`);
-  return escapes.split('\\').filter(Boolean).map((octal) => String.fromCharCode(parseInt(octal, 8))).join('');
+  return escapes
+    .split('\\')
+    .filter(Boolean)
+    .map((octal) => String.fromCharCode(parseInt(octal, 8)))
+    .join('');
 }

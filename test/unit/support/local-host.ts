@@ -43,7 +43,8 @@ export function localHost(options: { vars?: Record<string, unknown>; roleDir?: s
     roleDir: options.roleDir,
     async plan(task: Task): Promise<Plan> {
       const op = task.op;
-      if (op.prepare) await op.prepare({ host: 'local', vars: host.vars, ...(host.roleDir ? { roleDir: host.roleDir } : {}) });
+      if (op.prepare)
+        await op.prepare({ host: 'local', vars: host.vars, ...(host.roleDir ? { roleDir: host.roleDir } : {}) });
       await facts.gather(op.probes());
       const context: PlanContext = {
         host: 'local',

@@ -1,6 +1,15 @@
 import { API } from 'typescript/unstable/sync';
 import { createVirtualFileSystem } from 'typescript/unstable/fs';
-import { NodeFlags, SyntaxKind, isAssignmentOperator, type BindingName, type Expression, type Identifier, type Node, type SourceFile } from 'typescript/unstable/ast';
+import {
+  NodeFlags,
+  SyntaxKind,
+  isAssignmentOperator,
+  type BindingName,
+  type Expression,
+  type Identifier,
+  type Node,
+  type SourceFile,
+} from 'typescript/unstable/ast';
 import * as is from 'typescript/unstable/ast/is';
 
 /**
@@ -18,7 +27,21 @@ export interface ModuleStateFinding {
 }
 
 /** Methods that change a Map, Set, WeakMap, WeakSet or array in place. */
-const MUTATING_METHODS: ReadonlySet<string> = new Set(['set', 'add', 'delete', 'clear', 'push', 'pop', 'shift', 'unshift', 'splice', 'sort', 'reverse', 'fill', 'copyWithin']);
+const MUTATING_METHODS: ReadonlySet<string> = new Set([
+  'set',
+  'add',
+  'delete',
+  'clear',
+  'push',
+  'pop',
+  'shift',
+  'unshift',
+  'splice',
+  'sort',
+  'reverse',
+  'fill',
+  'copyWithin',
+]);
 
 /** Constructors whose instances are containers that can be written to. */
 const CONTAINERS: ReadonlySet<string> = new Set(['Map', 'Set', 'WeakMap', 'WeakSet', 'Array']);
@@ -38,10 +61,18 @@ export function moduleStateIn(sources: Readonly<Record<string, string>>): Module
   const names = Object.keys(sources);
   const files = Object.fromEntries(names.map((name) => [`${root}/${name}`, sources[name]]));
   // Parsing is all that is needed: no imports are followed and no library is loaded.
-  const config = { compilerOptions: { noResolve: true, noLib: true, types: [], allowImportingTsExtensions: true, noEmit: true }, files: names };
-  const api = new API({ cwd: root, fs: createVirtualFileSystem({ ...files, [`${root}/tsconfig.json`]: JSON.stringify(config) }) });
+  const config = {
+    compilerOptions: { noResolve: true, noLib: true, types: [], allowImportingTsExtensions: true, noEmit: true },
+    files: names,
+  };
+  const api = new API({
+    cwd: root,
+    fs: createVirtualFileSystem({ ...files, [`${root}/tsconfig.json`]: JSON.stringify(config) }),
+  });
   try {
-    const program = api.updateSnapshot({ openProject: `${root}/tsconfig.json` }).getProject(`${root}/tsconfig.json`)!.program;
+    const program = api
+      .updateSnapshot({ openProject: `${root}/tsconfig.json` })
+      .getProject(`${root}/tsconfig.json`)!.program;
     return names.flatMap((name) => {
       const source = program.getSourceFile(`${root}/${name}`);
       if (!source) throw new Error(`the TypeScript API did not parse ${name}`);
@@ -56,9 +87,11 @@ export function moduleStateIn(sources: Readonly<Record<string, string>>): Module
 function containerKind(initializer: Expression | undefined): string | undefined {
   let node: Node | undefined = initializer;
   // `new Map() as Map<…>`, `[] satisfies …`, `({…})`
-  while (node && (is.isAsExpression(node) || is.isSatisfiesExpression(node) || is.isParenthesizedExpression(node))) node = node.expression;
+  while (node && (is.isAsExpression(node) || is.isSatisfiesExpression(node) || is.isParenthesizedExpression(node)))
+    node = node.expression;
   if (!node) return undefined;
-  if (is.isNewExpression(node) && is.isIdentifier(node.expression) && CONTAINERS.has(node.expression.text)) return node.expression.text;
+  if (is.isNewExpression(node) && is.isIdentifier(node.expression) && CONTAINERS.has(node.expression.text))
+    return node.expression.text;
   if (is.isArrayLiteralExpression(node)) return 'array';
   if (is.isObjectLiteralExpression(node)) return 'object';
   return undefined;
@@ -67,7 +100,13 @@ function containerKind(initializer: Expression | undefined): string | undefined 
 /** The identifier a property or element access starts from (`a` of `a.b[c].d`). */
 function rootIdentifier(node: Node): Identifier | undefined {
   let current: Node = node;
-  while (is.isPropertyAccessExpression(current) || is.isElementAccessExpression(current) || is.isNonNullExpression(current) || is.isParenthesizedExpression(current)) current = current.expression;
+  while (
+    is.isPropertyAccessExpression(current) ||
+    is.isElementAccessExpression(current) ||
+    is.isNonNullExpression(current) ||
+    is.isParenthesizedExpression(current)
+  )
+    current = current.expression;
   return is.isIdentifier(current) ? current : undefined;
 }
 
@@ -82,11 +121,13 @@ function findingsIn(file: string, source: SourceFile): ModuleStateFinding[] {
     const keyword = (list.flags & NodeFlags.Let) !== 0 ? 'let' : 'var';
     for (const declaration of list.declarations) {
       if (!isConst) {
-        for (const name of bindingNames(declaration.name)) findings.push({ file, line: lineOf(declaration), name, why: `a module-level ${keyword}` });
+        for (const name of bindingNames(declaration.name))
+          findings.push({ file, line: lineOf(declaration), name, why: `a module-level ${keyword}` });
         continue;
       }
       const kind = containerKind(declaration.initializer);
-      if (kind && is.isIdentifier(declaration.name)) containers.set(declaration.name.text, { kind, line: lineOf(declaration) });
+      if (kind && is.isIdentifier(declaration.name))
+        containers.set(declaration.name.text, { kind, line: lineOf(declaration) });
     }
   }
   const written = new Map<string, string>();
@@ -95,13 +136,22 @@ function findingsIn(file: string, source: SourceFile): ModuleStateFinding[] {
     if (name !== undefined && containers.has(name) && !written.has(name)) written.set(name, how);
   };
   const visit = (node: Node): void => {
-    if (is.isCallExpression(node) && is.isPropertyAccessExpression(node.expression) && MUTATING_METHODS.has(node.expression.name.text)) {
+    if (
+      is.isCallExpression(node) &&
+      is.isPropertyAccessExpression(node.expression) &&
+      MUTATING_METHODS.has(node.expression.name.text)
+    ) {
       // Only the container itself: `names.push(x)`, not `names.map(f).push(x)` nor `other.get(k).push(x)`.
-      if (is.isIdentifier(node.expression.expression)) note(node.expression.expression, `.${node.expression.name.text}`);
+      if (is.isIdentifier(node.expression.expression))
+        note(node.expression.expression, `.${node.expression.name.text}`);
     }
-    if (is.isBinaryExpression(node) && isAssignmentOperator(node.operatorToken.kind) && !is.isIdentifier(node.left)) note(node.left, 'assignment');
+    if (is.isBinaryExpression(node) && isAssignmentOperator(node.operatorToken.kind) && !is.isIdentifier(node.left))
+      note(node.left, 'assignment');
     if (is.isDeleteExpression(node)) note(node.expression, 'delete');
-    if ((is.isPrefixUnaryExpression(node) || is.isPostfixUnaryExpression(node)) && (node.operator === SyntaxKind.PlusPlusToken || node.operator === SyntaxKind.MinusMinusToken)) {
+    if (
+      (is.isPrefixUnaryExpression(node) || is.isPostfixUnaryExpression(node)) &&
+      (node.operator === SyntaxKind.PlusPlusToken || node.operator === SyntaxKind.MinusMinusToken)
+    ) {
       if (!is.isIdentifier(node.operand)) note(node.operand, node.operator === SyntaxKind.PlusPlusToken ? '++' : '--');
     }
     node.forEachChild((child) => {
@@ -120,5 +170,7 @@ function findingsIn(file: string, source: SourceFile): ModuleStateFinding[] {
 /** The names a declaration binds: `a`, or each name of a destructuring pattern. */
 function bindingNames(name: BindingName): string[] {
   if (is.isIdentifier(name)) return [name.text];
-  return name.elements.flatMap((element) => (is.isOmittedExpression(element) || !element.name ? [] : bindingNames(element.name)));
+  return name.elements.flatMap((element) =>
+    is.isOmittedExpression(element) || !element.name ? [] : bindingNames(element.name),
+  );
 }

@@ -16,7 +16,12 @@ describe('writeOwnerOnlyFileAtomically', () => {
     writeFileSync(path, 'old', { mode: 0o644 });
     const seen: { dir: string; mode: number; content: string; old: string }[] = [];
     writeOwnerOnlyFileAtomically(path, 'new', (temp) => {
-      seen.push({ dir: dirname(temp), mode: statSync(temp).mode & 0o777, content: readFileSync(temp, 'utf8'), old: readFileSync(path, 'utf8') });
+      seen.push({
+        dir: dirname(temp),
+        mode: statSync(temp).mode & 0o777,
+        content: readFileSync(temp, 'utf8'),
+        old: readFileSync(path, 'utf8'),
+      });
     });
     expect(seen).toEqual([{ dir, mode: 0o600, content: 'new', old: 'old' }]);
     expect(readFileSync(path, 'utf8')).toBe('new');

@@ -28,7 +28,11 @@ describe('parseVaultValues', () => {
 
 describe('checkVaultValues', () => {
   it('names the first secret that is not a non-empty string', () => {
-    expect(() => checkVaultValues('v.json', { a: 'b', c: 3 })).toThrow('vault v.json: secret "c" must be a non-empty string, but it is a number');
-    expect(() => checkVaultValues('v.json', ['a'])).toThrow('vault v.json is not a JSON object of strings: it holds an array');
+    expect(() => checkVaultValues('v.json', { a: 'b', c: 3 })).toThrow(
+      'vault v.json: secret "c" must be a non-empty string, but it is a number',
+    );
+    expect(() => checkVaultValues('v.json', ['a'])).toThrow(
+      'vault v.json is not a JSON object of strings: it holds an array',
+    );
   });
 });

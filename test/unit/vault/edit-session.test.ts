@@ -13,7 +13,10 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 /** An editor: a shell script that records the file it got, and the modes of it and its folder, then runs `body`. */
 function editorScript(body: string): string {
   const path = join(dir, 'editor.sh');
-  writeFileSync(path, `#!/bin/sh\necho "$1" > '${dir}/edited-path'\nstat -c '%a' "$(dirname "$1")" "$1" | tr '\\n' ' ' > '${dir}/modes'\n${body}\n`);
+  writeFileSync(
+    path,
+    `#!/bin/sh\necho "$1" > '${dir}/edited-path'\nstat -c '%a' "$(dirname "$1")" "$1" | tr '\\n' ' ' > '${dir}/modes'\n${body}\n`,
+  );
   chmodSync(path, 0o755);
   return path;
 }
@@ -54,6 +57,8 @@ describe('editInRamFolder', () => {
   });
 
   it('says so when the editor cannot start', async () => {
-    await expect(editInRamFolder('{}', { editor: [join(dir, 'no-such-editor')] })).rejects.toThrow(/cannot run the editor .*no-such-editor: .*ENOENT/);
+    await expect(editInRamFolder('{}', { editor: [join(dir, 'no-such-editor')] })).rejects.toThrow(
+      /cannot run the editor .*no-such-editor: .*ENOENT/,
+    );
   });
 });

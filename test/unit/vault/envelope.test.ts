@@ -1,10 +1,20 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../src/errors.ts';
-import { DerivedVaultKeys, deriveEnvelopeKeysAhead, isVaultEnvelope, openVaultEnvelope, sealVaultText, VAULT_SCRYPT_COST } from '../../../src/vault/envelope.ts';
+import {
+  DerivedVaultKeys,
+  deriveEnvelopeKeysAhead,
+  isVaultEnvelope,
+  openVaultEnvelope,
+  sealVaultText,
+  VAULT_SCRYPT_COST,
+} from '../../../src/vault/envelope.ts';
 import { TamperedVaultError, WrongVaultPassphraseError } from '../../../src/vault/errors.ts';
 
-const PLAINTEXT = JSON.stringify({ tsig_key: 'tsig-secret-value-4417', tls_key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' });
+const PLAINTEXT = JSON.stringify({
+  tsig_key: 'tsig-secret-value-4417',
+  tls_key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+});
 const PASSPHRASE = 'correct horse battery staple';
 const sealed = sealVaultText(PLAINTEXT, PASSPHRASE);
 const envelope = () => JSON.parse(sealed) as Record<string, string | number>;
@@ -39,11 +49,25 @@ describe('the vault envelope', () => {
 
   it('is text naming its format and cost, and holds no plaintext', () => {
     const e = envelope();
-    expect(Object.keys(e)).toEqual(['play-vault', 'cipher', 'kdf', 'N', 'r', 'p', 'salt', 'iv', 'check', 'data', 'tag', 'digest']);
+    expect(Object.keys(e)).toEqual([
+      'play-vault',
+      'cipher',
+      'kdf',
+      'N',
+      'r',
+      'p',
+      'salt',
+      'iv',
+      'check',
+      'data',
+      'tag',
+      'digest',
+    ]);
     expect(e).toMatchObject({ 'play-vault': 1, cipher: 'aes-256-gcm', kdf: 'scrypt', ...VAULT_SCRYPT_COST });
     expect(VAULT_SCRYPT_COST).toEqual({ N: 65536, r: 8, p: 1 });
     expect(sealed.endsWith('}\n')).toBe(true);
-    for (const needle of ['tsig_key', 'tsig-secret-value', 'PRIVATE KEY', PASSPHRASE]) expect(sealed).not.toContain(needle);
+    for (const needle of ['tsig_key', 'tsig-secret-value', 'PRIVATE KEY', PASSPHRASE])
+      expect(sealed).not.toContain(needle);
     expect(isVaultEnvelope(e)).toBe(true);
     expect(isVaultEnvelope({ tsig_key: 'x' })).toBe(false);
   });
@@ -63,11 +87,16 @@ describe('the vault envelope', () => {
     expect(error.message).toBe('vault inventory/smknh.vault: wrong passphrase');
   });
 
-  it.each(['data', 'tag', 'salt', 'iv', 'check', 'digest'])('tells a flipped byte in %s from a wrong passphrase: the file was changed', (field) => {
-    const error = failure(flipped(field));
-    expect(error).toBeInstanceOf(TamperedVaultError);
-    expect(error.message).toBe('vault inventory/smknh.vault was changed since it was written (authentication failed)');
-  });
+  it.each(['data', 'tag', 'salt', 'iv', 'check', 'digest'])(
+    'tells a flipped byte in %s from a wrong passphrase: the file was changed',
+    (field) => {
+      const error = failure(flipped(field));
+      expect(error).toBeInstanceOf(TamperedVaultError);
+      expect(error.message).toBe(
+        'vault inventory/smknh.vault was changed since it was written (authentication failed)',
+      );
+    },
+  );
 
   it.each([
     ['N', 131072],
@@ -77,23 +106,31 @@ describe('the vault envelope', () => {
     expect(failure({ ...envelope(), [field]: value })).toBeInstanceOf(TamperedVaultError);
   });
 
-  it.each(['data', 'tag', 'iv'])('refuses a changed %s even when the digest is made again (AES-GCM authentication)', (field) => {
-    expect(failure(redigested(flipped(field)))).toBeInstanceOf(TamperedVaultError);
-  });
+  it.each(['data', 'tag', 'iv'])(
+    'refuses a changed %s even when the digest is made again (AES-GCM authentication)',
+    (field) => {
+      expect(failure(redigested(flipped(field)))).toBeInstanceOf(TamperedVaultError);
+    },
+  );
 
   it('fails closed on a salt changed with a digest made again: it cannot be told from a wrong passphrase', () => {
     expect(failure(redigested(flipped('salt')))).toBeInstanceOf(WrongVaultPassphraseError);
   });
 
   it('refuses scrypt costs that would make play allocate without bound, even with a valid digest', () => {
-    for (const cost of [{ N: 2 ** 24 }, { N: 1000 }, { r: 64 }, { p: 99 }] as Record<string, number>[]) expect(failure(redigested({ ...envelope(), ...cost }))).toBeInstanceOf(TamperedVaultError);
+    for (const cost of [{ N: 2 ** 24 }, { N: 1000 }, { r: 64 }, { p: 99 }] as Record<string, number>[])
+      expect(failure(redigested({ ...envelope(), ...cost }))).toBeInstanceOf(TamperedVaultError);
   });
 
   it('refuses missing fields, and names a version or cipher it does not read', () => {
     const { tag: _, ...noTag } = envelope();
     expect(failure(noTag)).toBeInstanceOf(TamperedVaultError);
-    expect(failure({ ...envelope(), 'play-vault': 2 }).message).toBe('vault inventory/smknh.vault is a play-vault version 2 file: this play reads version 1 (a newer play wrote it)');
-    expect(failure(redigested({ ...envelope(), cipher: 'chacha20-poly1305' })).message).toContain('uses cipher chacha20-poly1305 with scrypt: this play reads aes-256-gcm with scrypt');
+    expect(failure({ ...envelope(), 'play-vault': 2 }).message).toBe(
+      'vault inventory/smknh.vault is a play-vault version 2 file: this play reads version 1 (a newer play wrote it)',
+    );
+    expect(failure(redigested({ ...envelope(), cipher: 'chacha20-poly1305' })).message).toContain(
+      'uses cipher chacha20-poly1305 with scrypt: this play reads aes-256-gcm with scrypt',
+    );
   });
 
   it('normalizes the passphrase (NFC), so the same word typed on another keyboard opens the vault', () => {

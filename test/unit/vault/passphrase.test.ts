@@ -33,7 +33,11 @@ const passwordFile = (name: string, text: string, mode = 0o600) => {
 
 describe('where the passphrase comes from', () => {
   it('the command line wins over the environment, which wins over the project setting', () => {
-    const [flag, fromEnv, setting] = [passwordFile('flag', 'from flag\n'), passwordFile('env', 'from env\n'), passwordFile('setting', 'from setting\n')];
+    const [flag, fromEnv, setting] = [
+      passwordFile('flag', 'from flag\n'),
+      passwordFile('env', 'from env\n'),
+      passwordFile('setting', 'from setting\n'),
+    ];
     const [withoutFlag, withFlag] = [new PassphraseSource(), new PassphraseSource({ passwordFile: flag })];
     expect(vaultPasswordFile()).toBeUndefined();
     expect(withoutFlag.known('v', setting)).toBe('from setting');
@@ -57,7 +61,8 @@ describe('where the passphrase comes from', () => {
 
 describe('readVaultPasswordFile', () => {
   it('drops one trailing newline, and only one', () => {
-    const read = (text: string) => readVaultPasswordFile({ path: passwordFile('p', text), source: '--vault-password-file' });
+    const read = (text: string) =>
+      readVaultPasswordFile({ path: passwordFile('p', text), source: '--vault-password-file' });
     expect(read('pass word\n')).toBe('pass word');
     expect(read('pass word\r\n')).toBe('pass word');
     expect(read('pass word\n\n')).toBe('pass word\n');
@@ -66,9 +71,17 @@ describe('readVaultPasswordFile', () => {
 
   it('refuses a file others may read, a missing file and an empty one, naming where it came from', () => {
     const open = passwordFile('open', 'x\n', 0o644);
-    expect(() => readVaultPasswordFile({ path: open, source: 'PLAY_VAULT_PASSWORD_FILE' })).toThrow(new ValidationError(`vault password file ${open} is open to others (mode 0644): only its owner may read it (chmod 600 ${open})`));
-    expect(() => readVaultPasswordFile({ path: join(dir, 'none'), source: 'PLAY_VAULT_PASSWORD_FILE' })).toThrow(`vault password file ${join(dir, 'none')} (from PLAY_VAULT_PASSWORD_FILE) does not exist`);
-    expect(() => readVaultPasswordFile({ path: passwordFile('empty', '\n'), source: '--vault-password-file' })).toThrow('(from --vault-password-file) is empty');
+    expect(() => readVaultPasswordFile({ path: open, source: 'PLAY_VAULT_PASSWORD_FILE' })).toThrow(
+      new ValidationError(
+        `vault password file ${open} is open to others (mode 0644): only its owner may read it (chmod 600 ${open})`,
+      ),
+    );
+    expect(() => readVaultPasswordFile({ path: join(dir, 'none'), source: 'PLAY_VAULT_PASSWORD_FILE' })).toThrow(
+      `vault password file ${join(dir, 'none')} (from PLAY_VAULT_PASSWORD_FILE) does not exist`,
+    );
+    expect(() => readVaultPasswordFile({ path: passwordFile('empty', '\n'), source: '--vault-password-file' })).toThrow(
+      '(from --vault-password-file) is empty',
+    );
   });
 });
 
@@ -76,12 +89,18 @@ describe('askHidden', () => {
   it('refuses to ask when stdin is not a terminal', async () => {
     const stdin = Readable.from(['secret\n']);
     expect(canAskHidden(stdin)).toBe(false);
-    await expect(askHidden('Passphrase: ', { stdin, stderr: { write: () => true } })).rejects.toThrow('stdin is not a terminal');
+    await expect(askHidden('Passphrase: ', { stdin, stderr: { write: () => true } })).rejects.toThrow(
+      'stdin is not a terminal',
+    );
   });
 
   it('reads a line in raw mode without echo, with Backspace, and restores the terminal', async () => {
     const modes: boolean[] = [];
-    const stdin = Object.assign(new Readable({ read() {} }), { isTTY: true, isRaw: false, setRawMode: (raw: boolean) => modes.push(raw) });
+    const stdin = Object.assign(new Readable({ read() {} }), {
+      isTTY: true,
+      isRaw: false,
+      setRawMode: (raw: boolean) => modes.push(raw),
+    });
     let shown = '';
     const answer = askHidden('Passphrase: ', { stdin, stderr: { write: (t: string) => (shown += t) } });
     stdin.push('pass\u007f\u007fsX\u007fs\r');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { randomSecret, SECRET_ALPHABET } from '../../../src/vault/random-secret.ts';
 
 describe('randomSecret', () => {
-  it('makes letters and digits of play\'s alphabet, of the length asked', () => {
+  it("makes letters and digits of play's alphabet, of the length asked", () => {
     const value = randomSecret({ length: 200 });
     expect(value).toHaveLength(200);
     expect([...value].every((c) => SECRET_ALPHABET.includes(c))).toBe(true);

@@ -2,7 +2,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SecretUnavailableError, VaultLockedError, WrongVaultPassphraseError, readVault, vaultFormat, writeVault } from '../../../src/vault.ts';
+import {
+  SecretUnavailableError,
+  VaultLockedError,
+  WrongVaultPassphraseError,
+  readVault,
+  vaultFormat,
+  writeVault,
+} from '../../../src/vault.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -13,7 +20,10 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 describe('writeVault and readVault', () => {
   it('round-trip the secrets through an encrypted file of mode 0600, in a new folder of mode 0700', () => {
     const path = join(dir, 'inventory', 'smknh.vault');
-    const values = { tsig_key: 'b64-tsig-key-value==', replication_key: '-----BEGIN PRIVATE KEY-----\nMIG…\n-----END PRIVATE KEY-----\n' };
+    const values = {
+      tsig_key: 'b64-tsig-key-value==',
+      replication_key: '-----BEGIN PRIVATE KEY-----\nMIG…\n-----END PRIVATE KEY-----\n',
+    };
     writeVault(path, values, 'pass phrase');
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'inventory')).mode & 0o777).toBe(0o700);

@@ -1,4 +1,18 @@
-import { command, defineRole, directory, file, group, link, line, packages, service, sh, template, Type, user } from 'play';
+import {
+  command,
+  defineRole,
+  directory,
+  file,
+  group,
+  link,
+  line,
+  packages,
+  service,
+  sh,
+  template,
+  Type,
+  user,
+} from 'play';
 
 /**
  * The engine's own test role for the lab: a package and its systemd service, templates, plain files, a link,
@@ -21,12 +35,20 @@ export default defineRole({
       validate: (path) => sh`grep -q '^Alias /play ' ${path}`,
       notify: ['reload apache2', 'log reload'],
     }),
-    link({ path: '/etc/apache2/conf-enabled/play-test.conf', target: '../conf-available/play-test.conf', notify: ['reload apache2', 'log reload'] }),
+    link({
+      path: '/etc/apache2/conf-enabled/play-test.conf',
+      target: '../conf-available/play-test.conf',
+      notify: ['reload apache2', 'log reload'],
+    }),
     file({ path: '/etc/motd', content: `${vars.motd}\n`, mode: '0644' }),
     line({ path: '/etc/apache2/envvars', regexp: /^umask /, line: 'umask 022', notify: 'log reload' }),
     group({ name: 'teachers' }),
     ...vars.teachers.map((name) => user({ name, groups: ['teachers'], shell: '/bin/bash' })),
-    command({ cmd: sh`a2enmod -q headers`, creates: '/etc/apache2/mods-enabled/headers.load', notify: 'reload apache2' }),
+    command({
+      cmd: sh`a2enmod -q headers`,
+      creates: '/etc/apache2/mods-enabled/headers.load',
+      notify: 'reload apache2',
+    }),
   ],
   handlers: () => [
     service({ taskName: 'reload apache2', name: 'apache2', state: 'reloaded' }),

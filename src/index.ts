@@ -3,8 +3,23 @@
  * `sh` for remote commands; `secret()` for values never shown.
  */
 export { defineInventory, type Inventory, type InventorySpec, type HostSpec } from './model/inventory.ts';
-export { defineRole, type Role, type RoleSpec, type RoleContext, type PlatformRoleSpec, type PlatformRoleContext } from './model/role.ts';
-export { DEBIAN_12, DEBIAN_13, platformName, samePlatform, parsePlatform, parseOsRelease, type Platform } from './model/platform.ts';
+export {
+  defineRole,
+  type Role,
+  type RoleSpec,
+  type RoleContext,
+  type PlatformRoleSpec,
+  type PlatformRoleContext,
+} from './model/role.ts';
+export {
+  DEBIAN_12,
+  DEBIAN_13,
+  platformName,
+  samePlatform,
+  parsePlatform,
+  parseOsRelease,
+  type Platform,
+} from './model/platform.ts';
 export { definePlaybook, type Playbook, type PlaybookSpec, type Play, type RoleUse } from './model/playbook.ts';
 export { use, type RoleParams, type RoleUses } from './model/role-use.ts';
 export type { HealthCheck, HealthHost, HealthRow } from './model/health.ts';
@@ -25,7 +40,20 @@ export { command, type CommandParams } from './ops/command.ts';
 export { flushHandlers } from './ops/flush-handlers.ts';
 export { configSet, type ConfigSetParams, type ConfigSetFile } from './ops/config-set.ts';
 export { REMOTE_EXIT } from './connection/remote-protocol.ts';
-export { task, type Task, type TaskOptions, type Op, type Plan, type Step, type ExecStep, type WriteStep, type FileDiff, type PlanContext, type PrepareContext, type FactReader } from './ops/op.ts';
+export {
+  task,
+  type Task,
+  type TaskOptions,
+  type Op,
+  type Plan,
+  type Step,
+  type ExecStep,
+  type WriteStep,
+  type FileDiff,
+  type PlanContext,
+  type PrepareContext,
+  type FactReader,
+} from './ops/op.ts';
 
 // What a custom op needs besides `task`: facts to read (probes) and planners that turn them into steps.
 export type { Probe, ProbeIdentity, ProbeOutput, ProbeFamily } from './facts/probe.ts';
@@ -37,7 +65,15 @@ export { planFile, planAbsent, type WantedFile, type FileAttributes } from './op
 export { sh, raw, quote, joinCommands, asArgument, ShellCommand } from './connection/sh.ts';
 export { secret, Secret } from './secret.ts';
 export { MaskTable } from './mask-table.ts';
-export { compileRun, type CompiledRun, type CompiledPlay, type HostWork, type HostPlatformWork, type Selection } from './engine/compile.ts';
+export { defineInitTemplate, type InitTemplate, type InitStreams } from './init-template.ts';
+export {
+  compileRun,
+  type CompiledRun,
+  type CompiledPlay,
+  type HostWork,
+  type HostPlatformWork,
+  type Selection,
+} from './engine/compile.ts';
 export { validateAgainst, type SchemaIssue } from './model/schema.ts';
 export { playPackage, type PlayPackage } from './package-info.ts';
 export { PlayError, ValidationError, TemplateError, ConnectError, CommandError } from './errors.ts';

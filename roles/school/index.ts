@@ -1,3 +1,5 @@
+import { defineInitTemplate } from 'play';
+
 /**
  * A ready school site (`play/school`): the inventory of a school's two servers from one description of the
  * school, the playbook that deploys every role on them, and the secrets its vault holds. A school's project is
@@ -5,3 +7,12 @@
  */
 export { schoolInventory, SMKNH_ACCOUNTS, type SchoolSite } from './inventory.ts';
 export { schoolPlaybook } from './playbook.ts';
+
+/**
+ * The school's project template, what `npx play init DIR` uses by default (`--from play/school`): the inventory of
+ * its two servers, its playbook and an encrypted vault with every secret of the site (see ./init.ts).
+ */
+export const initTemplate = defineInitTemplate({
+  description: "a school's webmail pair (two Debian servers, a VIP, DNS, DHCP, mail and webmail), with its vault",
+  run: async (argv, io) => (await import('./init.ts')).initCommand(argv, io),
+});

@@ -3,26 +3,32 @@ import { mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } f
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { PlayError, playPackage, ValidationError } from 'play';
-import { askNewPassphrase, canAskHidden, certificateProblems, readVaultPasswordFile, writeVault, type CertificatePair, type PromptStreams } from 'play/vault';
+import { type InitStreams, PlayError, playPackage, ValidationError } from 'play';
+import {
+  askNewPassphrase,
+  canAskHidden,
+  certificateProblems,
+  readVaultPasswordFile,
+  writeVault,
+  type CertificatePair,
+  type PromptStreams,
+} from 'play/vault';
 import type { SchoolSite } from './inventory.ts';
-import { PROJECT_PASSPHRASE_FILE, projectVaultPath, schoolProjectFiles, type ProjectPassphrase } from './project-files.ts';
+import {
+  PROJECT_PASSPHRASE_FILE,
+  projectVaultPath,
+  schoolProjectFiles,
+  type ProjectPassphrase,
+} from './project-files.ts';
 import { schoolSecrets } from './secrets.ts';
-import { schoolDeployProblems, schoolSiteProblems, type SchoolSiteField, type SchoolSiteProblem } from './site-problems.ts';
+import {
+  schoolDeployProblems,
+  schoolSiteProblems,
+  type SchoolSiteField,
+  type SchoolSiteProblem,
+} from './site-problems.ts';
 
-/**
- * Where `play init` talks: its report, its errors and questions, and the terminal it may ask on.
- *
- * @example
- * await initCommand(argv, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, isTTY: process.stdin.isTTY });
- */
-export interface InitStreams {
-  readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown };
-  readonly stdin?: PromptStreams['stdin'];
-  /** Whether stdin is a terminal play may ask on (default: `stdin.isTTY`). */
-  readonly isTTY?: boolean;
-}
+export type { InitStreams };
 
 /**
  * The usage of `play init` (its `--help`).
@@ -70,15 +76,22 @@ const SITE_FLAGS = [
   { flag: 'primary', field: 'primaryAddress', question: 'Primary server address' },
   { flag: 'backup', field: 'backupAddress', question: 'Backup server address' },
   { flag: 'vip', field: 'vip', question: 'Virtual address (VIP) of mail. and webmail.' },
-  { flag: 'router', field: 'router', question: 'Router (the LAN\'s gateway)' },
+  { flag: 'router', field: 'router', question: "Router (the LAN's gateway)" },
   { flag: 'dhcp-range', field: 'dhcpRange', question: 'DHCP pool FROM-TO (e.g. 192.168.10.100-192.168.10.200)' },
-  { flag: 'accounts', field: 'accounts', question: 'Accounts, comma-separated, LOGIN or LOGIN=Full Name (e.g. kepsek=Kepala Sekolah,guru1)' },
+  {
+    flag: 'accounts',
+    field: 'accounts',
+    question: 'Accounts, comma-separated, LOGIN or LOGIN=Full Name (e.g. kepsek=Kepala Sekolah,guru1)',
+  },
 ] as const satisfies readonly { flag: string; field: SchoolSiteField; question: string }[];
 
 type SiteFlag = (typeof SITE_FLAGS)[number]['flag'];
 
 const FLAG_OF_FIELD: Record<SchoolSiteField, string> = {
-  ...(Object.fromEntries(SITE_FLAGS.map((f) => [f.field, `--${f.flag}`])) as Record<(typeof SITE_FLAGS)[number]['field'], string>),
+  ...(Object.fromEntries(SITE_FLAGS.map((f) => [f.field, `--${f.flag}`])) as Record<
+    (typeof SITE_FLAGS)[number]['field'],
+    string
+  >),
   sshAdmins: '--ssh-user',
   tlsCertificate: '--certificate',
 };
@@ -97,6 +110,15 @@ const OPTIONS = {
 /** Invalid input to `play init`: one message, exit code 2, nothing written. */
 class InitRefusal extends Error {}
 
+/** The options and folder given to `play init`; a bad option is refused (exit code 2). */
+function parseInitArgs(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new InitRefusal(`${(error as Error).message} (play init --help)`);
+  }
+}
+
 /**
  * `play init DIR`: starts another school's project. Checks every value the way a deploy would (the school vars,
  * the DHCP pool, the reverse zone, the accounts, the certificate) before anything is written; then writes
@@ -110,18 +132,13 @@ class InitRefusal extends Error {}
  */
 export async function initCommand(argv: readonly string[], io: InitStreams): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw new InitRefusal(`${(error as Error).message} (play init --help)`);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseInitArgs(argv);
     if (values.help) {
       io.stdout.write(`${INIT_USAGE}\n`);
       return 0;
     }
-    if (positionals.length > 1) throw new InitRefusal(`one project folder, not ${positionals.length}: ${positionals.join(' ')}`);
+    if (positionals.length > 1)
+      throw new InitRefusal(`one project folder, not ${positionals.length}: ${positionals.join(' ')}`);
     const given = await askForMissing(positionals[0], values, io);
     const site = siteOf(given.values, values['ssh-user']?.trim() || 'root');
     refuseProblems(schoolSiteProblems(site));
@@ -133,22 +150,45 @@ export async function initCommand(argv: readonly string[], io: InitStreams): Pro
     };
     const dir = resolve(given.dir);
     const passphraseSource = passphraseFile(values['vault-password-file']);
-    const passphrase: ProjectPassphrase = passphraseSource ? 'own-file' : canAsk(io) && canAskHidden(io.stdin) ? 'typed' : 'project-file';
-    const files = schoolProjectFiles({ site, ssh, ...playVersions(), passphrase, certificate: certificate ? 'own' : 'self-signed' });
+    const passphrase: ProjectPassphrase = passphraseSource
+      ? 'own-file'
+      : canAsk(io) && canAskHidden(io.stdin)
+        ? 'typed'
+        : 'project-file';
+    const files = schoolProjectFiles({
+      site,
+      ssh,
+      ...playVersions(),
+      passphrase,
+      certificate: certificate ? 'own' : 'self-signed',
+    });
     const vaultFile = projectVaultPath(site.domain);
-    const targets = [...files.map((f) => f.path), vaultFile, ...(passphrase === 'project-file' ? [PROJECT_PASSPHRASE_FILE] : [])];
+    const targets = [
+      ...files.map((f) => f.path),
+      vaultFile,
+      ...(passphrase === 'project-file' ? [PROJECT_PASSPHRASE_FILE] : []),
+    ];
     refuseExisting(dir, targets);
     const passphraseText = passphraseSource
       ? readPassphrase(passphraseSource)
       : passphrase === 'typed'
-        ? await askNewPassphrase({ stdin: io.stdin, stderr: io.stderr }).catch((error: Error) => { throw new InitRefusal(error.message); })
+        ? await askNewPassphrase({ stdin: io.stdin, stderr: io.stderr }).catch((error: Error) => {
+            throw new InitRefusal(error.message);
+          })
         : randomBytes(24).toString('base64url');
     const secrets = schoolSecrets(site, { certificate });
     refuseProblems(await schoolDeployProblems(site, secrets));
     writeProject(dir, [
       ...files.map((f) => ({ path: f.path, write: (path: string) => writeFileSync(path, f.content, { flag: 'wx' }) })),
       { path: vaultFile, write: (path: string) => writeVault(path, secrets, passphraseText) },
-      ...(passphrase === 'project-file' ? [{ path: PROJECT_PASSPHRASE_FILE, write: (path: string) => writeFileSync(path, `${passphraseText}\n`, { flag: 'wx', mode: 0o600 }) }] : []),
+      ...(passphrase === 'project-file'
+        ? [
+            {
+              path: PROJECT_PASSPHRASE_FILE,
+              write: (path: string) => writeFileSync(path, `${passphraseText}\n`, { flag: 'wx', mode: 0o600 }),
+            },
+          ]
+        : []),
     ]);
     io.stdout.write(report(given.dir, site, targets, Object.keys(secrets).length, passphrase));
     return 0;
@@ -157,7 +197,8 @@ export async function initCommand(argv: readonly string[], io: InitStreams): Pro
       io.stderr.write(`play init: ${error.message}\n`);
       return 2;
     }
-    const message = error instanceof PlayError ? error.describe() : error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof PlayError ? error.describe() : error instanceof Error ? error.message : String(error);
     io.stderr.write(`play init: ${message}\n`);
     return error instanceof ValidationError ? 2 : 1;
   }
@@ -168,11 +209,18 @@ function canAsk(io: InitStreams): boolean {
 }
 
 /** The project folder and every site flag: as given, else asked for on a terminal, else refused naming them all. */
-async function askForMissing(dir: string | undefined, values: Partial<Record<SiteFlag, string>>, io: InitStreams): Promise<{ dir: string; values: Record<SiteFlag, string> }> {
+async function askForMissing(
+  dir: string | undefined,
+  values: Partial<Record<SiteFlag, string>>,
+  io: InitStreams,
+): Promise<{ dir: string; values: Record<SiteFlag, string> }> {
   const missing = SITE_FLAGS.filter((f) => values[f.flag] === undefined || values[f.flag]!.trim() === '');
   if (dir !== undefined && missing.length === 0) return { dir, values: values as Record<SiteFlag, string> };
   const names = [...(dir === undefined ? ['DIR (the project folder)'] : []), ...missing.map((f) => `--${f.flag}`)];
-  if (!canAsk(io)) throw new InitRefusal(`missing ${names.join(', ')} (give ${names.length > 1 ? 'them' : 'it'}, or run play init on a terminal to be asked)`);
+  if (!canAsk(io))
+    throw new InitRefusal(
+      `missing ${names.join(', ')} (give ${names.length > 1 ? 'them' : 'it'}, or run play init on a terminal to be asked)`,
+    );
   // Closed when done, or its listener would keep reading the terminal (and the passphrase typed next).
   const reader = createInterface({ input: io.stdin!, terminal: false });
   const lines = reader[Symbol.asyncIterator]();
@@ -197,7 +245,10 @@ async function askForMissing(dir: string | undefined, values: Partial<Record<Sit
 /** The site the flags describe. Their shapes are checked later, all in one place ({@link schoolSiteProblems}). */
 function siteOf(values: Record<SiteFlag, string>, sshUser: string): SchoolSite {
   const range = values['dhcp-range'].split('-').map((end) => end.trim());
-  if (range.length !== 2) throw new InitRefusal(`--dhcp-range: "${values['dhcp-range']}" is not FROM-TO (e.g. 192.168.10.100-192.168.10.200)`);
+  if (range.length !== 2)
+    throw new InitRefusal(
+      `--dhcp-range: "${values['dhcp-range']}" is not FROM-TO (e.g. 192.168.10.100-192.168.10.200)`,
+    );
   const accounts = values.accounts
     .split(',')
     .map((entry) => entry.trim())
@@ -226,7 +277,9 @@ function siteOf(values: Record<SiteFlag, string>, sshUser: string): SchoolSite {
 /** play's version, and the TypeScript tools it is built with (for the project's editor and tsc). */
 function playVersions(): { playVersion: string; typeScript?: { typescript: string; typesNode: string } } {
   const { root, version } = playPackage();
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    devDependencies?: Record<string, string>;
+  };
   const typescript = pkg.devDependencies?.typescript;
   const typesNode = pkg.devDependencies?.['@types/node'];
   return { playVersion: version, ...(typescript && typesNode ? { typeScript: { typescript, typesNode } } : {}) };
@@ -239,17 +292,31 @@ function refuseProblems(problems: readonly SchoolSiteProblem[]): void {
 }
 
 /** The school's own certificate and key, readable, a pair, valid now and naming mail. and webmail.; none when not given. */
-function readCertificate(certificateFile: string | undefined, keyFile: string | undefined, site: SchoolSite): CertificatePair | undefined {
+function readCertificate(
+  certificateFile: string | undefined,
+  keyFile: string | undefined,
+  site: SchoolSite,
+): CertificatePair | undefined {
   if (certificateFile === undefined && keyFile === undefined) return undefined;
   if (keyFile === undefined) throw new InitRefusal('--certificate needs --key FILE, its private key');
-  if (certificateFile === undefined) throw new InitRefusal('--key needs --certificate FILE, the certificate it belongs to');
+  if (certificateFile === undefined)
+    throw new InitRefusal('--key needs --certificate FILE, the certificate it belongs to');
   const pair = { certificate: readText(certificateFile, '--certificate'), key: readText(keyFile, '--key') };
   const [problem] = certificateProblems(pair, []);
-  if (problem) throw new InitRefusal(`${/\bkey\b/.test(problem) ? `--key ${keyFile}` : `--certificate ${certificateFile}`}: ${problem}`);
+  if (problem)
+    throw new InitRefusal(
+      `${/\bkey\b/.test(problem) ? `--key ${keyFile}` : `--certificate ${certificateFile}`}: ${problem}`,
+    );
   const certificate = new X509Certificate(pair.certificate);
-  if (new Date(certificate.validFrom) > new Date()) throw new InitRefusal(`--certificate ${certificateFile}: the certificate is valid only from ${certificate.validFrom}`);
+  if (new Date(certificate.validFrom) > new Date())
+    throw new InitRefusal(
+      `--certificate ${certificateFile}: the certificate is valid only from ${certificate.validFrom}`,
+    );
   for (const name of [`mail.${site.domain}`, `webmail.${site.domain}`]) {
-    if (certificate.checkHost(name) === undefined) throw new InitRefusal(`--certificate ${certificateFile}: the certificate does not name ${name} (subjectAltName DNS:${name})`);
+    if (certificate.checkHost(name) === undefined)
+      throw new InitRefusal(
+        `--certificate ${certificateFile}: the certificate does not name ${name} (subjectAltName DNS:${name})`,
+      );
   }
   return pair;
 }
@@ -258,7 +325,9 @@ function readText(file: string, flag: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new InitRefusal(`${flag} ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new InitRefusal(
+      `${flag} ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 
@@ -270,12 +339,15 @@ function readableFile(file: string, flag: string): string {
 
 /** A known_hosts file: absolute; it may not exist yet (play records keys there), but it cannot be a folder. */
 function knownHostsFile(file: string): string {
-  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new InitRefusal(`--known-hosts ${file} is a folder, not a known_hosts file`);
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory())
+    throw new InitRefusal(`--known-hosts ${file} is a folder, not a known_hosts file`);
   return resolve(file);
 }
 
 /** The passphrase file given by flag or environment, or none. */
-function passphraseFile(flag: string | undefined): { path: string; source: '--vault-password-file' | 'PLAY_VAULT_PASSWORD_FILE' } | undefined {
+function passphraseFile(
+  flag: string | undefined,
+): { path: string; source: '--vault-password-file' | 'PLAY_VAULT_PASSWORD_FILE' } | undefined {
   if (flag !== undefined) return { path: flag, source: '--vault-password-file' };
   const fromEnv = process.env.PLAY_VAULT_PASSWORD_FILE;
   return fromEnv ? { path: fromEnv, source: 'PLAY_VAULT_PASSWORD_FILE' } : undefined;
@@ -294,13 +366,19 @@ function refuseExisting(dir: string, paths: readonly string[]): void {
   const stat = statSync(dir, { throwIfNoEntry: false });
   if (stat && !stat.isDirectory()) throw new InitRefusal(`${dir} is a file, not a folder`);
   for (const path of paths) {
-    let existing;
-    try {
-      existing = statSync(join(dir, path), { throwIfNoEntry: false });
-    } catch (error) {
-      throw new InitRefusal(`${join(dir, path)} cannot be written: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    if (existing !== undefined) throw new InitRefusal(`${join(dir, path)} already exists: play init writes only new files (nothing written)`);
+    if (existsWritable(join(dir, path)))
+      throw new InitRefusal(`${join(dir, path)} already exists: play init writes only new files (nothing written)`);
+  }
+}
+
+/** Whether a path exists; a path that cannot even be looked at (a file where a folder should be, no permission) is refused. */
+function existsWritable(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch (error) {
+    throw new InitRefusal(
+      `${path} cannot be written: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 
@@ -333,16 +411,26 @@ function writeProject(dir: string, files: readonly { path: string; write(path: s
         // Someone else put a file there meanwhile: theirs to keep.
       }
     }
-    const reason = (error as NodeJS.ErrnoException).code ? `${(error as NodeJS.ErrnoException).code} at ${(error as NodeJS.ErrnoException).path ?? dir}` : (error as Error).message;
-    throw new Error(`writing the project in ${dir} failed (${reason}): what was written is removed again`, { cause: error });
+    const reason = (error as NodeJS.ErrnoException).code
+      ? `${(error as NodeJS.ErrnoException).code} at ${(error as NodeJS.ErrnoException).path ?? dir}`
+      : (error as Error).message;
+    throw new Error(`writing the project in ${dir} failed (${reason}): what was written is removed again`, {
+      cause: error,
+    });
   }
 }
 
 /** What init tells the admin: the files, the passphrase's place and the next commands; never a secret. */
-function report(dir: string, site: SchoolSite, paths: readonly string[], secretCount: number, passphrase: ProjectPassphrase): string {
+function report(
+  dir: string,
+  site: SchoolSite,
+  paths: readonly string[],
+  secretCount: number,
+  passphrase: ProjectPassphrase,
+): string {
   const notes: Record<string, string> = {
     [projectVaultPath(site.domain)]: `encrypted: ${secretCount} secrets (commit it)`,
-    [PROJECT_PASSPHRASE_FILE]: 'the vault\'s passphrase, mode 0600: never commit it, keep a copy somewhere safe',
+    [PROJECT_PASSPHRASE_FILE]: "the vault's passphrase, mode 0600: never commit it, keep a copy somewhere safe",
   };
   const width = Math.max(...paths.map((p) => join(dir, p).length));
   const lines = [
@@ -351,8 +439,9 @@ function report(dir: string, site: SchoolSite, paths: readonly string[], secretC
     '',
     {
       'project-file': `The vault's passphrase is a new random one, in ${join(dir, PROJECT_PASSPHRASE_FILE)}.`,
-      'own-file': 'The vault\'s passphrase is the one in the file given: pass it to every run (--vault-password-file or PLAY_VAULT_PASSWORD_FILE).',
-      typed: 'The vault\'s passphrase is the one typed: every run asks for it.',
+      'own-file':
+        "The vault's passphrase is the one in the file given: pass it to every run (--vault-password-file or PLAY_VAULT_PASSWORD_FILE).",
+      typed: "The vault's passphrase is the one typed: every run asks for it.",
     }[passphrase],
     '',
     'Next:',

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ValidationError } from '../errors.ts';
+import { type InitTemplate, isInitTemplate } from '../init-template.ts';
 import type { Inventory } from '../model/inventory.ts';
 import type { Playbook } from '../model/playbook.ts';
 
@@ -26,7 +27,7 @@ const TYPESCRIPT = /\.[cm]?tsx?$/;
 /** A file a run loads, and what it is to the run (for messages). */
 export interface UserFile {
   readonly file: string;
-  readonly what: 'playbook' | 'inventory';
+  readonly what: 'playbook' | 'inventory' | 'init template';
 }
 
 /**
@@ -53,7 +54,9 @@ export class UserFileLoader {
   async compile(files: readonly UserFile[]): Promise<void> {
     const wantedFiles = files
       .map(({ file, what }) => ({ file: resolve(file), what }))
-      .filter(({ file }) => this.#compileTypeScript && TYPESCRIPT.test(file) && !this.#compiled.has(file) && existsSync(file));
+      .filter(
+        ({ file }) => this.#compileTypeScript && TYPESCRIPT.test(file) && !this.#compiled.has(file) && existsSync(file),
+      );
     if (wantedFiles.length === 0) return;
     const wanted = wantedFiles.map(({ file }) => file);
     const { importCompiled } = await import('./typescript-cache.ts');
@@ -72,7 +75,9 @@ export class UserFileLoader {
   async #importDefault(file: string, what: UserFile['what']): Promise<unknown> {
     await this.compile([{ file, what }]);
     try {
-      const module = (this.#compiled.get(resolve(file)) ?? (await import(pathToFileURL(file).href))) as { default?: unknown };
+      const module = (this.#compiled.get(resolve(file)) ?? (await import(pathToFileURL(file).href))) as {
+        default?: unknown;
+      };
       return module.default;
     } catch (error) {
       if (error instanceof ValidationError) throw error;
@@ -96,9 +101,44 @@ export class UserFileLoader {
     if (!existsSync(path)) throw new ValidationError(`inventory not found: ${file}`);
     const inventory = (await this.#importDefault(path, 'inventory')) as Inventory | undefined;
     if (!inventory || typeof inventory !== 'object' || typeof inventory.hosts !== 'object') {
-      throw new ValidationError(`${file} does not export default defineInventory({ hosts, groups, vars })`, { file: path });
+      throw new ValidationError(`${file} does not export default defineInventory({ hosts, groups, vars })`, {
+        file: path,
+      });
     }
     return { ...inventory, source: inventory.source ?? path };
+  }
+
+  /**
+   * Loads the project template of `play init --from`: a file (a path starting with `.` or `/`, relative to the
+   * working folder) or a package (`play/school`, `@district/school-template`); its export `initTemplate` must come
+   * from `defineInitTemplate`.
+   */
+  async loadInitTemplate(specifier: string): Promise<InitTemplate> {
+    const isFile = specifier.startsWith('.') || isAbsolute(specifier);
+    let module: { initTemplate?: unknown };
+    if (isFile) {
+      const file = resolve(specifier);
+      if (!existsSync(file)) throw new ValidationError(`init template not found: ${specifier}`, { file });
+      await this.compile([{ file, what: 'init template' }]);
+      module = (this.#compiled.get(file) ??
+        (await importOrExplain(pathToFileURL(file).href, specifier))) as typeof module;
+    } else {
+      module = (await importOrExplain(specifier, specifier)) as typeof module;
+    }
+    if (!isInitTemplate(module.initTemplate))
+      throw new ValidationError(
+        `${specifier} is not a play init template: it has no export initTemplate made with defineInitTemplate({ description, run })`,
+      );
+    return module.initTemplate;
+  }
+}
+
+/** Imports a module; a module that is missing or fails to load is a ValidationError naming it. */
+async function importOrExplain(url: string, named: string): Promise<unknown> {
+  try {
+    return await import(url);
+  } catch (error) {
+    throw new ValidationError(`cannot load init template ${named}: ${(error as Error).message}`);
   }
 }
 

@@ -32,10 +32,23 @@ export interface MainOptions {
  * @example
  * process.exitCode = await main(['site.ts', '--check']);
  */
-export async function main(argv: readonly string[], streams: CliStreams = process, options: MainOptions = {}): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  streams: CliStreams = process,
+  options: MainOptions = {},
+): Promise<number> {
   // The subcommands with flags of their own, loaded only when asked for.
-  if (argv[0] === 'vault') return (await import('./vault-command.ts')).vaultCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
-  if (argv[0] === 'init') return (await import('play/school/init')).initCommand(argv.slice(1), { ...streams, stdin: streams.stdin ?? process.stdin });
+  if (argv[0] === 'vault')
+    return (await import('./vault-command.ts')).vaultCommand(argv.slice(1), {
+      ...streams,
+      stdin: streams.stdin ?? process.stdin,
+    });
+  if (argv[0] === 'init')
+    return (await import('./init-command.ts')).initCommand(
+      argv.slice(1),
+      { ...streams, stdin: streams.stdin ?? process.stdin },
+      options.loader ?? new UserFileLoader({ compileTypeScript: false }),
+    );
   let args: CliArgs | undefined;
   let context: RunContext | undefined;
   try {
@@ -50,16 +63,30 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
     }
     const [{ runCommand }, contextModule] = await Promise.all([import('./run-command.ts'), import('./run-context.ts')]);
     // One context per run, handed down: the vaults it uses, where their passphrases come from, the profiler.
-    context = new contextModule.RunContext({ profiler: options.profiler ?? new Profiler(), vaultPasswordFile: args.vaultPasswordFile, stderr: streams.stderr });
-    return await runCommand(args, streams, { context, loader: options.loader ?? new UserFileLoader({ compileTypeScript: false }) });
+    context = new contextModule.RunContext({
+      profiler: options.profiler ?? new Profiler(),
+      vaultPasswordFile: args.vaultPasswordFile,
+      stderr: streams.stderr,
+    });
+    return await runCommand(args, streams, {
+      context,
+      loader: options.loader ?? new UserFileLoader({ compileTypeScript: false }),
+    });
   } catch (error) {
     const invalid = error instanceof ValidationError || error instanceof TemplateError;
     // Masked with the run's table: an error of its compile or run may quote a secret the run met.
-    const described = error instanceof PlayError ? error.describe() : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const described =
+      error instanceof PlayError
+        ? error.describe()
+        : error instanceof Error
+          ? (error.stack ?? error.message)
+          : String(error);
     const message = context ? context.masks.mask(described) : described;
-    if (args?.json) streams.stdout.write(`${JSON.stringify({ error: message, exitCode: invalid ? ExitCode.invalid : ExitCode.failed })}\n`);
+    if (args?.json)
+      streams.stdout.write(
+        `${JSON.stringify({ error: message, exitCode: invalid ? ExitCode.invalid : ExitCode.failed })}\n`,
+      );
     streams.stderr.write(`play: ${invalid ? 'invalid input: ' : ''}${message}\n`);
     return invalid ? ExitCode.invalid : ExitCode.failed;
   }
 }
-

@@ -175,6 +175,6 @@ await inLab(async () => {
   const sortedWindow = [...window].sort((a, b) => a - b);
   const windowAt = (p: number) => Math.round(percentile(sortedWindow, p));
   console.log(
-    `\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${windowAt(50)}, p90 ${windowAt(90)}, p99 ${windowAt(99)}, max ${Math.round(sortedWindow.at(-1)!)}`,
+    `\nreplication window (${window.length} messages, 250 at the primary → on the backup, ms): min ${Math.round(sortedWindow[0])}, p50 ${windowAt(50)}, p90 ${windowAt(90)}, p99 ${windowAt(99)}, max ${Math.round(sortedWindow[sortedWindow.length - 1])}`,
   );
 });

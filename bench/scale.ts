@@ -60,7 +60,8 @@ function once(playbook: string, forks: number): Measured {
     { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 },
   );
   const machineCpuS = machineBusyS() - busyBefore;
-  const times = readFileSync(timesFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  const lines = readFileSync(timesFile, 'utf8').trim().split('\n');
+  const times = lines[lines.length - 1].split(' ').map(Number);
   rmSync(timesFile, { force: true });
   if (run.status !== 0)
     throw new Error(`play exited ${run.status}:\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-4000)}`);
@@ -78,7 +79,7 @@ const sortedUp = (values: number[]) => [...values].sort((a, b) => a - b);
 const median = (values: number[]) => percentile(sortedUp(values), 50);
 const minMedianMax = (values: number[], digits: number) => {
   const sorted = sortedUp(values);
-  return `${sorted[0].toFixed(digits)} / ${percentile(sorted, 50).toFixed(digits)} / ${sorted.at(-1)!.toFixed(digits)}`;
+  return `${sorted[0].toFixed(digits)} / ${percentile(sorted, 50).toFixed(digits)} / ${sorted[sorted.length - 1].toFixed(digits)}`;
 };
 
 const rows: string[] = [];

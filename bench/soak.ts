@@ -80,15 +80,21 @@ async function redeploy(): Promise<void> {
 const sleepUntil = (second: number, start: number) =>
   new Promise((r) => setTimeout(r, Math.max(0, start + second * 1000 - Date.now())));
 
+/** When a probe of the watch started (ms): a watch's probes always say (`at`). */
+function startedMs(r: ProbeResult): number {
+  if (r.at === undefined) throw new Error(`a probe of the watch without its start time: ${r.label} ${r.detail}`);
+  return r.at * 1000;
+}
+
 /** The longest stretch (ms) from a failed probe's start until a later probe of the same target answered. */
 function longestGap(results: readonly ProbeResult[]): { ms: number; at: number } {
-  const sorted = [...results].sort((a, b) => a.at! - b.at!);
+  const sorted = [...results].sort((a, b) => startedMs(a) - startedMs(b));
   let longest = { ms: 0, at: 0 };
   let since: number | undefined;
   for (const r of sorted) {
-    if (!r.ok) since ??= r.at! * 1000;
+    if (!r.ok) since ??= startedMs(r);
     else if (since !== undefined) {
-      const ms = r.at! * 1000 + r.ms - since;
+      const ms = startedMs(r) + r.ms - since;
       if (ms > longest.ms) longest = { ms, at: since };
       since = undefined;
     }
@@ -195,7 +201,7 @@ await inLab(async () => {
   );
   const windows = events.map((e) => ({ ...e, to: e.to + 3000 }));
   const inside = (r: ProbeResult, kinds: Event['kind'][]) =>
-    windows.some((w) => kinds.includes(w.kind) && r.at! * 1000 >= w.from && r.at! * 1000 <= w.to);
+    windows.some((w) => kinds.includes(w.kind) && startedMs(r) >= w.from && startedMs(r) <= w.to);
   console.log(
     '| target | probes | no banner within 2 s | of those outside any event | outside failovers | banner + EHLO p50 (ms) | p99 (ms) | longest without SMTP (ms) |',
   );
@@ -214,7 +220,7 @@ await inLab(async () => {
   }
   console.log('\nfailed probes by event:');
   for (const w of windows) {
-    const hit = results.filter((r) => !r.ok && r.at! * 1000 >= w.from && r.at! * 1000 <= w.to);
+    const hit = results.filter((r) => !r.ok && startedMs(r) >= w.from && startedMs(r) <= w.to);
     const byTarget = Object.keys(TARGETS)
       .map((t) => `${t} ${hit.filter((r) => r.label === t).length}`)
       .join(', ');
@@ -222,7 +228,7 @@ await inLab(async () => {
   }
   const stray = results.filter((r) => !r.ok && !inside(r, ['failover', 'restart', 'deploy']));
   for (const r of stray.slice(0, 20))
-    console.log(`  outside any event: ${new Date(r.at! * 1000).toISOString()} ${r.label}: ${r.detail} (${r.ms} ms)`);
+    console.log(`  outside any event: ${new Date(startedMs(r)).toISOString()} ${r.label}: ${r.detail} (${r.ms} ms)`);
   console.log(
     `\nmessages: ${sent.length} accepted (${sent.filter((m) => m.attempts > 1).length} after retries), ${lost.length} lost, ${twice.length} twice`,
   );

@@ -73,7 +73,8 @@ function installedProject(): string {
       throw new Error(`${command} ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
   };
   step('npm', ['pack', '--pack-destination', project], REPO);
-  const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'))!;
+  const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'));
+  if (!tarball) throw new Error(`npm pack wrote no tarball in ${project}`);
   writeFileSync(
     join(project, 'package.json'),
     `${JSON.stringify({ name: 'bench-school', private: true, type: 'module' })}\n`,

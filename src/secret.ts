@@ -28,7 +28,8 @@ export class Secret {
   }
   /** The real value. Only templates, file contents and command builders should call this. */
   reveal(): string {
-    this.#value ??= this.#load!();
+    // One of the two is always set: the constructor takes a value or a loader.
+    this.#value ??= this.#load?.() ?? '';
     return this.#value;
   }
   /** Whether the value is known without loading it: given as it is, or revealed already. */

@@ -1,18 +1,7 @@
-import {
-  command,
-  configSet,
-  defineRole,
-  file,
-  link,
-  packages,
-  SecretType,
-  service,
-  sh,
-  Type,
-  type ShellCommand,
-} from 'play';
+import { command, configSet, defineRole, link, packages, service, sh, Type, type ShellCommand } from 'play';
 import { SchoolVars } from '../common/school.ts';
-import { TLS12_CIPHERS } from '../tls/index.ts';
+import { TLS12_CIPHERS, TlsFilesVars } from '../tls/index.ts';
+import { certificateAndKeyFiles } from '../common/certificate-files.ts';
 
 /** Where the school's shared certificate and key live (the same paths as the tls role's). */
 export function certificatePaths(domain: string): { certificate: string; key: string } {
@@ -57,9 +46,8 @@ export default defineRole({
   dir: import.meta.dirname,
   schema: Type.Composite([
     Type.Pick(SchoolVars, ['domain']),
+    TlsFilesVars,
     Type.Object({
-      tlsCertificate: SecretType(),
-      tlsKey: SecretType(),
       /** Write the certificate and key here (the tls role writes the same files, identically). */
       manageCertificate: Type.Boolean(),
       documentRoot: Type.String({ pattern: '^/' }),
@@ -96,22 +84,15 @@ export default defineRole({
       ),
       ...(vars.manageCertificate
         ? [
-            file({
-              path: paths.certificate,
-              content: vars.tlsCertificate,
-              mode: '0644',
-              owner: 'root',
-              group: 'root',
-              validate: (p) => sh`openssl x509 -noout -in ${p}`,
-              notify: 'reload apache2',
-            }),
-            file({
-              path: paths.key,
-              content: vars.tlsKey,
-              mode: '0640',
-              owner: 'root',
-              group: 'ssl-cert',
-              validate: (p) => sh`openssl pkey -noout -in ${p}`,
+            ...certificateAndKeyFiles({
+              certificate: {
+                path: paths.certificate,
+                content: vars.tlsCertificate,
+                mode: '0644',
+                owner: 'root',
+                group: 'root',
+              },
+              key: { path: paths.key, content: vars.tlsKey, mode: '0640', owner: 'root', group: 'ssl-cert' },
               notify: 'reload apache2',
             }),
           ]

@@ -403,20 +403,26 @@ export const schoolHealth: HealthCheck = async (hosts: readonly HealthHost[]) =>
     }),
   );
   const inOrder = <T>(found: Map<string, T>) =>
-    new Map(hosts.filter((h) => found.has(h.name)).map((h) => [h.name, found.get(h.name)!]));
+    new Map(
+      hosts.flatMap((h): [string, T][] => {
+        const value = found.get(h.name);
+        return value === undefined ? [] : [[h.name, value]];
+      }),
+    );
   const servers = hosts.map((h) => ({ name: h.name, lanAddress: String(h.vars.lanAddress) }));
   const serverProbeRows = probeRows(servers, String(hosts[0]?.vars.vip), inOrder(probes));
   return [
     ...pairRows(inOrder(states)),
     ...serverProbeRows.filter((r) => r.host === undefined),
     ...failures,
-    ...hosts.flatMap((h) => [
-      ...(states.has(h.name) ? serverRows(h.name, states.get(h.name)!) : []),
-      ...(states.has(h.name)
-        ? mailAuthRows(h.name, states.get(h.name)!, expectedMailAuth(h.vars as unknown as SchoolHostVars))
-        : []),
-      ...serverProbeRows.filter((r) => r.host === h.name),
-    ]),
+    ...hosts.flatMap((h) => {
+      const state = states.get(h.name);
+      return [
+        ...(state ? serverRows(h.name, state) : []),
+        ...(state ? mailAuthRows(h.name, state, expectedMailAuth(h.vars as unknown as SchoolHostVars)) : []),
+        ...serverProbeRows.filter((r) => r.host === h.name),
+      ];
+    }),
     ...serverProbeRows.filter((r) => r.host === 'vip'),
   ];
 };

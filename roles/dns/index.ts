@@ -83,6 +83,7 @@ export function schoolZones(vars: DnsVars): ZoneContent[] {
     { name: '@', type: 'NS', value: `ns1.${d}.` },
     { name: '@', type: 'NS', value: `ns2.${d}.` },
   ];
+  const dkimKey = vars.dkimKey;
   const forward: ZoneRecord[] = [
     ...ns,
     { name: '@', type: 'MX', value: `10 mail.${d}.` },
@@ -95,12 +96,12 @@ export function schoolZones(vars: DnsVars): ZoneContent[] {
     // Mail authentication: only the two servers and the VIP send as the school, receivers refuse what fails.
     { name: '@', type: 'TXT', value: txtData(spfText(mailAuth)) },
     { name: '_dmarc', type: 'TXT', value: txtData(dmarcText(mailAuth)) },
-    ...(vars.dkimKey
+    ...(dkimKey
       ? [
           {
             name: `${vars.dkimSelector}._domainkey`,
             type: 'TXT',
-            value: () => txtData(dkimText(vars.dkimKey!.reveal())),
+            value: () => txtData(dkimText(dkimKey.reveal())),
           },
         ]
       : []),

@@ -259,10 +259,10 @@ export default defineRole({
   tasks: ({ vars, platform }) => {
     const present = presentAccounts(vars.accounts);
     const release = dovecotRelease(platform);
+    const peer = replicationPeer(vars);
     const replication = {
       replicationPort: vars.replicationPort,
       lanAddress: vars.lanAddress,
-      peerAddress: vars.peerAddress,
       firewallPath: REPLICATION_FIREWALL,
       syncGroup: SYNC_GROUP,
       certificatePath: REPLICATION_CERTIFICATE,
@@ -292,10 +292,10 @@ export default defineRole({
       ...(vars.replication
         ? present.map((a) => seedMailboxes(vars.domain, { name: a.name, maildir: `${homeOf(a.name)}/Maildir` }))
         : []),
-      ...(vars.replication
+      ...(peer
         ? replicationTasks(
-            { certificate: vars.replicationCertificate!, key: vars.replicationKey! },
-            replication,
+            { certificate: peer.certificate, key: peer.key },
+            { ...replication, peerAddress: peer.peerAddress },
             release.replicator,
           )
         : []),
@@ -314,7 +314,7 @@ export default defineRole({
             group: 'dovecot',
             vars: { accounts: present.map((a) => ({ name: a.name, home: homeOf(a.name) })) },
           },
-          ...(vars.replication
+          ...(peer
             ? [
                 {
                   path: REPLICATION_SECRET,
@@ -322,7 +322,7 @@ export default defineRole({
                   mode: '0600',
                   owner: 'root',
                   group: 'root',
-                  vars: { doveadmPassword: vars.doveadmPassword! },
+                  vars: { doveadmPassword: peer.doveadmPassword },
                 },
               ]
             : []),
@@ -384,6 +384,24 @@ export default defineRole({
 });
 
 /**
+ * What replication needs from the vars, undefined when it is off. With it on, the role's check has refused vars
+ * that lack any of these, so a missing one here is a bug.
+ */
+function replicationPeer(vars: {
+  replication: boolean;
+  peerAddress?: string;
+  doveadmPassword?: Secret;
+  replicationCertificate?: Secret;
+  replicationKey?: Secret;
+}): { peerAddress: string; doveadmPassword: Secret; certificate: Secret; key: Secret } | undefined {
+  if (!vars.replication) return undefined;
+  const { peerAddress, doveadmPassword, replicationCertificate, replicationKey } = vars;
+  if (!peerAddress || !doveadmPassword || !replicationCertificate || !replicationKey)
+    throw new Error('dovecot: replication on without its peer, password or certificate (the check refuses that)');
+  return { peerAddress, doveadmPassword, certificate: replicationCertificate, key: replicationKey };
+}
+
+/**
  * What replication needs before dovecot.conf refers to it: the replication key (root only), the replication
  * certificate, and the firewall that lets only the peer reach the doveadm port (an
  * nftables table of its own, loaded by a oneshot unit before Dovecot starts; `nft -c` checks a new table before
@@ -394,7 +412,7 @@ function replicationTasks(
   vars: {
     replicationPort: number;
     lanAddress?: string;
-    peerAddress?: string;
+    peerAddress: string;
     firewallPath: string;
     syncGroup: string;
     certificatePath: string;
@@ -438,7 +456,7 @@ function replicationTasks(
       purpose: 'Dovecot replication',
       table: 'dovecot_replication',
       ports: [vars.replicationPort],
-      peerAddress: vars.peerAddress!,
+      peerAddress: vars.peerAddress,
       nftPath: REPLICATION_FIREWALL,
       unit: REPLICATION_FIREWALL_UNIT,
       before: 'dovecot.service',
@@ -446,7 +464,7 @@ function replicationTasks(
     }),
     ...(replicator === 'dovecot'
       ? retryTimerTasks()
-      : [...replicationTlsTasks(vars), ...mailsyncTasks(vars.peerAddress!, vars.replicationPort)]),
+      : [...replicationTlsTasks(vars), ...mailsyncTasks(vars.peerAddress, vars.replicationPort)]),
   ];
 }
 

@@ -11,7 +11,6 @@ import {
   readVaultPasswordFile,
   writeVault,
   type CertificatePair,
-  type PromptStreams,
 } from 'play/vault';
 import type { SchoolSite } from './inventory.ts';
 import {
@@ -140,11 +139,12 @@ export async function initCommand(argv: readonly string[], io: InitStreams): Pro
     if (positionals.length > 1)
       throw new InitRefusal(`one project folder, not ${positionals.length}: ${positionals.join(' ')}`);
     const given = await askForMissing(positionals[0], values, io);
-    const site = siteOf(given.values, values['ssh-user']?.trim() || 'root');
+    const sshUser = values['ssh-user']?.trim() || 'root';
+    const site = siteOf(given.values, sshUser);
     refuseProblems(schoolSiteProblems(site));
     const certificate = readCertificate(values.certificate, values.key, site);
     const ssh = {
-      user: site.sshAdmins![0],
+      user: sshUser,
       identityFile: values['ssh-key'] === undefined ? undefined : readableFile(values['ssh-key'], '--ssh-key'),
       knownHostsFile: values['known-hosts'] === undefined ? undefined : knownHostsFile(values['known-hosts']),
     };
@@ -214,15 +214,16 @@ async function askForMissing(
   values: Partial<Record<SiteFlag, string>>,
   io: InitStreams,
 ): Promise<{ dir: string; values: Record<SiteFlag, string> }> {
-  const missing = SITE_FLAGS.filter((f) => values[f.flag] === undefined || values[f.flag]!.trim() === '');
+  const missing = SITE_FLAGS.filter((f) => (values[f.flag] ?? '').trim() === '');
   if (dir !== undefined && missing.length === 0) return { dir, values: values as Record<SiteFlag, string> };
   const names = [...(dir === undefined ? ['DIR (the project folder)'] : []), ...missing.map((f) => `--${f.flag}`)];
-  if (!canAsk(io))
+  const input = io.stdin;
+  if (!canAsk(io) || input === undefined)
     throw new InitRefusal(
       `missing ${names.join(', ')} (give ${names.length > 1 ? 'them' : 'it'}, or run play init on a terminal to be asked)`,
     );
   // Closed when done, or its listener would keep reading the terminal (and the passphrase typed next).
-  const reader = createInterface({ input: io.stdin!, terminal: false });
+  const reader = createInterface({ input, terminal: false });
   const lines = reader[Symbol.asyncIterator]();
   const ask = async (question: string, what: string): Promise<string> => {
     for (;;) {

@@ -167,14 +167,15 @@ function relationProblems(site: SchoolSite): SchoolSiteProblem[] {
   for (const host of ['primary', 'backup'] as const) {
     const vars = { ...inventory.groups.servers.vars, ...inventory.hosts[host].vars };
     // Beyond the school vars (right by now), every complaint of the dhcp role's check is about the pool.
-    for (const issue of dhcp.check!({ ...dhcp.defaults, ...vars } as never))
+    for (const issue of dhcp.check?.({ ...dhcp.defaults, ...vars } as never) ?? [])
       add('dhcpRange', `${labelOfVar(issue.path, host)}${issue.message}`);
-    for (const issue of dns.check!({ ...dns.defaults, ...vars } as never))
+    for (const issue of dns.check?.({ ...dns.defaults, ...vars } as never) ?? [])
       add(fieldOfVar(issue.path, host), issue.message);
   }
   const { accounts, sshAdmins } = inventory.groups.servers.vars;
-  for (const issue of users.check!({ ...users.defaults, accounts } as never)) add('accounts', issue.message);
-  for (const issue of sshd.check!({ ...sshd.defaults, sshAdmins, accounts } as never)) add('sshAdmins', issue.message);
+  for (const issue of users.check?.({ ...users.defaults, accounts } as never) ?? []) add('accounts', issue.message);
+  for (const issue of sshd.check?.({ ...sshd.defaults, sshAdmins, accounts } as never) ?? [])
+    add('sshAdmins', issue.message);
   return problems;
 }
 

@@ -27,6 +27,12 @@ export const TLS12_CIPHERS = [
 /** The name of the tls role's handler: it reloads whichever of postfix, dovecot and apache2 are running. */
 export const RELOAD_TLS_USERS = 'reload services using the certificate';
 
+/** The school's certificate and its key, as the tls role takes them (and the apache role, which may write them too). */
+export const TlsFilesVars = Type.Object({
+  tlsCertificate: SecretType(),
+  tlsKey: SecretType(),
+});
+
 /**
  * The shared certificate of the school's mail and web names (mail/webmail/www.<domain>), the same on both
  * servers: the certificate at {@link tlsCertificatePath} (0644) and its key at {@link tlsKeyPath}
@@ -37,13 +43,7 @@ export default defineRole({
   platforms: SCHOOL_RELEASES,
   name: 'tls',
   dir: import.meta.dirname,
-  schema: Type.Composite([
-    Type.Pick(SchoolVars, ['domain']),
-    Type.Object({
-      tlsCertificate: SecretType(),
-      tlsKey: SecretType(),
-    }),
-  ]),
+  schema: Type.Composite([Type.Pick(SchoolVars, ['domain']), TlsFilesVars]),
   tasks: ({ vars }) => [
     // ssl-cert makes the ssl-cert group (and /etc/ssl/private 0710 root:ssl-cert); openssl checks the files.
     packages({ names: ['ssl-cert', 'openssl', 'ca-certificates'] }),

@@ -64,7 +64,7 @@ export function formatTaskList(run: CompiledRun): string {
         continue;
       }
       for (const work of choice.works) {
-        lines.push(`    on ${platformName(work.platform!)}:`);
+        lines.push(`    on ${work.platform ? platformName(work.platform) : 'any release'}:`);
         listWork(work, '      ');
       }
     }
@@ -94,7 +94,9 @@ export function listJson(run: CompiledRun) {
             h,
             {
               ...platforms,
-              byPlatform: Object.fromEntries(choice.works.map((w) => [platformName(w.platform!), listedWork(w)])),
+              byPlatform: Object.fromEntries(
+                choice.works.map((w) => [w.platform ? platformName(w.platform) : 'any release', listedWork(w)]),
+              ),
             },
           ];
         }),

@@ -40,7 +40,8 @@ async function loadCompileRun(
   { context, loader }: { context: RunContext; loader: UserFileLoader },
 ): Promise<number> {
   const { profiler } = context;
-  const playbookFile = findPlaybook(args.playbook!);
+  if (args.playbook === undefined) throw new ValidationError('no playbook given (play --help)');
+  const playbookFile = findPlaybook(args.playbook);
   // One build for both (when they are TypeScript): a module both import, such as a school's roles, runs once.
   await loader.compile([
     { file: playbookFile, what: 'playbook' },
@@ -158,6 +159,6 @@ function jsonReport(report: RunReport) {
 }
 
 function printFailures(report: RunReport, streams: CliStreams): void {
-  for (const t of report.tasks.filter((t) => t.error))
-    streams.stdout.write(`\n${t.host} | ${t.status} | ${t.task}\n  ${t.error!.split('\n').join('\n  ')}\n`);
+  for (const t of report.tasks)
+    if (t.error) streams.stdout.write(`\n${t.host} | ${t.status} | ${t.task}\n  ${t.error.split('\n').join('\n  ')}\n`);
 }

@@ -99,7 +99,8 @@ function userSourcesOnly(esbuild: typeof import('esbuild')): Plugin {
       });
       build.onLoad({ filter: SOURCE_FILE }, async (args) => {
         const source = readFileSync(args.path, 'utf8');
-        const extension = SOURCE_FILE.exec(args.path)![1]!;
+        // The filter matched the path, so it has one of the extensions.
+        const extension = SOURCE_FILE.exec(args.path)?.[1] ?? 'ts';
         const loader = extension.includes('t')
           ? extension.endsWith('x')
             ? 'tsx'
@@ -215,7 +216,9 @@ export async function importCompiled(
   process.setSourceMapsEnabled(true);
   const modules = new Map<string, unknown>();
   for (const entry of entries) {
-    modules.set(entry, await import(pathToFileURL(join(keyDir, manifest.build, manifest.entries[entry]!)).href));
+    const built = manifest.entries[entry];
+    if (built === undefined) throw new Error(`the TypeScript cache in ${keyDir} has no build of ${entry}`);
+    modules.set(entry, await import(pathToFileURL(join(keyDir, manifest.build, built)).href));
   }
   return modules;
 }

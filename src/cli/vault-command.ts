@@ -249,8 +249,15 @@ class VaultSession {
     this.say(`vault ${this.#file}: ${summary}`);
   }
 
+  /** The secret a command names (set and rotate take one; the argument check made sure it is there). */
+  #secretName(): string {
+    const name = this.#args.name;
+    if (name === undefined) throw new ValidationError(`usage: play vault ${this.#args.command} FILE NAME`);
+    return name;
+  }
+
   async set(): Promise<void> {
-    const name = this.#args.name!;
+    const name = this.#secretName();
     const vault = await this.open();
     const value = await this.readValue(name);
     if (vault.values[name] === value)
@@ -263,7 +270,7 @@ class VaultSession {
   }
 
   async rotate(): Promise<void> {
-    const name = this.#args.name!;
+    const name = this.#secretName();
     const vault = await this.open();
     const renewed = rotatedSecrets(vault.values, name, this.#file);
     this.remember(renewed);

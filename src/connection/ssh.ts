@@ -177,13 +177,7 @@ export class SshConnection implements Connection {
         },
       );
     }
-    return {
-      command: command.display,
-      exitCode: response.code,
-      stdout: Buffer.concat(stdout).toString('utf8'),
-      stderr: Buffer.concat(stderr).toString('utf8'),
-      durationMs: performance.now() - started,
-    };
+    return execResult(command, response.code, stdout, stderr, started);
   }
 
   hold(command: ShellCommand, options: HoldOptions = {}): HeldCommand {
@@ -226,13 +220,7 @@ export class SshConnection implements Connection {
           { cause: this.brokenBy() },
         );
       }
-      return {
-        command: command.display,
-        exitCode: response.code,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
-        durationMs: performance.now() - started,
-      };
+      return execResult(command, response.code, stdout, stderr, started);
     })();
     exited.catch(() => undefined);
     return {
@@ -252,4 +240,21 @@ export class SshConnection implements Connection {
   async close(): Promise<void> {
     this.ssh.dispose();
   }
+}
+
+/** A finished command's result: its output streams decoded whole (a UTF-8 character may span two chunks). */
+function execResult(
+  command: ShellCommand,
+  exitCode: number | null,
+  stdout: readonly Buffer[],
+  stderr: readonly Buffer[],
+  started: number,
+): ExecResult {
+  return {
+    command: command.display,
+    exitCode,
+    stdout: Buffer.concat(stdout).toString('utf8'),
+    stderr: Buffer.concat(stderr).toString('utf8'),
+    durationMs: performance.now() - started,
+  };
 }

@@ -369,21 +369,21 @@ interface PlayPlatforms {
  * A play whose roles have no release in common can run nowhere: invalid input.
  */
 function playPlatforms(roles: readonly RoleEntry[], label: string, place: { file?: string }): PlayPlatforms {
-  const declaring = roles.filter(({ role }) => role.platforms !== undefined);
+  const declaring = roles.flatMap(({ role }) =>
+    role.platforms === undefined ? [] : [{ role, platforms: role.platforms }],
+  );
   const named: Platform[] = [];
-  for (const { role } of declaring) {
-    if (!Array.isArray(role.platforms) || role.platforms.length === 0) {
+  for (const { role, platforms } of declaring) {
+    if (!Array.isArray(platforms) || platforms.length === 0) {
       throw new ValidationError(
         `${label}: role ${role.name} declares no platforms (leave platforms out for a role that runs on any release)`,
         { ...place, role: role.name },
       );
     }
-    for (const platform of role.platforms) if (!named.some((p) => samePlatform(p, platform))) named.push(platform);
+    for (const platform of platforms) if (!named.some((p) => samePlatform(p, platform))) named.push(platform);
   }
   const lacking = (platform: Platform) =>
-    declaring
-      .filter(({ role }) => !role.platforms!.some((p) => samePlatform(p, platform)))
-      .map(({ role }) => role.name);
+    declaring.filter(({ platforms }) => !platforms.some((p) => samePlatform(p, platform))).map(({ role }) => role.name);
   const supported = named.filter((platform) => lacking(platform).length === 0);
   const unsupported = named
     .filter((platform) => lacking(platform).length > 0)
@@ -391,7 +391,9 @@ function playPlatforms(roles: readonly RoleEntry[], label: string, place: { file
   if (named.length > 0 && supported.length === 0) {
     const each = [
       ...new Set(
-        declaring.map(({ role }) => `${role.name} supports ${role.platforms!.map((p) => platformName(p)).join(', ')}`),
+        declaring.map(
+          ({ role, platforms }) => `${role.name} supports ${platforms.map((p) => platformName(p)).join(', ')}`,
+        ),
       ),
     ];
     throw new ValidationError(`${label}: its roles support no release in common (${each.join('; ')})`, place);
@@ -401,7 +403,7 @@ function playPlatforms(roles: readonly RoleEntry[], label: string, place: { file
 
 /** The issues of a role's `check` for each release, reported once when every release has the same ones. */
 function checkIssues(
-  role: Role<TObject>,
+  check: NonNullable<Role<TObject>['check']>,
   vars: Record<string, unknown>,
   platforms: readonly (Platform | undefined)[],
   selection: Selection,
@@ -409,7 +411,7 @@ function checkIssues(
   const found: { platform?: Platform; issues: { path: string; message: string }[] }[] = [];
   for (const platform of platforms) {
     try {
-      const issues = [...role.check!(vars as never, platform)];
+      const issues = [...check(vars as never, platform)];
       if (issues.length > 0) found.push({ platform, issues });
     } catch (error) {
       // Listing needs no vault: a check that has to read a secret is left to the real run.
@@ -454,7 +456,7 @@ async function compileHostWork(
     };
     const issues = validateAgainst(role.schema, vars, 'vars');
     if (issues.length > 0) invalid(issues);
-    const checked = role.check ? checkIssues(role, vars, releases, selection) : undefined;
+    const checked = role.check ? checkIssues(role.check.bind(role), vars, releases, selection) : undefined;
     if (checked) invalid(checked.issues, checked.platform);
     if (selection.render !== false) revealSecrets(vars, 'vars', (path, message) => invalid([{ path, message }]));
     owners.push({

@@ -60,13 +60,17 @@ export async function takeHostLock(
   options: { wait: boolean; holder?: string; onWait?: (holder: string) => void },
 ): Promise<HostLock> {
   let output = '';
-  let settle: { resolve: () => void; reject: (error: Error) => void } | undefined;
-  const locked = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  // The executor runs at once, so both are set before any output can arrive.
+  const settle = { resolve: (): void => undefined, reject: (_error: Error): void => undefined };
+  const locked = new Promise<void>((resolve, reject) => {
+    settle.resolve = resolve;
+    settle.reject = reject;
+  });
   const held: HeldCommand = connection.hold(lockScript(paths, options.holder ?? lockHolder(), options.wait), {
     onStdout: (text) => {
       output += text;
       for (const line of output.split('\n').slice(0, -1)) {
-        if (line === 'locked') settle!.resolve();
+        if (line === 'locked') settle.resolve();
         else if (line.startsWith('waiting ')) options.onWait?.(line.slice('waiting '.length));
       }
       output = output.slice(output.lastIndexOf('\n') + 1);
@@ -78,14 +82,14 @@ export async function takeHostLock(
         const who = (result.stdout.split('\n').find((l) => l.startsWith('busy ')) ?? 'busy another run').slice(
           'busy '.length,
         );
-        settle!.reject(
+        settle.reject(
           new HostLockedError(
             `${connection.host} is locked by another play run (${who}); it was not touched (--no-wait)`,
             { host: connection.host },
           ),
         );
       } else {
-        settle!.reject(
+        settle.reject(
           new PlayError(`the run lock of ${connection.host} ended (exit ${result.exitCode}): ${result.stderr.trim()}`, {
             host: connection.host,
           }),
@@ -93,9 +97,7 @@ export async function takeHostLock(
       }
     },
     (error: unknown) =>
-      settle!.reject(
-        error instanceof ConnectError ? error : new ConnectError(String(error), { host: connection.host }),
-      ),
+      settle.reject(error instanceof ConnectError ? error : new ConnectError(String(error), { host: connection.host })),
   );
   await locked;
   return { release: () => held.release() };

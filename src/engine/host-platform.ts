@@ -26,13 +26,15 @@ export function chooseWork(
   release: Platform | string | undefined,
 ): { work: HostWork } | { refused: string } {
   if (!needsPlatform(work)) return { work: work.works[0] };
-  const supported = work.works.map((w) => platformName(w.platform!)).join(', ');
+  // A play that needs the release builds its work for each release it supports: every one names its platform.
+  const built = work.works.flatMap((w) => (w.platform ? [{ work: w, platform: w.platform }] : []));
+  const supported = built.map((b) => platformName(b.platform)).join(', ');
   if (release === undefined)
     return { refused: `the release ${work.host} runs is not known; this play's roles support ${supported}` };
   if (typeof release === 'string') return { refused: `${release}; this play's roles support ${supported}` };
   const platform = release;
-  const chosen = work.works.find((w) => samePlatform(w.platform!, platform));
-  if (chosen) return { work: chosen };
+  const chosen = built.find((b) => samePlatform(b.platform, platform));
+  if (chosen) return { work: chosen.work };
   const runs = `${work.host} runs ${platformName(platform, true)}`;
   const lacking = work.unsupported.find((u) => samePlatform(u.platform, platform));
   if (lacking)

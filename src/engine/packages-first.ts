@@ -21,7 +21,8 @@ export function packagesFirstTasks(tasks: readonly BoundTask[]): BoundTask[] {
 export async function packagesFirstPlan(tasks: readonly BoundTask[], facts: FactReader): Promise<Plan> {
   const wants: PackageWant[] = [];
   for (const bound of tasks) {
-    const want = bound.task.op.packageWant!;
+    const want = bound.task.op.packageWant;
+    if (want === undefined) continue;
     const versions = await facts.get(packagesProbe(want.names));
     const missing = want.names.filter((name) => versions.get(name) === undefined);
     if (missing.length) wants.push({ ...want, names: missing });

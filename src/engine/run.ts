@@ -3,6 +3,7 @@ import type { RunListener } from './events.ts';
 import { HostRun, type HostRunOptions } from './host-run.ts';
 import { emptyRecap, type RunReport } from './report.ts';
 import type { Profiler } from '../profile.ts';
+import { required } from '../required.ts';
 
 /**
  * The health gate between serial batches: the failing checks of these hosts (read-only, at the protocol level:
@@ -67,7 +68,9 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
     const allWork = new Map<string, HostPlatformWork[]>();
     for (const play of run.plays)
       for (const [host, work] of play.work) allWork.set(host, [...(allWork.get(host) ?? []), work]);
-    await eachLimited([...allWork.keys()], options.forks, (host) => hosts.get(host)!.prefetch(allWork.get(host)!));
+    await eachLimited([...allWork.keys()], options.forks, (host) =>
+      required(hosts, host, 'host run').prefetch(required(allWork, host, 'work')),
+    );
     options.profiler?.mark('connect and read facts');
     let shownPlay: CompiledPlay | undefined;
     for (const [index, { play, batch }] of batches.entries()) {
@@ -75,19 +78,21 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
         emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
         // Packages have no order between hosts: all of the play's hosts install theirs at once, before any batch.
         if (play.installPackagesFirst) {
-          const ready = play.batches.flat().filter((h) => !hosts.get(h)!.out);
+          const ready = play.batches.flat().filter((h) => !required(hosts, h, 'host run').out);
           await eachLimited(ready, options.forks, (host) =>
-            hosts.get(host)!.installPackagesFirst(play, play.work.get(host)!),
+            required(hosts, host, 'host run').installPackagesFirst(play, required(play.work, host, 'work')),
           );
         }
       }
       shownPlay = play;
-      const active = batch.filter((h) => !hosts.get(h)!.out);
+      const active = batch.filter((h) => !required(hosts, h, 'host run').out);
       const changedBefore = changesOf(report, active);
-      await eachLimited(active, options.forks, (host) => hosts.get(host)!.runPlay(play, play.work.get(host)!));
+      await eachLimited(active, options.forks, (host) =>
+        required(hosts, host, 'host run').runPlay(play, required(play.work, host, 'work')),
+      );
       if (changesOf(report, active) === changedBefore) continue;
       for (const later of batches.slice(index + 1).flatMap((b) => b.batch))
-        if (!active.includes(later)) hosts.get(later)!.forgetFacts();
+        if (!active.includes(later)) required(hosts, later, 'host run').forgetFacts();
       if (!options.gate || options.check) continue;
       const failed = await options.gate(active);
       const later = [...new Set(batches.slice(index + 1).flatMap((b) => b.batch))];

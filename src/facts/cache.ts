@@ -86,7 +86,8 @@ export class FactCache {
     }
     this.answers.forget(
       (id) =>
-        id.path === undefined || paths.some((p) => id.path === p || id.path!.startsWith(p.endsWith('/') ? p : `${p}/`)),
+        id.path === undefined ||
+        paths.some((p) => id.path === p || (id.path ?? '').startsWith(p.endsWith('/') ? p : `${p}/`)),
     );
   }
 }
@@ -149,18 +150,22 @@ export interface BatchEntry {
 /** Probes of one family (two or more) become one probe answering all of them; others stay as they are. */
 export function groupFamilies(probes: readonly Probe<unknown>[]): BatchEntry[] {
   const entries: BatchEntry[] = [];
-  const families = new Map<ProbeFamily<unknown>, Probe<unknown>[]>();
+  const families = new Map<ProbeFamily<unknown>, { probe: Probe<unknown>; argument: string }[]>();
   for (const probe of probes) {
-    if (probe.family) families.set(probe.family.kind, [...(families.get(probe.family.kind) ?? []), probe]);
+    if (probe.family)
+      families.set(probe.family.kind, [
+        ...(families.get(probe.family.kind) ?? []),
+        { probe, argument: probe.family.argument },
+      ]);
     else entries.push({ probe, store: (output, answers) => answers.set(probe, probe.parse(output)) });
   }
   for (const [family, members] of families) {
     if (members.length === 1) {
-      const [probe] = members;
+      const [{ probe }] = members;
       entries.push({ probe, store: (output, answers) => answers.set(probe, probe.parse(output)) });
       continue;
     }
-    const args = members.map((m) => m.family!.argument);
+    const args = members.map((m) => m.argument);
     const probe: Probe<unknown> = {
       id: { kind: 'family', subject: family.name },
       command: family.command(args),
@@ -169,7 +174,7 @@ export function groupFamilies(probes: readonly Probe<unknown>[]): BatchEntry[] {
     entries.push({
       probe,
       store: (output, answers) => {
-        for (const [index, value] of family.parseAll(output, args).entries()) answers.set(members[index], value);
+        for (const [index, value] of family.parseAll(output, args).entries()) answers.set(members[index].probe, value);
       },
     });
   }

@@ -188,7 +188,8 @@ export function configSet(params: ConfigSetParams): Task {
           ...f.vars,
         });
         content = result.holdsSecret ? new Secret(result.text) : Buffer.from(result.text);
-      } else content = f.content instanceof Secret || Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content!);
+      } else if (f.content instanceof Secret || Buffer.isBuffer(f.content)) content = f.content;
+      else content = Buffer.from(f.content ?? '');
       return {
         path: f.path,
         relative: relative(tree, f.path),

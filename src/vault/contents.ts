@@ -62,5 +62,5 @@ function jsonErrorPlace(text: string, message: string): string {
   const position = /at position (\d+)/.exec(message);
   if (!position) return text.trim() === '' ? 'the file is empty' : 'invalid JSON';
   const before = text.slice(0, Number(position[1])).split('\n');
-  return `invalid JSON at line ${before.length}, column ${before.at(-1)!.length + 1}`;
+  return `invalid JSON at line ${before.length}, column ${before[before.length - 1].length + 1}`;
 }

@@ -139,7 +139,7 @@ export function askHidden(question: string, streams: PromptStreams = {}): Promis
     const wasRaw = stdin.isRaw === true;
     const finish = (error?: Error) => {
       stdin.removeListener('data', onData);
-      stdin.setRawMode!(wasRaw);
+      stdin.setRawMode?.(wasRaw);
       stdin.pause();
       stderr.write('\n');
       if (error) reject(error);
@@ -154,7 +154,7 @@ export function askHidden(question: string, streams: PromptStreams = {}): Promis
         else if (char >= ' ') answer.push(char);
       }
     };
-    stdin.setRawMode!(true);
+    stdin.setRawMode?.(true);
     stdin.setEncoding('utf8');
     stdin.on('data', onData);
     stdin.resume();

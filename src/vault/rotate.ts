@@ -105,7 +105,7 @@ export function rotatedSecrets(values: Readonly<VaultValues>, name: string, vaul
   }
   if (kind.name === 'PEM private key' && !canRenewKey(value)) {
     throw new ValidationError(
-      `secret "${name}" is a ${privateKey(value)!.asymmetricKeyType} key, a type play cannot make: store a new one with ${setHint([name])}`,
+      `secret "${name}" is a ${privateKey(value)?.asymmetricKeyType ?? 'unknown'} key, a type play cannot make: store a new one with ${setHint([name])}`,
     );
   }
   return { [name]: kind.renew(value) };
@@ -134,18 +134,23 @@ const canRenewKey = (pem: string) => RENEWABLE_KEY_TYPES.includes(privateKey(pem
 
 /** A new key of the same type and size (RSA modulus and exponent, EC curve), in the same PEM kind. */
 function renewPrivateKey(pem: string): string {
-  const old = privateKey(pem)!;
+  const old = privateKey(pem);
+  if (!old) throw new Error('not a private key play can read');
   const details = old.asymmetricKeyDetails ?? {};
+  const detail = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`the ${old.asymmetricKeyType} key does not say its ${what}`);
+    return value;
+  };
   let fresh: KeyObject;
   switch (old.asymmetricKeyType) {
     case 'rsa':
       fresh = generateKeyPairSync('rsa', {
-        modulusLength: details.modulusLength!,
+        modulusLength: detail(details.modulusLength, 'modulus length'),
         publicExponent: Number(details.publicExponent ?? 65537n),
       }).privateKey;
       break;
     case 'ec':
-      fresh = generateKeyPairSync('ec', { namedCurve: details.namedCurve! }).privateKey;
+      fresh = generateKeyPairSync('ec', { namedCurve: detail(details.namedCurve, 'curve') }).privateKey;
       break;
     case 'ed25519':
       fresh = generateKeyPairSync('ed25519').privateKey;
@@ -156,7 +161,7 @@ function renewPrivateKey(pem: string): string {
     default:
       throw new Error(`cannot make a ${old.asymmetricKeyType} key`);
   }
-  const label = /^-----BEGIN (RSA |EC )?PRIVATE KEY-----/.exec(pem)![1];
+  const label = /^-----BEGIN (RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[1];
   const type: 'pkcs1' | 'sec1' | 'pkcs8' = label === 'RSA ' ? 'pkcs1' : label === 'EC ' ? 'sec1' : 'pkcs8';
   const text = fresh.export({ type, format: 'pem' }).toString();
   // Keep the old value's ending: a key stored without its last newline stays so.

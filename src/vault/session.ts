@@ -129,7 +129,7 @@ export class VaultSession {
           stderr.write(`play: wrong passphrase for vault ${vault.path}, try again\n`);
         }
       }
-      this.passphrases.remember(vault.path, contents.passphrase!);
+      if (contents.format === 'encrypted') this.passphrases.remember(vault.path, contents.passphrase);
       for (const same of vaults) if (resolve(same.path) === resolve(vault.path)) same.unlocked(contents);
     }
   }

@@ -22,11 +22,9 @@ export type VaultFormat = 'encrypted' | 'plain';
  * @example
  * const contents: VaultFileContents = { values: { tsig_key: '…' }, format: 'encrypted', passphrase };
  */
-export interface VaultFileContents {
-  readonly values: VaultValues;
-  readonly format: VaultFormat;
-  readonly passphrase?: string;
-}
+export type VaultFileContents =
+  | { readonly values: VaultValues; readonly format: 'encrypted'; readonly passphrase: string }
+  | { readonly values: VaultValues; readonly format: 'plain' };
 
 /**
  * Reads a vault file in either format. The file must exist and be its owner's only (mode 0600); an encrypted one
@@ -126,6 +124,6 @@ export function writePlainVault(path: string, values: Readonly<VaultValues>): vo
  * writeVaultFile(path, { ...contents, values: { ...contents.values, tsig_key: newKey } });
  */
 export function writeVaultFile(path: string, contents: VaultFileContents): void {
-  if (contents.format === 'encrypted') writeVault(path, contents.values, contents.passphrase!);
+  if (contents.format === 'encrypted') writeVault(path, contents.values, contents.passphrase);
   else writePlainVault(path, contents.values);
 }

@@ -7,8 +7,6 @@ import { MaskTable } from '../mask-table.ts';
 import { REMOTE_EXIT, REMOTE_MARKER } from '../connection/remote-protocol.ts';
 import type { Step, WriteStep } from '../ops/op.ts';
 
-const { validateRefused: VALIDATE_REFUSED, contentIncomplete: CONTENT_INCOMPLETE } = REMOTE_EXIT;
-
 function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
 }
@@ -28,7 +26,7 @@ function writeBody(step: WriteStep, temp: string, now: Date, fail: (code: number
     sh`[ -d ${directory} ] || { echo "directory of $p does not exist" >&2; ${fail(1)}; }`,
     // count_bytes: exactly this file's bytes, also when others follow on stdin; fullblock: whatever the pipe gives.
     sh`dd of="$t" bs=65536 count=${step.content.length} iflag=count_bytes,fullblock conv=fsync status=none || { rm -f "$t"; ${fail(1)}; }`,
-    sh`s=$(sha256sum < "$t"); [ "\${s%% *}" = ${sha} ] || { rm -f "$t"; echo "the content of $p arrived incomplete" >&2; ${fail(CONTENT_INCOMPLETE)}; }`,
+    sh`s=$(sha256sum < "$t"); [ "\${s%% *}" = ${sha} ] || { rm -f "$t"; echo "the content of $p arrived incomplete" >&2; ${fail(REMOTE_EXIT.contentIncomplete)}; }`,
   ];
   const owner =
     step.owner && step.group
@@ -39,7 +37,7 @@ function writeBody(step: WriteStep, temp: string, now: Date, fail: (code: number
   if (step.validate) {
     // In braces: a validate that is a list (`a; b`, `a && b`) is negated and redirected as a whole.
     lines.push(sh`if ! { ${step.validate(temp)}
-} >&2; then rm -f "$t"; echo "validation refused the new content of $p" >&2; ${fail(VALIDATE_REFUSED)}; fi`);
+} >&2; then rm -f "$t"; echo "validation refused the new content of $p" >&2; ${fail(REMOTE_EXIT.validateRefused)}; fi`);
   }
   if (step.backup)
     lines.push(sh`if [ -e "$p" ]; then cp -p "$p" "$p".${timestamp(now)}~ || { rm -f "$t"; ${fail(1)}; }; fi`);
@@ -70,8 +68,6 @@ export function writeCommand(step: WriteStep, now = new Date()): ShellCommand {
   );
 }
 
-const { writeBatch: BATCH_MARKER, writeDone: BATCH_DONE, writeFailed: BATCH_FAILED } = REMOTE_MARKER;
-
 /**
  * One command that writes several files, in order, each exactly as {@link writeCommand} does (temp file, sha256,
  * attributes, validate, backup, fsync, rename): their contents follow one another on stdin. The first write that
@@ -95,9 +91,9 @@ export function writeBatchCommand(
         step,
         tempBeside(step.path),
         now,
-        (code) => sh`echo ${BATCH_FAILED} ${index} ${code} >&2; exit ${code}`,
+        (code) => sh`echo ${REMOTE_MARKER.writeFailed} ${index} ${code} >&2; exit ${code}`,
       ),
-      sh`echo ${BATCH_DONE} ${index}`,
+      sh`echo ${REMOTE_MARKER.writeDone} ${index}`,
     );
   });
   // The script itself goes first on stdin, not as the command: a batch of many files is larger than the 128 KiB
@@ -105,7 +101,7 @@ export function writeBatchCommand(
   // A script cut short (the connection gone) is never run: its sha256 is checked first.
   const script = Buffer.from(joinCommands(lines, '\n').text.replace(/\n+$/, ''));
   const sha = createHash('sha256').update(script).digest('hex');
-  const run = sh`${raw(BATCH_MARKER)}\ns=$(dd bs=65536 count=${script.length} iflag=count_bytes,fullblock status=none) && [ "$(printf '%s' "$s" | sha256sum | cut -c1-64)" = ${sha} ] || { echo 'the write batch arrived incomplete' >&2; exit ${CONTENT_INCOMPLETE}; }\neval "$s"`;
+  const run = sh`${raw(REMOTE_MARKER.writeBatch)}\ns=$(dd bs=65536 count=${script.length} iflag=count_bytes,fullblock status=none) && [ "$(printf '%s' "$s" | sha256sum | cut -c1-64)" = ${sha} ] || { echo 'the write batch arrived incomplete' >&2; exit ${REMOTE_EXIT.contentIncomplete}; }\neval "$s"`;
   return {
     // The script's secrets (a validate command's) are the command's: an error masks them.
     command: new ShellCommand(
@@ -137,13 +133,13 @@ export async function applyWriteBatch(
   const result = await connection.exec(command, { stdin });
   if (result.exitCode === 0) return { done: steps.length };
   // The writes in place are those that said so (a script cut short by a syntax error or a signal says no more).
-  const index = result.stdout.split('\n').filter((line) => line.startsWith(`${BATCH_DONE} `)).length;
+  const index = result.stdout.split('\n').filter((line) => line.startsWith(`${REMOTE_MARKER.writeDone} `)).length;
   const step = steps[Math.min(index, steps.length - 1)];
-  const stderr = result.stderr.replace(new RegExp(`^${BATCH_FAILED} .*\\n?`, 'm'), '');
+  const stderr = result.stderr.replace(new RegExp(`^${REMOTE_MARKER.writeFailed} .*\\n?`, 'm'), '');
   const what =
-    result.exitCode === VALIDATE_REFUSED
+    result.exitCode === REMOTE_EXIT.validateRefused
       ? `validate refused the new ${step.path}`
-      : result.exitCode === CONTENT_INCOMPLETE
+      : result.exitCode === REMOTE_EXIT.contentIncomplete
         ? `the new ${step.path} arrived incomplete (connection dropped?)`
         : `writing ${step.path} failed`;
   const masks = new MaskTable().addSecretsIn(command.secrets);
@@ -173,9 +169,9 @@ export async function applySteps(
     if (result.exitCode !== 0) {
       const what =
         step.kind === 'write'
-          ? result.exitCode === VALIDATE_REFUSED
+          ? result.exitCode === REMOTE_EXIT.validateRefused
             ? `validate refused the new ${step.path}`
-            : result.exitCode === CONTENT_INCOMPLETE
+            : result.exitCode === REMOTE_EXIT.contentIncomplete
               ? `the new ${step.path} arrived incomplete (connection dropped?)`
               : `writing ${step.path} failed`
           : (step.failure ?? 'command failed');

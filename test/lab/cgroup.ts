@@ -47,3 +47,16 @@ function removeTree(dir: string): void {
   }
   rmdirSync(dir);
 }
+
+/** The processes still in a host's cgroups, in every hierarchy and every cgroup below (none once it is off). */
+export function hostProcesses(name: string): number[] {
+  const found = new Set<number>();
+  const collect = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line) found.add(Number(line));
+    for (const entry of readdirSync(dir, { withFileTypes: true }))
+      if (entry.isDirectory()) collect(join(dir, entry.name));
+  };
+  for (const hierarchy of hierarchies()) collect(join(hierarchy, name));
+  return [...found];
+}

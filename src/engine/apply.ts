@@ -189,3 +189,55 @@ export async function applySteps(
   }
   return results;
 }
+
+/** One task's planned change: its steps, and where an error in them is placed. */
+export interface PlannedChange {
+  readonly steps: readonly Step[];
+  readonly place: ErrorPlace;
+}
+
+/** What {@link applyChanges} did: how many changes are wholly in place, and the error that stopped the next one. */
+export interface AppliedChanges {
+  readonly done: number;
+  readonly error?: unknown;
+}
+
+/**
+ * Carries out tasks' changes on a host, in order, stopping at the first that fails: every change is either made
+ * or not started, except the failing one (its error's `hostUnchanged` says whether it left the host as it was).
+ * Two or more changes that are all whole-file writes travel in one round trip ({@link applyWriteBatch}); the
+ * caller never needs to know which way they went.
+ *
+ * @example
+ * const { done, error } = await applyChanges(connection, [{ steps: plan.steps, place }]);
+ */
+export async function applyChanges(connection: Connection, changes: readonly PlannedChange[]): Promise<AppliedChanges> {
+  const writesOnly = changes.every((change) => change.steps.every((step) => step.kind === 'write'));
+  if (changes.length >= 2 && writesOnly) {
+    const steps = changes.flatMap((change) => change.steps as WriteStep[]);
+    const places = changes.flatMap((change) => change.steps.map(() => change.place));
+    let written: WriteBatchResult;
+    try {
+      written = await applyWriteBatch(connection, steps, places);
+    } catch (error) {
+      return { done: 0, error };
+    }
+    // The changes wholly in place: their steps all before the first write that failed.
+    let done = 0;
+    let stepsDone = 0;
+    for (const change of changes) {
+      if (stepsDone + change.steps.length > written.done) break;
+      stepsDone += change.steps.length;
+      done++;
+    }
+    return done === changes.length ? { done } : { done, error: written.error };
+  }
+  for (const [index, change] of changes.entries()) {
+    try {
+      await applySteps(connection, change.steps, change.place);
+    } catch (error) {
+      return { done: index, error };
+    }
+  }
+  return { done: changes.length };
+}

@@ -7,7 +7,7 @@ import { parsePlatform, type Platform } from '../model/platform.ts';
 import type { MaskTable } from '../mask-table.ts';
 import { affectedPaths, type Plan, type WriteStep } from '../ops/op.ts';
 import { formatDiff } from '../render/diff.ts';
-import { applySteps, applyWriteBatch } from './apply.ts';
+import { applyChanges, applySteps, type AppliedChanges } from './apply.ts';
 import type { BoundTask, CompiledPlay, HostPlatformWork, HostWork } from './compile.ts';
 import { chooseWork, needsPlatform } from './host-platform.ts';
 import type { RunListener } from './events.ts';
@@ -399,152 +399,34 @@ class PlayOnHost {
   async runTasks(): Promise<boolean> {
     let index = 0;
     while (index < this.work.tasks.length) {
-      const batched = await this.runWriteBatch(index);
-      if (batched === false) return false;
-      if (batched > 0) {
-        index += batched;
-        continue;
-      }
-      if (!(await this.runTask(this.work.tasks[index], this.work.tasks.slice(index), false))) return false;
-      index++;
+      const ran = await this.runTasksAt(this.taskGroupAt(index), this.work.tasks.slice(index), false);
+      if (ran === false) return false;
+      index += ran;
     }
     return true;
   }
 
   /**
-   * Consecutive file tasks (file, template, copy) from `start` whose changes are whole-file writes, once the host's
-   * lock is held: planned side by side (the old contents their diffs need come in one round trip), each diff shown,
-   * the handlers they notify written to the journal in one command, then every file written in one round trip
-   * ({@link applyWriteBatch}), with the same checks as one by one. Returns how many tasks it ran (0: none to
-   * batch here, run them one by one) or false when one failed.
+   * The tasks that may go through the pipeline together from `start`: consecutive file tasks (file, template,
+   * copy) outside check mode, whose changes are whole-file writes that can travel in one round trip; any other
+   * task alone.
    */
-  private async runWriteBatch(start: number): Promise<number | false> {
-    if (this.host.check) return 0;
-    const candidates: BoundTask[] = [];
+  private taskGroupAt(start: number): BoundTask[] {
+    const first = this.work.tasks[start];
+    if (this.host.check || !first.task.op.batchable) return [first];
+    const group: BoundTask[] = [];
     for (const bound of this.work.tasks.slice(start)) {
-      if (!bound.task.op.batchable || candidates.length >= MAX_WRITE_BATCH) break;
-      candidates.push(bound);
+      if (!bound.task.op.batchable || group.length >= MAX_WRITE_BATCH) break;
+      group.push(bound);
     }
-    if (candidates.length < 2) return 0;
-    const started = performance.now();
-    let planned = await this.planBatch(start, candidates);
-    if (!planned) return 0;
-    if (!this.host.hasLock) {
-      // The run's first change: the lock first, then every fact read again and the batch planned anew.
-      await this.host.locked(this.connection);
-      this.facts.invalidate(undefined);
-      planned = await this.planBatch(start, candidates);
-      if (!planned) return 0;
-    }
-    const { batch, changed, written } = planned;
-    // Every diff is shown before anything is written; every handler owed is in the journal before the writes.
-    const owedNow: PendingHandler[] = [];
-    const diffs = new Map<BoundTask, string | undefined>();
-    for (const { bound, plan } of changed) {
-      this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler: false });
-      const done = plan as Extract<Plan, { changed: true }>;
-      diffs.set(bound, this.host.planned(bound.task.name, done));
-      for (const name of this.notifiable(bound))
-        if (!this.notified.has(name) && !owedNow.some((o) => o.handler === name))
-          owedNow.push({ play: this.play.name, handler: name });
-    }
-    if (owedNow.length) await this.connection.exec(recordPendingCommand(this.host.state, owedNow));
-    const steps = changed.flatMap(({ plan }) => (plan as Extract<Plan, { changed: true }>).steps as WriteStep[]);
-    const places = changed.flatMap(({ bound, plan }) =>
-      (plan as Extract<Plan, { changed: true }>).steps.map(() => ({
-        host: this.host.host,
-        role: bound.role,
-        task: bound.task.name,
-        declaredAt: bound.task.declaredAt,
-      })),
-    );
-    let outcome: { done: number; error?: unknown };
-    try {
-      outcome = await applyWriteBatch(this.connection, steps, places);
-    } catch (error) {
-      outcome = { done: 0, error };
-    } finally {
-      this.facts.invalidate([...written]);
-    }
-    // Which tasks are wholly done: their steps all before the first failed write.
-    let stepIndex = 0;
-    const each = (performance.now() - started) / batch.length;
-    for (const { bound, plan } of batch) {
-      const base = { host: this.host.host, play: this.play.name, role: bound.role, task: bound.task.name };
-      if (!plan.changed) {
-        this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler: false });
-        this.host.record({ ...base, status: 'ok', summary: plan.reason, durationMs: each }, false);
-        continue;
-      }
-      const count = plan.steps.length;
-      if (stepIndex + count <= outcome.done) {
-        stepIndex += count;
-        for (const name of bound.task.notify) this.notified.add(name);
-        const diff = diffs.get(bound);
-        this.host.record(
-          { ...base, status: 'changed', summary: plan.summary, ...(diff ? { diff } : {}), durationMs: each },
-          false,
-        );
-        continue;
-      }
-      // The failed task: the ones after it are not run, as when tasks run one by one.
-      const failed = failure(outcome.error, {
-        host: this.host.host,
-        role: bound.role,
-        task: bound.task.name,
-        declaredAt: bound.task.declaredAt,
-      });
-      if (failed.status === 'failed') {
-        // Its file and the later ones were not written: the handlers only they notify are owed nothing.
-        for (const entry of owedNow)
-          if (!this.notified.has(entry.handler))
-            await this.connection.exec(clearPendingCommand(this.host.state, entry));
-      }
-      this.host.record({ ...base, durationMs: each, ...failed }, false);
-      return false;
-    }
-    return batch.length;
-  }
-
-  /**
-   * Plans the candidates side by side and keeps the longest run of them that can travel as one batch: it ends
-   * before the first plan that is not whole-file writes, or that writes a path written before it. Undefined when
-   * fewer than two of them change anything (or one cannot be planned: then each runs, and fails, on its own).
-   */
-  private async planBatch(start: number, candidates: readonly BoundTask[]) {
-    await this.facts.gather(probesOf(this.work.tasks.slice(start)));
-    let plans: Plan[];
-    try {
-      plans = await Promise.all(candidates.map((bound) => this.plan(bound)));
-    } catch {
-      return undefined;
-    }
-    const written = new Set<string>();
-    let size = 0;
-    for (const plan of plans) {
-      if (
-        plan.changed &&
-        (plan.steps.some((s) => s.kind !== 'write') || plan.steps.some((s) => written.has((s as WriteStep).path)))
-      )
-        break;
-      if (plan.changed) for (const step of plan.steps as WriteStep[]) written.add(step.path);
-      size++;
-    }
-    const batch = candidates.slice(0, size).map((bound, i) => ({ bound, plan: plans[i] }));
-    const changed = batch.filter((b) => b.plan.changed);
-    return changed.length < 2 ? undefined : { batch, changed, written };
-  }
-
-  /** The handlers a task notifies that this play defines. */
-  private notifiable(bound: BoundTask): string[] {
-    return bound.task.notify.filter((name) => this.work.handlers.some((h) => h.task.name === name));
+    return group;
   }
 
   /** Runs the notified handlers once each, in definition order; each is struck from the journal once it ran. */
   async flush(): Promise<boolean> {
     for (const handler of this.work.handlers) {
       if (!this.notified.delete(handler.task.name)) continue;
-      if (!(await this.runTask(handler, [handler], true))) return false;
+      if ((await this.runTasksAt([handler], [handler], true)) === false) return false;
       if (!this.host.check)
         await this.connection.exec(
           clearPendingCommand(this.host.state, { play: this.play.name, handler: handler.task.name }),
@@ -554,94 +436,186 @@ class PlayOnHost {
     return true;
   }
 
-  private async runTask(bound: BoundTask, remaining: readonly BoundTask[], handler: boolean): Promise<boolean> {
-    const taskStarted = performance.now();
-    const owed = handler && this.fromEarlierRun.has(bound.task.name);
-    const base = {
+  /**
+   * The one task pipeline, for a task alone or a group of file tasks ({@link taskGroupAt}): the facts of the
+   * tasks left read, each task planned; before the run's first change the lock, then every fact read again and
+   * the tasks planned anew; each diff shown, the handlers the changes notify written to the host's journal, the
+   * changes made ({@link applyChanges}), each result recorded. A group shrinks to the tasks whose changes can
+   * travel together. Returns how many of the tasks ran, or false when one failed (those after it do not run).
+   */
+  private async runTasksAt(
+    tasks: readonly BoundTask[],
+    remaining: readonly BoundTask[],
+    handler: boolean,
+  ): Promise<number | false> {
+    const started = performance.now();
+    const [first] = tasks;
+    const base = (bound: BoundTask) => ({
       host: this.host.host,
       play: this.play.name,
       role: bound.role,
       task: bound.task.name,
       ...(handler ? { handler: true } : {}),
+    });
+    const place = (bound: BoundTask) => ({
+      host: this.host.host,
+      role: bound.role,
+      task: bound.task.name,
+      declaredAt: bound.task.declaredAt,
+    });
+    const taskStart = (bound: BoundTask) =>
+      this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler });
+    const failed = (bound: BoundTask, error: unknown): false => {
+      this.host.record(
+        { ...base(bound), durationMs: performance.now() - started, ...failure(error, place(bound)) },
+        this.host.check,
+      );
+      return false;
     };
-    this.host.started({ play: this.play.name, role: bound.role, task: bound.task.name, handler });
-    let result: TaskResult;
-    try {
-      if (bound.task.op.flushesHandlers) {
-        this.host.record({ ...base, status: 'ok', summary: 'handlers flushed', durationMs: 0 }, this.host.check);
-        return this.flush();
+
+    if (tasks.length === 1) {
+      taskStart(first);
+      if (first.task.op.flushesHandlers) {
+        this.host.record({ ...base(first), status: 'ok', summary: 'handlers flushed', durationMs: 0 }, this.host.check);
+        return (await this.flush()) && 1;
       }
-      if (this.host.coveredInCheck.has(bound)) {
+      if (this.host.coveredInCheck.has(first)) {
         this.host.record(
-          { ...base, status: 'ok', summary: `installed first (${PACKAGES_FIRST_TASK})`, durationMs: 0 },
+          { ...base(first), status: 'ok', summary: `installed first (${PACKAGES_FIRST_TASK})`, durationMs: 0 },
           true,
         );
-        return true;
+        return 1;
       }
-      await this.facts.gather(probesOf(remaining));
-      let plan = await this.plan(bound);
-      if (plan.changed && !this.host.check) {
-        await this.lockThenReplan(bound, (fresh) => (plan = fresh));
-      }
-      if (!plan.changed) {
-        result = {
-          ...base,
-          status: 'ok',
-          summary: owed ? `${plan.reason} (pending from an earlier run)` : plan.reason,
-          durationMs: performance.now() - taskStarted,
-        };
-      } else {
-        const diff = this.host.planned(bound.task.name, plan);
-        const notify = this.notifiable(bound);
-        if (this.host.check) {
-          this.pending = true;
-        } else {
-          // Written before the change: a run that fails or dies after it still owes the handler.
-          const owedNow = notify
-            .filter((name) => !this.notified.has(name))
-            .map((name) => ({ play: this.play.name, handler: name }));
-          if (owedNow.length) await this.connection.exec(recordPendingCommand(this.host.state, owedNow));
-          try {
-            await applySteps(this.connection, plan.steps, {
-              host: this.host.host,
-              role: bound.role,
-              task: bound.task.name,
-              declaredAt: bound.task.declaredAt,
-            });
-          } catch (error) {
-            // A change refused before it was made (validate said no) owes nothing.
-            if (error instanceof CommandError && error.hostUnchanged) {
-              for (const entry of owedNow) await this.connection.exec(clearPendingCommand(this.host.state, entry));
-            }
-            throw error;
-          } finally {
-            this.facts.invalidate(affectedPaths(plan.steps));
-          }
-        }
-        for (const name of bound.task.notify) this.notified.add(name);
-        const summary = owed ? `${plan.summary} (pending from an earlier run)` : plan.summary;
-        result = {
-          ...base,
+    }
+
+    let planned: { bound: BoundTask; plan: Plan }[];
+    try {
+      planned = await this.planTogether(tasks, remaining);
+    } catch (error) {
+      return failed(first, error);
+    }
+    // A group's tasks start where they are shown; a task alone started before its facts were read.
+    const changes = planned.filter(
+      (p): p is { bound: BoundTask; plan: Extract<Plan, { changed: true }> } => p.plan.changed,
+    );
+    const diffs = new Map<BoundTask, string | undefined>();
+    for (const { bound, plan } of changes) {
+      if (tasks.length > 1) taskStart(bound);
+      diffs.set(bound, this.host.planned(bound.task.name, plan));
+    }
+    const owed = (bound: BoundTask) => handler && this.fromEarlierRun.has(bound.task.name);
+    const ok = (bound: BoundTask, plan: Extract<Plan, { changed: false }>) => {
+      if (tasks.length > 1) taskStart(bound);
+      const summary = owed(bound) ? `${plan.reason} (pending from an earlier run)` : plan.reason;
+      this.host.record(
+        { ...base(bound), status: 'ok', summary, durationMs: (performance.now() - started) / planned.length },
+        this.host.check,
+      );
+    };
+    const changed = (bound: BoundTask, plan: Extract<Plan, { changed: true }>) => {
+      for (const name of bound.task.notify) this.notified.add(name);
+      const summary = owed(bound) ? `${plan.summary} (pending from an earlier run)` : plan.summary;
+      const diff = diffs.get(bound);
+      this.host.record(
+        {
+          ...base(bound),
           status: 'changed',
           summary,
           ...(diff ? { diff } : {}),
-          durationMs: performance.now() - taskStarted,
-        };
-      }
-    } catch (error) {
-      result = {
-        ...base,
-        durationMs: performance.now() - taskStarted,
-        ...failure(error, {
-          host: this.host.host,
-          role: bound.role,
-          task: bound.task.name,
-          declaredAt: bound.task.declaredAt,
-        }),
-      };
+          durationMs: (performance.now() - started) / planned.length,
+        },
+        this.host.check,
+      );
+    };
+
+    if (this.host.check) {
+      if (changes.length) this.pending = true;
+      for (const { bound, plan } of planned) plan.changed ? changed(bound, plan) : ok(bound, plan);
+      return planned.length;
     }
-    this.host.record(result, this.host.check);
-    return result.status !== 'failed' && result.status !== 'unreachable';
+
+    // Written before the changes: a run that fails or dies after them still owes the handlers.
+    const owedNow: PendingHandler[] = [];
+    for (const { bound } of changes)
+      for (const name of this.notifiable(bound))
+        if (!this.notified.has(name) && !owedNow.some((o) => o.handler === name))
+          owedNow.push({ play: this.play.name, handler: name });
+    let applied: AppliedChanges;
+    try {
+      if (owedNow.length) await this.connection.exec(recordPendingCommand(this.host.state, owedNow));
+      applied = await applyChanges(
+        this.connection,
+        changes.map(({ bound, plan }) => ({ steps: plan.steps, place: place(bound) })),
+      );
+    } catch (error) {
+      applied = { done: 0, error };
+    } finally {
+      this.facts.invalidate(affectedPaths(changes.flatMap(({ plan }) => plan.steps)));
+    }
+    let changesDone = 0;
+    for (const { bound, plan } of planned) {
+      if (!plan.changed) {
+        ok(bound, plan);
+        continue;
+      }
+      if (changesDone < applied.done) {
+        changesDone++;
+        changed(bound, plan);
+        continue;
+      }
+      // A change refused before it was made (validate said no) owes nothing, nor do the ones after it.
+      if (applied.error instanceof CommandError && applied.error.hostUnchanged) {
+        for (const entry of owedNow)
+          if (!this.notified.has(entry.handler))
+            await this.connection.exec(clearPendingCommand(this.host.state, entry));
+      }
+      return failed(bound, applied.error);
+    }
+    return planned.length;
+  }
+
+  /**
+   * Plans the tasks side by side from the same facts (read for `remaining` first), taking the lock before the
+   * run's first change and planning anew under it. Of a group, keeps the longest run of tasks whose changes can
+   * travel together: it ends before a task whose plan failed, a write to a path written before it, and at a change
+   * that is not whole-file writes (after it when it comes first, before it otherwise). Throws what the first task's plan threw.
+   */
+  private async planTogether(
+    tasks: readonly BoundTask[],
+    remaining: readonly BoundTask[],
+  ): Promise<{ bound: BoundTask; plan: Plan }[]> {
+    await this.facts.gather(probesOf(remaining));
+    let plans = await Promise.allSettled(tasks.map((bound) => this.plan(bound)));
+    const changes = plans.some((p) => p.status === 'fulfilled' && p.value.changed);
+    if (changes && !this.host.check && !this.host.hasLock) {
+      // Facts read before the lock may be another run's half-done work: read again, planned anew.
+      await this.host.locked(this.connection);
+      this.facts.invalidate(undefined);
+      await this.facts.gather(probesOf(remaining));
+      plans = await Promise.allSettled(tasks.map((bound) => this.plan(bound)));
+    }
+    const kept: { bound: BoundTask; plan: Plan }[] = [];
+    const written = new Set<string>();
+    for (const [index, settled] of plans.entries()) {
+      if (settled.status === 'rejected') {
+        if (index === 0) throw settled.reason;
+        break;
+      }
+      const plan = settled.value;
+      const writesOnly = !plan.changed || plan.steps.every((s) => s.kind === 'write');
+      if (index > 0 && (!writesOnly || (plan.changed && plan.steps.some((s) => written.has((s as WriteStep).path)))))
+        break;
+      kept.push({ bound: tasks[index], plan });
+      // A change that runs commands may change anything: the plans after it are stale.
+      if (!writesOnly) break;
+      if (plan.changed) for (const step of plan.steps as WriteStep[]) written.add(step.path);
+    }
+    return kept;
+  }
+
+  /** The handlers a task notifies that this play defines. */
+  private notifiable(bound: BoundTask): string[] {
+    return bound.task.notify.filter((name) => this.work.handlers.some((h) => h.task.name === name));
   }
 
   private plan(bound: BoundTask): Promise<Plan> {
@@ -653,18 +627,5 @@ class PlayOnHost {
       earlierChangesPending: this.pending,
       prepared: bound.prepared,
     });
-  }
-
-  /**
-   * Takes the lock before the run's first change. Facts read before it may be another run's half-done work, so
-   * they are read again and the task planned anew (it may have nothing left to do).
-   */
-  private async lockThenReplan(bound: BoundTask, replanned: (plan: Plan) => void): Promise<void> {
-    const hadLock = this.host.hasLock;
-    await this.host.locked(this.connection);
-    if (hadLock) return;
-    this.facts.invalidate(undefined);
-    await this.facts.gather(bound.task.op.probes());
-    replanned(await this.plan(bound));
   }
 }

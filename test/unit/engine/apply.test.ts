@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { RecordingConnection } from '../../../src/connection/recording.ts';
 import { sh } from '../../../src/connection/sh.ts';
-import { applySteps, writeCommand } from '../../../src/engine/apply.ts';
+import { applyChanges, applySteps, writeCommand } from '../../../src/engine/apply.ts';
+import type { WriteStep } from '../../../src/ops/op.ts';
 import { REMOTE_EXIT } from '../../../src/connection/remote-protocol.ts';
 
 const { validateRefused: VALIDATE_REFUSED, contentIncomplete: CONTENT_INCOMPLETE } = REMOTE_EXIT;
@@ -188,5 +189,64 @@ describe('applySteps', () => {
     expect(error.message).toContain(`validate refused the new ${path}`);
     expect(readFileSync(path, 'utf8')).toBe('old');
     expect(readdirSync(dir)).toEqual(['conf']);
+  });
+});
+
+describe('applyChanges', () => {
+  const write = (name: string, content: string, validate?: WriteStep['validate']) => ({
+    steps: [
+      {
+        kind: 'write' as const,
+        path: join(dir, name),
+        content: Buffer.from(content),
+        ...(validate ? { validate } : {}),
+      },
+    ],
+    place: { task: name },
+  });
+
+  it('sends changes that are all whole-file writes in one round trip, and says all are done', async () => {
+    const applied = await applyChanges(connection, [write('a', 'A'), write('b', 'B'), write('c', 'C')]);
+    expect(applied).toEqual({ done: 3 });
+    expect(connection.commands).toHaveLength(1);
+    expect(['a', 'b', 'c'].map((n) => readFileSync(join(dir, n), 'utf8'))).toEqual(['A', 'B', 'C']);
+  });
+
+  it('stops at a refused write: those before it are in place, it and those after it are not, its error placed on its task', async () => {
+    writeFileSync(join(dir, 'b'), 'old');
+    const applied = await applyChanges(connection, [
+      write('a', 'A'),
+      write('b', 'B', (p) => sh`grep -q old ${p}`),
+      write('c', 'C'),
+    ]);
+    expect(applied.done).toBe(1);
+    const error = applied.error as CommandError;
+    expect(error).toBeInstanceOf(CommandError);
+    expect(error.hostUnchanged).toBe(true);
+    expect(error.message).toContain(`validate refused the new ${join(dir, 'b')}`);
+    expect(error.place.task).toBe('b');
+    expect(readFileSync(join(dir, 'b'), 'utf8')).toBe('old');
+    expect(readdirSync(dir).sort()).toEqual(['a', 'b']);
+  });
+
+  it('runs a change that runs commands, and what follows it, one change after another', async () => {
+    const applied = await applyChanges(connection, [
+      write('a', 'A'),
+      { steps: [{ kind: 'exec', command: sh`touch ${join(dir, 'ran')}` }], place: { task: 'exec' } },
+      write('b', 'B'),
+    ]);
+    expect(applied).toEqual({ done: 3 });
+    expect(connection.commands).toHaveLength(3);
+    expect(readdirSync(dir).sort()).toEqual(['a', 'b', 'ran']);
+  });
+
+  it('a failing command: the changes before it are done, its error says which', async () => {
+    const applied = await applyChanges(connection, [
+      { steps: [{ kind: 'exec', command: sh`exit 3`, failure: 'the thing failed' }], place: { task: 'first' } },
+      write('a', 'A'),
+    ]);
+    expect(applied.done).toBe(0);
+    expect((applied.error as CommandError).message).toContain('the thing failed');
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

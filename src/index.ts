@@ -39,7 +39,7 @@ export { group, type GroupParams } from './ops/group.ts';
 export { command, type CommandParams } from './ops/command.ts';
 export { flushHandlers } from './ops/flush-handlers.ts';
 export { configSet, type ConfigSetParams, type ConfigSetFile } from './ops/config-set.ts';
-export { REMOTE_EXIT } from './connection/remote-protocol.ts';
+export { REMOTE_EXIT } from './remote/protocol.ts';
 export {
   task,
   type Task,

@@ -4,7 +4,7 @@ import type { Connection, ExecResult } from '../connection/connection.ts';
 import { sh, raw, joinCommands, ShellCommand } from '../connection/sh.ts';
 import { CommandError, type ErrorPlace } from '../errors.ts';
 import { MaskTable } from '../mask-table.ts';
-import { REMOTE_EXIT, REMOTE_MARKER } from '../connection/remote-protocol.ts';
+import { REMOTE_EXIT, REMOTE_MARKER } from '../remote/protocol.ts';
 import type { Step, WriteStep } from '../ops/op.ts';
 
 function timestamp(date: Date): string {

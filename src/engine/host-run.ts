@@ -16,9 +16,9 @@ import {
   pendingHandlersProbe,
   recordPendingCommand,
   type PendingHandler,
-} from './handler-journal.ts';
-import { takeHostLock, type HostLock } from './host-lock.ts';
-import { hostStatePaths, type HostStatePaths } from './host-state.ts';
+} from '../remote/handler-journal.ts';
+import { takeHostLock, type HostLock } from '../remote/host-lock.ts';
+import { hostStatePaths, type HostStatePaths } from '../remote/host-state.ts';
 import { PACKAGES_FIRST_TASK, packagesFirstPlan, packagesFirstTasks } from './packages-first.ts';
 import type { HostRecap, RunReport, TaskResult } from './report.ts';
 

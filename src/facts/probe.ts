@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { REMOTE_MARKER } from '../connection/remote-protocol.ts';
+import { REMOTE_MARKER } from '../remote/protocol.ts';
 import { ShellCommand, quote } from '../connection/sh.ts';
 
 /** What one probe's command printed, as the batch brought it back. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { asArgument, joinCommands, raw, sh, type ShellCommand } from '../connection/sh.ts';
-import { REMOTE_EXIT, SET_LEFT_HOST_UNCHANGED } from '../connection/remote-protocol.ts';
+import { REMOTE_EXIT, SET_LEFT_HOST_UNCHANGED } from '../remote/protocol.ts';
 import { contentProbe, pathProbe } from '../facts/file.ts';
 import { TemplateRenderer } from '../render/template.ts';
 import { PlayError } from '../errors.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, sh } from '../../src/connection/sh.ts';
-import { REMOTE_EXIT } from '../../src/connection/remote-protocol.ts';
+import { REMOTE_EXIT } from '../../src/remote/protocol.ts';
 import inventory from '../../inventory/lab.ts';
 import { LAB_DEBIAN, LAB_HOSTS, LAB_PLATFORM, LAB_VIP } from '../lab/config.ts';
 import { REPLICATE_ALL, REPLICATOR_USERS, SYNC_FAILED } from '../../roles/dovecot/replicator-status.ts';

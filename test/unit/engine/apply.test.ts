@@ -7,7 +7,7 @@ import { RecordingConnection } from '../../../src/connection/recording.ts';
 import { sh } from '../../../src/connection/sh.ts';
 import { applyChanges, applySteps, writeCommand } from '../../../src/engine/apply.ts';
 import type { WriteStep } from '../../../src/ops/op.ts';
-import { REMOTE_EXIT } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_EXIT } from '../../../src/remote/protocol.ts';
 
 const { validateRefused: VALIDATE_REFUSED, contentIncomplete: CONTENT_INCOMPLETE } = REMOTE_EXIT;
 import { CommandError } from '../../../src/errors.ts';

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
-import { hostStatePaths } from '../../../src/engine/host-state.ts';
+import { hostStatePaths } from '../../../src/remote/host-state.ts';
 import { executeRun, type RunOptions } from '../../../src/engine/run.ts';
 import { command, configSet, defineInventory, definePlaybook, defineRole, file, sh } from '../../../src/index.ts';
-import { REMOTE_EXIT } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_EXIT } from '../../../src/remote/protocol.ts';
 
 let dir: string;
 const stateDir = process.env.PLAY_STATE_DIR;

@@ -11,7 +11,7 @@ import { chooseWork } from '../../../src/engine/host-platform.ts';
 import { PLATFORM_TASK } from '../../../src/engine/host-run.ts';
 import { exitCodeOf } from '../../../src/engine/report.ts';
 import { executeRun } from '../../../src/engine/run.ts';
-import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_MARKER } from '../../../src/remote/protocol.ts';
 import { formatTaskList, listJson } from '../../../src/cli/listing.ts';
 import {
   DEBIAN_12,

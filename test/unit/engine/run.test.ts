@@ -8,7 +8,7 @@ import { ConnectError } from '../../../src/errors.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { executeRun } from '../../../src/engine/run.ts';
 import { exitCodeOf } from '../../../src/engine/report.ts';
-import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_MARKER } from '../../../src/remote/protocol.ts';
 import {
   Type,
   command,

@@ -8,7 +8,7 @@ import { sh } from '../../../src/connection/sh.ts';
 import { applyWriteBatch, writeBatchCommand } from '../../../src/engine/apply.ts';
 import { compileRun } from '../../../src/engine/compile.ts';
 import { executeRun } from '../../../src/engine/run.ts';
-import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_MARKER } from '../../../src/remote/protocol.ts';
 import { command, defineInventory, definePlaybook, file, type Task } from '../../../src/index.ts';
 import type { WriteStep } from '../../../src/ops/op.ts';
 

@@ -6,7 +6,7 @@ import { FactCache } from '../../../src/facts/cache.ts';
 import { contentProbe, pathProbe } from '../../../src/facts/file.ts';
 import { packagesProbe } from '../../../src/facts/packages.ts';
 import type { Probe } from '../../../src/facts/probe.ts';
-import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_MARKER } from '../../../src/remote/protocol.ts';
 import { CommandError } from '../../../src/errors.ts';
 
 const echoProbe = (key: string, text: string): Probe<string> => ({

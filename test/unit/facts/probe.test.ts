@@ -8,7 +8,7 @@ import {
   type Probe,
   type ProbeOutput,
 } from '../../../src/facts/probe.ts';
-import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_MARKER } from '../../../src/remote/protocol.ts';
 import { MASK, secret } from '../../../src/secret.ts';
 
 const identity = (key: string, command: ReturnType<typeof sh>): Probe<ProbeOutput> => ({

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sh } from '../../../src/connection/sh.ts';
 import { configSet, type ConfigSetParams } from '../../../src/ops/config-set.ts';
-import { REMOTE_EXIT } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_EXIT } from '../../../src/remote/protocol.ts';
 import type { Plan } from '../../../src/ops/op.ts';
 import { localHost, type LocalHost } from '../support/local-host.ts';
 

@@ -7,7 +7,7 @@ import { groupProbe, usersFamily } from '../../../src/facts/account.ts';
 import { pathFamily, pathProbe } from '../../../src/facts/file.ts';
 import { packagesProbe } from '../../../src/facts/packages.ts';
 import { probeScript, type Probe } from '../../../src/facts/probe.ts';
-import { REMOTE_MARKER } from '../../../src/connection/remote-protocol.ts';
+import { REMOTE_MARKER } from '../../../src/remote/protocol.ts';
 import { serviceProbe } from '../../../src/facts/service.ts';
 import type { FactReader, Plan, PlanContext, Task } from '../../../src/ops/op.ts';
 

@@ -12,8 +12,8 @@ import {
   pendingHandlersProbe,
   recordPendingCommand,
   type PendingHandler,
-} from '../../../src/engine/handler-journal.ts';
-import { hostStatePaths } from '../../../src/engine/host-state.ts';
+} from '../../../src/remote/handler-journal.ts';
+import { hostStatePaths } from '../../../src/remote/host-state.ts';
 
 let root: string;
 const local = new LocalConnection('local');

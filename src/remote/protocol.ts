@@ -1,7 +1,9 @@
 /**
  * The protocol between play and a host: the exit codes play's own scripts end with and the marker lines they
  * print. Every code and every marker is defined here and nowhere else, and each has one meaning, so a failure's
- * exit code alone says what happened and whether the host was left as it was.
+ * exit code alone says what happened and whether the host was left as it was. What play keeps on a host between
+ * runs is in this folder too: where it lives (`host-state.ts`), the run lock (`host-lock.ts`) and the journal of
+ * handlers owed (`handler-journal.ts`).
  */
 
 /** Exit codes of play's own scripts on a host. */

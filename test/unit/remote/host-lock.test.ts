@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalConnection } from '../../../src/connection/local.ts';
-import { HostLockedError, lockScript, takeHostLock } from '../../../src/engine/host-lock.ts';
-import { hostStatePaths } from '../../../src/engine/host-state.ts';
+import { HostLockedError, lockScript, takeHostLock } from '../../../src/remote/host-lock.ts';
+import { hostStatePaths } from '../../../src/remote/host-state.ts';
 
 let root: string;
 beforeEach(() => {

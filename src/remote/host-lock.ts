@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Connection, HeldCommand } from '../connection/connection.ts';
 import { joinCommands, sh } from '../connection/sh.ts';
 import { ConnectError, PlayError } from '../errors.ts';
-import { REMOTE_EXIT } from '../connection/remote-protocol.ts';
+import { REMOTE_EXIT } from './protocol.ts';
 import { makeStateDir, type HostStatePaths } from './host-state.ts';
 
 const LOCK_BUSY = REMOTE_EXIT.lockBusy;

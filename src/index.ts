@@ -42,6 +42,7 @@ export { configSet, type ConfigSetParams, type ConfigSetFile } from './ops/confi
 export { REMOTE_EXIT } from './remote/protocol.ts';
 export {
   task,
+  opOnFact,
   type Task,
   type TaskOptions,
   type Op,
@@ -60,7 +61,7 @@ export type { Probe, ProbeIdentity, ProbeOutput, ProbeFamily } from './facts/pro
 export { pathProbe, contentProbe, type PathState } from './facts/file.ts';
 export { commandSucceedsProbe } from './facts/command-status.ts';
 export { osReleaseProbe } from './facts/os-release.ts';
-export { planFile, planAbsent, type WantedFile, type FileAttributes } from './ops/managed-file.ts';
+export { planFile, planAbsent, planAttributes, type WantedFile, type FileAttributes } from './ops/managed-file.ts';
 
 export { sh, raw, quote, joinCommands, asArgument, ShellCommand } from './connection/sh.ts';
 export { secret, Secret } from './secret.ts';

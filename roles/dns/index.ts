@@ -1,15 +1,5 @@
-import {
-  configSet,
-  defineRole,
-  directory,
-  packages,
-  SecretType,
-  service,
-  sh,
-  Type,
-  type ShellCommand,
-  type Static,
-} from 'play';
+import { configSet, defineRole, directory, packages, service, sh } from 'play';
+import { SecretType, type ShellCommand, type Static, Type } from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
 import { zoneFile, type ZoneContent, type ZoneRecord } from './zone.ts';
 import { dkimText, dmarcText, spfText, txtData } from '../common/mail-auth.ts';

@@ -1,23 +1,5 @@
-import {
-  command,
-  copy,
-  raw,
-  configSet,
-  defineRole,
-  directory,
-  file,
-  group,
-  packages,
-  SecretType,
-  service,
-  sh,
-  template,
-  Type,
-  type Platform,
-  type Secret,
-  type ShellCommand,
-  type Task,
-} from 'play';
+import { command, configSet, copy, defineRole, directory, file, group, packages, service, template } from 'play';
+import { type Platform, raw, type Secret, SecretType, sh, type ShellCommand, type Task, Type } from 'play';
 import { certificateProblems } from 'play/vault';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { Account, Ipv4, presentAccounts, SchoolVars } from '../common/school.ts';

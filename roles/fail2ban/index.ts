@@ -1,19 +1,7 @@
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { postfixUnit } from '../postfix/config-set.ts';
-import {
-  copy,
-  defineRole,
-  directory,
-  file,
-  line,
-  packages,
-  SecretType,
-  service,
-  sh,
-  template,
-  Type,
-  command,
-} from 'play';
+import { command, copy, defineRole, directory, file, line, packages, service, sh, template } from 'play';
+import { SecretType, Type } from 'play';
 import { sshPublicKeyLine } from 'play/vault';
 import { Ipv4 } from '../common/school.ts';
 

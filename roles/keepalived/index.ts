@@ -1,16 +1,6 @@
 import { dirname } from 'node:path';
-import {
-  configSet,
-  copy,
-  defineRole,
-  directory,
-  packages,
-  service,
-  sh,
-  Type,
-  type ShellCommand,
-  type Static,
-} from 'play';
+import { configSet, copy, defineRole, directory, packages, service, sh } from 'play';
+import { type ShellCommand, type Static, Type } from 'play';
 import { checkSchoolVars, SchoolVars } from '../common/school.ts';
 import { REPLICATE_ALL, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { SERVICE_PROBE_PATH, SERVICE_PROBE_SOURCE, type ProbeCheck } from '../common/service-probe.ts';

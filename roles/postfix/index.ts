@@ -1,16 +1,5 @@
-import {
-  command,
-  defineRole,
-  directory,
-  file,
-  packages,
-  SecretType,
-  service,
-  sh,
-  template,
-  Type,
-  type PackagesParams,
-} from 'play';
+import { command, defineRole, directory, file, packages, service, sh, template } from 'play';
+import { type PackagesParams, SecretType, Type } from 'play';
 import { Account, AccountName, Ipv4, presentAccounts, SchoolVars } from '../common/school.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';

@@ -1,17 +1,5 @@
-import {
-  command,
-  copy,
-  defineRole,
-  directory,
-  link,
-  packages,
-  SecretType,
-  service,
-  sh,
-  template,
-  Type,
-  type Platform,
-} from 'play';
+import { command, copy, defineRole, directory, link, packages, service, sh, template } from 'play';
+import { type Platform, SecretType, Type } from 'play';
 import { SchoolVars } from '../common/school.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 

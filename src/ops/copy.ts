@@ -1,18 +1,13 @@
 import { readFileSync } from 'node:fs';
-import type { ShellCommand } from '../connection/sh.ts';
-import { pathProbe } from '../facts/file.ts';
 import { PlayError } from '../errors.ts';
-import { normalizeMode, planFile, type FileAttributes } from './managed-file.ts';
+import { controllerFileTask, type ControllerFileParams } from './managed-file.ts';
 import { resolveSource } from './template.ts';
-import { task, type Op, type PrepareContext, type Task, type TaskOptions } from './op.ts';
+import type { PrepareContext, Task } from './op.ts';
 
 /** A file copied as it is from the controller. */
-export interface CopyParams extends FileAttributes, TaskOptions {
+export interface CopyParams extends ControllerFileParams {
   /** The source: relative to the role's `files/` folder (or the current folder outside a role), or absolute. */
   readonly src: string;
-  readonly dest: string;
-  readonly validate?: (tempPath: string) => ShellCommand;
-  readonly backup?: boolean;
 }
 
 /**
@@ -22,24 +17,12 @@ export interface CopyParams extends FileAttributes, TaskOptions {
  * copy({ src: 'logo.png', dest: '/var/www/logo.png', mode: '0644' })
  */
 export function copy(params: CopyParams): Task {
-  const mode = normalizeMode(params.mode, `copy ${params.dest}`);
-  const read = (context: PrepareContext): Buffer => {
+  return controllerFileTask('copy', params, (context: PrepareContext): Buffer => {
     const source = resolveSource(params.src, 'files', context.roleDir);
     try {
       return readFileSync(source);
     } catch (error) {
       throw new PlayError(`copy: cannot read ${source}: ${(error as Error).message}`);
     }
-  };
-  const op: Op<Buffer> = {
-    kind: 'copy',
-    batchable: true,
-    title: `copy ${params.dest}`,
-    prepare: read,
-    probes: () => [pathProbe(params.dest)],
-    async plan(context) {
-      return planFile({ ...params, path: params.dest, mode, content: context.prepared ?? read(context) }, context);
-    },
-  };
-  return task(op, params);
+  });
 }

@@ -4,13 +4,13 @@ import { pathProbe } from '../facts/file.ts';
 import { PlayError } from '../errors.ts';
 import {
   attributeChanges,
-  attributeSteps,
   chmodMode,
   normalizeMode,
   planAbsent,
+  planAttributes,
   type FileAttributes,
 } from './managed-file.ts';
-import { task, type Op, type Task, type TaskOptions } from './op.ts';
+import { opOnFact, task, type Task, type TaskOptions } from './op.ts';
 
 /** A path and every directory above it, e.g. `/a/b` → `['/a/b', '/a']`. */
 export function selfAndAncestors(path: string): string[] {
@@ -35,13 +35,12 @@ export interface DirectoryParams extends FileAttributes, TaskOptions {
 export function directory(params: DirectoryParams): Task {
   const mode = normalizeMode(params.mode, `directory ${params.path}`);
   const wanted = { mode, owner: params.owner, group: params.group };
-  const op: Op = {
+  const op = opOnFact({
     kind: 'directory',
     title: `directory ${params.path}`,
-    probes: () => [pathProbe(params.path)],
-    async plan(context) {
+    fact: pathProbe(params.path),
+    async plan(state, context) {
       if (params.state === 'absent') return planAbsent(params.path, context);
-      const state = await context.facts.get(pathProbe(params.path));
       if (state.type === 'absent') {
         const commands = [sh`mkdir -p -- ${params.path}`];
         if (mode) commands.push(sh`chmod ${chmodMode(mode)} ${params.path}`);
@@ -56,15 +55,8 @@ export function directory(params: DirectoryParams): Task {
         };
       }
       if (state.type !== 'directory') throw new PlayError(`${params.path} is a ${state.type}, not a directory`);
-      const changes = attributeChanges(state, wanted);
-      if (changes.length === 0) return { changed: false, reason: 'directory exists with its attributes' };
-      return {
-        changed: true,
-        summary: `set ${changes.map((c) => c.name).join(', ')} of ${params.path}`,
-        steps: attributeSteps(params.path, changes),
-        diffs: [{ path: params.path, attributes: changes }],
-      };
+      return planAttributes(params.path, attributeChanges(state, wanted), 'directory exists with its attributes');
     },
-  };
+  });
   return task(op, params);
 }

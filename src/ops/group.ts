@@ -1,7 +1,7 @@
 import { sh } from '../connection/sh.ts';
 import { PlayError } from '../errors.ts';
 import { groupProbe } from '../facts/account.ts';
-import { task, type Op, type Plan, type Task, type TaskOptions } from './op.ts';
+import { opOnFact, task, type Plan, type Task, type TaskOptions } from './op.ts';
 
 /**
  * The wanted state of a local group.
@@ -38,12 +38,11 @@ export function group(params: GroupParams): Task {
   if (params.state !== undefined && params.state !== 'present' && params.state !== 'absent') {
     throw new PlayError(`group ${name}: state must be 'present' or 'absent', got ${JSON.stringify(params.state)}`);
   }
-  const op: Op = {
+  const op = opOnFact({
     kind: 'group',
     title: `group ${name}`,
-    probes: () => [groupProbe(name)],
-    async plan(context): Promise<Plan> {
-      const current = await context.facts.get(groupProbe(name));
+    fact: groupProbe(name),
+    async plan(current): Promise<Plan> {
       if (params.state === 'absent') {
         if (!current) return { changed: false, reason: `group ${name} does not exist` };
         return {
@@ -74,6 +73,6 @@ export function group(params: GroupParams): Task {
       }
       return { changed: false, reason: `group ${name} exists (gid ${current.gid})` };
     },
-  };
+  });
   return task(op, { notify: params.notify, tags: params.tags, name: params.taskName });
 }

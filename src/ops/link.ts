@@ -2,7 +2,7 @@ import { sh } from '../connection/sh.ts';
 import { pathProbe } from '../facts/file.ts';
 import { PlayError } from '../errors.ts';
 import { planAbsent } from './managed-file.ts';
-import { task, type Op, type Task, type TaskOptions } from './op.ts';
+import { opOnFact, task, type Task, type TaskOptions } from './op.ts';
 
 /** A symbolic link's wanted state. */
 export interface LinkParams extends TaskOptions {
@@ -21,14 +21,13 @@ export interface LinkParams extends TaskOptions {
  * link({ path: '/etc/apache2/sites-enabled/mail.conf', target: '../sites-available/mail.conf' })
  */
 export function link(params: LinkParams): Task {
-  const op: Op = {
+  const op = opOnFact({
     kind: 'link',
     title: `link ${params.path}`,
-    probes: () => [pathProbe(params.path)],
-    async plan(context) {
+    fact: pathProbe(params.path),
+    async plan(state, context) {
       if (params.state === 'absent') return planAbsent(params.path, context);
       if (!params.target) throw new PlayError(`link ${params.path}: target is required`);
-      const state = await context.facts.get(pathProbe(params.path));
       if (state.type === 'link' && state.linkTarget === params.target)
         return { changed: false, reason: `points to ${params.target}` };
       if (state.type !== 'absent' && state.type !== 'link' && !params.force) {
@@ -46,6 +45,6 @@ export function link(params: LinkParams): Task {
         diffs: [{ path: params.path, attributes: [{ name: 'link', before, after: params.target }] }],
       };
     },
-  };
+  });
   return task(op, params);
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { sh, joinCommands, type ShellCommand } from '../connection/sh.ts';
 import { contentProbe, pathProbe } from '../facts/file.ts';
 import { PlayError } from '../errors.ts';
-import type { FileDiff, Plan, PlanContext, Step } from './op.ts';
+import { task } from './op.ts';
+import type { FileDiff, Op, Plan, PlanContext, PrepareContext, Step, Task, TaskOptions } from './op.ts';
 import { Secret } from '../secret.ts';
 
 /** Attributes a managed path may set; unset ones are left as the host has them. */
@@ -111,15 +112,7 @@ export async function planFile(wanted: WantedFile, context: PlanContext): Promis
     };
   }
   const changes = attributeChanges(state, wanted);
-  if (state.sha256 === sha256) {
-    if (changes.length === 0) return { changed: false, reason: 'content and attributes match' };
-    return {
-      changed: true,
-      summary: `set ${changes.map((c) => c.name).join(', ')} of ${wanted.path}`,
-      steps: attributeSteps(wanted.path, changes),
-      diffs: [{ path: wanted.path, attributes: changes }],
-    };
-  }
+  if (state.sha256 === sha256) return planAttributes(wanted.path, changes, 'content and attributes match');
   const before = (await context.facts.get(contentProbe(wanted.path))) ?? Buffer.alloc(0);
   const diff: FileDiff = {
     path: wanted.path,
@@ -143,6 +136,61 @@ export async function planFile(wanted: WantedFile, context: PlanContext): Promis
       },
     ],
     diffs: [diff],
+  };
+}
+
+/** What `copy` and `template` share: where the file goes, its attributes, and how it is checked and kept. */
+export interface ControllerFileParams extends FileAttributes, TaskOptions {
+  readonly dest: string;
+  readonly validate?: (tempPath: string) => ShellCommand;
+  readonly backup?: boolean;
+}
+
+/**
+ * The task of a file whose content the controller makes (`copy` reads it, `template` renders it): made for each
+ * host before any host is touched (an error there is invalid input), then planned as a whole-file write
+ * ({@link planFile}) that may travel in one batch with the next tasks' writes.
+ *
+ * @example
+ * return controllerFileTask('copy', params, (context) => readFileSync(join(context.roleDir ?? '.', 'files', params.src)));
+ */
+export function controllerFileTask<Content extends Buffer | Secret>(
+  kind: 'copy' | 'template',
+  params: ControllerFileParams,
+  make: (context: PrepareContext) => Content,
+): Task {
+  const mode = normalizeMode(params.mode, `${kind} ${params.dest}`);
+  const op: Op<Content> = {
+    kind,
+    batchable: true,
+    title: `${kind} ${params.dest}`,
+    prepare: make,
+    probes: () => [pathProbe(params.dest)],
+    async plan(context) {
+      return planFile({ ...params, path: params.dest, mode, content: context.prepared ?? make(context) }, context);
+    },
+  };
+  return task(op, params);
+}
+
+/**
+ * Sets the attributes of a path that differ from what is wanted (mode, owner, group); unchanged, with `reason`,
+ * when none do.
+ *
+ * @example
+ * return planAttributes('/srv/data', attributeChanges(state, { mode: '0750' }), 'directory exists with its attributes');
+ */
+export function planAttributes(
+  path: string,
+  changes: readonly { name: string; before: string; after: string }[],
+  reason: string,
+): Plan {
+  if (changes.length === 0) return { changed: false, reason };
+  return {
+    changed: true,
+    summary: `set ${changes.map((c) => c.name).join(', ')} of ${path}`,
+    steps: attributeSteps(path, changes),
+    diffs: [{ path, attributes: changes }],
   };
 }
 

@@ -140,6 +140,32 @@ export interface Op<Prepared = unknown> {
   readonly flushesHandlers?: boolean;
 }
 
+/**
+ * An op whose plan starts from one fact: it names that probe once, and `plan` is given the probe's answer (as
+ * pyinfra's operations are given their facts). Most ops are made this way (group, user, service, directory, link).
+ *
+ * @example
+ * const op = opOnFact({
+ *   kind: 'group',
+ *   title: 'group vmail',
+ *   fact: groupProbe('vmail'),
+ *   plan: (current) => (current ? { changed: false, reason: 'group vmail exists' } : createVmail),
+ * });
+ */
+export function opOnFact<T, Prepared = unknown>(
+  spec: Omit<Op<Prepared>, 'probes' | 'plan'> & {
+    readonly fact: Probe<T>;
+    plan(current: T, context: PlanContext<Prepared>): Plan | Promise<Plan>;
+  },
+): Op<Prepared> {
+  const { fact, plan, ...op } = spec;
+  return {
+    ...op,
+    probes: () => [fact],
+    plan: async (context) => plan(await context.facts.get(fact), context),
+  };
+}
+
 /** What a packages op wants installed: the names, and how (debconf answers first, apt's cache, recommends). */
 export interface PackageWant {
   readonly names: readonly string[];

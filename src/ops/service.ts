@@ -1,7 +1,7 @@
 import { sh, type ShellCommand } from '../connection/sh.ts';
 import { PlayError } from '../errors.ts';
 import { serviceProbe, type ServiceState } from '../facts/service.ts';
-import { task, type Op, type Plan, type Task, type TaskOptions } from './op.ts';
+import { opOnFact, task, type Plan, type Task, type TaskOptions } from './op.ts';
 
 /**
  * The wanted state of a service: running or not (or restarted/reloaded now), started at boot or not.
@@ -74,12 +74,11 @@ export function service(params: ServiceParams): Task {
   }
   if (params.state === undefined && params.enabled === undefined)
     throw new PlayError(`service ${name}: give state, enabled or both`);
-  const op: Op = {
+  const op = opOnFact({
     kind: 'service',
     title: `service ${name}`,
-    probes: () => [serviceProbe(name)],
-    async plan(context): Promise<Plan> {
-      const current = await context.facts.get(serviceProbe(name));
+    fact: serviceProbe(name),
+    async plan(current, context): Promise<Plan> {
       if (!current.exists) {
         if (!context.earlierChangesPending) throw new PlayError(`service ${name} not found on host`);
         return {
@@ -104,6 +103,6 @@ export function service(params: ServiceParams): Task {
         diffs: [],
       };
     },
-  };
+  });
   return task(op, { notify: params.notify, tags: params.tags, name: params.taskName });
 }

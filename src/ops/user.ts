@@ -3,7 +3,7 @@ import { sh } from '../connection/sh.ts';
 import { PlayError } from '../errors.ts';
 import { userProbe, type UserAccount } from '../facts/account.ts';
 import { Secret, reveal } from '../secret.ts';
-import { task, type Op, type Plan, type Step, type Task, type TaskOptions } from './op.ts';
+import { opOnFact, task, type Plan, type Step, type Task, type TaskOptions } from './op.ts';
 
 /**
  * The wanted state of a local user account.
@@ -140,12 +140,11 @@ function differences(params: UserParams, current: UserAccount): { fields: string
 export function user(params: UserParams): Task {
   validate(params);
   const name = params.name;
-  const op: Op = {
+  const op = opOnFact({
     kind: 'user',
     title: `user ${name}`,
-    probes: () => [userProbe(name)],
-    async plan(context): Promise<Plan> {
-      const current = await context.facts.get(userProbe(name));
+    fact: userProbe(name),
+    async plan(current): Promise<Plan> {
       // Checked here, not when the task is built: a password from a vault is read only when a run needs it.
       if (
         params.password !== undefined &&
@@ -198,6 +197,6 @@ export function user(params: UserParams): Task {
       if (fields.length === 0) return { changed: false, reason: `user ${name} exists as wanted` };
       return { changed: true, summary: `update user ${name} (${fields.join(', ')})`, steps, diffs: [] };
     },
-  };
+  });
   return task(op, { notify: params.notify, tags: params.tags, name: params.taskName });
 }

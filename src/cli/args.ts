@@ -1,5 +1,6 @@
 import { parseStrictArgs } from './strict-args.ts';
 import { ValidationError } from '../errors.ts';
+import { parseExtraVarArgs } from '../model/extra-vars.ts';
 
 /** The command line of a `play` run, parsed. */
 export interface CliArgs {
@@ -12,6 +13,8 @@ export interface CliArgs {
   readonly limit?: string;
   readonly tags?: string[];
   readonly skipTags?: string[];
+  /** `-e NAME=VALUE` and `-e JSON`, in order (a later one wins); the playbook's `extraVars` types them. */
+  readonly extraVars: Readonly<Record<string, unknown>>;
   readonly forks: number;
   readonly json: boolean;
   readonly listHosts: boolean;
@@ -60,6 +63,8 @@ Options:
   -l, --limit PATTERN         only these hosts (names, groups, globs, a:b, !x, &x)
   -t, --tags TAGS             only tasks with one of these tags (comma-separated)
       --skip-tags TAGS        skip tasks with one of these tags
+  -e, --extra-vars VARS       NAME=VALUE or a JSON object, for the vars the playbook declares (extraVars);
+                              repeatable, a later one wins; they override every other var
   -f, --forks N               hosts run at once (default ${DEFAULT_FORKS})
       --json                  print one JSON report on stdout, nothing else there
       --list-hosts            print the hosts each play would run on, connect to nothing
@@ -109,6 +114,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       limit: { type: 'string', short: 'l' },
       tags: { type: 'string', short: 't' },
       'skip-tags': { type: 'string' },
+      'extra-vars': { type: 'string', short: 'e', multiple: true },
       forks: { type: 'string', short: 'f' },
       json: { type: 'boolean', default: false },
       'list-hosts': { type: 'boolean', default: false },
@@ -144,6 +150,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         'flush-handlers',
         'no-wait',
         'no-gate',
+        'extra-vars',
       ] as const
     ).filter((k) => values[k] !== undefined && values[k] !== false);
     if (runOnly.length) throw new ValidationError(`play verify only reads: --${runOnly[0]} has no meaning there`);
@@ -169,6 +176,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     limit: values.limit,
     tags: list(values.tags),
     skipTags: list(values['skip-tags']),
+    extraVars: parseExtraVarArgs(values['extra-vars'] ?? []),
     forks,
     json: values.json ?? false,
     listHosts: values['list-hosts'] ?? false,

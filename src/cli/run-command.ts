@@ -90,7 +90,7 @@ async function loadCompileRun(
   const run = await compileRun(
     playbook,
     inventory,
-    { limit: args.limit, tags: args.tags, skipTags: args.skipTags, render: !listing },
+    { limit: args.limit, tags: args.tags, skipTags: args.skipTags, extraVars: args.extraVars, render: !listing },
     context.masks,
   );
   profiler.mark('compile');

@@ -3,6 +3,7 @@ import { PlayError, TemplateError, ValidationError, placeError } from '../errors
 import type { Task } from '../ops/op.ts';
 import { checkInventory, groupsOf, type Inventory } from '../model/inventory.ts';
 import { selectHosts } from '../model/host-pattern.ts';
+import { checkExtraVars } from '../model/extra-vars.ts';
 import type { Play, Playbook, TaskList } from '../model/playbook.ts';
 import { platformName, samePlatform, type Platform } from '../model/platform.ts';
 import type { Role } from '../model/role.ts';
@@ -77,6 +78,8 @@ export interface Selection {
   readonly tags?: readonly string[];
   /** Skip tasks with one of these tags. */
   readonly skipTags?: readonly string[];
+  /** The vars given with `-e` (strings from `NAME=VALUE`), checked against the playbook's `extraVars`. */
+  readonly extraVars?: Readonly<Record<string, unknown>>;
   /**
    * Render templates and read every secret in vars (default true). `--list-hosts`/`--list-tasks` turn it off:
    * they validate the vars and build the task lists but need no vault.
@@ -301,6 +304,11 @@ export async function compileRun(
   if (!Array.isArray(playbook.plays) || playbook.plays.length === 0) {
     throw new ValidationError('the playbook has no plays', { file: playbook.source });
   }
+  // Typed and checked once: from here on the run's extra vars are the playbook's, converted to their types.
+  selection = {
+    ...selection,
+    extraVars: checkExtraVars(playbook.extraVars, selection.extraVars ?? {}, playbook.source),
+  };
   // Every play's role uses first: a misspelled param is a mistake in the playbook, whichever hosts are chosen.
   const uses = playbook.plays.map((play, index) => roleEntries(play, playLabel(play, index), index));
   const issues = uses.flatMap((u) => u.issues);
@@ -436,7 +444,8 @@ async function compileHostWork(
   templates: TemplateRenderer,
   masks: MaskTable,
 ): Promise<HostPlatformWork> {
-  const base = { ...inventoryVars(inventory, host), ...play.vars };
+  // Extra vars win over everything, as Ansible's do: inventory < play vars < role params < -e.
+  const base = { ...inventoryVars(inventory, host), ...play.vars, ...selection.extraVars };
   // Added before they are read: a secret is masked from the moment it is revealed, in any error after.
   masks.addSecretsIn(base);
   const releases: readonly (Platform | undefined)[] =
@@ -444,7 +453,7 @@ async function compileHostWork(
   // The vars are the same on every release: validated once; a role's check may depend on the release.
   const owners: { role: Role<TObject>; owner: Owner }[] = [];
   for (const { role, params, tags } of roles) {
-    const vars = { ...role.defaults, ...base, ...params };
+    const vars = { ...role.defaults, ...base, ...params, ...selection.extraVars };
     masks.addSecretsIn(vars);
     const invalid = (issues: readonly { path: string; message: string }[], platform?: Platform): never => {
       const on = platform ? ` on ${platformName(platform)}` : '';

@@ -54,6 +54,12 @@ export interface PlaybookSpec<P = readonly (readonly TObject[])[]> {
   readonly plays: { readonly [K in keyof P]: Play<P[K]> };
   /** What `play verify` checks on the deployed hosts (read-only). */
   readonly verify?: HealthCheck;
+  /**
+   * The vars this playbook takes on the command line (`-e NAME=VALUE`, as Ansible's extra vars): each value is
+   * converted to the schema's type and checked before any host is touched (exit 2 otherwise), then given to every
+   * play's roles and task lists with the highest precedence. A playbook without it refuses `-e`.
+   */
+  readonly extraVars?: TObject;
 }
 
 /** A declared playbook, remembering its file. */

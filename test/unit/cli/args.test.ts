@@ -14,3 +14,18 @@ describe('parseCliArgs', () => {
       expect(() => parseCliArgs(['site.ts', `--forks=${bad}`])).toThrow(/--forks must be a positive integer/);
   });
 });
+
+describe('parseCliArgs: -e', () => {
+  it('collects NAME=VALUE and JSON objects in order, a later one winning; none gives {}', () => {
+    expect(parseCliArgs(['site.ts']).extraVars).toEqual({});
+    expect(
+      parseCliArgs(['site.ts', '-e', 'a=1', '--extra-vars', '{"b": [1, 2], "a": "j"}', '-e', 'c=x=y']).extraVars,
+    ).toEqual({ a: 'j', b: [1, 2], c: 'x=y' });
+  });
+
+  it('play verify refuses it: it only reads', () => {
+    expect(() => parseCliArgs(['verify', 'site.ts', '-e', 'a=1'])).toThrow(
+      'play verify only reads: --extra-vars has no meaning there',
+    );
+  });
+});

@@ -671,3 +671,49 @@ describe('play verify', () => {
     expect(none.stderr).toMatch(/has no health check/);
   });
 });
+
+describe('play CLI: extra vars (-e)', { timeout: 60_000 }, () => {
+  it('typed by the playbook: NAME=VALUE converted to the schema type, given to task lists and over role vars', async () => {
+    const result = await play(
+      [fixture('extra-vars.ts'), '-e', 'note=remember', '-e', 'copies=2', '--extra-vars', '{"port": 8080}'],
+      dir,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'note-0'), 'utf8')).toBe('remember (number)\n');
+    expect(readFileSync(join(dir, 'note-1'), 'utf8')).toBe('remember (number)\n');
+    expect(existsSync(join(dir, 'note-2'))).toBe(false);
+    // -e wins over the inventory's greeting and the role's default port.
+    expect(readFileSync(join(dir, 'alpha.motd'), 'utf8')).toContain('port 8080');
+    const again = await play(
+      [fixture('extra-vars.ts'), '-e', 'note=remember', '-e', 'copies=2', '-e', 'greeting=salam'],
+      dir,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'alpha.motd'), 'utf8')).toContain('salam from alpha');
+  });
+
+  it.each([
+    [['-e', 'copies=2'], /-e note: is required/],
+    [['-e', 'note=x', '-e', 'copies=many'], /-e copies: must be integer/],
+    [['-e', 'note=x', '-e', 'copies=9'], /-e copies: must be <= 3/],
+    [
+      ['-e', 'note=x', '-e', 'acount=guru2'],
+      /-e acount: is not an extra var of this playbook \(it takes: note, copies, greeting, port\)/,
+    ],
+    [['-e', 'note'], /-e note: give NAME=VALUE/],
+    [['-e', '{"note": '], /-e \{"note": : not a JSON object/],
+  ])('refuses %j with exit 2 and one message, before any host is touched', async (extra, message) => {
+    const before = snapshot(dir);
+    const result = await play([fixture('extra-vars.ts'), ...extra], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('a playbook that declares no extra vars refuses -e', async () => {
+    const result = await play([fixture('site.ts'), '-e', 'greeting=x'], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('the playbook takes no extra vars, yet -e greeting was given');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

@@ -550,7 +550,9 @@ class PlayOnHost {
     } catch (error) {
       applied = { done: 0, error };
     } finally {
-      this.facts.invalidate(affectedPaths(changes.flatMap(({ plan }) => plan.steps)));
+      // What the changes touched is read again (facts naming no path are forgotten by any change): nothing when
+      // there were none, so a run that changes nothing reads every fact once.
+      if (changes.length) this.facts.invalidate(affectedPaths(changes.flatMap(({ plan }) => plan.steps)));
     }
     let changesDone = 0;
     for (const { bound, plan } of planned) {

@@ -79,6 +79,8 @@ function siteRole(root: string) {
       template({ src: join(root, 'site.ejs'), dest: join(root, host, 'site.conf'), notify: ['first', 'second'] }),
       line({ path: join(root, host, 'lines.txt'), line: 'extra', create: true, tags: ['lines'] }),
       command({ cmd: sh`touch ${join(root, `${host}-ran`)}`, creates: join(root, `${host}-ran`), tags: ['cmd'] }),
+      // A fact that names no path (whether a command succeeds): read once in a run that changes nothing.
+      command({ cmd: sh`true`, unless: sh`test -d ${join(root, host)}`, tags: ['guard'] }),
     ],
     handlers: ({ host }) => [
       command({ name: 'first', cmd: sh`echo first >> ${join(root, host, 'handlers.log')}` }),
@@ -105,8 +107,8 @@ describe('executeRun', () => {
       forks: 10,
       connect: recorder().connect,
     });
-    expect(second.hosts.alpha).toMatchObject({ changed: 0, ok: 5, failed: 0 });
-    expect(second.hosts.beta).toMatchObject({ changed: 0, ok: 5, failed: 0 });
+    expect(second.hosts.alpha).toMatchObject({ changed: 0, ok: 6, failed: 0 });
+    expect(second.hosts.beta).toMatchObject({ changed: 0, ok: 6, failed: 0 });
     // A no-op run of the whole role costs one round trip per host: all probes travel together.
     expect(second.hosts.alpha.commands).toBe(1);
   });
@@ -130,8 +132,9 @@ describe('executeRun', () => {
       expect(connection.commands.length).toBeGreaterThan(0);
       for (const c of connection.commands) expect(c.text.startsWith(REMOTE_MARKER.probe)).toBe(true);
     }
-    // Every task and the notified handlers are reported as changes that would happen.
-    expect(report.hosts.alpha.changed).toBe(5 + 1 + 2);
+    // Every task (the guarded command too: its directory is not there yet) and the notified handlers are reported
+    // as changes that would happen.
+    expect(report.hosts.alpha.changed).toBe(5 + 1 + 1 + 2);
     // Handlers in definition order on each host (the two hosts run side by side, so their lines interleave).
     for (const host of ['alpha', 'beta'])
       expect(report.tasks.filter((t) => t.handler && t.host === host).map((t) => t.task)).toEqual(['first', 'second']);
@@ -239,7 +242,7 @@ describe('executeRun', () => {
     expect(existsSync(join(dir, 'beta', 'site.conf'))).toBe(false);
     expect(existsSync(join(dir, 'beta-ran'))).toBe(true);
     const skipped = await compileRun(playbook, playbook.inventory, { skipTags: ['lines', 'cmd'] });
-    expect(skipped.plays[0].work.get('alpha')!.works[0].tasks).toHaveLength(3);
+    expect(skipped.plays[0].work.get('alpha')!.works[0].tasks).toHaveLength(4);
   });
 
   it('--check carries predicted state: a service its package would install is "would start", not an error', async () => {

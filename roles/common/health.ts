@@ -1,5 +1,7 @@
 import { raw, sh, type HealthCheck, type HealthHost, type HealthRow, type Secret } from 'play';
 import { tlsCertificatePath } from '../tls/index.ts';
+import { BACKUP_HELPER } from '../backup/index.ts';
+import { backupRow, parseBackupStatus, type BackupStatus } from '../backup/status.ts';
 import { REPLICATOR, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { dhcpHaState, dhcpHaVerdict, KEA_CONTROL_PATH, type DhcpHaState } from '../dhcp/ha-state.ts';
 import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
@@ -44,6 +46,8 @@ export interface ServerState {
   readonly spf: string;
   readonly dmarc: string;
   readonly dkim: string;
+  /** What the backup helper says of its last runs (`play-backup status`); undefined when it did not answer. */
+  readonly backup?: BackupStatus;
 }
 
 /** The vars of a server the health check reads: the school's own (one declaration, {@link SchoolVars}) and more. */
@@ -94,6 +98,7 @@ end=$(openssl x509 -enddate -noout -in "$certificate" 2>/dev/null | cut -d= -f2)
 echo "certificate_end=$end"
 if [ -n "$end" ]; then echo "certificate_days=$(( ($(date -d "$end" +%s) - $(date +%s)) / 86400 ))"; fi
 echo "certificate_fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$certificate" 2>/dev/null | cut -d= -f2)"
+echo "backup=$($t ${BACKUP_HELPER} status 2>/dev/null | tr -d '\n')"
 `;
 }
 
@@ -128,6 +133,7 @@ export function parseServerState(stdout: string): ServerState {
     spf: txtFromDig(get('txt_spf')),
     dmarc: txtFromDig(get('txt_dmarc')),
     dkim: txtFromDig(get('txt_dkim')),
+    backup: parseBackupStatus(get('backup')),
   };
 }
 
@@ -212,6 +218,7 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
             ].join('; '),
     },
     mailQueueRow(host, state.mailQueue),
+    backupRow(host, state.backup),
     { check: 'dhcp ha', host, ...dhcpHaVerdict(state.dhcpHa) },
     {
       check: 'certificate',

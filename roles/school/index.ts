@@ -6,7 +6,7 @@ import { defineInitTemplate } from 'play';
  * one inventory file and three lines of playbook (`npx play init` writes both).
  */
 export { schoolInventory, SMKNH_ACCOUNTS, type SchoolSite } from './inventory.ts';
-export { schoolPlaybook } from './playbook.ts';
+export { schoolBackupPlaybook, schoolPlaybook, schoolRestorePlaybook, RestoreVars } from './playbook.ts';
 
 /**
  * The school's project template, what `npx play init DIR` uses by default (`--from play/school`): the inventory of

@@ -93,6 +93,8 @@ const FLAG_OF_FIELD: Record<SchoolSiteField, string> = {
   >),
   sshAdmins: '--ssh-user',
   tlsCertificate: '--certificate',
+  // Not asked by play init: written into the inventory by hand (roles/backup/README.md).
+  backup: 'backup',
 };
 
 const OPTIONS = {

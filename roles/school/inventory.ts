@@ -1,3 +1,4 @@
+import type { Secret } from 'play';
 import type { Vault } from 'play/vault';
 
 /**
@@ -24,6 +25,16 @@ export interface SchoolSite {
   }[];
   /** Who may log in to the servers over ssh (by key only); root when not given. Never a mail account. */
   readonly sshAdmins?: readonly string[];
+  /**
+   * Backups (roles/backup): each server backs up to the other; `offsite` adds a restic repository elsewhere, and
+   * `retention` (default 7 daily, 4 weekly, 12 monthly) and `schedule` (systemd's OnCalendar, default 01:30) say
+   * how many snapshots are kept and when the nightly one runs.
+   */
+  readonly backup?: {
+    readonly offsite?: { readonly repository: string | Secret; readonly env?: Readonly<Record<string, Secret>> };
+    readonly retention?: { readonly daily: number; readonly weekly: number; readonly monthly: number };
+    readonly schedule?: string;
+  };
 }
 
 /**
@@ -70,6 +81,12 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           roundcubeDesKey: vault.secret('roundcube_des_key', { length: 24 }),
           tlsKey: vault.secret('tls_key'),
           tlsCertificate: vault.secret('tls_certificate'),
+          backupPassword: vault.secret('backup_password', { base64Bytes: 32 }),
+          // ECDSA P-256 (PEM): the key each server logs in to the other with to store its backups (sftp only).
+          backupSshKey: vault.secret('backup_ssh_key'),
+          ...(site.backup?.offsite ? { backupOffsite: site.backup.offsite } : {}),
+          ...(site.backup?.retention ? { backupRetention: site.backup.retention } : {}),
+          ...(site.backup?.schedule ? { backupSchedule: site.backup.schedule } : {}),
         },
       },
     },

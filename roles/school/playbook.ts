@@ -1,5 +1,8 @@
-import { definePlaybook, type Inventory, type Playbook } from 'play';
+import { definePlaybook, Type, type Inventory, type Playbook } from 'play';
 import apache from '../apache/index.ts';
+import backup from '../backup/index.ts';
+import { backupNow, restoreMail } from '../backup/restore.ts';
+import { AccountName } from '../common/school.ts';
 import { schoolHealth } from '../common/health.ts';
 import dhcp from '../dhcp/index.ts';
 import dns from '../dns/index.ts';
@@ -49,6 +52,7 @@ export function schoolPlaybook(inventory: Inventory): Playbook {
           { role: apache, vars: { manageCertificate: false }, tags: ['apache', 'web'] },
           { role: roundcube, tags: ['roundcube', 'web'] },
           { role: fail2ban, tags: ['fail2ban', 'security'] },
+          { role: backup, tags: ['backup'] },
           { role: keepalived, vars: { holdForReplication: true }, tags: ['keepalived'] },
         ],
       },
@@ -59,6 +63,75 @@ export function schoolPlaybook(inventory: Inventory): Playbook {
         hosts: ['primary', 'backup'],
         tags: ['dovecot', 'mail'],
         tasks: [replicationSettled()],
+      },
+    ],
+    verify: schoolHealth,
+  });
+}
+
+/**
+ * A backup of both servers now (`npx play backup`): each server's nightly run of the backup role, at once, waited
+ * for; it fails naming the server and the helper's error.
+ *
+ * @example
+ * export default schoolBackupPlaybook(inventory); // playbooks/backup.ts
+ */
+export function schoolBackupPlaybook(inventory: Inventory): Playbook {
+  return definePlaybook({
+    name: 'school backup',
+    inventory,
+    plays: [{ name: 'back up both servers', hosts: ['primary', 'backup'], tags: ['backup'], tasks: [backupNow()] }],
+    verify: schoolHealth,
+  });
+}
+
+/** What `npx play restore` takes: `-e account=NAME`, and optionally `-e folder=NAME` and `-e at=ISO-TIME`. */
+export const RestoreVars = Type.Object({
+  account: AccountName,
+  folder: Type.Optional(
+    Type.String({ minLength: 1, pattern: '^[^./][^\\n]*$', description: 'a mailbox, e.g. Projects or Projects/2026' }),
+  ),
+  at: Type.Optional(
+    Type.String({
+      pattern: '^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d)?(\\.\\d+)?(Z|[+-]\\d\\d:\\d\\d)?$',
+      description: 'an ISO time, e.g. 2026-12-01T08:00:00Z: the newest snapshot at or before it',
+    }),
+  ),
+  server: Type.Optional(
+    Type.Union([Type.Literal('primary'), Type.Literal('backup')], {
+      description: 'the server that restores from its own backups (default primary; backup when the primary is down)',
+    }),
+  ),
+});
+
+/**
+ * One account's mail put back from the backups (`npx play restore -e account=guru2 [-e folder=X] [-e at=TIME]`):
+ * on the primary, from its own backups (kept on the backup server), into the live mailbox while it stays in use;
+ * replication brings it to the backup server. With the primary down, `-e server=backup` restores there instead.
+ *
+ * @example
+ * export default schoolRestorePlaybook(inventory); // playbooks/restore.ts
+ */
+export function schoolRestorePlaybook(inventory: Inventory): Playbook {
+  return definePlaybook({
+    name: 'school restore',
+    inventory,
+    extraVars: RestoreVars,
+    plays: [
+      {
+        name: 'restore mail',
+        hosts: ['primary', 'backup'],
+        // One server restores (the primary unless -e server=backup); the other gets the mail by replication.
+        tasks: ({ host, vars }) => {
+          if (host !== (vars.server ?? 'primary')) return [];
+          return [
+            restoreMail({
+              account: vars.account as string,
+              ...(vars.folder ? { folder: vars.folder as string } : {}),
+              ...(vars.at ? { at: vars.at as string } : {}),
+            }),
+          ];
+        },
       },
     ],
     verify: schoolHealth,

@@ -88,6 +88,8 @@ export function schoolProjectFiles(project: SchoolProject): ProjectFile[] {
     { path: 'tsconfig.json', content: tsconfigJson() },
     { path: `inventory/${slug}.ts`, content: inventoryFile(project) },
     { path: 'playbooks/site.ts', content: playbookFile(slug) },
+    { path: 'playbooks/backup.ts', content: backupPlaybookFile(slug) },
+    { path: 'playbooks/restore.ts', content: restorePlaybookFile(slug) },
     {
       path: '.gitignore',
       content: `node_modules/\n# The vault's passphrase: never committed (the vault itself is encrypted and is).\n${PROJECT_PASSPHRASE_FILE}\n`,
@@ -206,6 +208,24 @@ export default schoolPlaybook(inventory);
 `;
 }
 
+function backupPlaybookFile(slug: string): string {
+  return `import { schoolBackupPlaybook } from 'play/school';
+import inventory from '../inventory/${slug}.ts';
+
+/** A backup of both servers now, as each night's: \`npx play backup\`. */
+export default schoolBackupPlaybook(inventory);
+`;
+}
+
+function restorePlaybookFile(slug: string): string {
+  return `import { schoolRestorePlaybook } from 'play/school';
+import inventory from '../inventory/${slug}.ts';
+
+/** One account's mail back from the backups: \`npx play restore -e account=NAME [-e folder=NAME] [-e at=ISO-TIME]\`. */
+export default schoolRestorePlaybook(inventory);
+`;
+}
+
 function readme(project: SchoolProject): string {
   const { site, ssh } = project;
   const slug = schoolSlug(site.domain);
@@ -253,6 +273,8 @@ npm install                              # play and its TypeScript loader
 npx play site --check                    # what would change, changing nothing
 npx play site                            # deploy: the primary first, then the backup
 npx play verify site                     # the pair's health check
+npx play backup                          # a backup of both servers now (each night's runs by itself)
+npx play restore -e account=${firstAccount} --check   # what a restore of ${firstAccount}'s mail would bring back
 npx play vault view ${vault}       # the secrets (shown on the terminal only)
 npx play vault rotate ${vault} account_${firstAccount}   # a new password for ${firstAccount}; the next deploy sets it
 \`\`\`

@@ -84,6 +84,16 @@ export const SCHOOL_SECRETS: readonly SchoolSecret[] = [
     source: { kind: 'tls' },
   },
   { name: 'tls_key', purpose: 'the private key of tls_certificate', source: { kind: 'tls' } },
+  {
+    name: 'backup_password',
+    purpose: "restic's password: the backups of the school's mail are encrypted with it (keep a copy off the servers)",
+    source: { kind: 'random', shape: { base64Bytes: 32 } },
+  },
+  {
+    name: 'backup_ssh_key',
+    purpose: 'ECDSA P-256 ssh key each server stores its backups on the other with (sftp only)',
+    source: { kind: 'ssh-key' },
+  },
 ];
 
 /**

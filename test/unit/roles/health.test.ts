@@ -36,6 +36,7 @@ dhcp_ha_partner_age=1
 certificate_end=Nov 25 21:00:00 2036 GMT
 certificate_days=3650
 certificate_fingerprint=AB:CD
+backup={"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastAttempt": "2026-12-07T01:40:00Z", "lastSuccess": "2026-12-07T01:42:00Z", "error": null, "snapshot": "1a2b3c4d", "files": 120, "repositoryBytes": 12300000, "check": {"at": "2026-12-07T01:43:00Z", "subset": "7/30", "ok": true}}}}
 `;
 
 const with_ = (changes: Record<string, string>) =>
@@ -75,6 +76,13 @@ describe('the school health check', () => {
       { check: 'replication', gate: false, host: 'primary', ok: true, detail: 'queue empty; no failed user' },
       { check: 'mail queue', gate: false, host: 'primary', ok: true, detail: 'empty' },
       {
+        check: 'backup',
+        gate: false,
+        host: 'primary',
+        ok: true,
+        detail: 'peer: newest 2 h ago (snapshot 1a2b3c4d, 12 MB stored)',
+      },
+      {
         check: 'dhcp ha',
         gate: false,
         host: 'primary',
@@ -99,6 +107,8 @@ describe('the school health check', () => {
           dhcp_ha_partner_reachable: 'no',
           certificate_days: '3',
           holds_vip: 'no',
+          backup:
+            '{"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastSuccess": "2026-12-05T01:42:00Z", "error": "restic backup: exit 1: Fatal: unable to open repository", "snapshot": "1a2b3c4d"}}}',
         }),
       ),
     );
@@ -107,6 +117,7 @@ describe('the school health check', () => {
       'FAULT (active)',
       'queued: waiting failed 2; failed: kepsek guru1',
       '4 messages, the oldest 300 s old: deliveries are failing (postqueue -p)',
+      'peer: last run failed: restic backup: exit 1: Fatal: unable to open repository; newest 50 h ago (snapshot 1a2b3c4d)',
       'hot-standby, primary: partner-down, partner: hot-standby (out of touch)',
       'expires Nov 25 21:00:00 2036 GMT (3 days)',
     ]);

@@ -46,6 +46,8 @@ const FILES = [
   'inventory/smahb.ts',
   'inventory/smahb.vault',
   'playbooks/site.ts',
+  'playbooks/backup.ts',
+  'playbooks/restore.ts',
   '.gitignore',
   'README.md',
   '.vault-password',

@@ -1,0 +1,367 @@
+#!/usr/bin/python3 -I
+"""Managed by play (role backup): the school's backups with restic, to the other server and off-site.
+
+    play-backup run                       the nightly run (play-backup.service): each repository in turn, one
+                                          failing does not stop the next: created when new, a backup of the
+                                          mailboxes, Roundcube's database and the DKIM key, old snapshots
+                                          forgotten (the inventory's retention) and pruned, a rolling check
+                                          that reads every pack within checkDays days. Exit 1 if any failed.
+    play-backup status                    the last run of each repository, as JSON (play verify reads it)
+    play-backup restore ACCOUNT [--folder NAME] [--at ISO-TIME] [--repository NAME] [--dry-run]
+                                          puts ACCOUNT's mail back as it was in the newest snapshot (at or before
+                                          --at): every message of the snapshot that is not in the live mailbox
+                                          any more goes back into its folder (a deleted folder comes back, and is
+                                          subscribed); what is still there is left alone. Prints JSON: the
+                                          snapshot used and the messages restored per folder.
+
+Nothing here stops a service: Maildir is read as it is (a message is one file, written once and renamed in), and
+Roundcube's SQLite database is copied with sqlite3's online backup first. A run holds a lock (a second waits for
+it); each restic command has a time limit, and its ssh to the other server gives up on a dead peer within 30 s.
+"""
+import argparse
+import datetime
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import syslog
+import tempfile
+import time
+
+# Where the helper keeps its files; the environment may move them (its own tests run it as a normal program).
+CONFIG = os.environ.get('PLAY_BACKUP_CONFIG', '/etc/play-backup/config.json')
+LOCK = os.environ.get('PLAY_BACKUP_LOCK', '/run/play-backup.lock')
+STATE = os.environ.get('PLAY_BACKUP_STATE', '/var/lib/play-backup')
+STATUS = STATE + '/status.json'
+STAGE = STATE + '/stage'
+HOURS = 3600
+
+
+def log(message, error=False):
+    syslog.openlog('play-backup')
+    syslog.syslog(syslog.LOG_ERR if error else syslog.LOG_INFO, message)
+    print(message, file=sys.stderr if error else sys.stdout, flush=True)
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def config():
+    with open(CONFIG) as f:
+        return json.load(f)
+
+
+class ResticError(Exception):
+    pass
+
+
+def timeout(cfg, kind):
+    """Seconds a restic command may take: `short` ones (reading the config, unlocking, listing) give up on a stalled
+    repository soon, `long` ones (backup, prune, check, restore) only after hours."""
+    return int(cfg.get('timeouts', {}).get(kind, {'short': 120, 'long': 6 * HOURS}[kind]))
+
+
+def restic(cfg, repository, args, seconds, capture=True):
+    """Runs restic on one repository; its last lines of stderr in the error when it fails. restic and what it
+    starts (the ssh of an sftp: repository) are one process group: past `seconds` the whole group is killed, so a
+    stalled peer never holds the run (an ssh left behind would keep the pipes, and the wait, open)."""
+    env = dict(os.environ, RESTIC_PASSWORD_FILE=cfg['passwordFile'], RESTIC_CACHE_DIR=STATE + '/cache')
+    for name, value in repository.get('env', {}).items():
+        env[name] = value
+    command = ['restic', '--repo', repository['url'], '--quiet']
+    if repository.get('sftpCommand'):
+        command += ['-o', 'sftp.command=' + repository['sftpCommand']]
+    pipe = subprocess.PIPE if capture else None
+    child = subprocess.Popen(command + args, env=env, stdout=pipe, stderr=pipe, stdin=subprocess.DEVNULL, text=True,
+                             start_new_session=True)
+    try:
+        out, err = child.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise ResticError('restic %s: no end after %d s (the repository does not answer)' % (args[0], seconds))
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # whatever restic left running
+        except ProcessLookupError:
+            pass
+    if child.returncode != 0:
+        tail = (err or '').strip().splitlines()[-3:] if capture else []
+        raise ResticError('restic %s: exit %d%s' % (args[0], child.returncode, (': ' + ' / '.join(tail)) if tail else ''))
+    return out if capture else ''
+
+
+def read_status():
+    try:
+        with open(STATUS) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {'repositories': {}}
+
+
+def write_status(status):
+    os.makedirs(STATE, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=STATE, prefix='.status.')
+    with os.fdopen(fd, 'w') as f:
+        json.dump(status, f, indent=1, sort_keys=True)
+        f.write('\n')
+    os.replace(temp, STATUS)
+
+
+def stage(cfg):
+    """What is copied before restic reads it: Roundcube's SQLite database, with sqlite3's online backup."""
+    os.makedirs(STAGE, mode=0o700, exist_ok=True)
+    database = cfg.get('roundcubeDatabase')
+    if database and os.path.exists(database):
+        target = os.path.join(STAGE, 'roundcube.sqlite')
+        done = subprocess.run(['sqlite3', database, '.timeout 10000', '.backup %s' % target],
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise ResticError('copying Roundcube\'s database: %s' % done.stderr.strip()[:200])
+    maildirs = [a['maildir'] for a in cfg['accounts']]
+    return [p for p in maildirs + cfg['paths'] + [STAGE] if os.path.exists(p)]
+
+
+def ensure_repository(cfg, repository):
+    """Creates the repository the first time (restic cat config fails on one that does not exist yet)."""
+    try:
+        restic(cfg, repository, ['cat', 'config'], timeout(cfg, 'short'))
+    except ResticError as missing:
+        try:
+            restic(cfg, repository, ['init'], timeout(cfg, 'short'))
+        except ResticError as error:
+            raise ResticError('%s (and %s)' % (error, missing))
+
+
+def back_up(cfg, repository, paths, entry):
+    ensure_repository(cfg, repository)
+    # A run killed earlier (power cut) leaves its lock behind. A repository only this server writes (its store on the
+    # peer) can have no other lock while this helper holds the run lock: all of them go. In a shared one (an
+    # off-site repository both servers use) only those restic finds stale (their process gone, or 30 min old).
+    restic(cfg, repository, ['unlock'] + (['--remove-all'] if repository.get('exclusive') else []),
+           timeout(cfg, 'short'))
+    summary = None
+    out = restic(cfg, repository, ['backup', '--json', '--host', cfg['host'], '--tag', 'play'] + paths, timeout(cfg, 'long'))
+    for line in out.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get('message_type') == 'summary':
+            summary = message
+    if not summary or not summary.get('snapshot_id'):
+        raise ResticError('restic backup printed no summary')
+    entry.update(snapshot=summary['snapshot_id'][:8], files=summary.get('total_files_processed'),
+                 bytes=summary.get('total_bytes_processed'), lastSuccess=iso(now()), error=None)
+    keep = cfg['retention']
+    # Every snapshot of the last two days is kept too: one taken by hand before a change survives the night.
+    restic(cfg, repository, ['forget', '--prune', '--host', cfg['host'], '--tag', 'play', '--keep-within', '2d',
+                             '--keep-daily', str(keep['daily']), '--keep-weekly', str(keep['weekly']),
+                             '--keep-monthly', str(keep['monthly'])], timeout(cfg, 'long'))
+    # Every pack is read once in checkDays days: today's share of them (1/N .. N/N, one a day).
+    days = int(cfg.get('checkDays', 30))
+    part = int(time.time() // 86400) % days + 1
+    subset = '%d/%d' % (part, days)
+    try:
+        restic(cfg, repository, ['check', '--read-data-subset=' + subset], timeout(cfg, 'long'))
+        entry['check'] = {'at': iso(now()), 'subset': subset, 'ok': True}
+    except ResticError as error:
+        entry['check'] = {'at': iso(now()), 'subset': subset, 'ok': False, 'error': str(error)}
+        raise
+    try:
+        stats = json.loads(restic(cfg, repository, ['stats', '--json', '--mode', 'raw-data'], timeout(cfg, 'short')))
+        entry['repositoryBytes'] = stats.get('total_size')
+    except (ResticError, ValueError):
+        pass
+
+
+def run(_args):
+    cfg = config()
+    failed = []
+    with held_lock():
+        status = read_status()
+        try:
+            paths = stage(cfg)
+        except ResticError as error:
+            paths = None
+            stage_error = str(error)
+        for repository in cfg['repositories']:
+            entry = status['repositories'].setdefault(repository['name'], {})
+            entry['lastAttempt'] = iso(now())
+            try:
+                if paths is None:
+                    raise ResticError(stage_error)
+                back_up(cfg, repository, paths, entry)
+                log('backup to %s: snapshot %s, %s files' % (repository['name'], entry['snapshot'], entry['files']))
+            except ResticError as error:
+                entry['error'] = str(error)
+                failed.append(repository['name'])
+                log('backup to %s FAILED: %s' % (repository['name'], error), error=True)
+            write_status(status)
+    return 1 if failed else 0
+
+
+class held_lock:
+    """The run lock: a second run (play backup while the timer's runs) waits for the first."""
+
+    def __enter__(self):
+        self.file = open(LOCK, 'w')
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *_):
+        self.file.close()
+
+
+def show_status(_args):
+    status = read_status()
+    cfg = config()
+    status['host'] = cfg['host']
+    status['repositoryNames'] = [r['name'] for r in cfg['repositories']]
+    # Since when this server has had backups set up (its password file is written once, by the first deploy).
+    status['installedAt'] = iso(datetime.datetime.fromtimestamp(os.stat(cfg['passwordFile']).st_mtime, datetime.timezone.utc))
+    status['now'] = iso(now())
+    json.dump(status, sys.stdout, sort_keys=True)
+    sys.stdout.write('\n')
+    return 0
+
+
+def parse_time(text):
+    """An ISO time (restic's have nanoseconds and the server's offset); UTC when it names no zone."""
+    match = re.match(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$', text.strip())
+    if not match:
+        raise SystemExit('play-backup: %r is not an ISO time (like 2026-12-01T08:00:00Z)' % text)
+    zone = match.group(2) or 'Z'
+    zone = '+00:00' if zone == 'Z' else zone if ':' in zone else zone[:3] + ':' + zone[3:]
+    return datetime.datetime.fromisoformat(match.group(1) + zone)
+
+
+def maildir_folder(name):
+    """The Maildir++ folder of a mailbox name (INBOX is the Maildir itself; A/B is .A.B)."""
+    return '' if name.upper() == 'INBOX' else '.' + name.replace('/', '.')
+
+
+def mailbox_name(folder):
+    return 'INBOX' if folder == '' else folder[1:].replace('.', '/')
+
+
+def base(filename):
+    return filename.split(':', 1)[0]
+
+
+def restore(args):
+    with held_lock():
+        return restore_locked(args)
+
+
+def restore_locked(args):
+    cfg = config()
+    account = next((a for a in cfg['accounts'] if a['name'] == args.account), None)
+    if account is None:
+        raise SystemExit('play-backup: %s is not one of the school\'s accounts (%s)' % (
+            args.account, ', '.join(a['name'] for a in cfg['accounts'])))
+    names = [r['name'] for r in cfg['repositories']]
+    repository = next((r for r in cfg['repositories'] if r['name'] == (args.repository or names[0])), None)
+    if repository is None:
+        raise SystemExit('play-backup: no repository %r (this server has: %s)' % (args.repository, ', '.join(names)))
+    at = parse_time(args.at) if args.at else None
+    snapshots = json.loads(restic(cfg, repository, ['snapshots', '--json', '--host', cfg['host'], '--tag', 'play'], timeout(cfg, 'short')))
+    chosen = None
+    for snapshot in sorted(snapshots, key=lambda s: parse_time(s['time'])):
+        if at is None or parse_time(snapshot['time']) <= at:
+            chosen = snapshot
+    if chosen is None:
+        raise SystemExit('play-backup: no snapshot in %s%s' % (repository['name'], ' at or before %s' % args.at if at else ''))
+    maildir = account['maildir']
+    # Restored files belong to whoever owns the account's home (the account).
+    home = os.stat(os.path.dirname(maildir))
+    only = maildir_folder(args.folder) if args.folder else None
+    include = maildir if only is None or only == '' else os.path.join(maildir, only)
+    result = {'account': args.account, 'repository': repository['name'], 'snapshot': chosen['short_id'],
+              'time': iso(parse_time(chosen['time'])), 'folders': {}, 'restored': 0, 'dryRun': bool(args.dry_run)}
+    scratch = tempfile.mkdtemp(prefix='restore-', dir=STATE)
+    try:
+        restic(cfg, repository, ['restore', chosen['id'], '--target', scratch, '--include', include], timeout(cfg, 'long'))
+        source = scratch + maildir
+        if not os.path.isdir(source):
+            raise SystemExit('play-backup: snapshot %s holds no %s' % (chosen['short_id'], include))
+        folders = [''] + sorted(d for d in os.listdir(source) if d.startswith('.') and os.path.isdir(os.path.join(source, d, 'cur')))
+        if only is not None:
+            folders = [f for f in folders if f == only or (only and f.startswith(only + '.'))]
+        uid, gid = home.st_uid, home.st_gid
+        created = []
+        for folder in folders:
+            live = os.path.join(maildir, folder)
+            present = set()
+            for sub in ('cur', 'new'):
+                if os.path.isdir(os.path.join(live, sub)):
+                    present.update(base(n) for n in os.listdir(os.path.join(live, sub)))
+            wanted = []
+            for sub in ('cur', 'new'):
+                here = os.path.join(source, folder, sub)
+                if os.path.isdir(here):
+                    wanted += [(sub, n) for n in sorted(os.listdir(here)) if base(n) not in present]
+            result['folders'][mailbox_name(folder)] = len(wanted)
+            result['restored'] += len(wanted)
+            if args.dry_run or not wanted:
+                continue
+            if not os.path.isdir(live):
+                created.append(mailbox_name(folder))
+            for sub in ('cur', 'new', 'tmp'):
+                path = os.path.join(live, sub)
+                if not os.path.isdir(path):
+                    os.makedirs(path, mode=0o700)
+                    os.chown(path, uid, gid)
+            if not os.path.exists(os.path.join(live, 'maildirfolder')) and folder:
+                open(os.path.join(live, 'maildirfolder'), 'w').close()
+                os.chown(os.path.join(live, 'maildirfolder'), uid, gid)
+            os.chown(live, uid, gid)
+            for sub, name in wanted:
+                target = os.path.join(live, sub, name)
+                shutil.copy2(os.path.join(source, folder, sub, name), target + '.play-restore')
+                os.chown(target + '.play-restore', uid, gid)
+                os.rename(target + '.play-restore', target)
+        for name in created:
+            subprocess.run(['/bin/sh', '-c', cfg['subscribe'] + ' "$1" "$2"', 'sh', args.account, name],
+                           capture_output=True, timeout=60)
+        if result['restored'] and not args.dry_run:
+            # The other server gets the restored mail through replication: a full sync of the account now.
+            subprocess.run(['/bin/sh', '-c', cfg['replicate'] + ' "$1"', 'sh', args.account], capture_output=True, timeout=120)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    json.dump(result, sys.stdout, sort_keys=True)
+    sys.stdout.write('\n')
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(prog='play-backup')
+    commands = parser.add_subparsers(dest='command', required=True)
+    commands.add_parser('run').set_defaults(func=run)
+    commands.add_parser('status').set_defaults(func=show_status)
+    r = commands.add_parser('restore')
+    r.add_argument('account')
+    r.add_argument('--folder')
+    r.add_argument('--at')
+    r.add_argument('--repository')
+    r.add_argument('--dry-run', action='store_true')
+    r.set_defaults(func=restore)
+    args = parser.parse_args()
+    try:
+        return args.func(args)
+    except ResticError as error:
+        log(str(error), error=True)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,99 @@
+import { command, opOnFact, PlayError, sh, task, type Probe, type Task } from 'play';
+import { BACKUP_HELPER, BACKUP_SERVICE } from './index.ts';
+
+/** What `play-backup restore … --dry-run` finds: the snapshot it would use and the messages it would put back. */
+export interface RestorePlan {
+  readonly account: string;
+  readonly repository: string;
+  readonly snapshot: string;
+  readonly time: string;
+  readonly folders: Readonly<Record<string, number>>;
+  readonly restored: number;
+}
+
+/** Which account's mail to put back, from which folder only, as it was at which time (the newest when not given). */
+export interface RestoreRequest {
+  readonly account: string;
+  readonly folder?: string;
+  readonly at?: string;
+}
+
+function helperArgs(request: RestoreRequest): string[] {
+  return [
+    request.account,
+    ...(request.folder ? ['--folder', request.folder] : []),
+    ...(request.at ? ['--at', request.at] : []),
+  ];
+}
+
+/** The restore the helper would make now (it restores the snapshot into a scratch folder and compares, read-only). */
+function restorePlanProbe(request: RestoreRequest): Probe<RestorePlan> {
+  return {
+    id: { kind: 'backup-restore-plan', subject: JSON.stringify(request) },
+    command: sh`${BACKUP_HELPER} restore ${helperArgs(request)} --dry-run 2>&1`,
+    parse: (output) => {
+      if (output.exitCode !== 0)
+        throw new PlayError(output.stdout.trim().split('\n').slice(-3).join(' / ') || `${BACKUP_HELPER} failed`);
+      return JSON.parse(output.stdout.trim().split('\n').at(-1) ?? '') as RestorePlan;
+    },
+  };
+}
+
+function described(plan: RestorePlan): string {
+  const folders = Object.entries(plan.folders)
+    .filter(([, count]) => count > 0)
+    .map(([folder, count]) => `${folder} ${count}`)
+    .join(', ');
+  return `${plan.restored} message${plan.restored === 1 ? '' : 's'} of ${plan.account} from snapshot ${plan.snapshot} (${plan.time}, ${plan.repository})${folders ? `: ${folders}` : ''}`;
+}
+
+/**
+ * Puts one account's mail back as it was in a backup: the messages of the snapshot that are no longer in the live
+ * mailbox go back into their folders (a deleted folder comes back); what is still there is left alone, and so is
+ * every other account. Planned from a dry run, so `--check` shows the snapshot and the counts; replication then
+ * brings the restored mail to the other server.
+ *
+ * @example
+ * restoreMail({ account: 'guru2', folder: 'Projects', at: '2026-12-01T08:00:00Z' })
+ */
+export function restoreMail(request: RestoreRequest): Task {
+  const op = opOnFact({
+    kind: 'restore',
+    title: `restore the mail of ${request.account}`,
+    fact: restorePlanProbe(request),
+    plan: (plan) =>
+      plan.restored === 0
+        ? {
+            changed: false,
+            reason: `nothing to restore: every message of snapshot ${plan.snapshot} (${plan.time}) is there`,
+          }
+        : {
+            changed: true,
+            summary: `restore ${described(plan)}`,
+            steps: [
+              {
+                kind: 'exec',
+                command: sh`${BACKUP_HELPER} restore ${helperArgs(request)}`,
+                failure: 'the restore failed',
+              },
+            ],
+            diffs: [],
+          },
+  });
+  return task(op, { helperFile: import.meta.url });
+}
+
+/**
+ * Runs the nightly backup now (the backup role's service) and waits for it; on failure the helper's last lines
+ * from the journal are the error.
+ *
+ * @example
+ * tasks: [backupNow()]
+ */
+export function backupNow(): Task {
+  return command({
+    name: 'back up now',
+    cmd: sh`systemctl start ${BACKUP_SERVICE} || { journalctl -u ${BACKUP_SERVICE} -n 12 -o cat --no-pager >&2; exit 1; }`,
+    helperFile: import.meta.url,
+  });
+}

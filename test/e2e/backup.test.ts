@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sh } from '../../src/connection/sh.ts';
+import { LAB_HOSTS } from '../lab/config.ts';
+import { client, password, token } from './support/mail-client.ts';
+import { stdoutOf } from './support/hosts.ts';
+import { freshLab } from './support/lab.ts';
+import { play, playJson } from './support/play.ts';
+import { until } from './support/wait.ts';
+
+const LAB = ['-i', 'inventory/lab.ts'];
+const [PRIMARY, BACKUP] = LAB_HOSTS;
+
+// A mail client for what this file does to guru2's mailbox over IMAPS: append messages into a folder (made when
+// missing), expunge every message of INBOX, delete a folder. Run in lab-client; the request comes on stdin.
+const IMAP = String.raw`
+import imaplib, json, ssl, sys
+req = json.load(sys.stdin)
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL(req['host'], 993, ssl_context=ctx)
+m.login(req['user'], req['password'])
+if req['op'] == 'append':
+    for folder, messages in req['folders'].items():
+        if folder != 'INBOX': m.create(folder)
+        for text in messages:
+            typ, _ = m.append(folder, '', None, text.replace('\n', '\r\n').encode())
+            assert typ == 'OK', typ
+elif req['op'] == 'expunge-all':
+    m.select('INBOX')
+    m.store('1:*', '+FLAGS', '(\\Deleted)')
+    m.expunge()
+elif req['op'] == 'delete':
+    typ, data = m.delete(req['folder'])
+    assert typ == 'OK', data
+m.logout()
+print('{}')
+`;
+
+async function imap(request: Record<string, unknown>): Promise<void> {
+  const done = await client(['/usr/bin/python3', '-c', IMAP], {
+    stdin: JSON.stringify({ host: PRIMARY.address, user: 'guru2', password: password('guru2'), ...request }),
+  });
+  expect(done.code, done.output).toBe(0);
+}
+
+/** Every message of an account on a server: its folder, Message-ID and a hash of its body, sorted. */
+async function mailOf(host: string, account: string): Promise<string[]> {
+  const rows = JSON.parse(
+    await stdoutOf(host, sh`doveadm -f json fetch -u ${account} 'mailbox hdr.message-id body' ALL`),
+  ) as Record<string, string>[];
+  return rows
+    .map(
+      (r) =>
+        `${r.mailbox} ${r['hdr.message-id'].trim()} ${createHash('sha256').update(r.body).digest('hex').slice(0, 16)}`,
+    )
+    .sort();
+}
+
+/** kepsek's whole mailbox on a server, every message's full text, as one hash: it must not change. */
+async function kepsekDigest(host: string): Promise<string> {
+  const text = await stdoutOf(host, sh`doveadm -f flow fetch -u kepsek 'mailbox guid flags text' ALL`);
+  return createHash('sha256').update(text).digest('hex');
+}
+
+interface BackupRow {
+  check: string;
+  host?: string;
+  ok: boolean;
+  detail: string;
+}
+
+async function backupRows(): Promise<BackupRow[]> {
+  const result = await play(['verify', 'playbooks/backup.ts', ...LAB, '--json']);
+  return (JSON.parse(result.stdout) as { rows: BackupRow[] }).rows.filter((r) => r.check === 'backup');
+}
+
+const message = (id: string, subject: string, body: string) =>
+  `From: Guru Dua <guru2@smknh.sch.id>\nTo: guru2@smknh.sch.id\nSubject: ${subject}\nMessage-ID: <${id}@lab.test>\n\n${body}\n`;
+
+describe('backups: a teacher deletes mail; npx play restore brings it back on both servers', () => {
+  beforeAll(() => freshLab({ from: 'site' }), 1_500_000);
+
+  it('play verify shows each server backing up to the other: none yet before the first night, then the snapshot', async () => {
+    for (const row of await backupRows())
+      expect(row).toMatchObject({ ok: true, detail: expect.stringContaining('peer: none yet') });
+    const backup = await playJson(['playbooks/backup.ts', ...LAB]);
+    expect(backup.code, backup.stdout).toBe(0);
+    const rows = await backupRows();
+    expect(rows.map((r) => r.host)).toEqual([PRIMARY.name, BACKUP.name]);
+    for (const row of rows)
+      expect(row).toMatchObject({
+        ok: true,
+        detail: expect.stringMatching(/^peer: newest \d+ min ago \(snapshot [0-9a-f]{8}, [\d.]+ [KMG]?B stored\)$/),
+      });
+  });
+
+  it('every message expunged and a folder deleted, then restored: the same Message-IDs and bodies on both servers; kepsek untouched; --check shows it first', async () => {
+    const t = token();
+    await imap({
+      op: 'append',
+      folders: {
+        INBOX: [1, 2, 3].map((i) => message(`inbox-${i}-${t}`, `Rapor ${i} ${t}`, `nilai rapor ${i} ${t}`)),
+        [`Projects-${t}`]: [1, 2].map((i) => message(`project-${i}-${t}`, `Proyek ${i} ${t}`, `lampiran proyek ${i}`)),
+      },
+    });
+    await until(
+      'the messages on the backup too',
+      async () => (await mailOf(BACKUP.name, 'guru2')).length === (await mailOf(PRIMARY.name, 'guru2')).length,
+      30_000,
+    );
+    const before = await mailOf(PRIMARY.name, 'guru2');
+    expect(before.filter((m) => m.includes(t))).toHaveLength(5);
+    const kepsek = { primary: await kepsekDigest(PRIMARY.name), backup: await kepsekDigest(BACKUP.name) };
+    const backup = await playJson(['playbooks/backup.ts', ...LAB]);
+    expect(backup.code).toBe(0);
+
+    await imap({ op: 'expunge-all' });
+    await imap({ op: 'delete', folder: `Projects-${t}` });
+    for (const host of [PRIMARY.name, BACKUP.name])
+      await until(
+        `guru2's mail gone on ${host}`,
+        async () => !(await mailOf(host, 'guru2')).some((m) => m.includes(t)),
+        30_000,
+      );
+
+    const check = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '--check', '--detailed-exitcode']);
+    expect(check.code, check.stdout + check.stderr).toBe(3);
+    expect(check.stdout).toMatch(
+      new RegExp(`would restore \\d+ messages? of guru2 from snapshot [0-9a-f]{8} .*INBOX \\d+, Projects-${t} 2`),
+    );
+    expect((await mailOf(PRIMARY.name, 'guru2')).some((m) => m.includes(t))).toBe(false);
+
+    const restored = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2']);
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    for (const host of [PRIMARY.name, BACKUP.name]) {
+      await until(
+        `guru2's mail back on ${host}`,
+        async () => (await mailOf(host, 'guru2')).filter((m) => m.includes(t)).length >= 5,
+        60_000,
+      );
+      expect(await mailOf(host, 'guru2'), `guru2 on ${host}`).toEqual(before);
+    }
+    expect({ primary: await kepsekDigest(PRIMARY.name), backup: await kepsekDigest(BACKUP.name) }).toEqual(kepsek);
+
+    // Nothing left to bring back: a second restore changes nothing.
+    const again = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '--check', '--detailed-exitcode']);
+    expect(again.code, again.stdout).toBe(0);
+  });
+
+  it('-e at= takes an older snapshot: mail that came after it is not restored', async () => {
+    const t = token();
+    await imap({ op: 'append', folders: { INBOX: [message(`old-${t}`, `Lama ${t}`, 'lama')] } });
+    await playJson(['playbooks/backup.ts', ...LAB]);
+    const between = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await imap({ op: 'append', folders: { INBOX: [message(`new-${t}`, `Baru ${t}`, 'baru')] } });
+    await playJson(['playbooks/backup.ts', ...LAB]);
+    await imap({ op: 'expunge-all' });
+    for (const host of [PRIMARY.name, BACKUP.name])
+      await until(
+        `guru2's INBOX empty on ${host}`,
+        async () => !(await mailOf(host, 'guru2')).some((m) => m.startsWith('INBOX ')),
+        30_000,
+      );
+    const restored = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '-e', `at=${between}`]);
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    await until(
+      'the older mail back on the backup',
+      async () => (await mailOf(BACKUP.name, 'guru2')).some((m) => m.includes(`old-${t}`)),
+      60_000,
+    );
+    for (const host of [PRIMARY.name, BACKUP.name]) {
+      const mail = await mailOf(host, 'guru2');
+      expect(
+        mail.some((m) => m.includes(`old-${t}`)),
+        host,
+      ).toBe(true);
+      expect(
+        mail.some((m) => m.includes(`new-${t}`)),
+        host,
+      ).toBe(false);
+    }
+  });
+
+  it('bad input is refused with exit 2 before any host is touched', async () => {
+    const unknown = await play(['playbooks/restore.ts', ...LAB, '-e', 'acount=guru2']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('-e acount: is not an extra var of this playbook');
+    const missing = await play(['playbooks/restore.ts', ...LAB]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('-e account: is required');
+    const time = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '-e', 'at=yesterday']);
+    expect(time.code).toBe(2);
+    expect(time.stderr).toContain('-e at:');
+  });
+});

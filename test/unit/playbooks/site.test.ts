@@ -32,6 +32,7 @@ beforeAll(() => {
       replication_key: replication.key,
       replication_certificate: replication.certificate,
       peer_ban_key: generateSshKey(),
+      backup_ssh_key: generateSshKey(),
       dkim_key: generateDkimKey(),
     }),
     { mode: 0o600 },
@@ -83,6 +84,7 @@ describe('the site playbook', () => {
       'apache',
       'roundcube',
       'fail2ban',
+      'backup',
       'keepalived',
     ]);
   });

@@ -102,7 +102,7 @@ export default defineRole({
       exclusive: true,
       url: `sftp:${BACKUP_USER}@${vars.peerAddress}:${BACKUP_STORE}/${vars.haRole}`,
       // A dead or hung peer is given up within 30 s; its host key is recorded at first contact.
-      sftpCommand: `ssh -i ${BACKUP_SSH_KEY} -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${BACKUP_KNOWN_HOSTS} ${BACKUP_USER}@${vars.peerAddress} -s sftp`,
+      sftpCommand: sftpCommand(`${BACKUP_USER}@${vars.peerAddress}`),
     };
     const offsite = vars.backupOffsite;
     const repositories: Record<string, unknown>[] = [peerRepository];
@@ -114,7 +114,7 @@ export default defineRole({
         url,
         env,
         // An sftp: repository is reached with the same key, its host key recorded at first contact.
-        ...(url.startsWith('sftp:') ? { sftpCommand: offsiteSftp(url) } : {}),
+        ...(url.startsWith('sftp:') ? { sftpCommand: sftpCommand(sftpTarget(url)) } : {}),
       });
     }
     const config = {
@@ -207,8 +207,15 @@ export default defineRole({
   ],
 });
 
-/** The ssh command of an off-site `sftp:user@host:/path` repository: the backup key, the host recorded at first contact. */
-function offsiteSftp(url: string): string {
-  const target = url.slice('sftp:'.length).split(':')[0].replace(/^\/\//, '');
+/** The user@host of an `sftp:user@host:/path` (or `sftp://user@host/path`) repository. */
+function sftpTarget(url: string): string {
+  return url.slice('sftp:'.length).replace(/^\/\//, '').split(/[:/]/)[0];
+}
+
+/**
+ * The ssh that restic's sftp backend runs to reach a repository: the backup key, the host recorded at first contact,
+ * a dead or hung host given up within about 30 s.
+ */
+function sftpCommand(target: string): string {
   return `ssh -i ${BACKUP_SSH_KEY} -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${BACKUP_KNOWN_HOSTS} ${target} -s sftp`;
 }

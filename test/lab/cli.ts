@@ -4,7 +4,7 @@
  *   tsx test/lab/cli.ts up|down|install
  */
 import { DEBIAN_RELEASES, type DebianMajor } from './config.ts';
-import { installMachinePackages, labDown, labUp, prepareDebianRoot } from './lab.ts';
+import { installMachinePackages, labDown, labUp, prepareDebianRoots } from './lab.ts';
 
 const RELEASES = Object.keys(DEBIAN_RELEASES).map(Number) as DebianMajor[];
 
@@ -17,7 +17,7 @@ try {
     // release files) and the roles' packages in the apt proxy's cache; lab:down removes the bridge and the proxy,
     // the cache stays.
     installMachinePackages();
-    for (const major of RELEASES) await prepareDebianRoot(major);
+    await prepareDebianRoots(RELEASES);
   } else {
     process.stderr.write('usage: tsx test/lab/cli.ts up|down|install\n');
     process.exitCode = 2;

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { CACHE_DIR, DEBIAN_RELEASES, HOST_PACKAGES, type DebianMajor } from './config.ts';
 import { aptProxyConf } from './apt-proxy.ts';
-import { alive, run } from './system.ts';
+import { alive, run, runAsync } from './system.ts';
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
 
@@ -62,12 +62,12 @@ function removeAbandonedBuilds(dir: string): void {
 /**
  * The root of a release, built once and cached (about 40 s through the proxy): every lab host of that release
  * boots as an overlay on it, and nothing ever writes to it after it is built. It is built beside its final place
- * and renamed there whole, so a killed build never leaves a half root. Building also downloads the roles'
+ * and renamed there whole, so a killed build never leaves a half root. Two releases' roots may be built at once. Building also downloads the roles'
  * packages once through the proxy (`--download-only`), which fills the proxy's cache.
  *
  * @param proxyAddress where the lab's apt proxy listens (it must run)
  */
-export function debianRoot(major: DebianMajor, proxyAddress: string): string {
+export async function debianRoot(major: DebianMajor, proxyAddress: string): Promise<string> {
   const dir = debianRootDir(major);
   if (existsSync(join(dir, 'etc/os-release'))) return dir;
   removeAbandonedBuilds(dir);
@@ -76,7 +76,7 @@ export function debianRoot(major: DebianMajor, proxyAddress: string): string {
   const { suite, args } = recipe(major);
   const started = performance.now();
   log(`building a minimal Debian ${major} (${suite}) root in ${dir}`);
-  run('mmdebstrap', [
+  await runAsync('mmdebstrap', [
     '--quiet',
     `--aptopt=${aptProxyConf(proxyAddress).trim()}`,
     // Fills the proxy's cache with the roles' packages; the root keeps none of them (mmdebstrap cleans apt's cache).

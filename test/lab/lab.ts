@@ -68,9 +68,23 @@ function prepareBridge(): void {
  * everything the hosts need before they can boot. Returns the root (of `major`, the lab's release unless given).
  */
 export async function prepareDebianRoot(major: DebianMajor = LAB_DEBIAN): Promise<string> {
+  await prepareLabNetwork();
+  return debianRoot(major, CONTROLLER_ADDRESS);
+}
+
+/**
+ * The roots of several releases, built side by side (much of a build waits for Debian's archive), after the
+ * bridge and the apt proxy they are built through.
+ */
+export async function prepareDebianRoots(majors: readonly DebianMajor[]): Promise<string[]> {
+  await prepareLabNetwork();
+  return Promise.all(majors.map((major) => debianRoot(major, CONTROLLER_ADDRESS)));
+}
+
+/** The bridge and the apt proxy on it. */
+async function prepareLabNetwork(): Promise<void> {
   prepareBridge();
   await startAptProxy(CONTROLLER_ADDRESS);
-  return debianRoot(major, CONTROLLER_ADDRESS);
 }
 
 function mountsUnder(dir: string): string[] {

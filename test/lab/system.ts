@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 
 /** Runs a program on the machine; throws with its stderr when it fails. */
 export function run(
@@ -14,6 +14,21 @@ export function run(
     );
   }
   return result.stdout;
+}
+
+/** {@link run} without blocking: for long programs that may run side by side (e.g. two roots being built). */
+export function runAsync(program: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(program, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (!error) return resolve(stdout);
+      const status = typeof error.code === 'number' ? error.code : error.code ?? error.signal;
+      reject(
+        new Error(
+          `${program} ${args.join(' ')} exited ${status}: ${(stderr || stdout).trim().split('\n').slice(-5).join('\n')}`,
+        ),
+      );
+    });
+  });
 }
 
 /** Runs a program and reports whether it succeeded, never throwing. */

@@ -21,7 +21,7 @@ export function runAsync(program: string, args: readonly string[]): Promise<stri
   return new Promise((resolve, reject) => {
     execFile(program, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
-      const status = typeof error.code === 'number' ? error.code : error.code ?? error.signal;
+      const status = typeof error.code === 'number' ? error.code : (error.code ?? error.signal);
       reject(
         new Error(
           `${program} ${args.join(' ')} exited ${status}: ${(stderr || stdout).trim().split('\n').slice(-5).join('\n')}`,

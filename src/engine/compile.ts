@@ -247,6 +247,12 @@ function taskList(
   return typeof list === 'function' ? list({ host, vars, inventory, ...(platform ? { platform } : {}) }) : list;
 }
 
+/**
+ * The tag every task that installs packages carries besides its own: `--tags packages` pre-stages a server (installs
+ * what the playbook needs, in one go, and configures nothing), `--skip-tags packages` leaves apt alone.
+ */
+export const PACKAGES_TAG = 'packages';
+
 function selected(tags: readonly string[], selection: Selection): boolean {
   if (selection.skipTags?.some((t) => tags.includes(t))) return false;
   if (!selection.tags || selection.tags.length === 0) return true;
@@ -507,7 +513,7 @@ async function compilePlatformWork(
   const handlers: BoundTask[] = [];
   const bind = async (list: readonly Task[], into: BoundTask[], owner: Owner, filter: boolean) => {
     for (const task of list) {
-      const tags = [...owner.tags, ...task.tags];
+      const tags = [...owner.tags, ...task.tags, ...(task.op.packageWant ? [PACKAGES_TAG] : [])];
       if (filter && !selected(tags, selection)) continue;
       let prepared: unknown;
       try {

@@ -40,11 +40,11 @@ describe('the mail core (tls, users, postfix, dovecot) on the lab hosts', () => 
   let work: string;
 
   beforeAll(async () => {
-    await freshLab();
+    await freshLab({ from: 'packages' });
     work = mkdtempSync(join(tmpdir(), 'play-mail-e2e-'));
     const started = Date.now();
     const first = await playJson([PLAYBOOK]);
-    console.log(`mail core, first converge of both bare hosts: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`mail core, first converge of both pre-staged hosts: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(first.code, scrub(first.stderr + first.stdout)).toBe(0);
     for (const host of ['primary', 'backup'])
       expect(first.report.hosts[host]).toMatchObject({ failed: 0, unreachable: 0 });

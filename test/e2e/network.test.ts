@@ -42,12 +42,12 @@ async function noFailedUnits(host: string): Promise<void> {
 }
 
 describe('dns and dhcp roles on the lab servers', () => {
-  beforeAll(() => freshLab());
+  beforeAll(() => freshLab({ from: 'packages' }));
   afterAll(() => {
     console.log(`network e2e timings (s): ${JSON.stringify(timings)}`);
   });
 
-  it('takes both bare servers to the wanted state (exit 0), then a second run changes nothing', async () => {
+  it('takes both pre-staged servers to the wanted state (exit 0), then a second run changes nothing', async () => {
     const first = await timed('first run', () => playJson([NETWORK]));
     expect(first.code, first.stderr + first.stdout).toBe(0);
     const second = await timed('second run', () => playJson([NETWORK]));

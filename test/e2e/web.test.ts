@@ -24,9 +24,9 @@ const handshake = (address: string, version: 'tls1_1' | 'tls1_2') => httpsHandsh
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('the webmail site (roles apache and roundcube) on the lab', () => {
-  beforeAll(() => freshLab());
+  beforeAll(() => freshLab({ from: 'packages' }));
 
-  it('takes both bare hosts to the webmail; a second run changes nothing and --check finds nothing to do', async () => {
+  it('takes both pre-staged hosts to the webmail; a second run changes nothing and --check finds nothing to do', async () => {
     const first = await playJson([WEB]);
     expect(first.code, first.stderr + first.stdout).toBe(0);
     for (const host of ['primary', 'backup'])

@@ -14,6 +14,12 @@ const REPO = join(import.meta.dirname, '../..');
 /** What a deployed site is made from: if any of these changes, a snapshot no longer shows what a deploy gives. */
 const SOURCES = ['src', 'roles', 'playbooks', 'inventory', 'test/lab', 'package-lock.json'];
 
+/**
+ * What a snapshot holds: `site`, both servers running the school site as `play site` deploys it; `packages`, both
+ * servers pre-staged with `play site --tags packages` (every package the site installs, nothing configured).
+ */
+export type SnapshotKind = 'site' | 'packages';
+
 /** Where the snapshots of deployed sites are kept, beside the roots (lab:down leaves them). */
 const SNAPSHOTS_DIR = join(CACHE_DIR, 'sites');
 
@@ -30,14 +36,19 @@ function filesUnder(path: string): string[] {
  * The snapshot's name: the lab (its addresses are in every file the site writes), the release's root (the overlays
  * only make sense on it) and a hash of every file a deploy is made from.
  */
-function snapshotName(): string {
+function snapshotName(kind: SnapshotKind): string {
   const hash = createHash('sha256');
   hash.update(debianRootDir(LAB_DEBIAN));
   for (const file of SOURCES.flatMap((source) => filesUnder(join(REPO, source)))) {
     hash.update(`\0${relative(REPO, file)}\0`);
     hash.update(readFileSync(file));
   }
-  return `debian-${LAB_DEBIAN}-lab-${LAB_NUMBER}-${hash.digest('hex').slice(0, 12)}`;
+  return `${snapshotPrefix(kind)}${hash.digest('hex').slice(0, 12)}`;
+}
+
+/** The start of the names of one kind's snapshots of this lab and release (a newer one replaces them). */
+function snapshotPrefix(kind: SnapshotKind): string {
+  return `debian-${LAB_DEBIAN}-lab-${LAB_NUMBER}-${kind === 'site' ? '' : `${kind}-`}`;
 }
 
 /**
@@ -55,33 +66,36 @@ function stateEntries(): string[] {
 }
 
 /**
- * Restores the lab's state folder from the snapshot of a deployed site made from these sources, if there is one.
+ * Restores the lab's state folder from the snapshot of that kind made from these sources, if there is one.
  * Call it with the lab down; `labUp` then boots the hosts as they were when the snapshot was made. Returns
  * whether it did.
  */
-export function restoreSiteSnapshot(): boolean {
-  const snapshot = join(SNAPSHOTS_DIR, snapshotName());
+export function restoreSiteSnapshot(kind: SnapshotKind = 'site'): boolean {
+  const snapshot = join(SNAPSHOTS_DIR, snapshotName(kind));
   if (!existsSync(snapshot)) return false;
   if (existsSync(STATE_DIR))
     throw new Error(`the lab's state folder ${STATE_DIR} still exists: take the lab down first`);
   const started = performance.now();
   // cp -a keeps what an overlay's upper folder is made of: owners, modes, xattrs (opaque folders) and whiteouts.
   run('cp', ['-a', snapshot, STATE_DIR]);
-  log(`restored the deployed site ${snapshot} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `restored the ${kind === 'site' ? 'deployed site' : 'pre-staged servers'} ${snapshot} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   return true;
 }
 
 /**
- * Saves the running lab, with the site just deployed, as the snapshot {@link restoreSiteSnapshot} restores: powers
- * the hosts off cleanly (nspawn passes SIGTERM to systemd as a halt), copies the state, and replaces the lab's
- * older snapshots of this release. The hosts are left off: take the lab down and restore the snapshot to go on.
+ * Saves the running lab, with the site just deployed (or the servers just pre-staged), as the snapshot
+ * {@link restoreSiteSnapshot} restores: powers the hosts off cleanly (nspawn passes SIGTERM to systemd as a halt),
+ * copies the state, and replaces the lab's older snapshots of this kind and release. The hosts are left off: take
+ * the lab down and restore the snapshot to go on.
  */
-export async function saveSiteSnapshot(): Promise<void> {
+export async function saveSiteSnapshot(kind: SnapshotKind = 'site'): Promise<void> {
   const started = performance.now();
   const pids = LAB_HOSTS.map((host) => nspawnPid(host)).filter((pid): pid is number => pid !== undefined);
   for (const pid of pids) process.kill(pid, 'SIGTERM');
   await waitFor('the hosts to power off', () => pids.every((pid) => !alive(pid)), 90_000, 250);
-  const name = snapshotName();
+  const name = snapshotName(kind);
   const partial = join(SNAPSHOTS_DIR, `${name}.partial`);
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
@@ -89,12 +103,13 @@ export async function saveSiteSnapshot(): Promise<void> {
     mkdirSync(join(partial, entry, '..'), { recursive: true });
     run('cp', ['-a', join(STATE_DIR, entry), join(partial, entry)]);
   }
-  const prefix = `debian-${LAB_DEBIAN}-lab-${LAB_NUMBER}-`;
-  for (const old of readdirSync(SNAPSHOTS_DIR).filter((entry) => entry.startsWith(prefix))) {
+  const prefix = snapshotPrefix(kind);
+  const others = kind === 'site' ? (entry: string) => entry.startsWith(snapshotPrefix('packages')) : () => false;
+  for (const old of readdirSync(SNAPSHOTS_DIR).filter((entry) => entry.startsWith(prefix) && !others(entry))) {
     if (old !== `${name}.partial`) rmSync(join(SNAPSHOTS_DIR, old), { recursive: true, force: true });
   }
   renameSync(partial, join(SNAPSHOTS_DIR, name));
   log(
-    `saved the deployed site as ${join(SNAPSHOTS_DIR, name)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `saved the ${kind === 'site' ? 'deployed site' : 'pre-staged servers'} as ${join(SNAPSHOTS_DIR, name)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
 }

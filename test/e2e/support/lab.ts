@@ -6,8 +6,15 @@ import { onlyHolder, untilVip } from './failover.ts';
 import { scrub } from './mail-client.ts';
 import { playJson } from './play.ts';
 
-/** What a test file starts from: two bare servers, or both running the school site as `play site` deploys it. */
-export type LabStart = 'bare' | 'site';
+/**
+ * What a test file starts from: two bare servers; both pre-staged with every package the school site installs
+ * (`play site --tags packages`: installed, nothing configured); or both running the school site as `play site`
+ * deploys it.
+ */
+export type LabStart = 'bare' | 'packages' | 'site';
+
+/** Pre-stages the lab's servers: every package the school site needs, in one go, and nothing configured. */
+export const PRESTAGE_SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts', '--tags', 'packages', '--no-gate'];
 
 /**
  * A fresh lab for one test file: whatever an earlier file did to the hosts is gone (about 10 s).
@@ -16,14 +23,22 @@ export type LabStart = 'bare' | 'site';
  *
  * `from: 'site'` starts from both servers running the school site (playbooks/site.ts on inventory/lab.ts), booted
  * from the snapshot site.test saves after its first deploy (test/lab/site-snapshot.ts), or, when there is none
- * made from these sources, deployed on bare servers and saved for the next file. Files that prove the deploy itself
- * (site, another-school, the roles' own) start bare.
+ * made from these sources, deployed on bare servers and saved for the next file. `from: 'packages'` starts from
+ * both servers pre-staged, booted from the snapshot site.test saves after pre-staging them, or pre-staged here and
+ * saved: the files that test what the roles configure, not how Debian installs their packages (another-school, the
+ * roles' own), start there. The files that prove a first install (site on Debian 12, engine, vip) start bare.
  */
 export async function freshLab(options: { from?: LabStart } = {}): Promise<void> {
   if (process.env.PLAY_REUSE_LAB) return;
   await labDown();
   if (options.from === 'site' && restoreSiteSnapshot()) return bootDeployedSite();
+  if (options.from === 'packages' && restoreSiteSnapshot('packages')) return labUp();
   await labUp();
+  if (options.from === 'packages') {
+    const prestaged = await playJson(PRESTAGE_SITE);
+    expect(prestaged.code, scrub(prestaged.stdout + prestaged.stderr)).toBe(0);
+    return snapshotPrestagedServers();
+  }
   if (options.from !== 'site') return;
   const site = await playJson(['playbooks/site.ts', '-i', 'inventory/lab.ts']);
   expect(site.code, scrub(site.stdout + site.stderr)).toBe(0);
@@ -39,6 +54,17 @@ export async function snapshotDeployedSite(): Promise<void> {
   await labDown();
   if (!restoreSiteSnapshot()) throw new Error('the snapshot of the deployed site just saved is missing');
   await bootDeployedSite();
+}
+
+/**
+ * Powers both pre-staged servers off cleanly, saves them as the snapshot later files start from
+ * (`from: 'packages'`), and boots them again from it.
+ */
+export async function snapshotPrestagedServers(): Promise<void> {
+  await saveSiteSnapshot('packages');
+  await labDown();
+  if (!restoreSiteSnapshot('packages')) throw new Error('the snapshot of the pre-staged servers just saved is missing');
+  await labUp();
 }
 
 /**

@@ -245,6 +245,31 @@ describe('executeRun', () => {
     expect(skipped.plays[0].work.get('alpha')!.works[0].tasks).toHaveLength(4);
   });
 
+  it('every task that installs packages also has the tag "packages": --tags packages selects them and nothing else', async () => {
+    const playbook = definePlaybook({
+      inventory: twoHosts(),
+      plays: [
+        {
+          hosts: 'alpha',
+          tasks: [
+            packages({ names: ['apache2'], tags: ['web'] }),
+            service({ name: 'apache2', state: 'started' }),
+            command({ cmd: sh`true`, tags: ['web'] }),
+          ],
+        },
+      ],
+    });
+    const run = await compileRun(playbook, playbook.inventory, { tags: ['packages'] });
+    const tasks = run.plays[0].work.get('alpha')!.works[0].tasks;
+    expect(tasks.map((t) => [t.task.name, t.tags])).toEqual([[tasks[0].task.name, ['web', 'packages']]]);
+    expect(tasks[0].task.op.packageWant?.names).toEqual(['apache2']);
+    const skipped = await compileRun(playbook, playbook.inventory, { skipTags: ['packages'] });
+    expect(skipped.plays[0].work.get('alpha')!.works[0].tasks.map((t) => t.task.op.packageWant)).toEqual([
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('--check carries predicted state: a service its package would install is "would start", not an error', async () => {
     const playbook = definePlaybook({
       inventory: twoHosts(),

@@ -62,8 +62,9 @@ function removeAbandonedBuilds(dir: string): void {
 /**
  * The root of a release, built once and cached (about 40 s through the proxy): every lab host of that release
  * boots as an overlay on it, and nothing ever writes to it after it is built. It is built beside its final place
- * and renamed there whole, so a killed build never leaves a half root. Two releases' roots may be built at once. Building also downloads the roles'
- * packages once through the proxy (`--download-only`), which fills the proxy's cache.
+ * and renamed there whole, so a killed build never leaves a half root; two releases' roots may be built at once.
+ * Building also downloads the roles' packages once through the proxy (`--download-only`), which fills the proxy's
+ * cache.
  *
  * @param proxyAddress where the lab's apt proxy listens (it must run)
  */

@@ -20,6 +20,9 @@ const SOURCES = ['src', 'roles', 'playbooks', 'inventory', 'test/lab', 'package-
  */
 export type SnapshotKind = 'site' | 'packages';
 
+/** What each kind of snapshot holds, as the log says it. */
+const HOLDS: Record<SnapshotKind, string> = { site: 'the deployed site', packages: 'the pre-staged servers' };
+
 /** Where the snapshots of deployed sites are kept, beside the roots (lab:down leaves them). */
 const SNAPSHOTS_DIR = join(CACHE_DIR, 'sites');
 
@@ -78,9 +81,7 @@ export function restoreSiteSnapshot(kind: SnapshotKind = 'site'): boolean {
   const started = performance.now();
   // cp -a keeps what an overlay's upper folder is made of: owners, modes, xattrs (opaque folders) and whiteouts.
   run('cp', ['-a', snapshot, STATE_DIR]);
-  log(
-    `restored the ${kind === 'site' ? 'deployed site' : 'pre-staged servers'} ${snapshot} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-  );
+  log(`restored ${HOLDS[kind]} ${snapshot} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return true;
 }
 
@@ -103,13 +104,10 @@ export async function saveSiteSnapshot(kind: SnapshotKind = 'site'): Promise<voi
     mkdirSync(join(partial, entry, '..'), { recursive: true });
     run('cp', ['-a', join(STATE_DIR, entry), join(partial, entry)]);
   }
-  const prefix = snapshotPrefix(kind);
-  const others = kind === 'site' ? (entry: string) => entry.startsWith(snapshotPrefix('packages')) : () => false;
-  for (const old of readdirSync(SNAPSHOTS_DIR).filter((entry) => entry.startsWith(prefix) && !others(entry))) {
+  const sameKind = new RegExp(`^${snapshotPrefix(kind)}[0-9a-f]{12}(\\.partial)?$`);
+  for (const old of readdirSync(SNAPSHOTS_DIR).filter((entry) => sameKind.test(entry))) {
     if (old !== `${name}.partial`) rmSync(join(SNAPSHOTS_DIR, old), { recursive: true, force: true });
   }
   renameSync(partial, join(SNAPSHOTS_DIR, name));
-  log(
-    `saved the ${kind === 'site' ? 'deployed site' : 'pre-staged servers'} as ${join(SNAPSHOTS_DIR, name)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-  );
+  log(`saved ${HOLDS[kind]} as ${join(SNAPSHOTS_DIR, name)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }

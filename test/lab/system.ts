@@ -9,11 +9,14 @@ export function run(
   const result = spawnSync(program, args, { encoding: 'utf8', input: options.input, maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw result.error;
   if (result.status !== 0) {
-    throw new Error(
-      `${program} ${args.join(' ')} exited ${result.status}: ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n')}`,
-    );
+    throw exitError(program, args, result.status, result.stderr || result.stdout);
   }
   return result.stdout;
+}
+
+/** A program's failure: the command, how it ended and the last lines it printed. */
+function exitError(program: string, args: readonly string[], status: unknown, output: string): Error {
+  return new Error(`${program} ${args.join(' ')} exited ${status}: ${output.trim().split('\n').slice(-5).join('\n')}`);
 }
 
 /** {@link run} without blocking: for long programs that may run side by side (e.g. two roots being built). */
@@ -22,11 +25,7 @@ export function runAsync(program: string, args: readonly string[]): Promise<stri
     execFile(program, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
       const status = typeof error.code === 'number' ? error.code : (error.code ?? error.signal);
-      reject(
-        new Error(
-          `${program} ${args.join(' ')} exited ${status}: ${(stderr || stdout).trim().split('\n').slice(-5).join('\n')}`,
-        ),
-      );
+      reject(exitError(program, args, status, stderr || stdout));
     });
   });
 }

@@ -13,8 +13,11 @@ import { playJson } from './play.ts';
  */
 export type LabStart = 'bare' | 'packages' | 'site';
 
+/** The school site on the lab's inventory, as `play` takes it. */
+const LAB_SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts'];
+
 /** Pre-stages the lab's servers: every package the school site needs, in one go, and nothing configured. */
-export const PRESTAGE_SITE = ['playbooks/site.ts', '-i', 'inventory/lab.ts', '--tags', 'packages', '--no-gate'];
+export const PRESTAGE_SITE = [...LAB_SITE, '--tags', 'packages', '--no-gate'];
 
 /**
  * A fresh lab for one test file: whatever an earlier file did to the hosts is gone (about 10 s).
@@ -40,7 +43,7 @@ export async function freshLab(options: { from?: LabStart } = {}): Promise<void>
     return snapshotPrestagedServers();
   }
   if (options.from !== 'site') return;
-  const site = await playJson(['playbooks/site.ts', '-i', 'inventory/lab.ts']);
+  const site = await playJson(LAB_SITE);
   expect(site.code, scrub(site.stdout + site.stderr)).toBe(0);
   await snapshotDeployedSite();
 }

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { command, copy, defineRole, directory, file, line, packages, service, template, user } from 'play';
-import { SecretType, sh, Type, type Secret } from 'play';
+import { DEBIAN_13, SecretType, sh, Type, type Platform, type Secret } from 'play';
 import { sshPublicKeyLine } from 'play/vault';
 import { presentAccounts, SchoolVars, Account } from '../common/school.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { REPLICATOR } from '../dovecot/replicator-status.ts';
+import { dovecotRelease } from '../dovecot/index.ts';
 import { homeOf } from '../users/index.ts';
 
 /** The helper that runs the backups and restores (files/play-backup.py). */
@@ -45,6 +46,20 @@ const Offsite = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * How the restore drill reads the restored canary over IMAP: Dovecot's own imap in a preauth session on stdin and
+ * stdout, on the scratch Maildir (`{maildir}`), with the release's setting names and no mail plugins (nothing of
+ * the scratch copy may reach replication).
+ */
+export function drillImapCommand(platform: Platform | undefined): string[] {
+  const mail =
+    dovecotRelease(platform ?? DEBIAN_13).version === '2.3'
+      ? ['-o', 'mail_location=maildir:{maildir}']
+      : ['-o', 'mail_driver=maildir', '-o', 'mail_path={maildir}'];
+  // Dovecot gives root no mail access: the session runs as nobody, who owns the copy it reads.
+  return ['doveadm', 'exec', 'imap', ...mail, '-o', 'mail_plugins=', '-o', 'mail_uid=nobody', '-o', 'mail_gid=nogroup'];
+}
 
 /**
  * Backups of what the school keeps, with restic (Debian's package), encrypted with a password from the vault, to
@@ -95,7 +110,7 @@ export default defineRole({
       return [{ path: 'vars.backupSshKey', message: 'must be an ECDSA P-256 private key in PEM (as play init makes)' }];
     }
   },
-  tasks: ({ vars }) => {
+  tasks: ({ vars, platform }) => {
     const peerRepository = {
       name: 'peer',
       // Only this server writes it: a lock left by a killed run is removed whatever restic thinks of it.
@@ -128,6 +143,8 @@ export default defineRole({
       repositories,
       replicate: `${REPLICATOR} replicate -f`,
       subscribe: 'doveadm mailbox subscribe -u',
+      imapCommand: drillImapCommand(platform),
+      imapUser: 'nobody',
     };
     const units = { schoolName: vars.schoolName, helper: BACKUP_HELPER, timeoutSeconds: 6 * 3600 };
     return [

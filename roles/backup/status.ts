@@ -1,4 +1,5 @@
 import type { HealthRow } from 'play';
+import { formatBytes } from '../common/disk.ts';
 
 /** A backup older than this (hours) is a failed check: the nightly run has missed a night. */
 export const BACKUP_MAX_AGE_HOURS = 26;
@@ -12,6 +13,8 @@ export interface RepositoryStatus {
   readonly files?: number;
   readonly repositoryBytes?: number;
   readonly check?: { readonly at: string; readonly subset: string; readonly ok: boolean; readonly error?: string };
+  /** The last restore drill: the canary restored from the newest snapshot and read over IMAP. */
+  readonly drill?: { readonly at: string; readonly ok: boolean; readonly snapshot?: string; readonly error?: string };
 }
 
 /** What `play-backup status` prints. */
@@ -36,15 +39,7 @@ export function parseBackupStatus(text: string): BackupStatus | undefined {
 const hoursBetween = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 3_600_000;
 
 function size(bytes: number | undefined): string {
-  if (bytes === undefined) return '';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `, ${value.toFixed(value < 10 && unit > 0 ? 1 : 0)} ${units[unit]} stored`;
+  return bytes === undefined ? '' : `, ${formatBytes(bytes)} stored`;
 }
 
 function age(hours: number): string {
@@ -52,8 +47,8 @@ function age(hours: number): string {
 }
 
 /**
- * One repository's verdict: its newest backup younger than {@link BACKUP_MAX_AGE_HOURS} hours, its last run and
- * its last check without error. A server that has never backed up is fine for the first 26 hours after its
+ * One repository's verdict: its newest backup younger than {@link BACKUP_MAX_AGE_HOURS} hours, its last run, its
+ * last check and its last restore drill without error. A server that has never backed up is fine for the first 26 hours after its
  * first deploy (the first run is that night).
  */
 function repositoryVerdict(name: string, repo: RepositoryStatus | undefined, status: BackupStatus) {
@@ -69,9 +64,12 @@ function repositoryVerdict(name: string, repo: RepositoryStatus | undefined, sta
   if (repo.error) return { ok: false, text: `${name}: last run failed: ${repo.error}; ${newest}` };
   if (repo.check && !repo.check.ok)
     return { ok: false, text: `${name}: check of ${repo.check.subset} failed: ${repo.check.error ?? '?'}; ${newest}` };
+  if (repo.drill && !repo.drill.ok)
+    return { ok: false, text: `${name}: restore drill failed: ${repo.drill.error ?? '?'}; ${newest}` };
   if (hours > BACKUP_MAX_AGE_HOURS)
     return { ok: false, text: `${name}: ${newest}, older than ${BACKUP_MAX_AGE_HOURS} h` };
-  return { ok: true, text: `${name}: ${newest}` };
+  const drilled = repo.drill ? `, drill ok ${age(hoursBetween(repo.drill.at, status.now))} ago` : '';
+  return { ok: true, text: `${name}: ${newest}${drilled}` };
 }
 
 /**

@@ -2,6 +2,7 @@ import { raw, sh, type HealthCheck, type HealthHost, type HealthRow, type Secret
 import { tlsCertificatePath } from '../tls/index.ts';
 import { BACKUP_HELPER } from '../backup/index.ts';
 import { backupRow, parseBackupStatus, type BackupStatus } from '../backup/status.ts';
+import { DISK_PATHS, diskRow, parseDiskUse, type DiskUse } from './disk.ts';
 import { REPLICATOR, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { dhcpHaState, dhcpHaVerdict, KEA_CONTROL_PATH, type DhcpHaState } from '../dhcp/ha-state.ts';
 import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
@@ -48,6 +49,8 @@ export interface ServerState {
   readonly dkim: string;
   /** What the backup helper says of its last runs (`play-backup status`); undefined when it did not answer. */
   readonly backup?: BackupStatus;
+  /** The use of each filesystem a school server fills. */
+  readonly disks: DiskUse[];
 }
 
 /** The vars of a server the health check reads: the school's own (one declaration, {@link SchoolVars}) and more. */
@@ -99,6 +102,7 @@ echo "certificate_end=$end"
 if [ -n "$end" ]; then echo "certificate_days=$(( ($(date -d "$end" +%s) - $(date +%s)) / 86400 ))"; fi
 echo "certificate_fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$certificate" 2>/dev/null | cut -d= -f2)"
 echo "backup=$($t ${BACKUP_HELPER} status 2>/dev/null | tr -d '\n')"
+echo "disk=$($t df -P -B1 ${DISK_PATHS} 2>/dev/null | awk 'NR > 1 { print $6 " " $5 " " $4 ";" }' | tr -d '\n')"
 `;
 }
 
@@ -134,6 +138,7 @@ export function parseServerState(stdout: string): ServerState {
     dmarc: txtFromDig(get('txt_dmarc')),
     dkim: txtFromDig(get('txt_dkim')),
     backup: parseBackupStatus(get('backup')),
+    disks: parseDiskUse(get('disk')),
   };
 }
 
@@ -219,6 +224,7 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
     },
     mailQueueRow(host, state.mailQueue),
     backupRow(host, state.backup),
+    diskRow(host, state.disks),
     { check: 'dhcp ha', host, ...dhcpHaVerdict(state.dhcpHa) },
     {
       check: 'certificate',

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
 import { LAB_HOSTS } from '../lab/config.ts';
+import { BACKUP_HELPER, BACKUP_STORE } from '../../roles/backup/index.ts';
 import { client, password, token } from './support/mail-client.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
@@ -74,6 +75,15 @@ async function backupRows(): Promise<BackupRow[]> {
   return (JSON.parse(result.stdout) as { rows: BackupRow[] }).rows.filter((r) => r.check === 'backup');
 }
 
+/** Zeroes each file it is given, its size kept (a failing disk's answer). */
+const DAMAGE = String.raw`
+import os, sys
+for path in sys.argv[1:]:
+    size = os.path.getsize(path)
+    with open(path, 'wb') as f:
+        f.write(bytes(size))
+`;
+
 const message = (id: string, subject: string, body: string) =>
   `From: Guru Dua <guru2@smknh.sch.id>\nTo: guru2@smknh.sch.id\nSubject: ${subject}\nMessage-ID: <${id}@lab.test>\n\n${body}\n`;
 
@@ -90,7 +100,9 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     for (const row of rows)
       expect(row).toMatchObject({
         ok: true,
-        detail: expect.stringMatching(/^peer: newest \d+ min ago \(snapshot [0-9a-f]{8}, [\d.]+ [KMG]?B stored\)$/),
+        detail: expect.stringMatching(
+          /^peer: newest \d+ min ago \(snapshot [0-9a-f]{8}, [\d.]+ [KMG]?B stored\), drill ok \d+ min ago$/,
+        ),
       });
   });
 
@@ -182,6 +194,26 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
         host,
       ).toBe(false);
     }
+  });
+
+  it("the restore drill after each backup reads the canary back over Dovecot's IMAP; a damaged repository fails it and play verify turns red", async () => {
+    const status = async (host: string) =>
+      JSON.parse(await stdoutOf(host, sh`${BACKUP_HELPER} status`)).repositories.peer as {
+        snapshot: string;
+        drill: { ok: boolean; snapshot?: string; imap?: boolean; error?: string };
+      };
+    for (const host of [PRIMARY.name, BACKUP.name]) {
+      const peer = await status(host);
+      expect(peer.drill, host).toMatchObject({ ok: true, snapshot: peer.snapshot, imap: true });
+    }
+    // The primary's repository on the backup server, every pack zeroed (a failing disk).
+    await stdoutOf(BACKUP.name, sh`find ${BACKUP_STORE}/${PRIMARY.name}/data -type f -exec python3 -c ${DAMAGE} {} +`);
+    const drill = await stdoutOf(PRIMARY.name, sh`${BACKUP_HELPER} drill; echo "exit $?"`);
+    expect(drill).toContain('exit 1');
+    expect(await status(PRIMARY.name)).toMatchObject({ drill: { ok: false } });
+    const [primaryRow, backupRow] = await backupRows();
+    expect(primaryRow).toMatchObject({ ok: false, detail: expect.stringContaining('peer: restore drill failed: ') });
+    expect(backupRow).toMatchObject({ ok: true });
   });
 
   it('bad input is refused with exit 2 before any host is touched', async () => {

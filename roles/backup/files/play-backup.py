@@ -6,6 +6,11 @@
                                           mailboxes, Roundcube's database and the DKIM key, old snapshots
                                           forgotten (the inventory's retention) and pruned, a rolling check
                                           that reads every pack within checkDays days. Exit 1 if any failed.
+    play-backup drill                     the restore drill, which run does after each backup: the canary message
+                                          run planted (a new one each night) is restored from each repository's
+                                          newest snapshot into a scratch folder, its checksum compared with the
+                                          planted one's, and read there over IMAP (Dovecot's own imap, preauth).
+                                          Recorded in the status; exit 1 if any repository failed it.
     play-backup status                    the last run of each repository, as JSON (play verify reads it)
     play-backup restore ACCOUNT [--folder NAME] [--at ISO-TIME] [--repository NAME] [--dry-run]
                                           puts ACCOUNT's mail back as it was in the newest snapshot (at or before
@@ -21,8 +26,10 @@ it); each restic command has a time limit, and its ssh to the other server gives
 import argparse
 import datetime
 import fcntl
+import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -39,6 +46,8 @@ STATE = os.environ.get('PLAY_BACKUP_STATE', '/var/lib/play-backup')
 STATUS = STATE + '/status.json'
 STAGE = STATE + '/stage'
 HOURS = 3600
+# The canary the drill restores: one message in a Maildir of its own, backed up with the rest; a new one each run.
+CANARY = STATE + '/canary/Maildir'
 
 
 def log(message, error=False):
@@ -128,7 +137,101 @@ def stage(cfg):
         if done.returncode != 0:
             raise ResticError('copying Roundcube\'s database: %s' % done.stderr.strip()[:200])
     maildirs = [a['maildir'] for a in cfg['accounts']]
-    return [p for p in maildirs + cfg['paths'] + [STAGE] if os.path.exists(p)]
+    return [p for p in maildirs + cfg['paths'] + [STAGE, CANARY] if os.path.exists(p)]
+
+
+def plant_canary():
+    """A new canary message (random body, its own Message-ID) replaces the last one; returns its path and sha256."""
+    for sub in ('cur', 'new', 'tmp'):
+        os.makedirs(os.path.join(CANARY, sub), mode=0o700, exist_ok=True)
+    for old in os.listdir(os.path.join(CANARY, 'cur')):
+        os.unlink(os.path.join(CANARY, 'cur', old))
+    stamp = int(time.time())
+    token = os.urandom(16).hex()
+    message = ('From: play-backup <root@localhost>\nTo: play-backup <root@localhost>\n'
+               'Subject: restore drill %s\nMessage-ID: <drill-%d-%s@play-backup>\n\n%s\n' % (
+                   iso(now()), stamp, token, os.urandom(2048).hex())).encode()
+    path = os.path.join(CANARY, 'cur', '%d.%s.play-backup:2,S' % (stamp, token))
+    with open(path + '.tmp', 'wb') as f:
+        f.write(message)
+    os.rename(path + '.tmp', path)
+    return path, hashlib.sha256(message).hexdigest()
+
+
+def newest_canary():
+    """The canary planted last (path, sha256), or None before the first run."""
+    folder = os.path.join(CANARY, 'cur')
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    if not names:
+        return None
+    path = os.path.join(folder, names[-1])
+    with open(path, 'rb') as f:
+        return path, hashlib.sha256(f.read()).hexdigest()
+
+
+def imap_read(cfg, maildir):
+    """The one message of a Maildir as Dovecot's imap serves it (a preauth session on stdin and stdout), with
+    the line ends the file has. The command comes from the config, `{maildir}` replaced."""
+    command = [part.replace('{maildir}', maildir) for part in cfg['imapCommand']]
+    script = b'a SELECT INBOX\r\nb FETCH 1 BODY.PEEK[]\r\nc LOGOUT\r\n'
+    try:
+        done = subprocess.run(command, input=script, capture_output=True, timeout=60, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise ResticError('the drill\'s IMAP read: no end after 60 s')
+    match = re.search(rb'\* 1 FETCH \([^\r\n]*?BODY\[\] \{(\d+)\}\r\n', done.stdout)
+    if not match:
+        raise ResticError('the drill\'s IMAP read found no message (exit %d): %s' % (
+            done.returncode, (done.stdout + done.stderr).decode(errors='replace').strip()[-200:]))
+    start = match.end()
+    return done.stdout[start:start + int(match.group(1))].replace(b'\r\n', b'\n')
+
+
+def imap_read_copy(cfg, restored):
+    """Reads a restored message over IMAP from a Maildir of its own that the reading user owns: Dovecot gives root
+    no mail access, so its imap runs as `imapUser` (an unprivileged user; the canary is no secret)."""
+    reader = tempfile.mkdtemp(prefix='play-backup-drill-')
+    try:
+        maildir = os.path.join(reader, 'Maildir')
+        for sub in ('cur', 'new', 'tmp'):
+            os.makedirs(os.path.join(maildir, sub))
+        shutil.copy2(restored, os.path.join(maildir, 'cur', os.path.basename(restored)))
+        owner = cfg.get('imapUser')
+        if owner:
+            entry = pwd.getpwnam(owner)
+            for folder, dirs, files in os.walk(reader):
+                for name in [folder] + [os.path.join(folder, n) for n in dirs + files]:
+                    os.chown(name, entry.pw_uid, entry.pw_gid)
+        return imap_read(cfg, maildir)
+    finally:
+        shutil.rmtree(reader, ignore_errors=True)
+
+
+def drill_one(cfg, repository, canary, entry):
+    """Restores the canary from the repository's newest snapshot, checks its sha256 and reads it over IMAP."""
+    path, digest = canary
+    scratch = tempfile.mkdtemp(prefix='drill-', dir=STATE)
+    try:
+        snapshots = json.loads(restic(cfg, repository, ['snapshots', '--json', '--latest', '1', '--host', cfg['host'],
+                                                        '--tag', 'play'], timeout(cfg, 'short')))
+        if not snapshots:
+            raise ResticError('no snapshot to restore the canary from')
+        newest = max(snapshots, key=lambda s: parse_time(s['time']))
+        restic(cfg, repository, ['restore', newest['id'], '--target', scratch, '--include', path], timeout(cfg, 'long'))
+        restored = scratch + path
+        if not os.path.exists(restored):
+            raise ResticError('snapshot %s holds no canary %s' % (newest['short_id'], os.path.basename(path)))
+        with open(restored, 'rb') as f:
+            if hashlib.sha256(f.read()).hexdigest() != digest:
+                raise ResticError('the canary restored from snapshot %s differs from the one planted' % newest['short_id'])
+        if cfg.get('imapCommand'):
+            if hashlib.sha256(imap_read_copy(cfg, restored)).hexdigest() != digest:
+                raise ResticError('the canary read over IMAP differs from the one planted')
+        entry['drill'] = {'at': iso(now()), 'ok': True, 'snapshot': newest['short_id'], 'imap': bool(cfg.get('imapCommand'))}
+    except ResticError as error:
+        entry['drill'] = {'at': iso(now()), 'ok': False, 'error': str(error)}
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def ensure_repository(cfg, repository):
@@ -190,8 +293,9 @@ def run(_args):
     with held_lock():
         status = read_status()
         try:
+            canary = plant_canary()
             paths = stage(cfg)
-        except ResticError as error:
+        except (ResticError, OSError) as error:
             paths = None
             stage_error = str(error)
         for repository in cfg['repositories']:
@@ -206,6 +310,36 @@ def run(_args):
                 entry['error'] = str(error)
                 failed.append(repository['name'])
                 log('backup to %s FAILED: %s' % (repository['name'], error), error=True)
+                write_status(status)
+                continue
+            # The backup is only as good as a restore from it: the canary just backed up must come back.
+            try:
+                drill_one(cfg, repository, canary, entry)
+                log('restore drill from %s: the canary restored and read over IMAP' % repository['name'])
+            except ResticError as error:
+                failed.append(repository['name'])
+                log('restore drill from %s FAILED: %s' % (repository['name'], error), error=True)
+            write_status(status)
+    return 1 if failed else 0
+
+
+def drill(_args):
+    cfg = config()
+    failed = []
+    with held_lock():
+        status = read_status()
+        canary = newest_canary()
+        for repository in cfg['repositories']:
+            entry = status['repositories'].setdefault(repository['name'], {})
+            try:
+                if canary is None:
+                    raise ResticError('no canary planted yet (play-backup run plants one)')
+                drill_one(cfg, repository, canary, entry)
+                log('restore drill from %s: the canary restored and read over IMAP' % repository['name'])
+            except ResticError as error:
+                entry['drill'] = {'at': iso(now()), 'ok': False, 'error': str(error)}
+                failed.append(repository['name'])
+                log('restore drill from %s FAILED: %s' % (repository['name'], error), error=True)
             write_status(status)
     return 1 if failed else 0
 
@@ -347,6 +481,7 @@ def main():
     parser = argparse.ArgumentParser(prog='play-backup')
     commands = parser.add_subparsers(dest='command', required=True)
     commands.add_parser('run').set_defaults(func=run)
+    commands.add_parser('drill').set_defaults(func=drill)
     commands.add_parser('status').set_defaults(func=show_status)
     r = commands.add_parser('restore')
     r.add_argument('account')

@@ -52,6 +52,18 @@ describe('the backup row of play verify', () => {
     });
   });
 
+  it('shows the last restore drill: its age when it passed, red with its error when it failed', () => {
+    const drilled = { ...good, drill: { at: '2026-12-07T01:45:00Z', ok: true, snapshot: '1a2b3c4d' } };
+    expect(backupRow('primary', status({ peer: drilled, offsite: good })).detail).toBe(
+      'peer: newest 2 h ago (snapshot 1a2b3c4d, 2.5 GB stored), drill ok 2 h ago; offsite: newest 2 h ago (snapshot 1a2b3c4d, 2.5 GB stored)',
+    );
+    const failed = { ...good, drill: { at: '2026-12-07T01:45:00Z', ok: false, error: 'restic restore: exit 1' } };
+    expect(backupRow('primary', status({ peer: good, offsite: failed }))).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('offsite: restore drill failed: restic restore: exit 1'),
+    });
+  });
+
   it('fine before the first night: none yet within 26 h of the first deploy', () => {
     expect(backupRow('primary', status({}, '2026-12-07T03:00:00Z'))).toMatchObject({
       ok: true,

@@ -37,6 +37,7 @@ certificate_end=Nov 25 21:00:00 2036 GMT
 certificate_days=3650
 certificate_fingerprint=AB:CD
 backup={"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastAttempt": "2026-12-07T01:40:00Z", "lastSuccess": "2026-12-07T01:42:00Z", "error": null, "snapshot": "1a2b3c4d", "files": 120, "repositoryBytes": 12300000, "check": {"at": "2026-12-07T01:43:00Z", "subset": "7/30", "ok": true}}}}
+disk=/ 23% 77000000000;/ 23% 77000000000;/var/backups 41% 2500000000;
 `;
 
 const with_ = (changes: Record<string, string>) =>
@@ -83,6 +84,13 @@ describe('the school health check', () => {
         detail: 'peer: newest 2 h ago (snapshot 1a2b3c4d, 12 MB stored)',
       },
       {
+        check: 'disk',
+        gate: false,
+        host: 'primary',
+        ok: true,
+        detail: '/ 23% used, 77 GB free; /var/backups 41% used, 2.5 GB free',
+      },
+      {
         check: 'dhcp ha',
         gate: false,
         host: 'primary',
@@ -107,6 +115,7 @@ describe('the school health check', () => {
           dhcp_ha_partner_reachable: 'no',
           certificate_days: '3',
           holds_vip: 'no',
+          disk: '/ 95% 900000000;/var/backups 41% 2500000000;',
           backup:
             '{"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastSuccess": "2026-12-05T01:42:00Z", "error": "restic backup: exit 1: Fatal: unable to open repository", "snapshot": "1a2b3c4d"}}}',
         }),
@@ -118,6 +127,7 @@ describe('the school health check', () => {
       'queued: waiting failed 2; failed: kepsek guru1',
       '4 messages, the oldest 300 s old: deliveries are failing (postqueue -p)',
       'peer: last run failed: restic backup: exit 1: Fatal: unable to open repository; newest 50 h ago (snapshot 1a2b3c4d)',
+      '/ 95% used, 900 MB free; /var/backups 41% used, 2.5 GB free: / over 90%',
       'hot-standby, primary: partner-down, partner: hot-standby (out of touch)',
       'expires Nov 25 21:00:00 2036 GMT (3 days)',
     ]);

@@ -5,7 +5,7 @@ import { sshPublicKeyLine } from 'play/vault';
 import { presentAccounts, SchoolVars, Account } from '../common/school.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { REPLICATOR } from '../dovecot/replicator-status.ts';
-import { dovecotRelease } from '../dovecot/index.ts';
+import { dovecotRelease, EXPUNGED_MAILBOX } from '../dovecot/index.ts';
 import { homeOf } from '../users/index.ts';
 
 /** The helper that runs the backups and restores (files/play-backup.py). */
@@ -19,6 +19,8 @@ export const BACKUP_KNOWN_HOSTS = `${BACKUP_DIR}/known_hosts`;
 /** The user the other server stores its backups as, and where they are (one repository per server). */
 export const BACKUP_USER = 'play-backup';
 export const BACKUP_STORE = '/var/backups/play';
+/** The folder `play restore -e from=expunged` puts an account's expunged mail back into (Dovecot does not record where it was). */
+export const RESTORED_FOLDER = 'Restored';
 /** The units of the nightly run. */
 export const BACKUP_SERVICE = 'play-backup.service';
 export const BACKUP_TIMER = 'play-backup.timer';
@@ -145,6 +147,8 @@ export default defineRole({
       subscribe: 'doveadm mailbox subscribe -u',
       imapCommand: drillImapCommand(platform),
       imapUser: 'nobody',
+      expungedMailbox: EXPUNGED_MAILBOX,
+      restoredFolder: RESTORED_FOLDER,
     };
     const units = { schoolName: vars.schoolName, helper: BACKUP_HELPER, timeoutSeconds: 6 * 3600 };
     return [

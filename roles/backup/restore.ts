@@ -1,24 +1,40 @@
-import { command, opOnFact, PlayError, sh, task, type Probe, type Task } from 'play';
+import { command, opOnFact, PlayError, sh, task, ValidationError, type Probe, type Task } from 'play';
 import { BACKUP_HELPER, BACKUP_SERVICE } from './index.ts';
 
-/** What `play-backup restore … --dry-run` finds: the snapshot it would use and the messages it would put back. */
+/**
+ * What `play-backup restore … --dry-run` finds: the messages it would put back, per folder, and where from: a
+ * snapshot (its repository, id and time), or the account's expunged mail (`source: 'expunged'`).
+ */
 export interface RestorePlan {
   readonly account: string;
-  readonly repository: string;
-  readonly snapshot: string;
-  readonly time: string;
+  readonly source?: 'expunged';
+  readonly repository?: string;
+  readonly snapshot?: string;
+  readonly time?: string;
   readonly folders: Readonly<Record<string, number>>;
   readonly restored: number;
 }
 
-/** Which account's mail to put back, from which folder only, as it was at which time (the newest when not given). */
+/**
+ * Which account's mail to put back: from the backups (the default), from which folder only, as it was at which
+ * time (the newest snapshot when not given); or, `from: 'expunged'`, what it expunged in the last days (Dovecot's
+ * lazy_expunge keeps it), which comes back into one folder, RESTORED_FOLDER.
+ */
 export interface RestoreRequest {
   readonly account: string;
+  readonly from?: 'backup' | 'expunged';
   readonly folder?: string;
   readonly at?: string;
 }
 
 function helperArgs(request: RestoreRequest): string[] {
+  if (request.from === 'expunged') {
+    if (request.folder || request.at)
+      throw new ValidationError(
+        '-e from=expunged takes no folder or at: expunged mail comes back whole, into one folder (Dovecot does not record the folder it was in)',
+      );
+    return [request.account, '--from-expunged'];
+  }
   return [
     request.account,
     ...(request.folder ? ['--folder', request.folder] : []),
@@ -39,12 +55,19 @@ function restorePlanProbe(request: RestoreRequest): Probe<RestorePlan> {
   };
 }
 
+/** Where a plan's mail comes from, as the summary and the reason name it. */
+function origin(plan: RestorePlan): string {
+  return plan.source === 'expunged'
+    ? 'its expunged mail'
+    : `snapshot ${plan.snapshot} (${plan.time}, ${plan.repository})`;
+}
+
 function described(plan: RestorePlan): string {
   const folders = Object.entries(plan.folders)
     .filter(([, count]) => count > 0)
     .map(([folder, count]) => `${folder} ${count}`)
     .join(', ');
-  return `${plan.restored} message${plan.restored === 1 ? '' : 's'} of ${plan.account} from snapshot ${plan.snapshot} (${plan.time}, ${plan.repository})${folders ? `: ${folders}` : ''}`;
+  return `${plan.restored} message${plan.restored === 1 ? '' : 's'} of ${plan.account} from ${origin(plan)}${folders ? `: ${folders}` : ''}`;
 }
 
 /**
@@ -53,8 +76,12 @@ function described(plan: RestorePlan): string {
  * every other account. Planned from a dry run, so `--check` shows the snapshot and the counts; replication then
  * brings the restored mail to the other server.
  *
+ * With `from: 'expunged'` it moves what the account expunged (kept by Dovecot's lazy_expunge, no backup involved)
+ * back into the folder RESTORED_FOLDER; a second run finds nothing.
+ *
  * @example
  * restoreMail({ account: 'guru2', folder: 'Projects', at: '2026-12-01T08:00:00Z' })
+ * restoreMail({ account: 'guru2', from: 'expunged' })
  */
 export function restoreMail(request: RestoreRequest): Task {
   const op = opOnFact({
@@ -65,7 +92,10 @@ export function restoreMail(request: RestoreRequest): Task {
       plan.restored === 0
         ? {
             changed: false,
-            reason: `nothing to restore: every message of snapshot ${plan.snapshot} (${plan.time}) is there`,
+            reason:
+              plan.source === 'expunged'
+                ? `nothing to restore: ${plan.account} has no expunged mail kept`
+                : `nothing to restore: every message of snapshot ${plan.snapshot} (${plan.time}) is there`,
           }
         : {
             changed: true,

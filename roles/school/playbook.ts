@@ -88,6 +88,12 @@ export function schoolBackupPlaybook(inventory: Inventory): Playbook {
 /** What `npx play restore` takes: `-e account=NAME`, and optionally `-e folder=NAME` and `-e at=ISO-TIME`. */
 export const RestoreVars = Type.Object({
   account: AccountName,
+  from: Type.Optional(
+    Type.Union([Type.Literal('backup'), Type.Literal('expunged')], {
+      description:
+        'backup (the default): from the backups; expunged: what the account expunged in the last days (lazy_expunge), into the folder Restored',
+    }),
+  ),
   folder: Type.Optional(
     Type.String({ minLength: 1, pattern: '^[^./][^\\n]*$', description: 'a mailbox, e.g. Projects or Projects/2026' }),
   ),
@@ -105,7 +111,8 @@ export const RestoreVars = Type.Object({
 });
 
 /**
- * One account's mail put back from the backups (`npx play restore -e account=guru2 [-e folder=X] [-e at=TIME]`):
+ * One account's mail put back from the backups (`npx play restore -e account=guru2 [-e folder=X] [-e at=TIME]`), or
+ * what it expunged in the last days (`-e from=expunged`, no backup involved):
  * on the primary, from its own backups (kept on the backup server), into the live mailbox while it stays in use;
  * replication brings it to the backup server. With the primary down, `-e server=backup` restores there instead.
  *
@@ -127,6 +134,7 @@ export function schoolRestorePlaybook(inventory: Inventory): Playbook {
           return [
             restoreMail({
               account: vars.account as string,
+              ...(vars.from ? { from: vars.from as 'backup' | 'expunged' } : {}),
               ...(vars.folder ? { folder: vars.folder as string } : {}),
               ...(vars.at ? { at: vars.at as string } : {}),
             }),

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sh } from '../../src/connection/sh.ts';
 import { LAB_HOSTS } from '../lab/config.ts';
-import { BACKUP_HELPER, BACKUP_STORE } from '../../roles/backup/index.ts';
+import { BACKUP_HELPER, BACKUP_STORE, RESTORED_FOLDER } from '../../roles/backup/index.ts';
+import { EXPUNGED_MAILBOX } from '../../roles/dovecot/index.ts';
 import { client, password, token } from './support/mail-client.ts';
 import { stdoutOf } from './support/hosts.ts';
 import { freshLab } from './support/lab.ts';
@@ -30,26 +31,39 @@ elif req['op'] == 'expunge-all':
     m.select('INBOX')
     m.store('1:*', '+FLAGS', '(\\Deleted)')
     m.expunge()
+elif req['op'] == 'expunge-subject':
+    m.select('INBOX')
+    found = m.search(None, 'SUBJECT', '"%s"' % req['subject'])[1][0].split()
+    assert found, 'nothing in INBOX with that subject'
+    m.store(b','.join(found).decode(), '+FLAGS', '(\\Deleted)')
+    m.expunge()
 elif req['op'] == 'delete':
     typ, data = m.delete(req['folder'])
     assert typ == 'OK', data
+listed = [line.decode().rsplit(' ', 1)[-1].strip('"') for line in m.list()[1]]
 m.logout()
-print('{}')
+print(json.dumps({'folders': listed}))
 `;
 
-async function imap(request: Record<string, unknown>): Promise<void> {
+/** Does one thing to guru2's mailbox over IMAPS at the primary; returns the folders the client then lists. */
+async function imap(request: Record<string, unknown>): Promise<{ folders: string[] }> {
   const done = await client(['/usr/bin/python3', '-c', IMAP], {
     stdin: JSON.stringify({ host: PRIMARY.address, user: 'guru2', password: password('guru2'), ...request }),
   });
   expect(done.code, done.output).toBe(0);
+  return JSON.parse(done.stdout.trim().split('\n').at(-1) ?? '') as { folders: string[] };
 }
 
-/** Every message of an account on a server: its folder, Message-ID and a hash of its body, sorted. */
+/**
+ * Every message of an account on a server, as the account sees it: its folder, Message-ID and a hash of its body,
+ * sorted. The hidden folder of expunged mail (lazy_expunge's) is not the user's, so it is left out.
+ */
 async function mailOf(host: string, account: string): Promise<string[]> {
   const rows = JSON.parse(
     await stdoutOf(host, sh`doveadm -f json fetch -u ${account} 'mailbox hdr.message-id body' ALL`),
   ) as Record<string, string>[];
   return rows
+    .filter((r) => r.mailbox !== EXPUNGED_MAILBOX)
     .map(
       (r) =>
         `${r.mailbox} ${r['hdr.message-id'].trim()} ${createHash('sha256').update(r.body).digest('hex').slice(0, 16)}`,
@@ -161,6 +175,65 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     expect(again.code, again.stdout).toBe(0);
   });
 
+  it('undo without a backup: mail expunged a moment ago comes back from the hidden folder (lazy_expunge) into Restored, on both servers; the client never lists that folder; a second run finds nothing', async () => {
+    const t = token();
+    await imap({
+      op: 'append',
+      folders: {
+        INBOX: [1, 2].map((i) => message(`undo-${i}-${t}`, `Undangan ${i} ${t}`, `undangan rapat ${i} ${t}`)),
+      },
+    });
+    const mine = async (host: string) => (await mailOf(host, 'guru2')).filter((m) => m.includes(t));
+    await until('the messages on the backup too', async () => (await mine(BACKUP.name)).length === 2, 30_000);
+    const before = await mine(PRIMARY.name);
+    expect(before.map((m) => m.split(' ')[0])).toEqual(['INBOX', 'INBOX']);
+
+    const { folders } = await imap({ op: 'expunge-subject', subject: t });
+    expect(folders).toContain('INBOX');
+    expect(folders, 'the folders the client lists').not.toContain(EXPUNGED_MAILBOX);
+    for (const host of [PRIMARY.name, BACKUP.name])
+      await until(`guru2's mail gone on ${host}`, async () => (await mine(host)).length === 0, 30_000);
+
+    const check = await play([
+      'playbooks/restore.ts',
+      ...LAB,
+      '-e',
+      'account=guru2',
+      '-e',
+      'from=expunged',
+      '--check',
+      '--detailed-exitcode',
+    ]);
+    expect(check.code, check.stdout + check.stderr).toBe(3);
+    expect(check.stdout).toContain(
+      `restore the mail of guru2 (restore 2 messages of guru2 from its expunged mail: ${RESTORED_FOLDER} 2)`,
+    );
+    const restored = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '-e', 'from=expunged']);
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    const back = before.map((m) => m.replace(/^INBOX /, `${RESTORED_FOLDER} `));
+    for (const host of [PRIMARY.name, BACKUP.name])
+      await until(
+        `guru2's mail back in ${RESTORED_FOLDER} on ${host}`,
+        async () => {
+          const now = await mine(host);
+          return now.length === 2 && now.join() === back.join();
+        },
+        30_000,
+      );
+    expect((await imap({ op: 'list' })).folders).toContain(RESTORED_FOLDER);
+    const again = await play([
+      'playbooks/restore.ts',
+      ...LAB,
+      '-e',
+      'account=guru2',
+      '-e',
+      'from=expunged',
+      '--check',
+      '--detailed-exitcode',
+    ]);
+    expect(again.code, again.stdout).toBe(0);
+  });
+
   it('-e at= takes an older snapshot: mail that came after it is not restored', async () => {
     const t = token();
     await imap({ op: 'append', folders: { INBOX: [message(`old-${t}`, `Lama ${t}`, 'lama')] } });
@@ -226,5 +299,17 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     const time = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '-e', 'at=yesterday']);
     expect(time.code).toBe(2);
     expect(time.stderr).toContain('-e at:');
+    const expunged = await play([
+      'playbooks/restore.ts',
+      ...LAB,
+      '-e',
+      'account=guru2',
+      '-e',
+      'from=expunged',
+      '-e',
+      'at=2026-12-01T08:00:00Z',
+    ]);
+    expect(expunged.code, expunged.stdout + expunged.stderr).toBe(2);
+    expect(expunged.stderr).toContain('-e from=expunged takes no folder or at');
   });
 });

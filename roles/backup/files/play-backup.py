@@ -175,7 +175,9 @@ def imap_read(cfg, maildir):
     command = [part.replace('{maildir}', maildir) for part in cfg['imapCommand']]
     script = b'a SELECT INBOX\r\nb FETCH 1 BODY.PEEK[]\r\nc LOGOUT\r\n'
     try:
-        done = subprocess.run(command, input=script, capture_output=True, timeout=60, start_new_session=True)
+        # Dovecot 2.3's imap wants USER, which a systemd service does not set.
+        env = dict(os.environ, USER=cfg.get('imapUser') or 'root')
+        done = subprocess.run(command, input=script, capture_output=True, timeout=60, start_new_session=True, env=env)
     except subprocess.TimeoutExpired:
         raise ResticError('the drill\'s IMAP read: no end after 60 s')
     match = re.search(rb'\* 1 FETCH \([^\r\n]*?BODY\[\] \{(\d+)\}\r\n', done.stdout)
@@ -393,16 +395,60 @@ def base(filename):
 
 
 def restore(args):
-    with held_lock():
-        return restore_locked(args)
-
-
-def restore_locked(args):
     cfg = config()
     account = next((a for a in cfg['accounts'] if a['name'] == args.account), None)
     if account is None:
         raise SystemExit('play-backup: %s is not one of the school\'s accounts (%s)' % (
             args.account, ', '.join(a['name'] for a in cfg['accounts'])))
+    if args.from_expunged:
+        # Dovecot's own mail, no repository: nothing to wait for while a backup runs.
+        return restore_expunged(cfg, args)
+    with held_lock():
+        return restore_locked(cfg, account, args)
+
+
+def doveadm(args, what):
+    done = subprocess.run(['doveadm'] + args, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise SystemExit('play-backup: %s: doveadm %s: exit %d: %s' % (
+            what, args[0], done.returncode, (done.stderr or done.stdout).strip().replace('\n', ' / ')))
+    return done.stdout
+
+
+def restore_expunged(cfg, args):
+    """Moves what the account expunged (lazy_expunge's hidden folder) back into a folder it sees.
+
+    Dovecot does not record the folder a message was expunged from, so they all come back into one folder
+    (restoredFolder), made and subscribed if needed. A message whose Message-ID is in one of the account's folders
+    (restored from a backup since, say) stays where it is: nothing comes back twice. A move: run twice, the second
+    finds nothing; flags and dates come back with the message. doveadm loads no lazy_expunge, so the move leaves no
+    copy behind.
+    """
+    box = cfg['expungedMailbox']
+    folder = cfg['restoredFolder']
+    rows = json.loads(doveadm(['-f', 'json', 'fetch', '-u', args.account, 'mailbox uid hdr.message-id', 'ALL'],
+                              'listing the mail') or '[]')
+    elsewhere = {r['hdr.message-id'].strip() for r in rows if r['mailbox'] != box and r['hdr.message-id'].strip()}
+    wanted = [r['uid'] for r in rows if r['mailbox'] == box and
+              (not r['hdr.message-id'].strip() or r['hdr.message-id'].strip() not in elsewhere)]
+    result = {'account': args.account, 'source': 'expunged', 'folders': {folder: len(wanted)}, 'restored': len(wanted),
+              'dryRun': bool(args.dry_run)}
+    if wanted and not args.dry_run:
+        # (doveadm mailbox list prints a name it is given whether or not it exists: status is the test.)
+        exists = subprocess.run(['doveadm', 'mailbox', 'status', '-u', args.account, 'messages', folder],
+                                capture_output=True, text=True, timeout=60)
+        if exists.returncode != 0:
+            doveadm(['mailbox', 'create', '-s', '-u', args.account, folder], 'making %s' % folder)
+        doveadm(['move', '-u', args.account, folder, 'mailbox', box, 'uid', ','.join(wanted)],
+                'moving the expunged mail back')
+        # The other server gets the move through replication: a full sync of the account now.
+        subprocess.run(['/bin/sh', '-c', cfg['replicate'] + ' "$1"', 'sh', args.account], capture_output=True, timeout=120)
+    json.dump(result, sys.stdout, sort_keys=True)
+    sys.stdout.write('\n')
+    return 0
+
+
+def restore_locked(cfg, account, args):
     names = [r['name'] for r in cfg['repositories']]
     repository = next((r for r in cfg['repositories'] if r['name'] == (args.repository or names[0])), None)
     if repository is None:
@@ -428,7 +474,10 @@ def restore_locked(args):
         source = scratch + maildir
         if not os.path.isdir(source):
             raise SystemExit('play-backup: snapshot %s holds no %s' % (chosen['short_id'], include))
-        folders = [''] + sorted(d for d in os.listdir(source) if d.startswith('.') and os.path.isdir(os.path.join(source, d, 'cur')))
+        # The expunged mail's hidden folder is lazy_expunge's, not the user's: a restore from it is its own (from=expunged).
+        hidden = maildir_folder(cfg['expungedMailbox']) if cfg.get('expungedMailbox') else None
+        folders = [''] + sorted(d for d in os.listdir(source) if d.startswith('.') and d != hidden
+                                and os.path.isdir(os.path.join(source, d, 'cur')))
         if only is not None:
             folders = [f for f in folders if f == only or (only and f.startswith(only + '.'))]
         uid, gid = home.st_uid, home.st_gid
@@ -488,6 +537,7 @@ def main():
     r.add_argument('--folder')
     r.add_argument('--at')
     r.add_argument('--repository')
+    r.add_argument('--from-expunged', action='store_true')
     r.add_argument('--dry-run', action='store_true')
     r.set_defaults(func=restore)
     args = parser.parse_args()

@@ -118,6 +118,9 @@ export function reservedAccountName(name: string): string | undefined {
   return RESERVED_ACCOUNT_NAMES.get(name);
 }
 
+/** A mailbox quota as the inventory writes it: a whole number of megabytes or gigabytes, e.g. 500M or 2G. */
+export const QUOTA_PATTERN = '^[1-9][0-9]{0,5}[MG]$';
+
 /** An account of the school: a mailbox and a login for the webmail. */
 export const Account = Type.Object(
   {
@@ -125,6 +128,12 @@ export const Account = Type.Object(
     fullName: Type.String({ minLength: 1 }),
     password: Type.Optional(SecretType()),
     state: Type.Optional(Type.Union([Type.Literal('present'), Type.Literal('absent')])),
+    quota: Type.Optional(
+      Type.String({
+        pattern: QUOTA_PATTERN,
+        description: "this account's mailbox quota (the school's mailQuota when not given), e.g. 5G or 500M",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

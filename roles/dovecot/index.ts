@@ -2,8 +2,8 @@ import { command, configSet, copy, defineRole, directory, file, group, packages,
 import { type Platform, raw, type Secret, SecretType, sh, type ShellCommand, type Task, Type } from 'play';
 import { certificateProblems } from 'play/vault';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
-import { Account, Ipv4, presentAccounts, SchoolVars } from '../common/school.ts';
-import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, postfixPackage } from '../postfix/index.ts';
+import { Account, Ipv4, presentAccounts, QUOTA_PATTERN, SchoolVars } from '../common/school.ts';
+import { AUTH_SOCKET, LMTP_SOCKET, QUEUE_DIRECTORY, QUOTA_STATUS_SOCKET, postfixPackage } from '../postfix/index.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { homeOf } from '../users/index.ts';
 import { seedMailboxes } from './mailbox-identity.ts';
@@ -28,6 +28,17 @@ export const IMAP_GREETING_PROBE: ShellCommand = sh`timeout 3 bash -c 'exec 3<>/
 
 /** Dovecot's list of the school's users (a passwd-file without passwords): the only users it knows. */
 export const USER_LIST = '/etc/dovecot/users';
+
+/**
+ * The hidden folder lazy_expunge moves expunged mail to (no dot: with the Maildir++ layout a leading dot is the
+ * hierarchy separator Dovecot 2.4 refuses), and Dovecot 2.3's global ACL file that hides it (2.4 sets the ACL in
+ * dovecot.conf).
+ */
+export const EXPUNGED_MAILBOX = 'EXPUNGED';
+export const EXPUNGED_ACL = '/etc/dovecot/dovecot-acl';
+
+/** What a sender is told for a full mailbox: permanent, so they learn at once (RFC 3463: 5.2.2 mailbox full). */
+export const OVER_QUOTA_REPLY = '552 5.2.2 Mailbox is full';
 
 /** The replication secret (`doveadm_password`), in a file only root reads; dovecot.conf includes it. */
 export const REPLICATION_SECRET = '/etc/dovecot/doveadm-secret.conf';
@@ -184,6 +195,15 @@ export default defineRole({
       accounts: Type.Array(Account),
       listen: Type.String({ minLength: 1, description: "Dovecot's listen addresses" }),
       maxConnectionsPerUserIp: Type.Integer({ minimum: 1 }),
+      mailQuota: Type.String({
+        pattern: QUOTA_PATTERN,
+        description: "every account's mailbox quota unless the account sets its own (quota), e.g. 2G or 500M",
+      }),
+      expungedMailDays: Type.Integer({
+        minimum: 0,
+        maximum: 365,
+        description: 'days expunged mail is kept in a hidden folder a restore can take it from (0: off)',
+      }),
       replication: Type.Boolean({ description: 'replicate every mailbox with the peer server, both ways' }),
       lanAddress: Type.Optional(Ipv4),
       peerAddress: Type.Optional(Ipv4),
@@ -202,6 +222,8 @@ export default defineRole({
   defaults: {
     listen: '*, ::',
     maxConnectionsPerUserIp: 20,
+    mailQuota: '2G',
+    expungedMailDays: 14,
     replication: true,
     replicationPort: 12345,
     replicationSyncTimeout: 0,
@@ -294,7 +316,18 @@ export default defineRole({
             mode: '0644',
             owner: 'root',
             group: 'dovecot',
-            vars: { accounts: present.map((a) => ({ name: a.name, home: homeOf(a.name) })) },
+            vars: {
+              accounts: present.map((a) => ({
+                name: a.name,
+                home: homeOf(a.name),
+                // The account's quota, as a userdb field of the release (2.4 names the setting itself); a
+                // passwd-file passes on only the extra fields that start with userdb_.
+                fields:
+                  release.version === '2.3'
+                    ? `userdb_quota_rule=*:storage=${a.quota ?? vars.mailQuota}`
+                    : `userdb_quota_storage_size=${a.quota ?? vars.mailQuota}`,
+              })),
+            },
           },
           ...(peer
             ? [
@@ -305,6 +338,18 @@ export default defineRole({
                   owner: 'root',
                   group: 'root',
                   vars: { doveadmPassword: peer.doveadmPassword },
+                },
+              ]
+            : []),
+          ...(vars.expungedMailDays > 0 && release.version === '2.3'
+            ? [
+                {
+                  path: EXPUNGED_ACL,
+                  // Every right but lookup: lazy_expunge saves there and autoexpunge empties it; no client lists it.
+                  content: `# Managed by play (role dovecot): the expunged mail folder is hidden from its owner.\n${EXPUNGED_MAILBOX} owner rwstipekxa\n`,
+                  mode: '0644',
+                  owner: 'root',
+                  group: 'root',
                 },
               ]
             : []),
@@ -320,6 +365,11 @@ export default defineRole({
               lmtpSocket: `${QUEUE_DIRECTORY}/${LMTP_SOCKET}`,
               authSocket: `${QUEUE_DIRECTORY}/${AUTH_SOCKET}`,
               accountNames: present.map((a) => a.name),
+              expungedMailDays: vars.expungedMailDays,
+              quotaStatusSocket: `${QUEUE_DIRECTORY}/${QUOTA_STATUS_SOCKET}`,
+              overQuotaReply: OVER_QUOTA_REPLY,
+              expungedMailbox: EXPUNGED_MAILBOX,
+              aclPath: EXPUNGED_ACL,
               ...replication,
               secretPath: REPLICATION_SECRET,
               mailsyncSocket: MAILSYNC_EVENTS_SOCKET,
@@ -329,9 +379,10 @@ export default defineRole({
           },
         ],
         checkInPlace: true,
-        // doveconf parses the whole configuration with its include; each user line has eight fields, no password.
+        // doveconf parses the whole configuration with its include; each user line has eight fields or more (the
+        // extra fields, the quota, are the rest of the line, colons and all: 2.3's quota_rule=*:storage=2G), no password.
         validate: (dir) =>
-          sh`doveconf -n -c ${`${dir}/dovecot.conf`} >/dev/null && awk -F: 'NF != 8 || $1 == "" || $2 != "" { print "bad user line " NR ": " $1 > "/dev/stderr"; bad = 1 } END { exit bad }' ${`${dir}/users`}`,
+          sh`doveconf -n -c ${`${dir}/dovecot.conf`} >/dev/null && awk -F: 'NF < 8 || $1 == "" || $2 != "" { print "bad user line " NR ": " $1 > "/dev/stderr"; bad = 1 } END { exit bad }' ${`${dir}/users`}`,
         // A new dovecot.conf or secret may change listeners and sockets, which only a restart applies.
         activate: (changed) =>
           changed.every((path) => path === 'users')

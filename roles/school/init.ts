@@ -93,8 +93,11 @@ const FLAG_OF_FIELD: Record<SchoolSiteField, string> = {
   >),
   sshAdmins: '--ssh-user',
   tlsCertificate: '--certificate',
-  // Not asked by play init: written into the inventory by hand (roles/backup/README.md).
+  // Not asked by play init: written into the inventory by hand (roles/backup/README.md, roles/dovecot/README.md).
   backup: 'backup',
+  mailQuota: 'mailQuota',
+  expungedMailDays: 'expungedMailDays',
+  rateLimitExceptions: 'rateLimitExceptions',
 };
 
 const OPTIONS = {

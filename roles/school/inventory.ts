@@ -17,12 +17,20 @@ export interface SchoolSite {
   readonly vip: string;
   readonly router: string;
   readonly dhcpRange: { readonly start: string; readonly end: string };
-  /** Accounts: the head and the teachers, each with a password from the vault. */
+  /** Accounts: the head and the teachers, each with a password from the vault and, if given, its own quota. */
   readonly accounts: readonly {
     readonly name: string;
     readonly fullName: string;
     readonly state?: 'present' | 'absent';
+    /** This account's mailbox quota, e.g. `5G` or `500M` (default: `mailQuota`). */
+    readonly quota?: string;
   }[];
+  /** Every account's mailbox quota unless it sets its own (default `2G`; roles/dovecot). */
+  readonly mailQuota?: string;
+  /** Days expunged mail is kept for `play restore -e from=expunged` (default 14; 0 turns it off). */
+  readonly expungedMailDays?: number;
+  /** Addresses port 25's per-client rate limits leave alone, e.g. a monitoring host that probes every few seconds. */
+  readonly rateLimitExceptions?: readonly string[];
   /** Who may log in to the servers over ssh (by key only); root when not given. Never a mail account. */
   readonly sshAdmins?: readonly string[];
   /**
@@ -84,6 +92,9 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           backupPassword: vault.secret('backup_password', { base64Bytes: 32 }),
           // ECDSA P-256 (PEM): the key each server logs in to the other with to store its backups (sftp only).
           backupSshKey: vault.secret('backup_ssh_key'),
+          ...(site.mailQuota ? { mailQuota: site.mailQuota } : {}),
+          ...(site.rateLimitExceptions ? { rateLimitExceptions: site.rateLimitExceptions } : {}),
+          ...(site.expungedMailDays !== undefined ? { expungedMailDays: site.expungedMailDays } : {}),
           ...(site.backup?.offsite ? { backupOffsite: site.backup.offsite } : {}),
           ...(site.backup?.retention ? { backupRetention: site.backup.retention } : {}),
           ...(site.backup?.schedule ? { backupSchedule: site.backup.schedule } : {}),

@@ -111,8 +111,11 @@ describe('the dovecot role', () => {
         replicationKey: secret('key'),
       },
     });
-    /** dovecot.conf as the role's config set renders it for a release (prepared as the engine does, before any host). */
-    const renderedConf = async (platform: typeof DEBIAN_12) => {
+    /**
+     * Every file of the role's config set as it renders them for a release (prepared as the engine does, before any
+     * host), one after the other as they travel; dovecot.conf is the last.
+     */
+    const renderedSet = async (platform: typeof DEBIAN_12) => {
       const task = dovecot.tasks(replicating(platform)).find((t) => t.name.startsWith('config set '))!;
       const where = { host: 'primary', vars: replicating(platform).vars, roleDir: dovecot.dir };
       await task.op.prepare?.(where);
@@ -123,9 +126,13 @@ describe('the dovecot role', () => {
       const sent = plan.changed
         ? plan.steps.map((step) => (step.kind === 'exec' ? (step.stdin?.toString() ?? '') : '')).join('')
         : '';
-      const at = sent.indexOf('# Managed by play (role dovecot): the whole configuration');
-      expect(at).toBeGreaterThanOrEqual(0);
-      return sent.slice(at);
+      expect(sent).toContain('# Managed by play (role dovecot): the whole configuration');
+      return sent;
+    };
+    /** dovecot.conf as the role's config set renders it for a release. */
+    const renderedConf = async (platform: typeof DEBIAN_12) => {
+      const sent = await renderedSet(platform);
+      return sent.slice(sent.indexOf('# Managed by play (role dovecot): the whole configuration'));
     };
 
     it('Debian 12: the 2.3 configuration and its replicator, retried by the timer; no play-mailsync', async () => {
@@ -153,8 +160,53 @@ describe('the dovecot role', () => {
         /^dovecot_config_version = 2\.4\./,
       );
       expect(conf).toMatch(/^event_exporter mailsync \{$/m);
-      expect(conf).not.toMatch(/^(service (replicator|aggregator) \{|mail_plugins|replication_)/m);
+      expect(conf).not.toMatch(/^(service (replicator|aggregator) \{|replication_)/m);
+      expect(conf).not.toMatch(/^\s*(notify|replication) = yes$/m);
     });
+
+    it.each([
+      ['12', DEBIAN_12, 'userdb_quota_rule=*:storage=2G', 'userdb_quota_rule=*:storage=20M'],
+      ['13', DEBIAN_13, 'userdb_quota_storage_size=2G', 'userdb_quota_storage_size=20M'],
+    ])(
+      "Debian %s: quotas from the user list (the school default, or the account's own), quota-status for postfix, lazy_expunge for imap only",
+      async (_release, platform, school, own) => {
+        const accounts = [
+          { name: 'kepsek', fullName: 'Kepala Sekolah' },
+          { name: 'guru4', fullName: 'Guru 4', quota: '20M' },
+        ];
+        const withQuota = { ...replicating(platform), vars: { ...replicating(platform).vars, accounts } };
+        const task = dovecot.tasks(withQuota).find((t) => t.name.startsWith('config set '))!;
+        const where = { host: 'primary', vars: withQuota.vars, roleDir: dovecot.dir };
+        await task.op.prepare?.(where);
+        const host = new FakeHost();
+        await host.gather(task.op.probes());
+        const plan = await task.op.plan({ ...host.context(), ...where });
+        const sent = plan.changed
+          ? plan.steps.map((step) => (step.kind === 'exec' ? (step.stdin?.toString() ?? '') : '')).join('')
+          : '';
+        expect(sent).toContain(`kepsek::kepsek:kepsek::/home/kepsek::${school}\n`);
+        expect(sent).toContain(`guru4::guru4:guru4::/home/guru4::${own}\n`);
+        expect(sent).toMatch(
+          /service quota-status \{\n {2}executable = quota-status -p postfix\n {2}unix_listener \/var\/spool\/postfix\/private\/quota-status \{/,
+        );
+        expect(sent).toContain('"552 5.2.2 Mailbox is full"');
+        if (platform === DEBIAN_12) {
+          // The global plugins come after the replication plugins; imap adds its own last.
+          expect(sent.indexOf('mail_plugins = $mail_plugins quota')).toBeGreaterThan(
+            sent.indexOf('mail_plugins = $mail_plugins notify replication'),
+          );
+          expect(sent).toMatch(
+            /^protocol imap \{\n {2}mail_plugins = \$mail_plugins imap_quota lazy_expunge acl\n\}\n?$/m,
+          );
+          expect(sent).toContain('EXPUNGED owner rwstipekxa\n');
+          expect(sent).toContain('quota = count:User quota:noenforcing');
+        } else {
+          expect(sent).toMatch(/mail_plugins \{\n {4}lazy_expunge = yes\n {4}acl = yes\n {2}\}/);
+          expect(sent).toMatch(/^lazy_expunge_mailbox = EXPUNGED$/m);
+          expect(sent).toMatch(/^protocol doveadm \{\n {2}quota_enforce = no\n\}$/m);
+        }
+      },
+    );
 
     it("Debian 13: stunnel holds the replication port and refuses any client certificate but the replication one; Dovecot's doveadm server is behind it on a root-only socket that still asks for the secret", async () => {
       const tasks = dovecot.tasks(replicating(DEBIAN_13));

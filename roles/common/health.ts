@@ -3,6 +3,7 @@ import { tlsCertificatePath } from '../tls/index.ts';
 import { BACKUP_HELPER } from '../backup/index.ts';
 import { backupRow, parseBackupStatus, type BackupStatus } from '../backup/status.ts';
 import { DISK_PATHS, diskRow, parseDiskUse, type DiskUse } from './disk.ts';
+import { parseQuotaUse, QUOTA_USE_SCRIPT, quotaRow, type QuotaUse } from './quota.ts';
 import { REPLICATOR, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { dhcpHaState, dhcpHaVerdict, KEA_CONTROL_PATH, type DhcpHaState } from '../dhcp/ha-state.ts';
 import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
@@ -51,6 +52,8 @@ export interface ServerState {
   readonly backup?: BackupStatus;
   /** The use of each filesystem a school server fills. */
   readonly disks: DiskUse[];
+  /** Each account's mailbox use against its quota. */
+  readonly quotas: QuotaUse[];
 }
 
 /** The vars of a server the health check reads: the school's own (one declaration, {@link SchoolVars}) and more. */
@@ -103,6 +106,7 @@ if [ -n "$end" ]; then echo "certificate_days=$(( ($(date -d "$end" +%s) - $(dat
 echo "certificate_fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$certificate" 2>/dev/null | cut -d= -f2)"
 echo "backup=$($t ${BACKUP_HELPER} status 2>/dev/null | tr -d '\n')"
 echo "disk=$($t df -P -B1 ${DISK_PATHS} 2>/dev/null | awk 'NR > 1 { print $6 " " $5 " " $4 ";" }' | tr -d '\n')"
+echo "quota=$($t ${raw(QUOTA_USE_SCRIPT)})"
 `;
 }
 
@@ -139,6 +143,7 @@ export function parseServerState(stdout: string): ServerState {
     dkim: txtFromDig(get('txt_dkim')),
     backup: parseBackupStatus(get('backup')),
     disks: parseDiskUse(get('disk')),
+    quotas: parseQuotaUse(get('quota')),
   };
 }
 
@@ -225,6 +230,7 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
     mailQueueRow(host, state.mailQueue),
     backupRow(host, state.backup),
     diskRow(host, state.disks),
+    quotaRow(host, state.quotas),
     { check: 'dhcp ha', host, ...dhcpHaVerdict(state.dhcpHa) },
     {
       check: 'certificate',

@@ -15,6 +15,11 @@ export const AUTH_SOCKET = 'private/auth';
 
 /** Postfix's queue directory, where Dovecot puts the two sockets above. */
 export const QUEUE_DIRECTORY = '/var/spool/postfix';
+/**
+ * Dovecot's quota-status policy service (relative to the queue directory, inside the chroot): smtpd asks it at RCPT
+ * whether the recipient's mailbox has room, and it answers a refusal when not (roles/dovecot).
+ */
+export const QUOTA_STATUS_SOCKET = 'private/quota-status';
 
 /**
  * The postfix package with the school's debconf answers (an Internet site, the domain as mailname). The
@@ -80,6 +85,11 @@ export default defineRole({
         minimum: 1_048_576,
         description: 'largest message in bytes (attachments grow by a third in base64)',
       }),
+      queueMinFree: Type.Integer({
+        minimum: 0,
+        description:
+          'free bytes the queue disk must keep: below it smtpd answers new mail with 452 4.3.1 (postfix also keeps 1.5 × messageSizeLimit)',
+      }),
       postmaster: Type.Optional(
         Type.String({
           pattern: AccountName.pattern,
@@ -95,12 +105,30 @@ export default defineRole({
       dkimKey: Type.Optional(SecretType()),
       dkimSelector: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
       postscreenConnectionLimit: Type.Integer({ minimum: 1, description: 'connections at once per client on port 25' }),
+      clientMessageRateLimit: Type.Integer({
+        minimum: 0,
+        description: 'messages a client may send per minute on port 25 (0: no limit)',
+      }),
+      clientConnectionRateLimit: Type.Integer({
+        minimum: 0,
+        description: 'connections a client may open per minute on port 25 (0: no limit)',
+      }),
+      rateLimitExceptions: Type.Array(Type.String({ pattern: '^[0-9a-fA-F.:]+(/[0-9]{1,3})?$' }), {
+        description:
+          "addresses or CIDR networks port 25's rate limits leave alone (a monitoring host); the servers and the VIP always",
+      }),
     }),
   ]),
   defaults: {
     relayHost: '',
-    messageSizeLimit: 36_700_160,
+    // 25 MiB: what the big providers accept (a larger message bounces there anyway), an 18 MiB attachment after
+    // base64; and the most one message costs both servers' disks (replication copies it).
+    messageSizeLimit: 26_214_400,
+    queueMinFree: 536_870_912,
     postscreenConnectionLimit: 20,
+    clientMessageRateLimit: 30,
+    clientConnectionRateLimit: 60,
+    rateLimitExceptions: [],
     dkimSelector: 'mail',
   },
   check: (vars) => {
@@ -211,6 +239,12 @@ export default defineRole({
               dkimMilter,
               postscreenAccessPath: POSTSCREEN_ACCESS,
               inboundHeaderChecksPath: INBOUND_HEADER_CHECKS,
+              clientMessageRateLimit: vars.clientMessageRateLimit,
+              clientConnectionRateLimit: vars.clientConnectionRateLimit,
+              rateLimitExceptions: [
+                ...[vars.lanAddress, vars.peerAddress, vars.vip].filter((a) => a !== undefined),
+                ...vars.rateLimitExceptions,
+              ],
             },
           },
           {
@@ -231,6 +265,7 @@ export default defineRole({
               tls12Ciphers: TLS12_CIPHERS,
               postscreenAccessPath: POSTSCREEN_ACCESS,
               postscreenConnectionLimit: vars.postscreenConnectionLimit,
+              quotaStatusSocket: QUOTA_STATUS_SOCKET,
             },
           },
         ],

@@ -94,6 +94,9 @@ export const LAB_CLIENT = {
 /** The school's virtual IP in the lab. */
 export const LAB_VIP = `${subnet}.254`;
 
+/** The lab account whose quota a test fills, and that quota. */
+export const LAB_SMALL_QUOTA = { account: 'guru4', quota: '20M', bytes: 20 * 2 ** 20 } as const;
+
 /** The paper's school (SMK Nurul Huda) on the lab's subnet: what inventory/lab.ts deploys and the lab's vault serves. */
 export const LAB_SITE: SchoolSite = {
   schoolName: 'SMK Nurul Huda',
@@ -105,7 +108,13 @@ export const LAB_SITE: SchoolSite = {
   vip: LAB_VIP,
   router: CONTROLLER_ADDRESS,
   dhcpRange: { start: `${subnet}.100`, end: `${subnet}.200` },
-  accounts: SMKNH_ACCOUNTS,
+  // guru4 has a quota of its own, small enough for a test to fill (the others keep the school's default).
+  accounts: SMKNH_ACCOUNTS.map((a) =>
+    a.name === LAB_SMALL_QUOTA.account ? { ...a, quota: LAB_SMALL_QUOTA.quota } : a,
+  ),
+  // The lab client is the school's monitoring too: its probes (every 100 ms in some tests) are not rate limited.
+  // A test that floods port 25 sends from another address.
+  rateLimitExceptions: [LAB_CLIENT.address],
 };
 
 /**

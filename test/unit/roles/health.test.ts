@@ -10,6 +10,7 @@ import {
   type ServerState,
 } from '../../../roles/common/health.ts';
 import type { ProbeResult } from '../../../roles/common/service-probe.ts';
+import { parseQuotaUse, QUOTA_USE_SCRIPT, quotaRow } from '../../../roles/common/quota.ts';
 import { secret } from '../../../src/secret.ts';
 
 /** What stateScript prints on a healthy primary (the replicator lines as doveadm 2.3.19 prints them, after awk). */
@@ -38,6 +39,7 @@ certificate_days=3650
 certificate_fingerprint=AB:CD
 backup={"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastAttempt": "2026-12-07T01:40:00Z", "lastSuccess": "2026-12-07T01:42:00Z", "error": null, "snapshot": "1a2b3c4d", "files": 120, "repositoryBytes": 12300000, "check": {"at": "2026-12-07T01:43:00Z", "subset": "7/30", "ok": true}}}}
 disk=/ 23% 77000000000;/ 23% 77000000000;/var/backups 41% 2500000000;
+quota=kepsek 512000 2097152 24;guru1 1024 2097152 0;
 `;
 
 const with_ = (changes: Record<string, string>) =>
@@ -90,6 +92,7 @@ describe('the school health check', () => {
         ok: true,
         detail: '/ 23% used, 77 GB free; /var/backups 41% used, 2.5 GB free',
       },
+      { check: 'quota', gate: false, host: 'primary', ok: true, detail: '2 accounts, fullest kepsek 24% of 2 GiB' },
       {
         check: 'dhcp ha',
         gate: false,
@@ -99,6 +102,23 @@ describe('the school health check', () => {
       },
       { check: 'certificate', host: 'primary', ok: true, detail: 'expires Nov 25 21:00:00 2036 GMT (3650 days)' },
     ]);
+  });
+
+  it("reads doveadm's quota table: storage rows with a limit, in bytes; none is a failed row", () => {
+    // doveadm -f tab quota get -A, as Dovecot 2.3 and 2.4 print it (storage in kilobytes, - without a limit).
+    const table = [
+      'Username\tQuota name\tType\tValue\tLimit\t%',
+      'kepsek\tUser quota\tSTORAGE\t512000\t2097152\t24',
+      'kepsek\tUser quota\tMESSAGE\t1200\t-\t0',
+      'guru1\tUser quota\tSTORAGE\t1024\t-\t0',
+    ].join('\n');
+    const awk = QUOTA_USE_SCRIPT.slice(QUOTA_USE_SCRIPT.indexOf('| ') + 2);
+    const printed = spawnSync('sh', ['-c', awk], { input: `${table}\n`, encoding: 'utf8' }).stdout;
+    expect(printed).toBe('kepsek 512000 2097152 24;');
+    expect(parseQuotaUse(printed)).toEqual([
+      { account: 'kepsek', usedBytes: 524_288_000, limitBytes: 2_147_483_648, percent: 24 },
+    ]);
+    expect(quotaRow('primary', [])).toMatchObject({ ok: false, detail: 'doveadm reported no quota' });
   });
 
   it('names each fault in its row', () => {
@@ -116,6 +136,7 @@ describe('the school health check', () => {
           certificate_days: '3',
           holds_vip: 'no',
           disk: '/ 95% 900000000;/var/backups 41% 2500000000;',
+          quota: 'kepsek 512000 2097152 24;guru4 19456 20480 95;guru3 20480 20480 100;',
           backup:
             '{"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastSuccess": "2026-12-05T01:42:00Z", "error": "restic backup: exit 1: Fatal: unable to open repository", "snapshot": "1a2b3c4d"}}}',
         }),
@@ -128,6 +149,7 @@ describe('the school health check', () => {
       '4 messages, the oldest 300 s old: deliveries are failing (postqueue -p)',
       'peer: last run failed: restic backup: exit 1: Fatal: unable to open repository; newest 50 h ago (snapshot 1a2b3c4d)',
       '/ 95% used, 900 MB free; /var/backups 41% used, 2.5 GB free: / over 90%',
+      'guru4 95% of 20 MiB, guru3 100% of 20 MiB: at 90% or more (new mail is refused when full)',
       'hot-standby, primary: partner-down, partner: hot-standby (out of touch)',
       'expires Nov 25 21:00:00 2036 GMT (3 days)',
     ]);

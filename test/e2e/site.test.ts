@@ -132,6 +132,13 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
    * network). On Debian 12 the site goes from bare servers to working in one run, as `npm start` does.
    */
   const PRESTAGED = LAB_DEBIAN === DEFAULT_DEBIAN;
+  /**
+   * How the engine keeps a deploy safe (drift shown and repaired, a postfix config set refused or rolled back, the
+   * health gate) does not depend on the release: proven on the default release. Debian 12 runs every test whose
+   * outcome a release can change (packages, templates, Dovecot 2.3's replicator and its config set's rollback);
+   * that keeps CI under its hour.
+   */
+  const ENGINE_CHECKS = LAB_DEBIAN === DEFAULT_DEBIAN;
 
   it.runIf(PRESTAGED)(
     'pre-staging (play site --tags packages): every package the site needs is installed in one step on each server and nothing is configured; the servers are kept as the snapshot the configuration files start from',
@@ -468,35 +475,38 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     expect(health.code, health.stdout).toBe(0);
   });
 
-  it('drift: a hand edit of main.cf on the primary is shown by --check (exit 3) and left alone; a run restores it and reloads postfix', async () => {
-    await stdoutOf(
-      PRIMARY.name,
-      sh`sed -i 's/^disable_vrfy_command = yes$/disable_vrfy_command = no/' /etc/postfix/main.cf && postfix reload`,
-    );
-    expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).not.toMatchObject({ code: 502 });
+  it.runIf(ENGINE_CHECKS)(
+    'drift: a hand edit of main.cf on the primary is shown by --check (exit 3) and left alone; a run restores it and reloads postfix',
+    async () => {
+      await stdoutOf(
+        PRIMARY.name,
+        sh`sed -i 's/^disable_vrfy_command = yes$/disable_vrfy_command = no/' /etc/postfix/main.cf && postfix reload`,
+      );
+      expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).not.toMatchObject({ code: 502 });
 
-    const check = await play([...SITE, '--check', '--detailed-exitcode']);
-    expect(check.code, scrub(check.stdout)).toBe(3);
-    expect(check.stdout).toContain('-disable_vrfy_command = no');
-    expect(check.stdout).toContain('+disable_vrfy_command = yes');
-    expect(check.stdout).toMatch(/primary \| would change \| postfix › config set \/etc\/postfix/);
-    expect(check.stdout).not.toMatch(/backup \| would (change|run)/);
-    expect(await stdoutOf(PRIMARY.name, sh`grep '^disable_vrfy_command' /etc/postfix/main.cf`)).toBe(
-      'disable_vrfy_command = no\n',
-    );
+      const check = await play([...SITE, '--check', '--detailed-exitcode']);
+      expect(check.code, scrub(check.stdout)).toBe(3);
+      expect(check.stdout).toContain('-disable_vrfy_command = no');
+      expect(check.stdout).toContain('+disable_vrfy_command = yes');
+      expect(check.stdout).toMatch(/primary \| would change \| postfix › config set \/etc\/postfix/);
+      expect(check.stdout).not.toMatch(/backup \| would (change|run)/);
+      expect(await stdoutOf(PRIMARY.name, sh`grep '^disable_vrfy_command' /etc/postfix/main.cf`)).toBe(
+        'disable_vrfy_command = no\n',
+      );
 
-    const fix = await playJson(SITE);
-    expect(fix.code, scrub(fix.stdout)).toBe(0);
-    const changed = fix.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
-    // main.cf and master.cf are one config set: checked together, renamed in, reloaded and probed by the set itself.
-    expect(changed).toEqual(['primary: config set /etc/postfix']);
-    expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({
-      code: 502,
-      text: '5.5.1 VRFY command is disabled',
-    });
-  });
+      const fix = await playJson(SITE);
+      expect(fix.code, scrub(fix.stdout)).toBe(0);
+      const changed = fix.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`);
+      // main.cf and master.cf are one config set: checked together, renamed in, reloaded and probed by the set itself.
+      expect(changed).toEqual(['primary: config set /etc/postfix']);
+      expect(await py({ op: 'vrfy', host: PRIMARY.address, port: 25 })).toEqual({
+        code: 502,
+        text: '5.5.1 VRFY command is disabled',
+      });
+    },
+  );
 
-  it(
+  it.runIf(ENGINE_CHECKS)(
     'a postfix config set adding a listener on a port another program holds is refused by its check: exit 1, nothing live changed, no reload, port 25 answering throughout',
     async () => {
       const holder =
@@ -521,7 +531,7 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     SITE_TIMEOUT_MS,
   );
 
-  it(
+  it.runIf(ENGINE_CHECKS)(
     'rollback: a postfix config set that passes its check but fails its probe (port 25 taken off loopback) is rolled back with a reload: exit 1 with both errors, the old master.cf back, port 25 answering throughout',
     async () => {
       // postscreen on the LAN address alone: a valid master.cf that postfix reloads on, but 127.0.0.1:25 stops
@@ -591,7 +601,7 @@ describe('the school site (playbooks/site.ts) on two bare lab servers, used thro
     SITE_TIMEOUT_MS,
   );
 
-  it(
+  it.runIf(ENGINE_CHECKS)(
     'health gate: a deploy that breaks SMTP on the primary stops before the backup is touched; the VIP moves to the backup and mail keeps flowing at the VIP; a good deploy then repairs the primary',
     async () => {
       const broken = await playJson(['test/e2e/playbooks/site-breaks-smtp.ts', '-i', 'inventory/lab.ts']);

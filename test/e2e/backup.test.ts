@@ -90,7 +90,7 @@ async function backupRows(): Promise<BackupRow[]> {
 }
 
 /** Zeroes each file it is given, its size kept (a failing disk's answer). */
-const DAMAGE = String.raw`
+const DAMAGE = `
 import os, sys
 for path in sys.argv[1:]:
     size = os.path.getsize(path)

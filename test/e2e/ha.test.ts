@@ -177,7 +177,16 @@ describe('high availability of the school site: servers killed, nothing lost', (
     expect(row('vip holder')?.detail).toBe('primary');
     const services = ['smtp 25', 'submission 587', 'smtps 465', 'imap 143', 'imaps 993 login', 'webmail 443', 'dns 53'];
     for (const host of ['primary', 'backup']) {
-      for (const check of ['keepalived', 'replication', 'mail queue', 'disk', 'quota', 'dhcp ha', 'certificate', ...services])
+      for (const check of [
+        'keepalived',
+        'replication',
+        'mail queue',
+        'disk',
+        'quota',
+        'dhcp ha',
+        'certificate',
+        ...services,
+      ])
         expect(row(check, host), `${check} on ${host}`).toMatchObject({ ok: true });
       expect(row('dhcp ha', host)?.detail).toBe(
         `hot-standby, ${host === 'primary' ? 'primary' : 'standby'}: hot-standby, partner: hot-standby`,

@@ -38,7 +38,7 @@ async function quotaKb(host: string, account: string): Promise<number> {
 }
 
 // GETQUOTAROOT INBOX over IMAPS, as Roundcube asks for the quota it shows.
-const QUOTA_ROOT = String.raw`
+const QUOTA_ROOT = `
 import imaplib, json, ssl, sys
 req = json.load(sys.stdin)
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE

@@ -115,9 +115,10 @@ describe('the dovecot role', () => {
      * Every file of the role's config set as it renders them for a release (prepared as the engine does, before any
      * host), one after the other as they travel; dovecot.conf is the last.
      */
-    const renderedSet = async (platform: typeof DEBIAN_12) => {
-      const task = dovecot.tasks(replicating(platform)).find((t) => t.name.startsWith('config set '))!;
-      const where = { host: 'primary', vars: replicating(platform).vars, roleDir: dovecot.dir };
+    const renderedSet = async (platform: typeof DEBIAN_12, changes: Partial<typeof vars> = {}) => {
+      const context = { ...replicating(platform), vars: { ...replicating(platform).vars, ...changes } };
+      const task = dovecot.tasks(context).find((t) => t.name.startsWith('config set '))!;
+      const where = { host: 'primary', vars: context.vars, roleDir: dovecot.dir };
       await task.op.prepare?.(where);
       const host = new FakeHost();
       await host.gather(task.op.probes());
@@ -174,16 +175,7 @@ describe('the dovecot role', () => {
           { name: 'kepsek', fullName: 'Kepala Sekolah' },
           { name: 'guru4', fullName: 'Guru 4', quota: '20M' },
         ];
-        const withQuota = { ...replicating(platform), vars: { ...replicating(platform).vars, accounts } };
-        const task = dovecot.tasks(withQuota).find((t) => t.name.startsWith('config set '))!;
-        const where = { host: 'primary', vars: withQuota.vars, roleDir: dovecot.dir };
-        await task.op.prepare?.(where);
-        const host = new FakeHost();
-        await host.gather(task.op.probes());
-        const plan = await task.op.plan({ ...host.context(), ...where });
-        const sent = plan.changed
-          ? plan.steps.map((step) => (step.kind === 'exec' ? (step.stdin?.toString() ?? '') : '')).join('')
-          : '';
+        const sent = await renderedSet(platform, { accounts });
         expect(sent).toContain(`kepsek::kepsek:kepsek::/home/kepsek::${school}\n`);
         expect(sent).toContain(`guru4::guru4:guru4::/home/guru4::${own}\n`);
         expect(sent).toMatch(

@@ -156,7 +156,9 @@ export function user(params: UserParams): Task {
         if (!current) return { changed: false, reason: `user ${name} does not exist` };
         const flags = params.removeHome ? ['-r'] : [];
         // userdel refuses (exit 8) while a process runs as the user: a mail session, a replication sync started a
-        // moment ago. Those are ended first (TERM, then KILL on a retry), and userdel tried again.
+        // moment ago, or a Dovecot service that last served the user and keeps it as its effective uid (quota-status;
+        // Dovecot starts another). Those are ended first, by real and by effective uid (TERM, then KILL on a retry),
+        // and userdel tried again.
         const uid = String(current.uid);
         return {
           changed: true,
@@ -164,7 +166,7 @@ export function user(params: UserParams): Task {
           steps: [
             {
               kind: 'exec',
-              command: sh`signal=TERM; for try in 1 2 3 4 5; do pkill -$signal -U ${uid} && sleep 0.2; userdel ${[...flags, '--', name]} && exit 0; rc=$?; [ "$rc" -eq 8 ] || exit "$rc"; signal=KILL; done; exit 8`,
+              command: sh`signal=TERM; for try in 1 2 3 4 5; do pkill -$signal -U ${uid}; pkill -$signal -u ${uid}; sleep 0.2; userdel ${[...flags, '--', name]} && exit 0; rc=$?; [ "$rc" -eq 8 ] || exit "$rc"; signal=KILL; done; exit 8`,
             },
           ],
           diffs: [],

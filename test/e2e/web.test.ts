@@ -143,13 +143,13 @@ describe('the webmail site (roles apache and roundcube) on the lab', () => {
     }
   });
 
-  it('lets php-fpm take attachments up to 18 MB (messages up to 25 MB)', async () => {
+  it("lets php-fpm take attachments up to 17 MB (messages up to 24 MB, under postfix's 25 MiB)", async () => {
     const settings = await stdoutOf(
       PRIMARY.name,
       sh`${`php-fpm${phpVersion(LAB_PLATFORM)}`} -i | grep -E '^(upload_max_filesize|post_max_size) '`,
     );
-    expect(settings).toContain('upload_max_filesize => 18M => 18M');
-    expect(settings).toContain('post_max_size => 25M => 25M');
+    expect(settings).toContain('upload_max_filesize => 17M => 17M');
+    expect(settings).toContain('post_max_size => 24M => 24M');
   });
 
   it('repairs a hand-broken mail site: the new one is checked in place of the broken one, then apache reloads', async () => {

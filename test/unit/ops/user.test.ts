@@ -28,7 +28,7 @@ const groups = { mail: 8, users: 100, staff: 50 };
 
 /** The removal the user op runs: the user's processes ended (TERM, then KILL), userdel retried while it says busy. */
 const removal = (userdel: string, uid = 1000) =>
-  `signal=TERM; for try in 1 2 3 4 5; do pkill -$signal -U ${uid} && sleep 0.2; ${userdel} && exit 0; rc=$?; [ "$rc" -eq 8 ] || exit "$rc"; signal=KILL; done; exit 8`;
+  `signal=TERM; for try in 1 2 3 4 5; do pkill -$signal -U ${uid}; pkill -$signal -u ${uid}; sleep 0.2; ${userdel} && exit 0; rc=$?; [ "$rc" -eq 8 ] || exit "$rc"; signal=KILL; done; exit 8`;
 
 const cases: Case[] = [
   {

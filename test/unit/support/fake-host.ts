@@ -385,7 +385,7 @@ export class FakeHost {
     if (custom) return custom;
     // The user op's removal: its processes ended (none run here), then its userdel.
     const removal =
-      /^signal=TERM; for try in 1 2 3 4 5; do pkill -\$signal -U \d+ && sleep 0\.2; (userdel .*?) && exit 0; rc=\$\?; /.exec(
+      /^signal=TERM; for try in 1 2 3 4 5; do pkill -\$signal -U \d+; pkill -\$signal -u \d+; sleep 0\.2; (userdel .*?) && exit 0; rc=\$\?; /.exec(
         command.text,
       );
     if (removal) return this.run({ ...command, text: removal[1] });

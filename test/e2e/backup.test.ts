@@ -11,6 +11,10 @@ import { play, playJson } from './support/play.ts';
 import { until } from './support/wait.ts';
 
 const LAB = ['-i', 'inventory/lab.ts'];
+/** `npx play restore` of guru2's mail on the lab, and the flags that make it a dry run that says whether it would change. */
+const RESTORE_GURU2 = ['playbooks/restore.ts', ...LAB, '-e', 'account=guru2'];
+const UNDO_GURU2 = [...RESTORE_GURU2, '-e', 'from=expunged'];
+const CHECK = ['--check', '--detailed-exitcode'];
 const [PRIMARY, BACKUP] = LAB_HOSTS;
 
 // A mail client for what this file does to guru2's mailbox over IMAPS: append messages into a folder (made when
@@ -149,7 +153,7 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
         30_000,
       );
 
-    const check = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '--check', '--detailed-exitcode']);
+    const check = await play([...RESTORE_GURU2, ...CHECK]);
     expect(check.code, check.stdout + check.stderr).toBe(3);
     expect(check.stdout).toMatch(
       new RegExp(
@@ -158,7 +162,7 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     );
     expect((await mailOf(PRIMARY.name, 'guru2')).some((m) => m.includes(t))).toBe(false);
 
-    const restored = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2']);
+    const restored = await play(RESTORE_GURU2);
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
     for (const host of [PRIMARY.name, BACKUP.name]) {
       await until(
@@ -171,7 +175,7 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     expect({ primary: await kepsekDigest(PRIMARY.name), backup: await kepsekDigest(BACKUP.name) }).toEqual(kepsek);
 
     // Nothing left to bring back: a second restore changes nothing.
-    const again = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '--check', '--detailed-exitcode']);
+    const again = await play([...RESTORE_GURU2, ...CHECK]);
     expect(again.code, again.stdout).toBe(0);
   });
 
@@ -194,21 +198,12 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     for (const host of [PRIMARY.name, BACKUP.name])
       await until(`guru2's mail gone on ${host}`, async () => (await mine(host)).length === 0, 30_000);
 
-    const check = await play([
-      'playbooks/restore.ts',
-      ...LAB,
-      '-e',
-      'account=guru2',
-      '-e',
-      'from=expunged',
-      '--check',
-      '--detailed-exitcode',
-    ]);
+    const check = await play([...UNDO_GURU2, ...CHECK]);
     expect(check.code, check.stdout + check.stderr).toBe(3);
     expect(check.stdout).toContain(
       `restore the mail of guru2 (restore 2 messages of guru2 from its expunged mail: ${RESTORED_FOLDER} 2)`,
     );
-    const restored = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '-e', 'from=expunged']);
+    const restored = await play(UNDO_GURU2);
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
     const back = before.map((m) => m.replace(/^INBOX /, `${RESTORED_FOLDER} `));
     for (const host of [PRIMARY.name, BACKUP.name])
@@ -221,16 +216,7 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
         30_000,
       );
     expect((await imap({ op: 'list' })).folders).toContain(RESTORED_FOLDER);
-    const again = await play([
-      'playbooks/restore.ts',
-      ...LAB,
-      '-e',
-      'account=guru2',
-      '-e',
-      'from=expunged',
-      '--check',
-      '--detailed-exitcode',
-    ]);
+    const again = await play([...UNDO_GURU2, ...CHECK]);
     expect(again.code, again.stdout).toBe(0);
   });
 
@@ -249,7 +235,7 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
         async () => !(await mailOf(host, 'guru2')).some((m) => m.startsWith('INBOX ')),
         30_000,
       );
-    const restored = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '-e', `at=${between}`]);
+    const restored = await play([...RESTORE_GURU2, '-e', `at=${between}`]);
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
     await until(
       'the older mail back on the backup',
@@ -296,19 +282,10 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     const missing = await play(['playbooks/restore.ts', ...LAB]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('-e account: is required');
-    const time = await play(['playbooks/restore.ts', ...LAB, '-e', 'account=guru2', '-e', 'at=yesterday']);
+    const time = await play([...RESTORE_GURU2, '-e', 'at=yesterday']);
     expect(time.code).toBe(2);
     expect(time.stderr).toContain('-e at:');
-    const expunged = await play([
-      'playbooks/restore.ts',
-      ...LAB,
-      '-e',
-      'account=guru2',
-      '-e',
-      'from=expunged',
-      '-e',
-      'at=2026-12-01T08:00:00Z',
-    ]);
+    const expunged = await play([...UNDO_GURU2, '-e', 'at=2026-12-01T08:00:00Z']);
     expect(expunged.code, expunged.stdout + expunged.stderr).toBe(2);
     expect(expunged.stderr).toContain('-e from=expunged takes no folder or at');
   });

@@ -17,6 +17,19 @@ const DOMAIN = 'smknh.sch.id';
 const [PRIMARY, BACKUP] = LAB_HOSTS;
 const FULL = LAB_SMALL_QUOTA.account;
 
+/** A message from another school's server on port 25 (swaks in lab-client), with a subject when given. */
+function fromOutside(server: string, to: string, subject?: string) {
+  return swaks(server, [
+    '--port',
+    '25',
+    '--from',
+    'kurikulum@dinas.test',
+    '--to',
+    to,
+    ...(subject === undefined ? [] : ['--header', `Subject: ${subject}`]),
+  ]);
+}
+
 interface Row {
   check: string;
   host?: string;
@@ -129,14 +142,7 @@ describe('limits: quotas, message size, floods and a full spool refuse mail clea
       await lab.close();
     }
 
-    const outside = await swaks(LAB_VIP, [
-      '--port',
-      '25',
-      '--from',
-      'kurikulum@dinas.test',
-      '--to',
-      `${FULL}@${DOMAIN}`,
-    ]);
+    const outside = await fromOutside(LAB_VIP, `${FULL}@${DOMAIN}`);
     expect(outside.output).toMatch(/<[*~]\* +552 5\.2\.2 .*Mailbox is full/);
     const teacher = await swaks(LAB_VIP, [...login('guru1'), '--from', `guru1@${DOMAIN}`, '--to', `${FULL}@${DOMAIN}`]);
     expect(teacher.output).toMatch(/<[*~]\* +552 5\.2\.2 .*Mailbox is full/);
@@ -150,16 +156,7 @@ describe('limits: quotas, message size, floods and a full spool refuse mail clea
     );
     for (const host of [PRIMARY.name, BACKUP.name])
       await until(`${FULL} emptied on ${host}`, async () => (await quotaKb(host, FULL)) < 1024, 60_000);
-    const again = await swaks(LAB_VIP, [
-      '--port',
-      '25',
-      '--from',
-      'kurikulum@dinas.test',
-      '--to',
-      `${FULL}@${DOMAIN}`,
-      '--header',
-      `Subject: ruang lagi ${t}`,
-    ]);
+    const again = await fromOutside(LAB_VIP, `${FULL}@${DOMAIN}`, `ruang lagi ${t}`);
     expect(again.code, again.output).toBe(0);
     expect(await inbox(LAB_VIP, FULL, ['SUBJECT', `ruang lagi ${t}`])).toHaveLength(1);
     for (const row of await verifyRows('quota')) expect(row, row.host).toMatchObject({ ok: true });
@@ -215,16 +212,7 @@ describe('limits: quotas, message size, floods and a full spool refuse mail clea
     expect(landed.backup * 1024, 'bytes that landed in kepsek on the backup').toBeLessThan(1e9);
     // Nobody else is held up: an honest server's message (another address) is taken and delivered at once.
     const subject = `setelah banjir ${token()}`;
-    const honest = await swaks(LAB_VIP, [
-      '--port',
-      '25',
-      '--from',
-      'kurikulum@dinas.test',
-      '--to',
-      `kepsek@${DOMAIN}`,
-      '--header',
-      `Subject: ${subject}`,
-    ]);
+    const honest = await fromOutside(LAB_VIP, `kepsek@${DOMAIN}`, subject);
     expect(honest.code, honest.output).toBe(0);
     expect(await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject])).toHaveLength(1);
   });
@@ -239,17 +227,7 @@ describe('limits: quotas, message size, floods and a full spool refuse mail clea
       sh`systemctl stop ${unit} dovecot && rm -rf /root/spool && cp -a ${spool} /root/spool && mount -t tmpfs -o size=612m,mode=0755 tmpfs ${spool} && cp -a /root/spool/. ${spool}/ && systemctl start dovecot ${unit}`,
     );
     try {
-      const send = async (subject: string) =>
-        swaks(PRIMARY.address, [
-          '--port',
-          '25',
-          '--from',
-          'kurikulum@dinas.test',
-          '--to',
-          `kepsek@${DOMAIN}`,
-          '--header',
-          `Subject: ${subject}`,
-        ]);
+      const send = (subject: string) => fromOutside(PRIMARY.address, `kepsek@${DOMAIN}`, subject);
       const t = token();
       await until('postfix answering on the tmpfs spool', async () => (await send(`sebelum ${t}`)).code === 0, 30_000);
       // 300 MiB left: under queue_minfree.

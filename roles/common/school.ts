@@ -121,6 +121,19 @@ export function reservedAccountName(name: string): string | undefined {
 /** A mailbox quota as the inventory writes it: a whole number of megabytes or gigabytes, e.g. 500M or 2G. */
 export const QUOTA_PATTERN = '^[1-9][0-9]{0,5}[MG]$';
 
+/**
+ * A sending limit: at most `recipients` recipients in any `seconds`, counted per login over 587, 465 and the webmail
+ * (which sends through 587). A message to 30 people counts 30.
+ */
+export const SendingLimit = Type.Object(
+  {
+    recipients: Type.Integer({ minimum: 1 }),
+    seconds: Type.Integer({ minimum: 1, description: 'the window, e.g. 3600 for an hour, 86400 for a day' }),
+  },
+  { additionalProperties: false },
+);
+export type SendingLimit = Static<typeof SendingLimit>;
+
 /** An account of the school: a mailbox and a login for the webmail. */
 export const Account = Type.Object(
   {
@@ -132,6 +145,11 @@ export const Account = Type.Object(
       Type.String({
         pattern: QUOTA_PATTERN,
         description: "this account's mailbox quota (the school's mailQuota when not given), e.g. 5G or 500M",
+      }),
+    ),
+    sendingLimits: Type.Optional(
+      Type.Array(SendingLimit, {
+        description: "this account's own sending limits instead of the school's sendingLimits ([]: none)",
       }),
     ),
   },

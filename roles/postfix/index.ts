@@ -1,6 +1,7 @@
-import { command, defineRole, directory, file, packages, service, sh, template } from 'play';
+import { dirname } from 'node:path';
+import { command, defineRole, directory, file, flushHandlers, packages, service, sh, template } from 'play';
 import { type PackagesParams, SecretType, Type } from 'play';
-import { Account, AccountName, Ipv4, presentAccounts, SchoolVars } from '../common/school.ts';
+import { Account, AccountName, Ipv4, presentAccounts, SchoolVars, SendingLimit } from '../common/school.ts';
 import { TLS12_CIPHERS, tlsCertificatePath, tlsKeyPath } from '../tls/index.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { postfixActivate, postfixConfigSet, postfixUnit } from './config-set.ts';
@@ -20,6 +21,19 @@ export const QUEUE_DIRECTORY = '/var/spool/postfix';
  * whether the recipient's mailbox has room, and it answers a refusal when not (roles/dovecot).
  */
 export const QUOTA_STATUS_SOCKET = 'private/quota-status';
+
+/**
+ * policyd-rate-limit's socket (relative to the queue directory, inside the chroot): smtpd on 587 and 465 asks it
+ * whether the login may send to these recipients, and it counts them (`sendingLimits`).
+ */
+export const RATE_LIMIT_SOCKET = 'ratelimit/policy';
+
+/** policyd-rate-limit's configuration, and the drop-in that makes systemd restart it and clear its pid file. */
+export const RATE_LIMIT_CONFIG = '/etc/policyd-rate-limit.yaml';
+export const RATE_LIMIT_DROP_IN = '/etc/systemd/system/policyd-rate-limit.service.d/play.conf';
+
+/** What a login past its sending limit is told (450 4.7.1, a temporary refusal: its client may try later). */
+export const RATE_LIMIT_TEXT = 'this account has sent to too many recipients for now; try again later';
 
 /**
  * The postfix package with the school's debconf answers (an Internet site, the domain as mailname). The
@@ -113,6 +127,10 @@ export default defineRole({
         minimum: 0,
         description: 'connections a client may open per minute on port 25 (0: no limit)',
       }),
+      sendingLimits: Type.Array(SendingLimit, {
+        description:
+          "each login's sending limits on 587, 465 and the webmail, in recipients per window (an account's own sendingLimits replace them)",
+      }),
       rateLimitExceptions: Type.Array(Type.String({ pattern: '^[0-9a-fA-F.:]+(/[0-9]{1,3})?$' }), {
         description:
           "addresses or CIDR networks port 25's rate limits leave alone (a monitoring host); the servers and the VIP always",
@@ -129,6 +147,11 @@ export default defineRole({
     clientMessageRateLimit: 30,
     clientConnectionRateLimit: 60,
     rateLimitExceptions: [],
+    // A circular to every parent of a year fits in an hour; a stolen password sends a thousand at most in a day.
+    sendingLimits: [
+      { recipients: 300, seconds: 3_600 },
+      { recipients: 1_000, seconds: 86_400 },
+    ],
     dkimSelector: 'mail',
   },
   check: (vars) => {
@@ -147,6 +170,10 @@ export default defineRole({
     const mailHost = vars.mailHost ?? `mail.${vars.domain}`;
     const dkimMilter = vars.dkimKey ? DKIM_MILTER : '';
     const dkimKeyPath = `${DKIM_KEY_DIRECTORY}/${vars.domain}.${vars.dkimSelector}.key`;
+    const servers = [vars.lanAddress, vars.peerAddress, vars.vip].filter((a) => a !== undefined);
+    // policyd-rate-limit 1.0 (Debian 12) counts each RCPT; 1.2 (Debian 13) deprecates that and counts a message's
+    // recipients once at DATA (count_mode 1). Either way a limit is in recipients.
+    const countsAtData = platform.major >= 13;
     return [
       postfixPackage(vars.domain),
       ...(vars.dkimKey
@@ -214,7 +241,7 @@ export default defineRole({
         src: 'postscreen-access.cidr.ejs',
         dest: POSTSCREEN_ACCESS,
         mode: '0644',
-        vars: { trusted: [vars.lanAddress, vars.peerAddress, vars.vip].filter((a) => a !== undefined) },
+        vars: { trusted: servers },
         validate: (p) => sh`postmap -q 127.0.0.1 cidr:${p} >/dev/null`,
         notify: 'reload postfix',
       }),
@@ -227,6 +254,7 @@ export default defineRole({
         validate: (p) => sh`postmap -q ${`From: <kepsek@${vars.domain}>`} regexp:${p} | grep -q '^REJECT'`,
         notify: 'reload postfix',
       }),
+      ...sendingLimitTasks(vars, presentAccounts(vars.accounts), countsAtData),
       // main.cf and master.cf only make sense together: one set, checked as a whole, reloaded and probed, and
       // rolled back as a whole if postfix does not survive the reload (./config-set.ts).
       postfixConfigSet(
@@ -241,10 +269,8 @@ export default defineRole({
               inboundHeaderChecksPath: INBOUND_HEADER_CHECKS,
               clientMessageRateLimit: vars.clientMessageRateLimit,
               clientConnectionRateLimit: vars.clientConnectionRateLimit,
-              rateLimitExceptions: [
-                ...[vars.lanAddress, vars.peerAddress, vars.vip].filter((a) => a !== undefined),
-                ...vars.rateLimitExceptions,
-              ],
+              rateLimitExceptions: [...servers, ...vars.rateLimitExceptions],
+              loginRateCheckStage: countsAtData ? 'data' : 'recipient',
             },
           },
           {
@@ -266,6 +292,7 @@ export default defineRole({
               postscreenAccessPath: POSTSCREEN_ACCESS,
               postscreenConnectionLimit: vars.postscreenConnectionLimit,
               quotaStatusSocket: QUOTA_STATUS_SOCKET,
+              rateLimitSocket: RATE_LIMIT_SOCKET,
             },
           },
         ],
@@ -284,5 +311,55 @@ export default defineRole({
     command({ name: 'reload postfix', cmd: postfixActivate(postfixUnit(platform)) }),
     command({ name: 'rebuild the aliases', cmd: sh`newaliases` }),
     service({ taskName: 'restart opendkim', name: 'opendkim', state: 'restarted' }),
+    command({ name: 'reload systemd for the rate limiter', cmd: sh`systemctl daemon-reload` }),
+    service({ taskName: 'restart policyd-rate-limit', name: 'policyd-rate-limit', state: 'restarted' }),
   ],
 });
+
+/**
+ * policyd-rate-limit (Debian's package) with the school's limits, running before postfix is pointed at it: the
+ * handlers are flushed here, so the daemon never counts with the package's example limits once smtpd asks it.
+ * Debian's unit neither restarts it nor clears a pid file a killed daemon left (which stops the next start): the
+ * drop-in does both.
+ */
+function sendingLimitTasks(
+  vars: { sendingLimits: SendingLimit[] },
+  accounts: readonly Pick<Account, 'name' | 'sendingLimits'>[],
+  countsAtData: boolean,
+) {
+  const pairs = (limits: readonly SendingLimit[]) => limits.map((l) => [l.recipients, l.seconds]);
+  return [
+    packages({ names: ['policyd-rate-limit'], installRecommends: false }),
+    template({
+      src: 'policyd-rate-limit.yaml.ejs',
+      dest: RATE_LIMIT_CONFIG,
+      mode: '0640',
+      owner: 'root',
+      group: 'policyd-rate-limit',
+      vars: {
+        socketPath: `${QUEUE_DIRECTORY}/${RATE_LIMIT_SOCKET}`,
+        limits: pairs(vars.sendingLimits),
+        limitsByLogin: Object.fromEntries(
+          accounts.flatMap((a) => (a.sendingLimits ? [[a.name, pairs(a.sendingLimits)]] : [])),
+        ),
+        deferText: RATE_LIMIT_TEXT,
+        countMode: countsAtData ? 1 : undefined,
+      },
+      validate: (p) => sh`policyd-rate-limit --file ${p} --get-config limits >/dev/null`,
+      notify: 'restart policyd-rate-limit',
+    }),
+    directory({ path: dirname(RATE_LIMIT_DROP_IN), mode: '0755', owner: 'root', group: 'root' }),
+    file({
+      path: RATE_LIMIT_DROP_IN,
+      content:
+        '# Managed by play (role postfix): restarted when it dies; its pid file in a directory systemd removes.\n' +
+        '[Service]\nRestart=always\nRestartSec=1s\nRuntimeDirectory=policyd-rate-limit\n',
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      notify: ['reload systemd for the rate limiter', 'restart policyd-rate-limit'],
+    }),
+    service({ name: 'policyd-rate-limit', state: 'started', enabled: true }),
+    flushHandlers(),
+  ];
+}

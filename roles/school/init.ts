@@ -98,6 +98,7 @@ const FLAG_OF_FIELD: Record<SchoolSiteField, string> = {
   mailQuota: 'mailQuota',
   expungedMailDays: 'expungedMailDays',
   rateLimitExceptions: 'rateLimitExceptions',
+  sendingLimits: 'sendingLimits',
 };
 
 const OPTIONS = {

@@ -24,11 +24,18 @@ export interface SchoolSite {
     readonly state?: 'present' | 'absent';
     /** This account's mailbox quota, e.g. `5G` or `500M` (default: `mailQuota`). */
     readonly quota?: string;
+    /** This account's own sending limits instead of `sendingLimits` (`[]`: none). */
+    readonly sendingLimits?: readonly { readonly recipients: number; readonly seconds: number }[];
   }[];
   /** Every account's mailbox quota unless it sets its own (default `2G`; roles/dovecot). */
   readonly mailQuota?: string;
   /** Days expunged mail is kept for `play restore -e from=expunged` (default 14; 0 turns it off). */
   readonly expungedMailDays?: number;
+  /**
+   * Each login's sending limits on 587, 465 and the webmail, in recipients per window (default 300 an hour and 1,000 a
+   * day; roles/postfix).
+   */
+  readonly sendingLimits?: readonly { readonly recipients: number; readonly seconds: number }[];
   /** Addresses port 25's per-client rate limits leave alone, e.g. a monitoring host that probes every few seconds. */
   readonly rateLimitExceptions?: readonly string[];
   /** Who may log in to the servers over ssh (by key only); root when not given. Never a mail account. */
@@ -94,6 +101,7 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           backupSshKey: vault.secret('backup_ssh_key'),
           ...(site.mailQuota ? { mailQuota: site.mailQuota } : {}),
           ...(site.rateLimitExceptions ? { rateLimitExceptions: site.rateLimitExceptions } : {}),
+          ...(site.sendingLimits ? { sendingLimits: site.sendingLimits } : {}),
           ...(site.expungedMailDays !== undefined ? { expungedMailDays: site.expungedMailDays } : {}),
           ...(site.backup?.offsite ? { backupOffsite: site.backup.offsite } : {}),
           ...(site.backup?.retention ? { backupRetention: site.backup.retention } : {}),

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { raw, sh } from '../../src/connection/sh.ts';
-import { LAB_CLIENT, LAB_HOSTS, LAB_PLATFORM, LAB_SMALL_QUOTA, LAB_VIP } from '../lab/config.ts';
+import { LAB_CLIENT, LAB_HOSTS, LAB_PLATFORM, LAB_SENDING_LIMIT, LAB_SMALL_QUOTA, LAB_VIP } from '../lab/config.ts';
 import { postfixUnit } from '../../roles/postfix/config-set.ts';
+import { RATE_LIMIT_TEXT } from '../../roles/postfix/index.ts';
 import { REPLICATOR } from '../../roles/dovecot/replicator-status.ts';
 import { launchBrowser, screenshot } from './support/browser.ts';
 import { fromClient } from './support/client.ts';
@@ -160,6 +161,68 @@ describe('limits: quotas, message size, floods and a full spool refuse mail clea
     expect(again.code, again.output).toBe(0);
     expect(await inbox(LAB_VIP, FULL, ['SUBJECT', `ruang lagi ${t}`])).toHaveLength(1);
     for (const row of await verifyRows('quota')) expect(row, row.host).toMatchObject({ ok: true });
+  });
+
+  const LIMITED = LAB_SENDING_LIMIT.account;
+  it(`sending limits per login: ${LIMITED} (${LAB_SENDING_LIMIT.recipients} recipients an hour of its own) sends to 6 on 587 and 4 on 465, then is deferred (450 4.7.1) on either port, also after the limiter restarts or is killed; guru1 still sends; a frozen limiter holds no one up`, async () => {
+    const t = token();
+    const addresses = (names: string[]) => names.map((n) => `${n}@${DOMAIN}`).join(',');
+    const send = (account: string, to: string, subject: string, port: 587 | 465 = 587) =>
+      swaks(LAB_VIP, [
+        ...login(account, port),
+        '--from',
+        `${account}@${DOMAIN}`,
+        '--to',
+        to,
+        '--header',
+        `Subject: ${subject}`,
+      ]);
+    const deferred = new RegExp(`<[*~]\\* +450 4\\.7\\.1 .*${RATE_LIMIT_TEXT}`);
+    const limiter = (signal: string) => stdoutOf(PRIMARY.name, sh`systemctl kill -s ${signal} policyd-rate-limit`);
+
+    // Counted per login across 587 and 465: the postmaster's role addresses are recipients too.
+    const six = await send(
+      LIMITED,
+      addresses(['kepsek', 'guru1', 'guru2', 'postmaster', 'abuse', 'hostmaster']),
+      `enam ${t}`,
+    );
+    expect(six.code, six.output).toBe(0);
+    const four = await send(LIMITED, addresses(['kepsek', 'guru1', 'webmaster', 'root']), `empat ${t}`, 465);
+    expect(four.code, four.output).toBe(0);
+    for (const port of [587, 465] as const) {
+      const over = await send(LIMITED, `kepsek@${DOMAIN}`, `lebih ${port} ${t}`, port);
+      expect(over.output, `port ${port}`).toMatch(deferred);
+    }
+    // Refused while the client was there: nothing queued to go out later.
+    expect((await stdoutOf(PRIMARY.name, sh`postqueue -j | grep -c ${`lebih`} || true`)).trim()).toBe('0');
+    expect(await inbox(LAB_VIP, 'kepsek', ['SUBJECT', `lebih`, 'SUBJECT', t], 2)).toHaveLength(0);
+    // Another teacher is not limited by guru3's count.
+    const other = await send('guru1', `kepsek@${DOMAIN}`, `guru1 ${t}`);
+    expect(other.code, other.output).toBe(0);
+
+    // The count is on disk: a restart, and a kill (systemd starts it again; no stale pid file stops it), keep it.
+    await stdoutOf(PRIMARY.name, sh`systemctl restart policyd-rate-limit`);
+    expect((await send(LIMITED, `kepsek@${DOMAIN}`, `setelah restart ${t}`)).output).toMatch(deferred);
+    await limiter('KILL');
+    await until(
+      'policyd-rate-limit started again after SIGKILL',
+      async () => (await send(LIMITED, `kepsek@${DOMAIN}`, `setelah kill ${t}`)).output.match(deferred) !== null,
+      30_000,
+    );
+
+    // Frozen (SIGSTOP: its socket still accepts): postfix waits 1 s for it, then lets mail through.
+    await limiter('STOP');
+    try {
+      const started = performance.now();
+      const frozen = await send('guru1', `kepsek@${DOMAIN}`, `beku ${t}`);
+      const seconds = (performance.now() - started) / 1000;
+      expect(frozen.code, frozen.output).toBe(0);
+      expect(seconds, 'a message while the limiter is frozen').toBeLessThan(10);
+    } finally {
+      await limiter('CONT');
+    }
+    for (const subject of [`enam ${t}`, `empat ${t}`, `guru1 ${t}`, `beku ${t}`])
+      expect(await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]), subject).toHaveLength(1);
   });
 
   it('a message over 25 MiB is refused (552 5.3.4) and the limit is announced in EHLO', async () => {

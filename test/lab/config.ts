@@ -97,6 +97,9 @@ export const LAB_VIP = `${subnet}.254`;
 /** The lab account whose quota a test fills, and that quota. */
 export const LAB_SMALL_QUOTA = { account: 'guru4', quota: '20M', bytes: 20 * 2 ** 20 } as const;
 
+/** The lab account with a sending limit of its own a test reaches (recipients in an hour), and that limit. */
+export const LAB_SENDING_LIMIT = { account: 'guru3', recipients: 10, seconds: 3_600 } as const;
+
 /** The paper's school (SMK Nurul Huda) on the lab's subnet: what inventory/lab.ts deploys and the lab's vault serves. */
 export const LAB_SITE: SchoolSite = {
   schoolName: 'SMK Nurul Huda',
@@ -108,9 +111,14 @@ export const LAB_SITE: SchoolSite = {
   vip: LAB_VIP,
   router: CONTROLLER_ADDRESS,
   dhcpRange: { start: `${subnet}.100`, end: `${subnet}.200` },
-  // guru4 has a quota of its own, small enough for a test to fill (the others keep the school's default).
+  // guru4 has a quota of its own, small enough for a test to fill, and guru3 a sending limit a test reaches (the
+  // others keep the school's defaults).
   accounts: SMKNH_ACCOUNTS.map((a) =>
-    a.name === LAB_SMALL_QUOTA.account ? { ...a, quota: LAB_SMALL_QUOTA.quota } : a,
+    a.name === LAB_SMALL_QUOTA.account
+      ? { ...a, quota: LAB_SMALL_QUOTA.quota }
+      : a.name === LAB_SENDING_LIMIT.account
+        ? { ...a, sendingLimits: [{ recipients: LAB_SENDING_LIMIT.recipients, seconds: LAB_SENDING_LIMIT.seconds }] }
+        : a,
   ),
   // The lab client is the school's monitoring too: its probes (every 100 ms in some tests) are not rate limited;
   // nor is .62, the second address mail.test's misbehaving clients use (they test hold-ups, not rates). The flood
@@ -188,6 +196,7 @@ export const HOST_PACKAGES: Readonly<Record<DebianMajor, readonly string[]>> = {
     'opendkim',
     'opendkim-tools',
     'kea-dhcp4-server',
+    'policyd-rate-limit',
   ],
   13: [
     'apache2',
@@ -216,6 +225,7 @@ export const HOST_PACKAGES: Readonly<Record<DebianMajor, readonly string[]>> = {
     'opendkim-tools',
     'kea-dhcp4-server',
     'stunnel4',
+    'policyd-rate-limit',
   ],
 };
 

@@ -90,6 +90,13 @@ describe('the postfix role: sending limits per login (policyd-rate-limit)', () =
     );
   });
 
+  it("587 and 465 have the TLS of main.cf (what security.test's testssl checks on 465 holds for 587): only STARTTLS's level and 465's wrapper are their own", async () => {
+    const set = await written(DEBIAN_13, 'config set /etc/postfix');
+    const ownTls = (name: string) => service(set, name).filter((line) => /^ +-o \w*tls/.test(line));
+    expect(ownTls('submission')).toEqual(['  -o smtpd_tls_security_level=encrypt', '  -o smtpd_tls_auth_only=yes']);
+    expect(ownTls('smtps')).toEqual(['  -o smtpd_tls_wrappermode=yes']);
+  });
+
   it('the daemon runs its limits (handlers flushed) before postfix is pointed at it; systemd restarts it and clears its pid file', async () => {
     const names = postfix.tasks(contextOn(DEBIAN_13)).map((t) => t.name);
     const started = names.indexOf('service policyd-rate-limit');

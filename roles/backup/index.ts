@@ -7,6 +7,7 @@ import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { REPLICATOR } from '../dovecot/replicator-status.ts';
 import { dovecotRelease, EXPUNGED_MAILBOX } from '../dovecot/index.ts';
 import { homeOf } from '../users/index.ts';
+import { sftpCommand, sftpDestination } from './sftp.ts';
 
 /** The helper that runs the backups and restores (files/play-backup.py). */
 export const BACKUP_HELPER = '/usr/local/sbin/play-backup';
@@ -119,7 +120,7 @@ export default defineRole({
       exclusive: true,
       url: `sftp:${BACKUP_USER}@${vars.peerAddress}:${BACKUP_STORE}/${vars.haRole}`,
       // A dead or hung peer is given up within 30 s; its host key is recorded at first contact.
-      sftpCommand: sftpCommand(`${BACKUP_USER}@${vars.peerAddress}`),
+      sftpCommand: sftpCommand({ target: `${BACKUP_USER}@${vars.peerAddress}` }, BACKUP_SSH_KEY, BACKUP_KNOWN_HOSTS),
     };
     const offsite = vars.backupOffsite;
     const repositories: Record<string, unknown>[] = [peerRepository];
@@ -131,7 +132,9 @@ export default defineRole({
         url,
         env,
         // An sftp: repository is reached with the same key, its host key recorded at first contact.
-        ...(url.startsWith('sftp:') ? { sftpCommand: sftpCommand(sftpTarget(url)) } : {}),
+        ...(url.startsWith('sftp:')
+          ? { sftpCommand: sftpCommand(sftpDestination(url), BACKUP_SSH_KEY, BACKUP_KNOWN_HOSTS) }
+          : {}),
       });
     }
     const config = {
@@ -227,16 +230,3 @@ export default defineRole({
     service({ taskName: 'restart the backup timer', name: BACKUP_TIMER, state: 'restarted' }),
   ],
 });
-
-/** The user@host of an `sftp:user@host:/path` (or `sftp://user@host/path`) repository. */
-function sftpTarget(url: string): string {
-  return url.slice('sftp:'.length).replace(/^\/\//, '').split(/[:/]/)[0];
-}
-
-/**
- * The ssh that restic's sftp backend runs to reach a repository: the backup key, the host recorded at first contact,
- * a dead or hung host given up within about 30 s.
- */
-function sftpCommand(target: string): string {
-  return `ssh -i ${BACKUP_SSH_KEY} -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${BACKUP_KNOWN_HOSTS} ${target} -s sftp`;
-}

@@ -4,6 +4,7 @@ import { BACKUP_HELPER } from '../backup/index.ts';
 import { backupRow, parseBackupStatus, type BackupStatus } from '../backup/status.ts';
 import { DISK_PATHS, diskRow, parseDiskUse, type DiskUse } from './disk.ts';
 import { parseQuotaUse, QUOTA_USE_SCRIPT, quotaRow, type QuotaUse } from './quota.ts';
+import { rateLimiterProbeScript, rateLimiterRow } from './sending-limits.ts';
 import { REPLICATOR, REPLICATOR_USERS, SYNC_FAILED } from '../dovecot/replicator-status.ts';
 import { dhcpHaState, dhcpHaVerdict, KEA_CONTROL_PATH, type DhcpHaState } from '../dhcp/ha-state.ts';
 import { dkimText, dmarcText, spfText, txtFromDig, type MailAuthSite } from './mail-auth.ts';
@@ -54,6 +55,8 @@ export interface ServerState {
   readonly disks: DiskUse[];
   /** Each account's mailbox use against its quota. */
   readonly quotas: QuotaUse[];
+  /** What policyd-rate-limit answered a request it counts nowhere (or why it did not). */
+  readonly rateLimiter: string;
 }
 
 /** The vars of a server the health check reads: the school's own (one declaration, {@link SchoolVars}) and more. */
@@ -107,6 +110,7 @@ echo "certificate_fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$c
 echo "backup=$($t ${BACKUP_HELPER} status 2>/dev/null | tr -d '\n')"
 echo "disk=$($t df -P -B1 ${DISK_PATHS} 2>/dev/null | awk 'NR > 1 { print $6 " " $5 " " $4 ";" }' | tr -d '\n')"
 echo "quota=$($t ${raw(QUOTA_USE_SCRIPT)})"
+echo "rate_limiter=$($t ${raw(rateLimiterProbeScript())} 2>&1 | head -n 1)"
 `;
 }
 
@@ -144,6 +148,7 @@ export function parseServerState(stdout: string): ServerState {
     backup: parseBackupStatus(get('backup')),
     disks: parseDiskUse(get('disk')),
     quotas: parseQuotaUse(get('quota')),
+    rateLimiter: get('rate_limiter'),
   };
 }
 
@@ -231,6 +236,7 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
     backupRow(host, state.backup),
     diskRow(host, state.disks),
     quotaRow(host, state.quotas),
+    rateLimiterRow(host, state.rateLimiter),
     { check: 'dhcp ha', host, ...dhcpHaVerdict(state.dhcpHa) },
     {
       check: 'certificate',

@@ -183,6 +183,7 @@ describe('high availability of the school site: servers killed, nothing lost', (
         'mail queue',
         'disk',
         'quota',
+        'sending limits',
         'dhcp ha',
         'certificate',
         ...services,

@@ -164,7 +164,7 @@ describe('limits: quotas, message size, floods and a full spool refuse mail clea
   });
 
   const LIMITED = LAB_SENDING_LIMIT.account;
-  it(`sending limits per login: ${LIMITED} (${LAB_SENDING_LIMIT.recipients} recipients an hour of its own) sends to 6 on 587 and 4 on 465, then is deferred (450 4.7.1) on either port, also after the limiter restarts or is killed; guru1 still sends; a frozen limiter holds no one up`, async () => {
+  it(`sending limits per login: ${LIMITED} (${LAB_SENDING_LIMIT.recipients} recipients an hour of its own) sends to 6 on 587 and 4 on 465, then is deferred (450 4.7.1) on either port, also after the limiter restarts or is killed; guru1 still sends; a frozen limiter holds no one up and play verify names it`, async () => {
     const t = token();
     const addresses = (names: string[]) => names.map((n) => `${n}@${DOMAIN}`).join(',');
     const send = (account: string, to: string, subject: string, port: 587 | 465 = 587) =>
@@ -218,10 +218,21 @@ describe('limits: quotas, message size, floods and a full spool refuse mail clea
       const seconds = (performance.now() - started) / 1000;
       expect(frozen.code, frozen.output).toBe(0);
       expect(seconds, 'a message while the limiter is frozen').toBeLessThan(10);
+      // play verify says so: nobody's sending is limited on the primary meanwhile.
+      const rows = await verifyRows('sending limits');
+      expect(rows.find((r) => r.host === PRIMARY.name)).toMatchObject({
+        ok: false,
+        detail: "policyd-rate-limit: no answer: timed out; no login's sending is limited",
+      });
+      expect(rows.find((r) => r.host === BACKUP.name)).toMatchObject({ ok: true });
     } finally {
       await limiter('CONT');
     }
-    for (const subject of [`enam ${t}`, `empat ${t}`, `guru1 ${t}`, `beku ${t}`])
+    for (const row of await verifyRows('sending limits')) expect(row, row.host).toMatchObject({ ok: true });
+    // Delivered, each once per recipient (kepsek also reads the role addresses, so guru1's inbox is the one counted).
+    for (const subject of [`enam ${t}`, `empat ${t}`])
+      expect(await inbox(LAB_VIP, 'guru1', ['SUBJECT', subject]), subject).toHaveLength(1);
+    for (const subject of [`guru1 ${t}`, `beku ${t}`])
       expect(await inbox(LAB_VIP, 'kepsek', ['SUBJECT', subject]), subject).toHaveLength(1);
   });
 

@@ -40,6 +40,7 @@ certificate_fingerprint=AB:CD
 backup={"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastAttempt": "2026-12-07T01:40:00Z", "lastSuccess": "2026-12-07T01:42:00Z", "error": null, "snapshot": "1a2b3c4d", "files": 120, "repositoryBytes": 12300000, "check": {"at": "2026-12-07T01:43:00Z", "subset": "7/30", "ok": true}}}}
 disk=/ 23% 77000000000;/ 23% 77000000000;/var/backups 41% 2500000000;
 quota=kepsek 512000 2097152 24;guru1 1024 2097152 0;
+rate_limiter=action=dunno
 `;
 
 const with_ = (changes: Record<string, string>) =>
@@ -93,6 +94,7 @@ describe('the school health check', () => {
         detail: '/ 23% used, 77 GB free; /var/backups 41% used, 2.5 GB free',
       },
       { check: 'quota', gate: false, host: 'primary', ok: true, detail: '2 accounts, fullest kepsek 24% of 2 GiB' },
+      { check: 'sending limits', gate: false, host: 'primary', ok: true, detail: 'policyd-rate-limit answers' },
       {
         check: 'dhcp ha',
         gate: false,
@@ -137,6 +139,7 @@ describe('the school health check', () => {
           holds_vip: 'no',
           disk: '/ 95% 900000000;/var/backups 41% 2500000000;',
           quota: 'kepsek 512000 2097152 24;guru4 19456 20480 95;guru3 20480 20480 100;',
+          rate_limiter: 'no answer: timed out',
           backup:
             '{"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastSuccess": "2026-12-05T01:42:00Z", "error": "restic backup: exit 1: Fatal: unable to open repository", "snapshot": "1a2b3c4d"}}}',
         }),
@@ -150,6 +153,7 @@ describe('the school health check', () => {
       'peer: last run failed: restic backup: exit 1: Fatal: unable to open repository; newest 50 h ago (snapshot 1a2b3c4d)',
       '/ 95% used, 900 MB free; /var/backups 41% used, 2.5 GB free: / over 90%',
       'guru4 95% of 20 MiB, guru3 100% of 20 MiB: at 90% or more (new mail is refused when full)',
+      "policyd-rate-limit: no answer: timed out; no login's sending is limited",
       'hot-standby, primary: partner-down, partner: hot-standby (out of touch)',
       'expires Nov 25 21:00:00 2036 GMT (3 days)',
     ]);

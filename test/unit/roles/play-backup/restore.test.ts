@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { deliver, filesOf, helper, local, maildir, useScratchServer, writeConfig } from './scratch-server.ts';
+import { deliver, filesOf, helper, local, maildir, root, useScratchServer, writeConfig } from './scratch-server.ts';
 
 useScratchServer();
 
@@ -50,6 +50,21 @@ describe('play-backup restore', { timeout: 180_000 }, () => {
     const older = JSON.parse(helper('restore', 'guru2', '--at', first.toISOString()).stdout);
     expect(older).toMatchObject({ restored: 2, folders: { INBOX: 2 } });
     expect(filesOf(join(maildir('guru2'), 'cur'))).not.toContain('1700000009.M1P1.primary:2,S');
+  });
+
+  it("with the peer's repository gone, takes the off-site one and says so; asked for the peer's alone, says why it cannot", () => {
+    writeConfig([local('peer'), local('offsite')]);
+    expect(helper('run').code).toBe(0);
+    rmSync(join(root, 'repo-peer'), { recursive: true });
+    const inbox = join(maildir('guru2'), 'cur');
+    rmSync(join(inbox, '1700000002.M1P1.primary:2,S'));
+    const done = helper('restore', 'guru2');
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ account: 'guru2', repository: 'offsite', restored: 1 });
+    expect(filesOf(inbox)).toEqual(['1700000001.M1P1.primary:2,S', '1700000002.M1P1.primary:2,S']);
+    const peerOnly = helper('restore', 'guru2', '--repository', 'peer');
+    expect(peerOnly.code).toBe(1);
+    expect(peerOnly.stderr).toMatch(/nothing to restore from: peer: restic snapshots: exit \d+/);
   });
 
   it('says what is wrong: an unknown account, a time before every snapshot, a bad time', () => {

@@ -25,13 +25,15 @@ export interface RestoreRequest {
   readonly from?: 'backup' | 'expunged';
   readonly folder?: string;
   readonly at?: string;
+  /** Only this repository (`peer` or `offsite`); by default the first that holds a snapshot (the peer's, then off-site). */
+  readonly repository?: 'peer' | 'offsite';
 }
 
 function helperArgs(request: RestoreRequest): string[] {
   if (request.from === 'expunged') {
-    if (request.folder || request.at)
+    if (request.folder || request.at || request.repository)
       throw new ValidationError(
-        '-e from=expunged takes no folder or at: expunged mail comes back whole, into one folder (Dovecot does not record the folder it was in)',
+        '-e from=expunged takes no folder, at or repository: expunged mail comes back whole, into one folder (Dovecot does not record the folder it was in), and from no backup',
       );
     return [request.account, '--from-expunged'];
   }
@@ -39,6 +41,7 @@ function helperArgs(request: RestoreRequest): string[] {
     request.account,
     ...(request.folder ? ['--folder', request.folder] : []),
     ...(request.at ? ['--at', request.at] : []),
+    ...(request.repository ? ['--repository', request.repository] : []),
   ];
 }
 

@@ -85,7 +85,10 @@ export function schoolBackupPlaybook(inventory: Inventory): Playbook {
   });
 }
 
-/** What `npx play restore` takes: `-e account=NAME`, and optionally `-e folder=NAME` and `-e at=ISO-TIME`. */
+/**
+ * What `npx play restore` takes: `-e account=NAME`, and optionally `-e folder=NAME`, `-e at=ISO-TIME` and
+ * `-e repository=peer|offsite`.
+ */
 export const RestoreVars = Type.Object({
   account: AccountName,
   from: Type.Optional(
@@ -106,6 +109,12 @@ export const RestoreVars = Type.Object({
   server: Type.Optional(
     Type.Union([Type.Literal('primary'), Type.Literal('backup')], {
       description: 'the server that restores from its own backups (default primary; backup when the primary is down)',
+    }),
+  ),
+  repository: Type.Optional(
+    Type.Union([Type.Literal('peer'), Type.Literal('offsite')], {
+      description:
+        "only this repository; by default the first holding a snapshot: the other server's, then the off-site one",
     }),
   ),
 });
@@ -137,6 +146,7 @@ export function schoolRestorePlaybook(inventory: Inventory): Playbook {
               ...(vars.from ? { from: vars.from as 'backup' | 'expunged' } : {}),
               ...(vars.folder ? { folder: vars.folder as string } : {}),
               ...(vars.at ? { at: vars.at as string } : {}),
+              ...(vars.repository ? { repository: vars.repository as 'peer' | 'offsite' } : {}),
             }),
           ];
         },

@@ -11,6 +11,9 @@ import { play, playJson } from './support/play.ts';
 import { until } from './support/wait.ts';
 
 const LAB = ['-i', 'inventory/lab.ts'];
+/** A repository's part of the backup row after a good night: its newest snapshot and a passed drill. */
+const BACKED_UP = (repository: string) =>
+  `${repository}: newest \\d+ min ago \\(snapshot [0-9a-f]{8}, [\\d.]+ [KMG]?B stored\\), drill ok \\d+ min ago`;
 /** `npx play restore` of guru2's mail on the lab, and the flags that make it a dry run that says whether it would change. */
 const RESTORE_GURU2 = ['playbooks/restore.ts', ...LAB, '-e', 'account=guru2'];
 const UNDO_GURU2 = [...RESTORE_GURU2, '-e', 'from=expunged'];
@@ -108,7 +111,7 @@ const message = (id: string, subject: string, body: string) =>
 describe('backups: a teacher deletes mail; npx play restore brings it back on both servers', () => {
   beforeAll(() => freshLab({ from: 'site' }), 1_500_000);
 
-  it('play verify shows each server backing up to the other: none yet before the first night, then the snapshot', async () => {
+  it('play verify shows each server backing up to the other and off-site (sftp on lab-client, port 2222): none yet before the first night, then the snapshots', async () => {
     for (const row of await backupRows())
       expect(row).toMatchObject({ ok: true, detail: expect.stringContaining('peer: none yet') });
     const backup = await playJson(['playbooks/backup.ts', ...LAB]);
@@ -118,9 +121,7 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     for (const row of rows)
       expect(row).toMatchObject({
         ok: true,
-        detail: expect.stringMatching(
-          /^peer: newest \d+ min ago \(snapshot [0-9a-f]{8}, [\d.]+ [KMG]?B stored\), drill ok \d+ min ago$/,
-        ),
+        detail: expect.stringMatching(new RegExp(`^${['peer', 'offsite'].map(BACKED_UP).join('; ')}$`)),
       });
   });
 
@@ -255,6 +256,39 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     }
   });
 
+  it("off-site: with the other server's copy gone (its disk died), the restore takes the off-site repository alone and says so", async () => {
+    const t = token();
+    const mine = [message(`offsite-${t}`, `luar ${t}`, 'only off-site now')];
+    await imap({ op: 'append', folders: { INBOX: mine } });
+    const backup = await playJson(['playbooks/backup.ts', ...LAB, '-l', PRIMARY.name]);
+    expect(backup.code, backup.stdout).toBe(0);
+    const before = await mailOf(PRIMARY.name, 'guru2');
+    expect(before.some((m) => m.includes(`<offsite-${t}@lab.test>`))).toBe(true);
+    await stdoutOf(BACKUP.name, sh`rm -rf ${`${BACKUP_STORE}/${PRIMARY.name}`}`);
+    await imap({ op: 'expunge-subject', subject: `luar ${t}` });
+    await until(
+      'the expunge replicated',
+      async () => !(await mailOf(BACKUP.name, 'guru2')).some((m) => m.includes(`<offsite-${t}@lab.test>`)),
+      60_000,
+    );
+    const restored = await play(RESTORE_GURU2);
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/, offsite\)/);
+    for (const host of [PRIMARY.name, BACKUP.name])
+      await until(
+        `guru2's mail back on ${host}`,
+        async () => JSON.stringify(await mailOf(host, 'guru2')) === JSON.stringify(before),
+        60_000,
+      );
+    // Asked for the peer's copy alone, it says that copy is gone.
+    const peerOnly = await play([...RESTORE_GURU2, '-e', 'repository=peer']);
+    expect(peerOnly.code).toBe(1);
+    expect(peerOnly.stdout + peerOnly.stderr).toContain('nothing to restore from: peer: restic snapshots');
+    // The next night makes the other server's copy afresh.
+    const again = await playJson(['playbooks/backup.ts', ...LAB, '-l', PRIMARY.name]);
+    expect(again.code, again.stdout).toBe(0);
+  });
+
   it("the restore drill after each backup reads the canary back over Dovecot's IMAP; a damaged repository fails it and play verify turns red", async () => {
     const status = async (host: string) =>
       JSON.parse(await stdoutOf(host, sh`${BACKUP_HELPER} status`)).repositories.peer as {
@@ -287,6 +321,6 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     expect(time.stderr).toContain('-e at:');
     const expunged = await play([...UNDO_GURU2, '-e', 'at=2026-12-01T08:00:00Z']);
     expect(expunged.code, expunged.stdout + expunged.stderr).toBe(2);
-    expect(expunged.stderr).toContain('-e from=expunged takes no folder or at');
+    expect(expunged.stderr).toContain('-e from=expunged takes no folder, at or repository');
   });
 });

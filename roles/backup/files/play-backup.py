@@ -448,19 +448,40 @@ def restore_expunged(cfg, args):
     return 0
 
 
-def restore_locked(cfg, account, args):
-    names = [r['name'] for r in cfg['repositories']]
-    repository = next((r for r in cfg['repositories'] if r['name'] == (args.repository or names[0])), None)
-    if repository is None:
-        raise SystemExit('play-backup: no repository %r (this server has: %s)' % (args.repository, ', '.join(names)))
-    at = parse_time(args.at) if args.at else None
+def newest_snapshot(cfg, repository, at):
+    """This server's newest snapshot in a repository at or before `at` (at any time when None), or None."""
     snapshots = json.loads(restic(cfg, repository, ['snapshots', '--json', '--host', cfg['host'], '--tag', 'play'], timeout(cfg, 'short')))
     chosen = None
     for snapshot in sorted(snapshots, key=lambda s: parse_time(s['time'])):
         if at is None or parse_time(snapshot['time']) <= at:
             chosen = snapshot
-    if chosen is None:
-        raise SystemExit('play-backup: no snapshot in %s%s' % (repository['name'], ' at or before %s' % args.at if at else ''))
+    return chosen
+
+
+def restore_source(cfg, args, at):
+    """The repository and snapshot a restore takes: the repository asked for, else the first that answers and holds
+    a snapshot at or before `at`, in the config's order (the peer's, then off-site): a peer that died with its disk
+    leaves the off-site copy. When none has one, says what each lacked."""
+    names = [r['name'] for r in cfg['repositories']]
+    candidates = [r for r in cfg['repositories'] if args.repository in (None, r['name'])]
+    if not candidates:
+        raise SystemExit('play-backup: no repository %r (this server has: %s)' % (args.repository, ', '.join(names)))
+    lacking = []
+    for repository in candidates:
+        try:
+            chosen = newest_snapshot(cfg, repository, at)
+        except ResticError as error:
+            lacking.append('%s: %s' % (repository['name'], error))
+            continue
+        if chosen is not None:
+            return repository, chosen
+        lacking.append('no snapshot in %s%s' % (repository['name'], ' at or before %s' % args.at if at else ''))
+    raise SystemExit('play-backup: nothing to restore from: %s' % '; '.join(lacking))
+
+
+def restore_locked(cfg, account, args):
+    at = parse_time(args.at) if args.at else None
+    repository, chosen = restore_source(cfg, args, at)
     maildir = account['maildir']
     # Restored files belong to whoever owns the account's home (the account).
     home = os.stat(os.path.dirname(maildir))

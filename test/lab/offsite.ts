@@ -37,6 +37,8 @@ export function startOffsiteServer(): void {
       'StrictModes no',
       'AllowTcpForwarding no',
       'X11Forwarding no',
+      // restic's ssh asks for the sftp subsystem; anything else it might ask for is sftp too.
+      `Subsystem sftp internal-sftp -d ${OFFSITE_DIR}`,
       `ForceCommand internal-sftp -d ${OFFSITE_DIR}`,
       '',
     ].join('\n'),

@@ -237,14 +237,19 @@ def drill_one(cfg, repository, canary, entry):
 
 
 def ensure_repository(cfg, repository):
-    """Creates the repository the first time (restic cat config fails on one that does not exist yet)."""
+    """Creates the repository the first time (restic cat config fails on one that does not exist yet). Both servers
+    back up to a shared off-site repository at the same hour: when the other one made it in the meantime (init
+    fails, the config is there now), it is used."""
     try:
         restic(cfg, repository, ['cat', 'config'], timeout(cfg, 'short'))
     except ResticError as missing:
         try:
             restic(cfg, repository, ['init'], timeout(cfg, 'short'))
         except ResticError as error:
-            raise ResticError('%s (and %s)' % (error, missing))
+            try:
+                restic(cfg, repository, ['cat', 'config'], timeout(cfg, 'short'))
+            except ResticError:
+                raise ResticError('%s (and %s)' % (error, missing))
 
 
 def back_up(cfg, repository, paths, entry):

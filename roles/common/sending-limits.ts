@@ -1,5 +1,5 @@
 import type { HealthRow } from 'play';
-import { QUEUE_DIRECTORY, RATE_LIMIT_SOCKET } from '../postfix/index.ts';
+import { RATE_LIMIT_SOCKET_PATH } from '../postfix/index.ts';
 
 /** What policyd-rate-limit answers a request it does not count (a VRFY), when its database works. */
 export const RATE_LIMITER_ANSWER = 'action=dunno';
@@ -8,7 +8,7 @@ export const RATE_LIMITER_ANSWER = 'action=dunno';
  * The shell that asks policyd-rate-limit, on its socket, about a VRFY (counted by no limit, but answered only once
  * the daemon has its database) and prints its answer's first line, or why there is none (within 2 s).
  */
-export function rateLimiterProbeScript(socket = `${QUEUE_DIRECTORY}/${RATE_LIMIT_SOCKET}`): string {
+export function rateLimiterProbeScript(socket = RATE_LIMIT_SOCKET_PATH): string {
   return `python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(2)

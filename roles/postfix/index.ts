@@ -27,6 +27,8 @@ export const QUOTA_STATUS_SOCKET = 'private/quota-status';
  * whether the login may send to these recipients, and it counts them (`sendingLimits`).
  */
 export const RATE_LIMIT_SOCKET = 'ratelimit/policy';
+/** The same socket's path on the server (what the daemon binds and `play verify` asks). */
+export const RATE_LIMIT_SOCKET_PATH = `${QUEUE_DIRECTORY}/${RATE_LIMIT_SOCKET}`;
 
 /** policyd-rate-limit's configuration, and the drop-in that makes systemd restart it and clear its pid file. */
 export const RATE_LIMIT_CONFIG = '/etc/policyd-rate-limit.yaml';
@@ -337,7 +339,7 @@ function sendingLimitTasks(
       owner: 'root',
       group: 'policyd-rate-limit',
       vars: {
-        socketPath: `${QUEUE_DIRECTORY}/${RATE_LIMIT_SOCKET}`,
+        socketPath: RATE_LIMIT_SOCKET_PATH,
         limits: pairs(vars.sendingLimits),
         limitsByLogin: Object.fromEntries(
           accounts.flatMap((a) => (a.sendingLimits ? [[a.name, pairs(a.sendingLimits)]] : [])),

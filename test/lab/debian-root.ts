@@ -3,9 +3,12 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { CACHE_DIR, DEBIAN_RELEASES, HOST_PACKAGES, type DebianMajor } from './config.ts';
 import { aptProxyConf } from './apt-proxy.ts';
-import { alive, run, runAsync } from './system.ts';
+import { alive, run, runAsync, waitFor } from './system.ts';
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
+
+/** How long a root's build may take another process before waiting for it gives up (a fresh one takes about 2 min). */
+const BUILD_TIMEOUT_MS = 20 * 60_000;
 
 /** Debian's archive as a fresh server's sources name it; the hosts reach it through the lab's apt proxy. */
 const MIRROR = 'http://deb.debian.org/debian';
@@ -49,6 +52,17 @@ export function debianRootDir(major: DebianMajor): string {
   return join(CACHE_DIR, 'roots', `debian-${major}-${hash}`);
 }
 
+/** The builders (pids) of a root that another process is building now. */
+function liveBuilders(dir: string): number[] {
+  const parent = join(dir, '..');
+  if (!existsSync(parent)) return [];
+  const prefix = `${dir.slice(parent.length + 1)}.building-`;
+  return readdirSync(parent)
+    .filter((entry) => entry.startsWith(prefix))
+    .map((entry) => Number(entry.slice(prefix.length)))
+    .filter((pid) => pid !== process.pid && alive(pid));
+}
+
 /** A build a killed run left behind: its builder is gone. */
 function removeAbandonedBuilds(dir: string): void {
   const parent = join(dir, '..');
@@ -64,13 +78,19 @@ function removeAbandonedBuilds(dir: string): void {
  * boots as an overlay on it, and nothing ever writes to it after it is built. It is built beside its final place
  * and renamed there whole, so a killed build never leaves a half root; two releases' roots may be built at once.
  * Building also downloads the roles' packages once through the proxy (`--download-only`), which fills the proxy's
- * cache.
+ * cache. While another process builds the same root (CI runs `lab:install` beside the unit tests), this waits for
+ * it and takes its root.
  *
  * @param proxyAddress where the lab's apt proxy listens (it must run)
  */
 export async function debianRoot(major: DebianMajor, proxyAddress: string): Promise<string> {
   const dir = debianRootDir(major);
   if (existsSync(join(dir, 'etc/os-release'))) return dir;
+  if (liveBuilders(dir).length > 0) {
+    log(`waiting for the Debian ${major} root another process is building`);
+    await waitFor(`the Debian ${major} root being built`, () => liveBuilders(dir).length === 0, BUILD_TIMEOUT_MS, 2000);
+    if (existsSync(join(dir, 'etc/os-release'))) return dir;
+  }
   removeAbandonedBuilds(dir);
   mkdirSync(join(dir, '..'), { recursive: true });
   const building = `${dir}.building-${process.pid}`;

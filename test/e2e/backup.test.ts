@@ -111,7 +111,7 @@ const message = (id: string, subject: string, body: string) =>
 describe('backups: a teacher deletes mail; npx play restore brings it back on both servers', () => {
   beforeAll(() => freshLab({ from: 'site' }), 1_500_000);
 
-  it('play verify shows each server backing up to the other: none yet before the first night, then the snapshot', async () => {
+  it('play verify shows each server backing up to the other and off-site (sftp on lab-client, port 2222): none yet before the first night, then the snapshots', async () => {
     for (const row of await backupRows())
       expect(row).toMatchObject({ ok: true, detail: expect.stringContaining('peer: none yet') });
     const backup = await playJson(['playbooks/backup.ts', ...LAB]);
@@ -121,7 +121,7 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
     for (const row of rows)
       expect(row).toMatchObject({
         ok: true,
-        detail: expect.stringMatching(new RegExp(`^${BACKED_UP('peer')}$`)),
+        detail: expect.stringMatching(new RegExp(`^${['peer', 'offsite'].map(BACKED_UP).join('; ')}$`)),
       });
   });
 
@@ -254,6 +254,39 @@ describe('backups: a teacher deletes mail; npx play restore brings it back on bo
         host,
       ).toBe(false);
     }
+  });
+
+  it("off-site: with the other server's copy gone (its disk died), the restore takes the off-site repository alone and says so", async () => {
+    const t = token();
+    const mine = [message(`offsite-${t}`, `luar ${t}`, 'only off-site now')];
+    await imap({ op: 'append', folders: { INBOX: mine } });
+    const backup = await playJson(['playbooks/backup.ts', ...LAB, '-l', PRIMARY.name]);
+    expect(backup.code, backup.stdout).toBe(0);
+    const before = await mailOf(PRIMARY.name, 'guru2');
+    expect(before.some((m) => m.includes(`<offsite-${t}@lab.test>`))).toBe(true);
+    await stdoutOf(BACKUP.name, sh`rm -rf ${`${BACKUP_STORE}/${PRIMARY.name}`}`);
+    await imap({ op: 'expunge-subject', subject: `luar ${t}` });
+    await until(
+      'the expunge replicated',
+      async () => !(await mailOf(BACKUP.name, 'guru2')).some((m) => m.includes(`<offsite-${t}@lab.test>`)),
+      60_000,
+    );
+    const restored = await play(RESTORE_GURU2);
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/, offsite\)/);
+    for (const host of [PRIMARY.name, BACKUP.name])
+      await until(
+        `guru2's mail back on ${host}`,
+        async () => JSON.stringify(await mailOf(host, 'guru2')) === JSON.stringify(before),
+        60_000,
+      );
+    // Asked for the peer's copy alone, it says that copy is gone.
+    const peerOnly = await play([...RESTORE_GURU2, '-e', 'repository=peer']);
+    expect(peerOnly.code).toBe(1);
+    expect(peerOnly.stdout + peerOnly.stderr).toContain('nothing to restore from: peer: restic snapshots');
+    // The next night makes the other server's copy afresh.
+    const again = await playJson(['playbooks/backup.ts', ...LAB, '-l', PRIMARY.name]);
+    expect(again.code, again.stdout).toBe(0);
   });
 
   it("the restore drill after each backup reads the canary back over Dovecot's IMAP; a damaged repository fails it and play verify turns red", async () => {

@@ -97,6 +97,18 @@ export const LAB_VIP = `${subnet}.254`;
 /** The lab account whose quota a test fills, and that quota. */
 export const LAB_SMALL_QUOTA = { account: 'guru4', quota: '20M', bytes: 20 * 2 ** 20 } as const;
 
+/** The port of the lab's off-site sftp server on lab-client (not 22: the servers must keep the URL's port). */
+export const OFFSITE_PORT = 2222;
+
+/** Where the off-site server keeps what it is sent (a folder of the lab's state, gone with `lab:down`). */
+export const OFFSITE_DIR = join(STATE_DIR, 'offsite');
+
+/**
+ * The school's off-site repository in the lab (test/lab/offsite.ts): restic's URL of a repository on lab-client's
+ * sftp server, relative to the folder its sftp starts in ({@link OFFSITE_DIR}).
+ */
+export const OFFSITE_REPOSITORY = `sftp://root@${LAB_CLIENT.address}:${OFFSITE_PORT}/restic`;
+
 /** The lab account with a sending limit of its own a test reaches (recipients in an hour), and that limit. */
 export const LAB_SENDING_LIMIT = { account: 'guru3', recipients: 10, seconds: 3_600 } as const;
 
@@ -124,6 +136,8 @@ export const LAB_SITE: SchoolSite = {
   // nor is .62, the second address mail.test's misbehaving clients use (they test hold-ups, not rates). The flood
   // of limits.test comes from .63, which is limited.
   rateLimitExceptions: [LAB_CLIENT.address, LAB_CLIENT.address.replace(/\.\d+$/, '.62')],
+  // Both servers also back up off-site: to an sftp server on lab-client, on a port of its own.
+  backup: { offsite: { repository: OFFSITE_REPOSITORY } },
 };
 
 /**

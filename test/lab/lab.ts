@@ -35,6 +35,7 @@ import { hostCgroups, removeHostCgroups } from './cgroup.ts';
 import { debianRoot, installedPackages, rootAgeHours } from './debian-root.ts';
 import { writeLabVault } from './lab-vault.ts';
 import { alive, attempt, childrenOf, run, waitFor } from './system.ts';
+import { startOffsiteServer } from './offsite.ts';
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
 
@@ -311,6 +312,7 @@ export async function labUp(): Promise<void> {
   writeKnownHosts();
   writeLabVault();
   prepareNetwork(LAB_CLIENT);
+  startOffsiteServer();
   const bootStarted = performance.now();
   for (const host of LAB_HOSTS) bootHost(host);
   await Promise.all(LAB_HOSTS.map((h) => waitUntilReady(h)));

@@ -7,6 +7,7 @@ import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { REPLICATOR } from '../dovecot/replicator-status.ts';
 import { dovecotRelease, EXPUNGED_MAILBOX } from '../dovecot/index.ts';
 import { homeOf } from '../users/index.ts';
+import { hostRepositoryUrl } from './repository-url.ts';
 import { sftpCommand, sftpDestination } from './sftp.ts';
 
 /** The helper that runs the backups and restores (files/play-backup.py). */
@@ -125,12 +126,17 @@ export default defineRole({
     const offsite = vars.backupOffsite;
     const repositories: Record<string, unknown>[] = [peerRepository];
     if (offsite) {
-      const url = typeof offsite.repository === 'string' ? offsite.repository : offsite.repository.reveal();
+      const url = hostRepositoryUrl(
+        typeof offsite.repository === 'string' ? offsite.repository : offsite.repository.reveal(),
+        vars.haRole,
+      );
       const env = Object.fromEntries(Object.entries(offsite.env ?? {}).map(([k, v]) => [k, (v as Secret).reveal()]));
       repositories.push({
         name: 'offsite',
         url,
         env,
+        // This server's own (hostRepositoryUrl): only it writes there.
+        exclusive: true,
         // An sftp: repository is reached with the same key, its host key recorded at first contact.
         ...(url.startsWith('sftp:')
           ? { sftpCommand: sftpCommand(sftpDestination(url), BACKUP_SSH_KEY, BACKUP_KNOWN_HOSTS) }

@@ -237,26 +237,21 @@ def drill_one(cfg, repository, canary, entry):
 
 
 def ensure_repository(cfg, repository):
-    """Creates the repository the first time (restic cat config fails on one that does not exist yet). Both servers
-    back up to a shared off-site repository at the same hour: when the other one made it in the meantime (init
-    fails, the config is there now), it is used."""
+    """Creates the repository the first time (restic cat config fails on one that does not exist yet)."""
     try:
         restic(cfg, repository, ['cat', 'config'], timeout(cfg, 'short'))
     except ResticError as missing:
         try:
             restic(cfg, repository, ['init'], timeout(cfg, 'short'))
         except ResticError as error:
-            try:
-                restic(cfg, repository, ['cat', 'config'], timeout(cfg, 'short'))
-            except ResticError:
-                raise ResticError('%s (and %s)' % (error, missing))
+            raise ResticError('%s (and %s)' % (error, missing))
 
 
 def back_up(cfg, repository, paths, entry):
     ensure_repository(cfg, repository)
     # A run killed earlier (power cut) leaves its lock behind. A repository only this server writes (its store on the
-    # peer) can have no other lock while this helper holds the run lock: all of them go. In a shared one (an
-    # off-site repository both servers use) only those restic finds stale (their process gone, or 30 min old).
+    # peer, its own off-site one) can have no other lock while this helper holds the run lock: all of them go. In
+    # any other only those restic finds stale (their process gone, or 30 min old).
     restic(cfg, repository, ['unlock'] + (['--remove-all'] if repository.get('exclusive') else []),
            timeout(cfg, 'short'))
     summary = None

@@ -107,25 +107,6 @@ describe('play-backup run', { timeout: 180_000 }, () => {
     expect(restic(join(root, 'repo-peer'), 'list', 'locks').stdout.trim()).toBe('');
   });
 
-  it('a shared off-site repository the other server made meanwhile (its init fails: it exists) is used, not failed', () => {
-    writeConfig([local('offsite')]);
-    // A restic whose init first lets "the other server" make the repository: the helper's own init then fails.
-    const bin = join(root, 'bin');
-    mkdirSync(bin);
-    writeFileSync(
-      join(bin, 'restic'),
-      '#!/bin/sh\ncase " $* " in *" init "*) /usr/bin/restic "$@" >/dev/null 2>&1 ;; esac\nexec /usr/bin/restic "$@"\n',
-      { mode: 0o755 },
-    );
-    env.PATH = `${bin}:${process.env.PATH}`;
-    const run = helper('run');
-    expect(run.code, run.stderr).toBe(0);
-    expect(status().repositories.offsite).toMatchObject({
-      error: null,
-      snapshot: expect.stringMatching(/^[0-9a-f]{8}$/),
-    });
-  });
-
   it('two runs at once: the second waits for the first, both succeed, both snapshots kept (the last two days are)', async () => {
     writeConfig([local('peer')]);
     const [a, b] = await Promise.all([helperAsync('run'), helperAsync('run')]);

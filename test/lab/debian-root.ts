@@ -52,25 +52,29 @@ export function debianRootDir(major: DebianMajor): string {
   return join(CACHE_DIR, 'roots', `debian-${major}-${hash}`);
 }
 
+/** The builds in progress or abandoned beside the roots: `<root>.building-<pid>` folders and their builders. */
+function builds(parent: string): { readonly entry: string; readonly pid: number }[] {
+  if (!existsSync(parent)) return [];
+  return readdirSync(parent).flatMap((entry) => {
+    const match = /\.building-(\d+)$/.exec(entry);
+    return match ? [{ entry, pid: Number(match[1]) }] : [];
+  });
+}
+
 /** The builders (pids) of a root that another process is building now. */
 function liveBuilders(dir: string): number[] {
   const parent = join(dir, '..');
-  if (!existsSync(parent)) return [];
   const prefix = `${dir.slice(parent.length + 1)}.building-`;
-  return readdirSync(parent)
-    .filter((entry) => entry.startsWith(prefix))
-    .map((entry) => Number(entry.slice(prefix.length)))
-    .filter((pid) => pid !== process.pid && alive(pid));
+  return builds(parent)
+    .filter(({ entry, pid }) => entry.startsWith(prefix) && pid !== process.pid && alive(pid))
+    .map(({ pid }) => pid);
 }
 
 /** A build a killed run left behind: its builder is gone. */
 function removeAbandonedBuilds(dir: string): void {
   const parent = join(dir, '..');
-  if (!existsSync(parent)) return;
-  for (const entry of readdirSync(parent)) {
-    const match = /\.building-(\d+)$/.exec(entry);
-    if (match && !alive(Number(match[1]))) rmSync(join(parent, entry), { recursive: true, force: true });
-  }
+  for (const { entry, pid } of builds(parent))
+    if (!alive(pid)) rmSync(join(parent, entry), { recursive: true, force: true });
 }
 
 /**

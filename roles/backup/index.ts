@@ -30,8 +30,10 @@ export const BACKUP_TIMER = 'play-backup.timer';
 export const BACKUP_STATUS = '/var/lib/play-backup/status.json';
 
 const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
-/** Roundcube's SQLite database as Debian's dbconfig-common makes it (roles/roundcube). */
-const ROUNDCUBE_DATABASE = '/var/lib/dbconfig-common/sqlite3/roundcube/roundcube';
+/** Roundcube's MariaDB database (roles/roundcube), dumped by root over the local socket. */
+const ROUNDCUBE_DATABASE = 'roundcube';
+/** The dump command; the helper adds `--single-transaction --databases <database>`. */
+const ROUNDCUBE_DUMP = ['mariadb-dump', '--default-character-set=utf8mb4'];
 /** What cannot be made again from the vault and the inventory besides the mail and Roundcube's data. */
 const EXTRA_PATHS = ['/etc/dkimkeys'];
 
@@ -149,6 +151,7 @@ export default defineRole({
       accounts: presentAccounts(vars.accounts).map((a) => ({ name: a.name, maildir: `${homeOf(a.name)}/Maildir` })),
       paths: EXTRA_PATHS,
       roundcubeDatabase: ROUNDCUBE_DATABASE,
+      roundcubeDump: ROUNDCUBE_DUMP,
       retention: vars.backupRetention,
       checkDays: vars.backupCheckDays,
       repositories,
@@ -161,7 +164,7 @@ export default defineRole({
     };
     const units = { schoolName: vars.schoolName, helper: BACKUP_HELPER, timeoutSeconds: 6 * 3600 };
     return [
-      packages({ names: ['restic', 'sqlite3', 'openssh-client', 'openssh-sftp-server'], installRecommends: false }),
+      packages({ names: ['restic', 'openssh-client', 'openssh-sftp-server'], installRecommends: false }),
       directory({ path: BACKUP_DIR, owner: 'root', group: 'root', mode: '0700' }),
       directory({ path: '/var/lib/play-backup', owner: 'root', group: 'root', mode: '0700' }),
       file({ path: BACKUP_PASSWORD_FILE, content: vars.backupPassword, owner: 'root', group: 'root', mode: '0600' }),

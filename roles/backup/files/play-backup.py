@@ -20,7 +20,7 @@
                                           snapshot used and the messages restored per folder.
 
 Nothing here stops a service: Maildir is read as it is (a message is one file, written once and renamed in), and
-Roundcube's SQLite database is copied with sqlite3's online backup first. A run holds a lock (a second waits for
+Roundcube's MariaDB database is dumped first (mariadb-dump --single-transaction: a consistent snapshot, no lock). A run holds a lock (a second waits for
 it); each restic command has a time limit, and its ssh to the other server gives up on a dead peer within 30 s.
 """
 import argparse
@@ -127,15 +127,26 @@ def write_status(status):
 
 
 def stage(cfg):
-    """What is copied before restic reads it: Roundcube's SQLite database, with sqlite3's online backup."""
+    """What is copied before restic reads it: a dump of Roundcube's MariaDB database (mariadb-dump
+    --single-transaction: one consistent snapshot of InnoDB, nothing locked, Roundcube stays in use). The dump is
+    written beside its place and renamed in only when complete: a failed or interrupted dump never replaces the
+    last good one, and fails the run."""
     os.makedirs(STAGE, mode=0o700, exist_ok=True)
-    database = cfg.get('roundcubeDatabase')
-    if database and os.path.exists(database):
-        target = os.path.join(STAGE, 'roundcube.sqlite')
-        done = subprocess.run(['sqlite3', database, '.timeout 10000', '.backup %s' % target],
-                              capture_output=True, text=True, timeout=300)
+    dump = cfg.get('roundcubeDump')
+    if dump:
+        target = os.path.join(STAGE, 'roundcube.sql')
+        temp = target + '.partial'
+        with open(temp, 'wb') as out:
+            done = subprocess.run(list(dump) + ['--single-transaction', '--databases', cfg['roundcubeDatabase']],
+                                  stdout=out, stderr=subprocess.PIPE, timeout=900)
         if done.returncode != 0:
-            raise ResticError('copying Roundcube\'s database: %s' % done.stderr.strip()[:200])
+            os.unlink(temp)
+            raise ResticError('dumping Roundcube\'s database: %s' % done.stderr.decode(errors='replace').strip()[:200])
+        os.replace(temp, target)
+    # A copy the SQLite era left is not backed up any more.
+    old = os.path.join(STAGE, 'roundcube.sqlite')
+    if os.path.exists(old):
+        os.unlink(old)
     maildirs = [a['maildir'] for a in cfg['accounts']]
     return [p for p in maildirs + cfg['paths'] + [STAGE, CANARY] if os.path.exists(p)]
 

@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   env,
+  fakeDump,
   HELPER,
   helper,
   helperAsync,
@@ -20,7 +21,7 @@ import {
 useScratchServer();
 
 describe('play-backup run', { timeout: 180_000 }, () => {
-  it('backs up to every repository: the mailboxes, an online copy of Roundcube, the DKIM key; status says so', () => {
+  it('backs up to every repository: the mailboxes, a dump of Roundcube, the DKIM key; status says so', () => {
     writeConfig([local('peer'), local('offsite')]);
     const run = helper('run');
     expect(run.code, run.stderr).toBe(0);
@@ -29,23 +30,28 @@ describe('play-backup run', { timeout: 180_000 }, () => {
       expect(files).toContain(join(maildir('guru2'), '.Projects', 'cur', '1700000003.M1P1.primary:2,S'));
       expect(files).toContain(join(maildir('kepsek'), 'cur', '1700000000.M1P1.primary:2,S'));
       expect(files).toContain(join(root, 'dkimkeys', 'mail.private'));
-      expect(files).toContain(join(root, 'state', 'stage', 'roundcube.sqlite'));
+      expect(files).toContain(join(root, 'state', 'stage', 'roundcube.sql'));
       const entry = status().repositories[name];
       expect(entry).toMatchObject({ error: null, check: { ok: true } });
       expect(entry.snapshot).toMatch(/^[0-9a-f]{8}$/);
       expect(entry.repositoryBytes).toBeGreaterThan(0);
     }
-    // The staged copy of Roundcube's database is a real database.
-    const dump = spawnSync(
-      'restic',
-      ['--repo', join(root, 'repo-peer'), 'dump', 'latest', join(root, 'state', 'stage', 'roundcube.sqlite')],
-      { env: { ...process.env, RESTIC_PASSWORD_FILE: join(root, 'password') } },
-    );
-    writeFileSync(join(root, 'copy.sqlite'), dump.stdout);
-    expect(
-      spawnSync('sqlite3', [join(root, 'copy.sqlite'), 'select name from contacts'], { encoding: 'utf8' }).stdout,
-    ).toBe('Bu Ani\n');
+    // The staged dump is mariadb-dump's output, made as one consistent snapshot of the database.
+    const dump = restic(join(root, 'repo-peer'), 'dump', 'latest', join(root, 'state', 'stage', 'roundcube.sql'));
+    expect(dump.stdout).toContain("INSERT INTO `contacts` VALUES ('Bu Ani');");
+    expect(dump.stdout).toContain('-- args: --single-transaction --databases roundcube');
     expect(status()).toMatchObject({ repositoryNames: ['peer', 'offsite'] });
+  });
+
+  it('a failed dump of Roundcube fails the run, naming it, and leaves the last good dump in place', () => {
+    writeConfig([local('peer')]);
+    expect(helper('run').code).toBe(0);
+    fakeDump('-- half a dump', 2);
+    const run = helper('run');
+    expect(run.code).not.toBe(0);
+    expect(run.stderr + JSON.stringify(status())).toContain("dumping Roundcube's database");
+    expect(readFileSync(join(root, 'state', 'stage', 'roundcube.sql'), 'utf8')).toContain('Bu Ani');
+    expect(existsSync(join(root, 'state', 'stage', 'roundcube.sql.partial'))).toBe(false);
   });
 
   it('a dead peer (its ssh fails) is recorded as that repository failing; the off-site one still gets its backup; exit 1', () => {

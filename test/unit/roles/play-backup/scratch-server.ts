@@ -66,7 +66,8 @@ export function writeConfig(repositories: Record<string, unknown>[], extra: Reco
       passwordFile: join(root, 'password'),
       accounts: ['guru2', 'kepsek'].map((name) => ({ name, maildir: maildir(name) })),
       paths: [join(root, 'dkimkeys')],
-      roundcubeDatabase: join(root, 'roundcube.sqlite'),
+      roundcubeDatabase: 'roundcube',
+      roundcubeDump: [join(root, 'mariadb-dump')],
       retention: { daily: 7, weekly: 4, monthly: 12 },
       checkDays: 30,
       repositories,
@@ -74,6 +75,19 @@ export function writeConfig(repositories: Record<string, unknown>[], extra: Reco
       subscribe: 'true',
       ...extra,
     }),
+  );
+}
+
+/**
+ * Makes the scratch server's `mariadb-dump` (no MariaDB here): it prints `dump` and its arguments, then exits with
+ * `exitCode`.
+ */
+export function fakeDump(dump: string, exitCode = 0): void {
+  writeFileSync(join(root, 'dump.sql'), `${dump}\n`);
+  writeFileSync(
+    join(root, 'mariadb-dump'),
+    `#!/bin/sh\ncat "$(dirname "$0")/dump.sql"\necho "-- args: $*"\nexit ${exitCode}\n`,
+    { mode: 0o755 },
   );
 }
 
@@ -93,7 +107,7 @@ export const status = () => JSON.parse(helper('status').stdout);
 /** The sorted names in a folder, none if it is missing. */
 export const filesOf = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 
-/** Gives each test of the calling file a fresh scratch server: two accounts' mail, a DKIM key, a Roundcube database. */
+/** Gives each test of the calling file a fresh scratch server: two accounts' mail, a DKIM key, a Roundcube database (a fake mariadb-dump). */
 export function useScratchServer(): void {
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'play-backup-'));
@@ -106,10 +120,7 @@ export function useScratchServer(): void {
     writeFileSync(join(root, 'password'), 'correct horse battery staple\n', { mode: 0o600 });
     mkdirSync(join(root, 'dkimkeys'));
     writeFileSync(join(root, 'dkimkeys', 'mail.private'), 'KEY\n');
-    spawnSync('sqlite3', [
-      join(root, 'roundcube.sqlite'),
-      "create table contacts (name text); insert into contacts values ('Bu Ani');",
-    ]);
+    fakeDump("-- MariaDB dump\nINSERT INTO `contacts` VALUES ('Bu Ani');");
     deliver('kepsek', '', '1700000000.M1P1.primary', 'for the head');
     deliver('guru2', '', '1700000001.M1P1.primary', 'inbox one');
     deliver('guru2', '', '1700000002.M1P1.primary', 'inbox two');

@@ -2,6 +2,7 @@ import { raw, sh, type HealthCheck, type HealthHost, type HealthRow, type Secret
 import { tlsCertificatePath } from '../tls/index.ts';
 import { BACKUP_HELPER } from '../backup/index.ts';
 import { backupRow, parseBackupStatus, type BackupStatus } from '../backup/status.ts';
+import { parseReplicaStatus, REPLICA_STATUS_SCRIPT, replicaRow, type ReplicaStatus } from '../mariadb/status.ts';
 import { DISK_PATHS, diskRow, parseDiskUse, type DiskUse } from './disk.ts';
 import { parseQuotaUse, QUOTA_USE_SCRIPT, quotaRow, type QuotaUse } from './quota.ts';
 import { rateLimiterProbeScript, rateLimiterRow } from './sending-limits.ts';
@@ -57,6 +58,8 @@ export interface ServerState {
   readonly quotas: QuotaUse[];
   /** What policyd-rate-limit answered a request it counts nowhere (or why it did not). */
   readonly rateLimiter: string;
+  /** What MariaDB's replica of the peer says (Roundcube's data); undefined when none is configured. */
+  readonly webmailData?: ReplicaStatus;
 }
 
 /** The vars of a server the health check reads: the school's own (one declaration, {@link SchoolVars}) and more. */
@@ -111,6 +114,7 @@ echo "backup=$($t ${BACKUP_HELPER} status 2>/dev/null | tr -d '\n')"
 echo "disk=$($t df -P -B1 ${DISK_PATHS} 2>/dev/null | awk 'NR > 1 { print $6 " " $5 " " $4 ";" }' | tr -d '\n')"
 echo "quota=$($t ${raw(QUOTA_USE_SCRIPT)})"
 echo "rate_limiter=$($t ${raw(rateLimiterProbeScript())} 2>&1 | head -n 1)"
+echo "webmail_data=$($t ${raw(REPLICA_STATUS_SCRIPT)})"
 `;
 }
 
@@ -149,6 +153,7 @@ export function parseServerState(stdout: string): ServerState {
     disks: parseDiskUse(get('disk')),
     quotas: parseQuotaUse(get('quota')),
     rateLimiter: get('rate_limiter'),
+    webmailData: parseReplicaStatus(get('webmail_data')),
   };
 }
 
@@ -237,6 +242,7 @@ function serverStateRows(host: string, state: ServerState): HealthRow[] {
     diskRow(host, state.disks),
     quotaRow(host, state.quotas),
     rateLimiterRow(host, state.rateLimiter),
+    replicaRow(host, state.webmailData),
     { check: 'dhcp ha', host, ...dhcpHaVerdict(state.dhcpHa) },
     {
       check: 'certificate',

@@ -2,6 +2,7 @@ import { command, copy, defineRole, directory, link, packages, service, sh, temp
 import { type Platform, SecretType, Type } from 'play';
 import { SchoolVars } from '../common/school.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
+import { ROUNDCUBE_DSN, roundcubeDatabaseTasks } from './database.ts';
 
 /** A PHP single-quoted string literal holding `value` exactly. */
 export function phpString(value: string): string {
@@ -33,7 +34,8 @@ const RELOAD_PHP_FPM = 'reload php-fpm';
 const BASE64_GROWTH = 1.37;
 
 /**
- * Debian's Roundcube (1.6) with SQLite through dbconfig-common, served by apache2 (role apache) through
+ * Debian's Roundcube (1.6) with its data in MariaDB (role mariadb, replicated both ways; dbconfig-common off),
+ * served by apache2 (role apache) through
  * php-fpm: mod_php would force mpm_prefork, under which apache's HTTP/2 is inactive. IMAP (993) and SMTP
  * submission (587, STARTTLS) go to this server itself with the certificate verified against the mail host's
  * name; the same des_key on both servers; the installer off; the school's name as product name.
@@ -43,7 +45,7 @@ export default defineRole({
   platforms: SCHOOL_RELEASES,
   dir: import.meta.dirname,
   schema: Type.Composite([
-    Type.Pick(SchoolVars, ['schoolName', 'domain']),
+    Type.Pick(SchoolVars, ['schoolName', 'domain', 'haRole']),
     Type.Object({
       roundcubeDesKey: SecretType(),
       imapHost: Type.String({ minLength: 1 }),
@@ -75,21 +77,14 @@ export default defineRole({
       packages({
         // php-gd scales images (thumbnails, contact photos), php-zip is what the zipdownload plugin needs; the other recommends (spell checkers, the old
         // skins) are not used: spell checking is off and the skin is elastic.
-        names: [fpm, 'roundcube', 'roundcube-sqlite3', 'roundcube-plugins', 'sqlite3', 'php-gd', 'php-zip'],
+        names: [fpm, 'roundcube', 'roundcube-mysql', 'roundcube-plugins', 'php-gd', 'php-zip'],
         installRecommends: false,
-        // dbconfig-common's questions, asked by roundcube-core's config script (`roundcube/…`): make the
-        // SQLite database now. The webserver questions are answered "none": the apache role's site serves
-        // Roundcube and handlers do the reloads.
+        // dbconfig-common's questions, asked by roundcube-core's config script (`roundcube/…`): no database of
+        // dbconfig-common's; play makes the MariaDB database and writes the DSN (./database.ts). The webserver
+        // questions are answered "none": the apache role's site serves Roundcube and handlers do the reloads.
         preseed: [
-          { package: 'roundcube-core', question: 'roundcube/dbconfig-install', type: 'boolean', value: 'true' },
-          { package: 'roundcube-core', question: 'roundcube/database-type', type: 'select', value: 'sqlite3' },
-          { package: 'roundcube-core', question: 'roundcube/db/dbname', type: 'string', value: 'roundcube' },
-          {
-            package: 'roundcube-core',
-            question: 'roundcube/db/basepath',
-            type: 'string',
-            value: '/var/lib/dbconfig-common/sqlite3/roundcube',
-          },
+          { package: 'roundcube-core', question: 'roundcube/dbconfig-install', type: 'boolean', value: 'false' },
+          { package: 'roundcube-core', question: 'roundcube/database-type', type: 'select', value: 'mysql' },
           { package: 'roundcube-core', question: 'roundcube/reconfigure-webserver', type: 'multiselect', value: '' },
           { package: 'roundcube-core', question: 'roundcube/restart-webserver', type: 'boolean', value: 'false' },
         ],
@@ -125,6 +120,8 @@ export default defineRole({
         group: 'root',
         validate: (p) => sh`php -l ${p}`,
       }),
+      // The database (and, once, the SQLite data of an earlier deploy) before the config that points Roundcube at it.
+      ...roundcubeDatabaseTasks(vars.haRole),
       template({
         src: 'config.inc.php.ejs',
         dest: '/etc/roundcube/config.inc.php',
@@ -137,6 +134,7 @@ export default defineRole({
           caFile: vars.tlsSelfSigned ? `/etc/ssl/certs/${vars.domain}-mail.pem` : '',
           maxMessageSize: `${vars.maxMessageSize}M`,
           plugins: [...new Set([...vars.plugins, CLIENT_IP_PLUGIN])],
+          dsn: ROUNDCUBE_DSN,
         },
         // PHP reads the file on every request: nothing to reload. `php -l` checks the syntax; loading it
         // checks that it builds a $config with a 24-character des_key.

@@ -94,6 +94,7 @@ export function schoolInventory(site: SchoolSite, vault: Vault) {
           // RSA 2048 (PEM): postfix signs the school's mail with it (DKIM); the zone publishes its public half.
           dkimKey: vault.secret('dkim_key'),
           roundcubeDesKey: vault.secret('roundcube_des_key', { length: 24 }),
+          mariadbReplicationPassword: vault.secret('mariadb_replication_password', { length: 32 }),
           tlsKey: vault.secret('tls_key'),
           tlsCertificate: vault.secret('tls_certificate'),
           backupPassword: vault.secret('backup_password', { base64Bytes: 32 }),

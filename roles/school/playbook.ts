@@ -9,6 +9,7 @@ import dns from '../dns/index.ts';
 import dovecot, { replicationSettled } from '../dovecot/index.ts';
 import fail2ban from '../fail2ban/index.ts';
 import keepalived from '../keepalived/index.ts';
+import mariadb from '../mariadb/index.ts';
 import postfix from '../postfix/index.ts';
 import roundcube from '../roundcube/index.ts';
 import sshd from '../sshd/index.ts';
@@ -50,6 +51,8 @@ export function schoolPlaybook(inventory: Inventory): Playbook {
           { role: dhcp, tags: ['dhcp'] },
           // The tls role installs the shared certificate; apache only uses it.
           { role: apache, vars: { manageCertificate: false }, tags: ['apache', 'web'] },
+          // Roundcube's data, replicated both ways: the primary makes the schema, the backup gets it by replication.
+          { role: mariadb, tags: ['mariadb', 'roundcube', 'web'] },
           { role: roundcube, tags: ['roundcube', 'web'] },
           { role: fail2ban, tags: ['fail2ban', 'security'] },
           { role: backup, tags: ['backup'] },

@@ -79,6 +79,11 @@ export const SCHOOL_SECRETS: readonly SchoolSecret[] = [
     source: { kind: 'random', shape: { length: 24 } },
   },
   {
+    name: 'mariadb_replication_password',
+    purpose: "MariaDB replication between the servers (Roundcube's contacts, identities and settings)",
+    source: { kind: 'random', shape: { length: 32 } },
+  },
+  {
     name: 'tls_certificate',
     purpose: "the TLS certificate of the school's mail, webmail and www names (self-signed until a CA's replaces it)",
     source: { kind: 'tls' },

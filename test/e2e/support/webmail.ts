@@ -90,3 +90,56 @@ export async function webmailOpen(
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+/** A contact as the address book's form takes it. */
+export interface WebmailContact {
+  readonly firstName: string;
+  readonly surname: string;
+  readonly email: string;
+}
+
+/**
+ * Adds a contact to the personal address book through its form, as a person would (first name, surname, email,
+ * Save), and waits until Roundcube says it is saved.
+ */
+export async function webmailAddContact(page: Page, url: string, contact: WebmailContact): Promise<void> {
+  await page.goto(`${url}?_task=addressbook&_action=add&_source=0`);
+  await page.fill('#ff_firstname', contact.firstName);
+  await page.fill('#ff_surname', contact.surname);
+  await page.fill('#ff_email0', contact.email);
+  // Saved, Roundcube goes back to the address book's list.
+  await Promise.all([
+    page.waitForURL((u) => !u.search.includes('_action=add'), { timeout: 30_000 }),
+    page.locator('button.submit, #rcmbtn100').first().click(),
+  ]);
+}
+
+/** The names in the personal address book's list, as shown. */
+export async function webmailContactNames(page: Page, url: string): Promise<string[]> {
+  await page.goto(`${url}?_task=addressbook&_source=0`);
+  await page.waitForSelector('#contacts-table', { state: 'attached', timeout: 30_000 });
+  await page.waitForLoadState('networkidle');
+  return (await page.locator('#contacts-table tbody tr').allInnerTexts()).map((t) => t.trim());
+}
+
+/** Adds an identity (a name and an address to send as) in Settings > Identities, and waits until it is saved. */
+export async function webmailAddIdentity(
+  page: Page,
+  url: string,
+  identity: { name: string; email: string },
+): Promise<void> {
+  await page.goto(`${url}?_task=settings&_action=add-identity`);
+  await page.fill('input[name="_name"]', identity.name);
+  await page.fill('input[name="_email"]', identity.email);
+  await Promise.all([
+    page.waitForURL((u) => !u.search.includes('_action=add-identity'), { timeout: 30_000 }),
+    page.locator('button.submit, button.mainaction').first().click(),
+  ]);
+}
+
+/** The identities (`Name <address>`) in Settings > Identities, as listed. */
+export async function webmailIdentities(page: Page, url: string): Promise<string[]> {
+  await page.goto(`${url}?_task=settings&_action=identities`);
+  await page.waitForSelector('#identities-table', { state: 'attached', timeout: 30_000 });
+  return (await page.locator('#identities-table tbody tr').allInnerTexts()).map((t) => t.trim());
+}

@@ -41,6 +41,7 @@ backup={"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "r
 disk=/ 23% 77000000000;/ 23% 77000000000;/var/backups 41% 2500000000;
 quota=kepsek 512000 2097152 24;guru1 1024 2097152 0;
 rate_limiter=action=dunno
+webmail_data=Master_Host=198.18.30.2;Slave_IO_Running=Yes;Slave_SQL_Running=Yes;Seconds_Behind_Master=0;Last_IO_Error=;Last_SQL_Error=;
 `;
 
 const with_ = (changes: Record<string, string>) =>
@@ -96,6 +97,13 @@ describe('the school health check', () => {
       { check: 'quota', gate: false, host: 'primary', ok: true, detail: '2 accounts, fullest kepsek 24% of 2 GiB' },
       { check: 'sending limits', gate: false, host: 'primary', ok: true, detail: 'policyd-rate-limit answers' },
       {
+        check: 'webmail data',
+        gate: false,
+        host: 'primary',
+        ok: true,
+        detail: 'replicating from 198.18.30.2: IO Yes, SQL Yes, 0 s behind',
+      },
+      {
         check: 'dhcp ha',
         gate: false,
         host: 'primary',
@@ -140,6 +148,8 @@ describe('the school health check', () => {
           disk: '/ 95% 900000000;/var/backups 41% 2500000000;',
           quota: 'kepsek 512000 2097152 24;guru4 19456 20480 95;guru3 20480 20480 100;',
           rate_limiter: 'no answer: timed out',
+          webmail_data:
+            'Master_Host=198.18.30.2;Slave_IO_Running=Connecting;Slave_SQL_Running=Yes;Seconds_Behind_Master=NULL;Last_IO_Error=error connecting to master;',
           backup:
             '{"installedAt": "2026-12-01T00:00:00Z", "now": "2026-12-07T04:00:00Z", "repositoryNames": ["peer"], "repositories": {"peer": {"lastSuccess": "2026-12-05T01:42:00Z", "error": "restic backup: exit 1: Fatal: unable to open repository", "snapshot": "1a2b3c4d"}}}',
         }),
@@ -154,6 +164,7 @@ describe('the school health check', () => {
       '/ 95% used, 900 MB free; /var/backups 41% used, 2.5 GB free: / over 90%',
       'guru4 95% of 20 MiB, guru3 100% of 20 MiB: at 90% or more (new mail is refused when full)',
       "policyd-rate-limit: no answer: timed out; no login's sending is limited",
+      'replicating from 198.18.30.2: IO Connecting, SQL Yes, lag unknown; IO error: error connecting to master',
       'hot-standby, primary: partner-down, partner: hot-standby (out of touch)',
       'expires Nov 25 21:00:00 2036 GMT (3 days)',
     ]);

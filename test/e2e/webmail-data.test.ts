@@ -41,7 +41,10 @@ async function untilContactAt(address: string, user: string, name: string, ms = 
     let seen: string[] = [];
     await until(
       `${name} in ${user}'s address book at ${address}`,
-      async () => (seen = await webmailContactNames(page, WEBMAIL)).includes(name),
+      async () => {
+        seen = await webmailContactNames(page, WEBMAIL);
+        return seen.includes(name);
+      },
       ms,
       { intervalMs: 500, state: () => `listed: ${seen.join(', ') || 'nothing'}` },
     );

@@ -2,9 +2,11 @@ import {
   command,
   defineRole,
   directory,
+  file,
   flushHandlers,
   packages,
-  secret,
+  raw,
+  Secret,
   SecretType,
   service,
   sh,
@@ -23,9 +25,7 @@ import {
   nativePasswordHash,
   REPLICATION_USER,
   replicationIdentity,
-  replicationUserCheckSql,
   replicationUserSql,
-  sha256Hex,
 } from './replication.ts';
 
 export * from './replication.ts';
@@ -71,8 +71,9 @@ export default defineRole({
       : [{ path: 'vars.mariadbReplicationPassword', message: 'must be at least 16 letters and digits' }];
   },
   tasks: ({ vars }) => {
-    const password = vars.mariadbReplicationPassword.reveal();
-    const passwordHash = nativePasswordHash(password);
+    // Derived secrets, revealed only when a command is built: listing the tasks needs no vault.
+    const vault = vars.mariadbReplicationPassword;
+    const derived = (make: (password: string) => string) => new Secret(() => make(vault.reveal()), vault.origin);
     return [
       packages({ names: ['mariadb-server'], installRecommends: false }),
       directory({ path: MARIADB_TLS.directory, mode: '0750', owner: 'root', group: 'mysql' }),
@@ -114,18 +115,33 @@ export default defineRole({
       service({ name: 'mariadb', state: 'started', enabled: true }),
       // The binary log must be on before anything is written that the peer is to replicate (Roundcube's schema).
       flushHandlers(),
+      // The secrets reach the server as root-only files (a file's content is revealed only when it is written, and
+      // never shown in a diff); the commands read them there, so no secret is ever on a command line.
+      file({
+        path: MARIADB_TLS.accountSql,
+        content: derived((p) => replicationUserSql(vars.peerAddress, nativePasswordHash(p))),
+        mode: '0600',
+        owner: 'root',
+        group: 'root',
+      }),
+      file({
+        path: MARIADB_TLS.replicaSql,
+        content: derived((p) => changeMasterSql(vars.peerAddress, p)),
+        mode: '0600',
+        owner: 'root',
+        group: 'root',
+      }),
       command({
         name: 'the replication account for the peer (this server only, never replicated)',
-        cmd: sh`mariadb --batch`,
-        stdin: secret(replicationUserSql(vars.peerAddress, passwordHash)),
-        unless: sh`mariadb -N --batch -e ${secret(replicationUserCheckSql(vars.peerAddress, passwordHash))} | grep -qx 1`,
+        cmd: sh`mariadb --batch < ${MARIADB_TLS.accountSql}`,
+        // The hash is read from the file on the server; the peer's address is an IPv4 address (the schema's).
+        unless: sh`h=$(sed -n ${"s/.*IDENTIFIED BY PASSWORD '\\([*0-9A-F]*\\)'.*/\\1/p"} ${MARIADB_TLS.accountSql}) && [ "$(mariadb -N --batch -e "${raw(`SELECT COUNT(*) FROM mysql.user WHERE user='${REPLICATION_USER}' AND host='${vars.peerAddress}' AND ssl_type='ANY' AND authentication_string='`)}$h'")" = 1 ]`,
       }),
       command({
         name: 'this server replicates from its peer (GTID, TLS)',
-        cmd: sh`mariadb --batch`,
-        stdin: secret(changeMasterSql(vars.peerAddress, password)),
-        // master.info: line 4 the host, 5 the user, 6 the password (compared by its SHA-256).
-        unless: sh`[ "$(sed -n 4,5p ${MASTER_INFO} 2>/dev/null | tr '\\n' ' ')" = ${`${vars.peerAddress} ${REPLICATION_USER} `} ] && [ "$(sed -n 6p ${MASTER_INFO} | tr -d '\\n' | sha256sum | cut -d' ' -f1)" = ${secret(sha256Hex(password))} ]`,
+        cmd: sh`mariadb --batch < ${MARIADB_TLS.replicaSql}`,
+        // master.info: line 4 the host, 5 the user, 6 the password, as replica.sql sets them.
+        unless: sh`[ "$(sed -n 4,5p ${MASTER_INFO} 2>/dev/null | tr '\n' ' ')" = ${`${vars.peerAddress} ${REPLICATION_USER} `} ] && [ "$(sed -n 6p ${MASTER_INFO})" = "$(sed -n ${"s/^  MASTER_PASSWORD='\\(.*\\)',$/\\1/p"} ${MARIADB_TLS.replicaSql})" ]`,
       }),
     ];
   },

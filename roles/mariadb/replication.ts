@@ -11,6 +11,10 @@ export const MARIADB_TLS = {
   directory: '/etc/mysql/replication',
   certificate: '/etc/mysql/replication/cert.pem',
   key: '/etc/mysql/replication/key.pem',
+  /** The SQL that makes the peer's replication account (its password's hash), 0600 root. */
+  accountSql: '/etc/mysql/replication/account.sql',
+  /** The SQL that points the replica at the peer (its password, as master.info holds it too), 0600 root. */
+  replicaSql: '/etc/mysql/replication/replica.sql',
 } as const;
 
 /** MariaDB's socket, through which root (and Roundcube as www-data) log in by their Unix user (unix_socket). */

@@ -82,6 +82,7 @@ describe('the site playbook', () => {
       'dns',
       'dhcp',
       'apache',
+      'mariadb',
       'roundcube',
       'fail2ban',
       'backup',

@@ -20,7 +20,7 @@ import { SchoolVars } from '../common/school.ts';
 import {
   changeMasterSql,
   MARIADB_PORT,
-  MARIADB_TLS,
+  MARIADB_REPLICATION_FILES,
   MASTER_INFO,
   nativePasswordHash,
   REPLICATION_USER,
@@ -76,16 +76,22 @@ export default defineRole({
     const derived = (make: (password: string) => string) => new Secret(() => make(vault.reveal()), vault.origin);
     return [
       packages({ names: ['mariadb-server'], installRecommends: false }),
-      directory({ path: MARIADB_TLS.directory, mode: '0750', owner: 'root', group: 'mysql' }),
+      directory({ path: MARIADB_REPLICATION_FILES.directory, mode: '0750', owner: 'root', group: 'mysql' }),
       ...certificateAndKeyFiles({
         certificate: {
-          path: MARIADB_TLS.certificate,
+          path: MARIADB_REPLICATION_FILES.certificate,
           content: vars.replicationCertificate,
           mode: '0644',
           owner: 'root',
           group: 'root',
         },
-        key: { path: MARIADB_TLS.key, content: vars.replicationKey, mode: '0640', owner: 'root', group: 'mysql' },
+        key: {
+          path: MARIADB_REPLICATION_FILES.key,
+          content: vars.replicationKey,
+          mode: '0640',
+          owner: 'root',
+          group: 'mysql',
+        },
         notify: RESTART_MARIADB,
       }),
       ...peerFirewallTasks({
@@ -107,8 +113,8 @@ export default defineRole({
         vars: {
           ...replicationIdentity(vars.haRole),
           peerAddress: vars.peerAddress,
-          certificate: MARIADB_TLS.certificate,
-          key: MARIADB_TLS.key,
+          certificate: MARIADB_REPLICATION_FILES.certificate,
+          key: MARIADB_REPLICATION_FILES.key,
         },
         notify: RESTART_MARIADB,
       }),
@@ -118,14 +124,14 @@ export default defineRole({
       // The secrets reach the server as root-only files (a file's content is revealed only when it is written, and
       // never shown in a diff); the commands read them there, so no secret is ever on a command line.
       file({
-        path: MARIADB_TLS.accountSql,
+        path: MARIADB_REPLICATION_FILES.accountSql,
         content: derived((p) => replicationUserSql(vars.peerAddress, nativePasswordHash(p))),
         mode: '0600',
         owner: 'root',
         group: 'root',
       }),
       file({
-        path: MARIADB_TLS.replicaSql,
+        path: MARIADB_REPLICATION_FILES.replicaSql,
         content: derived((p) => changeMasterSql(vars.peerAddress, p)),
         mode: '0600',
         owner: 'root',
@@ -133,15 +139,15 @@ export default defineRole({
       }),
       command({
         name: 'the replication account for the peer (this server only, never replicated)',
-        cmd: sh`mariadb --batch < ${MARIADB_TLS.accountSql}`,
+        cmd: sh`mariadb --batch < ${MARIADB_REPLICATION_FILES.accountSql}`,
         // The hash is read from the file on the server; the peer's address is an IPv4 address (the schema's).
-        unless: sh`h=$(sed -n ${"s/.*IDENTIFIED BY PASSWORD '\\([*0-9A-F]*\\)'.*/\\1/p"} ${MARIADB_TLS.accountSql}) && [ "$(mariadb -N --batch -e "${raw(`SELECT COUNT(*) FROM mysql.user WHERE user='${REPLICATION_USER}' AND host='${vars.peerAddress}' AND ssl_type='ANY' AND authentication_string='`)}$h'")" = 1 ]`,
+        unless: sh`h=$(sed -n ${"s/.*IDENTIFIED BY PASSWORD '\\([*0-9A-F]*\\)'.*/\\1/p"} ${MARIADB_REPLICATION_FILES.accountSql}) && [ "$(mariadb -N --batch -e "${raw(`SELECT COUNT(*) FROM mysql.user WHERE user='${REPLICATION_USER}' AND host='${vars.peerAddress}' AND ssl_type='ANY' AND authentication_string='`)}$h'")" = 1 ]`,
       }),
       command({
         name: 'this server replicates from its peer (GTID, TLS)',
-        cmd: sh`mariadb --batch < ${MARIADB_TLS.replicaSql}`,
+        cmd: sh`mariadb --batch < ${MARIADB_REPLICATION_FILES.replicaSql}`,
         // master.info: line 4 the host, 5 the user, 6 the password, as replica.sql sets them.
-        unless: sh`[ "$(sed -n 4,5p ${MASTER_INFO} 2>/dev/null | tr '\n' ' ')" = ${`${vars.peerAddress} ${REPLICATION_USER} `} ] && [ "$(sed -n 6p ${MASTER_INFO})" = "$(sed -n ${"s/^  MASTER_PASSWORD='\\(.*\\)',$/\\1/p"} ${MARIADB_TLS.replicaSql})" ]`,
+        unless: sh`[ "$(sed -n 4,5p ${MASTER_INFO} 2>/dev/null | tr '\n' ' ')" = ${`${vars.peerAddress} ${REPLICATION_USER} `} ] && [ "$(sed -n 6p ${MASTER_INFO})" = "$(sed -n ${"s/^  MASTER_PASSWORD='\\(.*\\)',$/\\1/p"} ${MARIADB_REPLICATION_FILES.replicaSql})" ]`,
       }),
     ];
   },

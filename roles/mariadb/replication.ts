@@ -6,8 +6,11 @@ export const REPLICATION_USER = 'replication';
 /** The TCP port MariaDB listens on, which only the peer server may reach. */
 export const MARIADB_PORT = 3306;
 
-/** Where the replication certificate and its key live on each server (readable by mysql). */
-export const MARIADB_TLS = {
+/**
+ * The files of replication on each server: the certificate and its key (readable by mysql), and the SQL of the
+ * replication account and of the replica (root only; the commands read them on the server).
+ */
+export const MARIADB_REPLICATION_FILES = {
   directory: '/etc/mysql/replication',
   certificate: '/etc/mysql/replication/cert.pem',
   key: '/etc/mysql/replication/key.pem',
@@ -64,7 +67,7 @@ export function sqlString(value: string): string {
  * would make the other server's account for the wrong address.
  *
  * @example
- * replicationUserSql('198.18.30.2', '*14E6…'); // 'SET sql_log_bin=0;\nCREATE OR REPLACE USER …'
+ * replicationUserSql('198.18.30.2', nativePasswordHash(password)); // 'SET sql_log_bin=0;\nCREATE OR REPLACE USER …'
  */
 export function replicationUserSql(peerAddress: string, passwordHash: string): string {
   const account = `${sqlString(REPLICATION_USER)}@${sqlString(peerAddress)}`;
@@ -74,13 +77,6 @@ export function replicationUserSql(peerAddress: string, passwordHash: string): s
     `GRANT REPLICATION SLAVE ON *.* TO ${account};`,
     '',
   ].join('\n');
-}
-
-/**
- * A query printing 1 when the replication account exists for the peer with this password hash and TLS required.
- */
-export function replicationUserCheckSql(peerAddress: string, passwordHash: string): string {
-  return `SELECT 1 FROM mysql.user WHERE user=${sqlString(REPLICATION_USER)} AND host=${sqlString(peerAddress)} AND authentication_string=${sqlString(passwordHash)} AND ssl_type='ANY'`;
 }
 
 /**
@@ -101,20 +97,10 @@ export function changeMasterSql(peerAddress: string, password: string): string {
     `  MASTER_PASSWORD=${sqlString(password)},`,
     '  MASTER_CONNECT_RETRY=5,',
     '  MASTER_SSL=1,',
-    `  MASTER_SSL_CA=${sqlString(MARIADB_TLS.certificate)},`,
+    `  MASTER_SSL_CA=${sqlString(MARIADB_REPLICATION_FILES.certificate)},`,
     '  MASTER_SSL_VERIFY_SERVER_CERT=1,',
     '  MASTER_USE_GTID=slave_pos;',
     'START SLAVE;',
     '',
   ].join('\n');
-}
-
-/**
- * The SHA-256 (hex) of a password, to compare with the one in master.info without putting either on a command line.
- *
- * @example
- * sha256Hex('pw'); // '30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4'
- */
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
 }

@@ -3,9 +3,7 @@ import {
   changeMasterSql,
   nativePasswordHash,
   replicationIdentity,
-  replicationUserCheckSql,
   replicationUserSql,
-  sha256Hex,
   sqlString,
 } from '../../../roles/mariadb/replication.ts';
 import { parseReplicaStatus, replicaRow } from '../../../roles/mariadb/status.ts';
@@ -33,7 +31,6 @@ describe('mariadb replication', () => {
       "CREATE OR REPLACE USER 'replication'@'198.18.30.2' IDENTIFIED BY PASSWORD '*ABC' REQUIRE SSL;",
     );
     expect(sql).toContain("GRANT REPLICATION SLAVE ON *.* TO 'replication'@'198.18.30.2';");
-    expect(replicationUserCheckSql('198.18.30.2', '*ABC')).toContain("authentication_string='*ABC'");
   });
 
   it('points the replica at the peer with GTID slave_pos and a verified TLS certificate', () => {
@@ -50,7 +47,6 @@ describe('mariadb replication', () => {
     ])
       expect(sql).toContain(part);
     expect(sql.trimEnd().endsWith('START SLAVE;')).toBe(true);
-    expect(sha256Hex('pw')).toBe('30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4');
   });
 });
 

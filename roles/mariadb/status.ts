@@ -4,10 +4,11 @@ import type { HealthRow } from 'play';
 export const REPLICA_MAX_LAG_SECONDS = 60;
 
 /**
- * The shell (for the health check's state script) that prints what this server's replica says of itself, as
+ * The shell (for the health check's state script) that prints (`--batch` without `-N`: with `-N`, `\G` prints the
+ * values without their names) what this server's replica says of itself, as
  * `Field=value;` pairs on one line (`SHOW SLAVE STATUS`), or the error `mariadb` gave.
  */
-export const REPLICA_STATUS_SCRIPT = `mariadb -N --batch -e 'SHOW SLAVE STATUS\\G' 2>&1 | awk -F': ' '/^ *(Slave_IO_Running|Slave_SQL_Running|Seconds_Behind_Master|Last_IO_Error|Last_SQL_Error|Master_Host|Gtid_IO_Pos): / { f = $1; gsub(/^ +/, "", f); v = substr($0, index($0, ": ") + 2); gsub(/;/, ",", v); printf "%s=%s;", f, v } /^ERROR/ { gsub(/;/, ","); printf "error=%s;", $0 }'`;
+export const REPLICA_STATUS_SCRIPT = `mariadb --batch -e 'SHOW SLAVE STATUS\\G' 2>&1 | awk -F': ' '/^ *(Slave_IO_Running|Slave_SQL_Running|Seconds_Behind_Master|Last_IO_Error|Last_SQL_Error|Master_Host|Gtid_IO_Pos): / { f = $1; gsub(/^ +/, "", f); v = substr($0, index($0, ": ") + 2); gsub(/;/, ",", v); printf "%s=%s;", f, v } /^ERROR/ { gsub(/;/, ","); printf "error=%s;", $0 }'`;
 
 /** What this server's replica of its peer says (SHOW SLAVE STATUS), or why it could not be read. */
 export interface ReplicaStatus {

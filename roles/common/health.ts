@@ -2,7 +2,15 @@ import { raw, sh, type HealthCheck, type HealthHost, type HealthRow, type Secret
 import { tlsCertificatePath } from '../tls/index.ts';
 import { BACKUP_HELPER } from '../backup/index.ts';
 import { backupRow, parseBackupStatus, type BackupStatus } from '../backup/status.ts';
-import { parseReplicaStatus, REPLICA_STATUS_SCRIPT, replicaRow, type ReplicaStatus } from '../mariadb/status.ts';
+import {
+  parseReplicaStatus,
+  parseWebmailUsers,
+  REPLICA_STATUS_SCRIPT,
+  replicaRow,
+  WEBMAIL_USERS_SCRIPT,
+  webmailUsersRow,
+  type ReplicaStatus,
+} from '../mariadb/status.ts';
 import { DISK_PATHS, diskRow, parseDiskUse, type DiskUse } from './disk.ts';
 import { parseQuotaUse, QUOTA_USE_SCRIPT, quotaRow, type QuotaUse } from './quota.ts';
 import { rateLimiterProbeScript, rateLimiterRow } from './sending-limits.ts';
@@ -60,6 +68,8 @@ export interface ServerState {
   readonly rateLimiter: string;
   /** What MariaDB's replica of the peer says (Roundcube's data); undefined when none is configured. */
   readonly webmailData?: ReplicaStatus;
+  /** Roundcube's users and their ids on this server (`name@host` → id). */
+  readonly webmailUsers: ReadonlyMap<string, string>;
 }
 
 /** The vars of a server the health check reads: the school's own (one declaration, {@link SchoolVars}) and more. */
@@ -115,6 +125,7 @@ echo "disk=$($t df -P -B1 ${DISK_PATHS} 2>/dev/null | awk 'NR > 1 { print $6 " "
 echo "quota=$($t ${raw(QUOTA_USE_SCRIPT)})"
 echo "rate_limiter=$($t ${raw(rateLimiterProbeScript())} 2>&1 | head -n 1)"
 echo "webmail_data=$($t ${raw(REPLICA_STATUS_SCRIPT)})"
+echo "webmail_users=$($t ${raw(WEBMAIL_USERS_SCRIPT)})"
 `;
 }
 
@@ -154,6 +165,7 @@ export function parseServerState(stdout: string): ServerState {
     quotas: parseQuotaUse(get('quota')),
     rateLimiter: get('rate_limiter'),
     webmailData: parseReplicaStatus(get('webmail_data')),
+    webmailUsers: parseWebmailUsers(get('webmail_users')),
   };
 }
 
@@ -294,6 +306,7 @@ export function pairRows(states: ReadonlyMap<string, ServerState>): HealthRow[] 
       ok: entries.length > 0 && serials.size === 1 && !serials.has(''),
       detail: entries.map(([h, s]) => `${h} ${s.serial || 'none'}`).join(', '),
     },
+    ...(entries.length > 1 ? [webmailUsersRow(new Map(entries.map(([h, s]) => [h, s.webmailUsers])))] : []),
     {
       check: 'same certificate',
       gate: false,

@@ -71,3 +71,46 @@ export function replicaRow(host: string, status: ReplicaStatus | undefined): Hea
   const ok = running && status.secondsBehind !== undefined && status.secondsBehind <= REPLICA_MAX_LAG_SECONDS;
   return { check, host, gate: false, ok, detail: errors.length ? `${detail}; ${errors.join('; ')}` : detail };
 }
+
+/**
+ * The shell (for the state script) that prints Roundcube's users as `name@host=id` words, or nothing when there
+ * is no database yet.
+ */
+export const WEBMAIL_USERS_SCRIPT = `mariadb -N --batch -e "SELECT CONCAT(username, '@', mail_host, '=', user_id) FROM roundcube.users ORDER BY 1" 2>/dev/null | tr '\\n' ' '`;
+
+/** Parses {@link WEBMAIL_USERS_SCRIPT}'s words into user → id. */
+export function parseWebmailUsers(value: string): Map<string, string> {
+  const users = new Map<string, string>();
+  for (const word of value.split(/\s+/).filter(Boolean)) {
+    const at = word.lastIndexOf('=');
+    if (at > 0) users.set(word.slice(0, at), word.slice(at + 1));
+  }
+  return users;
+}
+
+/**
+ * The pair's `webmail users` row: every Roundcube user has the same id on both servers. A first login on both
+ * servers during a split brain leaves the two with swapped ids (roles/mariadb/README.md): from then on, what that
+ * user adds on one server is not replicated to the other, so the row names them, red, until repaired. A user known
+ * to one server only is fine (replication may be on its way). Not part of the health gate.
+ *
+ * @example
+ * webmailUsersRow(new Map([['primary', new Map([['guru4@localhost', '6']])], ['backup', new Map([['guru4@localhost', '7']])]]))
+ * // { check: 'webmail users', ok: false, detail: 'ids differ between servers: guru4@localhost (primary 6, backup 7)', … }
+ */
+export function webmailUsersRow(users: ReadonlyMap<string, ReadonlyMap<string, string>>): HealthRow {
+  const servers = [...users];
+  const names = [...new Set(servers.flatMap(([, u]) => [...u.keys()]))].sort();
+  const differ = names.filter((name) => new Set(servers.map(([, u]) => u.get(name)).filter(Boolean)).size > 1);
+  if (differ.length === 0)
+    return {
+      check: 'webmail users',
+      gate: false,
+      ok: true,
+      detail: `${names.length} users, the same ids on every server`,
+    };
+  const detail = differ
+    .map((name) => `${name} (${servers.map(([server, u]) => `${server} ${u.get(name) ?? '-'}`).join(', ')})`)
+    .join('; ');
+  return { check: 'webmail users', gate: false, ok: false, detail: `ids differ between servers: ${detail}` };
+}

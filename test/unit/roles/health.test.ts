@@ -223,17 +223,27 @@ describe('the school health check', () => {
     ).toEqual([
       { check: 'vip holder', gate: false, ok: true, detail: 'primary' },
       { check: 'zone serial', gate: false, ok: true, detail: 'primary 2026112701, backup 2026112701' },
+      { check: 'webmail users', gate: false, ok: true, detail: '0 users, the same ids on every server' },
       { check: 'same certificate', gate: false, ok: true, detail: 'on every server' },
     ]);
     const split = pairRows(
       new Map([
         ['primary', primary],
-        ['backup', { ...primary, serial: '2026112702', certificateFingerprint: 'EF' }],
-      ]),
+        [
+          'backup',
+          {
+            ...primary,
+            serial: '2026112702',
+            certificateFingerprint: 'EF',
+            webmailUsers: new Map([['guru4@localhost', '7']]),
+          },
+        ],
+      ]).set('primary', { ...primary, webmailUsers: new Map([['guru4@localhost', '6']]) }),
     );
     expect(split.map((r) => [r.ok, r.detail])).toEqual([
       [false, 'primary and backup'],
       [false, 'primary 2026112701, backup 2026112702'],
+      [false, 'ids differ between servers: guru4@localhost (primary 6, backup 7)'],
       [false, 'differs between servers'],
     ]);
     expect(pairRows(new Map([['backup', backup]]))[0]).toEqual({

@@ -6,7 +6,7 @@ import {
   replicationUserSql,
   sqlString,
 } from '../../../roles/mariadb/replication.ts';
-import { parseReplicaStatus, replicaRow } from '../../../roles/mariadb/status.ts';
+import { parseReplicaStatus, parseWebmailUsers, replicaRow, webmailUsersRow } from '../../../roles/mariadb/status.ts';
 
 describe('mariadb replication', () => {
   it('gives the two servers distinct server ids, GTID domains and auto_increment offsets', () => {
@@ -88,5 +88,35 @@ describe('the webmail data row of play verify', () => {
   it('is red when the replica is further behind than a minute', () => {
     const row = replicaRow('primary', parseReplicaStatus(running.replace('Master=0', 'Master=61')));
     expect(row).toMatchObject({ ok: false, detail: 'replicating from 198.18.30.2: IO Yes, SQL Yes, 61 s behind' });
+  });
+});
+
+describe('the webmail users row of play verify', () => {
+  it('is green when every user has the same id on both servers (one known to one server only is fine)', () => {
+    const row = webmailUsersRow(
+      new Map([
+        ['primary', parseWebmailUsers('guru1@localhost=3 guru2@localhost=5 ')],
+        ['backup', parseWebmailUsers('guru1@localhost=3 ')],
+      ]),
+    );
+    expect(row).toEqual({
+      check: 'webmail users',
+      gate: false,
+      ok: true,
+      detail: '2 users, the same ids on every server',
+    });
+  });
+
+  it('names the users whose ids differ (a first login on both servers during a split brain)', () => {
+    const row = webmailUsersRow(
+      new Map([
+        ['primary', parseWebmailUsers('guru1@localhost=3 guru4@localhost=6 ')],
+        ['backup', parseWebmailUsers('guru1@localhost=3 guru4@localhost=7 ')],
+      ]),
+    );
+    expect(row).toMatchObject({
+      ok: false,
+      detail: 'ids differ between servers: guru4@localhost (primary 6, backup 7)',
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Secret } from './secret.ts';
-import { randomSecret, type SecretShape } from './vault/random-secret.ts';
+import { addSecretCommand, randomSecret, type SecretShape } from './vault/random-secret.ts';
 import { SecretUnavailableError } from './vault/errors.ts';
 import { VaultSession, type SessionVault } from './vault/session.ts';
 import { writeVaultFile, type VaultFileContents } from './vault/vault-file.ts';
@@ -97,7 +97,10 @@ export class FileVault implements Vault, SessionVault {
       const vault = this.#read();
       const value = vault.values[name];
       if (typeof value === 'string' && value !== '') return value;
-      if (!this.options.generate) throw new SecretUnavailableError(`secret "${name}" is not in vault ${this.path}`);
+      if (!this.options.generate)
+        throw new SecretUnavailableError(
+          `secret "${name}" is not in vault ${this.path} (a vault made by an older play lacks what newer roles use): add a random one with \`${addSecretCommand(this.path, name, shape)}\``,
+        );
       const values: VaultValues = { ...vault.values, [name]: randomSecret(shape) };
       writeVaultFile(this.path, { ...vault, values });
       if (vault.format === 'plain') this.#sessionOrOwn().warnPlainText(this.path);

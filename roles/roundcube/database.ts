@@ -1,4 +1,6 @@
 import { command, copy, sh, type Task } from 'play';
+import { type Account, presentAccounts } from '../common/school.ts';
+import { sqlString } from '../mariadb/replication.ts';
 
 /** Roundcube's database in MariaDB (role mariadb), the same on both servers by replication. */
 export const ROUNDCUBE_DATABASE = 'roundcube';
@@ -38,14 +40,68 @@ const schemaPresent = sh`[ "$(mariadb -N --batch -e ${`SELECT COUNT(*) FROM info
 const schemaCurrent = sh`[ "$(mariadb -N --batch -e ${`SELECT value FROM ${ROUNDCUBE_DATABASE}.system WHERE name='roundcube-version'`})" = "$(ls ${`${ROUNDCUBE_SQL_DIR}/mysql`} | sed -n 's/\\.sql$//p' | sort | tail -n 1)" ]`;
 
 /**
- * The tasks that give Roundcube its database. On each server, its own account (never replicated, `sql_log_bin=0`).
- * On the primary only: the database and Debian's initial schema, the SQLite data of an earlier deploy (once), then
- * Debian's upgrades of the schema (`bin/updatedb.sh`), all replicated to the backup. On the backup: a wait until the schema has arrived.
+ * The host Roundcube files its users under (`users.mail_host`): the IMAP host of its config without scheme or port,
+ * as Roundcube's `rcube_utils::parse_host_uri` makes it.
  *
  * @example
- * ...roundcubeDatabaseTasks('primary')
+ * roundcubeMailHost('ssl://localhost:993'); // 'localhost'
  */
-export function roundcubeDatabaseTasks(haRole: 'primary' | 'backup'): Task[] {
+export function roundcubeMailHost(imapHost: string): string {
+  return imapHost.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/:\d+$/, '');
+}
+
+/** What {@link webmailUsersSql} needs: the accounts, the mail domain, Roundcube's IMAP host. */
+export interface WebmailUsers {
+  accounts: readonly Pick<Account, 'name' | 'fullName' | 'state'>[];
+  domain: string;
+  imapHost: string;
+}
+
+/** The condition a `users` row of an account (alias `u`) meets once it is made: it has an identity in use. */
+const withIdentity = 'EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.user_id AND i.del = 0)';
+
+/**
+ * The SQL that makes, on the primary, Roundcube's `users` row and default identity (the account's full name and
+ * address) of every present account that has none, as Roundcube's own first login would (`rcube_user::create`).
+ * Made once, on one server, and replicated: a first login then finds the row on either server. Without it a first
+ * login on both servers during a split brain makes two rows with one name, which the servers swap (roles/mariadb/README.md).
+ * Existing rows and identities are left as they are: a user's edits are theirs.
+ *
+ * @example
+ * webmailUsersSql({ accounts: [{ name: 'guru1', fullName: 'Guru Satu' }], domain: 'smknh.sch.id', imapHost: 'ssl://localhost:993' });
+ */
+export function webmailUsersSql({ accounts, domain, imapHost }: WebmailUsers): string {
+  const host = sqlString(roundcubeMailHost(imapHost));
+  const lines = [`USE \`${ROUNDCUBE_DATABASE}\`;`, 'START TRANSACTION;'];
+  for (const account of presentAccounts(accounts)) {
+    const name = sqlString(account.name);
+    lines.push(
+      `INSERT IGNORE INTO users (username, mail_host, created) VALUES (${name}, ${host}, NOW());`,
+      `INSERT INTO identities (user_id, changed, del, standard, name, email) SELECT u.user_id, NOW(), 0, 1, ${sqlString(account.fullName)}, ${sqlString(`${account.name}@${domain}`)} FROM users u WHERE u.username = ${name} AND u.mail_host = ${host} AND NOT ${withIdentity};`,
+    );
+  }
+  lines.push('COMMIT;', '');
+  return lines.join('\n');
+}
+
+/** A shell test: every present account has its `users` row and an identity in Roundcube's database. */
+function webmailUsersPresent({ accounts, imapHost }: WebmailUsers) {
+  const names = presentAccounts(accounts).map((a) => sqlString(a.name));
+  if (names.length === 0) return sh`true`;
+  const query = `SELECT COUNT(*) FROM users u WHERE u.mail_host = ${sqlString(roundcubeMailHost(imapHost))} AND u.username IN (${names.join(', ')}) AND ${withIdentity}`;
+  return sh`[ "$(mariadb -N --batch ${ROUNDCUBE_DATABASE} -e ${query})" = ${String(names.length)} ]`;
+}
+
+/**
+ * The tasks that give Roundcube its database. On each server, its own account (never replicated, `sql_log_bin=0`).
+ * On the primary only: the database and Debian's initial schema, the SQLite data of an earlier deploy (once), then
+ * Debian's upgrades of the schema (`bin/updatedb.sh`), then each account's user row ({@link webmailUsersSql}),
+ * all replicated to the backup. On the backup: a wait until the schema has arrived.
+ *
+ * @example
+ * ...roundcubeDatabaseTasks('primary', { accounts, domain: 'smknh.sch.id', imapHost: 'ssl://localhost:993' })
+ */
+export function roundcubeDatabaseTasks(haRole: 'primary' | 'backup', users: WebmailUsers): Task[] {
   const account = `'${ROUNDCUBE_DB_USER}'@'localhost'`;
   const accountSql = [
     'SET sql_log_bin=0;',
@@ -99,6 +155,12 @@ export function roundcubeDatabaseTasks(haRole: 'primary' | 'backup'): Task[] {
       name: "Roundcube's schema upgraded to the package's (on the primary, replicated)",
       cmd: sh`runuser -u www-data -- php /usr/share/roundcube/bin/updatedb.sh --package=roundcube --dir=${ROUNDCUBE_SQL_DIR}`,
       unless: schemaCurrent,
+    }),
+    command({
+      name: "each account's webmail user and identity, before its first login (on the primary, replicated)",
+      cmd: sh`mariadb --batch`,
+      stdin: webmailUsersSql(users),
+      unless: webmailUsersPresent(users),
     }),
   ];
 }

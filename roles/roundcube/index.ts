@@ -1,6 +1,6 @@
 import { command, copy, defineRole, directory, link, packages, service, sh, template } from 'play';
 import { type Platform, SecretType, Type } from 'play';
-import { SchoolVars } from '../common/school.ts';
+import { Account, SchoolVars } from '../common/school.ts';
 import { SCHOOL_RELEASES } from '../common/releases.ts';
 import { ROUNDCUBE_DSN, roundcubeDatabaseTasks } from './database.ts';
 
@@ -47,6 +47,8 @@ export default defineRole({
   schema: Type.Composite([
     Type.Pick(SchoolVars, ['schoolName', 'domain', 'haRole']),
     Type.Object({
+      /** The school's accounts: each gets its webmail user and identity before its first login. */
+      accounts: Type.Array(Account),
       roundcubeDesKey: SecretType(),
       imapHost: Type.String({ minLength: 1 }),
       smtpHost: Type.String({ minLength: 1 }),
@@ -121,7 +123,7 @@ export default defineRole({
         validate: (p) => sh`php -l ${p}`,
       }),
       // The database (and, once, the SQLite data of an earlier deploy) before the config that points Roundcube at it.
-      ...roundcubeDatabaseTasks(vars.haRole),
+      ...roundcubeDatabaseTasks(vars.haRole, { accounts: vars.accounts, domain: vars.domain, imapHost: vars.imapHost }),
       template({
         src: 'config.inc.php.ejs',
         dest: '/etc/roundcube/config.inc.php',

@@ -36,3 +36,19 @@ export function randomSecret(shape: SecretShape): string {
   }
   return value;
 }
+
+/**
+ * A shell line that stores a new random secret of this shape in a vault, for a vault made before the secret was
+ * needed (an older play's). The value goes through a pipe, never the command line.
+ *
+ * @example
+ * addSecretCommand('inventory/smknh.vault', 'mariadb_replication_password', { length: 32 });
+ * // 'tr -dc A-Za-z0-9 </dev/urandom | head -c 32 | npx play vault set inventory/smknh.vault mariadb_replication_password'
+ */
+export function addSecretCommand(vaultPath: string, name: string, shape: SecretShape): string {
+  const random =
+    'base64Bytes' in shape
+      ? `head -c ${shape.base64Bytes} /dev/urandom | base64 -w0`
+      : `tr -dc A-Za-z0-9 </dev/urandom | head -c ${shape.length}`;
+  return `${random} | npx play vault set ${vaultPath} ${name}`;
+}

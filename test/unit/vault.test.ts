@@ -1,4 +1,5 @@
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,6 +17,7 @@ import {
   secret,
 } from '../../src/index.ts';
 import { openVault as openVaultAlone, vaultsUsedBy } from '../../src/vault/index.ts';
+import { addSecretCommand } from '../../src/vault/random-secret.ts';
 import {
   FileVault,
   SecretUnavailableError,
@@ -87,8 +89,19 @@ describe('openVault', () => {
     expect(() => openVault(join(dir, 'none.json')).secret('a').reveal()).toThrow(/vault .*none\.json does not exist/);
     writeFileSync(join(dir, 'v.json'), '{}', { mode: 0o600 });
     expect(() => openVault(join(dir, 'v.json')).secret('keepalived').reveal()).toThrow(
-      new SecretUnavailableError(`secret "keepalived" is not in vault ${join(dir, 'v.json')}`),
+      new SecretUnavailableError(
+        `secret "keepalived" is not in vault ${join(dir, 'v.json')} (a vault made by an older play lacks what newer roles use): add a random one with \`tr -dc A-Za-z0-9 </dev/urandom | head -c 24 | npx play vault set ${join(dir, 'v.json')} keepalived\``,
+      ),
     );
+    // The random half of the line it gives makes a value of the shape asked for, with no newline.
+    for (const [shape, value] of [
+      [{ base64Bytes: 32 }, /^[A-Za-z0-9+/]{43}=$/],
+      [{ length: 32 }, /^[A-Za-z0-9]{32}$/],
+    ] as const) {
+      const [random, set] = addSecretCommand('v.vault', 'backup_password', shape).split(' | npx ');
+      expect(set).toBe('play vault set v.vault backup_password');
+      expect(execFileSync('bash', ['-c', random], { encoding: 'utf8' })).toMatch(value);
+    }
   });
 
   it('refuses a vault others may read or change, naming the file, its mode and the fix', () => {

@@ -65,12 +65,14 @@ async function fill(count: number, start: number): Promise<void> {
       sh`python3 -c ${FILL} ${account} ${String(count)} ${String(start)} && doveadm force-resync -u ${account} INBOX && ${raw(REPLICATOR)} replicate -f ${account}`,
     );
   }
+  // Messages start to start + count - 1 are written: that many and those before them.
+  const total = start - 1 + count;
   for (const account of ACCOUNTS)
     await until(
-      `${account}'s ${start + count} messages on the backup server`,
+      `${account}'s ${total} messages on the backup server`,
       async () =>
         Number((await stdoutOf(BACKUP.name, sh`doveadm mailbox status -u ${account} messages INBOX`)).split('=')[1]) >=
-        start + count,
+        total,
       600_000,
       { intervalMs: 2000 },
     );

@@ -8,7 +8,7 @@ import type { CliArgs } from './args.ts';
 import { connector } from './connect.ts';
 import { formatHostList, formatTaskList, listJson } from './listing.ts';
 import { findPlaybook, type UserFileLoader } from './load.ts';
-import { formatGate, plainReporter } from './reporters/plain.ts';
+import { formatGate, formatStop, plainReporter } from './reporters/plain.ts';
 import { formatHealthTable } from './reporters/health-table.ts';
 import { formatRecap } from './reporters/recap.ts';
 import type { CliStreams } from './main.ts';
@@ -130,6 +130,7 @@ async function loadCompileRun(
     if (live) printFailures(report, streams);
     if (live)
       for (const gate of report.gates.filter((g) => g.failed.length)) streams.stdout.write(`\n${formatGate(gate)}\n`);
+    if (live && report.stop) streams.stdout.write(`\n${formatStop(report.stop)}\n`);
     streams.stdout.write(`\n${formatRecap(report)}\n`);
   }
   return exitCodeOf(report, { detailed: args.detailedExitcode });
@@ -154,6 +155,7 @@ function jsonReport(report: RunReport) {
     ),
     tasks: report.tasks.map((t) => ({ ...t, durationMs: Math.round(t.durationMs) })),
     gates: report.gates,
+    ...(report.stop ? { stopped: report.stop } : {}),
     durationMs: Math.round(report.durationMs),
   };
 }

@@ -56,6 +56,8 @@ export interface CompiledPlay {
   readonly batches: readonly (readonly string[])[];
   /** Install the packages of every host's tasks before the first batch (the play's `installPackagesFirst`). */
   readonly installPackagesFirst: boolean;
+  /** A failed host stops the run after its batch (the play's `anyErrorsFatal`). */
+  readonly anyErrorsFatal: boolean;
   /** Each host's work, per release when the play's roles declare platforms. */
   readonly work: ReadonlyMap<string, HostPlatformWork>;
 }
@@ -347,12 +349,9 @@ export async function compileRun(
         place,
       );
     }
-    if (play.installPackagesFirst !== undefined && typeof play.installPackagesFirst !== 'boolean') {
-      throw new ValidationError(
-        `${name}: installPackagesFirst must be true or false, got ${JSON.stringify(play.installPackagesFirst)}`,
-        place,
-      );
-    }
+    for (const flag of ['installPackagesFirst', 'anyErrorsFatal'] as const)
+      if (play[flag] !== undefined && typeof play[flag] !== 'boolean')
+        throw new ValidationError(`${name}: ${flag} must be true or false, got ${JSON.stringify(play[flag])}`, place);
     const work = new Map<string, HostPlatformWork>();
     const platforms = playPlatforms(uses[index].entries, playLabel(play, index), place);
     for (const host of hosts) {
@@ -365,7 +364,13 @@ export async function compileRun(
     const size = play.serial ?? Math.max(hosts.length, 1);
     const batches: string[][] = [];
     for (let i = 0; i < hosts.length; i += size) batches.push(hosts.slice(i, i + size));
-    plays.push({ name, batches, work, installPackagesFirst: play.installPackagesFirst === true });
+    plays.push({
+      name,
+      batches,
+      work,
+      installPackagesFirst: play.installPackagesFirst === true,
+      anyErrorsFatal: play.anyErrorsFatal === true,
+    });
   }
   return { inventory, plays, hosts: allHosts, masks };
 }

@@ -30,6 +30,13 @@ export type RunEvent =
       readonly failed: readonly { readonly check: string; readonly host?: string; readonly detail: string }[];
       readonly skipped: readonly string[];
     }
+  /** A host of a play with `anyErrorsFatal` failed: the run stops, `skipped` were not touched after it. */
+  | {
+      readonly type: 'stopped';
+      readonly play: string;
+      readonly failed: readonly string[];
+      readonly skipped: readonly string[];
+    }
   /** Another run holds the host's lock; this one waits for it (`holder` says who: user@controller, pid, since). */
   | { readonly type: 'host-waiting'; readonly host: string; readonly holder: string }
   | { readonly type: 'host-end'; readonly host: string; readonly play: string; readonly failed: boolean };

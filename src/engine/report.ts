@@ -38,6 +38,15 @@ export interface GateResult {
   readonly skipped: readonly string[];
 }
 
+/** Why a run stopped early: a host of a play with `anyErrorsFatal` failed. */
+export interface RunStop {
+  readonly play: string;
+  /** The play's hosts that failed or could not be reached. */
+  readonly failed: readonly string[];
+  /** The hosts of later batches and plays, left untouched. */
+  readonly skipped: readonly string[];
+}
+
 /** Everything a run did: per-host recaps and every task result. */
 export interface RunReport {
   readonly check: boolean;
@@ -45,6 +54,8 @@ export interface RunReport {
   readonly tasks: TaskResult[];
   /** The health gates run between batches, in order. */
   readonly gates: GateResult[];
+  /** Set when a play with `anyErrorsFatal` stopped the run. */
+  stop?: RunStop;
   durationMs: number;
 }
 

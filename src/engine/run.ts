@@ -90,6 +90,15 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
       await eachLimited(active, options.forks, (host) =>
         required(hosts, host, 'host run').runPlay(play, required(play.work, host, 'work')),
       );
+      const outNow = active.filter((h) => required(hosts, h, 'host run').out);
+      if (play.anyErrorsFatal && outNow.length) {
+        const skipped = [...new Set(batches.slice(index + 1).flatMap((b) => b.batch))].filter(
+          (h) => !outNow.includes(h),
+        );
+        report.stop = { play: play.name, failed: outNow, skipped };
+        emit({ type: 'stopped', ...report.stop });
+        break;
+      }
       if (changesOf(report, active) === changedBefore) continue;
       for (const later of batches.slice(index + 1).flatMap((b) => b.batch))
         if (!active.includes(later)) required(hosts, later, 'host run').forgetFacts();

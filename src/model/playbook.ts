@@ -25,6 +25,12 @@ export interface Play<R = readonly TObject[]> {
   /** Run on this many hosts at a time, in the order `hosts` lists them (e.g. backup, then primary). */
   readonly serial?: number;
   /**
+   * A host of this play that fails (or cannot be reached) stops the whole run once its batch ends: no later batch
+   * and no later play runs, on any host (Ansible's `any_errors_fatal`). For a play whose later steps must not go on
+   * without every server, such as an upgrade that moves one server after the other.
+   */
+  readonly anyErrorsFatal?: boolean;
+  /**
    * Before the first batch, every host of the play installs the packages its tasks in this play want (their
    * `packages` tasks that want them present and notify no handler) in one `apt-get install`, all hosts at once
    * (up to `--forks`) whatever `serial` says; those tasks then find them installed. For plays whose roles need

@@ -34,6 +34,9 @@ export function plainReporter(out: Output, options: { diff: boolean }): (event: 
       case 'gate':
         out.write(`${formatGate(event)}\n`);
         break;
+      case 'stopped':
+        out.write(`${formatStop(event)}\n`);
+        break;
       case 'host-waiting':
         out.write(`${event.host} | waiting for the run lock, held by ${event.holder}\n`);
         break;
@@ -56,6 +59,14 @@ export function formatGate(gate: {
   const checks = gate.failed.map((f) => `${f.check}${f.host ? ` ${f.host}` : ''}: ${f.detail}`).join('; ');
   const stop = gate.skipped.length ? `; the run stops, ${gate.skipped.join(', ')} not touched` : '';
   return `GATE after ${gate.hosts.join(', ')}: FAILED, ${checks}${stop}`;
+}
+
+/**
+ * Why a run stopped early, e.g. `STOPPED in play [upgrade backup]: backup failed; primary not touched`.
+ */
+export function formatStop(stop: { play: string; failed: readonly string[]; skipped: readonly string[] }): string {
+  const untouched = stop.skipped.length ? `; ${stop.skipped.join(', ')} not touched` : '';
+  return `STOPPED in play [${stop.play}]: ${stop.failed.join(', ')} failed, and the play stops the run on any failure${untouched}`;
 }
 
 function indent(text: string): string {

@@ -232,6 +232,65 @@ describe('executeRun', () => {
     expect(exitCodeOf(report)).toBe(1);
   });
 
+  it('a play with anyErrorsFatal stops the run after the batch where a host failed: no later batch or play runs', async () => {
+    const events: string[] = [];
+    const playbook = definePlaybook({
+      inventory: twoHosts(),
+      plays: [
+        {
+          name: 'one at a time',
+          hosts: ['beta', 'alpha'],
+          serial: 1,
+          anyErrorsFatal: true,
+          tasks: ({ host }) => [
+            command({ name: 'step', cmd: host === 'beta' ? sh`echo apt failed >&2; exit 100` : sh`true` }),
+            file({ path: join(dir, `${host}-1`), content: host }),
+          ],
+        },
+        {
+          name: 'afterwards',
+          hosts: 'all',
+          tasks: ({ host }) => [file({ path: join(dir, `${host}-2`), content: host })],
+        },
+      ],
+    });
+    const report = await executeRun(await compileRun(playbook, playbook.inventory), {
+      check: false,
+      forks: 10,
+      connect: recorder().connect,
+      onEvent: (e) => {
+        if (e.type === 'stopped') events.push(`${e.play}: ${e.failed.join()} failed; ${e.skipped.join()} skipped`);
+      },
+    });
+    expect(readdirSync(dir)).toEqual([]);
+    expect(report.stop).toEqual({ play: 'one at a time', failed: ['beta'], skipped: ['alpha'] });
+    expect(events).toEqual(['one at a time: beta failed; alpha skipped']);
+    expect(report.hosts.alpha).toMatchObject({ ok: 0, changed: 0, failed: 0 });
+    expect(exitCodeOf(report)).toBe(1);
+    // Without it, the failed host is left out and the others go on, as in Ansible.
+    const lenient = definePlaybook({
+      inventory: twoHosts(),
+      plays: playbook.plays.map((p) => ({ ...p, anyErrorsFatal: false })),
+    });
+    const goesOn = await executeRun(await compileRun(lenient, lenient.inventory), {
+      check: false,
+      forks: 10,
+      connect: recorder().connect,
+    });
+    expect(goesOn.stop).toBeUndefined();
+    expect(readdirSync(dir).sort()).toEqual(['alpha-1', 'alpha-2']);
+  });
+
+  it('refuses an anyErrorsFatal that is not true or false, naming the play', async () => {
+    const playbook = definePlaybook({
+      inventory: twoHosts(),
+      plays: [{ name: 'upgrade', hosts: 'all', anyErrorsFatal: 'yes' as unknown as boolean, tasks: [] }],
+    });
+    await expect(compileRun(playbook, playbook.inventory)).rejects.toThrow(
+      'upgrade: anyErrorsFatal must be true or false, got "yes"',
+    );
+  });
+
   it('--limit and --tags select hosts and tasks', async () => {
     const playbook = definePlaybook({ inventory: twoHosts(), plays: [{ hosts: 'pair', roles: [siteRole(dir)] }] });
     const run = await compileRun(playbook, playbook.inventory, { limit: 'beta', tags: ['cmd'] });

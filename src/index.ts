@@ -38,6 +38,7 @@ export { user, type UserParams } from './ops/user.ts';
 export { group, type GroupParams } from './ops/group.ts';
 export { command, type CommandParams } from './ops/command.ts';
 export { flushHandlers } from './ops/flush-handlers.ts';
+export { reboot, type RebootParams } from './ops/reboot.ts';
 export { configSet, type ConfigSetParams, type ConfigSetFile } from './ops/config-set.ts';
 export { REMOTE_EXIT } from './remote/protocol.ts';
 export {
@@ -50,6 +51,7 @@ export {
   type Step,
   type ExecStep,
   type WriteStep,
+  type RebootStep,
   type FileDiff,
   type PlanContext,
   type PrepareContext,

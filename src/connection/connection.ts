@@ -50,5 +50,10 @@ export interface Connection {
   exec(command: ShellCommand, options?: ExecOptions): Promise<ExecResult>;
   /** Starts a command held open until {@link HeldCommand.release} (or the connection's end); it counts as a command. */
   hold(command: ShellCommand, options?: HoldOptions): HeldCommand;
+  /**
+   * Connects anew after the host rebooted (a connection that cannot, such as a local one, has no such method):
+   * throws while the host cannot be reached, keeping the connection as it was.
+   */
+  reopen?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,10 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import type { Connection, ExecResult } from '../connection/connection.ts';
 import { sh, raw, joinCommands, ShellCommand } from '../connection/sh.ts';
-import { CommandError, type ErrorPlace } from '../errors.ts';
+import { CommandError, type ConnectError, type ErrorPlace } from '../errors.ts';
 import { MaskTable } from '../mask-table.ts';
 import { REMOTE_EXIT, REMOTE_MARKER } from '../remote/protocol.ts';
 import type { Step, WriteStep } from '../ops/op.ts';
+import { rebootHost } from './reboot.ts';
 
 function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -150,7 +151,8 @@ export async function applyWriteBatch(
 }
 
 /**
- * Carries out a plan's steps on a host, in order; the first failing step throws a {@link CommandError}.
+ * Carries out a plan's steps on a host, in order; the first failing step throws a {@link CommandError} (a reboot
+ * whose host does not come back, a {@link ConnectError}).
  *
  * @example
  * await applySteps(connection, plan.steps, { host: 'primary', task: 'motd' });
@@ -162,6 +164,10 @@ export async function applySteps(
 ): Promise<ExecResult[]> {
   const results: ExecResult[] = [];
   for (const [index, step] of steps.entries()) {
+    if (step.kind === 'reboot') {
+      results.push(...(await rebootHost(connection, step, place)));
+      continue;
+    }
     const command = step.kind === 'write' ? writeCommand(step) : step.command;
     const stdin = step.kind === 'write' ? step.content : step.stdin;
     const result = await connection.exec(command, stdin !== undefined ? { stdin } : {});

@@ -1,4 +1,5 @@
 import type { Connection } from '../connection/connection.ts';
+import { ReopenableConnection } from '../connection/reopenable.ts';
 import { CommandError, ConnectError, placeError, type ErrorPlace } from '../errors.ts';
 import { FactCache } from '../facts/cache.ts';
 import { osReleaseProbe } from '../facts/os-release.ts';
@@ -147,7 +148,7 @@ export class HostRun {
    */
   async prefetch(works: readonly HostPlatformWork[]): Promise<void> {
     try {
-      this.connection ??= this.options.connect(this.host);
+      this.connection ??= this.open();
       const connection = await this.connection;
       this.facts ??= new FactCache(connection);
       const probes = [
@@ -268,6 +269,23 @@ export class HostRun {
     this.facts?.invalidate();
   }
 
+  /**
+   * Opens the host's connection, reopenable after a reboot: what lived on the last boot is then forgotten (the
+   * run lock, which the next change takes again; every fact; the release, read again by the next play).
+   */
+  private async open(): Promise<Connection> {
+    const first = await this.options.connect(this.host);
+    return new ReopenableConnection(
+      first,
+      () => this.options.connect(this.host),
+      () => {
+        this.lock = undefined;
+        this.release = undefined;
+        this.facts?.invalidate(undefined);
+      },
+    );
+  }
+
   /** Releases the lock and closes the connection. */
   async close(): Promise<void> {
     const lock = await this.lock?.catch(() => undefined);
@@ -343,7 +361,7 @@ export class HostRun {
 
   private async connect(play: CompiledPlay, started: number): Promise<Connection | undefined> {
     try {
-      this.connection ??= this.options.connect(this.host);
+      this.connection ??= this.open();
       return await this.connection;
     } catch (error) {
       const placed = placeError(error, { host: this.host });

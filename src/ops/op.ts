@@ -53,15 +53,26 @@ export interface WriteStep {
   readonly backup?: boolean;
 }
 
-/** One thing the engine does to a host to carry out a plan. */
-export type Step = ExecStep | WriteStep;
+/**
+ * Reboot the host and wait until it is back: a new boot (its boot id changed) that has finished starting
+ * (`systemctl is-system-running --wait`). The engine then connects anew, reads every fact again, takes the host's
+ * run lock again before the next change, and reads the host's release again before the next play.
+ */
+export interface RebootStep {
+  readonly kind: 'reboot';
+  /** How long the host may take to go down, come back and finish booting. */
+  readonly timeoutSeconds: number;
+}
 
-/** The paths a list of steps changes, or `undefined` when some step may change anything. */
+/** One thing the engine does to a host to carry out a plan. */
+export type Step = ExecStep | WriteStep | RebootStep;
+
+/** The paths a list of steps changes, or `undefined` when some step may change anything (a reboot does). */
 export function affectedPaths(steps: readonly Step[]): string[] | undefined {
   const paths: string[] = [];
   for (const step of steps) {
     if (step.kind === 'write') paths.push(step.path);
-    else if (step.affects) paths.push(...step.affects);
+    else if (step.kind === 'exec' && step.affects) paths.push(...step.affects);
     else return undefined;
   }
   return paths;

@@ -23,6 +23,7 @@ import {
   definePlaybook,
   defineRole,
   file,
+  reboot,
   template,
   type Platform,
   type Playbook,
@@ -369,5 +370,85 @@ describe('listing with platforms', () => {
     };
     expect(json.platforms).toEqual(['Debian 12', 'Debian 13']);
     expect(json.byPlatform['Debian 13'].tasks[0].task).toBe('php8.4-fpm');
+  });
+});
+
+/**
+ * Hosts that reboot into what an upgrade installed: this machine, whose os-release and boot id are the test's own.
+ * A scheduled reboot (`systemd-run … systemctl reboot`) ends the commands held on the host (a reboot kills every
+ * process, the run lock's holder among them), and the next connection finds a new boot of the new release.
+ */
+function rebootingHosts(before: string, after: string) {
+  const boots = new Map<string, { boot: number; rebooting: boolean; held: { release(): Promise<void> }[] }>();
+  let holds = 0;
+  const connect = async (host: string) => {
+    const path = join(dir, `${host}.os-release`);
+    const state = boots.get(host) ?? { boot: 1, rebooting: false, held: [] };
+    if (!boots.has(host)) writeFileSync(path, before);
+    boots.set(host, state);
+    if (state.rebooting) {
+      state.rebooting = false;
+      state.boot++;
+      writeFileSync(path, after);
+    }
+    const release = new ReleaseConnection(host, path);
+    const booted: Connection = {
+      host,
+      get commandCount() {
+        return release.commandCount;
+      },
+      async exec(command, options) {
+        if (command.text === 'cat /proc/sys/kernel/random/boot_id')
+          return { command: command.text, exitCode: 0, stdout: `boot-${state.boot}\n`, stderr: '', durationMs: 0 };
+        if (command.text.startsWith('systemd-run ')) {
+          state.rebooting = true;
+          await Promise.all(state.held.splice(0).map((held) => held.release()));
+          return { command: command.text, exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
+        }
+        if (command.text.includes('systemctl is-system-running --wait'))
+          return { command: command.text, exitCode: 0, stdout: 'running\n', stderr: '', durationMs: 0 };
+        return release.exec(command, options);
+      },
+      hold(command, options) {
+        holds++;
+        const held = release.hold(command, options);
+        state.held.push(held);
+        return held;
+      },
+      close: () => release.close(),
+    };
+    return new RecordingConnection(host, booted);
+  };
+  return { connect, holds: () => holds };
+}
+
+describe('a reboot in a run', () => {
+  it('the next play runs the work of the release the host rebooted into, and the next change takes the run lock again', async () => {
+    const playbook = definePlaybook({
+      inventory,
+      plays: [
+        { name: 'before', hosts: 'backup', roles: [php(dir)] },
+        { name: 'upgrade', hosts: 'backup', tasks: [reboot({ timeoutSeconds: 30 })] },
+        { name: 'after', hosts: 'backup', roles: [php(dir)] },
+      ],
+    });
+    const hosts = rebootingHosts(BOOKWORM, TRIXIE);
+    const report = await executeRun(await compileRun(playbook, inventory), {
+      check: false,
+      forks: 1,
+      connect: hosts.connect,
+      stateRoot: join(dir, 'state'),
+    });
+    expect(exitCodeOf(report)).toBe(0);
+    expect(report.tasks.map((t) => `${t.play}: ${t.task} ${t.status}`)).toEqual([
+      'before: php8.2-fpm changed',
+      `before: template ${join(dir, 'backup-pool.conf')} changed`,
+      'upgrade: reboot changed',
+      'after: php8.4-fpm changed',
+      `after: template ${join(dir, 'backup-pool.conf')} changed`,
+    ]);
+    expect(readFileSync(join(dir, 'backup-version'), 'utf8')).toBe('8.4\n');
+    // Taken before the first change, then again after the reboot ended the first holder.
+    expect(hosts.holds()).toBe(2);
   });
 });

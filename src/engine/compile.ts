@@ -58,6 +58,8 @@ export interface CompiledPlay {
   readonly installPackagesFirst: boolean;
   /** A failed host stops the run after its batch (the play's `anyErrorsFatal`). */
   readonly anyErrorsFatal: boolean;
+  /** The run's health gate checks this play's batches (the play's `healthGate`, true unless set false). */
+  readonly healthGate: boolean;
   /** Each host's work, per release when the play's roles declare platforms. */
   readonly work: ReadonlyMap<string, HostPlatformWork>;
 }
@@ -349,7 +351,7 @@ export async function compileRun(
         place,
       );
     }
-    for (const flag of ['installPackagesFirst', 'anyErrorsFatal'] as const)
+    for (const flag of ['installPackagesFirst', 'anyErrorsFatal', 'healthGate'] as const)
       if (play[flag] !== undefined && typeof play[flag] !== 'boolean')
         throw new ValidationError(`${name}: ${flag} must be true or false, got ${JSON.stringify(play[flag])}`, place);
     const work = new Map<string, HostPlatformWork>();
@@ -370,6 +372,7 @@ export async function compileRun(
       work,
       installPackagesFirst: play.installPackagesFirst === true,
       anyErrorsFatal: play.anyErrorsFatal === true,
+      healthGate: play.healthGate !== false,
     });
   }
   return { inventory, plays, hosts: allHosts, masks };

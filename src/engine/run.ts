@@ -102,7 +102,7 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
       if (changesOf(report, active) === changedBefore) continue;
       for (const later of batches.slice(index + 1).flatMap((b) => b.batch))
         if (!active.includes(later)) required(hosts, later, 'host run').forgetFacts();
-      if (!options.gate || options.check) continue;
+      if (!options.gate || options.check || !play.healthGate) continue;
       const failed = await options.gate(active);
       const later = [...new Set(batches.slice(index + 1).flatMap((b) => b.batch))];
       const gate = { hosts: active, failed, skipped: failed.length ? later : [] };

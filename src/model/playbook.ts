@@ -31,6 +31,12 @@ export interface Play<R = readonly TObject[]> {
    */
   readonly anyErrorsFatal?: boolean;
   /**
+   * Whether the playbook's health check (its `verify`, limited to the batch's hosts) runs after each batch of this
+   * play that changed something, stopping the run when it fails (default true). False for a play that leaves its
+   * hosts out of service on purpose, for a later play to bring back, such as an upgrade's move to the next release.
+   */
+  readonly healthGate?: boolean;
+  /**
    * Before the first batch, every host of the play installs the packages its tasks in this play want (their
    * `packages` tasks that want them present and notify no handler) in one `apt-get install`, all hosts at once
    * (up to `--forks`) whatever `serial` says; those tasks then find them installed. For plays whose roles need

@@ -147,3 +147,55 @@ describe('the engine on the lab hosts', () => {
     expect(again.report.hosts.backup.changed).toBe(0);
   });
 });
+
+describe('a reboot in a run, on a lab host', () => {
+  const REBOOT = 'test/e2e/playbooks/reboot.ts';
+  beforeAll(() => freshLab());
+  const bootId = () => stdoutOf('backup', sh`cat /proc/sys/kernel/random/boot_id`);
+
+  it('--check shows the reboot and reboots nothing', async () => {
+    const before = await bootId();
+    const check = await play([REBOOT, '--check']);
+    expect(check.code, check.stdout).toBe(0);
+    expect(check.stdout).toMatch(/backup \| would change \| reboot\b.*reboot, and wait up to 120 s/);
+    expect(await bootId()).toBe(before);
+  });
+
+  it('the backup reboots mid-play; the tasks after it and the next play run on the new boot', async () => {
+    const before = await bootId();
+    const run = await playJson([REBOOT]);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    expect(run.report.tasks.map((t) => `${(t as { play?: string }).play}: ${t.task} ${t.status}`)).toEqual([
+      'reboot: file /srv/before-reboot changed',
+      'reboot: reboot changed',
+      'reboot: after the reboot changed',
+      'the next play: file /srv/next-play changed',
+    ]);
+    const after = await bootId();
+    expect(after).not.toBe(before);
+    expect(await stdoutOf('backup', sh`cat /srv/after-reboot`)).toBe(after);
+    expect(await stdoutOf('backup', sh`systemctl is-system-running`)).toMatch(/^(running|degraded)\n$/);
+    // The run lock of the new boot was taken and is released: a second run takes it without waiting.
+    const again = await playJson([REBOOT, '--no-wait']);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
+  it('a host that does not come back in time is unreachable, and the run stops there for it (exit 1)', async () => {
+    // The host halts instead of rebooting (its reboot.target made a poweroff), as a server that does not come back.
+    await stdoutOf(
+      'backup',
+      sh`ln -sf /lib/systemd/system/poweroff.target /etc/systemd/system/reboot.target && systemctl daemon-reload`,
+    );
+    try {
+      const run = await playJson([REBOOT], { PLAY_E2E_REBOOT_TIMEOUT: '15' });
+      expect(run.code).toBe(1);
+      const reboot = run.report.tasks.find((t) => t.task === 'reboot');
+      expect(reboot).toMatchObject({ status: 'unreachable' });
+      expect(reboot?.error).toContain('backup did not come back within 15 s of the reboot');
+      expect(run.report.tasks.map((t) => t.task)).not.toContain('after the reboot');
+    } finally {
+      await powerOn('backup');
+      await stdoutOf('backup', sh`rm -f /etc/systemd/system/reboot.target`);
+    }
+  });
+});

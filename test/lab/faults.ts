@@ -1,6 +1,6 @@
 import type { sh } from '../../src/connection/sh.ts';
 import { LAB_HOSTS, type LabHost } from './config.ts';
-import { bootHost, connectToHost, nspawnPid, prepareNetwork, waitUntilReady } from './lab.ts';
+import { bootHost, connectToHost, hostIsOn, nspawnPid, prepareNetwork, waitUntilReady } from './lab.ts';
 import { readFileSync } from 'node:fs';
 import { hostProcesses } from './cgroup.ts';
 import { alive, childrenOf, run, waitFor } from './system.ts';
@@ -20,7 +20,8 @@ export async function powerCut(name: string): Promise<void> {
   const host = labHost(name);
   const pid = nspawnPid(host);
   process.kill(initPid(name), 'SIGKILL');
-  await waitFor(`${name} to go down`, () => !alive(pid!), 15_000, 50);
+  // A power cut is not a reboot: nspawn exits, and its supervisor with it.
+  await waitFor(`${name} to go down`, () => !alive(pid!) && !hostIsOn(host), 15_000, 50);
   // Nothing of the host may outlive its power: once a CI run saw the primary's keepalived advertise 17 s after the
   // cut. What is left in the host's cgroups is named (to find out why) and killed.
   await waitFor(`${name}'s processes to end`, () => hostProcesses(host.netns).length === 0, 5_000, 50).catch(() => {

@@ -104,35 +104,56 @@ function linkExists(name: string): boolean {
   return attempt('ip', ['link', 'show', 'dev', name]);
 }
 
-/** The pid of a host's nspawn process when it runs. */
-export function nspawnPid(host: LabHost): number | undefined {
+/**
+ * The pid of a host's supervisor when it runs: the shell that boots the host's nspawn, and boots it again each time
+ * the host reboots (nspawn exits 133 then, as systemd-nspawn@.service restarts it); any other exit ends it.
+ */
+function supervisorPid(host: LabHost): number | undefined {
   const { pidFile } = hostPaths(host.name);
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8'));
   return pid > 0 && alive(pid) ? pid : undefined;
 }
 
+function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return []; // The process ended while we looked.
+  }
+}
+
+/** Whether a host is on: its supervisor runs (its nspawn too, but for a moment while the host reboots). */
+export function hostIsOn(host: LabHost): boolean {
+  return supervisorPid(host) !== undefined;
+}
+
+/** The pid of a host's nspawn process when it runs (none for a moment while the host reboots). */
+export function nspawnPid(host: LabHost): number | undefined {
+  const supervisor = supervisorPid(host);
+  if (!supervisor) return undefined;
+  return childrenOf(supervisor).find((pid) => commandLine(pid)[0]?.endsWith('systemd-nspawn'));
+}
+
 /**
- * Every systemd-nspawn process of a lab: booting a root under this lab's state folder or living in one of the
- * lab's network namespaces (a lab left by a killed run, or by another checkout), with or without a pid file.
+ * Every systemd-nspawn process of a lab, and every supervisor shell that runs one: booting a root under this lab's
+ * state folder or living in one of the lab's network namespaces (a lab left by a killed run, or by another
+ * checkout), with or without a pid file.
  */
-function strayNspawns(): number[] {
-  const pids: number[] = [];
+function strayProcesses(): { nspawns: number[]; supervisors: number[] } {
+  const found = { nspawns: [] as number[], supervisors: [] as number[] };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const ours = cmdline.some(
-        (a) =>
-          a.startsWith(`${STATE_DIR}/`) ||
-          LAB_HOSTS.some((h) => a === `--network-namespace-path=/run/netns/${h.netns}`),
-      );
-      if (cmdline[0]?.endsWith('systemd-nspawn') && ours) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
+    const cmdline = commandLine(Number(entry));
+    const ours = cmdline.some(
+      (a) =>
+        a.startsWith(`${STATE_DIR}/`) || LAB_HOSTS.some((h) => a === `--network-namespace-path=/run/netns/${h.netns}`),
+    );
+    if (!ours) continue;
+    if (cmdline[0]?.endsWith('systemd-nspawn')) found.nspawns.push(Number(entry));
+    else if (cmdline[0] === 'sh' && cmdline.includes('systemd-nspawn')) found.supervisors.push(Number(entry));
   }
-  return pids;
+  return found;
 }
 
 function prepareRoot(host: LabHost, lower: string): void {
@@ -194,15 +215,16 @@ export function prepareNetwork(host: { netns: string; veth: string; address: str
 
 /** Boots a host (systemd as PID 1) in its namespace; returns at once, see {@link waitUntilReady}. */
 export function bootHost(host: LabHost): void {
-  if (nspawnPid(host)) return;
+  if (supervisorPid(host)) return;
   const paths = hostPaths(host.name);
   const out = openSync(paths.console, 'a');
-  // nspawn starts in cgroups of the host's own (see hostCgroups): the shell moves itself there, then becomes nspawn.
+  // nspawn starts in cgroups of the host's own (see hostCgroups): the shell moves itself there, then runs nspawn,
+  // and runs it again each time the host reboots (exit 133), as a real server comes back from `reboot`.
   const child = spawn(
     'sh',
     [
       '-c',
-      'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; exec "$@"',
+      'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; while :; do "$@"; rc=$?; [ "$rc" = 133 ] || exit "$rc"; done',
       'sh',
       ...hostCgroups(host.netns),
       '--',
@@ -341,11 +363,16 @@ function removedCgroup(host: LabHost): boolean {
  * nspawn), their cgroups, processes in the client namespace, mounts, namespaces, links and the state folder. Harmless twice.
  */
 export async function labDown(): Promise<void> {
-  const nspawns = new Set(strayNspawns());
+  const stray = strayProcesses();
+  // The supervisors first, so that no host boots again.
+  const supervisors = new Set(stray.supervisors);
   for (const host of LAB_HOSTS) {
-    const pid = nspawnPid(host);
-    if (pid) nspawns.add(pid);
+    const pid = supervisorPid(host);
+    if (pid) supervisors.add(pid);
   }
+  const nspawns = new Set(stray.nspawns);
+  for (const pid of supervisors) for (const child of childrenOf(pid)) nspawns.add(child);
+  for (const pid of supervisors) attempt('kill', ['-KILL', String(pid)]);
   for (const pid of nspawns) {
     for (const child of childrenOf(pid)) attempt('kill', ['-KILL', String(child)]);
   }

@@ -17,7 +17,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function deploy(gate: HealthGate, options: { check?: boolean } = {}) {
+async function deploy(gate: HealthGate, options: { check?: boolean; healthGate?: boolean } = {}) {
   const role = defineRole({
     name: 'web',
     tasks: ({ host }) => [file({ path: join(dir, `${host}.conf`), content: 'new\n' })],
@@ -30,7 +30,15 @@ async function deploy(gate: HealthGate, options: { check?: boolean } = {}) {
   });
   const playbook = definePlaybook({
     inventory,
-    plays: [{ name: 'pair', hosts: ['primary', 'backup'], serial: 1, roles: [role] }],
+    plays: [
+      {
+        name: 'pair',
+        hosts: ['primary', 'backup'],
+        serial: 1,
+        roles: [role],
+        ...(options.healthGate !== undefined ? { healthGate: options.healthGate } : {}),
+      },
+    ],
   });
   const asked: string[][] = [];
   const report = await executeRun(await compileRun(playbook, inventory), {
@@ -73,6 +81,13 @@ describe('the health gate between serial batches', () => {
     const again = await deploy(async () => [{ check: 'never asked', detail: '' }]);
     expect(again.asked).toEqual([]);
     expect(exitCodeOf(again.report)).toBe(0);
+  });
+
+  it('a play with healthGate: false is not gated: its batches that change run one after the other', async () => {
+    const { asked, report } = await deploy(async () => [{ check: 'never asked', detail: '' }], { healthGate: false });
+    expect(asked).toEqual([]);
+    expect(existsSync(join(dir, 'backup.conf'))).toBe(true);
+    expect(exitCodeOf(report)).toBe(0);
   });
 
   it('--check never runs the gate (nothing was changed)', async () => {

@@ -60,6 +60,8 @@ export interface CompiledPlay {
   readonly anyErrorsFatal: boolean;
   /** The run's health gate checks this play's batches (the play's `healthGate`, true unless set false). */
   readonly healthGate: boolean;
+  /** The run's health gate checks every host of the play before its first batch (the play's `checkHealthFirst`). */
+  readonly checkHealthFirst: boolean;
   /** Each host's work, per release when the play's roles declare platforms. */
   readonly work: ReadonlyMap<string, HostPlatformWork>;
 }
@@ -351,7 +353,7 @@ export async function compileRun(
         place,
       );
     }
-    for (const flag of ['installPackagesFirst', 'anyErrorsFatal', 'healthGate'] as const)
+    for (const flag of ['installPackagesFirst', 'anyErrorsFatal', 'healthGate', 'checkHealthFirst'] as const)
       if (play[flag] !== undefined && typeof play[flag] !== 'boolean')
         throw new ValidationError(`${name}: ${flag} must be true or false, got ${JSON.stringify(play[flag])}`, place);
     const work = new Map<string, HostPlatformWork>();
@@ -373,6 +375,7 @@ export async function compileRun(
       installPackagesFirst: play.installPackagesFirst === true,
       anyErrorsFatal: play.anyErrorsFatal === true,
       healthGate: play.healthGate !== false,
+      checkHealthFirst: play.checkHealthFirst === true,
     });
   }
   return { inventory, plays, hosts: allHosts, masks };

@@ -23,10 +23,14 @@ export type RunEvent =
     }
   | { readonly type: 'task-end'; readonly result: TaskResult; readonly check: boolean }
   | { readonly type: 'host-unreachable'; readonly host: string; readonly error: string }
-  /** The health gate after a batch: `failed` empty lets the run go on; else it stops and `skipped` were not touched. */
+  /**
+   * The health gate after a batch (or before a play with `checkHealthFirst`: `before` names it): `failed` empty lets
+   * the run go on; else it stops and `skipped` were not touched.
+   */
   | {
       readonly type: 'gate';
       readonly hosts: readonly string[];
+      readonly before?: string;
       readonly failed: readonly { readonly check: string; readonly host?: string; readonly detail: string }[];
       readonly skipped: readonly string[];
     }

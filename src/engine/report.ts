@@ -30,9 +30,14 @@ export interface HostRecap {
   durationMs: number;
 }
 
-/** What the health gate found after a serial batch that changed something: the failing checks of its hosts. */
+/**
+ * What the health gate found after a serial batch that changed something (the failing checks of its hosts), or before
+ * a play with `checkHealthFirst` (the failing checks of all its hosts).
+ */
 export interface GateResult {
   readonly hosts: readonly string[];
+  /** Set for the check before a play with `checkHealthFirst`: that play's name (the gate ran before it, not after a batch). */
+  readonly before?: string;
   readonly failed: readonly { readonly check: string; readonly host?: string; readonly detail: string }[];
   /** The hosts of later batches, left untouched because the gate failed. */
   readonly skipped: readonly string[];

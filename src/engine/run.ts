@@ -11,6 +11,8 @@ import { required } from '../required.ts';
  */
 export type HealthGate = (
   hosts: readonly string[],
+  /** Count every failing row, also those a pair rightly fails while only some of its hosts are deployed (`gate: false`). */
+  options?: { readonly everyRow?: boolean },
 ) => Promise<readonly { readonly check: string; readonly host?: string; readonly detail: string }[]>;
 
 /** How to run a compiled playbook. */
@@ -76,6 +78,19 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
     for (const [index, { play, batch }] of batches.entries()) {
       if (shownPlay !== play) {
         emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
+        if (play.checkHealthFirst && options.gate) {
+          const playHosts = play.batches.flat();
+          const failed = await options.gate(playHosts, { everyRow: true });
+          const gate = {
+            hosts: playHosts,
+            before: play.name,
+            failed,
+            skipped: failed.length ? [...new Set(batches.slice(index).flatMap((b) => b.batch))] : [],
+          };
+          report.gates.push(gate);
+          emit({ type: 'gate', ...gate });
+          if (failed.length) break;
+        }
         // Packages have no order between hosts: all of the play's hosts install theirs at once, before any batch.
         if (play.installPackagesFirst) {
           const ready = play.batches.flat().filter((h) => !required(hosts, h, 'host run').out);

@@ -97,10 +97,13 @@ export function healthGate(
   connect: (host: string) => Promise<Connection>,
   masks: MaskTable,
 ): HealthGate {
-  return async (hosts) => {
+  return async (hosts, options = {}) => {
     const health = await verifyPlaybook(playbook, inventory, { limit: hosts.join(':'), connect, masks });
     return health.rows
-      .filter((r) => !r.ok && r.gate !== false && (r.host === undefined || hosts.includes(r.host)))
+      .filter(
+        (r) =>
+          !r.ok && (r.gate !== false || options.everyRow === true) && (r.host === undefined || hosts.includes(r.host)),
+      )
       .map((r) => ({ check: r.check, ...(r.host !== undefined ? { host: r.host } : {}), detail: r.detail }));
   };
 }

@@ -37,6 +37,12 @@ export interface Play<R = readonly TObject[]> {
    */
   readonly healthGate?: boolean;
   /**
+   * Before its first batch, the playbook's health check (`verify`, every row, limited to the play's hosts) must pass,
+   * also under `--check`: a failing check stops the run (exit 1) before the play touches anything. For a play that
+   * must start from a healthy system, such as an upgrade.
+   */
+  readonly checkHealthFirst?: boolean;
+  /**
    * Before the first batch, every host of the play installs the packages its tasks in this play want (their
    * `packages` tasks that want them present and notify no handler) in one `apt-get install`, all hosts at once
    * (up to `--forks`) whatever `serial` says; those tasks then find them installed. For plays whose roles need

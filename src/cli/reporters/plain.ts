@@ -52,13 +52,15 @@ export function plainReporter(out: Output, options: { diff: boolean }): (event: 
  */
 export function formatGate(gate: {
   hosts: readonly string[];
+  before?: string;
   failed: readonly { check: string; host?: string; detail: string }[];
   skipped: readonly string[];
 }): string {
-  if (gate.failed.length === 0) return `GATE after ${gate.hosts.join(', ')}: ok`;
+  const when = gate.before !== undefined ? `before play [${gate.before}] on` : 'after';
+  if (gate.failed.length === 0) return `GATE ${when} ${gate.hosts.join(', ')}: ok`;
   const checks = gate.failed.map((f) => `${f.check}${f.host ? ` ${f.host}` : ''}: ${f.detail}`).join('; ');
   const stop = gate.skipped.length ? `; the run stops, ${gate.skipped.join(', ')} not touched` : '';
-  return `GATE after ${gate.hosts.join(', ')}: FAILED, ${checks}${stop}`;
+  return `GATE ${when} ${gate.hosts.join(', ')}: FAILED, ${checks}${stop}`;
 }
 
 /**

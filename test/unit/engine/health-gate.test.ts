@@ -17,7 +17,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function deploy(gate: HealthGate, options: { check?: boolean; healthGate?: boolean } = {}) {
+async function deploy(
+  gate: HealthGate,
+  options: { check?: boolean; healthGate?: boolean; checkHealthFirst?: boolean } = {},
+) {
   const role = defineRole({
     name: 'web',
     tasks: ({ host }) => [file({ path: join(dir, `${host}.conf`), content: 'new\n' })],
@@ -37,17 +40,18 @@ async function deploy(gate: HealthGate, options: { check?: boolean; healthGate?:
         serial: 1,
         roles: [role],
         ...(options.healthGate !== undefined ? { healthGate: options.healthGate } : {}),
+        ...(options.checkHealthFirst !== undefined ? { checkHealthFirst: options.checkHealthFirst } : {}),
       },
     ],
   });
-  const asked: string[][] = [];
+  const asked: (string[] | string)[] = [];
   const report = await executeRun(await compileRun(playbook, inventory), {
     check: options.check ?? false,
     forks: 10,
     connect: async (h) => new LocalConnection(h),
-    gate: async (hosts) => {
-      asked.push([...hosts]);
-      return gate(hosts);
+    gate: async (hosts, gateOptions) => {
+      asked.push(gateOptions?.everyRow ? `every row of ${hosts.join(', ')}` : [...hosts]);
+      return gate(hosts, gateOptions);
     },
   });
   return { report, asked };
@@ -88,6 +92,26 @@ describe('the health gate between serial batches', () => {
     expect(asked).toEqual([]);
     expect(existsSync(join(dir, 'backup.conf'))).toBe(true);
     expect(exitCodeOf(report)).toBe(0);
+  });
+
+  it('checkHealthFirst: an unhealthy system stops the run before the play touches anything, also under --check', async () => {
+    const replication = { check: 'replication', host: 'backup', detail: '3 users failed' };
+    for (const check of [false, true]) {
+      const { asked, report } = await deploy(async () => [replication], { checkHealthFirst: true, check });
+      expect(asked).toEqual(['every row of primary, backup']);
+      expect(existsSync(join(dir, 'primary.conf'))).toBe(false);
+      expect(report.tasks).toEqual([]);
+      expect(report.gates).toEqual([
+        { hosts: ['primary', 'backup'], before: 'pair', failed: [replication], skipped: ['primary', 'backup'] },
+      ]);
+      expect(exitCodeOf(report)).toBe(1);
+      expect(formatGate(report.gates[0])).toBe(
+        'GATE before play [pair] on primary, backup: FAILED, replication backup: 3 users failed; the run stops, primary, backup not touched',
+      );
+    }
+    const healthy = await deploy(async () => [], { checkHealthFirst: true });
+    expect(healthy.asked).toEqual(['every row of primary, backup', ['primary'], ['backup']]);
+    expect(existsSync(join(dir, 'backup.conf'))).toBe(true);
   });
 
   it('--check never runs the gate (nothing was changed)', async () => {
@@ -140,5 +164,13 @@ describe('healthGate: the playbook verify of a batch, as the gate counts it', ()
       { check: 'smtp 25', host: 'primary', detail: 'no banner' },
       { check: 'health check', detail: 'failed: boom' },
     ]);
+  });
+
+  it('with everyRow (before a play with checkHealthFirst) also counts the rows a half-deployed pair rightly fails', async () => {
+    const failed = await gateOf([
+      { check: 'replication', host: 'backup', ok: false, detail: '3 users failed', gate: false },
+      { check: 'smtp 25', host: 'primary', ok: true, detail: 'banner' },
+    ])(['primary', 'backup'], { everyRow: true });
+    expect(failed).toEqual([{ check: 'replication', host: 'backup', detail: '3 users failed' }]);
   });
 });

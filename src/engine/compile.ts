@@ -1,4 +1,5 @@
 import type { TObject } from '@sinclair/typebox';
+import { ShellCommand } from '../connection/sh.ts';
 import { PlayError, TemplateError, ValidationError, placeError } from '../errors.ts';
 import type { Task } from '../ops/op.ts';
 import { checkInventory, groupsOf, type Inventory } from '../model/inventory.ts';
@@ -60,8 +61,11 @@ export interface CompiledPlay {
   readonly anyErrorsFatal: boolean;
   /** The run's health gate checks this play's batches (the play's `healthGate`, true unless set false). */
   readonly healthGate: boolean;
-  /** The run's health gate checks every host of the play before its first batch (the play's `checkHealthFirst`). */
-  readonly checkHealthFirst: boolean;
+  /**
+   * The run's health gate checks every host of the play before its first batch (the play's `checkHealthFirst`):
+   * false, or the check that leaves it out when it succeeds on any of the play's hosts (`undefined`: always).
+   */
+  readonly checkHealthFirst: false | { readonly unless?: ShellCommand };
   /** Each host's work, per release when the play's roles declare platforms. */
   readonly work: ReadonlyMap<string, HostPlatformWork>;
 }
@@ -353,9 +357,19 @@ export async function compileRun(
         place,
       );
     }
-    for (const flag of ['installPackagesFirst', 'anyErrorsFatal', 'healthGate', 'checkHealthFirst'] as const)
+    for (const flag of ['installPackagesFirst', 'anyErrorsFatal', 'healthGate'] as const)
       if (play[flag] !== undefined && typeof play[flag] !== 'boolean')
         throw new ValidationError(`${name}: ${flag} must be true or false, got ${JSON.stringify(play[flag])}`, place);
+    const first = play.checkHealthFirst;
+    if (
+      first !== undefined &&
+      typeof first !== 'boolean' &&
+      !(typeof first === 'object' && first !== null && first.unless instanceof ShellCommand)
+    )
+      throw new ValidationError(
+        `${name}: checkHealthFirst must be true, false or { unless: sh\`…\` }, got ${JSON.stringify(first)}`,
+        place,
+      );
     const work = new Map<string, HostPlatformWork>();
     const platforms = playPlatforms(uses[index].entries, playLabel(play, index), place);
     for (const host of hosts) {
@@ -375,7 +389,8 @@ export async function compileRun(
       installPackagesFirst: play.installPackagesFirst === true,
       anyErrorsFatal: play.anyErrorsFatal === true,
       healthGate: play.healthGate !== false,
-      checkHealthFirst: play.checkHealthFirst === true,
+      checkHealthFirst:
+        play.checkHealthFirst === true ? {} : play.checkHealthFirst ? { unless: play.checkHealthFirst.unless } : false,
     });
   }
   return { inventory, plays, hosts: allHosts, masks };

@@ -1,4 +1,6 @@
 import type { Connection } from '../connection/connection.ts';
+import type { ShellCommand } from '../connection/sh.ts';
+import { commandSucceedsProbe } from '../facts/command-status.ts';
 import { ReopenableConnection } from '../connection/reopenable.ts';
 import { CommandError, ConnectError, placeError, type ErrorPlace } from '../errors.ts';
 import { FactCache } from '../facts/cache.ts';
@@ -261,6 +263,18 @@ export class HostRun {
         },
         this.check,
       );
+    }
+  }
+
+  /** Whether a read-only check succeeds on the host (false when it cannot be reached: its batch reports that). */
+  async succeeds(command: ShellCommand): Promise<boolean> {
+    try {
+      this.connection ??= this.open();
+      const connection = await this.connection;
+      this.facts ??= new FactCache(connection);
+      return await this.facts.get(commandSucceedsProbe(command));
+    } catch {
+      return false;
     }
   }
 

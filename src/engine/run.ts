@@ -4,6 +4,7 @@ import { HostRun, type HostRunOptions } from './host-run.ts';
 import { emptyRecap, type RunReport } from './report.ts';
 import type { Profiler } from '../profile.ts';
 import { required } from '../required.ts';
+import type { ShellCommand } from '../connection/sh.ts';
 
 /**
  * The health gate between serial batches: the failing checks of these hosts (read-only, at the protocol level:
@@ -78,8 +79,13 @@ export async function executeRun(run: CompiledRun, options: RunOptions): Promise
     for (const [index, { play, batch }] of batches.entries()) {
       if (shownPlay !== play) {
         emit({ type: 'play', play: play.name, hosts: play.batches.flat() });
-        if (play.checkHealthFirst && options.gate) {
-          const playHosts = play.batches.flat();
+        const first = play.checkHealthFirst;
+        const playHosts = play.batches.flat();
+        const leftOut = async (unless: ShellCommand) => {
+          const answers = await Promise.all(playHosts.map((h) => required(hosts, h, 'host run').succeeds(unless)));
+          return answers.some(Boolean);
+        };
+        if (first && options.gate && !(first.unless && (await leftOut(first.unless)))) {
           const failed = await options.gate(playHosts, { everyRow: true });
           const gate = {
             hosts: playHosts,

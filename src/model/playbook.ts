@@ -1,4 +1,5 @@
 import type { TObject } from '@sinclair/typebox';
+import type { ShellCommand } from '../connection/sh.ts';
 import { callerFrame, type Task } from '../ops/op.ts';
 import type { HealthCheck } from './health.ts';
 import type { Inventory } from './inventory.ts';
@@ -39,9 +40,10 @@ export interface Play<R = readonly TObject[]> {
   /**
    * Before its first batch, the playbook's health check (`verify`, every row, limited to the play's hosts) must pass,
    * also under `--check`: a failing check stops the run (exit 1) before the play touches anything. For a play that
-   * must start from a healthy system, such as an upgrade.
+   * must start from a healthy system, such as an upgrade. With `unless`, the check is left out when that read-only
+   * command succeeds on any of the play's hosts (an upgrade already under way, which a run that died left behind).
    */
-  readonly checkHealthFirst?: boolean;
+  readonly checkHealthFirst?: boolean | { readonly unless: ShellCommand };
   /**
    * Before the first batch, every host of the play installs the packages its tasks in this play want (their
    * `packages` tasks that want them present and notify no handler) in one `apt-get install`, all hosts at once

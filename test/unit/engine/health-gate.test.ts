@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { executeRun, type HealthGate } from '../../../src/engine/run.ts';
 import { formatGate } from '../../../src/cli/reporters/plain.ts';
 import { MaskTable } from '../../../src/mask-table.ts';
 import { healthGate } from '../../../src/engine/verify.ts';
-import { defineInventory, definePlaybook, defineRole, file } from '../../../src/index.ts';
+import { defineInventory, definePlaybook, defineRole, file, sh, type ShellCommand } from '../../../src/index.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -19,7 +19,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function deploy(
   gate: HealthGate,
-  options: { check?: boolean; healthGate?: boolean; checkHealthFirst?: boolean } = {},
+  options: { check?: boolean; healthGate?: boolean; checkHealthFirst?: boolean | { unless: ShellCommand } } = {},
 ) {
   const role = defineRole({
     name: 'web',
@@ -112,6 +112,30 @@ describe('the health gate between serial batches', () => {
     const healthy = await deploy(async () => [], { checkHealthFirst: true });
     expect(healthy.asked).toEqual(['every row of primary, backup', ['primary'], ['backup']]);
     expect(existsSync(join(dir, 'backup.conf'))).toBe(true);
+  });
+
+  it('checkHealthFirst with unless: left out when the check succeeds on any host (an upgrade under way), run otherwise', async () => {
+    const marker = join(dir, 'upgrade-under-way');
+    const failing = async () => [{ check: 'smtp 25', host: 'backup', detail: 'no banner' }];
+    const stopped = await deploy(failing, { checkHealthFirst: { unless: sh`test -e ${marker}` } });
+    expect(stopped.asked).toEqual(['every row of primary, backup']);
+    expect(exitCodeOf(stopped.report)).toBe(1);
+    writeFileSync(marker, '');
+    const resumed = await deploy(async () => [], { checkHealthFirst: { unless: sh`test -e ${marker}` } });
+    expect(resumed.asked).toEqual([['primary'], ['backup']]);
+    expect(resumed.report.gates.some((g) => g.before)).toBe(false);
+    expect(existsSync(join(dir, 'backup.conf'))).toBe(true);
+  });
+
+  it('refuses a checkHealthFirst that is not true, false or { unless: sh`…` }, naming the play', async () => {
+    const inventory = defineInventory({ hosts: { primary: { address: 'localhost', connection: 'local' } } });
+    const playbook = definePlaybook({
+      inventory,
+      plays: [{ name: 'upgrade', hosts: 'all', checkHealthFirst: { unless: 'test -e /x' } as never, tasks: [] }],
+    });
+    await expect(compileRun(playbook, inventory)).rejects.toThrow(
+      'upgrade: checkHealthFirst must be true, false or { unless: sh`…` }, got {"unless":"test -e /x"}',
+    );
   });
 
   it('--check never runs the gate (nothing was changed)', async () => {

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { command, opOnFact, PlayError, sh, task, ValidationError, type Probe, type Task } from 'play';
 import { BACKUP_HELPER, BACKUP_SERVICE } from './index.ts';
 
@@ -120,13 +121,18 @@ export function restoreMail(request: RestoreRequest): Task {
  * Runs the nightly backup now (the backup role's service) and waits for it; on failure the helper's last lines
  * from the journal are the error.
  *
+ * With `marker`, the file is made once the backup succeeded, and the task does nothing while it exists (a backup
+ * taken once for a whole upgrade, which a resumed run does not take again).
+ *
  * @example
  * tasks: [backupNow()]
  */
-export function backupNow(): Task {
+export function backupNow(options: { readonly marker?: string } = {}): Task {
+  const run = sh`systemctl start ${BACKUP_SERVICE} || { journalctl -u ${BACKUP_SERVICE} -n 12 -o cat --no-pager >&2; exit 1; }`;
   return command({
     name: 'back up now',
-    cmd: sh`systemctl start ${BACKUP_SERVICE} || { journalctl -u ${BACKUP_SERVICE} -n 12 -o cat --no-pager >&2; exit 1; }`,
+    cmd: options.marker ? sh`${run}\nmkdir -p ${dirname(options.marker)} && touch ${options.marker}` : run,
+    ...(options.marker ? { creates: options.marker } : {}),
     helperFile: import.meta.url,
   });
 }

@@ -6,7 +6,8 @@ import { defineInitTemplate } from 'play';
  * one inventory file and three lines of playbook (`npx play init` writes both).
  */
 export { schoolInventory, SMKNH_ACCOUNTS, type SchoolSite } from './inventory.ts';
-export { schoolBackupPlaybook, schoolPlaybook, schoolRestorePlaybook, RestoreVars } from './playbook.ts';
+export { schoolBackupPlaybook, schoolPlaybook, schoolRestorePlaybook, RestoreVars, SITE_ROLES } from './playbook.ts';
+export { schoolUpgradePlaybook, BOOKWORM_TO_TRIXIE } from './upgrade-playbook.ts';
 
 /**
  * The school's project template, what `npx play init DIR` uses by default (`--from play/school`): the inventory of

@@ -17,6 +17,28 @@ import tls from '../tls/index.ts';
 import users from '../users/index.ts';
 
 /**
+ * Every role of the school site, in the order they run on a server (`npx play site`, and `npx play upgrade` on a
+ * server that has moved to the next release).
+ */
+export const SITE_ROLES = [
+  { role: sshd, tags: ['sshd', 'security'] },
+  { role: tls, tags: ['tls'] },
+  { role: users, tags: ['users', 'mail'] },
+  { role: dovecot, tags: ['dovecot', 'mail'] },
+  { role: postfix, tags: ['postfix', 'mail'] },
+  { role: dns, tags: ['dns'] },
+  { role: dhcp, tags: ['dhcp'] },
+  // The tls role installs the shared certificate; apache only uses it.
+  { role: apache, vars: { manageCertificate: false }, tags: ['apache', 'web'] },
+  // Roundcube's data, replicated both ways: the primary makes the schema, the backup gets it by replication.
+  { role: mariadb, tags: ['mariadb', 'roundcube', 'web'] },
+  { role: roundcube, tags: ['roundcube', 'web'] },
+  { role: fail2ban, tags: ['fail2ban', 'security'] },
+  { role: backup, tags: ['backup'] },
+  { role: keepalived, vars: { holdForReplication: true }, tags: ['keepalived'] },
+] as const;
+
+/**
  * A school's highly available webmail on its two servers, as one playbook: first both servers install every
  * role's packages at once, then every role runs one server at a time, the primary first. On a first deploy the backup's secondary zone, DHCP HA partner and mail replica then find
  * a running primary to start from (a secondary that tried a primary not yet serving could wait minutes for its
@@ -41,23 +63,7 @@ export function schoolPlaybook(inventory: Inventory): Playbook {
         // each, before the primary's batch. Each role's packages come before anything else of the role, except
         // dovecot's stop bound, which makes systemd apply it at once whatever came first.
         installPackagesFirst: true,
-        roles: [
-          { role: sshd, tags: ['sshd', 'security'] },
-          { role: tls, tags: ['tls'] },
-          { role: users, tags: ['users', 'mail'] },
-          { role: dovecot, tags: ['dovecot', 'mail'] },
-          { role: postfix, tags: ['postfix', 'mail'] },
-          { role: dns, tags: ['dns'] },
-          { role: dhcp, tags: ['dhcp'] },
-          // The tls role installs the shared certificate; apache only uses it.
-          { role: apache, vars: { manageCertificate: false }, tags: ['apache', 'web'] },
-          // Roundcube's data, replicated both ways: the primary makes the schema, the backup gets it by replication.
-          { role: mariadb, tags: ['mariadb', 'roundcube', 'web'] },
-          { role: roundcube, tags: ['roundcube', 'web'] },
-          { role: fail2ban, tags: ['fail2ban', 'security'] },
-          { role: backup, tags: ['backup'] },
-          { role: keepalived, vars: { holdForReplication: true }, tags: ['keepalived'] },
-        ],
+        roles: SITE_ROLES,
       },
       {
         // The primary went first and could not reach the backup's replication yet: its replicator holds those

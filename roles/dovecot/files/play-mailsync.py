@@ -14,7 +14,9 @@ of a user in the users file marks that user dirty; 50 ms later it runs
     doveadm sync -u USER -N -l 30 -T 45 [-f] tcps:PEER:PORT
 
 (never two at once for one user, at most `concurrency` at once in all), killed with its process group after
-`syncTimeoutSeconds`. Exit 0 is done; exit 2 (changed during the sync) runs it again at once (5 times at most);
+`syncTimeoutSeconds`, doubled for the user's next attempt after each kill (at most `maxSyncTimeoutSeconds`, back to
+the start after a success): a sync that is merely big (a restore, a folder of thousands expunged) gets the time it
+needs instead of being killed at the same point again and again. Exit 0 is done; exit 2 (changed during the sync) runs it again at once (5 times at most);
 anything else is a failure, retried after 1, 2, 4 ... `backoffMaxSeconds` seconds, or sooner on the user's next event.
 At start (nothing is persisted: this is the replay after a crash) and every `periodicSeconds` it syncs every user;
 at `fullSyncHour`, on SIGUSR1 and on `replicate -f '*'` it runs a full sync of every user. After every sync it
@@ -54,7 +56,7 @@ def load_config(path):
     with open(path) as f:
         raw = json.load(f)
     cfg = {'doveadm': '/usr/bin/doveadm', 'concurrency': 4, 'debounceMs': 50, 'syncTimeoutSeconds': 60,
-           'backoffMaxSeconds': 30, 'periodicSeconds': 600, 'fullSyncHour': None, 'connectPassSeconds': 60}
+           'maxSyncTimeoutSeconds': 3600, 'backoffMaxSeconds': 30, 'periodicSeconds': 600, 'fullSyncHour': None, 'connectPassSeconds': 60}
     cfg.update(raw)
     for key in ('peer', 'port', 'usersFile', 'eventsSocket', 'controlSocket', 'statusFile'):
         if key not in cfg:
@@ -92,6 +94,7 @@ class User:
         self.in_backoff = False
         self.fails = 0
         self.reruns = 0
+        self.timeout = None        # the running or next sync's time limit (None: the configured one)
         self.last_ok = None
         self.last_attempt = None
         self.last_full_attempt = None
@@ -525,12 +528,13 @@ class Daemon:
             os.write(self.wake_w, b'x')
             return
         self.running[name] = proc
-        threading.Thread(target=self.wait, args=(name, proc), daemon=True).start()
+        timeout = u.timeout or self.cfg['syncTimeoutSeconds']
+        threading.Thread(target=self.wait, args=(name, proc, timeout), daemon=True).start()
 
-    def wait(self, name, proc):
+    def wait(self, name, proc, timeout):
         killed = False
         try:
-            _, err = proc.communicate(timeout=self.cfg['syncTimeoutSeconds'])
+            _, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             killed = True
             kill_group(proc)
@@ -565,7 +569,9 @@ class Daemon:
         full = u.running_full
         if killed:
             u.exit_code = None
-            error = 'killed after %ss (hung)' % self.cfg['syncTimeoutSeconds']
+            limit = u.timeout or self.cfg['syncTimeoutSeconds']
+            u.timeout = min(limit * 2, max(limit, self.cfg['maxSyncTimeoutSeconds']))
+            error = 'killed after %ss (hung, or bigger than that: the next attempt may take %ss)' % (limit, u.timeout)
         elif rc is None:
             u.exit_code = None
             error = err
@@ -574,6 +580,7 @@ class Daemon:
             error = None if rc in (0, EX_CHANGED) else 'exit %d: %s' % (rc, last_line(err))
         if rc == 0 and not killed:
             u.reruns = 0
+            u.timeout = None
             u.last_ok = u.last_attempt
             if full:
                 u.last_full_ok = u.last_attempt

@@ -408,6 +408,32 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     expect(hung.end).toBeUndefined();
   });
 
+  it('gives a sync killed at its time limit twice the time on the next attempt, so a big one completes, then the limit is back', async () => {
+    // A sync that needs 1.5 s (a restore of thousands of messages, in the lab minutes) against a 1 s limit: killed
+    // once, then run with 2 s and done. Killed at the same point each time, it would never complete.
+    const lab = new Lab({ syncTimeoutSeconds: 1, backoffMaxSeconds: 1 });
+    lab.mode('guru1', 'ok 1.5');
+    await lab.start();
+    const done = await waitFor('a sync of guru1 that completed', () => lab.of('guru1').find((c) => c.rc === 0), 10_000);
+    const killed = lab.of('guru1').filter((c) => c.start < done.start);
+    expect(killed.length).toBeGreaterThanOrEqual(1);
+    for (const call of killed) expect(call.end).toBeUndefined();
+    expect(done.end! - done.start).toBeGreaterThanOrEqual(1400);
+    await waitFor('the kill logged with the next limit', () =>
+      /guru1: sync failed \(killed after 1s \(hung, or bigger than that: the next attempt may take 2s\)\)/.test(
+        lab.stderr,
+      ),
+    );
+    await waitFor('ok in the status', () => lab.status()?.users.guru1.failed === false);
+    // Back to 1 s after the success: a sync that hangs now is killed after 1 s again, not 2.
+    lab.mode('guru1', 'hang');
+    const sent = Date.now();
+    await lab.send([eventLine('guru1')]);
+    const hung = await waitFor('the hung sync', () => lab.of('guru1', sent).find((c) => c.child));
+    await waitFor('the hung sync killed', () => !groupAlive(hung.pid), 5000);
+    await waitFor('killed after 1 s again', () => /killed after 1s[^]*killed after 1s/.test(lab.stderr));
+  });
+
   it('runs a sync that exits 2 (changed meanwhile) again at once, without calling it failed, 5 times at most', async () => {
     const lab = new Lab();
     lab.mode('guru1', 'exit2once');

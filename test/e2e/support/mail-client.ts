@@ -122,6 +122,8 @@ elif req['op'] == 'send-many':
     for i in range(req['count']):
         if req.get('interval'):
             time.sleep(max(0, started + i * req['interval'] - time.time()))
+        # With 'stop_file', the sending ends once that file exists (a run of unknown length, such as an upgrade).
+        if req.get('stop_file') and os.path.exists(req['stop_file']): break
         subject = '%s %03d' % (req['subject'], i)
         to = recipients[i % len(recipients)]
         body = 'message %d\r\n' % i
@@ -198,6 +200,41 @@ elif req['op'] == 'imaps-subjects':
         typ, data = m.uid('FETCH', uid, '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
         out['subjects'].append(email.message_from_bytes(data[0][1])['Subject'])
     m.logout()
+elif req['op'] == 'idle-watch':
+    # A mail program left open: IMAPS login at the host, SELECT INBOX, IDLE. Every new message's EXISTS is noted;
+    # a dropped session is logged in again at once (every 0.5 s until it works), as mail programs do. Ends when
+    # 'stop_file' exists. Answers the drops (when, and when logged in again) and the EXISTS seen.
+    import os, socket
+    out['drops'] = []; out['exists'] = []; out['sessions'] = 0
+    def session():
+        m = imaplib.IMAP4_SSL(req['host'], 993, ssl_context=ctx, timeout=10)
+        m.login(req['user'], req['password']); m.select('INBOX')
+        m.send(b'i1 IDLE\r\n')
+        if not m.readline().startswith(b'+'): raise Exception('IDLE refused')
+        m.sock.settimeout(1.0)
+        return m
+    m = None
+    while not os.path.exists(req['stop_file']):
+        if m is None:
+            try:
+                m = session(); out['sessions'] += 1
+                if out['drops'] and out['drops'][-1].get('back') is None: out['drops'][-1]['back'] = time.time()
+            except Exception:
+                time.sleep(0.5); continue
+        try:
+            line = m.readline()
+            if not line: raise Exception('closed by the server')
+            if line.endswith(b' EXISTS\r\n'): out['exists'].append(time.time())
+        except socket.timeout:
+            continue
+        except Exception as e:
+            out['drops'].append({'at': time.time(), 'why': str(e) or type(e).__name__, 'back': None})
+            try: m.shutdown()
+            except Exception: pass
+            m = None
+    if m is not None:
+        try: m.send(b'DONE\r\n'); m.logout()
+        except Exception: pass
 elif req['op'] == 'vrfy':
     s = smtplib.SMTP(req['host'], req['port'], timeout=20)
     s.ehlo('client.lab.test')

@@ -2,7 +2,7 @@ import { definePlaybook, type Inventory, type Play, type Playbook } from 'play';
 import { backupNow } from '../backup/restore.ts';
 import { schoolHealth } from '../common/health.ts';
 import { replicationSettled } from '../dovecot/index.ts';
-import { upgradePreflight, type ReleaseMove } from '../upgrade/preflight.ts';
+import { upgradePreflight, type ReleaseMove } from './upgrade/preflight.ts';
 import {
   aptToNextRelease,
   moveFinished,
@@ -10,8 +10,8 @@ import {
   sourcesOfNextRelease,
   vipBackHere,
   vipHandedOver,
-} from '../upgrade/move.ts';
-import { UPGRADE_UNDER_WAY } from '../upgrade/state.ts';
+} from './upgrade/move.ts';
+import { UPGRADE_UNDER_WAY } from './upgrade/state.ts';
 import { SITE_ROLES } from './playbook.ts';
 
 /** The move `npx play upgrade` makes: Debian 12 (bookworm) to Debian 13 (trixie). */

@@ -23,6 +23,11 @@ export interface CommandParams extends TaskOptions {
   readonly unless?: ShellCommand;
   /** Written to the command's standard input (a {@link Secret} never appears in output). */
   readonly stdin?: string | Secret;
+  /**
+   * What the command does, for its failure: `<failure> (exit N)` and the end of what it printed on stderr, in place
+   * of the command itself (a long script that would bury its own error message).
+   */
+  readonly failure?: string;
 }
 
 function shortDisplay(command: ShellCommand): string {
@@ -70,13 +75,15 @@ export function command(params: CommandParams): Task {
       }
       return {
         changed: true,
-        summary: `run: ${params.cmd.display}`,
+        // A script of several lines is shown by its first: the whole of it is in --list-tasks' source line.
+        summary: `run: ${params.cmd.display.includes('\n') ? `${params.cmd.display.split('\n')[0]} …` : params.cmd.display}`,
         // A secret given on stdin is the command's too: what the command prints of it is masked.
         steps: [
           {
             kind: 'exec',
             command: withStdinSecret(params.cmd, params.stdin),
             ...(params.stdin !== undefined ? { stdin: reveal(params.stdin) } : {}),
+            ...(params.failure !== undefined ? { failure: params.failure } : {}),
           },
         ],
         diffs: [],

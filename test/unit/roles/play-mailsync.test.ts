@@ -431,7 +431,7 @@ describe('play-mailsync', { timeout: 30_000 }, () => {
     await lab.send([eventLine('guru1')]);
     const hung = await waitFor('the hung sync', () => lab.of('guru1', sent).find((c) => c.child));
     await waitFor('the hung sync killed', () => !groupAlive(hung.pid), 5000);
-    await waitFor('killed after 1 s again', () => /killed after 1s[^]*killed after 1s/.test(lab.stderr));
+    await waitFor('killed after 1 s again', () => /killed after 1s[\s\S]*killed after 1s/.test(lab.stderr));
   });
 
   it('runs a sync that exits 2 (changed meanwhile) again at once, without calling it failed, 5 times at most', async () => {

@@ -59,9 +59,11 @@ export function sourcesOfNextRelease(move: ReleaseMove): Task {
  */
 export function aptToNextRelease(move: ReleaseMove): Task {
   const marker = aptDoneMarker(move.to.codename);
+  const running = `${UPGRADE_DIR}/running`;
   const steps = sh`set -u
 log=${UPGRADE_LOG}
 mkdir -p /var/log/play ${UPGRADE_DIR}
+echo $$ > ${running}
 export DEBIAN_FRONTEND=noninteractive APT_LISTCHANGES_FRONTEND=none UCF_FORCE_CONFFOLD=1 NEEDRESTART_MODE=a
 keep='-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold'
 step() {
@@ -72,21 +74,32 @@ rm -f ${UPGRADE_DIR}/failed
 step dpkg --force-confdef --force-confold --configure -a
 step apt-get -q -y $keep update
 step apt-get -q -y $keep upgrade --without-new-pkgs
+# Debian bug #1109119: in a full upgrade apt removes libssl3 before it unpacks libssl3t64, and a maintainer script
+# that stops a service in that gap fails (systemctl cannot load libcrypto.so.3): php8.2-fpm's did, and apt stopped.
+# In a transaction of its own (with openssh, which it breaks), no other package's script runs in the gap.
+if dpkg -s libssl3 >/dev/null 2>&1 && apt-cache show libssl3t64 >/dev/null 2>&1; then
+  step apt-get -q -y $keep install libssl3t64
+fi
 step apt-get -q -y $keep full-upgrade
 cat /proc/sys/kernel/random/boot_id > ${marker}`;
   return command({
     name: `apt to Debian ${move.to.major}`,
-    cmd: sh`if ! systemctl is-active --quiet ${UPGRADE_UNIT}; then
+    // Waited for by the pid the steps write, not by systemctl: half-way through, systemctl may not even load.
+    cmd: sh`alive() { p=$(cat ${running} 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+if ! alive; then
+  rm -f ${running}
   systemctl reset-failed ${UPGRADE_UNIT} 2>/dev/null
   systemd-run --quiet --unit=${UPGRADE_UNIT} --description=${`play: the move to Debian ${move.to.major}`} --service-type=exec /bin/sh -c ${steps.text} || exit 1
+  i=0; while [ ! -s ${running} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 fi
-while systemctl is-active --quiet ${UPGRADE_UNIT}; do sleep 2; done
+while alive; do sleep 2; done
 if [ ! -e ${marker} ]; then
-  read -r rc what < ${UPGRADE_DIR}/failed 2>/dev/null || { rc=1; what='the upgrade'; }
-  echo "$what failed (exit $rc); the whole output is in ${UPGRADE_LOG} on this server, its end:" >&2
-  tail -n 15 ${UPGRADE_LOG} >&2
+  read -r rc what < ${UPGRADE_DIR}/failed 2>/dev/null || { rc=1; what='the apt steps'; }
+  tail -n 4 ${UPGRADE_LOG} >&2
+  echo "$what failed (exit $rc); the whole output is in ${UPGRADE_LOG} on this server" >&2
   exit 1
 fi`,
+    failure: `the move to Debian ${move.to.major} failed: apt did not finish`,
     unless: sh`test -e ${marker}`,
     helperFile: import.meta.url,
   });

@@ -7,6 +7,7 @@ import {
   aptToNextRelease,
   moveFinished,
   rebootIntoNextRelease,
+  replicationWithoutPeerNotify,
   sourcesOfNextRelease,
   vipBackHere,
   vipHandedOver,
@@ -89,6 +90,13 @@ export function schoolUpgradePlaybook(inventory: Inventory, move: ReleaseMove = 
         anyErrorsFatal: true,
         // Once for the whole upgrade: a resumed run, whose servers may be half-way, does not back up again.
         tasks: [backupNow({ marker: `/var/lib/play/backed-up-before-${move.to.codename}` })],
+      },
+      {
+        // For the length of the backup server's turn, the primary's Dovecot 2.3 replicates to a Dovecot 2.4 peer.
+        name: 'replication across releases',
+        hosts: ['primary', 'backup'],
+        anyErrorsFatal: true,
+        tasks: [replicationWithoutPeerNotify()],
       },
       ...serverTurn('backup', move),
       ...serverTurn('primary', move),

@@ -147,3 +147,19 @@ exit 1`,
     helperFile: import.meta.url,
   });
 }
+
+/**
+ * A Debian 12 server deployed by an older play asks its peer's dsync-server for `-U`, which Dovecot 2.4 refuses: it
+ * could not replicate to a peer already moved. The option leaves its dovecot.conf (as the dovecot role's template
+ * now writes it) and Dovecot reloads. Nothing to do on a server without it (Debian 13, or deployed since).
+ */
+export function replicationWithoutPeerNotify(): Task {
+  const conf = '/etc/dovecot/dovecot.conf';
+  const withU = sh`grep -Eq '^replication_dsync_parameters = .* -U( |$)' ${conf}`;
+  return command({
+    name: 'Dovecot 2.3 replicates to a Dovecot 2.4 peer (no -U)',
+    cmd: sh`sed -i -E 's/^(replication_dsync_parameters = .*) -U( |$)/\\1\\2/' ${conf} && doveconf -n >/dev/null && doveadm reload`,
+    unless: sh`! test -e ${conf} || ! ${withU}`,
+    helperFile: import.meta.url,
+  });
+}

@@ -60,6 +60,7 @@ export function sourcesOfNextRelease(move: ReleaseMove): Task {
 export function aptToNextRelease(move: ReleaseMove): Task {
   const marker = aptDoneMarker(move.to.codename);
   const running = `${UPGRADE_DIR}/running`;
+  const script = `${UPGRADE_DIR}/steps.sh`;
   const steps = sh`set -u
 log=${UPGRADE_LOG}
 mkdir -p /var/log/play ${UPGRADE_DIR}
@@ -89,7 +90,8 @@ cat /proc/sys/kernel/random/boot_id > ${marker}`;
 if ! alive; then
   rm -f ${running}
   systemctl reset-failed ${UPGRADE_UNIT} 2>/dev/null
-  systemd-run --quiet --unit=${UPGRADE_UNIT} --description=${`play: the move to Debian ${move.to.major}`} --service-type=exec /bin/sh -c ${steps.text} || exit 1
+  mkdir -p ${UPGRADE_DIR} && cat > ${script} || exit 1
+  systemd-run --quiet --unit=${UPGRADE_UNIT} --description=${`play: the move to Debian ${move.to.major}`} --service-type=exec /bin/sh ${script} || exit 1
   i=0; while [ ! -s ${running} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 fi
 while alive; do sleep 2; done
@@ -99,6 +101,8 @@ if [ ! -e ${marker} ]; then
   echo "$what failed (exit $rc); the whole output is in ${UPGRADE_LOG} on this server" >&2
   exit 1
 fi`,
+    // The steps as a file: on its command line, systemd would expand $$ and the like in them.
+    stdin: steps.text,
     failure: `the move to Debian ${move.to.major} failed: apt did not finish`,
     unless: sh`test -e ${marker}`,
     helperFile: import.meta.url,

@@ -72,6 +72,13 @@ step() {
   "$@" >> "$log" 2>&1 || { rc=$?; echo "$rc $*" > ${UPGRADE_DIR}/failed; exit "$rc"; }
 }
 rm -f ${UPGRADE_DIR}/failed
+# The packages' scripts start no service while apt runs (policy-rc.d says no, as in a debootstrap): the old release's
+# configuration would not start the new release's daemons (Dovecot 2.4 refuses 2.3's, and dovecot-core's failed
+# restart stopped dpkg in the lab). The running daemons go on until the reboot, which starts every service; the
+# site's roles then write the new release's configuration. An administrator's own policy-rc.d is left alone.
+policy=/usr/sbin/policy-rc.d
+mark='# play: the move to the next Debian release'
+[ -e $policy ] || { printf '#!/bin/sh\\n%s\\nexit 101\\n' "$mark" > $policy && chmod 755 $policy; }
 step dpkg --force-confdef --force-confold --configure -a
 step apt-get -q -y $keep update
 step apt-get -q -y $keep upgrade --without-new-pkgs
@@ -82,6 +89,7 @@ if dpkg -s libssl3 >/dev/null 2>&1 && apt-cache show libssl3t64 >/dev/null 2>&1;
   step apt-get -q -y $keep install libssl3t64
 fi
 step apt-get -q -y $keep full-upgrade
+grep -qxF "$mark" $policy && rm -f $policy
 cat /proc/sys/kernel/random/boot_id > ${marker}`;
   return command({
     name: `apt to Debian ${move.to.major}`,

@@ -69,9 +69,11 @@ export default defineRole({
     const serverName = `mail.${vars.domain}`;
     return [
       packages({ names: ['apache2', 'ssl-cert'] }),
-      // An MPM change needs a full restart; HTTP/2 needs event (Debian's default), never prefork.
+      // An MPM change needs a full restart; HTTP/2 needs event (Debian's default), never prefork. PHP runs in php-fpm:
+      // mod_php, which needs prefork, is disabled first where a package enabled it (apt took libapache2-mod-php8.4
+      // for Roundcube's php dependency when a Debian 12 server moved to 13, and it enabled prefork).
       command({
-        cmd: sh`a2enmod -q mpm_event`,
+        cmd: sh`for m in /etc/apache2/mods-enabled/php*.load /etc/apache2/mods-enabled/mpm_prefork.load /etc/apache2/mods-enabled/mpm_worker.load; do [ -e "$m" ] && a2dismod -q -f "$(basename "$m" .load)"; done; a2enmod -q mpm_event`,
         creates: '/etc/apache2/mods-enabled/mpm_event.load',
         notify: 'restart apache2',
       }),

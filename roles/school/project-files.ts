@@ -90,6 +90,7 @@ export function schoolProjectFiles(project: SchoolProject): ProjectFile[] {
     { path: 'playbooks/site.ts', content: playbookFile(slug) },
     { path: 'playbooks/backup.ts', content: backupPlaybookFile(slug) },
     { path: 'playbooks/restore.ts', content: restorePlaybookFile(slug) },
+    { path: 'playbooks/upgrade.ts', content: upgradePlaybookFile(slug) },
     {
       path: '.gitignore',
       content: `node_modules/\n# The vault's passphrase: never committed (the vault itself is encrypted and is).\n${PROJECT_PASSPHRASE_FILE}\n`,
@@ -214,6 +215,15 @@ import inventory from '../inventory/${slug}.ts';
 
 /** A backup of both servers now, as each night's: \`npx play backup\`. */
 export default schoolBackupPlaybook(inventory);
+`;
+}
+
+function upgradePlaybookFile(slug: string): string {
+  return `import { schoolUpgradePlaybook } from 'play/school';
+import inventory from '../inventory/${slug}.ts';
+
+/** Both servers from Debian 12 to 13, one at a time while the other serves: \`npx play upgrade\` (\`--check\` first). */
+export default schoolUpgradePlaybook(inventory);
 `;
 }
 

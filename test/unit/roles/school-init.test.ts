@@ -48,6 +48,7 @@ const FILES = [
   'playbooks/site.ts',
   'playbooks/backup.ts',
   'playbooks/restore.ts',
+  'playbooks/upgrade.ts',
   '.gitignore',
   'README.md',
   '.vault-password',

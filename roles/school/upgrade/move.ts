@@ -35,14 +35,15 @@ exit 1`,
 
 /**
  * apt's sources name the next release (every source of the old one: the release, its `-updates` and `-security`),
- * as Debian's release notes say; other sources are left as they are.
+ * as Debian's release notes say; other sources are left as they are. One suite at a time (`:a … ta`): in a deb822
+ * `Suites: bookworm bookworm-updates` the two names share the space between them.
  */
 export function sourcesOfNextRelease(move: ReleaseMove): Task {
   const files = sh`/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources`;
   const from = move.from.codename;
   return command({
     name: `apt sources of Debian ${move.to.major}`,
-    cmd: sh`for f in ${files}; do [ -f "$f" ] && sed -i -E ${`s/([[:space:]])${from}([[:space:]-]|$)/\\1${move.to.codename}\\2/g`} "$f"; done; true`,
+    cmd: sh`for f in ${files}; do [ -f "$f" ] && sed -i -E ${`:a;s/([[:space:]])${from}([[:space:]-]|$)/\\1${move.to.codename}\\2/;ta`} "$f"; done; true`,
     unless: sh`! grep -Eqs ${`^[^#]*[[:space:]]${from}([[:space:]-]|$)`} ${files}`,
     helperFile: import.meta.url,
   });

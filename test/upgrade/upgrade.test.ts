@@ -5,7 +5,9 @@ import inventory from '../../inventory/lab.ts';
 import type { ProbeResult } from '../../roles/common/service-probe.ts';
 import { LAB_VIP } from '../lab/config.ts';
 import { launchBrowser } from '../e2e/support/browser.ts';
-import { stdoutOf } from '../e2e/support/hosts.ts';
+import { holdsVip, stdoutOf } from '../e2e/support/hosts.ts';
+import { onHost } from '../lab/faults.ts';
+import { probeFromClient } from '../e2e/support/probe.ts';
 import { freshLab } from '../e2e/support/lab.ts';
 import { ACCOUNTS, password, py, scrub, token } from '../e2e/support/mail-client.ts';
 import { play, playJson } from '../e2e/support/play.ts';
@@ -66,7 +68,81 @@ describe('npx play upgrade: a Debian 12 pair to Debian 13 while the school mails
     await freshLab({ from: 'site' });
   });
 
-  it('upgrades both servers one at a time: no message lost or doubled, the VIP answers throughout, the webmail data stays', async () => {
+  /** Nothing of the upgrade has happened on either server: no move began, keepalived as deployed, the VIP on the primary. */
+  async function untouched(): Promise<void> {
+    for (const host of SERVERS) {
+      expect(await stdoutOf(host, sh`grep ^VERSION_ID= /etc/os-release`), host).toBe('VERSION_ID="12"\n');
+      expect((await onHost(host, sh`test -e /var/lib/play/release-upgrade`)).exitCode, host).not.toBe(0);
+      expect(await stdoutOf(host, sh`systemctl is-enabled keepalived; systemctl is-active keepalived`), host).toBe(
+        'enabled\nactive\n',
+      );
+    }
+    expect(await holdsVip('primary')).toBe(true);
+    const [smtp] = await probeFromClient({ timeout: 2, checks: [{ kind: 'smtp', host: LAB_VIP, port: 25 }] });
+    expect(smtp.ok, smtp.detail).toBe(true);
+  }
+
+  it('a preflight that fails (a small disk where apt downloads, a held package): exit 1, each problem named, nothing changed', async () => {
+    await stdoutOf(
+      'backup',
+      sh`mount -t tmpfs -o size=50m tmpfs /var/cache/apt/archives && apt-mark hold dovecot-core`,
+    );
+    try {
+      const run = await play(UPGRADE);
+      expect(run.code, run.stdout).toBe(1);
+      expect(run.stdout).toContain('backup cannot move to Debian 13 yet (nothing was changed): only');
+      expect(run.stdout).toMatch(/only \d+ MB free in \/var\/cache\/apt\/archives \(the upgrade needs 2000 MB\)/);
+      expect(run.stdout).toContain('held packages would block the upgrade: dovecot-core');
+      expect(run.stdout).toMatch(/primary \| ok \| ready for Debian 13/);
+      expect(run.stdout).toMatch(/STOPPED in play \[preflight\]/);
+      expect((await onHost('backup', sh`test -e /var/lib/play/backed-up-before-trixie`)).exitCode).not.toBe(0);
+      await untouched();
+    } finally {
+      await stdoutOf('backup', sh`apt-mark unhold dovecot-core; umount /var/cache/apt/archives`);
+    }
+  });
+
+  it("the backup server's apt fails: the run stops naming the server, the step and the log; the primary keeps the VIP and serves", async () => {
+    await stdoutOf(
+      'backup',
+      sh`echo 'DPkg::Pre-Invoke { "echo play-test: dpkg refused >&2; false"; };' > /etc/apt/apt.conf.d/99play-test-fail`,
+    );
+    try {
+      const run = await play(UPGRADE);
+      expect(run.code, run.stdout).toBe(1);
+      expect(run.stdout).toContain('backup › apt to Debian 13');
+      expect(run.stdout).toContain('the move to Debian 13 failed: apt did not finish');
+      expect(run.stdout).toContain('the whole output is in /var/log/play/release-upgrade.log on this server');
+      expect(run.stdout).toMatch(/STOPPED in play \[backup: to Debian 13\]: backup failed.*primary not touched/);
+      expect(await stdoutOf('primary', sh`grep ^VERSION_ID= /etc/os-release`)).toBe('VERSION_ID="12"\n');
+      expect(await holdsVip('primary')).toBe(true);
+      const [smtp] = await probeFromClient({ timeout: 2, checks: [{ kind: 'smtp', host: LAB_VIP, port: 25 }] });
+      expect(smtp.ok, smtp.detail).toBe(true);
+    } finally {
+      await stdoutOf('backup', sh`rm -f /etc/apt/apt.conf.d/99play-test-fail`);
+    }
+  });
+
+  it('the controller killed while the backup server is mid-upgrade: the apt steps go on without it', async () => {
+    let kill: (() => void) | undefined;
+    const killed = play(UPGRADE, { onStdout: (_, k) => (kill = k) });
+    await until(
+      "the backup server's apt steps running",
+      async () =>
+        (await onHost('backup', sh`p=$(cat /var/lib/play/release-upgrade/running) && kill -0 "$p"`)).exitCode === 0,
+      600_000,
+      { intervalMs: 1000 },
+    );
+    kill!();
+    expect((await killed).code).toBeNull();
+    // apt is not a child of the dead controller's session: it still runs on the server.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect((await onHost('backup', sh`p=$(cat /var/lib/play/release-upgrade/running) && kill -0 "$p"`)).exitCode).toBe(
+      0,
+    );
+  });
+
+  it('the next run resumes and upgrades both servers one at a time: no message lost or doubled, the VIP answers throughout, the webmail data stays', async () => {
     const run = token();
     const stop = `/tmp/play-upgrade-test-${run}.stop`;
     const contact = { firstName: `Upgrade${run.slice(0, 6)}`, surname: 'Kontak' };

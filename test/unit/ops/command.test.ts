@@ -94,6 +94,18 @@ describe('command', () => {
     expect(host.probeRounds).toBe(command(params).op.probes().length ? 1 : 0);
   });
 
+  it('a script of several lines is shown by its first line; its failure text replaces it in the error', async () => {
+    const host = new FakeHost({
+      onCommand: (c) => (c.text.startsWith('i=0') ? { exitCode: 3, stderr: 'apt broke\n' } : undefined),
+    });
+    const task = command({ cmd: sh`i=0\nwhile false; do :; done\nexit 3`, failure: 'the move failed' });
+    const plan = await host.plan(task);
+    if (!plan.changed) throw new Error('expected a change');
+    expect(plan.summary).toBe('run: i=0 …');
+    expect(plan.steps[0].kind === 'exec' && plan.steps[0].failure).toBe('the move failed');
+    await expect(host.apply(plan)).rejects.toThrow(/^the move failed \(exit 3\)\napt broke$/);
+  });
+
   it('all guards travel in one probe round trip', async () => {
     const host = new FakeHost(checks(false));
     const plan = await host.plan(command({ cmd: newaliases, creates: '/a', removes: '/b', unless: fresh }));

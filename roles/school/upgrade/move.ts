@@ -162,15 +162,16 @@ exit 1`,
 }
 
 /**
- * A Debian 12 server deployed by an older play asks its peer's dsync-server for `-U`, which Dovecot 2.4 refuses: it
- * could not replicate to a peer already moved. The option leaves its dovecot.conf (as the dovecot role's template
- * now writes it) and Dovecot reloads. Nothing to do on a server without it (Debian 13, or deployed since).
+ * A Debian 12 server's replicator asks its peer's dsync-server for `-U`, which Dovecot 2.4 refuses: it could not
+ * replicate to a peer already moved. For the upgrade the option leaves its dovecot.conf, and Dovecot reloads (the
+ * dovecot role's Debian 12 template keeps it: without it, the returning primary's replication gate was not passed in
+ * the lab's HA test, so it never took the VIP back). Nothing to do on a server without it (Debian 13).
  */
 export function replicationWithoutPeerNotify(): Task {
   const conf = '/etc/dovecot/dovecot.conf';
   const withU = sh`grep -Eq '^replication_dsync_parameters = .* -U( |$)' ${conf}`;
   return command({
-    name: 'Dovecot 2.3 replicates to a Dovecot 2.4 peer (no -U)',
+    name: 'Dovecot 2.3 replicates to a Dovecot 2.4 peer (no -U during the upgrade)',
     cmd: sh`sed -i -E 's/^(replication_dsync_parameters = .*) -U( |$)/\\1\\2/' ${conf} && doveconf -n >/dev/null && doveadm reload`,
     unless: sh`! test -e ${conf} || ! ${withU}`,
     helperFile: import.meta.url,

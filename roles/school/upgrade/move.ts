@@ -6,6 +6,9 @@ import type { ReleaseMove } from './preflight.ts';
 const bannerAt = (address: string) =>
   sh`timeout 3 bash -c ${`exec 3<>/dev/tcp/${address}/25 && read -r -t 2 line <&3 && [ "\${line#220}" != "$line" ]`} 2>/dev/null`;
 
+/** A shell test that this server holds the address (the VIP) on one of its interfaces. */
+const holdsHere = (address: string) => sh`ip -o -4 addr show | grep -q ${` ${address}/`}`;
+
 /**
  * The server leaves the pair's VRRP for its move, which starts here (its journal folder is made once the peer serves) (keepalived stopped and disabled, so it neither holds nor takes the
  * VIP until the site's roles enable it again on the new release), then waits until the peer holds the VIP and its
@@ -16,7 +19,7 @@ const bannerAt = (address: string) =>
  * tasks: [vipHandedOver('198.18.30.254')]
  */
 export function vipHandedOver(vip: string): Task {
-  const holds = sh`ip -o -4 addr show | grep -q ${` ${vip}/`}`;
+  const holds = holdsHere(vip);
   return command({
     name: 'the VIP with the peer',
     cmd: sh`systemctl disable --now keepalived.service 2>/dev/null || true
@@ -148,7 +151,7 @@ export function moveFinished(): Task {
  * gate); this waits up to 5 minutes for it, and fails saying where the VIP is otherwise.
  */
 export function vipBackHere(vip: string): Task {
-  const holds = sh`ip -o -4 addr show | grep -q ${` ${vip}/`}`;
+  const holds = holdsHere(vip);
   const serving = sh`${holds} && ${bannerAt(vip)}`;
   return command({
     name: 'the VIP back on this server',
